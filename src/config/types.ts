@@ -1,0 +1,72 @@
+/**
+ * The validated configuration every other folder reads. Owned by src/config/: built by
+ * loadConfig() and frozen; nothing else constructs or mutates it. Durations are milliseconds,
+ * sizes are bytes, "infinity" in the YAML becomes 0 where a key says so.
+ */
+
+export type LogLevel = "debug" | "info" | "warning" | "error";
+export type DropPolicy = "drop_oldest" | "drop_newest";
+
+export interface TcpListenerConfig {
+  readonly enable: boolean;
+  /** "host:port"; port 0 asks the OS for a free port (tests). */
+  readonly bind: string;
+  readonly host: string;
+  readonly port: number;
+  /** Open connections on this listener; further accepts are closed at once. */
+  readonly maxConnections: number;
+  /** New connections accepted per second on this listener; 0 = unlimited. */
+  readonly maxConnRate: number;
+  readonly backlog: number;
+}
+
+export interface MqttConfig {
+  readonly maxPacketSize: number;
+  readonly maxClientidLen: number;
+  readonly maxTopicLevels: number;
+  readonly maxQosAllowed: 0 | 1 | 2;
+  readonly maxTopicAlias: number;
+  readonly retainAvailable: boolean;
+  readonly wildcardSubscription: boolean;
+  readonly sharedSubscription: boolean;
+  /** Time a new connection may take to send CONNECT. */
+  readonly idleTimeout: number;
+  readonly keepaliveMultiplier: number;
+  /** Upper bound for MQTT 5 Session Expiry Interval and the value for 3.x persistent sessions. */
+  readonly sessionExpiryInterval: number;
+  readonly maxInflight: number;
+  readonly maxMqueueLen: number;
+  readonly mqueueStoreQos0: boolean;
+  readonly mqueueDropPolicy: DropPolicy;
+  readonly maxAwaitingRel: number;
+  readonly awaitRelTimeout: number;
+  readonly retryInterval: number;
+  readonly upgradeQos: boolean;
+  /** Subscriptions per client; 0 = unlimited. */
+  readonly maxSubscriptions: number;
+}
+
+export interface RetainerConfig {
+  readonly enable: boolean;
+  /** Retained messages in the whole broker; 0 = unlimited. */
+  readonly maxRetainedMessages: number;
+  readonly maxPayloadSize: number;
+}
+
+export interface Config {
+  readonly node: {
+    readonly name: string;
+    /** Shard workers; resolved from 0 (= number of cores) at load time, always >= 1. */
+    readonly shards: number;
+  };
+  readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
+  readonly listeners: {
+    readonly tcp: Readonly<Record<string, TcpListenerConfig>>;
+  };
+  readonly mqtt: MqttConfig;
+  readonly retainer: RetainerConfig;
+  readonly ipc: {
+    /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
+    readonly ringSize: number;
+  };
+}
