@@ -1,0 +1,287 @@
+/**
+ * Unit tests for src/config/: precedence, units, and the key/line/expected of every error kind.
+ * Touches only temp files it creates and removes; never the real environment.
+ */
+
+import assert from "node:assert/strict";
+import { ConfigError, configSchema, loadConfig, parseDuration, parseSize } from "./mod.ts";
+
+// jsr:@std/assert is not reachable offline here; node:assert gives the same checks.
+function assertEquals(actual: unknown, expected: unknown): void {
+  assert.deepEqual(actual, expected);
+}
+function assertMatch(actual: string, pattern: RegExp): void {
+  assert.match(actual, pattern);
+}
+
+/** Writes `text` to a temp .yaml file, runs `fn` with its path, removes the file. */
+function withFile<T>(text: string, fn: (path: string) => T): T {
+  const path = Deno.makeTempFileSync({ suffix: ".yaml" });
+  try {
+    Deno.writeTextFileSync(path, text);
+    return fn(path);
+  } finally {
+    Deno.removeSync(path);
+  }
+}
+
+/** Runs `fn`, expecting it to throw a ConfigError, and returns that error. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new assert.AssertionError({ message: "expected a ConfigError" });
+}
+
+Deno.test("loadConfig() returns the documented defaults when given nothing", () => {
+  const c = loadConfig();
+  assertEquals(c.node.name, "culex@127.0.0.1");
+  assertEquals(c.node.shards, Math.max(1, navigator.hardwareConcurrency));
+  assertEquals(c.log, { level: "info", format: "text" });
+  assertEquals(c.listeners.tcp, {
+    default: {
+      enable: true,
+      bind: "0.0.0.0:1883",
+      host: "0.0.0.0",
+      port: 1883,
+      maxConnections: 100_000,
+      maxConnRate: 0,
+      backlog: 1024,
+    },
+  });
+  assertEquals(c.mqtt.maxPacketSize, 1024 * 1024);
+  assertEquals(c.mqtt.idleTimeout, 15_000);
+  assertEquals(c.mqtt.sessionExpiryInterval, 2 * 3600 * 1000);
+  assertEquals(c.mqtt.awaitRelTimeout, 300_000);
+  assertEquals(c.mqtt.keepaliveMultiplier, 1.5);
+  assertEquals(c.mqtt.maxSubscriptions, 0);
+  assertEquals(c.mqtt.mqueueDropPolicy, "drop_oldest");
+  assertEquals(c.retainer, { enable: true, maxRetainedMessages: 100_000, maxPayloadSize: 1 << 20 });
+  assertEquals(c.ipc.ringSize, 4 << 20);
+});
+
+Deno.test("loadConfig() returns a deeply frozen Config", () => {
+  const c = loadConfig();
+  assert(Object.isFrozen(c));
+  assert(Object.isFrozen(c.mqtt));
+  assert(Object.isFrozen(c.listeners.tcp));
+  assert(Object.isFrozen(c.listeners.tcp.default));
+});
+
+Deno.test("configSchema defaults equal the embedded config/culex.yaml", () => {
+  const fromSchema = configSchema.parse({});
+  const fromYaml = loadConfig({ shards: 3 });
+  assertEquals(fromYaml, { ...fromSchema, node: { ...fromSchema.node, shards: 3 } });
+});
+
+Deno.test("loadConfig() applies a file over the defaults and keeps the rest", () => {
+  const yaml = "mqtt:\n  max_inflight: 64\nlisteners:\n  tcp:\n    default:\n      bind: 1884\n" +
+    "    internal:\n      bind: '[::1]:11883'\n      max_conn_rate: 500/s\n";
+  const c = withFile(yaml, (file) => loadConfig({ file }));
+  assertEquals(c.mqtt.maxInflight, 64);
+  assertEquals(c.mqtt.maxMqueueLen, 1000);
+  assertEquals(c.listeners.tcp.default?.bind, "0.0.0.0:1884");
+  assertEquals(c.listeners.tcp.default?.maxConnections, 100_000);
+  assertEquals(c.listeners.tcp.internal?.host, "::1");
+  assertEquals(c.listeners.tcp.internal?.port, 11883);
+  assertEquals(c.listeners.tcp.internal?.maxConnRate, 500);
+  assertEquals(c.listeners.tcp.internal?.backlog, 1024);
+});
+
+Deno.test("loadConfig() keeps the lower value when a file leaves a key empty", () => {
+  const c = withFile("mqtt:\nretainer:\n  enable:\n", (file) => loadConfig({ file }));
+  assertEquals(c.mqtt.maxInflight, 32);
+  assertEquals(c.retainer.enable, true);
+});
+
+Deno.test("loadConfig() lets the environment override the file", () => {
+  const c = withFile("mqtt:\n  max_inflight: 64\n  upgrade_qos: true\n", (file) =>
+    loadConfig({
+      file,
+      env: {
+        CULEX__MQTT__MAX_INFLIGHT: "128",
+        CULEX__LISTENERS__TCP__DEFAULT__BIND: "127.0.0.1:1884",
+        CULEX_NOT_OURS: "x",
+        PATH: "/bin",
+      },
+    }));
+  assertEquals(c.mqtt.maxInflight, 128);
+  assertEquals(c.mqtt.upgradeQos, true);
+  assertEquals(c.listeners.tcp.default?.host, "127.0.0.1");
+  assertEquals(c.listeners.tcp.default?.port, 1884);
+});
+
+Deno.test("loadConfig() lets --set override the environment, and --shards/--node-name --set", () => {
+  const c = loadConfig({
+    env: { CULEX__MQTT__MAX_INFLIGHT: "128", CULEX__NODE__SHARDS: "2" },
+    sets: ["mqtt.max_inflight=256", "node.shards=4", "node.name=a@b", "log.level=debug"],
+    shards: 5,
+    nodeName: "edge@10.0.0.1",
+  });
+  assertEquals(c.mqtt.maxInflight, 256);
+  assertEquals(c.node, { name: "edge@10.0.0.1", shards: 5 });
+  assertEquals(c.log.level, "debug");
+});
+
+Deno.test("loadConfig() reads flag and env values as YAML scalars", () => {
+  const c = loadConfig({
+    sets: ["mqtt.upgrade_qos=true", "mqtt.keepalive_multiplier=2.5", "node.name=x@y"],
+    env: { CULEX__RETAINER__ENABLE: "false" },
+  });
+  assertEquals(c.mqtt.upgradeQos, true);
+  assertEquals(c.mqtt.keepaliveMultiplier, 2.5);
+  assertEquals(c.retainer.enable, false);
+});
+
+Deno.test("parseDuration() and parseSize() accept units and plain numbers", () => {
+  assertEquals(parseDuration("500ms"), 500);
+  assertEquals(parseDuration("15s"), 15_000);
+  assertEquals(parseDuration("5m"), 300_000);
+  assertEquals(parseDuration("2h"), 7_200_000);
+  assertEquals(parseDuration("1d"), 86_400_000);
+  assertEquals(parseDuration("1.5s"), 1500);
+  assertEquals(parseDuration(250), 250);
+  assertEquals(parseDuration("15"), null);
+  assertEquals(parseDuration(-1), null);
+  assertEquals(parseSize("64KB"), 65_536);
+  assertEquals(parseSize("1MB"), 1_048_576);
+  assertEquals(parseSize("1GB"), 1_073_741_824);
+  assertEquals(parseSize("1mb"), 1_048_576);
+  assertEquals(parseSize(1000), 1000);
+  assertEquals(parseSize("1.5MB"), null);
+});
+
+Deno.test("loadConfig() converts durations, sizes and infinity in the config", () => {
+  const c = loadConfig({
+    sets: [
+      "mqtt.idle_timeout=500ms",
+      "mqtt.retry_interval=2000",
+      "mqtt.session_expiry_interval=1d",
+      "mqtt.max_packet_size=64KB",
+      "mqtt.max_subscriptions=10",
+      "retainer.max_retained_messages=infinity",
+      "ipc.ring_size=1GB",
+    ],
+  });
+  assertEquals(c.mqtt.idleTimeout, 500);
+  assertEquals(c.mqtt.retryInterval, 2000);
+  assertEquals(c.mqtt.sessionExpiryInterval, 86_400_000);
+  assertEquals(c.mqtt.maxPacketSize, 65_536);
+  assertEquals(c.mqtt.maxSubscriptions, 10);
+  assertEquals(c.retainer.maxRetainedMessages, 0);
+  assertEquals(c.ipc.ringSize, 1 << 30);
+});
+
+Deno.test("loadConfig() names an unknown key and its line in a file", () => {
+  const yaml = "node:\n  name: a@b\nmqtt:\n  max_inflight: 8\n  max_inflght: 9\n";
+  const e = withFile(yaml, (file) => configError(() => loadConfig({ file })));
+  assertEquals(e.key, "mqtt.max_inflght");
+  assertEquals(e.line, 5);
+  assertMatch(e.message, /^Invalid config: mqtt\.max_inflght at .*\.yaml line 5: /);
+  assertMatch(e.expected, /did you mean "max_inflight"/);
+});
+
+Deno.test("loadConfig() names an unknown top-level key on its own line", () => {
+  const e = withFile(
+    "# comment\n\nmqqt:\n  x: 1\n",
+    (file) => configError(() => loadConfig({ file })),
+  );
+  assertEquals(e.key, "mqqt");
+  assertEquals(e.line, 3);
+});
+
+Deno.test("loadConfig() names key, line and expected for a wrong type", () => {
+  const yaml = "mqtt:\n  max_inflight: 8\n  retain_available: maybe\n";
+  const e = withFile(yaml, (file) => configError(() => loadConfig({ file })));
+  assertEquals(e.key, "mqtt.retain_available");
+  assertEquals(e.line, 3);
+  assertEquals(e.expected, "true or false");
+  assertMatch(e.message, /line 3: expected true or false, got "maybe"$/);
+
+  const e2 = withFile(
+    "mqtt:\n\n  max_inflight: lots\n",
+    (file) => configError(() => loadConfig({ file })),
+  );
+  assertEquals([e2.key, e2.line, e2.expected], ["mqtt.max_inflight", 3, "an integer 1-65535"]);
+});
+
+Deno.test("loadConfig() names the environment variable or flag that gave a bad value", () => {
+  const e = configError(() => loadConfig({ env: { CULEX__MQTT__MAX_INFLIGHT: "0" } }));
+  assertEquals([e.key, e.line, e.source], [
+    "mqtt.max_inflight",
+    null,
+    "environment CULEX__MQTT__MAX_INFLIGHT",
+  ]);
+  assertMatch(
+    e.message,
+    /from environment CULEX__MQTT__MAX_INFLIGHT: expected an integer 1-65535, got 0$/,
+  );
+
+  const f = configError(() => loadConfig({ sets: ["mqtt.max_inflight=abc"] }));
+  assertEquals([f.key, f.source], ["mqtt.max_inflight", "flag --set"]);
+  assertMatch(f.message, /^Invalid config: mqtt\.max_inflight from flag --set: /);
+
+  const g = configError(() => loadConfig({ sets: ["no-equals-sign"] }));
+  assertEquals(g.source, "flag --set");
+});
+
+Deno.test("loadConfig() refuses a bind without a valid host:port", () => {
+  const yaml = "listeners:\n  tcp:\n    default:\n      bind: abc\n";
+  const e = withFile(yaml, (file) => configError(() => loadConfig({ file })));
+  assertEquals([e.key, e.line], ["listeners.tcp.default.bind", 4]);
+  assertMatch(e.message, /line 4: expected "host:port" with a port 0-65535, got "abc"$/);
+  for (const bind of ["1.2.3.4:65536", "1.2.3.4", ":1883", "::1:1883"]) {
+    const b = configError(() => loadConfig({ sets: [`listeners.tcp.default.bind=${bind}`] }));
+    assertEquals(b.key, "listeners.tcp.default.bind");
+  }
+  const ok = loadConfig({ sets: ["listeners.tcp.default.bind=127.0.0.1:0"] });
+  assertEquals(ok.listeners.tcp.default?.port, 0);
+});
+
+Deno.test("loadConfig() requires bind on a listener other than default", () => {
+  const e = configError(() => loadConfig({ sets: ["listeners.tcp.extra.enable=true"] }));
+  assertEquals(e.key, "listeners.tcp.extra.bind");
+  assertMatch(e.message, /got nothing$/);
+});
+
+Deno.test("loadConfig() enforces the ipc.ring_size rule", () => {
+  const e = configError(() => loadConfig({ sets: ["ipc.ring_size=3000000"] }));
+  assertEquals(e.key, "ipc.ring_size");
+  assertMatch(e.expected, /power of two/);
+  // 1MB + 64 does not fit in a 1MB ring.
+  const f = configError(() => loadConfig({ sets: ["ipc.ring_size=1MB"] }));
+  assertEquals(f.key, "ipc.ring_size");
+  // Raising max_packet_size alone breaks the default ring: the error still names ring_size.
+  const g = configError(() => loadConfig({ sets: ["mqtt.max_packet_size=4MB"] }));
+  assertEquals(g.key, "ipc.ring_size");
+  assertEquals(loadConfig({ sets: ["ipc.ring_size=2MB"] }).ipc.ringSize, 2 << 20);
+});
+
+Deno.test("loadConfig() reports a YAML syntax error with its line", () => {
+  const yaml = "mqtt:\n  max_inflight: 8\n  bad: [unclosed\nlog:\n  level: info\n";
+  const e = withFile(yaml, (file) => configError(() => loadConfig({ file })));
+  assertEquals(e.key, "");
+  assertEquals(e.expected, "valid YAML");
+  assert(e.line !== null && e.line >= 3, `line ${e.line}`);
+  assertMatch(e.message, /^Invalid config: .*\.yaml line \d+: expected valid YAML, got /);
+
+  const dup = withFile(
+    "log:\n  level: info\nlog:\n  format: json\n",
+    (file) => configError(() => loadConfig({ file })),
+  );
+  assertEquals(dup.line, 3);
+});
+
+Deno.test("loadConfig() reports a file that cannot be read", () => {
+  const e = configError(() => loadConfig({ file: "/nonexistent/culex.yaml" }));
+  assertEquals([e.source, e.line], ["/nonexistent/culex.yaml", null]);
+});
+
+Deno.test("loadConfig() refuses a document that is not a mapping", () => {
+  const e = withFile("- a\n- b\n", (file) => configError(() => loadConfig({ file })));
+  assertEquals(e.line, 1);
+  assertMatch(e.expected, /mapping/);
+});

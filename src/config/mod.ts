@@ -1,0 +1,20 @@
+/**
+ * Public surface of src/config/: loadConfig(), ConfigError, the Config types and the schema.
+ * Other folders import from here only, never from load.ts, schema.ts or the _ files.
+ */
+
+export { loadConfig } from "./load.ts";
+export type { LoadOptions } from "./load.ts";
+export { ConfigError } from "./errors.ts";
+export type { ConfigErrorInit } from "./errors.ts";
+export { configSchema, RING_RECORD_OVERHEAD } from "./schema.ts";
+export type { ConfigInput } from "./schema.ts";
+export { parseDuration, parseSize } from "./_fields.ts";
+export type {
+  Config,
+  DropPolicy,
+  LogLevel,
+  MqttConfig,
+  RetainerConfig,
+  TcpListenerConfig,
+} from "./types.ts";

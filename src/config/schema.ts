@@ -1,0 +1,198 @@
+/**
+ * The configuration schema: the one source of truth for keys (EMQX 5 names, snake_case as in
+ * the YAML), types, defaults and bounds, and the mapping onto the camelCase Config of types.ts.
+ * Owned by src/config/. Pure: it validates plain data and never reads files, the environment
+ * or flags (load.ts does). config/culex.yaml documents the same defaults; a test keeps the two
+ * equal.
+ */
+
+import { z } from "zod";
+import type { Config, MqttConfig, RetainerConfig, TcpListenerConfig } from "./types.ts";
+import {
+  bind,
+  bool,
+  duration,
+  formatSize,
+  int,
+  MAX_TIMER_MS,
+  num,
+  oneOf,
+  size,
+  text,
+} from "./_fields.ts";
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+const KB = 1024;
+const MB = 1024 * KB;
+const GB = 1024 * MB;
+/** MQTT's largest packet: a 268,435,455-byte remaining length plus a 5-byte fixed header. */
+const MQTT_MAX_PACKET = 268_435_460;
+/** MQTT 5 Session Expiry Interval is a u32 number of seconds. */
+const MAX_SESSION_EXPIRY_MS = 0xffff_ffff * 1000;
+
+/**
+ * Bytes a ring needs beyond the largest packet: the record header (length + kind) and the
+ * routing fields around a forwarded publish. ipc.ring_size must exceed max_packet_size + this.
+ */
+export const RING_RECORD_OVERHEAD = 64;
+
+const listenerName = z.string().regex(/^[A-Za-z0-9_-]+$/, {
+  message: `a listener name of letters, digits, "_" or "-"`,
+});
+
+const tcpListener = z.strictObject({
+  enable: bool().default(true),
+  // Required: two listeners must not silently share the default port.
+  bind: bind(),
+  max_connections: int(1, 10_000_000).default(100_000),
+  max_conn_rate: int(0, UNLIMITED, { infinity: true, perSecond: true }).default(0),
+  backlog: int(1, 65535).default(1024),
+}).transform((l): TcpListenerConfig => ({
+  enable: l.enable,
+  bind: l.bind.bind,
+  host: l.bind.host,
+  port: l.bind.port,
+  maxConnections: l.max_connections,
+  maxConnRate: l.max_conn_rate,
+  backlog: l.backlog,
+}));
+
+const mqtt = z.strictObject({
+  max_packet_size: size(1, MQTT_MAX_PACKET).default(MB),
+  max_clientid_len: int(23, 65535).default(65535),
+  max_topic_levels: int(1, 65535).default(128),
+  max_qos_allowed: oneOf([0, 1, 2] as const).default(2),
+  max_topic_alias: int(0, 65535).default(65535),
+  retain_available: bool().default(true),
+  wildcard_subscription: bool().default(true),
+  shared_subscription: bool().default(true),
+  idle_timeout: duration(1, MAX_TIMER_MS).default(15_000),
+  keepalive_multiplier: num(1, 100).default(1.5),
+  session_expiry_interval: duration(0, MAX_SESSION_EXPIRY_MS).default(2 * 3_600_000),
+  max_inflight: int(1, 65535).default(32),
+  max_mqueue_len: int(1, 10_000_000).default(1000),
+  mqueue_store_qos0: bool().default(true),
+  mqueue_drop_policy: oneOf(["drop_oldest", "drop_newest"] as const).default("drop_oldest"),
+  max_awaiting_rel: int(1, 65535).default(100),
+  await_rel_timeout: duration(1, MAX_TIMER_MS).default(300_000),
+  retry_interval: duration(1, MAX_TIMER_MS).default(30_000),
+  upgrade_qos: bool().default(false),
+  max_subscriptions: int(0, UNLIMITED, { infinity: true }).default(0),
+}).transform((m): MqttConfig => ({
+  maxPacketSize: m.max_packet_size,
+  maxClientidLen: m.max_clientid_len,
+  maxTopicLevels: m.max_topic_levels,
+  maxQosAllowed: m.max_qos_allowed,
+  maxTopicAlias: m.max_topic_alias,
+  retainAvailable: m.retain_available,
+  wildcardSubscription: m.wildcard_subscription,
+  sharedSubscription: m.shared_subscription,
+  idleTimeout: m.idle_timeout,
+  keepaliveMultiplier: m.keepalive_multiplier,
+  sessionExpiryInterval: m.session_expiry_interval,
+  maxInflight: m.max_inflight,
+  maxMqueueLen: m.max_mqueue_len,
+  mqueueStoreQos0: m.mqueue_store_qos0,
+  mqueueDropPolicy: m.mqueue_drop_policy,
+  maxAwaitingRel: m.max_awaiting_rel,
+  awaitRelTimeout: m.await_rel_timeout,
+  retryInterval: m.retry_interval,
+  upgradeQos: m.upgrade_qos,
+  maxSubscriptions: m.max_subscriptions,
+}));
+
+const retainer = z.strictObject({
+  enable: bool().default(true),
+  max_retained_messages: int(0, UNLIMITED, { infinity: true }).default(100_000),
+  max_payload_size: size(0, MQTT_MAX_PACKET).default(MB),
+}).transform((r): RetainerConfig => ({
+  enable: r.enable,
+  maxRetainedMessages: r.max_retained_messages,
+  maxPayloadSize: r.max_payload_size,
+}));
+
+/**
+ * Schema of the whole configuration document (snake_case input, Config output). Every object
+ * is strict, so an unknown key is an `unrecognized_keys` issue rather than silently ignored.
+ * The output's node.shards may still be 0 (= number of cores); loadConfig() resolves it.
+ */
+export const configSchema = z.strictObject({
+  node: z.strictObject({
+    name: text(/^[^@\s]+@[^@\s]+$/, `a node name "name@host"`).default("culex@127.0.0.1"),
+    shards: int(0, 1024).default(0),
+  }).prefault({}),
+  log: z.strictObject({
+    level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
+    format: oneOf(["text", "json"] as const).default("text"),
+  }).prefault({}),
+  listeners: z.strictObject({
+    tcp: z.record(listenerName, tcpListener).prefault({ default: { bind: "0.0.0.0:1883" } }),
+  }).prefault({}),
+  mqtt: mqtt.prefault({}),
+  retainer: retainer.prefault({}),
+  ipc: z.strictObject({
+    // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
+    ring_size: size(4 * KB, GB).default(4 * MB),
+  }).prefault({}),
+}).superRefine((c, ctx) => {
+  // Runs only when every key parsed. One record must hold any packet, or a maximum-size
+  // publish could never cross a ring (the writer would park it forever).
+  const ring = c.ipc.ring_size;
+  const need = c.mqtt.maxPacketSize + RING_RECORD_OVERHEAD;
+  if ((ring & (ring - 1)) !== 0 || ring <= need) {
+    const message = `a power of two greater than mqtt.max_packet_size + ${RING_RECORD_OVERHEAD}` +
+      ` (${need} bytes), e.g. "${formatSize(nextPowerOfTwo(need + 1))}"`;
+    ctx.addIssue({ code: "custom", message, input: ring, path: ["ipc", "ring_size"] });
+  }
+}).transform((c): Config => ({
+  node: c.node,
+  log: c.log,
+  listeners: c.listeners,
+  mqtt: c.mqtt,
+  retainer: c.retainer,
+  ipc: { ringSize: c.ipc.ring_size },
+}));
+
+/** What the YAML document may contain, after parsing (before defaults and mapping). */
+export type ConfigInput = z.input<typeof configSchema>;
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Strips the wrappers (transform, default, prefault) around an object or record schema. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (;;) {
+    if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+    else if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault) {
+      s = s.unwrap() as z.ZodType;
+    } else return s;
+  }
+}
+
+/**
+ * The keys the schema allows in the mapping at `path` (snake_case YAML path), or null when the
+ * path does not lead to a fixed-key mapping. Used to suggest the intended key for a typo.
+ *
+ * @example
+ * ```ts
+ * import { knownKeys } from "./schema.ts";
+ * knownKeys(["ipc"]); // ["ring_size"]
+ * ```
+ */
+export function knownKeys(path: readonly PropertyKey[]): string[] | null {
+  let s = unwrap(configSchema);
+  for (const seg of path) {
+    if (s instanceof z.ZodObject) {
+      const next = (s.shape as Record<string, z.ZodType>)[String(seg)];
+      if (!next) return null;
+      s = unwrap(next);
+    } else if (s instanceof z.ZodRecord) {
+      s = unwrap(s.valueType as z.ZodType);
+    } else return null;
+  }
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : null;
+}
