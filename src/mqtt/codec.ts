@@ -1,0 +1,289 @@
+/**
+ * The MQTT codec: the only importer of npm:mqtt-packet. PacketDecoder frames the byte stream of
+ * one connection itself (fixed header + remaining length, size guard before any body is
+ * buffered), checks each whole packet with _frame_check.ts, then hands it to mqtt-packet's parser
+ * to build the packet object. encodePacket wraps mqtt-packet's generate. The decoder's only state
+ * is the partial packet of its connection; nothing here does I/O.
+ *
+ * @module
+ */
+
+import mqttPacket from "mqtt-packet";
+import type { Packet } from "mqtt-packet";
+import { Buffer } from "node:buffer";
+import { MqttError } from "./errors.ts";
+import { checkFrame, type ProtocolVersion } from "./_frame_check.ts";
+import { ReasonCode } from "./reason_codes.ts";
+
+export type {
+  IAuthPacket,
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPingreqPacket,
+  IPingrespPacket,
+  IPubackPacket,
+  IPubcompPacket,
+  IPublishPacket,
+  IPubrecPacket,
+  IPubrelPacket,
+  ISubackPacket,
+  ISubscribePacket,
+  ISubscription,
+  IUnsubackPacket,
+  IUnsubscribePacket,
+  Packet,
+  PacketCmd,
+  QoS,
+  UserProperties,
+} from "mqtt-packet";
+export type { ProtocolVersion };
+
+/** One decoded packet, or the reason the connection must be closed. */
+export type DecodeResult =
+  | { readonly ok: true; readonly packet: Packet }
+  | { readonly ok: false; readonly reasonCode: number; readonly message: string };
+
+/** Options of {@linkcode PacketDecoder}. */
+export interface PacketDecoderOptions {
+  /** Largest remaining length accepted; above it the decoder fails with 0x95. */
+  readonly maxPacketSize: number;
+  /** Protocol level before a CONNECT is seen (default 4). */
+  readonly protocolVersion?: ProtocolVersion;
+}
+
+const HEADER = 0;
+const LENGTH = 1;
+const BODY = 2;
+
+/**
+ * Incremental decoder for one connection. `push` takes the bytes as they arrive and returns every
+ * packet they complete, in order. Whole packets inside a chunk are decoded in place (payloads are
+ * views into the chunk, so do not reuse its memory); only a packet split across chunks is copied,
+ * once, into a buffer of its exact size. After the first error the decoder is dead and returns
+ * nothing more. A decoded CONNECT switches the decoder to that protocol level.
+ *
+ * @example
+ * ```ts
+ * import { PacketDecoder } from "./codec.ts";
+ * const decoder = new PacketDecoder({ maxPacketSize: 1024 });
+ * const [first] = decoder.push(new Uint8Array([0xc0, 0x00])); // PINGREQ
+ * console.assert(first?.ok === true && first.packet.cmd === "pingreq");
+ * ```
+ */
+export class PacketDecoder {
+  readonly #max: number;
+  #version: ProtocolVersion;
+  #dead = false;
+  readonly #parser: ReturnType<typeof mqttPacket.parser>;
+  #parsed: Packet | null = null;
+  #parseError: string | null = null;
+  #state = HEADER;
+  #type = 0;
+  #remLen = 0;
+  #lenBytes = 0;
+  #mult = 1;
+  #body: Uint8Array | null = null;
+  #filled = 0;
+
+  constructor(opts: PacketDecoderOptions) {
+    this.#max = opts.maxPacketSize;
+    this.#version = opts.protocolVersion ?? 4;
+    this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
+    this.#parser.on("packet", (p: Packet) => {
+      this.#parsed = p;
+    });
+    this.#parser.on("error", (e: unknown) => {
+      this.#parseError = e instanceof Error ? e.message : String(e);
+    });
+  }
+
+  /** The protocol level in use: the CONNECT's once one was decoded. */
+  get protocolVersion(): ProtocolVersion {
+    return this.#version;
+  }
+
+  /** True after an error: the connection must be closed. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** Feeds bytes; returns the packets (and at most one final error) they complete. */
+  push(chunk: Uint8Array): DecodeResult[] {
+    const out: DecodeResult[] = [];
+    const n = chunk.length;
+    let pos = 0;
+    let start = -1; // where the current packet began in this chunk, -1 if in an earlier one
+    while (pos < n && !this.#dead) {
+      if (this.#state === BODY) {
+        const body = this.#body!;
+        const take = Math.min(body.length - this.#filled, n - pos);
+        body.set(chunk.subarray(pos, pos + take), this.#filled);
+        this.#filled += take;
+        pos += take;
+        if (this.#filled === body.length) this.#finish(out, body);
+      } else if (this.#state === HEADER) {
+        start = pos;
+        this.#type = chunk[pos++]!;
+        this.#remLen = 0;
+        this.#lenBytes = 0;
+        this.#mult = 1;
+        this.#state = LENGTH;
+      } else {
+        const c = chunk[pos++]!;
+        this.#remLen += (c & 0x7f) * this.#mult;
+        this.#mult *= 128;
+        this.#lenBytes++;
+        if (c & 0x80) {
+          // [MQTT-1.5.5] A Variable Byte Integer has at most 4 bytes.
+          if (this.#lenBytes === 4) this.#fail(out, "remaining length is longer than 4 bytes");
+          continue;
+        }
+        // [MQTT-1.5.5-1] The minimum number of bytes.
+        if (this.#lenBytes > 1 && c === 0) {
+          this.#fail(out, "remaining length is not minimally encoded");
+        } else if (this.#remLen > this.#max) {
+          // Refused from the header alone: the body is never buffered.
+          this.#fail(
+            out,
+            `packet of ${this.#remLen} bytes exceeds the maximum of ${this.#max}`,
+            ReasonCode.PacketTooLarge,
+          );
+        } else {
+          const total = 1 + this.#lenBytes + this.#remLen;
+          if (start >= 0 && start + total <= n) {
+            pos = start + total;
+            this.#finish(out, chunk.subarray(start, pos));
+          } else {
+            const body = new Uint8Array(total);
+            body[0] = this.#type;
+            for (let i = 1, v = this.#remLen; i <= this.#lenBytes; i++, v = Math.floor(v / 128)) {
+              body[i] = (v % 128) | (i < this.#lenBytes ? 0x80 : 0);
+            }
+            this.#body = body;
+            this.#filled = 1 + this.#lenBytes;
+            this.#state = BODY;
+            if (this.#filled === total) this.#finish(out, body);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  #fail(out: DecodeResult[], message: string, reasonCode: number = ReasonCode.MalformedPacket) {
+    this.#dead = true;
+    this.#body = null;
+    out.push({ ok: false, reasonCode, message });
+  }
+
+  #finish(out: DecodeResult[], frame: Uint8Array): void {
+    this.#state = HEADER;
+    this.#body = null;
+    try {
+      checkFrame(frame, 1 + this.#lenBytes, this.#version);
+    } catch (e) {
+      if (!(e instanceof MqttError)) throw e;
+      return this.#fail(out, e.message, e.reasonCode);
+    }
+    // mqtt-packet rejects the zero-length AUTH that section 3.15.2.1 allows (reason 0x00).
+    if (frame[0] === 0xf0 && frame.length === 2) {
+      out.push({ ok: true, packet: { cmd: "auth", reasonCode: 0 } });
+      return;
+    }
+    this.#parsed = null;
+    this.#parseError = null;
+    try {
+      this.#parser.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+    } catch (e) {
+      this.#parseError = e instanceof Error ? e.message : String(e);
+    }
+    const packet = this.#parsed as Packet | null;
+    if (this.#parseError !== null || packet === null) {
+      const type = frame[0]! >> 4;
+      return this.#fail(
+        out,
+        `Cannot decode packet type ${type}: ${this.#parseError ?? "no packet"}`,
+      );
+    }
+    this.#parsed = null; // do not keep the last payload (and its chunk) alive
+    if (packet.cmd === "connect") this.#version = packet.protocolVersion ?? 4;
+    out.push({ ok: true, packet });
+  }
+}
+
+/**
+ * A Buffer view over the same memory (no copy): mqtt-packet's types and its encoder want Buffer
+ * where Culex keeps Uint8Array.
+ *
+ * @example
+ * ```ts
+ * import { asBuffer } from "./codec.ts";
+ * const u8 = new Uint8Array([1, 2, 3]);
+ * console.assert(asBuffer(u8).buffer === u8.buffer);
+ * ```
+ */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function fixBinaries(
+  props: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (props === undefined) return props;
+  let out = props;
+  for (const key of ["correlationData", "authenticationData"]) {
+    const v = props[key];
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) {
+      if (out === props) out = { ...props };
+      out[key] = asBuffer(v);
+    }
+  }
+  return out;
+}
+
+// mqtt-packet's generate concatenates with Buffer#copy, so every binary field must be a Buffer;
+// plain Uint8Arrays are wrapped as views, on a shallow copy of the packet.
+function normalize(packet: Packet): Packet {
+  const loose = packet as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...loose };
+  for (const key of ["payload", "password"]) {
+    const v = loose[key];
+    if (v instanceof Uint8Array) out[key] = asBuffer(v);
+  }
+  out.properties = fixBinaries(loose.properties as Record<string, unknown> | undefined);
+  if (out.properties === undefined) delete out.properties;
+  const will = loose.will as Record<string, unknown> | undefined;
+  if (will !== undefined) {
+    const w: Record<string, unknown> = { ...will };
+    if (will.payload instanceof Uint8Array) w.payload = asBuffer(will.payload);
+    w.properties = fixBinaries(will.properties as Record<string, unknown> | undefined);
+    if (w.properties === undefined) delete w.properties;
+    out.will = w;
+  }
+  return out as unknown as Packet;
+}
+
+/**
+ * Encodes a packet for the given protocol level with mqtt-packet's generate. Binary fields may be
+ * Buffer or Uint8Array. Throws TypeError when mqtt-packet refuses the packet (a programmer error:
+ * e.g. QoS > 0 without messageId).
+ *
+ * @example
+ * ```ts
+ * import { encodePacket } from "./codec.ts";
+ * const bytes = encodePacket({ cmd: "pingresp" }, 4);
+ * console.assert(bytes.length === 2 && bytes[0] === 0xd0);
+ * ```
+ */
+export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Uint8Array {
+  try {
+    const buf = mqttPacket.generate(normalize(packet), { protocolVersion });
+    // A plain Uint8Array view: Buffer#slice shares memory where Uint8Array#slice copies, a trap
+    // for callers that expect the latter.
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new TypeError(`Cannot encode ${packet.cmd} packet: ${reason}`, { cause: e });
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Message: the immutable application message a shard routes (topic, payload view, QoS, retain,
+ * the v5 properties that travel with it, publisher id for no-local, expiry). Also its compact
+ * binary form for ring records (routed-publish, retained store) and the conversions from an
+ * inbound PUBLISH and to the properties of an outbound one. Pure data and functions; the binary
+ * format is versioned here (MESSAGE_FORMAT_VERSION) and never edited once released.
+ *
+ * @module
+ */
+
+import { asBuffer, type IPublishPacket, type UserProperties } from "./codec.ts";
+import { LeReader, LeWriter, utf8Length } from "./_le.ts";
+
+/** The v5 properties that pass from publisher to subscribers unchanged [MQTT-3.3.2-4]. */
+export interface MessageProperties {
+  readonly payloadFormatIndicator?: boolean;
+  readonly contentType?: string;
+  readonly responseTopic?: string;
+  readonly correlationData?: Uint8Array;
+  /** In wire order, duplicates kept [MQTT-3.3.2-17]. */
+  readonly userProperties?: readonly (readonly [string, string])[];
+}
+
+/** An application message. Shared by reference inside an isolate; the payload is never copied. */
+export interface Message {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly properties: MessageProperties;
+  /** Client id of the publisher, for no-local. */
+  readonly origin: string;
+  /** Epoch ms after which the message is dropped; 0 = never. */
+  readonly expiresAt: number;
+  /** Epoch ms when the broker received it. */
+  readonly timestamp: number;
+}
+
+/** The properties object of mqtt-packet's PUBLISH. */
+export type PublishProperties = NonNullable<IPublishPacket["properties"]>;
+
+/** Version byte leading every encoded message. */
+export const MESSAGE_FORMAT_VERSION = 1;
+
+const F_RETAIN = 0x04, F_PFI = 0x08, F_PFI_UTF8 = 0x10, F_CTYPE = 0x20, F_RTOPIC = 0x40;
+const F_CDATA = 0x80;
+const F2_UPROPS = 0x01;
+const encoder = new TextEncoder();
+
+/**
+ * Encodes a message for a ring record: `[u8 version][u8 flags][u8 flags2][f64 expiresAt]
+ * [f64 timestamp][str topic][str origin][optional properties][u32 len + payload]`, little-endian,
+ * strings as u16 length + UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, encodeMessage, type Message } from "./message.ts";
+ * const m: Message = {
+ *   topic: "a/b", payload: new Uint8Array([1]), qos: 1, retain: false,
+ *   properties: { userProperties: [["k", "v"]] }, origin: "c1", expiresAt: 0, timestamp: 1,
+ * };
+ * console.assert(decodeMessage(encodeMessage(m)).properties.userProperties?.[0]?.[1] === "v");
+ * ```
+ */
+export function encodeMessage(m: Message): Uint8Array {
+  const p = m.properties;
+  const topicLen = utf8Length(m.topic);
+  const originLen = utf8Length(m.origin);
+  let size = 3 + 16 + 2 + topicLen + 2 + originLen + 4 + m.payload.length;
+  let flags = m.qos | (m.retain ? F_RETAIN : 0);
+  let flags2 = 0;
+  if (p.payloadFormatIndicator !== undefined) {
+    flags |= F_PFI | (p.payloadFormatIndicator ? F_PFI_UTF8 : 0);
+  }
+  const ctypeLen = p.contentType === undefined ? -1 : utf8Length(p.contentType);
+  const rtopicLen = p.responseTopic === undefined ? -1 : utf8Length(p.responseTopic);
+  if (ctypeLen >= 0) {
+    flags |= F_CTYPE;
+    size += 2 + ctypeLen;
+  }
+  if (rtopicLen >= 0) {
+    flags |= F_RTOPIC;
+    size += 2 + rtopicLen;
+  }
+  if (p.correlationData !== undefined) {
+    flags |= F_CDATA;
+    size += 4 + p.correlationData.length;
+  }
+  const ups = p.userProperties;
+  const upLens: number[] = [];
+  if (ups !== undefined) {
+    flags2 |= F2_UPROPS;
+    size += 4;
+    for (const [k, v] of ups) {
+      const kl = utf8Length(k), vl = utf8Length(v);
+      upLens.push(kl, vl);
+      size += 4 + kl + vl;
+    }
+  }
+  const w = new LeWriter(size);
+  w.u8(MESSAGE_FORMAT_VERSION);
+  w.u8(flags);
+  w.u8(flags2);
+  w.f64(m.expiresAt);
+  w.f64(m.timestamp);
+  w.str(m.topic, topicLen);
+  w.str(m.origin, originLen);
+  if (p.contentType !== undefined) w.str(p.contentType, ctypeLen);
+  if (p.responseTopic !== undefined) w.str(p.responseTopic, rtopicLen);
+  if (p.correlationData !== undefined) w.bytes(p.correlationData);
+  if (ups !== undefined) {
+    w.u32(ups.length);
+    ups.forEach(([k, v], i) => {
+      w.str(k, upLens[2 * i]!);
+      w.str(v, upLens[2 * i + 1]!);
+    });
+  }
+  w.bytes(m.payload);
+  return w.buf;
+}
+
+/**
+ * Decodes what {@linkcode encodeMessage} wrote. Payload and correlation data are views into `b`
+ * (no copy). Throws SyntaxError on an unknown version or a truncated record.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, encodeMessage } from "./message.ts";
+ * const b = encodeMessage({
+ *   topic: "温度/1", payload: new Uint8Array(0), qos: 0, retain: true, properties: {},
+ *   origin: "", expiresAt: 0, timestamp: 0,
+ * });
+ * console.assert(decodeMessage(b).topic === "温度/1");
+ * ```
+ */
+export function decodeMessage(b: Uint8Array): Message {
+  const r = new LeReader(b);
+  const version = r.u8();
+  if (version !== MESSAGE_FORMAT_VERSION) {
+    throw new SyntaxError(`Cannot decode message: unknown format version ${version}`);
+  }
+  const flags = r.u8();
+  const flags2 = r.u8();
+  const qos = flags & 3;
+  if (qos === 3) throw new SyntaxError("Cannot decode message: QoS 3");
+  const expiresAt = r.f64();
+  const timestamp = r.f64();
+  const topic = r.str();
+  const origin = r.str();
+  const props: {
+    payloadFormatIndicator?: boolean;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Uint8Array;
+    userProperties?: [string, string][];
+  } = {};
+  if (flags & F_PFI) props.payloadFormatIndicator = (flags & F_PFI_UTF8) !== 0;
+  if (flags & F_CTYPE) props.contentType = r.str();
+  if (flags & F_RTOPIC) props.responseTopic = r.str();
+  if (flags & F_CDATA) props.correlationData = r.bytes();
+  if (flags2 & F2_UPROPS) {
+    const count = r.u32();
+    const list: [string, string][] = [];
+    for (let i = 0; i < count; i++) list.push([r.str(), r.str()]);
+    props.userProperties = list;
+  }
+  const payload = r.bytes();
+  return {
+    topic,
+    payload,
+    qos: qos as 0 | 1 | 2,
+    retain: (flags & F_RETAIN) !== 0,
+    properties: props,
+    origin,
+    expiresAt,
+    timestamp,
+  };
+}
+
+/**
+ * True once the message's expiry has passed [MQTT-3.3.2-5]; messages without expiry never expire.
+ *
+ * @example
+ * ```ts
+ * import { isExpired } from "./message.ts";
+ * console.assert(!isExpired({ expiresAt: 0 }, 5) && isExpired({ expiresAt: 5 }, 5));
+ * ```
+ */
+export function isExpired(m: Pick<Message, "expiresAt">, now: number): boolean {
+  return m.expiresAt !== 0 && now >= m.expiresAt;
+}
+
+/**
+ * mqtt-packet's user property object (`{ name: value | value[] }`) from an ordered list. Order is
+ * kept per name; names themselves come out in insertion order, except that integer-like names
+ * ("1", "42") are listed first by JavaScript's property order. Null-prototype, so a name such as
+ * "__proto__" stays an ordinary key.
+ *
+ * @example
+ * ```ts
+ * import { toUserProperties } from "./message.ts";
+ * const o = toUserProperties([["a", "1"], ["b", "2"], ["a", "3"]]);
+ * console.assert(JSON.stringify(o) === '{"a":["1","3"],"b":"2"}');
+ * ```
+ */
+export function toUserProperties(list: readonly (readonly [string, string])[]): UserProperties {
+  const out = Object.create(null) as UserProperties;
+  for (const [k, v] of list) {
+    const prev = out[k];
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
+  }
+  return out;
+}
+
+/**
+ * The ordered list form of mqtt-packet's user property object. mqtt-packet groups duplicates of a
+ * name into an array, so the interleaving of different names on the wire (a, b, a) is lost: the
+ * result is grouped by name (a, a, b), each name's values in wire order.
+ *
+ * @example
+ * ```ts
+ * import { fromUserProperties } from "./message.ts";
+ * console.assert(fromUserProperties({ a: ["1", "3"], b: "2" }).length === 3);
+ * ```
+ */
+export function fromUserProperties(obj: UserProperties): [string, string][] {
+  const list: [string, string][] = [];
+  for (const k of Object.keys(obj)) {
+    const v: unknown = obj[k];
+    if (typeof v === "string") list.push([k, v]);
+    else if (Array.isArray(v)) { for (const x of v) list.push([k, String(x)]); }
+  }
+  return list;
+}
+
+/**
+ * The properties of an outgoing v5 PUBLISH carrying `m`: Message Expiry Interval is the time
+ * left, in seconds rounded up [MQTT-3.3.2-6] (at least 1: drop expired messages with
+ * {@linkcode isExpired} first). `subscriptionIds` (the matching subscriptions' identifiers,
+ * [MQTT-3.3.4-3]) become Subscription Identifier; Topic Alias is the caller's.
+ *
+ * @example
+ * ```ts
+ * import { toPublishProperties } from "./message.ts";
+ * const props = toPublishProperties({
+ *   topic: "a", payload: new Uint8Array(0), qos: 0, retain: false,
+ *   properties: { contentType: "text/plain" }, origin: "c", expiresAt: 10_500, timestamp: 0,
+ * }, 1_000);
+ * console.assert(props.messageExpiryInterval === 10 && props.contentType === "text/plain");
+ * ```
+ */
+export function toPublishProperties(
+  m: Message,
+  now: number,
+  subscriptionIds?: readonly number[],
+): PublishProperties {
+  const p = m.properties;
+  const out: PublishProperties = {};
+  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (m.expiresAt !== 0) {
+    out.messageExpiryInterval = Math.max(1, Math.ceil((m.expiresAt - now) / 1000));
+  }
+  if (p.contentType !== undefined) out.contentType = p.contentType;
+  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) out.correlationData = asBuffer(p.correlationData);
+  if (p.userProperties !== undefined) out.userProperties = toUserProperties(p.userProperties);
+  if (subscriptionIds !== undefined && subscriptionIds.length > 0) {
+    out.subscriptionIdentifier = subscriptionIds.length === 1
+      ? subscriptionIds[0]!
+      : [...subscriptionIds];
+  }
+  return out;
+}
+
+/**
+ * Builds a Message from a decoded PUBLISH. The payload stays a view into the received bytes;
+ * expiry becomes an absolute time from `now` (epoch ms). Topic aliases must be resolved before
+ * (the packet's topic is used as is).
+ *
+ * @example
+ * ```ts
+ * import { fromPublishPacket } from "./message.ts";
+ * const m = fromPublishPacket({
+ *   cmd: "publish", topic: "a/b", payload: "hi", qos: 0, dup: false, retain: false,
+ *   properties: { messageExpiryInterval: 60, userProperties: { k: "v" } },
+ * }, "client-1", 1_000);
+ * console.assert(m.expiresAt === 61_000 && m.properties.userProperties?.[0]?.[0] === "k");
+ * ```
+ */
+export function fromPublishPacket(packet: IPublishPacket, origin: string, now: number): Message {
+  const pp = packet.properties;
+  const props: {
+    payloadFormatIndicator?: boolean;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Uint8Array;
+    userProperties?: [string, string][];
+  } = {};
+  let expiresAt = 0;
+  if (pp !== undefined) {
+    if (pp.payloadFormatIndicator !== undefined) {
+      props.payloadFormatIndicator = pp.payloadFormatIndicator;
+    }
+    if (pp.contentType !== undefined) props.contentType = pp.contentType;
+    if (pp.responseTopic !== undefined) props.responseTopic = pp.responseTopic;
+    if (pp.correlationData !== undefined) props.correlationData = pp.correlationData;
+    if (pp.userProperties !== undefined) {
+      props.userProperties = fromUserProperties(pp.userProperties);
+    }
+    if (pp.messageExpiryInterval !== undefined) expiresAt = now + pp.messageExpiryInterval * 1000;
+  }
+  const payload = typeof packet.payload === "string"
+    ? encoder.encode(packet.payload)
+    : packet.payload;
+  return {
+    topic: packet.topic,
+    payload,
+    qos: packet.qos,
+    retain: packet.retain,
+    properties: props,
+    origin,
+    expiresAt,
+    timestamp: now,
+  };
+}

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { asBuffer, encodePacket, type IPublishPacket, PacketDecoder } from "./codec.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  fromPublishPacket,
+  isExpired,
+  type Message,
+  toPublishProperties,
+  toUserProperties,
+} from "./message.ts";
+
+const full: Message = {
+  topic: "家/温度/🙂",
+  payload: new Uint8Array([0, 1, 2, 255]),
+  qos: 2,
+  retain: true,
+  properties: {
+    payloadFormatIndicator: true,
+    contentType: "application/json",
+    responseTopic: "reply/ü",
+    correlationData: new Uint8Array([9, 8, 7]),
+    userProperties: [["b", "1"], ["a", "2"], ["b", "3"], ["", ""], ["ключ", "значение"]],
+  },
+  origin: "client-Ω",
+  expiresAt: 1_700_000_123_456,
+  timestamp: 1_700_000_000_000,
+};
+
+function plain(m: Message): unknown {
+  const p = m.properties;
+  return {
+    ...m,
+    payload: [...m.payload],
+    properties: {
+      ...p,
+      ...(p.correlationData ? { correlationData: [...p.correlationData] } : {}),
+    },
+  };
+}
+
+Deno.test("decodeMessage() round-trips encodeMessage() with every property", () => {
+  const back = decodeMessage(encodeMessage(full));
+  assert.deepEqual(plain(back), plain(full));
+  // User properties keep their order and duplicates exactly.
+  assert.deepEqual(back.properties.userProperties, full.properties.userProperties);
+});
+
+Deno.test("decodeMessage() round-trips a message without properties", () => {
+  const m: Message = {
+    topic: "a",
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    properties: {},
+    origin: "",
+    expiresAt: 0,
+    timestamp: 0,
+  };
+  assert.deepEqual(plain(decodeMessage(encodeMessage(m))), plain(m));
+  const pfiFalse = { ...m, properties: { payloadFormatIndicator: false } };
+  assert.equal(decodeMessage(encodeMessage(pfiFalse)).properties.payloadFormatIndicator, false);
+});
+
+Deno.test("decodeMessage() returns payload and correlation data as views, not copies", () => {
+  const bytes = encodeMessage(full);
+  const back = decodeMessage(bytes);
+  assert.equal(back.payload.buffer, bytes.buffer);
+  assert.equal(back.properties.correlationData!.buffer, bytes.buffer);
+});
+
+Deno.test("decodeMessage() works on a record at an offset inside a larger buffer", () => {
+  const bytes = encodeMessage(full);
+  const big = new Uint8Array(bytes.length + 7);
+  big.set(bytes, 3);
+  assert.deepEqual(plain(decodeMessage(big.subarray(3, 3 + bytes.length))), plain(full));
+});
+
+Deno.test("decodeMessage() throws SyntaxError on truncated records and unknown versions", () => {
+  const bytes = encodeMessage(full);
+  for (const cut of [0, 1, 10, 25, bytes.length - 1]) {
+    assert.throws(() => decodeMessage(bytes.subarray(0, cut)), SyntaxError, `cut at ${cut}`);
+  }
+  const other = bytes.slice();
+  other[0] = 2;
+  assert.throws(() => decodeMessage(other), SyntaxError);
+});
+
+Deno.test("toPublishProperties() gives the remaining expiry in whole seconds, rounded up", () => {
+  const m = { ...full, expiresAt: 11_500 };
+  assert.equal(toPublishProperties(m, 1_000).messageExpiryInterval, 11);
+  assert.equal(toPublishProperties(m, 1_500).messageExpiryInterval, 10);
+  assert.equal(toPublishProperties(m, 11_499).messageExpiryInterval, 1);
+  assert.equal(toPublishProperties(m, 20_000).messageExpiryInterval, 1); // caller drops these
+  assert.equal(toPublishProperties({ ...full, expiresAt: 0 }, 5).messageExpiryInterval, undefined);
+});
+
+Deno.test("toPublishProperties() builds mqtt-packet's properties, subscription ids included", () => {
+  const props = toPublishProperties(full, full.timestamp, [4, 7]);
+  assert.equal(props.payloadFormatIndicator, true);
+  assert.equal(props.contentType, "application/json");
+  assert.equal(props.responseTopic, "reply/ü");
+  assert.deepEqual([...props.correlationData!], [9, 8, 7]);
+  assert.deepEqual({ ...props.userProperties }, {
+    b: ["1", "3"],
+    a: "2",
+    "": "",
+    "ключ": "значение",
+  });
+  assert.deepEqual(props.subscriptionIdentifier, [4, 7]);
+  assert.equal(toPublishProperties(full, 0, [5]).subscriptionIdentifier, 5);
+  assert.equal("subscriptionIdentifier" in toPublishProperties(full, 0, []), false);
+  assert.deepEqual(toPublishProperties({ ...full, properties: {}, expiresAt: 0 }, 0), {});
+});
+
+Deno.test("toUserProperties() keeps a '__proto__' name as an ordinary key", () => {
+  const o = toUserProperties([["__proto__", "x"], ["a", "1"]]);
+  assert.equal(Object.getPrototypeOf(o), null);
+  assert.deepEqual(Object.keys(o), ["__proto__", "a"]);
+});
+
+Deno.test("fromPublishPacket() builds a Message with absolute expiry and grouped user properties", () => {
+  const packet: IPublishPacket = {
+    cmd: "publish",
+    topic: "a/b",
+    payload: asBuffer(new Uint8Array([1, 2])),
+    qos: 1,
+    messageId: 5,
+    dup: false,
+    retain: true,
+    properties: {
+      payloadFormatIndicator: false,
+      messageExpiryInterval: 30,
+      contentType: "text/plain",
+      correlationData: asBuffer(new Uint8Array([3])),
+      userProperties: { a: ["1", "3"], b: "2" },
+      topicAlias: 4,
+    },
+  };
+  const m = fromPublishPacket(packet, "pub-1", 10_000);
+  assert.equal(m.topic, "a/b");
+  assert.equal(m.qos, 1);
+  assert.equal(m.retain, true);
+  assert.equal(m.origin, "pub-1");
+  assert.equal(m.timestamp, 10_000);
+  assert.equal(m.expiresAt, 40_000);
+  assert.equal(m.payload, packet.payload);
+  assert.deepEqual(m.properties.userProperties, [["a", "1"], ["a", "3"], ["b", "2"]]);
+  assert.equal(m.properties.payloadFormatIndicator, false);
+  assert.equal(m.properties.contentType, "text/plain");
+  assert.equal("responseTopic" in m.properties, false);
+  assert.ok(!isExpired(m, 39_999) && isExpired(m, 40_000));
+});
+
+Deno.test("fromPublishPacket() handles v3 packets, string payloads and no properties", () => {
+  const m = fromPublishPacket(
+    { cmd: "publish", topic: "t", payload: "hé", qos: 0, dup: false, retain: false },
+    "c",
+    1,
+  );
+  assert.deepEqual([...m.payload], [0x68, 0xc3, 0xa9]);
+  assert.deepEqual(m.properties, {});
+  assert.equal(m.expiresAt, 0);
+});
+
+Deno.test("fromPublishPacket() after the wire keeps each name's order but groups names", () => {
+  // On the wire: b=1, a=2, b=3. mqtt-packet's object form cannot keep the interleaving.
+  const prop = (k: string, v: string) => [0x26, 0, 1, k.charCodeAt(0), 0, 1, v.charCodeAt(0)];
+  const props = [...prop("b", "1"), ...prop("a", "2"), ...prop("b", "3")];
+  const wire = new Uint8Array([0x30, 4 + props.length, 0, 1, 0x74, props.length, ...props]);
+  const connect = encodePacket({
+    cmd: "connect",
+    clientId: "c",
+    protocolId: "MQTT",
+    protocolVersion: 5,
+    clean: true,
+    keepalive: 0,
+  }, 5);
+  const d = new PacketDecoder({ maxPacketSize: 1000 });
+  const [, r] = [...d.push(connect), ...d.push(wire)];
+  assert.ok(r?.ok && r.packet.cmd === "publish");
+  const m = fromPublishPacket(r.packet, "c", 0);
+  assert.deepEqual(m.properties.userProperties, [["b", "1"], ["b", "3"], ["a", "2"]]);
+});
