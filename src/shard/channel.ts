@@ -1,0 +1,244 @@
+/**
+ * Channel: the protocol state machine of one client connection (MQTT 3.1, 3.1.1 and 5.0). It
+ * decodes the connection's bytes, enforces CONNECT-first, runs the handlers in handlers/, and
+ * turns every MqttError into exactly one answer (CONNACK or DISCONNECT) plus a close of this
+ * connection only. Output leaves through the ChannelHost port; a Channel owns no socket or ring.
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { Config } from "../config/types.ts";
+import {
+  asBuffer,
+  connackReturnCodeV3,
+  encodePacket,
+  MqttError,
+  type Packet,
+  PacketDecoder,
+  ReasonCode,
+  toPublishProperties,
+} from "../mqtt/mod.ts";
+import type { Broker } from "./broker.ts";
+import type { Delivery } from "./delivery.ts";
+import { dispatchPacket } from "./handlers/dispatch.ts";
+import type { Session, SessionOutput } from "./session.ts";
+import type { SessionRegistry } from "./session_registry.ts";
+import type { Will } from "./will.ts";
+
+/** What a Channel needs from its shard. */
+export interface ChannelHost {
+  readonly config: Config;
+  readonly broker: Broker;
+  readonly registry: SessionRegistry;
+  readonly log: Logger;
+  write(connId: number, bytes: Uint8Array): void;
+  closeConnection(connId: number): void;
+  /** The channel is gone; the shard forgets its connection id. */
+  released(channel: Channel): void;
+  now(): number;
+  /**
+   * Test-only fault injection (env CULEX_FAULT_INJECTION=1): a PUBLISH to
+   * `$culex/fault/crash-shard` makes the shard throw outside every handler, as a bug would.
+   */
+  readonly faultInjection: boolean;
+  crash(): void;
+  countTraffic(
+    metric: "packetsReceived" | "packetsSent" | "bytesReceived" | "bytesSent",
+    n: number,
+  ): void;
+}
+
+/** Lifecycle: waiting for CONNECT, connected, or closed (nothing more is read or sent). */
+export type ChannelState = "connecting" | "connected" | "closed";
+
+/** One client connection; see the file header. */
+export class Channel implements SessionOutput {
+  readonly connId: number;
+  readonly peer: string;
+  readonly listener: string;
+  readonly host: ChannelHost;
+  /** Set by the supervisor when it assigned the id of a CONNECT with an empty one. */
+  readonly assignedClientId: string;
+  state: ChannelState = "connecting";
+  protocolVersion: 3 | 4 | 5 = 4;
+  clientId = "";
+  username: string | undefined = undefined;
+  session: Session | null = null;
+  will: Will | null = null;
+  /** Keepalive in ms (already multiplied); 0 = off. */
+  keepaliveMs = 0;
+  lastActivity: number;
+  /** Largest packet the client accepts (MQTT 5 Maximum Packet Size); 0 = no limit. */
+  clientMaxPacketSize = 0;
+  /** MQTT 5 session expiry the CONNECT asked for, in seconds (for the DISCONNECT rule). */
+  connectSessionExpiry = 0;
+  readonly inboundAliases = new Map<number, string>();
+  readonly #decoder: PacketDecoder;
+
+  constructor(
+    host: ChannelHost,
+    opts: { connId: number; peer: string; listener: string; assignedClientId: string },
+  ) {
+    this.host = host;
+    this.connId = opts.connId;
+    this.peer = opts.peer;
+    this.listener = opts.listener;
+    this.assignedClientId = opts.assignedClientId;
+    this.lastActivity = host.now();
+    this.#decoder = new PacketDecoder({ maxPacketSize: host.config.mqtt.maxPacketSize });
+  }
+
+  /** Feeds bytes from the socket; packets are handled in order until one fails. */
+  handleBytes(bytes: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivity = this.host.now();
+    this.host.countTraffic("bytesReceived", bytes.byteLength);
+    for (const result of this.#decoder.push(bytes)) {
+      if (this.isClosed()) return;
+      if (!result.ok) {
+        this.#fail(new MqttError(result.reasonCode, result.message), true);
+        return;
+      }
+      this.host.countTraffic("packetsReceived", 1);
+      try {
+        dispatchPacket(this, result.packet);
+      } catch (err) {
+        if (err instanceof MqttError) this.#fail(err, false);
+        else {
+          this.host.log.error("Handler failed for {clientId} ({peer}): {err}", {
+            clientId: this.clientId,
+            peer: this.peer,
+            err: String(err instanceof Error ? err.stack : err),
+          });
+          this.#fail(new MqttError(ReasonCode.UnspecifiedError, String(err)), false);
+        }
+      }
+    }
+  }
+
+  /** Re-reads the state: handlers may have closed the channel meanwhile. */
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** Encodes and writes one packet to the client. */
+  send(packet: Packet): void {
+    if (this.state === "closed") return;
+    const bytes = encodePacket(packet, this.protocolVersion);
+    this.host.write(this.connId, bytes);
+    this.host.countTraffic("packetsSent", 1);
+    this.host.countTraffic("bytesSent", bytes.byteLength);
+  }
+
+  /** SessionOutput: sends a delivery; false when it exceeds the client's Maximum Packet Size. */
+  sendPublish(packetId: number, d: Delivery, dup: boolean): boolean {
+    const m = d.message;
+    const packet: Packet = {
+      cmd: "publish",
+      topic: m.topic,
+      payload: asBuffer(m.payload),
+      qos: d.qos,
+      retain: d.retain,
+      dup,
+      ...(d.qos > 0 ? { messageId: packetId } : {}),
+      ...(this.protocolVersion === 5
+        ? { properties: toPublishProperties(m, this.host.now(), d.subscriptionIds) }
+        : {}),
+    } as Packet;
+    const bytes = encodePacket(packet, this.protocolVersion);
+    if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
+    if (this.state === "closed") return true;
+    this.host.write(this.connId, bytes);
+    this.host.countTraffic("packetsSent", 1);
+    this.host.countTraffic("bytesSent", bytes.byteLength);
+    return true;
+  }
+
+  sendPubrel(packetId: number): void {
+    this.send({ cmd: "pubrel", messageId: packetId });
+  }
+
+  /**
+   * Server-side close. MQTT 5 clients get a DISCONNECT with the reason first when CONNECT was
+   * accepted [MQTT-4.13.2-1]; the will goes out unless the client asked otherwise.
+   */
+  disconnect(reasonCode: number, reason: string): void {
+    if (this.state === "closed") return;
+    if (this.state === "connected" && this.protocolVersion === 5) {
+      this.send({ cmd: "disconnect", reasonCode });
+    }
+    this.terminate(reason, { publishWill: true });
+  }
+
+  /** The socket is gone (peer closed or I/O error): an abnormal end, so the will applies. */
+  socketClosed(reason: string): void {
+    this.terminate(reason, { publishWill: true });
+  }
+
+  /**
+   * Ends the connection once: asks the supervisor to close the socket, hands the will to the
+   * registry (which applies the will delay) and detaches or ends the session.
+   */
+  terminate(reason: string, opts: { publishWill: boolean }): void {
+    if (this.state === "closed") return;
+    const wasConnected = this.state === "connected";
+    this.state = "closed";
+    this.host.closeConnection(this.connId);
+    this.host.released(this);
+    if (!wasConnected || !this.session) return;
+    this.host.registry.channelClosed(this, opts.publishWill ? this.will : null, reason);
+    this.will = null;
+  }
+
+  /** Keepalive check [MQTT-3.1.2-24]: 1.5 × keepalive (configurable) without a packet. */
+  checkKeepalive(now: number): void {
+    if (this.state !== "connected" || this.keepaliveMs === 0) return;
+    if (now - this.lastActivity > this.keepaliveMs) {
+      this.host.log.info("Keepalive timeout for {clientId} ({peer})", {
+        clientId: this.clientId,
+        peer: this.peer,
+      });
+      this.disconnect(ReasonCode.KeepAliveTimeout, "keepalive_timeout");
+    }
+  }
+
+  #fail(err: MqttError, malformed: boolean): void {
+    this.host.log.warn("Closing {clientId} ({peer}): {message} (reason 0x{code})", {
+      clientId: this.clientId || "(no client id)",
+      peer: this.peer,
+      message: err.message,
+      code: err.reasonCode.toString(16),
+      malformed,
+    });
+    if (this.state === "connecting") {
+      this.#refuseConnect(err.reasonCode);
+      return;
+    }
+    this.disconnect(err.reasonCode, err.message);
+  }
+
+  /** A CONNECT that failed gets a CONNACK with the code where the protocol has one. */
+  #refuseConnect(code: number): void {
+    if (code !== ReasonCode.MalformedPacket && code !== ReasonCode.ProtocolError) {
+      this.sendConnack(code, false);
+    }
+    this.terminate("connect_refused", { publishWill: false });
+  }
+
+  /** CONNACK in the connection's protocol version (3.x return codes are mapped). */
+  sendConnack(
+    reasonCode: number,
+    sessionPresent: boolean,
+    properties?: Record<string, unknown>,
+  ): void {
+    if (this.protocolVersion === 5) {
+      this.send({
+        cmd: "connack",
+        reasonCode,
+        sessionPresent,
+        ...(properties ? { properties } : {}),
+      } as Packet);
+    } else {
+      this.send({ cmd: "connack", returnCode: connackReturnCodeV3(reasonCode), sessionPresent });
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * CONNECT [MQTT-3.1]: protocol checks, client id rules, will validation, session open or
+ * takeover, CONNACK with the server's limits, then resend of a resumed session's inflight.
+ */
+
+import type { IConnectPacket } from "../../mqtt/mod.ts";
+import {
+  fromUserProperties,
+  type Message,
+  MqttError,
+  ReasonCode,
+  validateTopicName,
+} from "../../mqtt/mod.ts";
+import type { Channel } from "../channel.ts";
+
+const NEVER = 0xFFFFFFFF;
+
+/** Handles the first packet of a connection. */
+export function handleConnect(ch: Channel, p: IConnectPacket): void {
+  const { config, registry, log } = ch.host;
+  const mqtt = config.mqtt;
+  const version = p.protocolVersion ?? 4;
+  ch.protocolVersion = version === 5 ? 5 : version === 3 ? 3 : 4;
+  const v5 = ch.protocolVersion === 5;
+  const clean = p.clean !== false;
+
+  let clientId = p.clientId ?? "";
+  let assigned = false;
+  if (clientId === "") {
+    // 3.1 forbids an empty id; 3.1.1 allows it only with clean session [MQTT-3.1.3-7/-8].
+    if (ch.protocolVersion === 3 || (ch.protocolVersion === 4 && !clean)) {
+      throw new MqttError(
+        ReasonCode.ClientIdentifierNotValid,
+        "Empty client id needs clean session",
+      );
+    }
+    clientId = ch.assignedClientId || `culex-${crypto.randomUUID().replaceAll("-", "")}`;
+    assigned = true;
+  }
+  if (clientId.length > mqtt.maxClientidLen || (ch.protocolVersion === 3 && clientId.length > 23)) {
+    throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
+  }
+  if (p.properties?.authenticationMethod) {
+    throw new MqttError(ReasonCode.BadAuthenticationMethod, "No enhanced authentication method");
+  }
+  ch.clientId = clientId;
+  ch.username = p.username;
+
+  const now = ch.host.now();
+  if (p.will) {
+    const w = p.will;
+    validateTopicName(w.topic, mqtt.maxTopicLevels);
+    const qos = (w.qos ?? 0) as 0 | 1 | 2;
+    if (qos > mqtt.maxQosAllowed) {
+      throw new MqttError(ReasonCode.QoSNotSupported, `Will QoS ${qos} is not supported`);
+    }
+    if (w.retain && !mqtt.retainAvailable) {
+      throw new MqttError(ReasonCode.RetainNotSupported, "Retained wills are not supported");
+    }
+    const props = w.properties ?? {};
+    const message: Message = {
+      topic: w.topic,
+      payload: typeof w.payload === "string"
+        ? new TextEncoder().encode(w.payload)
+        : new Uint8Array(w.payload ?? new Uint8Array()),
+      qos,
+      retain: w.retain === true,
+      properties: {
+        ...(props.payloadFormatIndicator !== undefined
+          ? { payloadFormatIndicator: props.payloadFormatIndicator }
+          : {}),
+        ...(props.contentType !== undefined ? { contentType: props.contentType } : {}),
+        ...(props.responseTopic !== undefined ? { responseTopic: props.responseTopic } : {}),
+        ...(props.correlationData !== undefined
+          ? { correlationData: new Uint8Array(props.correlationData) }
+          : {}),
+        ...(props.userProperties
+          ? { userProperties: fromUserProperties(props.userProperties) }
+          : {}),
+      },
+      origin: clientId,
+      expiresAt: props.messageExpiryInterval ? now + props.messageExpiryInterval * 1000 : 0,
+      timestamp: now,
+    };
+    ch.will = { message, delayMs: (props.willDelayInterval ?? 0) * 1000 };
+  }
+
+  // Session expiry: 3.x persistent sessions use the configured bound; MQTT 5 asks, capped by it.
+  let expiryMs: number;
+  if (v5) {
+    const asked = p.properties?.sessionExpiryInterval ?? 0;
+    ch.connectSessionExpiry = asked;
+    expiryMs = asked === NEVER ? Infinity : asked * 1000;
+    expiryMs = Math.min(expiryMs, mqtt.sessionExpiryInterval);
+  } else {
+    expiryMs = clean ? 0 : mqtt.sessionExpiryInterval;
+  }
+
+  const keepalive = p.keepalive ?? 0;
+  ch.keepaliveMs = Math.round(keepalive * 1000 * mqtt.keepaliveMultiplier);
+  ch.clientMaxPacketSize = p.properties?.maximumPacketSize ?? 0;
+  const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
+
+  const { session, present } = registry.open(ch, clean, expiryMs, now);
+  ch.session = session;
+  ch.state = "connected";
+
+  const props: Record<string, unknown> = {};
+  if (v5) {
+    props.topicAliasMaximum = mqtt.maxTopicAlias;
+    props.receiveMaximum = Math.min(mqtt.maxAwaitingRel || 65535, 65535);
+    props.maximumPacketSize = mqtt.maxPacketSize;
+    props.retainAvailable = mqtt.retainAvailable;
+    props.wildcardSubscriptionAvailable = mqtt.wildcardSubscription;
+    props.subscriptionIdentifiersAvailable = true;
+    props.sharedSubscriptionAvailable = false;
+    if (mqtt.maxQosAllowed < 2) props.maximumQoS = mqtt.maxQosAllowed;
+    if (assigned) props.assignedClientIdentifier = clientId;
+    const granted = expiryMs === Infinity ? NEVER : Math.floor(expiryMs / 1000);
+    if (granted !== (p.properties?.sessionExpiryInterval ?? 0)) {
+      props.sessionExpiryInterval = granted; // [MQTT-3.2.2-?]: tell the client what it got
+    }
+  }
+  ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
+  log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
+    clientId,
+    peer: ch.peer,
+    version: ch.protocolVersion,
+    clean,
+    present,
+  });
+  session.attach(ch, receiveMaximum);
+  if (present) session.resume(now);
+}

@@ -1,0 +1,208 @@
+/**
+ * Session: the MQTT session state of one client id [MQTT-4.1] — subscriptions, the outgoing
+ * inflight window and queue, packet id allocation, and the awaiting-PUBREL set of inbound QoS 2.
+ * It outlives connections (persistent sessions) and talks to its current connection only through
+ * the SessionOutput port, so it holds no socket, ring or timer.
+ */
+
+import type { MqttConfig } from "../config/types.ts";
+import type { Delivery } from "./delivery.ts";
+import { Inflight, type InflightEntry } from "./inflight.ts";
+import { MQueue } from "./mqueue.ts";
+
+/** Subscription options as granted [MQTT-3.8.3.1]. */
+export interface SubOptions {
+  readonly qos: 0 | 1 | 2;
+  readonly noLocal: boolean;
+  readonly retainAsPublished: boolean;
+  readonly retainHandling: 0 | 1 | 2;
+  readonly subscriptionId: number;
+}
+
+/** What a Session needs from the connection it is bound to. */
+export interface SessionOutput {
+  sendPublish(packetId: number, d: Delivery, dup: boolean): boolean;
+  sendPubrel(packetId: number): void;
+}
+
+/** Counters a Session reports to its shard for dropped deliveries. */
+export type DropReason = "queue_full" | "qos0_offline" | "expired" | "too_large";
+
+/** Session state; one per client id on the shard that owns the id. */
+export class Session {
+  readonly clientId: string;
+  readonly subscriptions = new Map<string, SubOptions>();
+  /** Inbound QoS 2 packet ids between PUBREC and PUBREL, with arrival time [MQTT-4.3.3]. */
+  readonly awaitingRel = new Map<number, number>();
+  /** Milliseconds the session lives after its connection ends; Infinity = never expires. */
+  expiryInterval: number;
+  /** When the last connection ended, for expiry; 0 while connected. */
+  disconnectedAt = 0;
+  onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
+
+  #inflight: Inflight;
+  #queue: MQueue;
+  #output: SessionOutput | null = null;
+  #nextPacketId = 1;
+  /** The socket's pending output is over its high watermark: hold deliveries in the queue. */
+  #congested = false;
+  readonly #maxInflight: number;
+
+  constructor(clientId: string, mqtt: MqttConfig, expiryInterval: number) {
+    this.clientId = clientId;
+    this.expiryInterval = expiryInterval;
+    this.#maxInflight = mqtt.maxInflight;
+    this.#inflight = new Inflight(mqtt.maxInflight);
+    this.#queue = new MQueue({
+      maxLen: mqtt.maxMqueueLen,
+      dropPolicy: mqtt.mqueueDropPolicy,
+      storeQos0: mqtt.mqueueStoreQos0,
+    });
+  }
+
+  get connected(): boolean {
+    return this.#output !== null;
+  }
+
+  get inflightSize(): number {
+    return this.#inflight.size;
+  }
+
+  get queueLength(): number {
+    return this.#queue.length;
+  }
+
+  /** Binds a connection; the window is the smaller of ours and the client's Receive Maximum. */
+  attach(output: SessionOutput, receiveMaximum: number): void {
+    this.#output = output;
+    this.disconnectedAt = 0;
+    this.#inflight.resize(Math.max(1, Math.min(this.#maxInflight, receiveMaximum)));
+  }
+
+  detach(now: number): void {
+    this.#output = null;
+    this.#congested = false;
+    this.disconnectedAt = now;
+  }
+
+  /**
+   * Socket congestion from the supervisor (EMQX's send-queue congestion): while on, new
+   * deliveries wait in the bounded queue instead of piling up in the socket's write buffer.
+   */
+  setCongested(on: boolean, now: number): void {
+    this.#congested = on;
+    if (!on) this.#pump(now);
+  }
+
+  /**
+   * Resumes after a reconnect: resend every unacknowledged PUBLISH with DUP set and every
+   * pending PUBREL, in original order [MQTT-4.4.0-1], then move queued messages into the window.
+   */
+  resume(now: number): void {
+    const out = this.#output;
+    if (!out) return;
+    for (const entry of this.#inflight.values()) {
+      entry.sentAt = now;
+      if (entry.phase === "pubrel") out.sendPubrel(entry.packetId);
+      else out.sendPublish(entry.packetId, entry.delivery, true);
+    }
+    this.#pump(now);
+  }
+
+  /** Takes one delivery: straight out if connected and the window allows, else queued. */
+  deliver(d: Delivery, now: number): void {
+    const out = this.#output;
+    const free = !this.#congested && this.#queue.length === 0;
+    if (out && free && (d.qos === 0 || !this.#inflight.isFull())) {
+      this.#send(out, d, now);
+      return;
+    }
+    const r = this.#queue.enqueue(d);
+    if (r.dropped) this.onDrop?.(r.dropped, r.reason);
+  }
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a delivery. Unknown ids are ignored. */
+  complete(packetId: number, now: number): boolean {
+    const entry = this.#inflight.delete(packetId);
+    if (entry) this.#pump(now);
+    return entry !== undefined;
+  }
+
+  /** PUBREC: the QoS 2 delivery moves to its second half; a failure code ends it. */
+  received(packetId: number, failed: boolean, now: number): boolean {
+    const entry = this.#inflight.get(packetId);
+    if (!entry || entry.phase !== "publish" || entry.delivery.qos !== 2) return false;
+    if (failed) {
+      this.#inflight.delete(packetId);
+      this.#pump(now);
+      return true;
+    }
+    entry.phase = "pubrel";
+    entry.sentAt = now;
+    this.#output?.sendPubrel(packetId);
+    return true;
+  }
+
+  /** Entries unacknowledged for longer than `interval`, for 3.1.1-style retries. */
+  *stale(now: number, interval: number): Generator<InflightEntry> {
+    for (const entry of this.#inflight.values()) {
+      if (now - entry.sentAt >= interval) yield entry;
+    }
+  }
+
+  /** Resends one entry as retry_interval asks (DUP on PUBLISH). */
+  retry(entry: InflightEntry, now: number): void {
+    const out = this.#output;
+    if (!out) return;
+    entry.sentAt = now;
+    if (entry.phase === "pubrel") out.sendPubrel(entry.packetId);
+    else out.sendPublish(entry.packetId, entry.delivery, true);
+  }
+
+  /** Drops all delivery state (clean start, or expiry). */
+  clear(): void {
+    this.#inflight.clear();
+    this.#queue.clear();
+    this.awaitingRel.clear();
+    this.subscriptions.clear();
+  }
+
+  #pump(now: number): void {
+    const out = this.#output;
+    if (!out) return;
+    while (!this.#congested) {
+      const d = this.#queue.peek();
+      if (!d || (d.qos > 0 && this.#inflight.isFull())) return;
+      this.#queue.dequeue();
+      this.#send(out, d, now);
+    }
+  }
+
+  #send(out: SessionOutput, d: Delivery, now: number): void {
+    const expiresAt = d.message.expiresAt;
+    if (expiresAt !== 0 && expiresAt <= now) {
+      this.onDrop?.(d, "expired");
+      return;
+    }
+    if (d.qos === 0) {
+      if (!out.sendPublish(0, d, false)) this.onDrop?.(d, "too_large");
+      return;
+    }
+    const packetId = this.#allocatePacketId();
+    if (!out.sendPublish(packetId, d, false)) {
+      // Too large for this client: dropped for it alone, no packet id consumed [MQTT-3.1.2-25].
+      this.onDrop?.(d, "too_large");
+      return;
+    }
+    this.#inflight.insert({ packetId, delivery: d, phase: "publish", sentAt: now });
+  }
+
+  #allocatePacketId(): number {
+    // The window is at most 65535 wide, so a free id always exists when not full.
+    for (;;) {
+      const id = this.#nextPacketId;
+      this.#nextPacketId = id >= 65535 ? 1 : id + 1;
+      if (!this.#inflight.has(id)) return id;
+    }
+  }
+}

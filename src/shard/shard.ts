@@ -1,0 +1,258 @@
+/**
+ * Shard: the I/O shell of one worker isolate. Drains its rings (peers first, then the
+ * supervisor), turns records into Channel and Broker calls, writes their output back as records,
+ * and runs the one-second tick (keepalive, expiry, delayed wills, retries). The only code in
+ * src/shard/ that calls the ring API.
+ */
+
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { Config } from "../config/types.ts";
+import {
+  FieldReader,
+  readDoorbell,
+  RecordKind,
+  RingReader,
+  RingWriter,
+  type ShardRings,
+  waitDoorbell,
+} from "../ipc/mod.ts";
+import { ReasonCode } from "../mqtt/mod.ts";
+import { Broker } from "./broker.ts";
+import { Channel, type ChannelHost } from "./channel.ts";
+import { Retainer } from "./retainer.ts";
+import { SessionRegistry } from "./session_registry.ts";
+
+/** Records taken from one ring before looking at the others. */
+const BATCH = 1024;
+
+/** Traffic counters, reported as metrics. */
+export interface ShardCounters {
+  packetsReceived: number;
+  packetsSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+/** One shard; see the file header. */
+export class Shard implements ChannelHost {
+  readonly config: Config;
+  readonly index: number;
+  readonly count: number;
+  readonly broker: Broker;
+  readonly registry: SessionRegistry;
+  readonly log: Logger;
+  readonly counters: ShardCounters = {
+    packetsReceived: 0,
+    packetsSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+  };
+  #rings: ShardRings;
+  #fromSupervisor: RingReader;
+  #toSupervisor: RingWriter;
+  #fromPeers: (RingReader | null)[] = [];
+  #toPeers: (RingWriter | null)[] = [];
+  readonly #channels = new Map<number, Channel>();
+  #congestedPeers = 0;
+  #stopped = false;
+  readonly faultInjection = Deno.env.get("CULEX_FAULT_INJECTION") === "1";
+  #tick: ReturnType<typeof setInterval> | undefined;
+
+  constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
+    this.config = init.config;
+    this.index = init.index;
+    this.count = init.count;
+    this.log = getLogger(["culex", "shard"]);
+    this.#rings = init.rings;
+    this.#fromSupervisor = new RingReader(init.rings.fromSupervisor);
+    this.#toSupervisor = new RingWriter(init.rings.toSupervisor, init.rings.supervisorDoorbell);
+    this.#connectPeers(init.rings);
+    const retainer = new Retainer(init.config.retainer, init.count);
+    this.broker = new Broker({
+      index: this.index,
+      count: this.count,
+      sendToShard: (shard, kind, payload) => this.#toPeers[shard]?.write(kind, payload),
+      flushPeers: () => {
+        for (const w of this.#toPeers) w?.flush();
+      },
+      session: (clientId) => this.registry.get(clientId),
+      now: () => Date.now(),
+    }, retainer);
+    this.registry = new SessionRegistry(init.config, this.broker);
+  }
+
+  /** Runs the drain loop and the tick until shutdown. */
+  start(): void {
+    this.#tick = setInterval(() => this.#onTick(), 1000);
+    void this.#run();
+  }
+
+  /** Another shard was restarted: take its new rings, forget its routes, send it ours. */
+  replacePeers(rings: ShardRings, rebuilt: number): void {
+    for (const w of this.#toPeers) w?.close();
+    this.#rings = rings;
+    this.#connectPeers(rings);
+    this.broker.resetPeer(rebuilt);
+  }
+
+  /** Ends every connection as a server shutdown (wills go out) and flushes all rings. */
+  shutdown(): void {
+    for (const ch of [...this.#channels.values()]) {
+      ch.disconnect(ReasonCode.ServerShuttingDown, "shutdown");
+    }
+    this.#toSupervisor.flush();
+    for (const w of this.#toPeers) w?.flush();
+    this.#stopped = true;
+    clearInterval(this.#tick);
+  }
+
+  // ChannelHost ---------------------------------------------------------------------------
+
+  write(connId: number, bytes: Uint8Array): void {
+    // A fresh header each time: a parked record keeps its parts by reference.
+    const h = new Uint8Array(8);
+    const view = new DataView(h.buffer);
+    view.setUint32(0, connId, true);
+    view.setUint32(4, bytes.byteLength, true);
+    this.#toSupervisor.write(RecordKind.ConnOutbound, [h, bytes]);
+  }
+
+  closeConnection(connId: number): void {
+    const h = new Uint8Array(4);
+    new DataView(h.buffer).setUint32(0, connId, true);
+    this.#toSupervisor.write(RecordKind.ConnClose, h);
+  }
+
+  crash(): void {
+    this.log.warn("Fault injection: shard {index} crashes now", { index: this.index });
+    setTimeout(() => {
+      throw new Error(`Injected fault in shard ${this.index}`);
+    }, 0);
+  }
+
+  released(channel: Channel): void {
+    this.#channels.delete(channel.connId);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  countTraffic(metric: keyof ShardCounters, n: number): void {
+    this.counters[metric] += n;
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  #connectPeers(rings: ShardRings): void {
+    this.#fromPeers = rings.fromPeers.map((r) => (r ? new RingReader(r) : null));
+    this.#toPeers = rings.toPeers.map((r, j) => {
+      if (!r) return null;
+      const doorbell = rings.peerDoorbells[j];
+      if (!doorbell) return null;
+      const w = new RingWriter(r, doorbell);
+      w.onCongestion = (on) => this.#peerCongestion(on);
+      return w;
+    });
+  }
+
+  /** A full peer ring pauses this shard's client input until it drains (never drops). */
+  #peerCongestion(on: boolean): void {
+    const before = this.#congestedPeers;
+    this.#congestedPeers += on ? 1 : -1;
+    if ((before === 0) !== (this.#congestedPeers === 0)) {
+      this.#toSupervisor.write(RecordKind.InputPause, Uint8Array.of(on ? 1 : 0));
+    }
+  }
+
+  async #run(): Promise<void> {
+    let sinceYield = 0;
+    while (!this.#stopped) {
+      const seen = readDoorbell(this.#rings.doorbell);
+      let work = 0;
+      // Peers before clients: routes and retained writes committed before a client acted are
+      // applied before that client's bytes are handled (ordering rules in DESIGN.md).
+      for (let j = 0; j < this.#fromPeers.length; j++) {
+        const r = this.#fromPeers[j];
+        if (!r) continue;
+        let n: number;
+        do {
+          n = r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload), BATCH);
+          work += n;
+        } while (n === BATCH);
+      }
+      work += this.#fromSupervisor.drain(
+        (kind, payload) => this.#onClientRecord(kind, payload),
+        BATCH,
+      );
+      if (work === 0) {
+        sinceYield = 0;
+        await waitDoorbell(this.#rings.doorbell, seen);
+      } else if (++sinceYield >= 16) {
+        // Let timers and control messages run while traffic keeps the rings busy.
+        sinceYield = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      } else {
+        await Promise.resolve();
+      }
+    }
+  }
+
+  #onPeerRecord(from: number, kind: number, payload: Uint8Array): void {
+    try {
+      if (!this.broker.applyPeerRecord(from, kind, payload)) {
+        this.log.error("Unknown record kind {kind} from shard {from}", { kind, from });
+      }
+    } catch (err) {
+      this.log.error("Peer record {kind} from shard {from} failed: {err}", {
+        kind,
+        from,
+        err: String(err instanceof Error ? err.stack : err),
+      });
+    }
+  }
+
+  #onClientRecord(kind: number, payload: Uint8Array): void {
+    const r = new FieldReader(payload);
+    const connId = r.u32();
+    switch (kind) {
+      case RecordKind.ConnOpen: {
+        const listener = r.str();
+        const peer = r.str();
+        const assignedClientId = r.str();
+        this.#channels.set(connId, new Channel(this, { connId, peer, listener, assignedClientId }));
+        return;
+      }
+      case RecordKind.ConnInbound:
+        this.#channels.get(connId)?.handleBytes(r.bytes());
+        return;
+      case RecordKind.ConnClosed:
+        this.#channels.get(connId)?.socketClosed(r.str());
+        return;
+      case RecordKind.ConnCongested:
+        this.#channels.get(connId)?.session?.setCongested(r.u8() === 1, Date.now());
+        return;
+      default:
+        this.log.error("Unknown record kind {kind} from the supervisor", { kind });
+    }
+  }
+
+  #onTick(): void {
+    const now = Date.now();
+    const mqtt = this.config.mqtt;
+    for (const ch of [...this.#channels.values()]) ch.checkKeepalive(now);
+    for (const session of this.registry.sessions()) {
+      for (const [id, at] of session.awaitingRel) {
+        if (now - at >= mqtt.awaitRelTimeout) session.awaitingRel.delete(id);
+      }
+    }
+    // 3.x clients get unacknowledged messages again after retry_interval; MQTT 5 forbids
+    // resending on a live connection [MQTT-4.4.0-1].
+    for (const ch of this.#channels.values()) {
+      const s = ch.session;
+      if (!s || ch.state !== "connected" || ch.protocolVersion === 5) continue;
+      for (const entry of [...s.stale(now, mqtt.retryInterval)]) s.retry(entry, now);
+    }
+    this.registry.sweep(now);
+  }
+}

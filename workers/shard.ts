@@ -1,0 +1,39 @@
+/**
+ * Worker entry of one shard: receives its config and ring mesh by postMessage and constructs a
+ * Shard. Nothing else lives here, so `deno compile --include workers/shard.ts` needs no more.
+ */
+
+import type { Config } from "../src/config/types.ts";
+import type { ShardRings } from "../src/ipc/mod.ts";
+import { setupLogging } from "../src/log.ts";
+import { Shard } from "../src/shard/mod.ts";
+
+type Control =
+  | { type: "init"; index: number; count: number; config: Config; rings: ShardRings }
+  | { type: "peers"; rings: ShardRings; rebuilt: number }
+  | { type: "shutdown" };
+
+/** The worker global, typed narrowly so this file checks with the main program's libs. */
+const port = self as unknown as {
+  onmessage: ((e: MessageEvent<Control>) => void) | null;
+  postMessage(message: unknown): void;
+};
+
+let shard: Shard | null = null;
+
+port.onmessage = async (e: MessageEvent<Control>) => {
+  const msg = e.data;
+  if (msg.type === "init") {
+    await setupLogging(msg.config.log.level, msg.config.log.format);
+    shard = new Shard(msg);
+    shard.start();
+    port.postMessage({ type: "ready" });
+  } else if (msg.type === "peers") {
+    shard?.replacePeers(msg.rings, msg.rebuilt);
+  } else if (msg.type === "shutdown") {
+    shard?.shutdown();
+    // Let the flush microtasks commit before telling the supervisor we are done.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    port.postMessage({ type: "shutdown-done" });
+  }
+};
