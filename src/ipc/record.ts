@@ -1,0 +1,252 @@
+/**
+ * Ring record format: the kinds table, the format version and the little-endian field codec used
+ * to build and read record payloads. Owns only byte layout; it knows nothing about MQTT, rings or
+ * isolates, and must not touch SharedArrayBuffer or Atomics (ring.ts does).
+ *
+ * A record on a ring is `[u32 LE payload length][u8 kind][payload]`. A released kind or field order
+ * is never edited: a change bumps RECORD_FORMAT_VERSION and adds a kind.
+ */
+
+/** Version of the record format below; bump it (and add kinds) rather than edit a released one. */
+export const RECORD_FORMAT_VERSION = 1;
+
+/** Bytes before the payload of every record: u32 length + u8 kind. */
+export const RECORD_HEADER_BYTES = 5;
+
+/**
+ * Record kinds. 1–9 supervisor → shard, 10–19 shard → supervisor, 20+ shard → shard.
+ * Field order of each payload is fixed in docs/contracts.md.
+ */
+export const RecordKind = {
+  ConnOpen: 1,
+  ConnInbound: 2,
+  ConnClosed: 3,
+  ConnCongested: 4,
+  ConnOutbound: 10,
+  ConnClose: 11,
+  InputPause: 12,
+  Stats: 13,
+  RouteAdd: 20,
+  RouteRemove: 21,
+  RoutedPublish: 22,
+  RetainStore: 23,
+  RetainQuery: 24,
+  RetainAnswer: 25,
+  RouteSnapshotRequest: 26,
+} as const;
+
+/** One of the values of {@linkcode RecordKind}. */
+export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
+
+const kindNames = new Map<number, string>(
+  Object.entries(RecordKind).map(([name, kind]) => [kind, name]),
+);
+
+/**
+ * Name of a record kind for logs, or `"Unknown(<n>)"`.
+ *
+ * @example
+ * ```ts
+ * recordKindName(RecordKind.ConnOpen); // "ConnOpen"
+ * ```
+ */
+export function recordKindName(kind: number): string {
+  return kindNames.get(kind) ?? `Unknown(${kind})`;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Builds a record payload field by field (little endian). Reusable: `finish()` returns a copy of
+ * the bytes written so far and empties the writer, so one writer per hot path avoids allocating a
+ * buffer per record. Methods return `this` for chaining.
+ *
+ * @example
+ * ```ts
+ * const w = new FieldWriter();
+ * const payload = w.u32(7).str("tcp:default").finish();
+ * const r = new FieldReader(payload);
+ * r.u32(); // 7
+ * r.str(); // "tcp:default"
+ * ```
+ */
+export class FieldWriter {
+  #buf: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+
+  /** @param initialSize starting buffer size in bytes; it doubles as needed. */
+  constructor(initialSize = 256) {
+    this.#buf = new Uint8Array(Math.max(16, initialSize));
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  /** Bytes written since the last finish() or reset(). */
+  get length(): number {
+    return this.#pos;
+  }
+
+  /** Appends an unsigned 8-bit integer. */
+  u8(n: number): this {
+    this.#reserve(1);
+    this.#buf[this.#pos++] = n;
+    return this;
+  }
+
+  /** Appends an unsigned 16-bit integer. */
+  u16(n: number): this {
+    this.#reserve(2);
+    this.#view.setUint16(this.#pos, n, true);
+    this.#pos += 2;
+    return this;
+  }
+
+  /** Appends an unsigned 32-bit integer. */
+  u32(n: number): this {
+    this.#reserve(4);
+    this.#view.setUint32(this.#pos, n, true);
+    this.#pos += 4;
+    return this;
+  }
+
+  /** Appends a 64-bit float (also used for integers beyond 32 bits, e.g. timestamps). */
+  f64(n: number): this {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#pos, n, true);
+    this.#pos += 8;
+    return this;
+  }
+
+  /** Appends a string as u32 byte length + UTF-8. */
+  str(s: string): this {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    this.#reserve(4 + s.length * 3);
+    const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#pos + 4));
+    this.#view.setUint32(this.#pos, written, true);
+    this.#pos += 4 + written;
+    return this;
+  }
+
+  /** Appends bytes as u32 length + bytes. */
+  bytes(b: Uint8Array): this {
+    this.#reserve(4 + b.length);
+    this.#view.setUint32(this.#pos, b.length, true);
+    this.#buf.set(b, this.#pos + 4);
+    this.#pos += 4 + b.length;
+    return this;
+  }
+
+  /** Returns a copy of the bytes written and empties the writer for the next payload. */
+  finish(): Uint8Array {
+    const out = this.#buf.slice(0, this.#pos);
+    this.#pos = 0;
+    return out;
+  }
+
+  /** Discards what was written. */
+  reset(): void {
+    this.#pos = 0;
+  }
+
+  #reserve(n: number): void {
+    const need = this.#pos + n;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+}
+
+/**
+ * Reads the fields of a record payload in the order they were written. A read past the end
+ * throws SyntaxError (a truncated or mis-typed record). `bytes()` returns a view, not a copy.
+ *
+ * @example
+ * ```ts
+ * const r = new FieldReader(new FieldWriter().u8(1).bytes(new Uint8Array([9])).finish());
+ * r.u8(); // 1
+ * r.bytes(); // Uint8Array [9]
+ * ```
+ */
+export class FieldReader {
+  #buf: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+
+  /** @param b the payload; kept by reference. */
+  constructor(b: Uint8Array) {
+    this.#buf = b;
+    this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  /** Read position in bytes. */
+  get offset(): number {
+    return this.#pos;
+  }
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.#buf.length - this.#pos;
+  }
+
+  /** Reads an unsigned 8-bit integer. */
+  u8(): number {
+    this.#need(1, "u8");
+    return this.#buf[this.#pos++] as number;
+  }
+
+  /** Reads an unsigned 16-bit integer. */
+  u16(): number {
+    this.#need(2, "u16");
+    const v = this.#view.getUint16(this.#pos, true);
+    this.#pos += 2;
+    return v;
+  }
+
+  /** Reads an unsigned 32-bit integer. */
+  u32(): number {
+    this.#need(4, "u32");
+    const v = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  /** Reads a 64-bit float. */
+  f64(): number {
+    this.#need(8, "f64");
+    const v = this.#view.getFloat64(this.#pos, true);
+    this.#pos += 8;
+    return v;
+  }
+
+  /** Reads a u32-length-prefixed UTF-8 string. */
+  str(): string {
+    return decoder.decode(this.#slice("str"));
+  }
+
+  /** Reads u32-length-prefixed bytes as a subarray view of the payload (no copy). */
+  bytes(): Uint8Array {
+    return this.#slice("bytes");
+  }
+
+  #slice(what: string): Uint8Array {
+    const len = this.u32();
+    this.#need(len, what);
+    const out = this.#buf.subarray(this.#pos, this.#pos + len);
+    this.#pos += len;
+    return out;
+  }
+
+  #need(n: number, what: string): void {
+    if (this.#pos + n > this.#buf.length) {
+      throw new SyntaxError(
+        `Cannot read ${what} of ${n} bytes at offset ${this.#pos}: ` +
+          `record has ${this.#buf.length} bytes`,
+      );
+    }
+  }
+}
