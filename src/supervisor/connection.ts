@@ -1,0 +1,180 @@
+/**
+ * Connection: the byte pump of one accepted socket. Reads go to its owner (the supervisor) as
+ * chunks; writes from shard records are corked per drained batch and flushed once; reading pauses
+ * while any pause reason holds. Owns the socket's lifecycle and its pre-CONNECT byte buffer. It
+ * parses nothing and never touches rings (the supervisor turns its events into records).
+ */
+
+import type { SocketPort } from "./listener.ts";
+
+/** Pending output above which the shard is told to hold back (ConnCongested). */
+const OUTPUT_HIGH_WATER = 256 * 1024;
+/** How long a gracefully closed socket may take to finish before it is destroyed. */
+const END_GRACE_MS = 5000;
+
+/** ConnClosed reason when the broker (a shard's ConnClose, a restart, stop) closed the socket. */
+const BROKER_CLOSED = "closed by broker";
+
+/** Why reading is paused; reasons combine, reading resumes when none holds. */
+export const PauseReason = {
+  /** The owner shard cannot take more input (full ring or InputPause). */
+  Shard: 1,
+} as const;
+
+/** What a Connection reports to its owner. */
+export interface ConnectionEvents {
+  data(conn: Connection, bytes: Uint8Array): void;
+  /** Pending output crossed the high watermark (true) or was flushed (false). */
+  congested(conn: Connection, on: boolean): void;
+  /** The socket is gone; called exactly once. */
+  closed(conn: Connection, reason: string): void;
+}
+
+/** What a Connection is created with. */
+export interface ConnectionInit {
+  /** connId of every record about this socket (unique while the socket is open). */
+  id: number;
+  /** Listener name, e.g. "tcp:default". */
+  listener: string;
+  events: ConnectionEvents;
+}
+
+/** One socket's byte pump; see the file header. */
+export class Connection {
+  /** Unique per supervisor lifetime; the connId of every record about this socket. */
+  readonly id: number;
+  /** Listener name, e.g. "tcp:default". */
+  readonly listener: string;
+  /** "ip:port" of the client. */
+  readonly peer: string;
+  /** Owner shard, or -1 until the CONNECT peek placed it. */
+  shard = -1;
+
+  #socket: SocketPort;
+  #events: ConnectionEvents;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #pauses = 0;
+  #corked = false;
+  #congested = false;
+  #state: "open" | "ending" | "closed" = "open";
+  #endTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(socket: SocketPort, init: ConnectionInit) {
+    this.id = init.id;
+    this.listener = init.listener;
+    this.peer = socket.peer;
+    this.#socket = socket;
+    this.#events = init.events;
+  }
+
+  /** True once the socket is gone. */
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** Starts reading. */
+  start(): void {
+    this.#socket.attach({
+      data: (bytes) => {
+        if (this.#state === "open") this.#events.data(this, bytes);
+      },
+      drain: () => {
+        if (this.#congested && this.#socket.writableLength < OUTPUT_HIGH_WATER / 2) {
+          this.#congested = false;
+          this.#events.congested(this, false);
+        }
+      },
+      close: (reason) => {
+        // When the broker closed first, the peer's answering FIN is not the cause.
+        const why = this.#state === "ending" ? BROKER_CLOSED : reason;
+        this.#state = "closed";
+        clearTimeout(this.#endTimer);
+        this.#events.closed(this, why);
+      },
+    });
+  }
+
+  /**
+   * Keeps bytes read before the connection has an owner shard (the CONNECT peek), copied since
+   * the transport's chunk is held across reads. Returns everything buffered so far.
+   */
+  buffer(bytes: Uint8Array): Uint8Array {
+    this.#pending.push(bytes.slice());
+    this.#pendingBytes += bytes.length;
+    if (this.#pending.length > 1) {
+      const all = new Uint8Array(this.#pendingBytes);
+      let at = 0;
+      for (const part of this.#pending) {
+        all.set(part, at);
+        at += part.length;
+      }
+      this.#pending = [all];
+    }
+    return this.#pending[0] ?? new Uint8Array(0);
+  }
+
+  /** Hands over (and forgets) the bytes buffered by buffer(). */
+  takeBuffered(): Uint8Array {
+    const out = this.#pending[0] ?? new Uint8Array(0);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return out;
+  }
+
+  /**
+   * Queues bytes for the socket. The first write of a batch corks the socket; returns true then,
+   * and the owner must call flush() when the batch is done. Dropped once the socket is closing.
+   */
+  send(bytes: Uint8Array): boolean {
+    if (this.#state !== "open") return false;
+    const first = !this.#corked;
+    if (first) {
+      this.#socket.cork();
+      this.#corked = true;
+    }
+    this.#socket.write(bytes);
+    if (!this.#congested && this.#socket.writableLength > OUTPUT_HIGH_WATER) {
+      this.#congested = true;
+      this.#events.congested(this, true);
+    }
+    return first;
+  }
+
+  /** Ends the batch: the corked writes go out together. */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  /** Adds a pause reason; reading stops while any holds. */
+  pause(reason: number): void {
+    const before = this.#pauses;
+    this.#pauses |= reason;
+    if (before === 0 && this.#pauses !== 0 && this.#state === "open") this.#socket.pause();
+  }
+
+  /** Removes a pause reason. */
+  resume(reason: number): void {
+    const before = this.#pauses;
+    this.#pauses &= ~reason;
+    if (before !== 0 && this.#pauses === 0 && this.#state === "open") this.#socket.resume();
+  }
+
+  /** Writes what is pending, then closes; destroys the socket if that takes too long. */
+  end(): void {
+    if (this.#state !== "open") return;
+    this.#state = "ending";
+    this.#corked = false;
+    this.#socket.end();
+    this.#endTimer = setTimeout(() => this.#socket.destroy(), END_GRACE_MS);
+  }
+
+  /** Closes now, dropping pending output. */
+  destroy(): void {
+    if (this.#state === "closed") return;
+    this.#state = "ending";
+    this.#socket.destroy();
+  }
+}

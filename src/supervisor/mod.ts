@@ -1,0 +1,16 @@
+/**
+ * Public API of src/supervisor/: startSupervisor() and the types around it. main.ts imports from
+ * here only. Everything that touches a socket lives behind this module.
+ */
+
+export { startSupervisor, type StartSupervisorOptions, type Supervisor } from "./supervisor.ts";
+export type {
+  AcceptHandler,
+  ListenAddress,
+  Listener,
+  SocketHandlers,
+  SocketPort,
+} from "./listener.ts";
+export { Admission, type AdmissionLimits } from "./listener.ts";
+export { TcpListener, type TcpListenerOptions } from "./listener_tcp.ts";
+export { fnv1a32, ShardPool, type ShardPoolOptions } from "./shard_pool.ts";

@@ -1,0 +1,295 @@
+/**
+ * Supervisor: the main isolate's lifecycle. Starts the shard pool and the listeners, places each
+ * new connection on its shard after peeking at CONNECT for the client id, pumps socket bytes into
+ * shard rings and shard records back out to sockets (one doorbell loop for all shard → supervisor
+ * rings), and drains everything on stop. Owns every socket and the supervisor's ring ends. Does no
+ * MQTT beyond the CONNECT peek and never imports src/shard/.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { setImmediate } from "node:timers";
+import type { Config } from "../config/types.ts";
+import {
+  FieldReader,
+  readDoorbell,
+  RecordKind,
+  ringDoorbell,
+  type ShardRings,
+  waitDoorbell,
+} from "../ipc/mod.ts";
+import { Connection, type ConnectionEvents } from "./connection.ts";
+import type { ListenAddress, Listener, SocketPort } from "./listener.ts";
+import { TcpListener } from "./listener_tcp.ts";
+import { ShardPool } from "./shard_pool.ts";
+import { ShardLink } from "./_shard_link.ts";
+import { ConnectGate } from "./_connect_gate.ts";
+
+const log = getLogger(["culex", "supervisor"]);
+
+/** Records taken from one shard's ring before looking at the next. */
+const BATCH = 1024;
+/** Bound on waiting for shards to finish their shutdown (wills, DISCONNECTs). */
+const SHUTDOWN_TIMEOUT_MS = 5000;
+/** Bound on waiting for sockets to flush and close at stop. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** At stop, shard output is drained until the rings stay silent this long. */
+const QUIET_MS = 50;
+
+/** A running broker node's supervisor. */
+export interface Supervisor {
+  /** Where each listener listens, by listener name ("tcp:default"). */
+  readonly addresses: ReadonlyMap<string, ListenAddress>;
+  /** Open client sockets. */
+  readonly connectionCount: number;
+  /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
+  stop(): Promise<void>;
+}
+
+/** Options of startSupervisor(). */
+export interface StartSupervisorOptions {
+  /** Module of the shard worker; default workers/shard.ts (tests pass a stand-in). */
+  workerUrl?: string | URL;
+}
+
+/**
+ * Starts the shards, then every enabled listener; each logs
+ * `Listener tcp:<name> listening on <host>:<port>`. On failure everything started is stopped.
+ *
+ * @example
+ * ```ts ignore
+ * const supervisor = await startSupervisor(loadConfig({}));
+ * await supervisor.stop();
+ * ```
+ */
+export async function startSupervisor(
+  config: Config,
+  options: StartSupervisorOptions = {},
+): Promise<Supervisor> {
+  const supervisor = new Node(config, options);
+  try {
+    await supervisor.start();
+  } catch (err) {
+    await supervisor.stop();
+    throw err;
+  }
+  return supervisor;
+}
+
+/** The supervisor of one node; see the file header. */
+class Node implements Supervisor {
+  readonly addresses = new Map<string, ListenAddress>();
+  #config: Config;
+  #pool: ShardPool;
+  #links: ShardLink[];
+  #listeners: Listener[] = [];
+  #conns = new Map<number, Connection>();
+  #gate: ConnectGate;
+  #touched: Connection[] = [];
+  #nextId = 1;
+  #stopped = false;
+  #stopping: Promise<void> | null = null;
+  #pump: Promise<void> | null = null;
+  #onIdle: (() => void) | null = null;
+  #events: ConnectionEvents = {
+    data: (conn, bytes) => this.#onData(conn, bytes),
+    congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
+    closed: (conn, reason) => this.#onClosed(conn, reason),
+  };
+
+  constructor(config: Config, options: StartSupervisorOptions) {
+    this.#config = config;
+    this.#pool = new ShardPool(config, {
+      ...(options.workerUrl === undefined ? {} : { workerUrl: options.workerUrl }),
+      onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
+    });
+    this.#links = this.#pool.mesh.shards.map((rings, i) => new ShardLink(i, rings));
+    this.#gate = new ConnectGate({
+      maxPacketSize: config.mqtt.maxPacketSize,
+      idleTimeout: config.mqtt.idleTimeout,
+      onConnect: (conn, clientId, assigned) => {
+        this.#links[this.#pool.shardOf(clientId)]!.open(conn, assigned, conn.takeBuffered());
+      },
+    });
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  async start(): Promise<void> {
+    this.#pump = this.#runPump();
+    await this.#pool.start();
+    for (const [name, cfg] of Object.entries(this.#config.listeners.tcp)) {
+      if (!cfg.enable) continue;
+      const listener = new TcpListener(name, cfg, {
+        onAccept: (socket, l) => this.#accept(socket, l),
+      });
+      this.#listeners.push(listener);
+      const addr = await listener.start();
+      this.addresses.set(listener.name, addr);
+      // Exact text: tests and operators read the real port from this line.
+      const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
+      log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const listenersClosed = this.#listeners.map((l) => l.stop());
+    for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
+    const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
+    if (late.length > 0) log.warning("Shards {late} did not finish shutdown in time", { late });
+    // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
+    await this.#drainUntilQuiet(QUIET_MS);
+    this.#stopped = true;
+    ringDoorbell(this.#pool.mesh.supervisorDoorbell);
+    await this.#pump;
+    for (const conn of this.#conns.values()) conn.end();
+    await this.#allClosed(CLOSE_TIMEOUT_MS);
+    for (const conn of this.#conns.values()) conn.destroy();
+    for (const link of this.#links) link.close();
+    this.#pool.terminate();
+    await Promise.all(listenersClosed);
+    log.info("Supervisor stopped");
+  }
+
+  #accept(socket: SocketPort, listener: Listener): void {
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
+    while (this.#conns.has(this.#nextId)) this.#nextId = (this.#nextId + 1) >>> 0 || 1;
+    const conn = new Connection(socket, {
+      id: this.#nextId,
+      listener: listener.name,
+      events: this.#events,
+    });
+    this.#nextId = (this.#nextId + 1) >>> 0 || 1;
+    this.#conns.set(conn.id, conn);
+    this.#gate.enter(conn);
+    conn.start();
+  }
+
+  #onData(conn: Connection, bytes: Uint8Array): void {
+    const link = this.#links[conn.shard];
+    if (link) {
+      link.inbound(conn, bytes);
+      return;
+    }
+    // Before CONNECT: the gate buffers until the client id is known.
+    this.#gate.data(conn, bytes);
+  }
+
+  #onClosed(conn: Connection, reason: string): void {
+    this.#conns.delete(conn.id);
+    this.#gate.leave(conn);
+    this.#links[conn.shard]?.closed(conn, reason);
+    if (this.#conns.size === 0) this.#onIdle?.();
+  }
+
+  /** Shard `index` was restarted with new rings: its old connections die with it. */
+  #relink(index: number, rings: ShardRings): void {
+    const old = this.#links[index];
+    this.#links[index] = new ShardLink(index, rings);
+    if (!old) return;
+    old.close();
+    const orphans = [...old.connections];
+    old.connections.clear();
+    if (orphans.length > 0) {
+      log.warning("Closing {count} connections of restarted shard {index}", {
+        count: orphans.length,
+        index,
+      });
+    }
+    for (const conn of orphans) conn.destroy();
+  }
+
+  async #runPump(): Promise<void> {
+    const bell = this.#pool.mesh.supervisorDoorbell;
+    while (!this.#stopped) {
+      const seen = readDoorbell(bell);
+      if (this.#drainOnce() === 0) {
+        await waitDoorbell(bell, seen);
+      } else {
+        // Socket reads and writes are macrotasks: let them run between busy passes.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /** One pass over every shard → supervisor ring; writes go out once per pass. */
+  #drainOnce(): number {
+    let work = 0;
+    for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    for (const conn of this.#touched) conn.flush();
+    this.#touched.length = 0;
+    return work;
+  }
+
+  #onRecord = (link: ShardLink, kind: number, payload: Uint8Array): void => {
+    try {
+      const r = new FieldReader(payload);
+      switch (kind) {
+        case RecordKind.ConnOutbound: {
+          const conn = this.#owned(link, r.u32());
+          if (conn?.send(r.bytes())) this.#touched.push(conn);
+          return;
+        }
+        case RecordKind.ConnClose:
+          this.#owned(link, r.u32())?.end();
+          return;
+        case RecordKind.InputPause:
+          link.setInputPause(r.u8() === 1);
+          return;
+        case RecordKind.Stats:
+          return; // TODO(#3): feed the metrics of the HTTP API.
+        default:
+          log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
+      }
+    } catch (err) {
+      log.error("Bad record {kind} from shard {index}: {error}", {
+        kind,
+        index: link.index,
+        error: String(err),
+      });
+    }
+  };
+
+  /** The connection `id` if it still belongs to the shard of `link`. */
+  #owned(link: ShardLink, id: number): Connection | undefined {
+    const conn = this.#conns.get(id);
+    return conn && conn.shard === link.index && link.connections.has(conn) ? conn : undefined;
+  }
+
+  /** Drains until no shard wrote anything for `quietMs`, at most SHUTDOWN_TIMEOUT_MS. */
+  async #drainUntilQuiet(quietMs: number): Promise<void> {
+    const bell = this.#pool.mesh.supervisorDoorbell;
+    const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const seen = readDoorbell(bell);
+      if (this.#drainOnce() > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await waitDoorbell(bell, seen, quietMs);
+      if (readDoorbell(bell) === seen) return;
+    }
+  }
+
+  #allClosed(timeoutMs: number): Promise<void> {
+    if (this.#conns.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#onIdle = null;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#onIdle = done;
+    });
+  }
+}
