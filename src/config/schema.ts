@@ -7,7 +7,15 @@
  */
 
 import { z } from "zod";
-import type { Config, MqttConfig, RetainerConfig, TcpListenerConfig } from "./types.ts";
+import type {
+  BrokerConfig,
+  Config,
+  DelayedConfig,
+  MqttConfig,
+  RetainerConfig,
+  SysTopicsConfig,
+  TcpListenerConfig,
+} from "./types.ts";
 import {
   bind,
   bool,
@@ -78,6 +86,8 @@ const mqtt = z.strictObject({
   retry_interval: duration(1, MAX_TIMER_MS).default(30_000),
   upgrade_qos: bool().default(false),
   max_subscriptions: int(0, UNLIMITED, { infinity: true }).default(0),
+  server_keepalive: int(0, 65535).default(0),
+  response_information: z.string().max(65535).default(""),
 }).transform((m): MqttConfig => ({
   maxPacketSize: m.max_packet_size,
   maxClientidLen: m.max_clientid_len,
@@ -99,6 +109,36 @@ const mqtt = z.strictObject({
   retryInterval: m.retry_interval,
   upgradeQos: m.upgrade_qos,
   maxSubscriptions: m.max_subscriptions,
+  serverKeepalive: m.server_keepalive,
+  responseInformation: m.response_information,
+}));
+
+const broker = z.strictObject({
+  shared_subscription_strategy: oneOf(
+    ["random", "round_robin", "sticky", "hash_clientid", "hash_topic"] as const,
+  ).default("round_robin"),
+}).transform((b): BrokerConfig => ({ sharedSubscriptionStrategy: b.shared_subscription_strategy }));
+
+const sysTopics = z.strictObject({
+  sys_msg_interval: duration(0, MAX_TIMER_MS).default(60_000),
+  sys_event_messages: z.strictObject({
+    client_connected: bool().default(true),
+    client_disconnected: bool().default(true),
+  }).prefault({}),
+}).transform((t): SysTopicsConfig => ({
+  sysMsgInterval: t.sys_msg_interval,
+  clientConnected: t.sys_event_messages.client_connected,
+  clientDisconnected: t.sys_event_messages.client_disconnected,
+}));
+
+const delayed = z.strictObject({
+  enable: bool().default(true),
+  max_delayed_messages: int(0, UNLIMITED, { infinity: true }).default(100_000),
+  max_delay_interval: duration(1000, 4_294_967_000).default(4_294_967_000),
+}).transform((d): DelayedConfig => ({
+  enable: d.enable,
+  maxDelayedMessages: d.max_delayed_messages,
+  maxDelayInterval: d.max_delay_interval,
 }));
 
 const retainer = z.strictObject({
@@ -130,6 +170,9 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainer.prefault({}),
+  broker: broker.prefault({}),
+  sys_topics: sysTopics.prefault({}),
+  delayed: delayed.prefault({}),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -150,6 +193,9 @@ export const configSchema = z.strictObject({
   listeners: c.listeners,
   mqtt: c.mqtt,
   retainer: c.retainer,
+  broker: c.broker,
+  sysTopics: c.sys_topics,
+  delayed: c.delayed,
   ipc: { ringSize: c.ipc.ring_size },
 }));
 

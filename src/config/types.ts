@@ -44,6 +44,32 @@ export interface MqttConfig {
   readonly upgradeQos: boolean;
   /** Subscriptions per client; 0 = unlimited. */
   readonly maxSubscriptions: number;
+  /** MQTT 5 Server Keep Alive in seconds that overrides the client's; 0 = use the client's. */
+  readonly serverKeepalive: number;
+  /** MQTT 5 Response Information sent when a client requests it; "" = none. */
+  readonly responseInformation: string;
+}
+
+export type SharedStrategy = "random" | "round_robin" | "sticky" | "hash_clientid" | "hash_topic";
+
+export interface BrokerConfig {
+  /** How a shared subscription group picks the member that gets a message. */
+  readonly sharedSubscriptionStrategy: SharedStrategy;
+}
+
+export interface SysTopicsConfig {
+  /** Interval of the $SYS/brokers/{node}/... stats and metrics messages; 0 = off. */
+  readonly sysMsgInterval: number;
+  readonly clientConnected: boolean;
+  readonly clientDisconnected: boolean;
+}
+
+export interface DelayedConfig {
+  readonly enable: boolean;
+  /** Pending delayed messages in the whole broker; 0 = unlimited. */
+  readonly maxDelayedMessages: number;
+  /** Longest delay accepted, ms. */
+  readonly maxDelayInterval: number;
 }
 
 export interface RetainerConfig {
@@ -65,6 +91,9 @@ export interface Config {
   };
   readonly mqtt: MqttConfig;
   readonly retainer: RetainerConfig;
+  readonly broker: BrokerConfig;
+  readonly sysTopics: SysTopicsConfig;
+  readonly delayed: DelayedConfig;
   readonly ipc: {
     /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
     readonly ringSize: number;

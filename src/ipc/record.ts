@@ -33,6 +33,14 @@ export const RecordKind = {
   RetainQuery: 24,
   RetainAnswer: 25,
   RouteSnapshotRequest: 26,
+  /** A client of the sending shard joined a shared subscription group (broadcast). */
+  SharedJoin: 27,
+  /** ... and left it (broadcast). */
+  SharedLeave: 28,
+  /** A message picked for one group member, sent to the member's shard. */
+  SharedDeliver: 29,
+  /** A shard's counters, sent to shard 0 which publishes $SYS. */
+  SysStats: 30,
 } as const;
 
 /** One of the values of {@linkcode RecordKind}. */
