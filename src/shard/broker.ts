@@ -1,18 +1,27 @@
 /**
  * Broker: the message paths of one shard. `publish` stores retained messages at their owner
  * shard, asks the RouteTable which shards have subscribers and sends each remote shard one
- * routed-publish record; `dispatch` delivers to this shard's subscribers only and never routes
- * again. It is the only code that uses RouteTable and SubscriptionIndex together.
+ * routed-publish record, and picks one member per matching shared group; `dispatch` delivers to
+ * this shard's subscribers only and never routes again. The only code that uses RouteTable,
+ * SubscriptionIndex and SharedSubs together.
  */
 
 import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
-import { decodeMessage, encodeMessage, type Message } from "../mqtt/mod.ts";
+import { decodeMessage, encodeMessage, type Message, parseShared } from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable } from "./route_table.ts";
-import { Retainer, type RetainResult } from "./retainer.ts";
+import type { Retainer } from "./retainer.ts";
 import type { Session, SubOptions } from "./session.ts";
+import { type SharedMember, SharedSubs } from "./shared_subs.ts";
 import { SubscriptionIndex } from "./subscription_index.ts";
 import { shardOfKey } from "./_hash.ts";
+import {
+  decodeMembership,
+  decodeSharedDelivery,
+  encodeFilter,
+  encodeMembership,
+  encodeSharedDelivery,
+} from "./_records.ts";
 
 /** How the Broker reaches other shards and the sessions of its own. */
 export interface BrokerPort {
@@ -25,11 +34,21 @@ export interface BrokerPort {
   now(): number;
 }
 
+/** What the Broker takes from the config. */
+export interface BrokerOptions {
+  readonly retainer: Retainer;
+  readonly shared: SharedSubs;
+  readonly retainEnabled: boolean;
+  /** Deliver at the subscription's QoS even when published lower (EMQX upgrade_qos). */
+  readonly upgradeQos: boolean;
+}
+
 /** Message counters the shard reports as metrics. */
 export interface BrokerStats {
   routedOut: number;
-  dispatched: number;
+  delivered: number;
   retainRefused: number;
+  sharedDropped: number;
 }
 
 interface RetainedQuery {
@@ -39,30 +58,37 @@ interface RetainedQuery {
   remaining: number;
 }
 
+/** A SharedDeliver that finds its member gone is passed on at most this often. */
+const MAX_SHARED_HOPS = 3;
+
 /** One shard's broker; see the file header. */
 export class Broker {
   readonly index = new SubscriptionIndex();
   readonly routes = new RouteTable();
   readonly retainer: Retainer;
-  readonly stats: BrokerStats = { routedOut: 0, dispatched: 0, retainRefused: 0 };
+  readonly shared: SharedSubs;
+  readonly stats: BrokerStats = { routedOut: 0, delivered: 0, retainRefused: 0, sharedDropped: 0 };
   readonly #port: BrokerPort;
+  readonly #opts: BrokerOptions;
   readonly #queries = new Map<number, RetainedQuery>();
   #nextQueryId = 1;
   readonly #shardSet = new Set<number>();
 
-  constructor(port: BrokerPort, retainer: Retainer) {
+  constructor(port: BrokerPort, opts: BrokerOptions) {
     this.#port = port;
-    this.retainer = retainer;
+    this.#opts = opts;
+    this.retainer = opts.retainer;
+    this.shared = opts.shared;
   }
 
   /**
-   * Publishes a message from a client of this shard (or its will). Returns false when no
-   * subscriber anywhere matched, for the MQTT 5 "no matching subscribers" reason code.
+   * Publishes a message from a client of this shard (or a will, a delayed or a $SYS message).
+   * Returns false when no subscriber anywhere matched (MQTT 5 "no matching subscribers").
    */
   publish(message: Message): boolean {
-    if (message.retain) this.#storeRetained(message);
+    if (message.retain && this.#opts.retainEnabled) this.#storeRetained(message);
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
-    if (shards.size === 0) return false;
+    let matched = shards.size > 0;
     let encoded: Uint8Array | null = null;
     for (const shard of shards) {
       if (shard === this.#port.index) continue;
@@ -73,7 +99,12 @@ export class Broker {
     const local = shards.has(this.#port.index);
     shards.clear();
     if (local) this.dispatch(message);
-    return true;
+    this.shared.match(message.topic, (g) => {
+      matched = true;
+      const member = this.shared.pick(g, message);
+      if (member) this.#sendShared(member, message, 0);
+    });
+    return matched;
   }
 
   /** Delivers to this shard's subscribers [MQTT-3.3.4]; retain flag per [MQTT-3.3.1-9/-12]. */
@@ -82,28 +113,45 @@ export class Broker {
     for (const [clientId, sub] of this.index.match(message.topic, message.origin)) {
       const session = this.#port.session(clientId);
       if (!session) continue;
-      const d: Delivery = {
+      session.deliver({
         message,
-        qos: sub.qos < message.qos ? sub.qos : message.qos,
+        qos: this.#grantedQos(sub.qos, message.qos),
         retain: sub.retainAsPublished ? message.retain : false,
         subscriptionIds: sub.subscriptionIds,
-      };
-      session.deliver(d, now);
-      this.stats.dispatched++;
+      }, now);
+      this.stats.delivered++;
     }
   }
 
-  /** Adds a subscription; a filter's first local subscriber is announced to every shard. */
+  /** Adds a subscription; a filter's first subscriber on this shard is announced to all. */
   subscribe(session: Session, filter: string, opts: SubOptions): void {
+    const isNew = !session.subscriptions.has(filter);
     session.subscriptions.set(filter, opts);
-    if (this.index.add(filter, session.clientId, opts)) this.#announce(RecordKind.RouteAdd, filter);
+    const shared = parseShared(filter);
+    if (shared) {
+      if (!isNew) return;
+      const m = { ...shared, clientId: session.clientId, subscription: filter };
+      this.shared.join(shared.group, shared.filter, this.#member(m.clientId, filter));
+      this.#broadcast(RecordKind.SharedJoin, encodeMembership(m));
+      return;
+    }
+    if (this.index.add(filter, session.clientId, opts)) {
+      this.routes.add(filter, this.#port.index);
+      this.#broadcast(RecordKind.RouteAdd, encodeFilter(filter));
+    }
   }
 
   /** Removes a subscription; returns false when it did not exist. */
   unsubscribe(session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false;
-    if (this.index.remove(filter, session.clientId)) {
-      this.#announce(RecordKind.RouteRemove, filter);
+    const shared = parseShared(filter);
+    if (shared) {
+      this.shared.leave(shared.group, shared.filter, session.clientId);
+      const m = { ...shared, clientId: session.clientId, subscription: filter };
+      this.#broadcast(RecordKind.SharedLeave, encodeMembership(m));
+    } else if (this.index.remove(filter, session.clientId)) {
+      this.routes.remove(filter, this.#port.index);
+      this.#broadcast(RecordKind.RouteRemove, encodeFilter(filter));
     }
     return true;
   }
@@ -114,10 +162,29 @@ export class Broker {
   }
 
   /**
+   * A shared-subscription member's connection ended: its unacknowledged QoS 1/2 messages go to
+   * another member of the same group, when there is one.
+   */
+  redispatchShared(session: Session): void {
+    const groupOf = (d: Delivery) => {
+      const s = d.shared === undefined ? null : parseShared(d.shared);
+      return s ? this.shared.get(s.group, s.filter) : undefined;
+    };
+    const others = (d: Delivery) =>
+      groupOf(d)?.members.some((m) => m.clientId !== session.clientId) ?? false;
+    for (const d of session.takeShared(others, this.#port.now())) {
+      const g = groupOf(d);
+      const member = g ? this.shared.pick(g, d.message, session.clientId) : null;
+      if (member) this.#sendShared(member, d.message, 0);
+    }
+  }
+
+  /**
    * Sends the retained messages matching a new subscription: an exact filter asks the one
    * owner shard, a wildcard asks every shard. Answers arrive as RetainAnswer records.
    */
   requestRetained(clientId: string, filter: string, opts: SubOptions): void {
+    if (!this.#opts.retainEnabled) return;
     const wildcard = filter.includes("+") || filter.includes("#");
     const targets = wildcard
       ? [...Array(this.#port.count).keys()]
@@ -128,10 +195,11 @@ export class Broker {
       if (shard === this.#port.index) {
         this.#deliverRetained(id, this.retainer.query(filter, this.#port.now()));
       } else {
-        const w = new FieldWriter();
-        w.u32(id);
-        w.str(filter);
-        this.#port.sendToShard(shard, RecordKind.RetainQuery, w.finish());
+        this.#port.sendToShard(
+          shard,
+          RecordKind.RetainQuery,
+          new FieldWriter().u32(id).str(filter).finish(),
+        );
       }
     }
   }
@@ -148,6 +216,25 @@ export class Broker {
       case RecordKind.RouteRemove:
         this.routes.remove(new FieldReader(payload).str(), from);
         return true;
+      case RecordKind.SharedJoin: {
+        const m = decodeMembership(payload);
+        this.shared.join(m.group, m.filter, {
+          clientId: m.clientId,
+          shard: from,
+          subscription: m.subscription,
+        });
+        return true;
+      }
+      case RecordKind.SharedLeave: {
+        const m = decodeMembership(payload);
+        this.shared.leave(m.group, m.filter, m.clientId);
+        return true;
+      }
+      case RecordKind.SharedDeliver: {
+        const d = decodeSharedDelivery(payload);
+        this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
+        return true;
+      }
       case RecordKind.RetainStore:
         this.#retain(decodeMessage(payload));
         return true;
@@ -155,9 +242,7 @@ export class Broker {
         const r = new FieldReader(payload);
         const id = r.u32();
         const found = this.retainer.query(r.str(), this.#port.now());
-        const w = new FieldWriter();
-        w.u32(id);
-        w.u32(found.length);
+        const w = new FieldWriter().u32(id).u32(found.length);
         for (const m of found) w.bytes(encodeMessage(m));
         this.#port.sendToShard(from, RecordKind.RetainAnswer, w.finish());
         return true;
@@ -172,21 +257,73 @@ export class Broker {
         return true;
       }
       case RecordKind.RouteSnapshotRequest:
-        for (const filter of this.index.filters()) {
-          this.#port.sendToShard(from, RecordKind.RouteAdd, encodeFilter(filter));
-        }
+        this.#sendState(from);
         return true;
       default:
         return false;
     }
   }
 
-  /** A peer shard restarted with empty state: forget its routes, send it ours. */
+  /** A peer shard restarted with empty state: forget its routes and members, send it ours. */
   resetPeer(shard: number): void {
     this.routes.removeShard(shard);
+    this.shared.removeShard(shard);
+    this.#sendState(shard);
+  }
+
+  #sendState(shard: number): void {
     for (const filter of this.index.filters()) {
       this.#port.sendToShard(shard, RecordKind.RouteAdd, encodeFilter(filter));
     }
+    for (const { group, filter, member } of this.shared.membersOf(this.#port.index)) {
+      const m = { group, filter, clientId: member.clientId, subscription: member.subscription };
+      this.#port.sendToShard(shard, RecordKind.SharedJoin, encodeMembership(m));
+    }
+  }
+
+  #member(clientId: string, subscription: string): SharedMember {
+    return { clientId, shard: this.#port.index, subscription };
+  }
+
+  #grantedQos(subQos: 0 | 1 | 2, msgQos: 0 | 1 | 2): 0 | 1 | 2 {
+    if (this.#opts.upgradeQos) return subQos;
+    return subQos < msgQos ? subQos : msgQos;
+  }
+
+  #sendShared(member: SharedMember, message: Message, hops: number): void {
+    if (member.shard === this.#port.index) {
+      this.#deliverShared(member.clientId, member.subscription, message, hops);
+      return;
+    }
+    const payload = encodeSharedDelivery({
+      clientId: member.clientId,
+      subscription: member.subscription,
+      hops,
+      message: encodeMessage(message),
+    });
+    this.#port.sendToShard(member.shard, RecordKind.SharedDeliver, payload);
+  }
+
+  /** Delivers to the picked member; one that left meanwhile passes the message on. */
+  #deliverShared(clientId: string, subscription: string, message: Message, hops: number): void {
+    const session = this.#port.session(clientId);
+    const opts = session?.subscriptions.get(subscription);
+    if (!session || !opts) {
+      const s = parseShared(subscription);
+      const g = s ? this.shared.get(s.group, s.filter) : undefined;
+      const next = g && hops < MAX_SHARED_HOPS ? this.shared.pick(g, message, clientId) : null;
+      if (next) this.#sendShared(next, message, hops + 1);
+      else this.stats.sharedDropped++;
+      return;
+    }
+    session.deliver({
+      message,
+      qos: this.#grantedQos(opts.qos, message.qos),
+      retain: opts.retainAsPublished ? message.retain : false,
+      subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
+      shared: subscription,
+    }, this.#port.now());
+    this.stats.delivered++;
   }
 
   #storeRetained(message: Message): void {
@@ -195,10 +332,9 @@ export class Broker {
     else this.#port.sendToShard(owner, RecordKind.RetainStore, encodeMessage(message));
   }
 
-  #retain(message: Message): RetainResult {
+  #retain(message: Message): void {
     const result = this.retainer.store(message);
     if (result === "refused" || result === "too_large") this.stats.retainRefused++;
-    return result;
   }
 
   #deliverRetained(id: number, found: Message[]): void {
@@ -212,25 +348,18 @@ export class Broker {
     for (const message of found) {
       session.deliver({
         message,
-        qos: q.opts.qos < message.qos ? q.opts.qos : message.qos,
+        qos: this.#grantedQos(q.opts.qos, message.qos),
         retain: true, // [MQTT-3.3.1-8]
         subscriptionIds: q.opts.subscriptionId > 0 ? [q.opts.subscriptionId] : [],
       }, now);
     }
   }
 
-  #announce(kind: number, filter: string): void {
-    this.routes[kind === RecordKind.RouteAdd ? "add" : "remove"](filter, this.#port.index);
-    const payload = encodeFilter(filter);
+  /** Sends a record to every other shard and commits it before anything else is answered. */
+  #broadcast(kind: number, payload: Uint8Array): void {
     for (let shard = 0; shard < this.#port.count; shard++) {
       if (shard !== this.#port.index) this.#port.sendToShard(shard, kind, payload);
     }
     this.#port.flushPeers();
   }
-}
-
-function encodeFilter(filter: string): Uint8Array {
-  const w = new FieldWriter();
-  w.str(filter);
-  return w.finish();
 }

@@ -15,9 +15,13 @@ import {
   type Packet,
   PacketDecoder,
   ReasonCode,
+  reasonName,
   toPublishProperties,
 } from "../mqtt/mod.ts";
 import type { Broker } from "./broker.ts";
+import type { DelayedPublish } from "./delayed.ts";
+import type { Metrics } from "./metrics.ts";
+import type { ClientEvent, SysTopics } from "./sys.ts";
 import type { Delivery } from "./delivery.ts";
 import { dispatchPacket } from "./handlers/dispatch.ts";
 import type { Session, SessionOutput } from "./session.ts";
@@ -41,10 +45,9 @@ export interface ChannelHost {
    */
   readonly faultInjection: boolean;
   crash(): void;
-  countTraffic(
-    metric: "packetsReceived" | "packetsSent" | "bytesReceived" | "bytesSent",
-    n: number,
-  ): void;
+  readonly metrics: Metrics;
+  readonly sys: SysTopics;
+  readonly delayed: DelayedPublish;
 }
 
 /** Lifecycle: waiting for CONNECT, connected, or closed (nothing more is read or sent). */
@@ -64,6 +67,9 @@ export class Channel implements SessionOutput {
   username: string | undefined = undefined;
   session: Session | null = null;
   will: Will | null = null;
+  /** Keepalive in seconds as agreed (the client's, or MQTT 5 Server Keep Alive). */
+  keepalive = 0;
+  cleanStart = true;
   /** Keepalive in ms (already multiplied); 0 = off. */
   keepaliveMs = 0;
   lastActivity: number;
@@ -91,14 +97,17 @@ export class Channel implements SessionOutput {
   handleBytes(bytes: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = this.host.now();
-    this.host.countTraffic("bytesReceived", bytes.byteLength);
+    this.host.metrics.add("bytes.received", bytes.byteLength);
     for (const result of this.#decoder.push(bytes)) {
       if (this.isClosed()) return;
       if (!result.ok) {
         this.#fail(new MqttError(result.reasonCode, result.message), true);
         return;
       }
-      this.host.countTraffic("packetsReceived", 1);
+      this.host.metrics.packetIn(
+        result.packet.cmd,
+        result.packet.cmd === "publish" ? result.packet.qos : 0,
+      );
       try {
         dispatchPacket(this, result.packet);
       } catch (err) {
@@ -125,8 +134,7 @@ export class Channel implements SessionOutput {
     if (this.state === "closed") return;
     const bytes = encodePacket(packet, this.protocolVersion);
     this.host.write(this.connId, bytes);
-    this.host.countTraffic("packetsSent", 1);
-    this.host.countTraffic("bytesSent", bytes.byteLength);
+    this.host.metrics.packetOut(packet.cmd, 0, bytes.byteLength);
   }
 
   /** SessionOutput: sends a delivery; false when it exceeds the client's Maximum Packet Size. */
@@ -148,8 +156,7 @@ export class Channel implements SessionOutput {
     if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
     if (this.state === "closed") return true;
     this.host.write(this.connId, bytes);
-    this.host.countTraffic("packetsSent", 1);
-    this.host.countTraffic("bytesSent", bytes.byteLength);
+    this.host.metrics.packetOut("publish", d.qos, bytes.byteLength);
     return true;
   }
 
@@ -170,8 +177,8 @@ export class Channel implements SessionOutput {
   }
 
   /** The socket is gone (peer closed or I/O error): an abnormal end, so the will applies. */
-  socketClosed(reason: string): void {
-    this.terminate(reason, { publishWill: true });
+  socketClosed(_reason: string): void {
+    this.terminate("sock_closed", { publishWill: true });
   }
 
   /**
@@ -187,6 +194,19 @@ export class Channel implements SessionOutput {
     if (!wasConnected || !this.session) return;
     this.host.registry.channelClosed(this, opts.publishWill ? this.will : null, reason);
     this.will = null;
+    this.host.sys.clientDisconnected(this.eventFacts(), reason, this.host.now());
+  }
+
+  /** What $SYS client events say about this connection. */
+  eventFacts(): ClientEvent {
+    return {
+      clientId: this.clientId,
+      username: this.username,
+      peer: this.peer,
+      protocolVersion: this.protocolVersion,
+      keepalive: this.keepalive,
+      cleanStart: this.cleanStart,
+    };
   }
 
   /** Keepalive check [MQTT-3.1.2-24]: 1.5 × keepalive (configurable) without a packet. */
@@ -213,7 +233,7 @@ export class Channel implements SessionOutput {
       this.#refuseConnect(err.reasonCode);
       return;
     }
-    this.disconnect(err.reasonCode, err.message);
+    this.disconnect(err.reasonCode, reasonName(err.reasonCode).toLowerCase().replaceAll(" ", "_"));
   }
 
   /** A CONNECT that failed gets a CONNACK with the code where the protocol has one. */

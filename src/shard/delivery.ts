@@ -13,6 +13,8 @@ export interface Delivery {
   readonly retain: boolean;
   /** MQTT 5 subscription identifiers of the matching subscriptions [MQTT-3.3.4-3]. */
   readonly subscriptionIds: readonly number[];
+  /** Set when it came through a shared subscription: that subscription ("$share/g/f"). */
+  readonly shared?: string;
 }
 
 /** Bytes a delivery is counted as in queue bounds: payload and topic dominate. */

@@ -1,3 +1,2 @@
 /** The shard's public surface: what workers/shard.ts constructs. */
 export { Shard } from "./shard.ts";
-export type { ShardCounters } from "./shard.ts";

@@ -68,6 +68,21 @@ export class MQueue {
     return d;
   }
 
+  /** Takes out every queued delivery `pred` selects, keeping the others in order. */
+  removeWhere(pred: (d: Delivery) => boolean): Delivery[] {
+    const taken: Delivery[] = [];
+    const kept: (Delivery | undefined)[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const d = this.#items[i];
+      if (d === undefined) continue;
+      if (pred(d)) taken.push(d);
+      else kept.push(d);
+    }
+    this.#items = kept;
+    this.#head = 0;
+    return taken;
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

@@ -159,6 +159,25 @@ export class Session {
     else out.sendPublish(entry.packetId, entry.delivery, true);
   }
 
+  /**
+   * Takes back the QoS 1/2 deliveries of shared subscriptions that the client has not received
+   * for sure (queued, or sent and not acknowledged) and that `pred` selects, so that another
+   * group member can have them. A QoS 2 delivery past PUBREC stays: the client has it.
+   */
+  takeShared(pred: (d: Delivery) => boolean, now: number): Delivery[] {
+    const select = (d: Delivery) => d.shared !== undefined && d.qos > 0 && pred(d);
+    const taken: Delivery[] = [];
+    for (const entry of [...this.#inflight.values()]) {
+      if (entry.phase === "publish" && select(entry.delivery)) {
+        this.#inflight.delete(entry.packetId);
+        taken.push(entry.delivery);
+      }
+    }
+    taken.push(...this.#queue.removeWhere(select));
+    if (taken.length > 0) this.#pump(now);
+    return taken;
+  }
+
   /** Drops all delivery state (clean start, or expiry). */
   clear(): void {
     this.#inflight.clear();

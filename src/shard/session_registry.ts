@@ -103,6 +103,7 @@ export class SessionRegistry {
     if (this.#sessions.get(channel.clientId) !== session) return; // replaced by a clean start
     if (session.connected) session.detach(Date.now());
     const now = session.disconnectedAt;
+    this.#broker.redispatchShared(session);
     if (will) {
       const delay = Math.min(will.delayMs, session.expiryInterval);
       if (delay > 0) this.#wills.set(session.clientId, { will, at: now + delay });

@@ -16,22 +16,18 @@ import {
   type ShardRings,
   waitDoorbell,
 } from "../ipc/mod.ts";
-import { ReasonCode } from "../mqtt/mod.ts";
+import { type Message, ReasonCode } from "../mqtt/mod.ts";
 import { Broker } from "./broker.ts";
 import { Channel, type ChannelHost } from "./channel.ts";
 import { Retainer } from "./retainer.ts";
 import { SessionRegistry } from "./session_registry.ts";
+import { SharedSubs } from "./shared_subs.ts";
+import { DelayedPublish } from "./delayed.ts";
+import { Metrics } from "./metrics.ts";
+import { type ShardReport, SysTopics } from "./sys.ts";
 
 /** Records taken from one ring before looking at the others. */
 const BATCH = 1024;
-
-/** Traffic counters, reported as metrics. */
-export interface ShardCounters {
-  packetsReceived: number;
-  packetsSent: number;
-  bytesReceived: number;
-  bytesSent: number;
-}
 
 /** One shard; see the file header. */
 export class Shard implements ChannelHost {
@@ -41,12 +37,9 @@ export class Shard implements ChannelHost {
   readonly broker: Broker;
   readonly registry: SessionRegistry;
   readonly log: Logger;
-  readonly counters: ShardCounters = {
-    packetsReceived: 0,
-    packetsSent: 0,
-    bytesReceived: 0,
-    bytesSent: 0,
-  };
+  readonly metrics = new Metrics();
+  readonly sys: SysTopics;
+  readonly delayed: DelayedPublish;
   #rings: ShardRings;
   #fromSupervisor: RingReader;
   #toSupervisor: RingWriter;
@@ -57,6 +50,7 @@ export class Shard implements ChannelHost {
   #stopped = false;
   readonly faultInjection = Deno.env.get("CULEX_FAULT_INJECTION") === "1";
   #tick: ReturnType<typeof setInterval> | undefined;
+  #sysTick: ReturnType<typeof setInterval> | undefined;
 
   constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
     this.config = init.config;
@@ -68,6 +62,7 @@ export class Shard implements ChannelHost {
     this.#toSupervisor = new RingWriter(init.rings.toSupervisor, init.rings.supervisorDoorbell);
     this.#connectPeers(init.rings);
     const retainer = new Retainer(init.config.retainer, init.count);
+    const shared = new SharedSubs(init.config.broker.sharedSubscriptionStrategy);
     this.broker = new Broker({
       index: this.index,
       count: this.count,
@@ -77,13 +72,23 @@ export class Shard implements ChannelHost {
       },
       session: (clientId) => this.registry.get(clientId),
       now: () => Date.now(),
-    }, retainer);
+    }, {
+      retainer,
+      shared,
+      retainEnabled: init.config.retainer.enable && init.config.mqtt.retainAvailable,
+      upgradeQos: init.config.mqtt.upgradeQos,
+    });
     this.registry = new SessionRegistry(init.config, this.broker);
+    const publish = (m: Message) => void this.broker.publish(m);
+    this.sys = new SysTopics(init.config, publish);
+    this.delayed = new DelayedPublish(init.config.delayed, init.count, publish);
   }
 
   /** Runs the drain loop and the tick until shutdown. */
   start(): void {
     this.#tick = setInterval(() => this.#onTick(), 1000);
+    const sysInterval = this.config.sysTopics.sysMsgInterval;
+    if (sysInterval > 0) this.#sysTick = setInterval(() => this.#onSysTick(), sysInterval);
     void this.#run();
   }
 
@@ -104,6 +109,8 @@ export class Shard implements ChannelHost {
     for (const w of this.#toPeers) w?.flush();
     this.#stopped = true;
     clearInterval(this.#tick);
+    clearInterval(this.#sysTick);
+    this.delayed.stop();
   }
 
   // ChannelHost ---------------------------------------------------------------------------
@@ -136,10 +143,6 @@ export class Shard implements ChannelHost {
 
   now(): number {
     return Date.now();
-  }
-
-  countTraffic(metric: keyof ShardCounters, n: number): void {
-    this.counters[metric] += n;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -200,6 +203,10 @@ export class Shard implements ChannelHost {
 
   #onPeerRecord(from: number, kind: number, payload: Uint8Array): void {
     try {
+      if (kind === RecordKind.SysStats) {
+        this.sys.report(from, JSON.parse(new TextDecoder().decode(payload)));
+        return;
+      }
       if (!this.broker.applyPeerRecord(from, kind, payload)) {
         this.log.error("Unknown record kind {kind} from shard {from}", { kind, from });
       }
@@ -235,6 +242,34 @@ export class Shard implements ChannelHost {
       default:
         this.log.error("Unknown record kind {kind} from the supervisor", { kind });
     }
+  }
+
+  /** This shard's numbers for $SYS; shard 0 merges them and publishes. */
+  #report(): ShardReport {
+    let subscriptions = 0;
+    for (const session of this.registry.sessions()) subscriptions += session.subscriptions.size;
+    const metrics = this.metrics.snapshot();
+    const extraDrops = this.registry.stats.dropped + this.broker.stats.sharedDropped;
+    metrics["messages.dropped"] = (metrics["messages.dropped"] ?? 0) + extraDrops;
+    return {
+      metrics,
+      connections: this.registry.connectedCount,
+      sessions: this.registry.size,
+      subscriptions,
+      retained: this.broker.retainer.size,
+      topics: this.broker.routes.size + this.broker.shared.size,
+    };
+  }
+
+  #onSysTick(): void {
+    const report = this.#report();
+    if (this.index !== 0) {
+      const bytes = new TextEncoder().encode(JSON.stringify(report));
+      this.#toPeers[0]?.write(RecordKind.SysStats, bytes);
+      return;
+    }
+    this.sys.report(0, report);
+    this.sys.publishAll(Date.now());
   }
 
   #onTick(): void {

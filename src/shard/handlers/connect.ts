@@ -96,7 +96,10 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     expiryMs = clean ? 0 : mqtt.sessionExpiryInterval;
   }
 
-  const keepalive = p.keepalive ?? 0;
+  // MQTT 5 Server Keep Alive overrides the client's value [MQTT-3.2.2-21].
+  const keepalive = v5 && mqtt.serverKeepalive > 0 ? mqtt.serverKeepalive : p.keepalive ?? 0;
+  ch.keepalive = keepalive;
+  ch.cleanStart = clean;
   ch.keepaliveMs = Math.round(keepalive * 1000 * mqtt.keepaliveMultiplier);
   ch.clientMaxPacketSize = p.properties?.maximumPacketSize ?? 0;
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
@@ -113,9 +116,13 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     props.retainAvailable = mqtt.retainAvailable;
     props.wildcardSubscriptionAvailable = mqtt.wildcardSubscription;
     props.subscriptionIdentifiersAvailable = true;
-    props.sharedSubscriptionAvailable = false;
+    props.sharedSubscriptionAvailable = mqtt.sharedSubscription;
     if (mqtt.maxQosAllowed < 2) props.maximumQoS = mqtt.maxQosAllowed;
     if (assigned) props.assignedClientIdentifier = clientId;
+    if (mqtt.serverKeepalive > 0) props.serverKeepAlive = mqtt.serverKeepalive;
+    if (p.properties?.requestResponseInformation && mqtt.responseInformation !== "") {
+      props.responseInformation = mqtt.responseInformation; // [MQTT-3.1.2-28]
+    }
     const granted = expiryMs === Infinity ? NEVER : Math.floor(expiryMs / 1000);
     if (granted !== (p.properties?.sessionExpiryInterval ?? 0)) {
       props.sessionExpiryInterval = granted; // [MQTT-3.2.2-?]: tell the client what it got
@@ -129,6 +136,7 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     clean,
     present,
   });
+  ch.host.sys.clientConnected(ch.eventFacts(), now);
   session.attach(ch, receiveMaximum);
   if (present) session.resume(now);
 }

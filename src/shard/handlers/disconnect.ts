@@ -20,5 +20,5 @@ export function handleDisconnect(ch: Channel, p: IDisconnectPacket): void {
   const withWill = ch.protocolVersion === 5 &&
     p.reasonCode === ReasonCode.DisconnectWithWillMessage;
   if (!withWill) ch.will = null; // [MQTT-3.1.2-10]
-  ch.terminate("normal", { publishWill: withWill });
+  ch.terminate(withWill ? "normal_with_will" : "normal", { publishWill: withWill });
 }

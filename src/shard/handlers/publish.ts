@@ -5,7 +5,14 @@
  */
 
 import type { IPublishPacket } from "../../mqtt/mod.ts";
-import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
+import {
+  fromPublishPacket,
+  type Message,
+  MqttError,
+  ReasonCode,
+  validateTopicName,
+} from "../../mqtt/mod.ts";
+import { parseDelayedTopic } from "../delayed.ts";
 import type { Channel } from "../channel.ts";
 
 /** Handles one PUBLISH from a client. */
@@ -53,16 +60,84 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   const now = ch.host.now();
   // Clients may read $SYS but never write it; the message is dropped, QoS flows still complete.
   const denied = topic.startsWith("$SYS");
-  let matched = false;
+  let reasonCode: number = ReasonCode.NotAuthorized;
   if (!denied) {
-    const message = fromPublishPacket(alias !== undefined ? { ...p, topic } : p, ch.clientId, now);
-    matched = ch.host.broker.publish(message);
+    const delayed = ch.host.config.delayed.enable ? delayedTarget(ch, topic, qos, packetId) : null;
+    if (delayed === "refused") return;
+    const message = fromPublishPacket(
+      delayed || alias !== undefined ? { ...p, topic: delayed?.topic ?? topic } : p,
+      ch.clientId,
+      now,
+    );
+    if (delayed) {
+      reasonCode = scheduleDelayed(ch, message, delayed.delayMs, now);
+    } else if (ch.host.broker.publish(message)) {
+      reasonCode = ReasonCode.Success;
+    } else {
+      reasonCode = ReasonCode.NoMatchingSubscribers;
+      ch.host.metrics.add("messages.dropped");
+      ch.host.metrics.add("messages.dropped.no_subscribers");
+    }
   }
-  const reasonCode = denied
-    ? ReasonCode.NotAuthorized
-    : matched
-    ? ReasonCode.Success
-    : ReasonCode.NoMatchingSubscribers;
+  acknowledge(ch, qos, packetId, reasonCode, now);
+}
+
+/**
+ * The real topic and delay of a $delayed/{seconds}/{topic} publish, null for other topics, or
+ * "refused" once a malformed one was answered (MQTT 5: reason 0x90; 3.x: acknowledged, dropped).
+ */
+function delayedTarget(
+  ch: Channel,
+  topic: string,
+  qos: number,
+  packetId: number,
+): { delayMs: number; topic: string } | null | "refused" {
+  try {
+    return parseDelayedTopic(topic, ch.host.config.mqtt.maxTopicLevels);
+  } catch (err) {
+    if (!(err instanceof MqttError)) throw err;
+    refuse(ch, qos, packetId, err);
+    return "refused";
+  }
+}
+
+function scheduleDelayed(
+  ch: Channel,
+  message: Message,
+  delayMs: number,
+  now: number,
+): number {
+  try {
+    ch.host.delayed.schedule(message, delayMs, now);
+    ch.host.metrics.add("messages.delayed");
+    return ReasonCode.Success;
+  } catch (err) {
+    if (!(err instanceof MqttError)) throw err;
+    ch.host.log.info("Delayed publish from {clientId} refused: {message}", {
+      clientId: ch.clientId,
+      message: err.message,
+    });
+    ch.host.metrics.add("messages.dropped");
+    return err.reasonCode;
+  }
+}
+
+/** Answers a refused PUBLISH with its reason where the QoS has an acknowledgement. */
+function refuse(ch: Channel, qos: number, packetId: number, err: MqttError): void {
+  ch.host.log.info("PUBLISH from {clientId} refused: {message}", {
+    clientId: ch.clientId,
+    message: err.message,
+  });
+  ch.host.metrics.add("messages.dropped");
+  acknowledge(ch, qos, packetId, err.reasonCode, ch.host.now());
+}
+
+/**
+ * PUBACK (QoS 1) or PUBREC (QoS 2) with the reason (MQTT 5 only; 3.x has no codes). A QoS 2
+ * packet id waits for PUBREL only when the message was accepted [MQTT-4.3.3].
+ */
+function acknowledge(ch: Channel, qos: number, packetId: number, reasonCode: number, now: number) {
+  const v5 = ch.protocolVersion === 5;
   if (qos === 1) {
     ch.send(
       v5
@@ -70,7 +145,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
         : { cmd: "puback", messageId: packetId },
     );
   } else if (qos === 2) {
-    if (!denied) session.awaitingRel.set(packetId, now);
+    if (reasonCode < 0x80) ch.session!.awaitingRel.set(packetId, now);
     ch.send(
       v5
         ? { cmd: "pubrec", messageId: packetId, reasonCode }

@@ -21,6 +21,10 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
   const granted: number[] = [];
   const retained: { filter: string; opts: SubOptions }[] = [];
   for (const s of p.subscriptions) {
+    const shared = parseShared(s.topic) !== null;
+    if (shared && v5 && s.nl) {
+      throw new MqttError(ReasonCode.ProtocolError, "No Local on a shared subscription"); // [MQTT-3.8.3-4]
+    }
     const code = checkFilter(ch, s.topic);
     if (code !== 0) {
       granted.push(v5 ? code : 0x80);
@@ -41,7 +45,9 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
     };
     broker.subscribe(session, s.topic, opts);
     granted.push(qos);
-    // [MQTT-3.3.1-9..11]: 0 always, 1 only for a new subscription, 2 never.
+    // [MQTT-3.3.1-9..11]: 0 always, 1 only for a new subscription, 2 never; and never for a
+    // shared subscription (MQTT 5 section 4.8.2).
+    if (shared) continue;
     if (opts.retainHandling === 0 || (opts.retainHandling === 1 && isNew)) {
       retained.push({ filter: s.topic, opts });
     }
@@ -74,8 +80,9 @@ function checkFilter(ch: Channel, filter: string): number {
     if (err instanceof MqttError) return ReasonCode.TopicFilterInvalid;
     throw err;
   }
-  // Shared subscriptions arrive with the MQTT 5 feature issue; refuse them plainly until then.
-  if (parseShared(filter)) return ReasonCode.SharedSubscriptionsNotSupported;
+  if (!mqtt.sharedSubscription && parseShared(filter)) {
+    return ReasonCode.SharedSubscriptionsNotSupported;
+  }
   if (!mqtt.wildcardSubscription && (filter.includes("+") || filter.includes("#"))) {
     return ReasonCode.WildcardSubscriptionsNotSupported;
   }

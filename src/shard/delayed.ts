@@ -1,0 +1,131 @@
+/**
+ * DelayedPublish: messages published to $delayed/{seconds}/{topic} (EMQX) or $delay/... (older
+ * EMQ X docs), held on the publisher's shard until due and then published to {topic}. A binary
+ * min-heap by due time and one timer armed for the earliest; bounded by count.
+ */
+
+import type { DelayedConfig } from "../config/types.ts";
+import { type Message, MqttError, ReasonCode, validateTopicName } from "../mqtt/mod.ts";
+
+interface Pending {
+  readonly due: number;
+  readonly seq: number;
+  readonly message: Message;
+}
+
+/** Splits a delayed topic: null when `topic` is not one; throws MqttError 0x90 when malformed. */
+export function parseDelayedTopic(
+  topic: string,
+  maxLevels: number,
+): { delayMs: number; topic: string } | null {
+  const m = /^\$(?:delayed|delay)\/([^/]*)\/?(.*)$/s.exec(topic);
+  if (!m || !(topic.startsWith("$delayed/") || topic.startsWith("$delay/"))) return null;
+  const [, seconds = "", rest = ""] = m;
+  if (!/^\d{1,10}$/.test(seconds)) {
+    throw new MqttError(ReasonCode.TopicNameInvalid, `Cannot delay "${topic}": bad interval`);
+  }
+  if (rest === "") {
+    throw new MqttError(ReasonCode.TopicNameInvalid, `Cannot delay "${topic}": no topic`);
+  }
+  validateTopicName(rest, maxLevels);
+  return { delayMs: Number(seconds) * 1000, topic: rest };
+}
+
+/** One shard's pending delayed messages. */
+export class DelayedPublish {
+  #heap: Pending[] = [];
+  #seq = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = Infinity;
+  readonly #max: number;
+  readonly #maxDelay: number;
+  readonly #publish: (m: Message) => void;
+
+  /** `shardCount` splits the broker-wide bound evenly. */
+  constructor(config: DelayedConfig, shardCount: number, publish: (m: Message) => void) {
+    this.#max = config.maxDelayedMessages > 0
+      ? Math.ceil(config.maxDelayedMessages / shardCount)
+      : 0;
+    this.#maxDelay = config.maxDelayInterval;
+    this.#publish = publish;
+  }
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** Holds `message` for `delayMs`; throws MqttError when over a bound. */
+  schedule(message: Message, delayMs: number, now: number): void {
+    if (delayMs > this.#maxDelay) {
+      throw new MqttError(ReasonCode.TopicNameInvalid, `Delay ${delayMs / 1000}s is over the max`);
+    }
+    if (this.#max > 0 && this.#heap.length >= this.#max) {
+      throw new MqttError(ReasonCode.QuotaExceeded, "Too many delayed messages");
+    }
+    this.#push({ due: now + delayMs, seq: this.#seq++, message });
+    this.#arm(now);
+  }
+
+  /** Publishes everything due, then re-arms for the next. */
+  runDue(now: number): void {
+    while (this.#heap.length > 0 && (this.#heap[0] as Pending).due <= now) {
+      const p = this.#pop() as Pending;
+      this.#publish({ ...p.message, timestamp: now });
+    }
+    this.#arm(now);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(now: number): void {
+    const next = this.#heap[0];
+    if (!next) return;
+    if (this.#timer !== undefined && this.#timerDue <= next.due) return;
+    clearTimeout(this.#timer);
+    this.#timerDue = next.due;
+    const wait = Math.min(Math.max(0, next.due - now), 2 ** 31 - 1);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      this.runDue(Date.now());
+    }, wait);
+  }
+
+  #less(a: Pending, b: Pending): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  #push(p: Pending): void {
+    const h = this.#heap;
+    h.push(p);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(h[i] as Pending, h[parent] as Pending)) break;
+      [h[i], h[parent]] = [h[parent] as Pending, h[i] as Pending];
+      i = parent;
+    }
+  }
+
+  #pop(): Pending | undefined {
+    const h = this.#heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length === 0 || last === undefined) return top;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.#less(h[l] as Pending, h[m] as Pending)) m = l;
+      if (r < h.length && this.#less(h[r] as Pending, h[m] as Pending)) m = r;
+      if (m === i) return top;
+      [h[i], h[m]] = [h[m] as Pending, h[i] as Pending];
+      i = m;
+    }
+  }
+}
