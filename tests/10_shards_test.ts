@@ -1,7 +1,7 @@
 /**
  * 10 shards: a shard that crashes is restarted by the supervisor; only its clients are
  * disconnected, everyone else keeps going, and the restarted shard routes again both ways.
- * The crash is injected (CULEX_FAULT_INJECTION=1 enables `$culex/fault/crash-shard`), the way a
+ * The crash is injected (CULEX_TEST_HOOKS=1 enables `$culex/fault/crash-shard`), the way a
  * bug would throw outside every handler.
  */
 
@@ -22,7 +22,7 @@ const SHARDS = 4;
 
 Deno.test("10 shards: a crashed shard is restarted and only its clients reconnect", async () => {
   await withBroker(
-    { shards: SHARDS, env: { CULEX_FAULT_INJECTION: "1" } },
+    { shards: SHARDS, env: { CULEX_TEST_HOOKS: "1" } },
     async (broker) => {
       const tag = runTag();
       const url = broker.url;

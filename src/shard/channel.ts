@@ -11,6 +11,7 @@ import {
   asBuffer,
   connackReturnCodeV3,
   encodePacket,
+  type IConnectPacket,
   MqttError,
   type Packet,
   PacketDecoder,
@@ -18,6 +19,7 @@ import {
   reasonName,
   toPublishProperties,
 } from "../mqtt/mod.ts";
+import type { AuthContext, EnhancedAuthMethod, EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
 import type { DelayedPublish } from "./delayed.ts";
 import type { Metrics } from "./metrics.ts";
@@ -40,18 +42,27 @@ export interface ChannelHost {
   released(channel: Channel): void;
   now(): number;
   /**
-   * Test-only fault injection (env CULEX_FAULT_INJECTION=1): a PUBLISH to
+   * Test-only hooks (env CULEX_TEST_HOOKS=1): a PUBLISH to
    * `$culex/fault/crash-shard` makes the shard throw outside every handler, as a bug would.
    */
   readonly faultInjection: boolean;
   crash(): void;
   readonly metrics: Metrics;
+  readonly authMethods: EnhancedAuthRegistry;
   readonly sys: SysTopics;
   readonly delayed: DelayedPublish;
 }
 
 /** Lifecycle: waiting for CONNECT, connected, or closed (nothing more is read or sent). */
-export type ChannelState = "connecting" | "connected" | "closed";
+export type ChannelState = "connecting" | "authenticating" | "connected" | "closed";
+
+/** An enhanced authentication exchange: the method, its state between steps, the CONNECT. */
+export interface AuthExchange {
+  readonly method: EnhancedAuthMethod;
+  state: unknown;
+  /** The CONNECT waiting for the exchange to succeed; null once connected. */
+  pendingConnect: IConnectPacket | null;
+}
 
 /** One client connection; see the file header. */
 export class Channel implements SessionOutput {
@@ -64,6 +75,10 @@ export class Channel implements SessionOutput {
   state: ChannelState = "connecting";
   protocolVersion: 3 | 4 | 5 = 4;
   clientId = "";
+  /** True when the broker assigned the client id (MQTT 5: sent back in CONNACK). */
+  assignedId = false;
+  /** Enhanced authentication in use on this connection, if any. */
+  auth: AuthExchange | null = null;
   username: string | undefined = undefined;
   session: Session | null = null;
   will: Will | null = null;
@@ -78,6 +93,9 @@ export class Channel implements SessionOutput {
   /** MQTT 5 session expiry the CONNECT asked for, in seconds (for the DISCONNECT rule). */
   connectSessionExpiry = 0;
   readonly inboundAliases = new Map<number, string>();
+  /** The client's Topic Alias Maximum from CONNECT; 0 = it takes no aliases. */
+  clientTopicAliasMax = 0;
+  readonly #outboundAliases = new Map<string, number>();
   readonly #decoder: PacketDecoder;
 
   constructor(
@@ -140,21 +158,36 @@ export class Channel implements SessionOutput {
   /** SessionOutput: sends a delivery; false when it exceeds the client's Maximum Packet Size. */
   sendPublish(packetId: number, d: Delivery, dup: boolean): boolean {
     const m = d.message;
-    const packet: Packet = {
+    const v5 = this.protocolVersion === 5;
+    const properties = v5 ? toPublishProperties(m, this.host.now(), d.subscriptionIds) : null;
+    // Outbound topic alias (MQTT 5 section 3.3.2.3.4): a known topic goes as its alias with an empty name; a
+    // new one gets the next alias while the client's Topic Alias Maximum allows.
+    let topic = m.topic;
+    let newAlias = 0;
+    if (properties && this.clientTopicAliasMax > 0) {
+      const known = this.#outboundAliases.get(topic);
+      if (known !== undefined) {
+        properties.topicAlias = known;
+        topic = "";
+      } else if (this.#outboundAliases.size < this.clientTopicAliasMax) {
+        newAlias = this.#outboundAliases.size + 1;
+        properties.topicAlias = newAlias;
+      }
+    }
+    const packet = {
       cmd: "publish",
-      topic: m.topic,
+      topic,
       payload: asBuffer(m.payload),
       qos: d.qos,
       retain: d.retain,
       dup,
       ...(d.qos > 0 ? { messageId: packetId } : {}),
-      ...(this.protocolVersion === 5
-        ? { properties: toPublishProperties(m, this.host.now(), d.subscriptionIds) }
-        : {}),
+      ...(properties ? { properties } : {}),
     } as Packet;
     const bytes = encodePacket(packet, this.protocolVersion);
     if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
     if (this.state === "closed") return true;
+    if (newAlias > 0) this.#outboundAliases.set(m.topic, newAlias);
     this.host.write(this.connId, bytes);
     this.host.metrics.packetOut("publish", d.qos, bytes.byteLength);
     return true;
@@ -197,6 +230,11 @@ export class Channel implements SessionOutput {
     this.host.sys.clientDisconnected(this.eventFacts(), reason, this.host.now());
   }
 
+  /** Who the client says it is, for authentication methods. */
+  authContext(): AuthContext {
+    return { clientId: this.clientId, username: this.username, peer: this.peer };
+  }
+
   /** What $SYS client events say about this connection. */
   eventFacts(): ClientEvent {
     return {
@@ -211,6 +249,13 @@ export class Channel implements SessionOutput {
 
   /** Keepalive check [MQTT-3.1.2-24]: 1.5 × keepalive (configurable) without a packet. */
   checkKeepalive(now: number): void {
+    // An exchange that stalls gets as long as a CONNECT would have.
+    if (
+      this.state === "authenticating" && now - this.lastActivity > this.host.config.mqtt.idleTimeout
+    ) {
+      this.terminate("auth_timeout", { publishWill: false });
+      return;
+    }
     if (this.state !== "connected" || this.keepaliveMs === 0) return;
     if (now - this.lastActivity > this.keepaliveMs) {
       this.host.log.info("Keepalive timeout for {clientId} ({peer})", {
@@ -229,7 +274,7 @@ export class Channel implements SessionOutput {
       code: err.reasonCode.toString(16),
       malformed,
     });
-    if (this.state === "connecting") {
+    if (this.state === "connecting" || this.state === "authenticating") {
       this.#refuseConnect(err.reasonCode);
       return;
     }

@@ -6,6 +6,7 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
+import { EnhancedAuthRegistry, reverseChallengeMethod } from "../auth/mod.ts";
 import type { Config } from "../config/types.ts";
 import {
   FieldReader,
@@ -48,7 +49,8 @@ export class Shard implements ChannelHost {
   readonly #channels = new Map<number, Channel>();
   #congestedPeers = 0;
   #stopped = false;
-  readonly faultInjection = Deno.env.get("CULEX_FAULT_INJECTION") === "1";
+  readonly faultInjection = Deno.env.get("CULEX_TEST_HOOKS") === "1";
+  readonly authMethods = new EnhancedAuthRegistry();
   #tick: ReturnType<typeof setInterval> | undefined;
   #sysTick: ReturnType<typeof setInterval> | undefined;
 
@@ -82,6 +84,7 @@ export class Shard implements ChannelHost {
     const publish = (m: Message) => void this.broker.publish(m);
     this.sys = new SysTopics(init.config, publish);
     this.delayed = new DelayedPublish(init.config.delayed, init.count, publish);
+    if (this.faultInjection) this.authMethods.register(reverseChallengeMethod);
   }
 
   /** Runs the drain loop and the tick until shutdown. */

@@ -1,10 +1,13 @@
 /**
- * CONNECT [MQTT-3.1]: protocol checks, client id rules, will validation, session open or
- * takeover, CONNACK with the server's limits, then resend of a resumed session's inflight.
+ * CONNECT [MQTT-3.1]: protocol checks, client id rules, enhanced authentication when a method is
+ * named (the exchange continues in handlers/auth.ts), will validation, session open or takeover,
+ * CONNACK with the server's limits, then resend of a resumed session's inflight.
  */
 
+import type { AuthStep } from "../../auth/mod.ts";
 import type { IConnectPacket } from "../../mqtt/mod.ts";
 import {
+  asBuffer,
   fromUserProperties,
   type Message,
   MqttError,
@@ -17,11 +20,9 @@ const NEVER = 0xFFFFFFFF;
 
 /** Handles the first packet of a connection. */
 export function handleConnect(ch: Channel, p: IConnectPacket): void {
-  const { config, registry, log } = ch.host;
-  const mqtt = config.mqtt;
+  const mqtt = ch.host.config.mqtt;
   const version = p.protocolVersion ?? 4;
   ch.protocolVersion = version === 5 ? 5 : version === 3 ? 3 : 4;
-  const v5 = ch.protocolVersion === 5;
   const clean = p.clean !== false;
 
   let clientId = p.clientId ?? "";
@@ -40,12 +41,62 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
   if (clientId.length > mqtt.maxClientidLen || (ch.protocolVersion === 3 && clientId.length > 23)) {
     throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
   }
-  if (p.properties?.authenticationMethod) {
-    throw new MqttError(ReasonCode.BadAuthenticationMethod, "No enhanced authentication method");
-  }
   ch.clientId = clientId;
   ch.username = p.username;
+  ch.assignedId = assigned;
+  const methodName = p.properties?.authenticationMethod;
+  if (methodName !== undefined) {
+    const method = ch.host.authMethods.get(methodName);
+    if (!method) {
+      throw new MqttError(ReasonCode.BadAuthenticationMethod, `No method "${methodName}"`);
+    }
+    ch.auth = { method, state: null, pendingConnect: p };
+    const data = p.properties?.authenticationData;
+    applyAuthStep(ch, method.start(ch.authContext(), data ? new Uint8Array(data) : undefined));
+    return;
+  }
+  completeConnect(ch, p, undefined);
+}
 
+/**
+ * Runs the outcome of one authentication step: another challenge (AUTH 0x18), the CONNACK (or
+ * AUTH 0x00 after re-authentication), or a refusal.
+ */
+export function applyAuthStep(ch: Channel, step: AuthStep): void {
+  const auth = ch.auth!;
+  if (step.kind === "failure") throw new MqttError(step.reasonCode, step.reason);
+  const properties = {
+    authenticationMethod: auth.method.name,
+    ...(step.data ? { authenticationData: asBuffer(step.data) } : {}),
+  };
+  if (step.kind === "continue") {
+    auth.state = step.state;
+    if (ch.state === "connecting") ch.state = "authenticating";
+    ch.send({ cmd: "auth", reasonCode: ReasonCode.ContinueAuthentication, properties });
+    return;
+  }
+  auth.state = null;
+  const pending = auth.pendingConnect;
+  if (pending) {
+    auth.pendingConnect = null;
+    completeConnect(ch, pending, properties);
+  } else {
+    ch.send({ cmd: "auth", reasonCode: ReasonCode.Success, properties }); // re-authenticated
+  }
+}
+
+/** Everything after authentication: will, session, CONNACK. */
+function completeConnect(
+  ch: Channel,
+  p: IConnectPacket,
+  authProps: Record<string, unknown> | undefined,
+): void {
+  const { config, registry, log } = ch.host;
+  const mqtt = config.mqtt;
+  const v5 = ch.protocolVersion === 5;
+  const clean = p.clean !== false;
+  const clientId = ch.clientId;
+  const assigned = ch.assignedId;
   const now = ch.host.now();
   if (p.will) {
     const w = p.will;
@@ -102,6 +153,7 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
   ch.cleanStart = clean;
   ch.keepaliveMs = Math.round(keepalive * 1000 * mqtt.keepaliveMultiplier);
   ch.clientMaxPacketSize = p.properties?.maximumPacketSize ?? 0;
+  ch.clientTopicAliasMax = p.properties?.topicAliasMaximum ?? 0;
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
 
   const { session, present } = registry.open(ch, clean, expiryMs, now);
@@ -119,6 +171,7 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     props.sharedSubscriptionAvailable = mqtt.sharedSubscription;
     if (mqtt.maxQosAllowed < 2) props.maximumQoS = mqtt.maxQosAllowed;
     if (assigned) props.assignedClientIdentifier = clientId;
+    if (authProps) Object.assign(props, authProps);
     if (mqtt.serverKeepalive > 0) props.serverKeepAlive = mqtt.serverKeepalive;
     if (p.properties?.requestResponseInformation && mqtt.responseInformation !== "") {
       props.responseInformation = mqtt.responseInformation; // [MQTT-3.1.2-28]

@@ -5,6 +5,7 @@
 
 import { MqttError, type Packet, ReasonCode } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
+import { handleAuth } from "./auth.ts";
 import { handleConnect } from "./connect.ts";
 import { handleDisconnect } from "./disconnect.ts";
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from "./ack.ts";
@@ -19,6 +20,12 @@ export function dispatchPacket(ch: Channel, packet: Packet): void {
     }
     handleConnect(ch, packet);
     return;
+  }
+  if (ch.state === "authenticating" && packet.cmd !== "auth" && packet.cmd !== "disconnect") {
+    throw new MqttError(
+      ReasonCode.ProtocolError,
+      `Cannot accept ${packet.cmd} while authenticating`,
+    );
   }
   switch (packet.cmd) {
     case "publish":
@@ -43,8 +50,7 @@ export function dispatchPacket(ch: Channel, packet: Packet): void {
     case "connect":
       throw new MqttError(ReasonCode.ProtocolError, "Cannot accept a second CONNECT");
     case "auth":
-      // Enhanced authentication is not offered, so an AUTH is out of sequence [MQTT-4.12.0-1].
-      throw new MqttError(ReasonCode.ProtocolError, "Cannot accept AUTH: no method in use");
+      return handleAuth(ch, packet);
     default:
       throw new MqttError(ReasonCode.ProtocolError, `Cannot accept ${packet.cmd} from a client`);
   }
