@@ -68,3 +68,4 @@ export {
   toUserProperties,
 } from "./message.ts";
 export { peekConnect, type PeekResult } from "./connect_peek.ts";
+export { encodePublish, type PublishFields } from "./publish_encoder.ts";

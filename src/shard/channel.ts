@@ -8,16 +8,15 @@
 import type { Logger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
 import {
-  asBuffer,
   connackReturnCodeV3,
   encodePacket,
+  encodePublish,
   type IConnectPacket,
   MqttError,
   type Packet,
   PacketDecoder,
   ReasonCode,
   reasonName,
-  toPublishProperties,
 } from "../mqtt/mod.ts";
 import type { AuthContext, EnhancedAuthMethod, EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
@@ -159,35 +158,38 @@ export class Channel implements SessionOutput {
   sendPublish(packetId: number, d: Delivery, dup: boolean): boolean {
     const m = d.message;
     const v5 = this.protocolVersion === 5;
-    const properties = v5 ? toPublishProperties(m, this.host.now(), d.subscriptionIds) : null;
-    // Outbound topic alias (MQTT 5 section 3.3.2.3.4): a known topic goes as its alias with an empty name; a
-    // new one gets the next alias while the client's Topic Alias Maximum allows.
-    let topic = m.topic;
-    let newAlias = 0;
-    if (properties && this.clientTopicAliasMax > 0) {
-      const known = this.#outboundAliases.get(topic);
+    // Outbound topic alias (MQTT 5 section 3.3.2.3.4): a known topic goes as its alias with an
+    // empty name; a new one gets the next alias while the client's Topic Alias Maximum allows.
+    let topicAlias = 0;
+    let aliasOnly = false;
+    let newAlias = false;
+    if (v5 && this.clientTopicAliasMax > 0) {
+      const known = this.#outboundAliases.get(m.topic);
       if (known !== undefined) {
-        properties.topicAlias = known;
-        topic = "";
+        topicAlias = known;
+        aliasOnly = true;
       } else if (this.#outboundAliases.size < this.clientTopicAliasMax) {
-        newAlias = this.#outboundAliases.size + 1;
-        properties.topicAlias = newAlias;
+        topicAlias = this.#outboundAliases.size + 1;
+        newAlias = true;
       }
     }
-    const packet = {
-      cmd: "publish",
-      topic,
-      payload: asBuffer(m.payload),
+    const expirySeconds = v5 && m.expiresAt !== 0
+      ? Math.max(1, Math.ceil((m.expiresAt - this.host.now()) / 1000))
+      : 0;
+    const bytes = encodePublish(m, {
       qos: d.qos,
       retain: d.retain,
       dup,
-      ...(d.qos > 0 ? { messageId: packetId } : {}),
-      ...(properties ? { properties } : {}),
-    } as Packet;
-    const bytes = encodePacket(packet, this.protocolVersion);
+      packetId,
+      protocolVersion: this.protocolVersion,
+      topicAlias,
+      aliasOnly,
+      subscriptionIds: d.subscriptionIds,
+      expirySeconds,
+    });
     if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
     if (this.state === "closed") return true;
-    if (newAlias > 0) this.#outboundAliases.set(m.topic, newAlias);
+    if (newAlias) this.#outboundAliases.set(m.topic, topicAlias);
     this.host.write(this.connId, bytes);
     this.host.metrics.packetOut("publish", d.qos, bytes.byteLength);
     return true;
