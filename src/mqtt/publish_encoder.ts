@@ -2,7 +2,7 @@
  * Outbound PUBLISH encoder: the hot path of every delivery, written by hand instead of going
  * through mqtt-packet's generic generator. It writes straight into one Uint8Array, keeps MQTT 5
  * user properties in their exact order (mqtt-packet's object form groups them by name), and
- * caches the UTF-8 bytes of a message's topic for the many subscribers of one message.
+ * caches the UTF-8 bytes of recent topics.
  */
 
 import type { Message } from "./message.ts";
@@ -26,14 +26,22 @@ export interface PublishFields {
 }
 
 const encoder = new TextEncoder();
-const topicCache = new WeakMap<Message, Uint8Array>();
 const EMPTY = new Uint8Array(0);
 
+/**
+ * UTF-8 of recently sent topics, keyed by the topic string: the same topics go out again and
+ * again (fan-out, and routed copies of one message that arrive as distinct objects). Bounded:
+ * emptied when full, which costs one re-encoding per topic.
+ */
+const topicCache = new Map<string, Uint8Array>();
+const TOPIC_CACHE_MAX = 4096;
+
 function topicBytes(m: Message): Uint8Array {
-  let b = topicCache.get(m);
+  let b = topicCache.get(m.topic);
   if (!b) {
+    if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
     b = encoder.encode(m.topic);
-    topicCache.set(m, b);
+    topicCache.set(m.topic, b);
   }
   return b;
 }

@@ -21,14 +21,18 @@ import { type Message, ReasonCode } from "../mqtt/mod.ts";
 import { Broker } from "./broker.ts";
 import { Channel, type ChannelHost } from "./channel.ts";
 import { Retainer } from "./retainer.ts";
+import { OutboundBatcher } from "./_outbound.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { SharedSubs } from "./shared_subs.ts";
 import { DelayedPublish } from "./delayed.ts";
 import { Metrics } from "./metrics.ts";
 import { type ShardReport, SysTopics } from "./sys.ts";
 
-/** Records taken from one ring before looking at the others. */
-const BATCH = 1024;
+/**
+ * Supervisor records handled per pass. A record carries one socket read (up to 64 KiB, hundreds
+ * of packets), so a small number keeps one pass short enough for timers and flushes to keep up.
+ */
+const CLIENT_BATCH = 32;
 
 /** One shard; see the file header. */
 export class Shard implements ChannelHost {
@@ -48,6 +52,7 @@ export class Shard implements ChannelHost {
   #toPeers: (RingWriter | null)[] = [];
   readonly #channels = new Map<number, Channel>();
   #congestedPeers = 0;
+  readonly #outbound: OutboundBatcher;
   #stopped = false;
   readonly faultInjection = Deno.env.get("CULEX_TEST_HOOKS") === "1";
   readonly authMethods = new EnhancedAuthRegistry();
@@ -63,6 +68,15 @@ export class Shard implements ChannelHost {
     this.#fromSupervisor = new RingReader(init.rings.fromSupervisor);
     this.#toSupervisor = new RingWriter(init.rings.toSupervisor, init.rings.supervisorDoorbell);
     this.#connectPeers(init.rings);
+    // A batch never exceeds a quarter ring (or the largest packet, which always fits).
+    const maxBatch = Math.max(init.config.ipc.ringSize / 4, init.config.mqtt.maxPacketSize);
+    this.#outbound = new OutboundBatcher((connId, parts, bytes) => {
+      const h = new Uint8Array(8);
+      const view = new DataView(h.buffer);
+      view.setUint32(0, connId, true);
+      view.setUint32(4, bytes, true); // FieldWriter.bytes layout: u32 length, then the bytes
+      this.#toSupervisor.write(RecordKind.ConnOutbound, [h, ...parts]);
+    }, maxBatch);
     const retainer = new Retainer(init.config.retainer, init.count);
     const shared = new SharedSubs(init.config.broker.sharedSubscriptionStrategy);
     this.broker = new Broker({
@@ -108,6 +122,7 @@ export class Shard implements ChannelHost {
     for (const ch of [...this.#channels.values()]) {
       ch.disconnect(ReasonCode.ServerShuttingDown, "shutdown");
     }
+    this.#outbound.flush();
     this.#toSupervisor.flush();
     for (const w of this.#toPeers) w?.flush();
     this.#stopped = true;
@@ -119,15 +134,11 @@ export class Shard implements ChannelHost {
   // ChannelHost ---------------------------------------------------------------------------
 
   write(connId: number, bytes: Uint8Array): void {
-    // A fresh header each time: a parked record keeps its parts by reference.
-    const h = new Uint8Array(8);
-    const view = new DataView(h.buffer);
-    view.setUint32(0, connId, true);
-    view.setUint32(4, bytes.byteLength, true);
-    this.#toSupervisor.write(RecordKind.ConnOutbound, [h, bytes]);
+    this.#outbound.add(connId, bytes);
   }
 
   closeConnection(connId: number): void {
+    this.#outbound.flushConnection(connId); // what was written goes out before the close
     const h = new Uint8Array(4);
     new DataView(h.buffer).setUint32(0, connId, true);
     this.#toSupervisor.write(RecordKind.ConnClose, h);
@@ -172,36 +183,36 @@ export class Shard implements ChannelHost {
   }
 
   async #run(): Promise<void> {
-    let sinceYield = 0;
     while (!this.#stopped) {
       const seen = readDoorbell(this.#rings.doorbell);
       let work = 0;
       // Peers before clients: routes and retained writes committed before a client acted are
-      // applied before that client's bytes are handled (ordering rules in DESIGN.md).
+      // applied before that client's bytes are handled (ordering rules in DESIGN.md). One drain
+      // call takes exactly what was committed when it started, so a busy peer cannot starve us.
       for (let j = 0; j < this.#fromPeers.length; j++) {
         const r = this.#fromPeers[j];
-        if (!r) continue;
-        let n: number;
-        do {
-          n = r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload), BATCH);
-          work += n;
-        } while (n === BATCH);
+        if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
       }
       work += this.#fromSupervisor.drain(
         (kind, payload) => this.#onClientRecord(kind, payload),
-        BATCH,
+        CLIENT_BATCH,
       );
+      this.#flushAll();
       if (work === 0) {
-        sinceYield = 0;
         await waitDoorbell(this.#rings.doorbell, seen);
-      } else if (++sinceYield >= 16) {
-        // Let timers and control messages run while traffic keeps the rings busy.
-        sinceYield = 0;
-        await new Promise((resolve) => setTimeout(resolve, 0));
       } else {
-        await Promise.resolve();
+        // A macrotask turn between passes: timers, control messages and the ring writers'
+        // space notifications run while traffic keeps the rings busy.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
+  }
+
+  /** Commits this pass's output: per-connection batches, then every ring. */
+  #flushAll(): void {
+    this.#outbound.flush();
+    this.#toSupervisor.flush();
+    for (const w of this.#toPeers) w?.flush();
   }
 
   #onPeerRecord(from: number, kind: number, payload: Uint8Array): void {
