@@ -5,6 +5,7 @@
  */
 
 import { createRing, type RingBuffers } from "./ring.ts";
+import { createCounts, resetCounts } from "./counts.ts";
 import { createDoorbell } from "./waiter.ts";
 
 /** The rings shard i uses; handed to it in its init (and peers) message. Structured-clonable. */
@@ -20,6 +21,8 @@ export interface ShardRings {
   toPeers: (RingBuffers | null)[];
   /** Index j: shard j's doorbell. */
   peerDoorbells: SharedArrayBuffer[];
+  /** Broker-wide resource counters (see counts.ts), the same buffer for every shard. */
+  counts: SharedArrayBuffer;
 }
 
 /** Every ring of a node. `shards[i].toPeers[j]` is the same ring as `shards[j].fromPeers[i]`. */
@@ -42,6 +45,7 @@ export function createMesh(shardCount: number, ringCapacity: number): Mesh {
     throw new RangeError(`Cannot create mesh of ${shardCount} shards: need an integer >= 1`);
   }
   const supervisorDoorbell = createDoorbell();
+  const counts = createCounts(shardCount);
   const doorbells = Array.from({ length: shardCount }, createDoorbell);
   // pair[i][j]: ring i → j.
   const pair = doorbells.map((_, i) =>
@@ -55,13 +59,14 @@ export function createMesh(shardCount: number, ringCapacity: number): Mesh {
     fromPeers: pair.map((row) => row[i] ?? null),
     toPeers: [...pair[i]!],
     peerDoorbells: [...doorbells],
+    counts,
   }));
   return { supervisorDoorbell, shards };
 }
 
 /**
- * New rings for shard i (after a crash): replaces every ring touching i and i's doorbell, and
- * returns the new Mesh. The old Mesh is not modified; rings not touching i are shared with it.
+ * New rings for shard i (after a crash): replaces every ring touching i and i's doorbell, zeroes
+ * i's resource counters, and returns the new Mesh. The old Mesh is not modified; rings not touching i are shared with it.
  *
  * @example
  * ```ts
@@ -77,6 +82,8 @@ export function rebuildShard(mesh: Mesh, i: number, ringCapacity: number): Mesh 
     throw new RangeError(`Cannot rebuild shard ${i}: mesh has ${count} shards`);
   }
   const doorbell = createDoorbell();
+  const counts = mesh.shards[0]!.counts;
+  resetCounts(counts, count, i);
   const toI = mesh.shards.map((_, j) => (j === i ? null : createRing(ringCapacity)));
   const fromI = mesh.shards.map((_, j) => (j === i ? null : createRing(ringCapacity)));
   const shards = mesh.shards.map((old, j): ShardRings => {
@@ -91,6 +98,7 @@ export function rebuildShard(mesh: Mesh, i: number, ringCapacity: number): Mesh 
         fromPeers: toI,
         toPeers: fromI,
         peerDoorbells,
+        counts,
       };
     }
     const fromPeers = [...old.fromPeers];

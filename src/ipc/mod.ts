@@ -16,3 +16,4 @@ export {
 } from "./record.ts";
 export { createDoorbell, readDoorbell, ringDoorbell, waitDoorbell } from "./waiter.ts";
 export { createMesh, type Mesh, rebuildShard, type ShardRings } from "./mesh.ts";
+export { CountKind, createCounts, resetCounts, SharedCounts } from "./counts.ts";

@@ -79,6 +79,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 class Reader {
   pos: number;
+  /** User properties of a PUBLISH or will, in wire order (mqtt-packet groups them by name). */
+  userProperties: [string, string][] | null = null;
   constructor(readonly b: Uint8Array, pos: number, public end: number, readonly name: string) {
     this.pos = pos;
   }
@@ -177,13 +179,24 @@ function properties(r: Reader, type: number): void {
     else if (kind === STR) r.str(name);
     else if (kind === BIN) r.bin(name);
     else {
+      const k = r.pos;
       r.str(`${name} name`); // [MQTT-1.5.7-1] both strings of a pair are UTF-8 strings
+      const v = r.pos;
       r.str(`${name} value`);
+      if (type === 3 || type === WILL) {
+        (r.userProperties ??= []).push([utf8At(r.b, k), utf8At(r.b, v)]);
+      }
     }
     // Zero is a Protocol Error for these (sections 3.1.2.11.3, 3.1.2.11.4, 3.8.2.1.2).
     if (v === 0 && (id === 33 || id === 39 || id === 11)) r.protocol(`property ${name} is 0`);
   }
   r.end = outerEnd;
+}
+
+/** The UTF-8 string (u16 length prefix) at `at`, already checked by Reader.str. */
+function utf8At(b: Uint8Array, at: number): string {
+  const len = (b[at]! << 8) | b[at + 1]!;
+  return utf8.decode(b.subarray(at + 2, at + 2 + len));
 }
 
 function packetId(r: Reader): void {
@@ -236,11 +249,16 @@ function connect(r: Reader): void {
 
 /**
  * Checks one whole packet; throws MqttError (0x81 Malformed Packet, 0x82 Protocol Error,
- * 0x84 Unsupported Protocol Version) when it breaks the rules above.
+ * 0x84 Unsupported Protocol Version) when it breaks the rules above. Returns the user
+ * properties of a PUBLISH (or of a CONNECT's will) in wire order, null when there are none.
  * `headerLen` is 1 + the length of the remaining-length field; `version` is the connection's
  * protocol level (a CONNECT carries its own).
  */
-export function checkFrame(frame: Uint8Array, headerLen: number, version: ProtocolVersion): void {
+export function checkFrame(
+  frame: Uint8Array,
+  headerLen: number,
+  version: ProtocolVersion,
+): [string, string][] | null {
   const b0 = frame[0]!;
   const type = b0 >> 4;
   const flags = b0 & 0x0f;
@@ -255,7 +273,7 @@ export function checkFrame(frame: Uint8Array, headerLen: number, version: Protoc
     r.str("topic name"); // [MQTT-3.3.2-1]
     if (qos > 0) packetId(r);
     if (v5) properties(r, 3);
-    return; // the rest is payload
+    return r.userProperties; // the rest is payload
   }
   // [MQTT-2.1.3-1] Reserved flag bits (PUBREL, SUBSCRIBE, UNSUBSCRIBE: 0b0010 [MQTT-3.6.1-1]
   // [MQTT-3.8.1-1] [MQTT-3.10.1-1]; all others 0).
@@ -298,7 +316,8 @@ export function checkFrame(frame: Uint8Array, headerLen: number, version: Protoc
     default:
       // PINGREQ and the server-to-client types: their shape is left to mqtt-packet and dispatch.
       if (type === 12 || type === 13) break;
-      return;
+      return null;
   }
   if (r.pos !== r.end) r.malformed(`${r.end - r.pos} unexpected bytes at the end`);
+  return r.userProperties;
 }

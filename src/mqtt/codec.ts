@@ -180,8 +180,9 @@ export class PacketDecoder {
   #finish(out: DecodeResult[], frame: Uint8Array): void {
     this.#state = HEADER;
     this.#body = null;
+    let userProperties: [string, string][] | null;
     try {
-      checkFrame(frame, 1 + this.#lenBytes, this.#version);
+      userProperties = checkFrame(frame, 1 + this.#lenBytes, this.#version);
     } catch (e) {
       if (!(e instanceof MqttError)) throw e;
       return this.#fail(out, e.message, e.reasonCode);
@@ -208,8 +209,20 @@ export class PacketDecoder {
     }
     this.#parsed = null; // do not keep the last payload (and its chunk) alive
     if (packet.cmd === "connect") this.#version = packet.protocolVersion ?? 4;
+    if (userProperties) orderedUserProperties.set(packet, userProperties);
     out.push({ ok: true, packet });
   }
+}
+
+const orderedUserProperties = new WeakMap<Packet, [string, string][]>();
+
+/**
+ * The user properties of a decoded PUBLISH (or of a CONNECT's will) in wire order, duplicates
+ * and interleaving kept [MQTT-3.3.2-18]; undefined when it had none. mqtt-packet's own
+ * `properties.userProperties` object groups values by name.
+ */
+export function userPropertiesOf(packet: Packet): readonly [string, string][] | undefined {
+  return orderedUserProperties.get(packet);
 }
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { asBuffer, type IPublishPacket, type UserProperties } from "./codec.ts";
+import { asBuffer, type IPublishPacket, type UserProperties, userPropertiesOf } from "./codec.ts";
 import { LeReader, LeWriter, utf8Length } from "./_le.ts";
 
 /** The v5 properties that pass from publisher to subscribers unchanged [MQTT-3.3.2-4]. */
@@ -276,8 +276,8 @@ export function toPublishProperties(
 
 /**
  * Builds a Message from a decoded PUBLISH. The payload stays a view into the received bytes;
- * expiry becomes an absolute time from `now` (epoch ms). Topic aliases must be resolved before
- * (the packet's topic is used as is).
+ * expiry becomes an absolute time from `now` (epoch ms). `topic` replaces the packet's (a
+ * resolved topic alias, or the target of a delayed publish).
  *
  * @example
  * ```ts
@@ -289,14 +289,19 @@ export function toPublishProperties(
  * console.assert(m.expiresAt === 61_000 && m.properties.userProperties?.[0]?.[0] === "k");
  * ```
  */
-export function fromPublishPacket(packet: IPublishPacket, origin: string, now: number): Message {
+export function fromPublishPacket(
+  packet: IPublishPacket,
+  origin: string,
+  now: number,
+  topic: string = packet.topic,
+): Message {
   const pp = packet.properties;
   const props: {
     payloadFormatIndicator?: boolean;
     contentType?: string;
     responseTopic?: string;
     correlationData?: Uint8Array;
-    userProperties?: [string, string][];
+    userProperties?: readonly (readonly [string, string])[];
   } = {};
   let expiresAt = 0;
   if (pp !== undefined) {
@@ -307,7 +312,7 @@ export function fromPublishPacket(packet: IPublishPacket, origin: string, now: n
     if (pp.responseTopic !== undefined) props.responseTopic = pp.responseTopic;
     if (pp.correlationData !== undefined) props.correlationData = pp.correlationData;
     if (pp.userProperties !== undefined) {
-      props.userProperties = fromUserProperties(pp.userProperties);
+      props.userProperties = userPropertiesOf(packet) ?? fromUserProperties(pp.userProperties);
     }
     if (pp.messageExpiryInterval !== undefined) expiresAt = now + pp.messageExpiryInterval * 1000;
   }
@@ -315,7 +320,7 @@ export function fromPublishPacket(packet: IPublishPacket, origin: string, now: n
     ? encoder.encode(packet.payload)
     : packet.payload;
   return {
-    topic: packet.topic,
+    topic,
     payload,
     qos: packet.qos,
     retain: packet.retain,

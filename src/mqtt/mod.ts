@@ -53,6 +53,7 @@ export {
   type ProtocolVersion,
   type QoS,
   type UserProperties,
+  userPropertiesOf,
 } from "./codec.ts";
 export {
   decodeMessage,

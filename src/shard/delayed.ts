@@ -1,10 +1,12 @@
 /**
  * DelayedPublish: messages published to $delayed/{seconds}/{topic} (EMQX) or $delay/... (older
  * EMQ X docs), held on the publisher's shard until due and then published to {topic}. A binary
- * min-heap by due time and one timer armed for the earliest; bounded by count.
+ * min-heap by due time and one timer armed for the earliest; bounded by a broker-wide count
+ * (SharedCounts, so the bound holds whatever shard a publisher lands on).
  */
 
 import type { DelayedConfig } from "../config/types.ts";
+import { CountKind, type SharedCounts } from "../ipc/mod.ts";
 import { type Message, MqttError, ReasonCode, validateTopicName } from "../mqtt/mod.ts";
 
 interface Pending {
@@ -41,12 +43,12 @@ export class DelayedPublish {
   readonly #maxDelay: number;
   readonly #publish: (m: Message) => void;
 
-  /** `shardCount` splits the broker-wide bound evenly. */
-  constructor(config: DelayedConfig, shardCount: number, publish: (m: Message) => void) {
-    this.#max = config.maxDelayedMessages > 0
-      ? Math.ceil(config.maxDelayedMessages / shardCount)
-      : 0;
+  readonly #counts: SharedCounts;
+
+  constructor(config: DelayedConfig, counts: SharedCounts, publish: (m: Message) => void) {
+    this.#max = config.maxDelayedMessages;
     this.#maxDelay = config.maxDelayInterval;
+    this.#counts = counts;
     this.#publish = publish;
   }
 
@@ -59,10 +61,11 @@ export class DelayedPublish {
     if (delayMs > this.#maxDelay) {
       throw new MqttError(ReasonCode.TopicNameInvalid, `Delay ${delayMs / 1000}s is over the max`);
     }
-    if (this.#max > 0 && this.#heap.length >= this.#max) {
+    if (this.#max > 0 && this.#counts.total(CountKind.Delayed) >= this.#max) {
       throw new MqttError(ReasonCode.QuotaExceeded, "Too many delayed messages");
     }
     this.#push({ due: now + delayMs, seq: this.#seq++, message });
+    this.#counts.add(CountKind.Delayed, 1);
     this.#arm(now);
   }
 
@@ -70,6 +73,7 @@ export class DelayedPublish {
   runDue(now: number): void {
     while (this.#heap.length > 0 && (this.#heap[0] as Pending).due <= now) {
       const p = this.#pop() as Pending;
+      this.#counts.add(CountKind.Delayed, -1);
       this.#publish({ ...p.message, timestamp: now });
     }
     this.#arm(now);

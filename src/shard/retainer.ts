@@ -1,10 +1,12 @@
 /**
  * Retainer: the retained messages whose topic hashes to this shard [MQTT-3.3.1-5]. Stores,
- * replaces and clears (empty payload) by topic and answers queries by filter. Bounded by a count;
- * over the bound a new topic is refused (an existing one may still be replaced).
+ * replaces and clears (empty payload) by topic and answers queries by filter. Bounded by a
+ * broker-wide count (SharedCounts); over the bound a new topic is refused (an existing one may
+ * still be replaced).
  */
 
 import type { RetainerConfig } from "../config/types.ts";
+import { CountKind, type SharedCounts } from "../ipc/mod.ts";
 import type { Message } from "../mqtt/message.ts";
 import { matches } from "../mqtt/topic.ts";
 
@@ -17,12 +19,12 @@ export class Retainer {
   readonly #maxMessages: number;
   readonly #maxPayload: number;
 
-  /** `shardCount` splits the broker-wide bound evenly (topics hash uniformly). */
-  constructor(config: RetainerConfig, shardCount: number) {
-    this.#maxMessages = config.maxRetainedMessages > 0
-      ? Math.ceil(config.maxRetainedMessages / shardCount)
-      : 0;
+  readonly #counts: SharedCounts;
+
+  constructor(config: RetainerConfig, counts: SharedCounts) {
+    this.#maxMessages = config.maxRetainedMessages;
     this.#maxPayload = config.maxPayloadSize;
+    this.#counts = counts;
   }
 
   get size(): number {
@@ -31,12 +33,15 @@ export class Retainer {
 
   store(message: Message): RetainResult {
     if (message.payload.byteLength === 0) {
-      this.#messages.delete(message.topic); // [MQTT-3.3.1-6]
+      this.#delete(message.topic); // [MQTT-3.3.1-6]
       return "cleared";
     }
     if (message.payload.byteLength > this.#maxPayload) return "too_large";
-    const full = this.#maxMessages > 0 && this.#messages.size >= this.#maxMessages;
-    if (full && !this.#messages.has(message.topic)) return "refused";
+    if (!this.#messages.has(message.topic)) {
+      const total = this.#counts.total(CountKind.Retained);
+      if (this.#maxMessages > 0 && total >= this.#maxMessages) return "refused";
+      this.#counts.add(CountKind.Retained, 1);
+    }
     this.#messages.set(message.topic, message);
     return "stored";
   }
@@ -55,9 +60,13 @@ export class Retainer {
     return out;
   }
 
+  #delete(topic: string): void {
+    if (this.#messages.delete(topic)) this.#counts.add(CountKind.Retained, -1);
+  }
+
   #keepLive(m: Message, now: number, out: Message[]): void {
     if (m.expiresAt !== 0 && m.expiresAt <= now) {
-      this.#messages.delete(m.topic); // [MQTT-3.3.2-5]: expired retained messages go too
+      this.#delete(m.topic); // [MQTT-3.3.2-5]: expired retained messages go too
       return;
     }
     out.push(m);

@@ -15,6 +15,7 @@ import {
   RingReader,
   RingWriter,
   type ShardRings,
+  SharedCounts,
   waitDoorbell,
 } from "../ipc/mod.ts";
 import { type Message, ReasonCode } from "../mqtt/mod.ts";
@@ -77,7 +78,8 @@ export class Shard implements ChannelHost {
       view.setUint32(4, bytes, true); // FieldWriter.bytes layout: u32 length, then the bytes
       this.#toSupervisor.write(RecordKind.ConnOutbound, [h, ...parts]);
     }, maxBatch);
-    const retainer = new Retainer(init.config.retainer, init.count);
+    const counts = new SharedCounts(init.rings.counts, init.count, init.index);
+    const retainer = new Retainer(init.config.retainer, counts);
     const shared = new SharedSubs(init.config.broker.sharedSubscriptionStrategy);
     this.broker = new Broker({
       index: this.index,
@@ -97,7 +99,7 @@ export class Shard implements ChannelHost {
     this.registry = new SessionRegistry(init.config, this.broker);
     const publish = (m: Message) => void this.broker.publish(m);
     this.sys = new SysTopics(init.config, publish);
-    this.delayed = new DelayedPublish(init.config.delayed, init.count, publish);
+    this.delayed = new DelayedPublish(init.config.delayed, counts, publish);
     if (this.faultInjection) this.authMethods.register(reverseChallengeMethod);
   }
 

@@ -12,6 +12,7 @@ import {
   type Message,
   MqttError,
   ReasonCode,
+  userPropertiesOf,
   validateTopicName,
 } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
@@ -126,7 +127,9 @@ function completeConnect(
           ? { correlationData: new Uint8Array(props.correlationData) }
           : {}),
         ...(props.userProperties
-          ? { userProperties: fromUserProperties(props.userProperties) }
+          ? {
+            userProperties: userPropertiesOf(p) ?? fromUserProperties(props.userProperties),
+          }
           : {}),
       },
       origin: clientId,

@@ -64,11 +64,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   if (!denied) {
     const delayed = ch.host.config.delayed.enable ? delayedTarget(ch, topic, qos, packetId) : null;
     if (delayed === "refused") return;
-    const message = fromPublishPacket(
-      delayed || alias !== undefined ? { ...p, topic: delayed?.topic ?? topic } : p,
-      ch.clientId,
-      now,
-    );
+    const message = fromPublishPacket(p, ch.clientId, now, delayed?.topic ?? topic);
     if (delayed) {
       reasonCode = scheduleDelayed(ch, message, delayed.delayMs, now);
     } else if (ch.host.broker.publish(message)) {
