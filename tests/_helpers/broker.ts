@@ -91,6 +91,7 @@ const MOSQUITTO_GLOBAL: Record<string, string> = {
 };
 const MOSQUITTO_LISTENER: Record<string, string> = {
   "listeners.tcp.default.max_connections": "max_connections",
+  "mqtt.max_topic_alias": "max_topic_alias",
 };
 
 function parseSize(value: string): string {

@@ -229,6 +229,39 @@ export async function collect(
   return inbox.queue.splice(0, n);
 }
 
+/**
+ * Waits (at most timeoutMs) for a message that satisfies pred, removes it from the inbox and
+ * returns it; the other messages stay queued. Rejects listing what arrived when none matched.
+ */
+export async function takeMatching(
+  client: MqttClient,
+  pred: (m: Received) => boolean,
+  timeoutMs: number,
+): Promise<Received> {
+  const inbox = inboxOf(client);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const i = inbox.queue.findIndex(pred);
+    if (i >= 0) return inbox.queue.splice(i, 1)[0] as Received;
+    const left = deadline - Date.now();
+    if (left <= 0 || inbox.closed) {
+      const why = inbox.closed ? "connection closed" : `${timeoutMs} ms passed`;
+      throw new Error(
+        `No matching message: ${why}; queued ${inbox.queue.length}: ${
+          describe(inbox.queue.slice(-10))
+        }`,
+      );
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      inbox.wake = resolve;
+      timer = setTimeout(resolve, left);
+    });
+    clearTimeout(timer);
+    inbox.wake = null;
+  }
+}
+
 /** Waits ms and fails if any message arrived meanwhile (or was already queued). */
 export async function expectNone(client: MqttClient, ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

@@ -22,6 +22,8 @@ export interface ToolOptions {
   qos?: 0 | 1 | 2;
   /** Hard bound on the process's life; default 15 s. */
   killAfterMs?: number;
+  /** More arguments, e.g. MQTT 5 properties: ["-D", "PUBLISH", "user-property", "k", "v"]. */
+  extraArgs?: string[];
 }
 
 function commonArgs(o: ToolOptions): string[] {
@@ -29,6 +31,7 @@ function commonArgs(o: ToolOptions): string[] {
   if (o.version) args.push("-V", o.version);
   if (o.clientId) args.push("-i", o.clientId);
   if (o.qos !== undefined) args.push("-q", String(o.qos));
+  args.push(...(o.extraArgs ?? []));
   return args;
 }
 
@@ -212,4 +215,24 @@ export function spawnMosquittoSub(o: SubOptions): SubProcess {
 /** Runs mosquitto_sub to completion (bounded by -W) and returns its output. */
 export async function mosquittoSub(o: SubOptions): Promise<ToolResult> {
   return await spawnMosquittoSub(o).finish();
+}
+
+/**
+ * Runs mosquitto_rr (MQTT 5 request/response): publishes `message` to `topic` with Response
+ * Topic `responseTopic` (and a correlation data of its own), prints the first response with
+ * `format` (default: the payload). Bounded by -W (default 5 s) and the kill timer.
+ */
+export async function mosquittoRr(
+  o: ToolOptions & {
+    topic: string;
+    responseTopic: string;
+    message: string;
+    format?: string;
+    waitSeconds?: number;
+  },
+): Promise<ToolResult> {
+  const args = [...commonArgs(o), "-t", o.topic, "-e", o.responseTopic, "-m", o.message];
+  args.push("-W", String(o.waitSeconds ?? 5));
+  if (o.format) args.push("-F", o.format);
+  return await run("mosquitto_rr", args, o.killAfterMs ?? (o.waitSeconds ?? 5) * 1000 + 5_000);
 }
