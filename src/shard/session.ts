@@ -160,12 +160,12 @@ export class Session {
   }
 
   /**
-   * Takes back the QoS 1/2 deliveries of shared subscriptions that the client has not received
-   * for sure (queued, or sent and not acknowledged) and that `pred` selects, so that another
-   * group member can have them. A QoS 2 delivery past PUBREC stays: the client has it.
+   * Takes back the QoS 1 deliveries of shared subscriptions that the client has not acknowledged
+   * (queued, or sent without PUBACK) and that `pred` selects, so another group member can have
+   * them. QoS 2 stays: the spec has it completed with this client [MQTT-4.8.2-4/-5].
    */
   takeShared(pred: (d: Delivery) => boolean, now: number): Delivery[] {
-    const select = (d: Delivery) => d.shared !== undefined && d.qos > 0 && pred(d);
+    const select = (d: Delivery) => d.shared !== undefined && d.qos === 1 && pred(d);
     const taken: Delivery[] = [];
     for (const entry of [...this.#inflight.values()]) {
       if (entry.phase === "publish" && select(entry.delivery)) {
