@@ -71,13 +71,28 @@ const BODY = 2;
  * console.assert(first?.ok === true && first.packet.cmd === "pingreq");
  * ```
  */
+/**
+ * One mqtt-packet parser per isolate, shared by every connection: the decoder frames packets
+ * itself and hands over exactly one whole packet per parse() call, so the parser holds no state
+ * between calls, and an idle connection does not carry a parser (an EventEmitter with a buffer
+ * list) of its own. The protocol level is set before each call: parsing a CONNECT changes it.
+ */
+const sharedParser = mqttPacket.parser({ protocolVersion: 4 }) as
+  & ReturnType<typeof mqttPacket.parser>
+  & { settings: { protocolVersion: number }; _resetState(): void };
+let parsed: Packet | null = null;
+let parseError: string | null = null;
+sharedParser.on("packet", (p: Packet) => {
+  parsed = p;
+});
+sharedParser.on("error", (e: unknown) => {
+  parseError = e instanceof Error ? e.message : String(e);
+});
+
 export class PacketDecoder {
   readonly #max: number;
   #version: ProtocolVersion;
   #dead = false;
-  readonly #parser: ReturnType<typeof mqttPacket.parser>;
-  #parsed: Packet | null = null;
-  #parseError: string | null = null;
   #state = HEADER;
   #type = 0;
   #remLen = 0;
@@ -89,13 +104,6 @@ export class PacketDecoder {
   constructor(opts: PacketDecoderOptions) {
     this.#max = opts.maxPacketSize;
     this.#version = opts.protocolVersion ?? 4;
-    this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
-    this.#parser.on("packet", (p: Packet) => {
-      this.#parsed = p;
-    });
-    this.#parser.on("error", (e: unknown) => {
-      this.#parseError = e instanceof Error ? e.message : String(e);
-    });
   }
 
   /** The protocol level in use: the CONNECT's once one was decoded. */
@@ -192,22 +200,23 @@ export class PacketDecoder {
       out.push({ ok: true, packet: { cmd: "auth", reasonCode: 0 } });
       return;
     }
-    this.#parsed = null;
-    this.#parseError = null;
+    parsed = null;
+    parseError = null;
+    sharedParser.settings.protocolVersion = this.#version;
+    let left = 0;
     try {
-      this.#parser.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      left = sharedParser.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
     } catch (e) {
-      this.#parseError = e instanceof Error ? e.message : String(e);
+      parseError = e instanceof Error ? e.message : String(e);
     }
-    const packet = this.#parsed as Packet | null;
-    if (this.#parseError !== null || packet === null) {
+    const packet = parsed as Packet | null;
+    const error = parseError as string | null;
+    parsed = null; // do not keep the last payload (and its chunk) alive
+    if (error !== null || packet === null || left !== 0) {
+      sharedParser._resetState(); // leave nothing behind for the next connection's packet
       const type = frame[0]! >> 4;
-      return this.#fail(
-        out,
-        `Cannot decode packet type ${type}: ${this.#parseError ?? "no packet"}`,
-      );
+      return this.#fail(out, `Cannot decode packet type ${type}: ${error ?? "no packet"}`);
     }
-    this.#parsed = null; // do not keep the last payload (and its chunk) alive
     if (packet.cmd === "connect") this.#version = packet.protocolVersion ?? 4;
     if (userProperties) orderedUserProperties.set(packet, userProperties);
     out.push({ ok: true, packet });
