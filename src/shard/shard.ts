@@ -12,6 +12,7 @@ import {
   FieldReader,
   readDoorbell,
   RecordKind,
+  ringDoorbell,
   RingReader,
   RingWriter,
   type ShardRings,
@@ -68,6 +69,12 @@ export class Shard implements ChannelHost {
     this.#rings = init.rings;
     this.#fromSupervisor = new RingReader(init.rings.fromSupervisor);
     this.#toSupervisor = new RingWriter(init.rings.toSupervisor, init.rings.supervisorDoorbell);
+    // While output to the supervisor is parked, client input waits in its ring (whose fill
+    // pauses the sockets): a fan-out cannot grow the parked output without bound. Relief wakes
+    // the loop.
+    this.#toSupervisor.onCongestion = (on) => {
+      if (!on) ringDoorbell(this.#rings.doorbell);
+    };
     this.#connectPeers(init.rings);
     // A batch never exceeds a quarter ring (or the largest packet, which always fits).
     const maxBatch = Math.max(init.config.ipc.ringSize / 4, init.config.mqtt.maxPacketSize);
@@ -195,10 +202,12 @@ export class Shard implements ChannelHost {
         const r = this.#fromPeers[j];
         if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
       }
-      work += this.#fromSupervisor.drain(
-        (kind, payload) => this.#onClientRecord(kind, payload),
-        CLIENT_BATCH,
-      );
+      if (!this.#toSupervisor.congested) {
+        work += this.#fromSupervisor.drain(
+          (kind, payload) => this.#onClientRecord(kind, payload),
+          CLIENT_BATCH,
+        );
+      }
       this.#flushAll();
       if (work === 0) {
         await waitDoorbell(this.#rings.doorbell, seen);
