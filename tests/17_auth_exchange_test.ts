@@ -23,7 +23,11 @@ async function destroy(client: MqttClient): Promise<void> {
   });
 }
 
-type Outcome = { connack: IConnackPacket; client: MqttClient } | { error: string };
+type Outcome = { connack: IConnackPacket; client: MqttClient } | {
+  error: string;
+  /** The refusing CONNACK's Reason String, when one came. */
+  reasonString?: string;
+};
 
 /** Connects with `method`, answering each challenge with `answer`; bounded to 10 s. */
 function connectWithAuth(
@@ -60,7 +64,19 @@ function connectWithAuth(
       resolve(o);
     };
     client.once("connect", (connack) => done({ connack, client }));
-    client.once("error", (err) => done({ error: err.message }));
+    client.on("packetreceive", (p) => {
+      if (p.cmd === "connack" && (p.reasonCode ?? 0) >= 0x80) {
+        refusal = p.properties?.reasonString;
+      }
+    });
+    let refusal: string | undefined;
+    client.once("error", (err) => {
+      done(
+        refusal === undefined
+          ? { error: err.message }
+          : { error: err.message, reasonString: refusal },
+      );
+    });
     client.once("close", () => done({ error: "closed" }));
   });
 }
@@ -92,7 +108,11 @@ Deno.test("17 auth exchange", async (t) => {
     await t.step("wrong answer: CONNACK 0x87 Not authorized", async () => {
       const o = await connectWithAuth(broker.url, `${tag}-bad`, METHOD, (c) => c);
       assertEquals("error" in o, true, "connection refused");
-      if ("error" in o) assertEquals(/Not authorized/i.test(o.error), true, `error: ${o.error}`);
+      if ("error" in o) {
+        assertEquals(/Not authorized/i.test(o.error), true, `error: ${o.error}`);
+        // MQTT 5 lets the server say why in a Reason String (section 3.2.2.3.7).
+        assertEquals(o.reasonString, "Wrong answer to the challenge", "CONNACK reason string");
+      }
     });
     await t.step("unknown method: CONNACK 0x8C Bad authentication method", async () => {
       const o = await connectWithAuth(broker.url, `${tag}-unk`, "NOPE", (c) => c);

@@ -203,10 +203,12 @@ export class Channel implements SessionOutput {
    * Server-side close. MQTT 5 clients get a DISCONNECT with the reason first when CONNECT was
    * accepted [MQTT-4.13.2-1]; the will goes out unless the client asked otherwise.
    */
-  disconnect(reasonCode: number, reason: string): void {
+  disconnect(reasonCode: number, reason: string, reasonString?: string): void {
     if (this.state === "closed") return;
     if (this.state === "connected" && this.protocolVersion === 5) {
-      this.send({ cmd: "disconnect", reasonCode });
+      // A Reason String is always allowed on DISCONNECT [MQTT-3.1.2-29].
+      const properties = reasonString ? { reasonString: reasonString.slice(0, 1024) } : undefined;
+      this.send({ cmd: "disconnect", reasonCode, ...(properties ? { properties } : {}) });
     }
     this.terminate(reason, { publishWill: true });
   }
@@ -277,16 +279,17 @@ export class Channel implements SessionOutput {
       malformed,
     });
     if (this.state === "connecting" || this.state === "authenticating") {
-      this.#refuseConnect(err.reasonCode);
+      this.#refuseConnect(err.reasonCode, err.message);
       return;
     }
-    this.disconnect(err.reasonCode, reasonName(err.reasonCode).toLowerCase().replaceAll(" ", "_"));
+    const reason = reasonName(err.reasonCode).toLowerCase().replaceAll(" ", "_");
+    this.disconnect(err.reasonCode, reason, err.message);
   }
 
   /** A CONNECT that failed gets a CONNACK with the code where the protocol has one. */
-  #refuseConnect(code: number): void {
+  #refuseConnect(code: number, message: string): void {
     if (code !== ReasonCode.MalformedPacket && code !== ReasonCode.ProtocolError) {
-      this.sendConnack(code, false);
+      this.sendConnack(code, false, { reasonString: message.slice(0, 1024) });
     }
     this.terminate("connect_refused", { publishWill: false });
   }
