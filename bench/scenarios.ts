@@ -1,0 +1,295 @@
+/**
+ * The benchmark scenarios of issue 4: what each one asks of the load generator, how long, and
+ * which figures and failures it yields. A scenario runs against one already started broker;
+ * the runner starts a fresh broker for every scenario run. The connections scenario lives in
+ * sc_connections.ts.
+ */
+
+import { cpuSeconds, memKiB, type RunningBroker } from "./brokers.ts";
+import type { FloodSpec } from "./lg_flood.ts";
+import { type LoadProc, type LoadRuntime, startAll } from "./lg_proc.ts";
+import { runConnections } from "./sc_connections.ts";
+
+/** One figure a scenario reports. */
+export interface Metric {
+  key: string;
+  label: string;
+  unit: string;
+  higherIsBetter: boolean;
+}
+
+/** What a scenario run gets. */
+export interface RunCtx {
+  broker: RunningBroker;
+  rt: LoadRuntime;
+  durationMs: number;
+  /** Prefix for client ids, unique per run. */
+  tag: string;
+  /** Idle clients wanted by the connections scenario. */
+  connections: number;
+}
+
+/** What a scenario run yields. */
+export interface RunOutcome {
+  values: Record<string, number>;
+  /** Lost QoS 1/2 messages, errors, crashes: any entry fails the whole bench run. */
+  failures: string[];
+  notes: string[];
+  raw: Record<string, unknown>;
+}
+
+/** A scenario. */
+export interface Scenario {
+  name: string;
+  title: string;
+  metrics: Metric[];
+  run(ctx: RunCtx): Promise<RunOutcome>;
+}
+
+const m = (key: string, label: string, unit: string, higherIsBetter: boolean): Metric => ({
+  key,
+  label,
+  unit,
+  higherIsBetter,
+});
+
+/** Figures every run reports besides its own. */
+export const COMMON_METRICS: Metric[] = [
+  m("brokerCpuPct", "broker CPU", "% of a core", false),
+  m("loadgenCpuPct", "loadgen CPU", "% of a core", false),
+  m("brokerPeakMiB", "broker peak RSS", "MiB", false),
+];
+const RATE = m("rate", "delivered", "msg/s", true);
+const LOSS = m("loss", "QoS>0 loss", "msgs", false);
+
+/**
+ * Samples the broker's CPU, and the load generator's as /proc sees it (a cross-check of its own
+ * report), over the timed window while `work` runs.
+ */
+async function timed<T>(
+  ctx: RunCtx,
+  proc: LoadProc,
+  work: Promise<T>,
+): Promise<{ result: T; cpuPct: number; lgProcPct: number }> {
+  const pid = ctx.broker.pid;
+  const c0 = cpuSeconds(pid);
+  const l0 = cpuSeconds(proc.pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ctx.durationMs));
+  const ms = performance.now() - t0;
+  const cpuPct = (cpuSeconds(pid) - c0) * 100_000 / ms;
+  const lgProcPct = (cpuSeconds(proc.pid) - l0) * 100_000 / ms;
+  return { result: await work, cpuPct, lgProcPct };
+}
+
+function num(x: unknown): number {
+  return typeof x === "number" ? x : NaN;
+}
+
+function checks(r: Record<string, unknown>, failures: string[]): void {
+  if (num(r.loss) > 0) failures.push(`lost ${r.loss} acknowledged QoS 1/2 messages`);
+  if (num(r.unacked) > 0) failures.push(`${r.unacked} messages never acknowledged`);
+  if (num(r.outOfOrder) > 0) {
+    failures.push(`${r.outOfOrder} deliveries duplicated or out of order (MQTT 4.6)`);
+  }
+  if (r.stalled === true) failures.push("no progress for 5 s (stalled)");
+  if (num(r.errors) > 0) failures.push(`${r.errors} connections failed: ${r.firstError}`);
+}
+
+function flood(
+  name: string,
+  title: string,
+  shape: Omit<FloodSpec, "mode" | "port" | "durationMs" | "idPrefix" | "maxMessages">,
+): Scenario {
+  return {
+    name,
+    title,
+    metrics: shape.qos > 0 ? [RATE, LOSS] : [RATE],
+    async run(ctx) {
+      const spec: FloodSpec = {
+        mode: "flood",
+        port: ctx.broker.port,
+        durationMs: ctx.durationMs,
+        idPrefix: ctx.tag,
+        maxMessages: 0,
+        ...shape,
+      };
+      const [proc] = await startAll(ctx.rt, [spec]);
+      const { result: r, cpuPct, lgProcPct } = await timed(
+        ctx,
+        proc!,
+        proc!.expect("done", ctx.durationMs + 60_000),
+      );
+      await proc!.end();
+      const failures: string[] = [];
+      checks(r, failures);
+      const notes = num(r.dropped) > 0 ? [`QoS 0 dropped ${r.dropped}`] : [];
+      return {
+        values: {
+          rate: num(r.windowReceived) * 1000 / num(r.windowMs),
+          loss: num(r.loss),
+          brokerCpuPct: cpuPct,
+          loadgenCpuPct: num(r.cpuPct),
+          brokerPeakMiB: memKiB(ctx.broker.pid).hwm / 1024,
+        },
+        failures,
+        notes,
+        raw: { ...r, loadgenCpuPctProc: lgProcPct },
+      };
+    },
+  };
+}
+
+const P2P_PAIRS = 200;
+const P2P_RATE = 5_000;
+
+const p2p: Scenario = {
+  name: "p2p-qos1",
+  title: `point-to-point QoS 1, ${P2P_PAIRS} pairs, ${P2P_RATE} msg/s in total`,
+  metrics: [
+    m("p50", "latency p50", "ms", false),
+    m("p99", "latency p99", "ms", false),
+    m("max", "latency max", "ms", false),
+    LOSS,
+  ],
+  async run(ctx) {
+    const [proc] = await startAll(ctx.rt, [{
+      mode: "p2p",
+      port: ctx.broker.port,
+      pairs: P2P_PAIRS,
+      rate: P2P_RATE,
+      qos: 1,
+      payload: 64,
+      window: 32,
+      durationMs: ctx.durationMs,
+      warmupMs: Math.min(1000, ctx.durationMs / 5),
+      idPrefix: ctx.tag,
+    }]);
+    const { result: r, cpuPct, lgProcPct } = await timed(
+      ctx,
+      proc!,
+      proc!.expect("done", ctx.durationMs + 60_000),
+    );
+    await proc!.end();
+    const failures: string[] = [];
+    checks(r, failures);
+    const notes = num(r.skipped) > 0 ? [`${r.skipped} sends skipped (window full)`] : [];
+    return {
+      values: {
+        p50: num(r.p50),
+        p99: num(r.p99),
+        max: num(r.max),
+        loss: num(r.loss),
+        brokerCpuPct: cpuPct,
+        loadgenCpuPct: num(r.cpuPct),
+        brokerPeakMiB: memKiB(ctx.broker.pid).hwm / 1024,
+      },
+      failures,
+      notes,
+      raw: { ...r, loadgenCpuPctProc: lgProcPct },
+    };
+  },
+};
+
+const RETAINED_TOPICS = 10_000;
+
+const retained: Scenario = {
+  name: "retained",
+  title: `${RETAINED_TOPICS} retained topics, then a "#" subscriber`,
+  metrics: [
+    m("deliverMs", "all retained received", "ms", false),
+    m("storeMs", `${RETAINED_TOPICS} retained stored (QoS 1)`, "ms", false),
+  ],
+  async run(ctx) {
+    const pid = ctx.broker.pid;
+    const c0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    const [proc] = await startAll(ctx.rt, [{
+      mode: "retained",
+      port: ctx.broker.port,
+      topics: RETAINED_TOPICS,
+      payload: 64,
+      window: 32,
+      timeoutMs: 30_000,
+      idPrefix: ctx.tag,
+    }]);
+    const r = await proc!.expect("done", 90_000);
+    await proc!.end();
+    const cpuPct = (cpuSeconds(pid) - c0) * 100_000 / (performance.now() - t0);
+    const failures: string[] = [];
+    if (r.complete !== true) failures.push(`received ${r.received} of ${RETAINED_TOPICS} retained`);
+    if (num(r.errors) > 0) failures.push(`connection failed: ${r.firstError}`);
+    return {
+      values: {
+        deliverMs: num(r.deliverMs),
+        storeMs: num(r.storeMs),
+        brokerCpuPct: cpuPct,
+        loadgenCpuPct: num(r.cpuPct),
+        brokerPeakMiB: memKiB(pid).hwm / 1024,
+      },
+      failures,
+      notes: [],
+      raw: r,
+    };
+  },
+};
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: Scenario[] = [
+  flood("fanin-qos0", "fan-in QoS 0, 50 publishers -> 1 bench/# subscriber, 64 B", {
+    pubs: 50,
+    subs: 1,
+    qos: 0,
+    topic: "bench/fanin",
+    sameTopic: false,
+    filter: "bench/#",
+    payload: 64,
+    window: 32,
+    lag: 5000,
+  }),
+  flood("fanin-qos1", "fan-in QoS 1, 50 publishers (window 32) -> 1 bench/# subscriber", {
+    pubs: 50,
+    subs: 1,
+    qos: 1,
+    topic: "bench/fanin",
+    sameTopic: false,
+    filter: "bench/#",
+    payload: 64,
+    window: 32,
+    lag: 800,
+  }),
+  flood("fanout-qos0", "fan-out QoS 0, 1 publisher -> 500 subscribers of one topic", {
+    pubs: 1,
+    subs: 500,
+    qos: 0,
+    topic: "bench/fanout",
+    sameTopic: true,
+    filter: "bench/fanout",
+    payload: 64,
+    window: 32,
+    lag: 200,
+  }),
+  p2p,
+  flood("fanin-qos2", "QoS 2, 20 publishers (window 32) -> 1 bench/# subscriber", {
+    pubs: 20,
+    subs: 1,
+    qos: 2,
+    topic: "bench/qos2",
+    sameTopic: false,
+    filter: "bench/#",
+    payload: 64,
+    window: 32,
+    lag: 800,
+  }),
+  {
+    name: "connections",
+    title: "idle clients: connect rate and broker memory per connection",
+    metrics: [
+      m("connRate", "connect rate", "conn/s", true),
+      m("kibPerConn", "RSS growth per connection", "KiB", false),
+      m("clients", "clients connected", "", true),
+    ],
+    run: (ctx) => runConnections(ctx),
+  },
+  retained,
+];
