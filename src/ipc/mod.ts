@@ -17,3 +17,4 @@ export {
 export { createDoorbell, readDoorbell, ringDoorbell, waitDoorbell } from "./waiter.ts";
 export { createMesh, type Mesh, rebuildShard, type ShardRings } from "./mesh.ts";
 export { CountKind, createCounts, resetCounts, SharedCounts } from "./counts.ts";
+export { fnv1a32, partitionOf } from "./partition.ts";

@@ -6,7 +6,7 @@
  * SubscriptionIndex and SharedSubs together.
  */
 
-import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
+import { FieldReader, FieldWriter, partitionOf, RecordKind } from "../ipc/mod.ts";
 import { decodeMessage, encodeMessage, type Message, parseShared } from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable } from "./route_table.ts";
@@ -14,7 +14,6 @@ import type { Retainer } from "./retainer.ts";
 import type { Session, SubOptions } from "./session.ts";
 import { type SharedMember, SharedSubs } from "./shared_subs.ts";
 import { SubscriptionIndex } from "./subscription_index.ts";
-import { shardOfKey } from "./_hash.ts";
 import {
   decodeMembership,
   decodeSharedDelivery,
@@ -188,7 +187,7 @@ export class Broker {
     const wildcard = filter.includes("+") || filter.includes("#");
     const targets = wildcard
       ? [...Array(this.#port.count).keys()]
-      : [shardOfKey(filter, this.#port.count)];
+      : [partitionOf(filter, this.#port.count)];
     const id = this.#nextQueryId++;
     this.#queries.set(id, { clientId, filter, opts, remaining: targets.length });
     for (const shard of targets) {
@@ -327,7 +326,7 @@ export class Broker {
   }
 
   #storeRetained(message: Message): void {
-    const owner = shardOfKey(message.topic, this.#port.count);
+    const owner = partitionOf(message.topic, this.#port.count);
     if (owner === this.#port.index) this.#retain(message);
     else this.#port.sendToShard(owner, RecordKind.RetainStore, encodeMessage(message));
   }

@@ -7,7 +7,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
-import { createMesh, type Mesh, rebuildShard } from "../ipc/mod.ts";
+import { createMesh, type Mesh, partitionOf, rebuildShard } from "../ipc/mod.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -15,26 +15,6 @@ const log = getLogger(["culex", "supervisor"]);
 const READY_TIMEOUT_MS = 30_000;
 /** A shard that crashes again within this time waits this long before it is restarted. */
 const RESTART_BACKOFF_MS = 1000;
-
-const encoder = new TextEncoder();
-
-/**
- * FNV-1a 32-bit hash of the UTF-8 bytes of `key` (the shard side hashes the same way).
- *
- * @example
- * ```ts
- * fnv1a32(""); // 2166136261
- * fnv1a32("a"); // 3826002220
- * ```
- */
-export function fnv1a32(key: string): number {
-  let h = 0x811c9dc5;
-  for (const b of encoder.encode(key)) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
 
 /** Options of a ShardPool. */
 export interface ShardPoolOptions {
@@ -82,7 +62,7 @@ export class ShardPool {
 
   /** The shard that owns `clientId`. */
   shardOf(clientId: string): number {
-    return this.count <= 1 ? 0 : fnv1a32(clientId) % this.count;
+    return partitionOf(clientId, this.count);
   }
 
   /** Spawns every worker and resolves once all answered init with ready. */
@@ -197,3 +177,6 @@ export class ShardPool {
     else setTimeout(restart, delay);
   }
 }
+
+/** Re-exported for the supervisor's users; defined in src/ipc/partition.ts. */
+export { fnv1a32 } from "../ipc/mod.ts";
