@@ -8,7 +8,12 @@
  * @module
  */
 
-import { asBuffer, type IPublishPacket, type UserProperties, userPropertiesOf } from "./codec.ts";
+import {
+  type IConnectPacket,
+  type IPublishPacket,
+  type UserProperties,
+  userPropertiesOf,
+} from "./codec.ts";
 import { LeReader, LeWriter, utf8Length } from "./_le.ts";
 
 /** The v5 properties that pass from publisher to subscribers unchanged [MQTT-3.3.2-4]. */
@@ -35,9 +40,6 @@ export interface Message {
   /** Epoch ms when the broker received it. */
   readonly timestamp: number;
 }
-
-/** The properties object of mqtt-packet's PUBLISH. */
-export type PublishProperties = NonNullable<IPublishPacket["properties"]>;
 
 /** Version byte leading every encoded message. */
 export const MESSAGE_FORMAT_VERSION = 1;
@@ -191,30 +193,6 @@ export function isExpired(m: Pick<Message, "expiresAt">, now: number): boolean {
 }
 
 /**
- * mqtt-packet's user property object (`{ name: value | value[] }`) from an ordered list. Order is
- * kept per name; names themselves come out in insertion order, except that integer-like names
- * ("1", "42") are listed first by JavaScript's property order. Null-prototype, so a name such as
- * "__proto__" stays an ordinary key.
- *
- * @example
- * ```ts
- * import { toUserProperties } from "./message.ts";
- * const o = toUserProperties([["a", "1"], ["b", "2"], ["a", "3"]]);
- * console.assert(JSON.stringify(o) === '{"a":["1","3"],"b":"2"}');
- * ```
- */
-export function toUserProperties(list: readonly (readonly [string, string])[]): UserProperties {
-  const out = Object.create(null) as UserProperties;
-  for (const [k, v] of list) {
-    const prev = out[k];
-    if (prev === undefined) out[k] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else out[k] = [prev, v];
-  }
-  return out;
-}
-
-/**
  * The ordered list form of mqtt-packet's user property object. mqtt-packet groups duplicates of a
  * name into an array, so the interleaving of different names on the wire (a, b, a) is lost: the
  * result is grouped by name (a, a, b), each name's values in wire order.
@@ -236,42 +214,18 @@ export function fromUserProperties(obj: UserProperties): [string, string][] {
 }
 
 /**
- * The properties of an outgoing v5 PUBLISH carrying `m`: Message Expiry Interval is the time
- * left, in seconds rounded up [MQTT-3.3.2-6] (at least 1: drop expired messages with
- * {@linkcode isExpired} first). `subscriptionIds` (the matching subscriptions' identifiers,
- * [MQTT-3.3.4-3]) become Subscription Identifier; Topic Alias is the caller's.
+ * The Message Expiry Interval to send with `m`: the time left in seconds, rounded up
+ * [MQTT-3.3.2-6], at least 1 (drop expired messages with {@linkcode isExpired} first); 0 when the
+ * message does not expire.
  *
  * @example
  * ```ts
- * import { toPublishProperties } from "./message.ts";
- * const props = toPublishProperties({
- *   topic: "a", payload: new Uint8Array(0), qos: 0, retain: false,
- *   properties: { contentType: "text/plain" }, origin: "c", expiresAt: 10_500, timestamp: 0,
- * }, 1_000);
- * console.assert(props.messageExpiryInterval === 10 && props.contentType === "text/plain");
+ * import { remainingExpirySeconds } from "./message.ts";
+ * console.assert(remainingExpirySeconds({ expiresAt: 10_500 }, 1_000) === 10);
  * ```
  */
-export function toPublishProperties(
-  m: Message,
-  now: number,
-  subscriptionIds?: readonly number[],
-): PublishProperties {
-  const p = m.properties;
-  const out: PublishProperties = {};
-  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
-  if (m.expiresAt !== 0) {
-    out.messageExpiryInterval = Math.max(1, Math.ceil((m.expiresAt - now) / 1000));
-  }
-  if (p.contentType !== undefined) out.contentType = p.contentType;
-  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
-  if (p.correlationData !== undefined) out.correlationData = asBuffer(p.correlationData);
-  if (p.userProperties !== undefined) out.userProperties = toUserProperties(p.userProperties);
-  if (subscriptionIds !== undefined && subscriptionIds.length > 0) {
-    out.subscriptionIdentifier = subscriptionIds.length === 1
-      ? subscriptionIds[0]!
-      : [...subscriptionIds];
-  }
-  return out;
+export function remainingExpirySeconds(m: Pick<Message, "expiresAt">, now: number): number {
+  return m.expiresAt === 0 ? 0 : Math.max(1, Math.ceil((m.expiresAt - now) / 1000));
 }
 
 /**
@@ -295,7 +249,52 @@ export function fromPublishPacket(
   now: number,
   topic: string = packet.topic,
 ): Message {
-  const pp = packet.properties;
+  return {
+    topic,
+    payload: bytesOf(packet.payload),
+    qos: packet.qos,
+    retain: packet.retain,
+    properties: propertiesFrom(packet, packet.properties),
+    origin,
+    expiresAt: expiryFrom(packet.properties, now),
+    timestamp: now,
+  };
+}
+
+/**
+ * The will of a decoded CONNECT as a Message (null without a will); its properties pass on as a
+ * PUBLISH's would [MQTT-3.1.3-10]. The Will Delay Interval is the caller's to read.
+ *
+ * @example
+ * ```ts
+ * import { fromWill } from "./message.ts";
+ * console.assert(fromWill({ cmd: "connect", clientId: "c" }, "c", 0) === null);
+ * ```
+ */
+export function fromWill(packet: IConnectPacket, origin: string, now: number): Message | null {
+  const w = packet.will;
+  if (!w) return null;
+  // A will lives as long as its connection: copy its bytes out of the received chunk rather than
+  // keep the whole chunk alive through a view.
+  const props = propertiesFrom(packet, w.properties);
+  const cd = props.correlationData;
+  return {
+    topic: w.topic,
+    payload: new Uint8Array(bytesOf(w.payload ?? new Uint8Array())), // a copy (Buffer#slice is not)
+    qos: (w.qos ?? 0) as 0 | 1 | 2,
+    retain: w.retain === true,
+    properties: cd ? { ...props, correlationData: new Uint8Array(cd) } : props,
+    origin,
+    expiresAt: expiryFrom(w.properties, now),
+    timestamp: now,
+  };
+}
+
+/** The pass-through properties; user properties in wire order when the decoder kept them. */
+function propertiesFrom(
+  packet: IPublishPacket | IConnectPacket,
+  pp: PassThrough | undefined,
+): MessageProperties {
   const props: {
     payloadFormatIndicator?: boolean;
     contentType?: string;
@@ -303,30 +302,34 @@ export function fromPublishPacket(
     correlationData?: Uint8Array;
     userProperties?: readonly (readonly [string, string])[];
   } = {};
-  let expiresAt = 0;
-  if (pp !== undefined) {
-    if (pp.payloadFormatIndicator !== undefined) {
-      props.payloadFormatIndicator = pp.payloadFormatIndicator;
-    }
-    if (pp.contentType !== undefined) props.contentType = pp.contentType;
-    if (pp.responseTopic !== undefined) props.responseTopic = pp.responseTopic;
-    if (pp.correlationData !== undefined) props.correlationData = pp.correlationData;
-    if (pp.userProperties !== undefined) {
-      props.userProperties = userPropertiesOf(packet) ?? fromUserProperties(pp.userProperties);
-    }
-    if (pp.messageExpiryInterval !== undefined) expiresAt = now + pp.messageExpiryInterval * 1000;
+  if (pp === undefined) return props;
+  if (pp.payloadFormatIndicator !== undefined) {
+    props.payloadFormatIndicator = pp.payloadFormatIndicator;
   }
-  const payload = typeof packet.payload === "string"
-    ? encoder.encode(packet.payload)
-    : packet.payload;
-  return {
-    topic,
-    payload,
-    qos: packet.qos,
-    retain: packet.retain,
-    properties: props,
-    origin,
-    expiresAt,
-    timestamp: now,
-  };
+  if (pp.contentType !== undefined) props.contentType = pp.contentType;
+  if (pp.responseTopic !== undefined) props.responseTopic = pp.responseTopic;
+  if (pp.correlationData !== undefined) props.correlationData = pp.correlationData;
+  if (pp.userProperties !== undefined) {
+    props.userProperties = userPropertiesOf(packet) ?? fromUserProperties(pp.userProperties);
+  }
+  return props;
+}
+
+function expiryFrom(pp: PassThrough | undefined, now: number): number {
+  const seconds = pp?.messageExpiryInterval;
+  return seconds === undefined ? 0 : now + seconds * 1000;
+}
+
+function bytesOf(payload: string | Uint8Array): Uint8Array {
+  return typeof payload === "string" ? encoder.encode(payload) : payload;
+}
+
+/** The properties a PUBLISH and a will have in common. */
+interface PassThrough {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+  userProperties?: UserProperties;
 }

@@ -4,10 +4,10 @@ import {
   decodeMessage,
   encodeMessage,
   fromPublishPacket,
+  fromWill,
   isExpired,
   type Message,
-  toPublishProperties,
-  toUserProperties,
+  remainingExpirySeconds,
 } from "./message.ts";
 
 const full: Message = {
@@ -86,37 +86,51 @@ Deno.test("decodeMessage() throws SyntaxError on truncated records and unknown v
   assert.throws(() => decodeMessage(other), SyntaxError);
 });
 
-Deno.test("toPublishProperties() gives the remaining expiry in whole seconds, rounded up", () => {
+Deno.test("remainingExpirySeconds() gives the remaining expiry in whole seconds, rounded up", () => {
   const m = { ...full, expiresAt: 11_500 };
-  assert.equal(toPublishProperties(m, 1_000).messageExpiryInterval, 11);
-  assert.equal(toPublishProperties(m, 1_500).messageExpiryInterval, 10);
-  assert.equal(toPublishProperties(m, 11_499).messageExpiryInterval, 1);
-  assert.equal(toPublishProperties(m, 20_000).messageExpiryInterval, 1); // caller drops these
-  assert.equal(toPublishProperties({ ...full, expiresAt: 0 }, 5).messageExpiryInterval, undefined);
+  assert.equal(remainingExpirySeconds(m, 1_000), 11);
+  assert.equal(remainingExpirySeconds(m, 1_500), 10);
+  assert.equal(remainingExpirySeconds(m, 11_499), 1);
+  assert.equal(remainingExpirySeconds(m, 20_000), 1); // caller drops these
+  assert.equal(remainingExpirySeconds({ ...full, expiresAt: 0 }, 5), 0);
 });
 
-Deno.test("toPublishProperties() builds mqtt-packet's properties, subscription ids included", () => {
-  const props = toPublishProperties(full, full.timestamp, [4, 7]);
-  assert.equal(props.payloadFormatIndicator, true);
-  assert.equal(props.contentType, "application/json");
-  assert.equal(props.responseTopic, "reply/ü");
-  assert.deepEqual([...props.correlationData!], [9, 8, 7]);
-  assert.deepEqual({ ...props.userProperties }, {
-    b: ["1", "3"],
-    a: "2",
-    "": "",
-    "ключ": "значение",
-  });
-  assert.deepEqual(props.subscriptionIdentifier, [4, 7]);
-  assert.equal(toPublishProperties(full, 0, [5]).subscriptionIdentifier, 5);
-  assert.equal("subscriptionIdentifier" in toPublishProperties(full, 0, []), false);
-  assert.deepEqual(toPublishProperties({ ...full, properties: {}, expiresAt: 0 }, 0), {});
-});
-
-Deno.test("toUserProperties() keeps a '__proto__' name as an ordinary key", () => {
-  const o = toUserProperties([["__proto__", "x"], ["a", "1"]]);
-  assert.equal(Object.getPrototypeOf(o), null);
-  assert.deepEqual(Object.keys(o), ["__proto__", "a"]);
+Deno.test("fromWill() carries the will's properties like a PUBLISH's, bytes copied", () => {
+  const payload = Buffer.from([1, 2, 3]);
+  const correlationData = Buffer.from([9, 8]);
+  const m = fromWill(
+    {
+      cmd: "connect",
+      clientId: "c",
+      will: {
+        topic: "w/t",
+        payload,
+        qos: 1,
+        retain: true,
+        properties: {
+          contentType: "text/plain",
+          correlationData,
+          messageExpiryInterval: 5,
+          userProperties: { k: "v" },
+        },
+      },
+    },
+    "c",
+    1_000,
+  );
+  assert.ok(m);
+  assert.equal(m.topic, "w/t");
+  assert.deepEqual([...m.payload], [1, 2, 3]);
+  assert.equal(m.qos, 1);
+  assert.equal(m.retain, true);
+  assert.equal(m.expiresAt, 6_000);
+  assert.equal(m.properties.contentType, "text/plain");
+  assert.deepEqual(m.properties.userProperties, [["k", "v"]]);
+  payload[0] = 0; // the will keeps its own copies
+  correlationData[0] = 0;
+  assert.deepEqual([...m.payload], [1, 2, 3]);
+  assert.deepEqual([...m.properties.correlationData!], [9, 8]);
+  assert.equal(fromWill({ cmd: "connect", clientId: "c" }, "c", 0), null);
 });
 
 Deno.test("fromPublishPacket() builds a Message with absolute expiry and grouped user properties", () => {

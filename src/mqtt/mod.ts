@@ -60,13 +60,12 @@ export {
   encodeMessage,
   fromPublishPacket,
   fromUserProperties,
+  fromWill,
   isExpired,
   type Message,
   MESSAGE_FORMAT_VERSION,
   type MessageProperties,
-  type PublishProperties,
-  toPublishProperties,
-  toUserProperties,
+  remainingExpirySeconds,
 } from "./message.ts";
 export { peekConnect, type PeekResult } from "./connect_peek.ts";
 export { encodePublish, type PublishFields } from "./publish_encoder.ts";

@@ -17,6 +17,7 @@ import {
   PacketDecoder,
   ReasonCode,
   reasonName,
+  remainingExpirySeconds,
 } from "../mqtt/mod.ts";
 import type { AuthContext, EnhancedAuthMethod, EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
@@ -173,9 +174,7 @@ export class Channel implements SessionOutput {
         newAlias = true;
       }
     }
-    const expirySeconds = v5 && m.expiresAt !== 0
-      ? Math.max(1, Math.ceil((m.expiresAt - this.host.now()) / 1000))
-      : 0;
+    const expirySeconds = v5 ? remainingExpirySeconds(m, this.host.now()) : 0;
     const bytes = encodePublish(m, {
       qos: d.qos,
       retain: d.retain,

@@ -6,15 +6,7 @@
 
 import type { AuthStep } from "../../auth/mod.ts";
 import type { IConnectPacket } from "../../mqtt/mod.ts";
-import {
-  asBuffer,
-  fromUserProperties,
-  type Message,
-  MqttError,
-  ReasonCode,
-  userPropertiesOf,
-  validateTopicName,
-} from "../../mqtt/mod.ts";
+import { asBuffer, fromWill, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 
 const NEVER = 0xFFFFFFFF;
@@ -109,34 +101,8 @@ function completeConnect(
     if (w.retain && !mqtt.retainAvailable) {
       throw new MqttError(ReasonCode.RetainNotSupported, "Retained wills are not supported");
     }
-    const props = w.properties ?? {};
-    const message: Message = {
-      topic: w.topic,
-      payload: typeof w.payload === "string"
-        ? new TextEncoder().encode(w.payload)
-        : new Uint8Array(w.payload ?? new Uint8Array()),
-      qos,
-      retain: w.retain === true,
-      properties: {
-        ...(props.payloadFormatIndicator !== undefined
-          ? { payloadFormatIndicator: props.payloadFormatIndicator }
-          : {}),
-        ...(props.contentType !== undefined ? { contentType: props.contentType } : {}),
-        ...(props.responseTopic !== undefined ? { responseTopic: props.responseTopic } : {}),
-        ...(props.correlationData !== undefined
-          ? { correlationData: new Uint8Array(props.correlationData) }
-          : {}),
-        ...(props.userProperties
-          ? {
-            userProperties: userPropertiesOf(p) ?? fromUserProperties(props.userProperties),
-          }
-          : {}),
-      },
-      origin: clientId,
-      expiresAt: props.messageExpiryInterval ? now + props.messageExpiryInterval * 1000 : 0,
-      timestamp: now,
-    };
-    ch.will = { message, delayMs: (props.willDelayInterval ?? 0) * 1000 };
+    const delayMs = (w.properties?.willDelayInterval ?? 0) * 1000;
+    ch.will = { message: fromWill(p, clientId, now)!, delayMs };
   }
 
   // Session expiry: 3.x persistent sessions use the configured bound; MQTT 5 asks, capped by it.
