@@ -7,7 +7,13 @@
  */
 
 import { FieldReader, FieldWriter, partitionOf, RecordKind } from "../ipc/mod.ts";
-import { decodeMessage, encodeMessage, type Message, parseShared } from "../mqtt/mod.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  hasWildcard,
+  type Message,
+  parseShared,
+} from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
@@ -184,8 +190,7 @@ export class Broker {
    */
   requestRetained(clientId: string, filter: string, opts: SubOptions): void {
     if (!this.#opts.retainEnabled) return;
-    const wildcard = filter.includes("+") || filter.includes("#");
-    const targets = wildcard
+    const targets = hasWildcard(filter)
       ? [...Array(this.#port.count).keys()]
       : [partitionOf(filter, this.#port.count)];
     const id = this.#nextQueryId++;

@@ -7,8 +7,7 @@
 
 import type { RetainerConfig } from "../config/types.ts";
 import { CountKind, type SharedCounts } from "../ipc/mod.ts";
-import type { Message } from "../mqtt/message.ts";
-import { matches } from "../mqtt/topic.ts";
+import { hasWildcard, isExpired, matches, type Message } from "../mqtt/mod.ts";
 
 /** Outcome of a store, for metrics and logs. */
 export type RetainResult = "stored" | "cleared" | "refused" | "too_large";
@@ -49,7 +48,7 @@ export class Retainer {
   /** Retained messages matching `filter` that have not expired. */
   query(filter: string, now: number): Message[] {
     const out: Message[] = [];
-    if (!filter.includes("+") && !filter.includes("#")) {
+    if (!hasWildcard(filter)) {
       const m = this.#messages.get(filter);
       if (m) this.#keepLive(m, now, out);
       return out;
@@ -65,7 +64,7 @@ export class Retainer {
   }
 
   #keepLive(m: Message, now: number, out: Message[]): void {
-    if (m.expiresAt !== 0 && m.expiresAt <= now) {
+    if (isExpired(m, now)) {
       this.#delete(m.topic); // [MQTT-3.3.2-5]: expired retained messages go too
       return;
     }

@@ -6,6 +6,7 @@
  */
 
 import type { MqttConfig } from "../config/types.ts";
+import { isExpired } from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { Inflight, type InflightEntry } from "./inflight.ts";
 import { MQueue } from "./mqueue.ts";
@@ -198,8 +199,7 @@ export class Session {
   }
 
   #send(out: SessionOutput, d: Delivery, now: number): void {
-    const expiresAt = d.message.expiresAt;
-    if (expiresAt !== 0 && expiresAt <= now) {
+    if (isExpired(d.message, now)) {
       this.onDrop?.(d, "expired");
       return;
     }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { hasWildcard } from "../mqtt/mod.ts";
+
 type Entries<V> = Map<string, V>;
 
 class TrieNode<V> {
@@ -27,10 +29,6 @@ class TrieNode<V> {
     return this.entries === null && this.hash === null && this.plus === null &&
       (this.children === null || this.children.size === 0);
   }
-}
-
-function isWildcardFilter(filter: string): boolean {
-  return filter.includes("+") || filter.includes("#");
 }
 
 /**
@@ -64,7 +62,7 @@ export class TopicTrie<V> {
    */
   add(filter: string, key: string, value: V): boolean {
     let entries: Entries<V> | null | undefined;
-    if (!isWildcardFilter(filter)) {
+    if (!hasWildcard(filter)) {
       entries = this.#exact.get(filter);
       if (entries === undefined) this.#exact.set(filter, entries = new Map());
     } else {
@@ -106,7 +104,7 @@ export class TopicTrie<V> {
 
   /** Removes `key` from `filter`. Returns true when the filter lost its last key (and is gone). */
   remove(filter: string, key: string): boolean {
-    if (!isWildcardFilter(filter)) {
+    if (!hasWildcard(filter)) {
       const entries = this.#exact.get(filter);
       if (entries === undefined || !entries.delete(key)) return false;
       if (entries.size > 0) return false;
@@ -143,7 +141,7 @@ export class TopicTrie<V> {
 
   /** The keys and values of `filter`, or undefined when it has none. Do not mutate the map. */
   get(filter: string): ReadonlyMap<string, V> | undefined {
-    if (!isWildcardFilter(filter)) return this.#exact.get(filter);
+    if (!hasWildcard(filter)) return this.#exact.get(filter);
     const levels = filter.split("/");
     const isHash = levels[levels.length - 1] === "#";
     let node: TrieNode<V> | null | undefined = this.#root;

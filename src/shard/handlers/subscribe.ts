@@ -4,7 +4,13 @@
  */
 
 import type { ISubscribePacket, IUnsubscribePacket } from "../../mqtt/mod.ts";
-import { MqttError, parseShared, ReasonCode, validateTopicFilter } from "../../mqtt/mod.ts";
+import {
+  hasWildcard,
+  MqttError,
+  parseShared,
+  ReasonCode,
+  validateTopicFilter,
+} from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 import type { SubOptions } from "../session.ts";
 
@@ -83,7 +89,7 @@ function checkFilter(ch: Channel, filter: string): number {
   if (!mqtt.sharedSubscription && parseShared(filter)) {
     return ReasonCode.SharedSubscriptionsNotSupported;
   }
-  if (!mqtt.wildcardSubscription && (filter.includes("+") || filter.includes("#"))) {
+  if (!mqtt.wildcardSubscription && hasWildcard(filter)) {
     return ReasonCode.WildcardSubscriptionsNotSupported;
   }
   return 0;
