@@ -62,7 +62,7 @@ export class SessionRegistry {
    * [MQTT-3.1.4-3]; clean start discards the old session [MQTT-3.1.2-4], otherwise it resumes
    * and any delayed will is cancelled [MQTT-3.1.3-9].
    */
-  open(channel: Channel, cleanStart: boolean, expiryMs: number, now: number) {
+  open(channel: Channel, cleanStart: boolean, expiryMs: number) {
     const clientId = channel.clientId;
     const old = this.#live.get(clientId);
     if (old) {
@@ -91,7 +91,6 @@ export class SessionRegistry {
       this.stats.sessionsCreated++;
     }
     this.#live.set(clientId, channel);
-    void now;
     return { session, present };
   }
 

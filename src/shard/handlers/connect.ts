@@ -125,7 +125,7 @@ function completeConnect(
   ch.clientTopicAliasMax = p.properties?.topicAliasMaximum ?? 0;
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
 
-  const { session, present } = registry.open(ch, clean, expiryMs, now);
+  const { session, present } = registry.open(ch, clean, expiryMs);
   ch.session = session;
   ch.state = "connected";
 
