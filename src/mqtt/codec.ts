@@ -1,9 +1,11 @@
 /**
  * The MQTT codec: the only importer of npm:mqtt-packet. PacketDecoder frames the byte stream of
  * one connection itself (fixed header + remaining length, size guard before any body is
- * buffered), checks each whole packet with _frame_check.ts, then hands it to mqtt-packet's parser
- * to build the packet object. encodePacket wraps mqtt-packet's generate. The decoder's only state
- * is the partial packet of its connection; nothing here does I/O.
+ * buffered), checks each whole packet with _frame_check.ts, then builds the packet object: the
+ * message-path types (PUBLISH, the four acks, PINGREQ) in _fast_decode.ts, everything else with
+ * mqtt-packet's parser, in the same shape. encodePacket writes the acks and PINGRESP itself and
+ * wraps mqtt-packet's generate for the rest. The decoder's only state is the partial packet of
+ * its connection; nothing here does I/O.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import type { Packet } from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { MqttError } from "./errors.ts";
 import { checkFrame, type ProtocolVersion } from "./_frame_check.ts";
+import { fastDecode } from "./_fast_decode.ts";
 import { ReasonCode } from "./reason_codes.ts";
 
 export type {
@@ -200,6 +203,12 @@ export class PacketDecoder {
       out.push({ ok: true, packet: { cmd: "auth", reasonCode: 0 } });
       return;
     }
+    const fast = fastDecode(frame, 1 + this.#lenBytes, this.#version);
+    if (fast !== null) {
+      if (userProperties) orderedUserProperties.set(fast, userProperties);
+      out.push({ ok: true, packet: fast });
+      return;
+    }
     parsed = null;
     parseError = null;
     sharedParser.settings.protocolVersion = this.#version;
@@ -299,6 +308,8 @@ function normalize(packet: Packet): Packet {
  * ```
  */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Uint8Array {
+  const fast = encodeAck(packet, protocolVersion);
+  if (fast !== null) return fast;
   try {
     const buf = mqttPacket.generate(normalize(packet), { protocolVersion });
     // A plain Uint8Array view: Buffer#slice shares memory where Uint8Array#slice copies, a trap
@@ -308,4 +319,40 @@ export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): 
     const reason = e instanceof Error ? e.message : String(e);
     throw new TypeError(`Cannot encode ${packet.cmd} packet: ${reason}`, { cause: e });
   }
+}
+
+const ACK_TYPES: Readonly<Record<string, number>> = {
+  puback: 0x40,
+  pubrec: 0x50,
+  pubrel: 0x62,
+  pubcomp: 0x70,
+};
+const PINGRESP = new Uint8Array([0xd0, 0x00]);
+
+/**
+ * PUBACK, PUBREC, PUBREL and PUBCOMP without properties, and PINGRESP, byte for byte as
+ * mqtt-packet writes them (MQTT 5: reason code 0 omitted, else reason code and an empty property
+ * length), without its stream machinery: these go out once per QoS 1/2 message. Null for
+ * anything else.
+ */
+function encodeAck(packet: Packet, version: ProtocolVersion): Uint8Array | null {
+  if (packet.cmd === "pingresp") return PINGRESP.slice();
+  const type = ACK_TYPES[packet.cmd];
+  if (type === undefined) return null;
+  const ack = packet as {
+    messageId?: number;
+    reasonCode?: number;
+    properties?: object;
+    dup?: boolean;
+  };
+  const id = ack.messageId;
+  if (typeof id !== "number" || ack.properties !== undefined || ack.dup === true) return null;
+  const long = version === 5 && ack.reasonCode !== 0;
+  const out = new Uint8Array(long ? 6 : 4);
+  out[0] = type;
+  out[1] = long ? 4 : 2;
+  out[2] = id >> 8;
+  out[3] = id & 0xff;
+  if (long) out[4] = ack.reasonCode ?? 0; // out[5]: property length 0
+  return out;
 }
