@@ -17,6 +17,8 @@ import {
   disconnect,
   publish,
   runTag,
+  subscribe,
+  takeMatching,
 } from "./_helpers/clients.ts";
 import { assertPartition, gather, members, ownerOf, seqOf } from "./_helpers/groups.ts";
 import { withBroker } from "./_helpers/suite.ts";
@@ -70,7 +72,14 @@ strategyTest("sticky", async (url, id, base, prefix) => {
     );
     const leaving = ms[chosen];
     assert(leaving, "the chosen member");
+    // Publish on only once the broker has handled the leave: the member's shard announces the
+    // disconnect after it told every shard the member left, on the same rings, so the
+    // publisher's shard has the new membership once the publisher sees the event. Before that,
+    // a message may still go to the leaving member and be handed on to any other member.
+    const leftTopic = `$SYS/brokers/+/clients/${leaving.options.clientId}/disconnected`;
+    await subscribe(pub, leftTopic, { qos: 0 });
     await disconnect(leaving);
+    await takeMatching(pub, (m) => m.topic.endsWith("/disconnected"), 10_000);
     const rest = ms.filter((_, i) => i !== chosen);
     const more = seqOf(30).slice(20);
     for (const p of more) await publish(pub, `${base}/t`, p, { qos: 1 });
