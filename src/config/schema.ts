@@ -11,6 +11,7 @@ import type {
   BrokerConfig,
   Config,
   DelayedConfig,
+  ForceGcConfig,
   MqttConfig,
   RetainerConfig,
   SysTopicsConfig,
@@ -141,6 +142,18 @@ const delayed = z.strictObject({
   maxDelayInterval: d.max_delay_interval,
 }));
 
+const forceGc = z.strictObject({
+  enable: bool().default(true),
+  interval: duration(1000, MAX_TIMER_MS).default(10_000),
+  heap_growth: size(MB, GB).default(8 * MB),
+  quiet_rate: int(0, UNLIMITED).default(1000),
+}).transform((g): ForceGcConfig => ({
+  enable: g.enable,
+  interval: g.interval,
+  heapGrowth: g.heap_growth,
+  quietRate: g.quiet_rate,
+}));
+
 const retainer = z.strictObject({
   enable: bool().default(true),
   max_retained_messages: int(0, UNLIMITED, { infinity: true }).default(100_000),
@@ -173,6 +186,7 @@ export const configSchema = z.strictObject({
   broker: broker.prefault({}),
   sys_topics: sysTopics.prefault({}),
   delayed: delayed.prefault({}),
+  force_gc: forceGc.prefault({}),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -196,6 +210,7 @@ export const configSchema = z.strictObject({
   broker: c.broker,
   sysTopics: c.sys_topics,
   delayed: c.delayed,
+  forceGc: c.force_gc,
   ipc: { ringSize: c.ipc.ring_size },
 }));
 

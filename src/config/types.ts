@@ -72,6 +72,17 @@ export interface DelayedConfig {
   readonly maxDelayInterval: number;
 }
 
+/** Idle garbage collection per isolate (src/idle_gc.ts). */
+export interface ForceGcConfig {
+  readonly enable: boolean;
+  /** How often each isolate looks at its heap, ms. */
+  readonly interval: number;
+  /** Heap growth since the last full collection that is worth collecting, bytes. */
+  readonly heapGrowth: number;
+  /** Work per second (ring records, socket reads) under which an isolate counts as quiet. */
+  readonly quietRate: number;
+}
+
 export interface RetainerConfig {
   readonly enable: boolean;
   /** Retained messages in the whole broker; 0 = unlimited. */
@@ -94,6 +105,7 @@ export interface Config {
   readonly broker: BrokerConfig;
   readonly sysTopics: SysTopicsConfig;
   readonly delayed: DelayedConfig;
+  readonly forceGc: ForceGcConfig;
   readonly ipc: {
     /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
     readonly ringSize: number;

@@ -131,7 +131,7 @@ export class Broker {
   /** Adds a subscription; a filter's first subscriber on this shard is announced to all. */
   subscribe(session: Session, filter: string, opts: SubOptions): void {
     const isNew = !session.subscriptions.has(filter);
-    session.subscriptions.set(filter, opts);
+    session.setSubscription(filter, opts);
     const shared = parseShared(filter);
     if (shared) {
       if (!isNew) return;
@@ -148,7 +148,7 @@ export class Broker {
 
   /** Removes a subscription; returns false when it did not exist. */
   unsubscribe(session: Session, filter: string): boolean {
-    if (!session.subscriptions.delete(filter)) return false;
+    if (!session.deleteSubscription(filter)) return false;
     const shared = parseShared(filter);
     if (shared) {
       this.shared.leave(shared.group, shared.filter, session.clientId);

@@ -92,10 +92,12 @@ export class Channel implements SessionOutput {
   clientMaxPacketSize = 0;
   /** MQTT 5 session expiry the CONNECT asked for, in seconds (for the DISCONNECT rule). */
   connectSessionExpiry = 0;
-  readonly inboundAliases = new Map<number, string>();
   /** The client's Topic Alias Maximum from CONNECT; 0 = it takes no aliases. */
   clientTopicAliasMax = 0;
-  readonly #outboundAliases = new Map<string, number>();
+  // Topic aliases both ways, made on first use (MQTT 5 clients that use aliases only): an empty
+  // Map costs about 250 bytes a connection.
+  #inboundAliases: Map<number, string> | null = null;
+  #outboundAliases: Map<string, number> | null = null;
   readonly #decoder: PacketDecoder;
 
   constructor(
@@ -143,6 +145,15 @@ export class Channel implements SessionOutput {
   }
 
   /** Re-reads the state: handlers may have closed the channel meanwhile. */
+  /** The topic an inbound Topic Alias stands for (MQTT 5 section 3.3.2.3.4). */
+  inboundAlias(alias: number): string | undefined {
+    return this.#inboundAliases?.get(alias);
+  }
+
+  setInboundAlias(alias: number, topic: string): void {
+    (this.#inboundAliases ??= new Map()).set(alias, topic);
+  }
+
   isClosed(): boolean {
     return this.state === "closed";
   }
@@ -165,12 +176,13 @@ export class Channel implements SessionOutput {
     let aliasOnly = false;
     let newAlias = false;
     if (v5 && this.clientTopicAliasMax > 0) {
-      const known = this.#outboundAliases.get(m.topic);
+      const known = this.#outboundAliases?.get(m.topic);
+      const used = this.#outboundAliases?.size ?? 0;
       if (known !== undefined) {
         topicAlias = known;
         aliasOnly = true;
-      } else if (this.#outboundAliases.size < this.clientTopicAliasMax) {
-        topicAlias = this.#outboundAliases.size + 1;
+      } else if (used < this.clientTopicAliasMax) {
+        topicAlias = used + 1;
         newAlias = true;
       }
     }
@@ -188,7 +200,7 @@ export class Channel implements SessionOutput {
     });
     if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
     if (this.state === "closed") return true;
-    if (newAlias) this.#outboundAliases.set(m.topic, topicAlias);
+    if (newAlias) (this.#outboundAliases ??= new Map()).set(m.topic, topicAlias);
     this.host.write(this.connId, bytes);
     this.host.metrics.packetOut("publish", d.qos, bytes.byteLength);
     return true;

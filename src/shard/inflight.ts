@@ -17,9 +17,15 @@ export interface InflightEntry {
   sentAt: number;
 }
 
-/** Bounded packet-id → entry window; Map keeps insertion order, which is resend order. */
+const NONE: ReadonlyMap<number, InflightEntry> = new Map();
+
+/**
+ * Bounded packet-id → entry window; Map keeps insertion order, which is resend order. The Map is
+ * made on the first QoS 1/2 delivery: most idle clients never get one, and an empty Map with its
+ * table costs about 250 bytes a session.
+ */
 export class Inflight {
-  #entries = new Map<number, InflightEntry>();
+  #entries: Map<number, InflightEntry> | null = null;
   #max: number;
 
   constructor(max: number) {
@@ -32,37 +38,37 @@ export class Inflight {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 
   isFull(): boolean {
-    return this.#entries.size >= this.#max;
+    return this.size >= this.#max;
   }
 
   has(packetId: number): boolean {
-    return this.#entries.has(packetId);
+    return this.#entries?.has(packetId) ?? false;
   }
 
   get(packetId: number): InflightEntry | undefined {
-    return this.#entries.get(packetId);
+    return this.#entries?.get(packetId);
   }
 
   insert(entry: InflightEntry): void {
-    this.#entries.set(entry.packetId, entry);
+    (this.#entries ??= new Map()).set(entry.packetId, entry);
   }
 
   delete(packetId: number): InflightEntry | undefined {
-    const entry = this.#entries.get(packetId);
-    if (entry) this.#entries.delete(packetId);
+    const entry = this.#entries?.get(packetId);
+    if (entry) this.#entries!.delete(packetId);
     return entry;
   }
 
   /** Entries in the order they were first sent: the order a resumed session resends them. */
   values(): IterableIterator<InflightEntry> {
-    return this.#entries.values();
+    return (this.#entries ?? NONE).values();
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#entries = null;
   }
 }

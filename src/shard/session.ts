@@ -29,12 +29,16 @@ export interface SessionOutput {
 /** Counters a Session reports to its shard for dropped deliveries. */
 export type DropReason = "queue_full" | "qos0_offline" | "expired" | "too_large";
 
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubOptions> = new Map();
+const NO_RELS: ReadonlyMap<number, number> = new Map();
+
 /** Session state; one per client id on the shard that owns the id. */
 export class Session {
   readonly clientId: string;
-  readonly subscriptions = new Map<string, SubOptions>();
-  /** Inbound QoS 2 packet ids between PUBREC and PUBREL, with arrival time [MQTT-4.3.3]. */
-  readonly awaitingRel = new Map<number, number>();
+  // Both Maps are made on first use: an idle client has neither, and an empty Map costs about
+  // 250 bytes (bench connections scenario).
+  #subscriptions: Map<string, SubOptions> | null = null;
+  #awaitingRel: Map<number, number> | null = null;
   /** Milliseconds the session lives after its connection ends; Infinity = never expires. */
   expiryInterval: number;
   /** When the last connection ended, for expiry; 0 while connected. */
@@ -42,7 +46,9 @@ export class Session {
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
 
   #inflight: Inflight;
-  #queue: MQueue;
+  /** Made on the first delivery that has to wait; most idle clients never have one. */
+  #queue: MQueue | null = null;
+  readonly #mqtt: MqttConfig;
   #output: SessionOutput | null = null;
   #nextPacketId = 1;
   /** The socket's pending output is over its high watermark: hold deliveries in the queue. */
@@ -54,11 +60,35 @@ export class Session {
     this.expiryInterval = expiryInterval;
     this.#maxInflight = mqtt.maxInflight;
     this.#inflight = new Inflight(mqtt.maxInflight);
-    this.#queue = new MQueue({
-      maxLen: mqtt.maxMqueueLen,
-      dropPolicy: mqtt.mqueueDropPolicy,
-      storeQos0: mqtt.mqueueStoreQos0,
-    });
+    this.#mqtt = mqtt;
+  }
+
+  /** Filter → granted options. */
+  get subscriptions(): ReadonlyMap<string, SubOptions> {
+    return this.#subscriptions ?? NO_SUBSCRIPTIONS;
+  }
+
+  setSubscription(filter: string, opts: SubOptions): void {
+    (this.#subscriptions ??= new Map()).set(filter, opts);
+  }
+
+  /** False when there was no such subscription. */
+  deleteSubscription(filter: string): boolean {
+    return this.#subscriptions?.delete(filter) ?? false;
+  }
+
+  /** Inbound QoS 2 packet ids between PUBREC and PUBREL, with arrival time [MQTT-4.3.3]. */
+  get awaitingRel(): ReadonlyMap<number, number> {
+    return this.#awaitingRel ?? NO_RELS;
+  }
+
+  awaitRel(packetId: number, now: number): void {
+    (this.#awaitingRel ??= new Map()).set(packetId, now);
+  }
+
+  /** False when the id was not awaiting a PUBREL. */
+  releaseRel(packetId: number): boolean {
+    return this.#awaitingRel?.delete(packetId) ?? false;
   }
 
   get connected(): boolean {
@@ -70,7 +100,7 @@ export class Session {
   }
 
   get queueLength(): number {
-    return this.#queue.length;
+    return this.#queue?.length ?? 0;
   }
 
   /** Binds a connection; the window is the smaller of ours and the client's Receive Maximum. */
@@ -113,12 +143,16 @@ export class Session {
   /** Takes one delivery: straight out if connected and the window allows, else queued. */
   deliver(d: Delivery, now: number): void {
     const out = this.#output;
-    const free = !this.#congested && this.#queue.length === 0;
+    const free = !this.#congested && this.queueLength === 0;
     if (out && free && (d.qos === 0 || !this.#inflight.isFull())) {
       this.#send(out, d, now);
       return;
     }
-    const r = this.#queue.enqueue(d);
+    const r = (this.#queue ??= new MQueue({
+      maxLen: this.#mqtt.maxMqueueLen,
+      dropPolicy: this.#mqtt.mqueueDropPolicy,
+      storeQos0: this.#mqtt.mqueueStoreQos0,
+    })).enqueue(d);
     if (r.dropped) this.onDrop?.(r.dropped, r.reason);
   }
 
@@ -174,7 +208,7 @@ export class Session {
         taken.push(entry.delivery);
       }
     }
-    taken.push(...this.#queue.removeWhere(select));
+    if (this.#queue) taken.push(...this.#queue.removeWhere(select));
     if (taken.length > 0) this.#pump(now);
     return taken;
   }
@@ -182,18 +216,18 @@ export class Session {
   /** Drops all delivery state (clean start, or expiry). */
   clear(): void {
     this.#inflight.clear();
-    this.#queue.clear();
-    this.awaitingRel.clear();
-    this.subscriptions.clear();
+    this.#queue = null;
+    this.#awaitingRel = null;
+    this.#subscriptions = null;
   }
 
   #pump(now: number): void {
     const out = this.#output;
     if (!out) return;
     while (!this.#congested) {
-      const d = this.#queue.peek();
+      const d = this.#queue?.peek();
       if (!d || (d.qos > 0 && this.#inflight.isFull())) return;
-      this.#queue.dequeue();
+      this.#queue!.dequeue();
       this.#send(out, d, now);
     }
   }

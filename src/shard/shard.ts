@@ -8,6 +8,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { EnhancedAuthRegistry, reverseChallengeMethod } from "../auth/mod.ts";
 import type { Config } from "../config/types.ts";
+import { startForceGc } from "../idle_gc.ts";
 import {
   FieldReader,
   readDoorbell,
@@ -53,6 +54,10 @@ export class Shard implements ChannelHost {
   #fromPeers: (RingReader | null)[] = [];
   #toPeers: (RingWriter | null)[] = [];
   readonly #channels = new Map<number, Channel>();
+  readonly #listenerNames = new Map<string, string>();
+  /** Records handled so far: the idle GC's measure of load. */
+  #workDone = 0;
+  #stopGc: () => void = () => {};
   #congestedPeers = 0;
   readonly #outbound: OutboundBatcher;
   #stopped = false;
@@ -115,6 +120,12 @@ export class Shard implements ChannelHost {
     this.#tick = setInterval(() => this.#onTick(), 1000);
     const sysInterval = this.config.sysTopics.sysMsgInterval;
     if (sysInterval > 0) this.#sysTick = setInterval(() => this.#onSysTick(), sysInterval);
+    this.#stopGc = startForceGc(
+      this.config.forceGc,
+      () => this.#workDone,
+      (m, p) => this.log.debug(m, p),
+      `shard ${this.index}`,
+    );
     void this.#run();
   }
 
@@ -137,6 +148,7 @@ export class Shard implements ChannelHost {
     this.#stopped = true;
     clearInterval(this.#tick);
     clearInterval(this.#sysTick);
+    this.#stopGc();
     this.delayed.stop();
   }
 
@@ -209,6 +221,7 @@ export class Shard implements ChannelHost {
         );
       }
       this.#flushAll();
+      this.#workDone += work;
       if (work === 0) {
         await waitDoorbell(this.#rings.doorbell, seen);
       } else {
@@ -244,12 +257,19 @@ export class Shard implements ChannelHost {
     }
   }
 
+  /** One string per listener name, not one per connection (there are a handful of names). */
+  #internListener(name: string): string {
+    let known = this.#listenerNames.get(name);
+    if (known === undefined) this.#listenerNames.set(name, known = name);
+    return known;
+  }
+
   #onClientRecord(kind: number, payload: Uint8Array): void {
     const r = new FieldReader(payload);
     const connId = r.u32();
     switch (kind) {
       case RecordKind.ConnOpen: {
-        const listener = r.str();
+        const listener = this.#internListener(r.str());
         const peer = r.str();
         const assignedClientId = r.str();
         this.#channels.set(connId, new Channel(this, { connId, peer, listener, assignedClientId }));
@@ -303,7 +323,7 @@ export class Shard implements ChannelHost {
     for (const ch of [...this.#channels.values()]) ch.checkKeepalive(now);
     for (const session of this.registry.sessions()) {
       for (const [id, at] of session.awaitingRel) {
-        if (now - at >= mqtt.awaitRelTimeout) session.awaitingRel.delete(id);
+        if (now - at >= mqtt.awaitRelTimeout) session.releaseRel(id);
       }
     }
     // 3.x clients get unacknowledged messages again after retry_interval; MQTT 5 forbids

@@ -5,7 +5,7 @@
  * parses nothing and never touches rings (the supervisor turns its events into records).
  */
 
-import type { SocketPort } from "./listener.ts";
+import type { SocketHandlers, SocketPort } from "./listener.ts";
 
 /** Pending output above which the shard is told to hold back (ConnCongested). */
 const OUTPUT_HIGH_WATER = 256 * 1024;
@@ -40,7 +40,7 @@ export interface ConnectionInit {
 }
 
 /** One socket's byte pump; see the file header. */
-export class Connection {
+export class Connection implements SocketHandlers {
   /** Unique per supervisor lifetime; the connId of every record about this socket. */
   readonly id: number;
   /** Listener name, e.g. "tcp:default". */
@@ -75,24 +75,29 @@ export class Connection {
 
   /** Starts reading. */
   start(): void {
-    this.#socket.attach({
-      data: (bytes) => {
-        if (this.#state === "open") this.#events.data(this, bytes);
-      },
-      drain: () => {
-        if (this.#congested && this.#socket.writableLength < OUTPUT_HIGH_WATER / 2) {
-          this.#congested = false;
-          this.#events.congested(this, false);
-        }
-      },
-      close: (reason) => {
-        // When the broker closed first, the peer's answering FIN is not the cause.
-        const why = this.#state === "ending" ? BROKER_CLOSED : reason;
-        this.#state = "closed";
-        clearTimeout(this.#endTimer);
-        this.#events.closed(this, why);
-      },
-    });
+    this.#socket.attach(this);
+  }
+
+  /** SocketHandlers (called by the transport only): bytes arrived. */
+  socketData(bytes: Uint8Array): void {
+    if (this.#state === "open") this.#events.data(this, bytes);
+  }
+
+  /** SocketHandlers (called by the transport only): pending output was flushed. */
+  socketDrained(): void {
+    if (this.#congested && this.#socket.writableLength < OUTPUT_HIGH_WATER / 2) {
+      this.#congested = false;
+      this.#events.congested(this, false);
+    }
+  }
+
+  /** SocketHandlers (called by the transport only): the socket is gone. */
+  socketClosed(reason: string): void {
+    // When the broker closed first, the peer's answering FIN is not the cause.
+    const why = this.#state === "ending" ? BROKER_CLOSED : reason;
+    this.#state = "closed";
+    clearTimeout(this.#endTimer);
+    this.#events.closed(this, why);
   }
 
   /**

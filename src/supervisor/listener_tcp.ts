@@ -24,29 +24,57 @@ function formatPeer(address: string | undefined, port: number | undefined): stri
   return host.includes(":") ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`;
 }
 
-/** SocketPort over a node:net Socket. */
+const PORT = Symbol("culex.socketPort");
+type TaggedSocket = Socket & { [PORT]?: TcpSocketPort };
+
+/**
+ * SocketPort over a node:net Socket. Its socket listeners are static methods shared by every
+ * socket (node calls them with the socket as `this`) rather than closures per socket: the
+ * connections scenario of the benchmark counts every per-socket object.
+ */
 class TcpSocketPort implements SocketPort {
   readonly peer: string;
-  #socket: Socket;
+  #socket: TaggedSocket;
+  #admission: Admission;
   #handlers: SocketHandlers | null = null;
   #reason = "closed";
   #closed = false;
 
-  constructor(socket: Socket, onClose: () => void) {
+  constructor(socket: Socket, admission: Admission) {
     this.#socket = socket;
+    this.#admission = admission;
     this.peer = formatPeer(socket.remoteAddress, socket.remotePort);
+    // node:net caches the peer as an object of three fields; we keep our own string.
+    (socket as unknown as { _peername?: unknown })._peername = undefined;
     socket.setNoDelay(true);
-    socket.on("error", (err: Error) => {
-      this.#reason = err.message;
-    });
-    socket.on("end", () => {
-      if (this.#reason === "closed") this.#reason = "closed by peer";
-    });
-    socket.on("close", () => {
-      this.#closed = true;
-      onClose();
-      this.#handlers?.close(this.#reason);
-    });
+    this.#socket[PORT] = this;
+    socket.on("error", TcpSocketPort.#onError);
+    socket.on("close", TcpSocketPort.#onClose);
+  }
+
+  static #onError(this: TaggedSocket, err: Error): void {
+    const port = this[PORT];
+    if (port) port.#reason = err.message;
+  }
+
+  static #onClose(this: TaggedSocket): void {
+    const port = this[PORT];
+    if (!port) return;
+    port.#closed = true;
+    // A FIN from the peer (the stream ended) without an error before.
+    if (port.#reason === "closed" && this.readableEnded) port.#reason = "closed by peer";
+    port.#admission.released();
+    port.#handlers?.socketClosed(port.#reason);
+  }
+
+  static #onData(this: TaggedSocket, chunk: Uint8Array): void {
+    const port = this[PORT];
+    if (port) port.#handlers?.socketData(chunk);
+  }
+
+  static #onDrain(this: TaggedSocket): void {
+    const port = this[PORT];
+    if (port) port.#handlers?.socketDrained();
   }
 
   get writableLength(): number {
@@ -56,12 +84,12 @@ class TcpSocketPort implements SocketPort {
   attach(handlers: SocketHandlers): void {
     this.#handlers = handlers;
     if (this.#closed) {
-      handlers.close(this.#reason);
+      handlers.socketClosed(this.#reason);
       return;
     }
     // Adding the data listener is what starts the flow of reads.
-    this.#socket.on("data", (chunk: Uint8Array) => handlers.data(chunk));
-    this.#socket.on("drain", () => handlers.drain());
+    this.#socket.on("data", TcpSocketPort.#onData);
+    this.#socket.on("drain", TcpSocketPort.#onDrain);
   }
 
   write(bytes: Uint8Array): void {
@@ -177,7 +205,7 @@ export class TcpListener implements Listener {
       socket.destroy();
       return;
     }
-    const port = new TcpSocketPort(socket, () => this.#admission.released());
+    const port = new TcpSocketPort(socket, this.#admission);
     try {
       this.#onAccept(port, this);
     } catch (err) {

@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { setImmediate } from "node:timers";
 import type { Config } from "../config/types.ts";
+import { startForceGc } from "../idle_gc.ts";
 import {
   FieldReader,
   readDoorbell,
@@ -87,6 +88,9 @@ class Node implements Supervisor {
   #touched: Connection[] = [];
   #nextId = 1;
   #stopped = false;
+  /** Socket reads and ring records handled so far: the idle GC's measure of load. */
+  #workDone = 0;
+  #stopGc: () => void = () => {};
   #stopping: Promise<void> | null = null;
   #pump: Promise<void> | null = null;
   #onIdle: (() => void) | null = null;
@@ -118,6 +122,12 @@ class Node implements Supervisor {
 
   async start(): Promise<void> {
     this.#pump = this.#runPump();
+    this.#stopGc = startForceGc(
+      this.#config.forceGc,
+      () => this.#workDone,
+      (m, p) => log.debug(m, p),
+      "supervisor",
+    );
     await this.#pool.start();
     for (const [name, cfg] of Object.entries(this.#config.listeners.tcp)) {
       if (!cfg.enable) continue;
@@ -146,6 +156,7 @@ class Node implements Supervisor {
     // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
     await this.#drainUntilQuiet(QUIET_MS);
     this.#stopped = true;
+    this.#stopGc();
     ringDoorbell(this.#pool.mesh.supervisorDoorbell);
     await this.#pump;
     for (const conn of this.#conns.values()) conn.end();
@@ -175,6 +186,7 @@ class Node implements Supervisor {
   }
 
   #onData(conn: Connection, bytes: Uint8Array): void {
+    this.#workDone++;
     const link = this.#links[conn.shard];
     if (link) {
       link.inbound(conn, bytes);
@@ -225,6 +237,7 @@ class Node implements Supervisor {
   #drainOnce(): number {
     let work = 0;
     for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    this.#workDone += work;
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;
     return work;

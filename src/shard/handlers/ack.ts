@@ -38,7 +38,7 @@ export function handlePubrec(ch: Channel, p: IPubrecPacket): void {
 /** PUBREL: release the inbound packet id and answer PUBCOMP [MQTT-4.3.3-11]. */
 export function handlePubrel(ch: Channel, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
-  const known = ch.session!.awaitingRel.delete(id);
+  const known = ch.session!.releaseRel(id);
   if (ch.protocolVersion === 5 && !known) {
     ch.send({ cmd: "pubcomp", messageId: id, reasonCode: ReasonCode.PacketIdentifierNotFound });
   } else {

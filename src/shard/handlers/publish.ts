@@ -27,13 +27,13 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
       throw new MqttError(ReasonCode.TopicAliasInvalid, `Topic alias ${alias} is out of range`);
     }
     if (topic === "") {
-      const known = ch.inboundAliases.get(alias);
+      const known = ch.inboundAlias(alias);
       if (known === undefined) {
         throw new MqttError(ReasonCode.ProtocolError, `Topic alias ${alias} was never set`);
       }
       topic = known;
     } else {
-      ch.inboundAliases.set(alias, topic);
+      ch.setInboundAlias(alias, topic);
     }
   }
   validateTopicName(topic, mqtt.maxTopicLevels);
@@ -141,7 +141,7 @@ function acknowledge(ch: Channel, qos: number, packetId: number, reasonCode: num
         : { cmd: "puback", messageId: packetId },
     );
   } else if (qos === 2) {
-    if (reasonCode < 0x80) ch.session!.awaitingRel.set(packetId, now);
+    if (reasonCode < 0x80) ch.session!.awaitRel(packetId, now);
     ch.send(
       v5
         ? { cmd: "pubrec", messageId: packetId, reasonCode }
