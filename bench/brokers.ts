@@ -121,7 +121,17 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
   if (def.kind === "culex") {
     cmd = Deno.execPath();
     const prof = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-    args = ["run", "-A", ...prof, "main.ts", "start", "--shards", String(def.shards ?? 1)];
+    const extra = (Deno.env.get("CULEX_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
+    args = [
+      "run",
+      "-A",
+      ...prof,
+      ...extra,
+      "main.ts",
+      "start",
+      "--shards",
+      String(def.shards ?? 1),
+    ];
     const sets = ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=info"];
     for (const s of [...sets, ...(opts.culexSets ?? [])]) args.push("--set", s);
     listening = CULEX_LISTENING;
@@ -169,6 +179,9 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {
       tail = (tail + text).slice(-4000);
+      if (Deno.env.get("CULEX_BENCH_BROKER_LOG")) {
+        Deno.writeTextFileSync(Deno.env.get("CULEX_BENCH_BROKER_LOG")!, text, { append: true });
+      }
       const m = listening?.exec(tail);
       if (m) found(Number(m[1]));
     }

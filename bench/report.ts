@@ -146,9 +146,9 @@ export function targets(
     measured: `${fmt(p99)} ms`,
     met: Number.isFinite(p99) ? p99 < 2 : null,
   });
-  const kib = med("connections", "kibPerConn", culex);
+  const kib = med("connections", "kibPerConnSettled", culex);
   out.push({
-    target: `connections: ${culex} <= 4 KiB per idle connection`,
+    target: `connections: ${culex} <= 4 KiB per idle connection (settled)`,
     measured: `${fmt(kib)} KiB`,
     met: Number.isFinite(kib) ? kib <= 4 : null,
   });

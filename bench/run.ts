@@ -20,6 +20,8 @@ const USAGE = `Usage: deno task bench [options]
   --brokers LIST      culex-1,culex-N,mosquitto,aedes (default all available)
   --shards N          shards of the culex-N broker (default 2)
   --connections N     idle clients of the connections scenario (default 20000)
+  --settle S          connections: seconds to let memory settle after each half of the
+                      clients, lowest RSS taken (default 25; 0 = 2 s only)
   --loadgen KIND      node (default when installed) or deno
   --cpu-prof DIR      run Culex with --cpu-prof, profiles written under DIR/<broker>-<scenario>-r<round>
   --out FILE          JSON results (default bench/results/latest.json)
@@ -36,6 +38,7 @@ const { values: flags } = parseArgs({
     brokers: { type: "string", default: "culex-1,culex-N,mosquitto,aedes" },
     shards: { type: "string", default: "2" },
     connections: { type: "string", default: "20000" },
+    settle: { type: "string", default: "25" },
     loadgen: { type: "string" },
     "cpu-prof": { type: "string" },
     out: { type: "string" },
@@ -62,6 +65,7 @@ const durationMs = intFlag("duration", flags.duration, 1) * 1000;
 const rounds = Math.floor(intFlag("rounds", flags.rounds, 1));
 const shards = Math.floor(intFlag("shards", flags.shards, 1));
 const connections = Math.floor(intFlag("connections", flags.connections, 1));
+const settleMs = intFlag("settle", flags.settle, 0) * 1000;
 const scenarios = flags.scenarios.split(",").map((n) => {
   const sc = SCENARIOS.find((s) => s.name === n.trim());
   if (!sc) {
@@ -205,6 +209,7 @@ for (let round = 1; round <= rounds; round++) {
           durationMs,
           tag: `b${++seq}`,
           connections,
+          settleMs,
         });
         Object.assign(rec, { values: out.values, notes: out.notes, raw: out.raw });
         rec.failures.push(...out.failures);
@@ -264,7 +269,15 @@ await Deno.writeTextFile(
       date: new Date().toISOString(),
       machine,
       versions: { ...versions, culex: codeAtStart, culexAtEnd: codeAtEnd },
-      params: { durationMs, rounds, shards, connections, loadgen: rt.kind, brokers: names },
+      params: {
+        durationMs,
+        rounds,
+        shards,
+        connections,
+        settleMs,
+        loadgen: rt.kind,
+        brokers: names,
+      },
       skipped,
       summary,
       targets: judged,

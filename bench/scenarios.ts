@@ -27,6 +27,8 @@ export interface RunCtx {
   tag: string;
   /** Idle clients wanted by the connections scenario. */
   connections: number;
+  /** Connections scenario: how long memory may settle after each half of the clients. */
+  settleMs: number;
 }
 
 /** What a scenario run yields. */
@@ -286,7 +288,8 @@ export const SCENARIOS: Scenario[] = [
     title: "idle clients: connect rate and broker memory per connection",
     metrics: [
       m("connRate", "connect rate", "conn/s", true),
-      m("kibPerConn", "RSS growth per connection", "KiB", false),
+      m("kibPerConnSettled", "RSS per added connection, settled", "KiB", false),
+      m("kibPerConn", "RSS growth per connection, 2 s after", "KiB", false),
       m("clients", "clients connected", "", true),
     ],
     run: (ctx) => runConnections(ctx),
