@@ -46,7 +46,8 @@ function topicBytes(m: Message): Uint8Array {
   return b;
 }
 
-function varIntSize(n: number): number {
+/** Bytes of n as a minimal Variable Byte Integer [MQTT-1.5.5-1]. */
+export function varIntSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 

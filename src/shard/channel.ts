@@ -144,7 +144,6 @@ export class Channel implements SessionOutput {
     }
   }
 
-  /** Re-reads the state: handlers may have closed the channel meanwhile. */
   /** The topic an inbound Topic Alias stands for (MQTT 5 section 3.3.2.3.4). */
   inboundAlias(alias: number): string | undefined {
     return this.#inboundAliases?.get(alias);
@@ -154,6 +153,7 @@ export class Channel implements SessionOutput {
     (this.#inboundAliases ??= new Map()).set(alias, topic);
   }
 
+  /** Re-reads the state: handlers may have closed the channel meanwhile. */
   isClosed(): boolean {
     return this.state === "closed";
   }

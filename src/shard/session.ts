@@ -53,12 +53,10 @@ export class Session {
   #nextPacketId = 1;
   /** The socket's pending output is over its high watermark: hold deliveries in the queue. */
   #congested = false;
-  readonly #maxInflight: number;
 
   constructor(clientId: string, mqtt: MqttConfig, expiryInterval: number) {
     this.clientId = clientId;
     this.expiryInterval = expiryInterval;
-    this.#maxInflight = mqtt.maxInflight;
     this.#inflight = new Inflight(mqtt.maxInflight);
     this.#mqtt = mqtt;
   }
@@ -107,7 +105,7 @@ export class Session {
   attach(output: SessionOutput, receiveMaximum: number): void {
     this.#output = output;
     this.disconnectedAt = 0;
-    this.#inflight.resize(Math.max(1, Math.min(this.#maxInflight, receiveMaximum)));
+    this.#inflight.resize(Math.max(1, Math.min(this.#mqtt.maxInflight, receiveMaximum)));
   }
 
   detach(now: number): void {
