@@ -16,7 +16,10 @@ interface Pending {
 
 /** Per-connection output of one shard; see the file header. */
 export class OutboundBatcher {
-  readonly #pending = new Map<number, Pending>();
+  // A fresh Map per pass instead of clear(): a cleared long-lived Map keeps its dropped hash table
+  // (and through it this pass's packets) linked to the next one, and once one of them reaches
+  // V8's old generation every later batch survives young-generation collections (see ShardMatch).
+  #pending = new Map<number, Pending>();
   readonly #emit: EmitOutbound;
   readonly #maxBatch: number;
   #scheduled = false;
@@ -56,7 +59,9 @@ export class OutboundBatcher {
   /** Emits every batch. */
   flush(): void {
     this.#scheduled = false;
-    for (const [connId, p] of this.#pending) this.#emit(connId, p.parts, p.bytes);
-    this.#pending.clear();
+    if (this.#pending.size === 0) return;
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const [connId, p] of pending) this.#emit(connId, p.parts, p.bytes);
   }
 }

@@ -15,7 +15,7 @@ import {
   parseShared,
 } from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
-import { RouteTable } from "./route_table.ts";
+import { RouteTable, ShardMatch } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
 import type { Session, SubOptions } from "./session.ts";
 import { type SharedMember, SharedSubs } from "./shared_subs.ts";
@@ -77,11 +77,12 @@ export class Broker {
   readonly #opts: BrokerOptions;
   readonly #queries = new Map<number, RetainedQuery>();
   #nextQueryId = 1;
-  readonly #shardSet = new Set<number>();
+  readonly #shardSet: ShardMatch;
 
   constructor(port: BrokerPort, opts: BrokerOptions) {
     this.#port = port;
     this.#opts = opts;
+    this.#shardSet = new ShardMatch(port.count);
     this.retainer = opts.retainer;
     this.shared = opts.shared;
   }
@@ -95,14 +96,14 @@ export class Broker {
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
     let encoded: Uint8Array | null = null;
-    for (const shard of shards) {
+    for (let k = 0; k < shards.size; k++) {
+      const shard = shards.at(k);
       if (shard === this.#port.index) continue;
       encoded ??= encodeMessage(message); // once, whatever the number of shards
       this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
       this.stats.routedOut++;
     }
     const local = shards.has(this.#port.index);
-    shards.clear();
     if (local) this.dispatch(message);
     this.shared.match(message.topic, (g) => {
       matched = true;
