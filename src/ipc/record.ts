@@ -7,6 +7,8 @@
  * is never edited: a change bumps RECORD_FORMAT_VERSION and adds a kind.
  */
 
+import { readF64LE, readU16LE, readU32LE } from "../bytes.ts";
+
 /** Version of the record format below; bump it (and add kinds) rather than edit a released one. */
 export const RECORD_FORMAT_VERSION = 1;
 
@@ -182,13 +184,15 @@ export class FieldWriter {
  */
 export class FieldReader {
   #buf: Uint8Array;
-  #view: DataView;
   #pos = 0;
 
-  /** @param b the payload; kept by reference. */
+  /**
+   * @param b the payload; kept by reference. Integers are read byte by byte rather than through
+   * a DataView: `b.buffer` of a small typed array (V8 keeps up to 64 bytes inside the object)
+   * would move its bytes to a malloc'd store, one malloc and free per record.
+   */
   constructor(b: Uint8Array) {
     this.#buf = b;
-    this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
   /** Read position in bytes. */
@@ -210,7 +214,7 @@ export class FieldReader {
   /** Reads an unsigned 16-bit integer. */
   u16(): number {
     this.#need(2, "u16");
-    const v = this.#view.getUint16(this.#pos, true);
+    const v = readU16LE(this.#buf, this.#pos);
     this.#pos += 2;
     return v;
   }
@@ -218,7 +222,7 @@ export class FieldReader {
   /** Reads an unsigned 32-bit integer. */
   u32(): number {
     this.#need(4, "u32");
-    const v = this.#view.getUint32(this.#pos, true);
+    const v = readU32LE(this.#buf, this.#pos);
     this.#pos += 4;
     return v;
   }
@@ -226,7 +230,7 @@ export class FieldReader {
   /** Reads a 64-bit float. */
   f64(): number {
     this.#need(8, "f64");
-    const v = this.#view.getFloat64(this.#pos, true);
+    const v = readF64LE(this.#buf, this.#pos);
     this.#pos += 8;
     return v;
   }

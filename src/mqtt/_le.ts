@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readF64LE, readU16LE, readU32LE } from "../bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -63,11 +65,10 @@ export class LeWriter {
 
 export class LeReader {
   readonly #b: Uint8Array;
-  readonly #view: DataView;
   pos = 0;
+  // No DataView: it would move a small record's bytes to a malloc'd store (see FieldReader).
   constructor(b: Uint8Array) {
     this.#b = b;
-    this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   #need(n: number): void {
     if (this.pos + n > this.#b.length) {
@@ -80,19 +81,19 @@ export class LeReader {
   }
   u32(): number {
     this.#need(4);
-    const v = this.#view.getUint32(this.pos, true);
+    const v = readU32LE(this.#b, this.pos);
     this.pos += 4;
     return v;
   }
   f64(): number {
     this.#need(8);
-    const v = this.#view.getFloat64(this.pos, true);
+    const v = readF64LE(this.#b, this.pos);
     this.pos += 8;
     return v;
   }
   str(): string {
     this.#need(2);
-    const len = this.#view.getUint16(this.pos, true);
+    const len = readU16LE(this.#b, this.pos);
     this.pos += 2;
     this.#need(len);
     const s = decoder.decode(this.#b.subarray(this.pos, this.pos + len));

@@ -8,6 +8,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { EnhancedAuthRegistry, reverseChallengeMethod } from "../auth/mod.ts";
 import type { Config } from "../config/types.ts";
+import { writeU32LE } from "../bytes.ts";
 import { startForceGc } from "../idle_gc.ts";
 import {
   FieldReader,
@@ -60,6 +61,7 @@ export class Shard implements ChannelHost {
   #stopGc: () => void = () => {};
   #congestedPeers = 0;
   readonly #outbound: OutboundBatcher;
+  readonly #outboundHeader = new Uint8Array(8);
   #stopped = false;
   readonly faultInjection = Deno.env.get("CULEX_TEST_HOOKS") === "1";
   readonly authMethods = new EnhancedAuthRegistry();
@@ -84,11 +86,12 @@ export class Shard implements ChannelHost {
     // A batch never exceeds a quarter ring (or the largest packet, which always fits).
     const maxBatch = Math.max(init.config.ipc.ringSize / 4, init.config.mqtt.maxPacketSize);
     this.#outbound = new OutboundBatcher((connId, parts, bytes) => {
-      const h = new Uint8Array(8);
-      const view = new DataView(h.buffer);
-      view.setUint32(0, connId, true);
-      view.setUint32(4, bytes, true); // FieldWriter.bytes layout: u32 length, then the bytes
-      this.#toSupervisor.write(RecordKind.ConnOutbound, [h, ...parts]);
+      // The writer copies the parts before write() returns, so one header serves every batch.
+      const h = this.#outboundHeader;
+      writeU32LE(h, 0, connId);
+      writeU32LE(h, 4, bytes); // FieldWriter.bytes layout: u32 length, then the bytes
+      parts.unshift(h);
+      this.#toSupervisor.write(RecordKind.ConnOutbound, parts);
     }, maxBatch);
     const counts = new SharedCounts(init.rings.counts, init.count, init.index);
     const retainer = new Retainer(init.config.retainer, counts);
@@ -161,7 +164,7 @@ export class Shard implements ChannelHost {
   closeConnection(connId: number): void {
     this.#outbound.flushConnection(connId); // what was written goes out before the close
     const h = new Uint8Array(4);
-    new DataView(h.buffer).setUint32(0, connId, true);
+    writeU32LE(h, 0, connId);
     this.#toSupervisor.write(RecordKind.ConnClose, h);
   }
 

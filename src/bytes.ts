@@ -1,0 +1,35 @@
+/**
+ * Little-endian integer reads and writes on plain Uint8Arrays, shared by the record formats of
+ * src/ipc/ and src/mqtt/. No DataView on purpose: reaching `.buffer` of a small typed array (V8
+ * keeps up to 64 bytes inside the object) moves its bytes to a malloc'd store, and records and
+ * headers are small and made per message.
+ *
+ * @module
+ */
+/** Little-endian u16 at `at` (the caller checked the bounds). */
+export function readU16LE(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+/** Little-endian u32 at `at` (the caller checked the bounds). */
+export function readU32LE(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** Writes `v` as a little-endian u32 at `at`. */
+export function writeU32LE(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
+
+const f64Scratch = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64Scratch.buffer);
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Little-endian f64 at `at` (the caller checked the bounds). */
+export function readF64LE(b: Uint8Array, at: number): number {
+  for (let k = 0; k < 8; k++) f64Bytes[littleEndianHost ? k : 7 - k] = b[at + k]!;
+  return f64Scratch[0]!;
+}
