@@ -27,6 +27,9 @@ export interface RegistryStats {
 
 /** Sessions of one shard; see the file header. */
 export class SessionRegistry {
+  readonly #countDrop = (): void => {
+    this.stats.dropped++;
+  };
   readonly stats: RegistryStats = {
     sessionsCreated: 0,
     sessionsExpired: 0,
@@ -86,7 +89,7 @@ export class SessionRegistry {
     } else {
       if (session) this.#end(session);
       session = new Session(clientId, this.#config.mqtt, expiryMs);
-      session.onDrop = () => this.stats.dropped++;
+      session.onDrop = this.#countDrop; // one function for all sessions, not a closure each
       this.#sessions.set(clientId, session);
       this.stats.sessionsCreated++;
     }

@@ -52,8 +52,8 @@ export class Connection implements SocketHandlers {
 
   #socket: SocketPort;
   #events: ConnectionEvents;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  // Bytes before the CONNECT reached a shard; null afterwards (most of a connection's life).
+  #pending: Uint8Array | null = null;
   #pauses = 0;
   #corked = false;
   #congested = false;
@@ -105,25 +105,18 @@ export class Connection implements SocketHandlers {
    * the transport's chunk is held across reads. Returns everything buffered so far.
    */
   buffer(bytes: Uint8Array): Uint8Array {
-    this.#pending.push(bytes.slice());
-    this.#pendingBytes += bytes.length;
-    if (this.#pending.length > 1) {
-      const all = new Uint8Array(this.#pendingBytes);
-      let at = 0;
-      for (const part of this.#pending) {
-        all.set(part, at);
-        at += part.length;
-      }
-      this.#pending = [all];
-    }
-    return this.#pending[0] ?? new Uint8Array(0);
+    const before = this.#pending;
+    if (before === null) return this.#pending = bytes.slice();
+    const all = new Uint8Array(before.length + bytes.length);
+    all.set(before);
+    all.set(bytes, before.length);
+    return this.#pending = all;
   }
 
   /** Hands over (and forgets) the bytes buffered by buffer(). */
   takeBuffered(): Uint8Array {
-    const out = this.#pending[0] ?? new Uint8Array(0);
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const out = this.#pending ?? new Uint8Array(0);
+    this.#pending = null;
     return out;
   }
 
