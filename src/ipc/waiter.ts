@@ -18,6 +18,16 @@
 // A whole cache line, so the word does not share a line with anything else.
 const DOORBELL_BYTES = 64;
 
+// One Int32Array view per doorbell, made once: the loops of every isolate read and wait on their
+// doorbell on each pass, and a fresh view each time was a steady source of garbage.
+const words = new WeakMap<SharedArrayBuffer, Int32Array>();
+
+function wordOf(doorbell: SharedArrayBuffer): Int32Array {
+  let word = words.get(doorbell);
+  if (word === undefined) words.set(doorbell, word = new Int32Array(doorbell, 0, 1));
+  return word;
+}
+
 /** Creates a doorbell (one Int32 sequence word). Structured-clonable to workers. */
 export function createDoorbell(): SharedArrayBuffer {
   return new SharedArrayBuffer(DOORBELL_BYTES);
@@ -25,14 +35,14 @@ export function createDoorbell(): SharedArrayBuffer {
 
 /** Bumps the doorbell's sequence and wakes its sleeper. Producers call it once per batch. */
 export function ringDoorbell(doorbell: SharedArrayBuffer): void {
-  const word = new Int32Array(doorbell, 0, 1);
+  const word = wordOf(doorbell);
   Atomics.add(word, 0, 1);
   Atomics.notify(word, 0);
 }
 
 /** Reads the doorbell's sequence; pass it to waitDoorbell after checking the rings. */
 export function readDoorbell(doorbell: SharedArrayBuffer): number {
-  return Atomics.load(new Int32Array(doorbell, 0, 1), 0);
+  return Atomics.load(wordOf(doorbell), 0);
 }
 
 /**
@@ -47,7 +57,7 @@ export async function waitDoorbell(
   seen: number,
   timeoutMs?: number,
 ): Promise<void> {
-  const word = new Int32Array(doorbell, 0, 1);
+  const word = wordOf(doorbell);
   if (timeoutMs === undefined) {
     const result = Atomics.waitAsync(word, 0, seen);
     if (result.async) await result.value;

@@ -14,6 +14,9 @@ export interface Subscriber {
   subscriptionIds: number[];
 }
 
+// Shared by every match without subscription identifiers (most): never pushed to.
+const NO_IDS: number[] = [];
+
 /** Local subscriptions of one shard. */
 export class SubscriptionIndex {
   readonly #trie = new TopicTrie<SubOptions>();
@@ -58,13 +61,16 @@ export class SubscriptionIndex {
           out.set(clientId, {
             qos: opts.qos,
             retainAsPublished: opts.retainAsPublished,
-            subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
+            subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : NO_IDS,
           });
           continue;
         }
         if (opts.qos > seen.qos) seen.qos = opts.qos;
         if (opts.retainAsPublished) seen.retainAsPublished = true;
-        if (opts.subscriptionId > 0) seen.subscriptionIds.push(opts.subscriptionId);
+        if (opts.subscriptionId > 0) {
+          if (seen.subscriptionIds === NO_IDS) seen.subscriptionIds = [opts.subscriptionId];
+          else seen.subscriptionIds.push(opts.subscriptionId);
+        }
       }
     });
     return out;
