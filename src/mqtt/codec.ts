@@ -119,6 +119,14 @@ export class PacketDecoder {
     return this.#dead;
   }
 
+  /**
+   * True between packets: no partial packet held and no error. An idle decoder carries nothing
+   * but its protocol level and limit, so a new one made with those continues the stream exactly.
+   */
+  get idle(): boolean {
+    return this.#state === HEADER && !this.#dead;
+  }
+
   /** Feeds bytes; returns the packets (and at most one final error) they complete. */
   push(chunk: Uint8Array): DecodeResult[] {
     const out: DecodeResult[] = [];

@@ -247,6 +247,48 @@ Deno.test("PacketDecoder.push() switches to v5 after a v5 CONNECT and decodes PU
   }
 });
 
+Deno.test("PacketDecoder.idle: a new decoder at the idle one's level continues the stream", () => {
+  // How a Channel decodes: it keeps a decoder only while one is not idle (a split packet or an
+  // error) and otherwise makes one per read at the protocol level the last one ended at.
+  const publish5 = encodePacket({
+    cmd: "publish",
+    topic: "t",
+    payload: u8(7) as IPublishPacket["payload"],
+    qos: 1,
+    messageId: 3,
+    dup: false,
+    retain: false,
+    properties: { userProperties: { k: "v" } },
+  }, 5);
+  const stream = concat(connect5, publish5, publish5);
+  const whole = JSON.stringify(new PacketDecoder({ maxPacketSize: 1000 }).push(stream));
+  for (let i = 0; i <= stream.length; i++) {
+    for (let j = i; j <= stream.length; j += 7) {
+      let kept: PacketDecoder | null = null;
+      let version: 3 | 4 | 5 = 4;
+      const out: DecodeResult[] = [];
+      for (const chunk of [stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)]) {
+        const d: PacketDecoder = kept ??
+          new PacketDecoder({ maxPacketSize: 1000, protocolVersion: version });
+        out.push(...d.push(chunk));
+        version = d.protocolVersion;
+        kept = d.idle ? null : d;
+      }
+      assert.equal(JSON.stringify(out), whole, `split at ${i}, ${j}`);
+      assert.equal(kept, null);
+      assert.equal(version, 5);
+    }
+  }
+  const d = new PacketDecoder({ maxPacketSize: 1000 });
+  assert.equal(d.idle, true);
+  d.push(connect5.subarray(0, 1));
+  assert.equal(d.idle, false); // mid-header
+  d.push(connect5.subarray(1));
+  assert.equal(d.idle, true);
+  d.push(u8(0x30, 0x80, 0x80, 0x80, 0x80, 0x01)); // 5-byte length: dead, never idle again
+  assert.equal(d.idle, false);
+});
+
 Deno.test("PacketDecoder.push() checks v5 properties: duplicates, overruns, wrong packet", () => {
   const v5 = (...frames: Uint8Array[]) => decodeChunks([connect5, ...frames]);
   // Topic Alias twice.

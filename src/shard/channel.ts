@@ -15,6 +15,7 @@ import {
   MqttError,
   type Packet,
   PacketDecoder,
+  type ProtocolVersion,
   ReasonCode,
   reasonName,
   remainingExpirySeconds,
@@ -98,7 +99,11 @@ export class Channel implements SessionOutput {
   // Map costs about 250 bytes a connection.
   #inboundAliases: Map<number, string> | null = null;
   #outboundAliases: Map<string, number> | null = null;
-  readonly #decoder: PacketDecoder;
+  // Decoder state only while a packet is split across reads (or after a decoding error); between
+  // packets, which is nearly always for an idle client, the channel keeps just the protocol level
+  // the stream is decoded at, and a read makes a decoder for itself (~110 bytes per connection).
+  #decoder: PacketDecoder | null = null;
+  #wireVersion: ProtocolVersion = 4;
 
   constructor(
     host: ChannelHost,
@@ -110,7 +115,6 @@ export class Channel implements SessionOutput {
     this.listener = opts.listener;
     this.assignedClientId = opts.assignedClientId;
     this.lastActivity = host.now();
-    this.#decoder = new PacketDecoder({ maxPacketSize: host.config.mqtt.maxPacketSize });
   }
 
   /** Feeds bytes from the socket; packets are handled in order until one fails. */
@@ -118,7 +122,14 @@ export class Channel implements SessionOutput {
     if (this.state === "closed") return;
     this.lastActivity = this.host.now();
     this.host.metrics.add("bytes.received", bytes.byteLength);
-    for (const result of this.#decoder.push(bytes)) {
+    const decoder = this.#decoder ?? new PacketDecoder({
+      maxPacketSize: this.host.config.mqtt.maxPacketSize,
+      protocolVersion: this.#wireVersion,
+    });
+    const results = decoder.push(bytes);
+    this.#wireVersion = decoder.protocolVersion;
+    this.#decoder = decoder.idle ? null : decoder;
+    for (const result of results) {
       if (this.isClosed()) return;
       if (!result.ok) {
         this.#fail(new MqttError(result.reasonCode, result.message), true);
