@@ -199,25 +199,27 @@ const connect5 = encodePacket({
   properties: { sessionExpiryInterval: 300, receiveMaximum: 10 },
 }, 5);
 
+// A v5 PUBLISH with every property that has a field of its own.
+const publish5 = encodePacket({
+  cmd: "publish",
+  topic: "t/ü",
+  payload: u8(7) as IPublishPacket["payload"],
+  qos: 2,
+  messageId: 9,
+  dup: false,
+  retain: true,
+  properties: {
+    payloadFormatIndicator: true,
+    messageExpiryInterval: 60,
+    topicAlias: 3,
+    contentType: "text/plain",
+    responseTopic: "r/1",
+    correlationData: asBuffer(u8(1, 2)),
+    userProperties: { k: ["v1", "v2"], z: "9" },
+  },
+}, 5);
+
 Deno.test("PacketDecoder.push() switches to v5 after a v5 CONNECT and decodes PUBLISH properties", () => {
-  const publish5 = encodePacket({
-    cmd: "publish",
-    topic: "t/ü",
-    payload: u8(7) as IPublishPacket["payload"],
-    qos: 2,
-    messageId: 9,
-    dup: false,
-    retain: true,
-    properties: {
-      payloadFormatIndicator: true,
-      messageExpiryInterval: 60,
-      topicAlias: 3,
-      contentType: "text/plain",
-      responseTopic: "r/1",
-      correlationData: asBuffer(u8(1, 2)),
-      userProperties: { k: ["v1", "v2"], z: "9" },
-    },
-  }, 5);
   const d = new PacketDecoder({ maxPacketSize: 1000 });
   assert.equal(d.protocolVersion, 4);
   const stream = concat(connect5, publish5);
@@ -250,16 +252,6 @@ Deno.test("PacketDecoder.push() switches to v5 after a v5 CONNECT and decodes PU
 Deno.test("PacketDecoder.idle: a new decoder at the idle one's level continues the stream", () => {
   // How a Channel decodes: it keeps a decoder only while one is not idle (a split packet or an
   // error) and otherwise makes one per read at the protocol level the last one ended at.
-  const publish5 = encodePacket({
-    cmd: "publish",
-    topic: "t",
-    payload: u8(7) as IPublishPacket["payload"],
-    qos: 1,
-    messageId: 3,
-    dup: false,
-    retain: false,
-    properties: { userProperties: { k: "v" } },
-  }, 5);
   const stream = concat(connect5, publish5, publish5);
   const whole = JSON.stringify(new PacketDecoder({ maxPacketSize: 1000 }).push(stream));
   for (let i = 0; i <= stream.length; i++) {
