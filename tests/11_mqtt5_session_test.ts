@@ -60,6 +60,36 @@ for (const shards of SHARD_COUNTS) {
         await subscribe(c, filter, { qos: 1 });
         return c;
       };
+      /** Connects with a delayed will, drops the connection and asserts when the will arrives. */
+      const willArrivesAfter = async (
+        suffix: string,
+        w: { sessionExpiry: number; willDelay: number; payload: string; afterMs: number },
+        label: string,
+      ) => {
+        const topic = `${base}/${suffix}`;
+        const sub = await subscriber(topic);
+        const { raw } = await openRaw5(b.port, {
+          clientId: id(1, suffix),
+          props: [prop(Prop.SESSION_EXPIRY_INTERVAL, w.sessionExpiry)],
+          will: {
+            topic,
+            payload: w.payload,
+            qos: 1,
+            props: [prop(Prop.WILL_DELAY_INTERVAL, w.willDelay)],
+          },
+        });
+        try {
+          const t0 = Date.now();
+          await raw.close();
+          const got = await collect(sub, 1, w.afterMs + LATE_MS);
+          const elapsed = Date.now() - t0;
+          assertEquals(got.map((m) => m.payload), [w.payload], label);
+          assert(elapsed >= w.afterMs - EARLY_MS, `will after ${elapsed} ms, before ${label}`);
+        } finally {
+          await raw.close();
+          await closeAll([sub]);
+        }
+      };
       /** Connects with Clean Start 1 and leaves, so a kept session is discarded. */
       const discard = async (clientId: string) => {
         await disconnect(await connect(b.url, { protocolVersion: 5, clientId, clean: true }));
@@ -239,26 +269,12 @@ for (const shards of SHARD_COUNTS) {
 
       await t.step(
         "will delay 2 s: the will arrives ≥ 2 s after an abnormal close [MQTT-3.1.2-8]",
-        async () => {
-          const topic = `${base}/wd`;
-          const sub = await subscriber(topic);
-          const { raw } = await openRaw5(b.port, {
-            clientId: id(1, "wd"),
-            props: [prop(Prop.SESSION_EXPIRY_INTERVAL, 10)],
-            will: { topic, payload: "late", qos: 1, props: [prop(Prop.WILL_DELAY_INTERVAL, 2)] },
-          });
-          try {
-            const t0 = Date.now();
-            await raw.close();
-            const got = await collect(sub, 1, 2_000 + LATE_MS);
-            const elapsed = Date.now() - t0;
-            assertEquals(got.map((m) => m.payload), ["late"], "will");
-            assert(elapsed >= 2_000 - EARLY_MS, `will after ${elapsed} ms, before its 2 s delay`);
-          } finally {
-            await raw.close();
-            await closeAll([sub]);
-          }
-        },
+        () =>
+          willArrivesAfter(
+            "wd",
+            { sessionExpiry: 10, willDelay: 2, payload: "late", afterMs: 2_000 },
+            "its 2 s delay",
+          ),
       );
 
       await t.step(
@@ -299,26 +315,12 @@ for (const shards of SHARD_COUNTS) {
 
       await t.step(
         "will delay 10 s with session expiry 1 s: the will is published when the session ends [MQTT-3.1.2-8]",
-        async () => {
-          const topic = `${base}/we`;
-          const sub = await subscriber(topic);
-          const { raw } = await openRaw5(b.port, {
-            clientId: id(1, "we"),
-            props: [prop(Prop.SESSION_EXPIRY_INTERVAL, 1)],
-            will: { topic, payload: "ended", qos: 1, props: [prop(Prop.WILL_DELAY_INTERVAL, 10)] },
-          });
-          try {
-            const t0 = Date.now();
-            await raw.close();
-            const got = await collect(sub, 1, 1_000 + LATE_MS);
-            const elapsed = Date.now() - t0;
-            assertEquals(got.map((m) => m.payload), ["ended"], "will at session end");
-            assert(elapsed >= 1_000 - EARLY_MS, `will after ${elapsed} ms, before the session end`);
-          } finally {
-            await raw.close();
-            await closeAll([sub]);
-          }
-        },
+        () =>
+          willArrivesAfter(
+            "we",
+            { sessionExpiry: 1, willDelay: 10, payload: "ended", afterMs: 1_000 },
+            "the session end",
+          ),
       );
 
       await t.step(
