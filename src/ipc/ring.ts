@@ -11,6 +11,7 @@
  * before them. A record may wrap around the end of the data area.
  */
 
+import { writeU32LE } from "../bytes.ts";
 import { Overflow } from "./_overflow.ts";
 import { HEAD, type RingBuffers, SPACE, TAIL, viewsOf, WAITING } from "./_ring_layout.ts";
 import { RECORD_HEADER_BYTES } from "./record.ts";
@@ -160,7 +161,7 @@ export class RingWriter {
     // Parked records are copied (the caller may reuse its buffers) and encoded whole, so moving
     // one in later is a single copy.
     const record = new Uint8Array(RECORD_HEADER_BYTES + len);
-    new DataView(record.buffer).setUint32(0, len, true);
+    writeU32LE(record, 0, len);
     record[4] = kind;
     let at = RECORD_HEADER_BYTES;
     for (const part of parts) {

@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { writeU32LE } from "../bytes.ts";
 import { FieldWriter, RecordKind, RingReader, RingWriter, type ShardRings } from "../ipc/mod.ts";
 import { type Connection, PauseReason } from "./connection.ts";
 
@@ -24,7 +25,6 @@ export class ShardLink {
   #reader: RingReader;
   #fields = new FieldWriter(64);
   #inboundHeader = new Uint8Array(8);
-  #inboundView = new DataView(this.#inboundHeader.buffer);
   /** Largest ConnInbound piece: a quarter ring, so one read never fills a ring by itself. */
   #maxChunk: number;
   #ringFull = false;
@@ -67,8 +67,8 @@ export class ShardLink {
     for (let at = 0; at < bytes.length; at += this.#maxChunk) {
       const piece = bytes.subarray(at, at + this.#maxChunk);
       // The writer copies the parts before write() returns, so one header buffer serves all.
-      this.#inboundView.setUint32(0, conn.id, true);
-      this.#inboundView.setUint32(4, piece.length, true);
+      writeU32LE(this.#inboundHeader, 0, conn.id);
+      writeU32LE(this.#inboundHeader, 4, piece.length);
       this.#writer.write(RecordKind.ConnInbound, [this.#inboundHeader, piece]);
     }
   }
