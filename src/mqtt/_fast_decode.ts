@@ -11,7 +11,7 @@
 
 import type { IPublishPacket, Packet } from "mqtt-packet";
 import type { ProtocolVersion } from "./_frame_check.ts";
-import { varIntSize } from "./publish_encoder.ts";
+import { readVarInt, varIntSize } from "./_varint.ts";
 
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // the frame check rejected bad UTF-8
 
@@ -33,16 +33,6 @@ function strAt(b: Uint8Array, at: number, len: number): string {
 
 function u16At(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
-}
-
-/** The Variable Byte Integer at `at`; checked minimal, so it spans varIntSize(value) bytes. */
-function varIntAt(b: Uint8Array, at: number): number {
-  let v = 0;
-  for (let mul = 1;; mul *= 128) {
-    const c = b[at++]!;
-    v += (c & 0x7f) * mul;
-    if ((c & 0x80) === 0) return v;
-  }
 }
 
 /**
@@ -116,7 +106,7 @@ function publish(
     pos += 2;
   }
   if (version === 5) {
-    const propLen = varIntAt(b, pos);
+    const propLen = readVarInt(b, pos);
     pos += varIntSize(propLen);
     if (propLen > 0) {
       packet.properties = properties(b, pos, pos + propLen);
@@ -157,7 +147,7 @@ function properties(b: Uint8Array, pos: number, end: number): PublishProperties 
         break;
       }
       case 11: {
-        const v = varIntAt(b, pos);
+        const v = readVarInt(b, pos);
         pos += varIntSize(v);
         const prev = p.subscriptionIdentifier;
         if (prev === undefined) p.subscriptionIdentifier = v;

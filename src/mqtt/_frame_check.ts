@@ -1,8 +1,8 @@
 /**
- * Structural checks on one whole MQTT packet (fixed header included) before mqtt-packet builds
- * objects from it. mqtt-packet decodes strings with replacement characters, ignores short packet
- * identifiers, property overruns, duplicate properties and trailing bytes; this walker rejects
- * those. Private to src/mqtt/ (only codec.ts calls it). It allocates nothing on the success path
+ * Structural checks on one whole MQTT packet (fixed header included) before _fast_decode.ts or
+ * _decode.ts build objects from it: those trust what passed here. Lengths, packet identifiers,
+ * property overruns, duplicate and misplaced properties, reason codes outside their packet's
+ * table, ill-formed UTF-8, U+0000 and trailing bytes are all refused here. Private to src/mqtt/ (only codec.ts calls it). It allocates nothing on the success path
  * except what TextDecoder needs for non-ASCII strings. Spec ids are MQTT 5.0 unless marked 3.1.1.
  *
  * @module
@@ -199,6 +199,51 @@ function utf8At(b: Uint8Array, at: number): string {
   return utf8.decode(b.subarray(at + 2, at + 2 + len));
 }
 
+// Reason codes each packet type may carry (MQTT 5 sections 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1,
+// 3.14.2.1, 3.15.2.1). Any other value is a Malformed Packet, as a reason code outside its
+// packet's table does not conform to the specification.
+const PUBACK_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
+const PUBREL_CODES = new Set([0x00, 0x92]);
+// Every DISCONNECT reason code of table 3-10 [MQTT-3.14.2-1], including those the table marks as
+// the server's: a client that uses one still ends its connection on purpose.
+const DISCONNECT_CODES = new Set([
+  0x00,
+  0x04,
+  0x80,
+  0x81,
+  0x82,
+  0x83,
+  0x87,
+  0x89,
+  0x8b,
+  0x8d,
+  0x8e,
+  0x8f,
+  0x90,
+  0x93,
+  0x94,
+  0x95,
+  0x96,
+  0x97,
+  0x98,
+  0x99,
+  0x9a,
+  0x9b,
+  0x9c,
+  0x9d,
+  0x9e,
+  0x9f,
+  0xa0,
+  0xa1,
+  0xa2,
+]);
+const AUTH_CODES = new Set([0x00, 0x18, 0x19]);
+
+function reasonCode(r: Reader, allowed: ReadonlySet<number>): void {
+  const code = r.u8("reason code");
+  if (!allowed.has(code)) r.malformed(`reason code 0x${code.toString(16)} is not valid here`);
+}
+
 function packetId(r: Reader): void {
   // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]) Packet identifiers are non-zero.
   if (r.u16("packet identifier") === 0) r.malformed("packet identifier is 0");
@@ -288,7 +333,7 @@ export function checkFrame(
     case 7:
       packetId(r);
       if (!v5) break;
-      if (len > 2) r.u8("reason code");
+      if (len > 2) reasonCode(r, type <= 5 ? PUBACK_CODES : PUBREL_CODES);
       if (len > 3) properties(r, type);
       break;
     case 8:
@@ -310,12 +355,13 @@ export function checkFrame(
     case 14:
     case 15:
       if (!v5) break;
-      if (len > 0) r.u8("reason code");
+      if (len > 0) reasonCode(r, type === 14 ? DISCONNECT_CODES : AUTH_CODES);
       if (len > 1) properties(r, type);
       break;
     default:
-      // PINGREQ and the server-to-client types: their shape is left to mqtt-packet and dispatch.
-      if (type === 12 || type === 13) break;
+      // PINGREQ has no body. CONNACK, SUBACK, UNSUBACK and PINGRESP are never valid from a
+      // client: the dispatcher refuses them (Protocol Error) whatever their body holds.
+      if (type === 12) break;
       return null;
   }
   if (r.pos !== r.end) r.malformed(`${r.end - r.pos} unexpected bytes at the end`);

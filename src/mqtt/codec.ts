@@ -1,11 +1,12 @@
 /**
- * The MQTT codec: the only importer of npm:mqtt-packet. PacketDecoder frames the byte stream of
- * one connection itself (fixed header + remaining length, size guard before any body is
- * buffered), checks each whole packet with _frame_check.ts, then builds the packet object: the
- * message-path types (PUBLISH, the four acks, PINGREQ) in _fast_decode.ts, everything else with
- * mqtt-packet's parser, in the same shape. encodePacket writes the acks and PINGRESP itself and
- * wraps mqtt-packet's generate for the rest. The decoder's only state is the partial packet of
- * its connection; nothing here does I/O.
+ * The MQTT codec. PacketDecoder frames the byte stream of one connection itself (fixed header +
+ * remaining length, size guard before any body is buffered), checks each whole packet with
+ * _frame_check.ts, then builds the packet object in mqtt-packet's shape: the message-path types
+ * (PUBLISH, the acks, PINGREQ) in _fast_decode.ts, every other type in _decode.ts. Both are pure
+ * functions of the frame: the decoder's only state is the partial packet of its own connection,
+ * so no connection's bytes can change how another's are decoded. encodePacket writes the acks and
+ * PINGRESP itself and wraps mqtt-packet's generate for the rest (the only use of npm:mqtt-packet
+ * at run time). Nothing here does I/O.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { Buffer } from "node:buffer";
 import { MqttError } from "./errors.ts";
 import { checkFrame, type ProtocolVersion } from "./_frame_check.ts";
 import { fastDecode } from "./_fast_decode.ts";
+import { decodeFrame } from "./_decode.ts";
 import { ReasonCode } from "./reason_codes.ts";
 
 export type {
@@ -74,24 +76,6 @@ const BODY = 2;
  * console.assert(first?.ok === true && first.packet.cmd === "pingreq");
  * ```
  */
-/**
- * One mqtt-packet parser per isolate, shared by every connection: the decoder frames packets
- * itself and hands over exactly one whole packet per parse() call, so the parser holds no state
- * between calls, and an idle connection does not carry a parser (an EventEmitter with a buffer
- * list) of its own. The protocol level is set before each call: parsing a CONNECT changes it.
- */
-const sharedParser = mqttPacket.parser({ protocolVersion: 4 }) as
-  & ReturnType<typeof mqttPacket.parser>
-  & { settings: { protocolVersion: number }; _resetState(): void };
-let parsed: Packet | null = null;
-let parseError: string | null = null;
-sharedParser.on("packet", (p: Packet) => {
-  parsed = p;
-});
-sharedParser.on("error", (e: unknown) => {
-  parseError = e instanceof Error ? e.message : String(e);
-});
-
 export class PacketDecoder {
   readonly #max: number;
   #version: ProtocolVersion;
@@ -203,38 +187,22 @@ export class PacketDecoder {
     try {
       userProperties = checkFrame(frame, 1 + this.#lenBytes, this.#version);
     } catch (e) {
-      if (!(e instanceof MqttError)) throw e;
-      return this.#fail(out, e.message, e.reasonCode);
+      if (e instanceof MqttError) return this.#fail(out, e.message, e.reasonCode);
+      // A bug in the checker must still end only this connection, never the shard.
+      const why = e instanceof Error ? e.message : String(e);
+      return this.#fail(out, `Cannot check packet type ${frame[0]! >> 4}: ${why}`);
     }
-    // mqtt-packet rejects the zero-length AUTH that section 3.15.2.1 allows (reason 0x00).
-    if (frame[0] === 0xf0 && frame.length === 2) {
-      out.push({ ok: true, packet: { cmd: "auth", reasonCode: 0 } });
-      return;
-    }
-    const fast = fastDecode(frame, 1 + this.#lenBytes, this.#version);
-    if (fast !== null) {
-      if (userProperties) orderedUserProperties.set(fast, userProperties);
-      out.push({ ok: true, packet: fast });
-      return;
-    }
-    parsed = null;
-    parseError = null;
-    sharedParser.settings.protocolVersion = this.#version;
-    let left = 0;
+    const headerLen = 1 + this.#lenBytes;
+    let packet: Packet;
     try {
-      left = sharedParser.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      packet = fastDecode(frame, headerLen, this.#version) ??
+        decodeFrame(frame, headerLen, this.#version);
     } catch (e) {
-      parseError = e instanceof Error ? e.message : String(e);
+      // Unreachable for a checked frame; if it happens, it is this connection's error alone.
+      const why = e instanceof Error ? e.message : String(e);
+      return this.#fail(out, `Cannot decode packet type ${frame[0]! >> 4}: ${why}`);
     }
-    const packet = parsed as Packet | null;
-    const error = parseError as string | null;
-    parsed = null; // do not keep the last payload (and its chunk) alive
-    if (error !== null || packet === null || left !== 0) {
-      sharedParser._resetState(); // leave nothing behind for the next connection's packet
-      const type = frame[0]! >> 4;
-      return this.#fail(out, `Cannot decode packet type ${type}: ${error ?? "no packet"}`);
-    }
-    if (packet.cmd === "connect") this.#version = packet.protocolVersion ?? 4;
+    if (packet.cmd === "connect") this.#version = (packet.protocolVersion ?? 4) as ProtocolVersion;
     if (userProperties) orderedUserProperties.set(packet, userProperties);
     out.push({ ok: true, packet });
   }

@@ -6,6 +6,7 @@
  */
 
 import type { Message } from "./message.ts";
+import { varIntSize, writeVarInt } from "./_varint.ts";
 
 /** Per-subscriber fields of one outgoing PUBLISH. */
 export interface PublishFields {
@@ -44,11 +45,6 @@ function topicBytes(m: Message): Uint8Array {
     topicCache.set(m.topic, b);
   }
   return b;
-}
-
-/** Bytes of n as a minimal Variable Byte Integer [MQTT-1.5.5-1]. */
-export function varIntSize(n: number): number {
-  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
 /**
@@ -145,16 +141,6 @@ export function encodePublish(m: Message, f: PublishFields): Uint8Array {
   }
   out.set(m.payload, o);
   return out;
-}
-
-function writeVarInt(out: Uint8Array, o: number, n: number): number {
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out[o++] = b;
-  } while (n > 0);
-  return o;
 }
 
 /** Property id, u16 length, bytes. */
