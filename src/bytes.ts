@@ -33,3 +33,36 @@ export function readF64LE(b: Uint8Array, at: number): number {
   for (let k = 0; k < 8; k++) f64Bytes[littleEndianHost ? k : 7 - k] = b[at + k]!;
   return f64Scratch[0]!;
 }
+
+/**
+ * Base64 (RFC 4648, with padding) of `b`, as the HTTP API and control replies carry payloads.
+ *
+ * @example
+ * ```ts
+ * import { decodeBase64, encodeBase64 } from "./bytes.ts";
+ * const b64 = encodeBase64(new TextEncoder().encode("hello"));
+ * console.assert(b64 === "aGVsbG8=");
+ * console.assert(new TextDecoder().decode(decodeBase64(b64)) === "hello");
+ * ```
+ */
+export function encodeBase64(b: Uint8Array): string {
+  let s = "";
+  // String.fromCharCode in slices: one call per byte would be slow, one call for all overflows.
+  for (let i = 0; i < b.length; i += 0x8000) {
+    s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** The bytes of a Base64 string; throws SyntaxError when it is not Base64. */
+export function decodeBase64(s: string): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    throw new SyntaxError("Cannot decode Base64: invalid characters or length");
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

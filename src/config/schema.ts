@@ -88,7 +88,9 @@ const mqtt = z.strictObject({
   upgrade_qos: bool().default(false),
   max_subscriptions: int(0, UNLIMITED, { infinity: true }).default(0),
   server_keepalive: int(0, 65535).default(0),
+  max_keepalive: int(0, 65535, { infinity: true }).default(0),
   response_information: z.string().max(65535).default(""),
+  max_held_bytes: size(64 * KB, GB).default(MB),
 }).transform((m): MqttConfig => ({
   maxPacketSize: m.max_packet_size,
   maxClientidLen: m.max_clientid_len,
@@ -111,7 +113,9 @@ const mqtt = z.strictObject({
   upgradeQos: m.upgrade_qos,
   maxSubscriptions: m.max_subscriptions,
   serverKeepalive: m.server_keepalive,
+  maxKeepalive: m.max_keepalive,
   responseInformation: m.response_information,
+  maxHeldBytes: m.max_held_bytes,
 }));
 
 const broker = z.strictObject({

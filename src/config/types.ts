@@ -46,8 +46,12 @@ export interface MqttConfig {
   readonly maxSubscriptions: number;
   /** MQTT 5 Server Keep Alive in seconds that overrides the client's; 0 = use the client's. */
   readonly serverKeepalive: number;
+  /** Longest keepalive a client may use (seconds); longer or 0 is capped to it. 0 = no cap. */
+  readonly maxKeepalive: number;
   /** MQTT 5 Response Information sent when a client requests it; "" = none. */
   readonly responseInformation: string;
+  /** Bytes of a connection's packets held while an asynchronous decision is pending. */
+  readonly maxHeldBytes: number;
 }
 
 export type SharedStrategy = "random" | "round_robin" | "sticky" | "hash_clientid" | "hash_topic";

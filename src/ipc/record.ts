@@ -10,7 +10,7 @@
 import { readF64LE, readU16LE, readU32LE } from "../bytes.ts";
 
 /** Version of the record format below; bump it (and add kinds) rather than edit a released one. */
-export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_FORMAT_VERSION = 2;
 
 /** Bytes before the payload of every record: u32 length + u8 kind. */
 export const RECORD_HEADER_BYTES = 5;
@@ -24,25 +24,27 @@ export const RecordKind = {
   ConnInbound: 2,
   ConnClosed: 3,
   ConnCongested: 4,
+  /** A control request to a shard: request id, method, JSON parameters. */
+  Request: 5,
   ConnOutbound: 10,
   ConnClose: 11,
   InputPause: 12,
-  Stats: 13,
+  /** Stop or resume reading one connection (its channel holds too many packets). */
+  ConnPause: 13,
+  /** The answer to a Request: request id, ok/error, JSON body or error text. */
+  Reply: 14,
   RouteAdd: 20,
   RouteRemove: 21,
   RoutedPublish: 22,
   RetainStore: 23,
   RetainQuery: 24,
   RetainAnswer: 25,
-  RouteSnapshotRequest: 26,
   /** A client of the sending shard joined a shared subscription group (broadcast). */
   SharedJoin: 27,
   /** ... and left it (broadcast). */
   SharedLeave: 28,
   /** A message picked for one group member, sent to the member's shard. */
   SharedDeliver: 29,
-  /** A shard's counters, sent to shard 0 which publishes $SYS. */
-  SysStats: 30,
 } as const;
 
 /** One of the values of {@linkcode RecordKind}. */

@@ -47,6 +47,11 @@ export class RingWriter {
   #published: number;
   #tail: number; // last tail seen; refreshed only when space seems short
   #overflow = new Overflow();
+  /** Records ever parked, and ever moved from the overflow into the ring and published. */
+  #parkedTotal = 0;
+  #movedTotal = 0;
+  /** whenCommitted() callers: resolve once #movedTotal reaches their mark. */
+  #commitWaiters: { mark: number; resolve: () => void }[] = [];
   #flushScheduled = false;
   #waiting = false;
   #closed = false;
@@ -113,12 +118,28 @@ export class RingWriter {
     ringDoorbell(this.#doorbell);
   }
 
+  /**
+   * Null when every record written so far is in the ring and published; otherwise a promise
+   * that resolves once the records parked so far are (later writes do not delay it). What
+   * "route before SUBACK" waits for when a peer ring is congested. Resolves at close() too.
+   */
+  whenCommitted(): Promise<void> | null {
+    if (this.#overflow.length === 0) {
+      this.flush();
+      return null;
+    }
+    const mark = this.#parkedTotal;
+    return new Promise((resolve) => this.#commitWaiters.push({ mark, resolve }));
+  }
+
   /** Stops the space-waiting loop and discards parked records; later writes are discarded. */
   close(): void {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
     this.#overflow.clear();
+    for (const w of this.#commitWaiters) w.resolve();
+    this.#commitWaiters = [];
     // Wake our own pending waitAsync so the loop sees #closed and ends.
     Atomics.notify(this.#header, SPACE);
   }
@@ -170,6 +191,7 @@ export class RingWriter {
     }
     const starting = this.#overflow.length === 0;
     this.#overflow.push(record);
+    this.#parkedTotal++;
     if (!starting) return;
     this.onCongestion?.(true);
     if (!this.#waiting) void this.#waitForSpace();
@@ -186,10 +208,12 @@ export class RingWriter {
           this.#copyIn(this.#head, rec);
           this.#head = (this.#head + rec.length) >>> 0;
           this.#overflow.shift();
+          this.#movedTotal++;
           moved = true;
         }
         // Publish what is in the ring before sleeping, or the reader would never free space.
         if (moved || this.#head !== this.#published) this.flush();
+        if (moved && this.#commitWaiters.length > 0) this.#resolveCommitted();
         const next = this.#overflow.peek();
         if (next === undefined) break;
         const seq = Atomics.load(this.#header, SPACE);
@@ -204,6 +228,15 @@ export class RingWriter {
       this.#waiting = false;
     }
     if (!this.#closed) this.onCongestion?.(false);
+  }
+
+  #resolveCommitted(): void {
+    const left: { mark: number; resolve: () => void }[] = [];
+    for (const w of this.#commitWaiters) {
+      if (w.mark <= this.#movedTotal) w.resolve();
+      else left.push(w);
+    }
+    this.#commitWaiters = left;
   }
 }
 

@@ -13,7 +13,10 @@ import {
   hasWildcard,
   type Message,
   parseShared,
+  ReasonCode,
 } from "../mqtt/mod.ts";
+import type { Clock } from "./clock.ts";
+import type { Hooks, PublishSource } from "./hooks.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable, ShardMatch } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
@@ -32,11 +35,17 @@ import {
 export interface BrokerPort {
   readonly index: number;
   readonly count: number;
+  readonly clock: Clock;
+  readonly hooks: Hooks;
   sendToShard(shard: number, kind: number, payload: Uint8Array): void;
   /** Commits queued peer records now (route before SUBACK). */
   flushPeers(): void;
+  /**
+   * Null when every peer record written so far is in its ring; otherwise resolves when the
+   * records parked in congested peer rings so far are (RingWriter.whenCommitted).
+   */
+  whenPeersCommitted(): Promise<void> | null;
   session(clientId: string): Session | undefined;
-  now(): number;
 }
 
 /** What the Broker takes from the config. */
@@ -88,10 +97,15 @@ export class Broker {
   }
 
   /**
-   * Publishes a message from a client of this shard (or a will, a delayed or a $SYS message).
-   * Returns false when no subscriber anywhere matched (MQTT 5 "no matching subscribers").
+   * Publishes a message from any source: a client of this shard, a will, a delayed message,
+   * $SYS, the API. It passes the `message.publish` hook first, which may rewrite it or stop it
+   * with a reason. Returns the reason code to acknowledge with: 0x00, 0x10 when no subscriber
+   * anywhere matched (MQTT 5 "no matching subscribers"), or the code of the callback that
+   * stopped it.
    */
-  publish(message: Message): boolean {
+  publish(original: Message, source: PublishSource): number {
+    const message = this.#port.hooks.publish(original, source);
+    if ("reasonCode" in message) return message.reasonCode;
     if (message.retain && this.#opts.retainEnabled) this.#storeRetained(message);
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
@@ -110,12 +124,25 @@ export class Broker {
       const member = this.shared.pick(g, message);
       if (member) this.#sendShared(member, message, 0);
     });
-    return matched;
+    return matched ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
+  }
+
+  /** A delivery of `message` to one subscriber was dropped (the session says why). */
+  dropped(message: Message, reason: string): void {
+    this.#port.hooks.run("message.dropped", message, reason);
+  }
+
+  /**
+   * Null when the route and membership records this shard broadcast are all in their rings;
+   * otherwise resolves once they are (the SUBACK waits for it: route before SUBACK).
+   */
+  routesCommitted(): Promise<void> | null {
+    return this.#port.whenPeersCommitted();
   }
 
   /** Delivers to this shard's subscribers [MQTT-3.3.4]; retain flag per [MQTT-3.3.1-9/-12]. */
   dispatch(message: Message): void {
-    const now = this.#port.now();
+    const now = this.#port.clock.now();
     for (const [clientId, sub] of this.index.match(message.topic, message.origin)) {
       const session = this.#port.session(clientId);
       if (!session) continue;
@@ -178,7 +205,7 @@ export class Broker {
     };
     const others = (d: Delivery) =>
       groupOf(d)?.members.some((m) => m.clientId !== session.clientId) ?? false;
-    for (const d of session.takeShared(others, this.#port.now())) {
+    for (const d of session.takeShared(others, this.#port.clock.now())) {
       const g = groupOf(d);
       const member = g ? this.shared.pick(g, d.message, session.clientId) : null;
       if (member) this.#sendShared(member, d.message, 0);
@@ -198,7 +225,7 @@ export class Broker {
     this.#queries.set(id, { clientId, filter, opts, remaining: targets.length });
     for (const shard of targets) {
       if (shard === this.#port.index) {
-        this.#deliverRetained(id, this.retainer.query(filter, this.#port.now()));
+        this.#deliverRetained(id, this.retainer.query(filter, this.#port.clock.now()));
       } else {
         this.#port.sendToShard(
           shard,
@@ -246,7 +273,7 @@ export class Broker {
       case RecordKind.RetainQuery: {
         const r = new FieldReader(payload);
         const id = r.u32();
-        const found = this.retainer.query(r.str(), this.#port.now());
+        const found = this.retainer.query(r.str(), this.#port.clock.now());
         const w = new FieldWriter().u32(id).u32(found.length);
         for (const m of found) w.bytes(encodeMessage(m));
         this.#port.sendToShard(from, RecordKind.RetainAnswer, w.finish());
@@ -261,9 +288,6 @@ export class Broker {
         this.#deliverRetained(id, found);
         return true;
       }
-      case RecordKind.RouteSnapshotRequest:
-        this.#sendState(from);
-        return true;
       default:
         return false;
     }
@@ -327,7 +351,7 @@ export class Broker {
       retain: opts.retainAsPublished ? message.retain : false,
       subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
       shared: subscription,
-    }, this.#port.now());
+    }, this.#port.clock.now());
     this.stats.delivered++;
   }
 
@@ -349,7 +373,7 @@ export class Broker {
     const session = this.#port.session(q.clientId);
     // The subscription may be gone or replaced by the time the answer arrives.
     if (!session || session.subscriptions.get(q.filter) !== q.opts) return;
-    const now = this.#port.now();
+    const now = this.#port.clock.now();
     for (const message of found) {
       session.deliver({
         message,

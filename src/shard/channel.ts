@@ -1,17 +1,21 @@
 /**
  * Channel: the protocol state machine of one client connection (MQTT 3.1, 3.1.1 and 5.0). It
- * decodes the connection's bytes, enforces CONNECT-first, runs the handlers in handlers/, and
- * turns every MqttError into exactly one answer (CONNACK or DISCONNECT) plus a close of this
- * connection only. Output leaves through the ChannelHost port; a Channel owns no socket or ring.
+ * decodes the connection's bytes, hands each packet to the dispatcher, and turns every MqttError
+ * into exactly one answer (CONNACK or DISCONNECT) plus a close of this connection only. Work that
+ * answers later (an authentication backend, an ACL lookup, a route waiting for ring space) is
+ * started with suspendUntil(): until its result is handled, this connection's later packets are
+ * held in order (bounded: above mqtt.max_held_bytes the socket's reading is paused, nothing is
+ * dropped). Output leaves through ChannelOutput; state changes only through the methods here.
+ * A Channel owns no socket, ring or timer.
  */
 
 import type { Logger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
 import {
   connackReturnCodeV3,
+  type DecodeResult,
   encodePacket,
   encodePublish,
-  type IConnectPacket,
   MqttError,
   type Packet,
   PacketDecoder,
@@ -20,200 +24,167 @@ import {
   reasonName,
   remainingExpirySeconds,
 } from "../mqtt/mod.ts";
-import type { AuthContext, EnhancedAuthMethod, EnhancedAuthRegistry } from "../auth/mod.ts";
+import type { EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
-import type { DelayedPublish } from "./delayed.ts";
-import type { Metrics } from "./metrics.ts";
-import type { ClientEvent, SysTopics } from "./sys.ts";
+import type { Clock } from "./clock.ts";
 import type { Delivery } from "./delivery.ts";
-import { dispatchPacket } from "./handlers/dispatch.ts";
-import type { Session, SessionOutput } from "./session.ts";
+import type { ClientFacts, Hooks } from "./hooks.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SessionOutput } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
-import type { Will } from "./will.ts";
+import { TopicAliases } from "./topic_alias.ts";
+import type { WorkQueue } from "./work_queue.ts";
+import { ChannelState } from "./_channel_state.ts";
 
-/** What a Channel needs from its shard. */
-export interface ChannelHost {
-  readonly config: Config;
-  readonly broker: Broker;
-  readonly registry: SessionRegistry;
-  readonly log: Logger;
+export type { AuthExchange, ChannelStateName, Established } from "./_channel_state.ts";
+
+/** What a Channel's output needs from its shard: bytes and the connection's socket. */
+export interface ChannelOutput {
   write(connId: number, bytes: Uint8Array): void;
-  closeConnection(connId: number): void;
+  /** Writes what is pending, then closes the socket. */
+  close(connId: number): void;
+  /** Stops (true) or resumes (false) reading this connection's socket. */
+  pauseInput(connId: number, on: boolean): void;
   /** The channel is gone; the shard forgets its connection id. */
   released(channel: Channel): void;
-  now(): number;
-  /**
-   * Test-only hooks (env CULEX_TEST_HOOKS=1): a PUBLISH to
-   * `$culex/fault/crash-shard` makes the shard throw outside every handler, as a bug would.
-   */
-  readonly faultInjection: boolean;
-  crash(): void;
+}
+
+/** The services a Channel and its handlers use. */
+export interface ChannelServices {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
   readonly metrics: Metrics;
+  readonly broker: Broker;
+  readonly registry: SessionRegistry<Channel>;
+  readonly hooks: Hooks;
   readonly authMethods: EnhancedAuthRegistry;
-  readonly sys: SysTopics;
-  readonly delayed: DelayedPublish;
+  readonly work: WorkQueue;
+  /** The packet dispatcher (handlers/dispatch.ts), injected so channel.ts imports no handler. */
+  readonly dispatch: (ch: Channel, packet: Packet) => void;
 }
 
-/** Lifecycle: waiting for CONNECT, connected, or closed (nothing more is read or sent). */
-export type ChannelState = "connecting" | "authenticating" | "connected" | "closed";
-
-/** An enhanced authentication exchange: the method, its state between steps, the CONNECT. */
-export interface AuthExchange {
-  readonly method: EnhancedAuthMethod;
-  state: unknown;
-  /** The CONNECT waiting for the exchange to succeed; null once connected. */
-  pendingConnect: IConnectPacket | null;
-}
-
-/** One client connection; see the file header. */
-export class Channel implements SessionOutput {
+/** Where a connection comes from (the ConnOpen record). */
+export interface ConnInfo {
   readonly connId: number;
   readonly peer: string;
   readonly listener: string;
-  readonly host: ChannelHost;
   /** Set by the supervisor when it assigned the id of a CONNECT with an empty one. */
   readonly assignedClientId: string;
-  state: ChannelState = "connecting";
-  protocolVersion: 3 | 4 | 5 = 4;
-  clientId = "";
-  /** True when the broker assigned the client id (MQTT 5: sent back in CONNACK). */
-  assignedId = false;
-  /** Enhanced authentication in use on this connection, if any. */
-  auth: AuthExchange | null = null;
-  username: string | undefined = undefined;
-  session: Session | null = null;
-  will: Will | null = null;
-  /** Keepalive in seconds as agreed (the client's, or MQTT 5 Server Keep Alive). */
-  keepalive = 0;
-  cleanStart = true;
-  /** Keepalive in ms (already multiplied); 0 = off. */
-  keepaliveMs = 0;
+}
+
+/** One client connection; see the file header. */
+export class Channel extends ChannelState implements SessionOutput {
+  readonly connId: number;
+  readonly peer: string;
+  readonly listener: string;
+  readonly assignedClientId: string;
+  readonly svc: ChannelServices;
+  readonly #out: ChannelOutput;
   lastActivity: number;
-  /** Largest packet the client accepts (MQTT 5 Maximum Packet Size); 0 = no limit. */
-  clientMaxPacketSize = 0;
-  /** MQTT 5 session expiry the CONNECT asked for, in seconds (for the DISCONNECT rule). */
-  connectSessionExpiry = 0;
-  /** The client's Topic Alias Maximum from CONNECT; 0 = it takes no aliases. */
-  clientTopicAliasMax = 0;
-  // Topic aliases both ways, made on first use (MQTT 5 clients that use aliases only): an empty
-  // Map costs about 250 bytes a connection.
-  #inboundAliases: Map<number, string> | null = null;
-  #outboundAliases: Map<string, number> | null = null;
+  #aliases: TopicAliases | null = null;
   // Decoder state only while a packet is split across reads (or after a decoding error); between
   // packets, which is nearly always for an idle client, the channel keeps just the protocol level
   // the stream is decoded at, and a read makes a decoder for itself (~110 bytes per connection).
   #decoder: PacketDecoder | null = null;
   #wireVersion: ProtocolVersion = 4;
+  /** Work started by suspendUntil() and not yet handled. */
+  #pending = 0;
+  /** Packets that arrived while work was pending, in order; null when none. */
+  #held: DecodeResult[] | null = null;
+  #heldBytes = 0;
+  #inputPaused = false;
 
-  constructor(
-    host: ChannelHost,
-    opts: { connId: number; peer: string; listener: string; assignedClientId: string },
-  ) {
-    this.host = host;
-    this.connId = opts.connId;
-    this.peer = opts.peer;
-    this.listener = opts.listener;
-    this.assignedClientId = opts.assignedClientId;
-    this.lastActivity = host.now();
+  constructor(out: ChannelOutput, svc: ChannelServices, info: ConnInfo) {
+    super();
+    this.#out = out;
+    this.svc = svc;
+    this.connId = info.connId;
+    this.peer = info.peer;
+    this.listener = info.listener;
+    this.assignedClientId = info.assignedClientId;
+    this.lastActivity = svc.clock.now();
+  }
+
+  /** Topic aliases both ways (MQTT 5), made on first use: most connections never use them. */
+  get aliases(): TopicAliases {
+    return this.#aliases ??= new TopicAliases();
+  }
+
+  /** True while suspendUntil() work is pending. */
+  get suspended(): boolean {
+    return this.#pending > 0;
   }
 
   /** Feeds bytes from the socket; packets are handled in order until one fails. */
   handleBytes(bytes: Uint8Array): void {
-    if (this.state === "closed") return;
-    this.lastActivity = this.host.now();
-    this.host.metrics.add("bytes.received", bytes.byteLength);
+    if (this.isClosed()) return;
+    this.lastActivity = this.svc.clock.now();
+    this.svc.metrics.add("bytes.received", bytes.byteLength);
     const decoder = this.#decoder ?? new PacketDecoder({
-      maxPacketSize: this.host.config.mqtt.maxPacketSize,
+      maxPacketSize: this.svc.config.mqtt.maxPacketSize,
       protocolVersion: this.#wireVersion,
     });
     const results = decoder.push(bytes);
     this.#wireVersion = decoder.protocolVersion;
     this.#decoder = decoder.idle ? null : decoder;
-    for (const result of results) {
+    this.#process(results, 0);
+  }
+
+  /**
+   * Starts work that answers later. Until `then` has run (in a later pass of the shard's loop,
+   * with this channel's error handling), this connection's later packets are held in order.
+   * A rejected `work` ends the connection with 0x83 (callers turn expected failures into values).
+   * Nothing runs if the connection closed meanwhile.
+   */
+  suspendUntil<T>(work: Promise<T>, then: (value: T) => void): void {
+    this.#pending++;
+    this.svc.work.await(work, (outcome) => {
+      this.#pending--;
       if (this.isClosed()) return;
-      if (!result.ok) {
-        this.#fail(new MqttError(result.reasonCode, result.message), true);
-        return;
-      }
-      this.host.metrics.packetIn(
-        result.packet.cmd,
-        result.packet.cmd === "publish" ? result.packet.qos : 0,
-      );
-      try {
-        dispatchPacket(this, result.packet);
-      } catch (err) {
-        if (err instanceof MqttError) this.#fail(err, false);
-        else {
-          this.host.log.error("Handler failed for {clientId} ({peer}): {err}", {
-            clientId: this.clientId,
-            peer: this.peer,
-            err: String(err instanceof Error ? err.stack : err),
-          });
-          this.#fail(new MqttError(ReasonCode.UnspecifiedError, String(err)), false);
+      this.#guard(() => {
+        if (!outcome.ok) {
+          throw new MqttError(ReasonCode.ImplementationSpecificError, String(outcome.error));
         }
-      }
-    }
-  }
-
-  /** The topic an inbound Topic Alias stands for (MQTT 5 section 3.3.2.3.4). */
-  inboundAlias(alias: number): string | undefined {
-    return this.#inboundAliases?.get(alias);
-  }
-
-  setInboundAlias(alias: number, topic: string): void {
-    (this.#inboundAliases ??= new Map()).set(alias, topic);
-  }
-
-  /** Re-reads the state: handlers may have closed the channel meanwhile. */
-  isClosed(): boolean {
-    return this.state === "closed";
+        then(outcome.value);
+      });
+      if (this.#pending === 0 && this.#held !== null) this.#replayHeld();
+    });
   }
 
   /** Encodes and writes one packet to the client. */
   send(packet: Packet): void {
-    if (this.state === "closed") return;
+    if (this.isClosed()) return;
     const bytes = encodePacket(packet, this.protocolVersion);
-    this.host.write(this.connId, bytes);
-    this.host.metrics.packetOut(packet.cmd, 0, bytes.byteLength);
+    this.#out.write(this.connId, bytes);
+    this.svc.metrics.packetOut(packet.cmd, 0, bytes.byteLength);
   }
 
   /** SessionOutput: sends a delivery; false when it exceeds the client's Maximum Packet Size. */
   sendPublish(packetId: number, d: Delivery, dup: boolean): boolean {
     const m = d.message;
     const v5 = this.protocolVersion === 5;
-    // Outbound topic alias (MQTT 5 section 3.3.2.3.4): a known topic goes as its alias with an
-    // empty name; a new one gets the next alias while the client's Topic Alias Maximum allows.
-    let topicAlias = 0;
-    let aliasOnly = false;
-    let newAlias = false;
-    if (v5 && this.clientTopicAliasMax > 0) {
-      const known = this.#outboundAliases?.get(m.topic);
-      const used = this.#outboundAliases?.size ?? 0;
-      if (known !== undefined) {
-        topicAlias = known;
-        aliasOnly = true;
-      } else if (used < this.clientTopicAliasMax) {
-        topicAlias = used + 1;
-        newAlias = true;
-      }
-    }
-    const expirySeconds = v5 ? remainingExpirySeconds(m, this.host.now()) : 0;
+    const alias = v5 && this.clientTopicAliasMax > 0
+      ? this.aliases.outbound(m.topic, this.clientTopicAliasMax)
+      : null;
     const bytes = encodePublish(m, {
       qos: d.qos,
       retain: d.retain,
       dup,
       packetId,
       protocolVersion: this.protocolVersion,
-      topicAlias,
-      aliasOnly,
+      topicAlias: alias?.alias ?? 0,
+      aliasOnly: alias?.aliasOnly ?? false,
       subscriptionIds: d.subscriptionIds,
-      expirySeconds,
+      expirySeconds: v5 ? remainingExpirySeconds(m, this.svc.clock.now()) : 0,
     });
-    if (this.clientMaxPacketSize > 0 && bytes.byteLength > this.clientMaxPacketSize) return false;
-    if (this.state === "closed") return true;
-    if (newAlias) (this.#outboundAliases ??= new Map()).set(m.topic, topicAlias);
-    this.host.write(this.connId, bytes);
-    this.host.metrics.packetOut("publish", d.qos, bytes.byteLength);
+    const max = this.clientMaxPacketSize;
+    if (max > 0 && bytes.byteLength > max) return false;
+    if (this.isClosed()) return true;
+    if (alias) this.aliases.commit(m.topic, alias);
+    this.#out.write(this.connId, bytes);
+    this.svc.metrics.packetOut("publish", d.qos, bytes.byteLength);
+    this.svc.hooks.run("message.delivered", this.clientId, m);
     return true;
   }
 
@@ -226,7 +197,7 @@ export class Channel implements SessionOutput {
    * accepted [MQTT-4.13.2-1]; the will goes out unless the client asked otherwise.
    */
   disconnect(reasonCode: number, reason: string, reasonString?: string): void {
-    if (this.state === "closed") return;
+    if (this.isClosed()) return;
     if (this.state === "connected" && this.protocolVersion === 5) {
       // A Reason String is always allowed on DISCONNECT [MQTT-3.1.2-29].
       const properties = reasonString ? { reasonString: reasonString.slice(0, 1024) } : undefined;
@@ -245,28 +216,24 @@ export class Channel implements SessionOutput {
    * registry (which applies the will delay) and detaches or ends the session.
    */
   terminate(reason: string, opts: { publishWill: boolean }): void {
-    if (this.state === "closed") return;
+    if (this.isClosed()) return;
     const wasConnected = this.state === "connected";
-    this.state = "closed";
-    this.host.closeConnection(this.connId);
-    this.host.released(this);
-    if (!wasConnected || !this.session) return;
-    this.host.registry.channelClosed(this, opts.publishWill ? this.will : null, reason);
-    this.will = null;
-    this.host.sys.clientDisconnected(this.eventFacts(), reason, this.host.now());
+    const session = this.markClosed();
+    this.#held = null;
+    this.#out.close(this.connId);
+    this.#out.released(this);
+    if (!wasConnected || !session) return;
+    this.svc.registry.channelClosed(this, session, opts.publishWill ? this.takeWill() : null);
+    this.svc.hooks.run("client.disconnected", this.facts(), reason);
   }
 
-  /** Who the client says it is, for authentication methods. */
-  authContext(): AuthContext {
-    return { clientId: this.clientId, username: this.username, peer: this.peer };
-  }
-
-  /** What $SYS client events say about this connection. */
-  eventFacts(): ClientEvent {
+  /** What hooks are told about this connection. */
+  facts(): ClientFacts {
     return {
       clientId: this.clientId,
       username: this.username,
       peer: this.peer,
+      listener: this.listener,
       protocolVersion: this.protocolVersion,
       keepalive: this.keepalive,
       cleanStart: this.cleanStart,
@@ -275,16 +242,17 @@ export class Channel implements SessionOutput {
 
   /** Keepalive check [MQTT-3.1.2-24]: 1.5 × keepalive (configurable) without a packet. */
   checkKeepalive(now: number): void {
-    // An exchange that stalls gets as long as a CONNECT would have.
-    if (
-      this.state === "authenticating" && now - this.lastActivity > this.host.config.mqtt.idleTimeout
-    ) {
+    // An exchange or a decision that stalls gets as long as a CONNECT would have.
+    const waiting = this.state === "authenticating" ||
+      (this.state === "connecting" && this.suspended);
+    if (waiting && now - this.lastActivity > this.svc.config.mqtt.idleTimeout) {
       this.terminate("auth_timeout", { publishWill: false });
       return;
     }
-    if (this.state !== "connected" || this.keepaliveMs === 0) return;
-    if (now - this.lastActivity > this.keepaliveMs) {
-      this.host.log.info("Keepalive timeout for {clientId} ({peer})", {
+    const ms = this.keepaliveMs;
+    if (this.state !== "connected" || ms === 0) return;
+    if (now - this.lastActivity > ms) {
+      this.svc.log.info("Keepalive timeout for {clientId} ({peer})", {
         clientId: this.clientId,
         peer: this.peer,
       });
@@ -292,8 +260,86 @@ export class Channel implements SessionOutput {
     }
   }
 
+  /** CONNACK in the connection's protocol version (3.x return codes are mapped). */
+  sendConnack(
+    reasonCode: number,
+    sessionPresent: boolean,
+    properties?: Record<string, unknown>,
+  ): void {
+    if (this.protocolVersion === 5) {
+      this.send({
+        cmd: "connack",
+        reasonCode,
+        sessionPresent,
+        ...(properties ? { properties } : {}),
+      } as Packet);
+    } else {
+      this.send({ cmd: "connack", returnCode: connackReturnCodeV3(reasonCode), sessionPresent });
+    }
+    this.svc.hooks.run("client.connack", this.facts(), reasonCode);
+  }
+
+  #process(results: DecodeResult[], from: number): void {
+    for (let i = from; i < results.length; i++) {
+      if (this.isClosed()) return;
+      if (this.#pending > 0) {
+        this.#hold(results, i);
+        return;
+      }
+      const result = results[i]!;
+      if (!result.ok) {
+        this.#fail(new MqttError(result.reasonCode, result.message), true);
+        return;
+      }
+      const p = result.packet;
+      this.svc.metrics.packetIn(p.cmd, p.cmd === "publish" ? p.qos : 0);
+      this.#guard(() => this.svc.dispatch(this, p));
+    }
+  }
+
+  /** Runs protocol work; any error ends this connection alone with its reason code. */
+  #guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof MqttError) this.#fail(err, false);
+      else {
+        this.svc.log.error("Handler failed for {clientId} ({peer}): {err}", {
+          clientId: this.clientId,
+          peer: this.peer,
+          err: String(err instanceof Error ? err.stack : err),
+        });
+        this.#fail(new MqttError(ReasonCode.UnspecifiedError, String(err)), false);
+      }
+    }
+  }
+
+  #hold(results: DecodeResult[], from: number): void {
+    const held = this.#held ??= [];
+    for (let i = from; i < results.length; i++) {
+      const r = results[i]!;
+      held.push(r);
+      this.#heldBytes += r.ok ? r.packet.length ?? 0 : 0;
+    }
+    if (!this.#inputPaused && this.#heldBytes > this.svc.config.mqtt.maxHeldBytes) {
+      this.#inputPaused = true;
+      this.#out.pauseInput(this.connId, true);
+    }
+  }
+
+  #replayHeld(): void {
+    const held = this.#held!;
+    this.#held = null;
+    this.#heldBytes = 0;
+    this.#process(held, 0);
+    if (this.#inputPaused && this.#heldBytes <= this.svc.config.mqtt.maxHeldBytes / 2) {
+      this.#inputPaused = false;
+      if (!this.isClosed()) this.#out.pauseInput(this.connId, false);
+    }
+  }
+
   #fail(err: MqttError, malformed: boolean): void {
-    this.host.log.warn("Closing {clientId} ({peer}): {message} (reason 0x{code})", {
+    this.svc.log.warn("Closing {clientId} ({peer}): {message} (reason 0x{code})", {
       clientId: this.clientId || "(no client id)",
       peer: this.peer,
       message: err.message,
@@ -314,23 +360,5 @@ export class Channel implements SessionOutput {
       this.sendConnack(code, false, { reasonString: message.slice(0, 1024) });
     }
     this.terminate("connect_refused", { publishWill: false });
-  }
-
-  /** CONNACK in the connection's protocol version (3.x return codes are mapped). */
-  sendConnack(
-    reasonCode: number,
-    sessionPresent: boolean,
-    properties?: Record<string, unknown>,
-  ): void {
-    if (this.protocolVersion === 5) {
-      this.send({
-        cmd: "connack",
-        reasonCode,
-        sessionPresent,
-        ...(properties ? { properties } : {}),
-      } as Packet);
-    } else {
-      this.send({ cmd: "connack", returnCode: connackReturnCodeV3(reasonCode), sessionPresent });
-    }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * DelayedPublish: messages published to $delayed/{seconds}/{topic} (EMQX) or $delay/... (older
- * EMQ X docs), held on the publisher's shard until due and then published to {topic}. A binary
+ * EMQ X docs), held on the publisher's shard until due and then published to {topic} (the
+ * `message.publish` callback in publish_rules.ts hands them over). A binary
  * min-heap by due time and one timer armed for the earliest; bounded by a broker-wide count
  * (SharedCounts, so the bound holds whatever shard a publisher lands on).
  */
@@ -8,6 +9,7 @@
 import type { DelayedConfig } from "../config/types.ts";
 import { CountKind, type SharedCounts } from "../ipc/mod.ts";
 import { type Message, MqttError, ReasonCode, validateTopicName } from "../mqtt/mod.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
 
 interface Pending {
   readonly due: number;
@@ -37,15 +39,22 @@ export function parseDelayedTopic(
 export class DelayedPublish {
   #heap: Pending[] = [];
   #seq = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
   #timerDue = Infinity;
   readonly #max: number;
   readonly #maxDelay: number;
   readonly #publish: (m: Message) => void;
 
   readonly #counts: SharedCounts;
+  readonly #clock: Clock;
 
-  constructor(config: DelayedConfig, counts: SharedCounts, publish: (m: Message) => void) {
+  constructor(
+    config: DelayedConfig,
+    counts: SharedCounts,
+    clock: Clock,
+    publish: (m: Message) => void,
+  ) {
+    this.#clock = clock;
     this.#max = config.maxDelayedMessages;
     this.#maxDelay = config.maxDelayInterval;
     this.#counts = counts;
@@ -80,7 +89,7 @@ export class DelayedPublish {
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
   }
 
@@ -88,14 +97,13 @@ export class DelayedPublish {
     const next = this.#heap[0];
     if (!next) return;
     if (this.#timer !== undefined && this.#timerDue <= next.due) return;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#timerDue = next.due;
-    const wait = Math.min(Math.max(0, next.due - now), 2 ** 31 - 1);
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimer(next.due - now, () => {
       this.#timer = undefined;
       this.#timerDue = Infinity;
-      this.runDue(Date.now());
-    }, wait);
+      this.runDue(this.#clock.now());
+    });
   }
 
   #less(a: Pending, b: Pending): boolean {

@@ -26,6 +26,26 @@ const SENT = new Map<string, string>(PACKET_TYPES.map((t) => [t, `packets.${t}.s
 const QOS_RECEIVED = ["messages.qos0.received", "messages.qos1.received", "messages.qos2.received"];
 const QOS_SENT = ["messages.qos0.sent", "messages.qos1.sent", "messages.qos2.sent"];
 
+/** The other counters, present from the start (EMQX's names, emqx_metrics.hrl). */
+const COUNTERS = [
+  "messages.dropped",
+  "messages.dropped.no_subscribers",
+  "messages.dropped.await_pubrel_timeout",
+  "messages.delayed",
+  "messages.retained",
+  "delivery.dropped",
+  "delivery.dropped.queue_full",
+  "delivery.dropped.qos0_msg",
+  "delivery.dropped.expired",
+  "delivery.dropped.too_large",
+  "client.connected",
+  "client.disconnected",
+  "session.created",
+  "session.takenover",
+  "session.discarded",
+  "session.terminated",
+];
+
 /** Counter name → value, with EMQX's metric names ("packets.publish.received", ...). */
 export type MetricSnapshot = Record<string, number>;
 
@@ -46,9 +66,7 @@ export class Metrics {
       this.#c.set(`messages.${k}`, 0);
       for (const q of [0, 1, 2]) this.#c.set(`messages.qos${q}.${k}`, 0);
     }
-    for (const k of ["dropped", "dropped.no_subscribers", "delayed", "retained"]) {
-      this.#c.set(`messages.${k}`, 0);
-    }
+    for (const name of COUNTERS) this.#c.set(name, 0);
   }
 
   add(name: string, n = 1): void {

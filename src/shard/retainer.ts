@@ -59,6 +59,26 @@ export class Retainer {
     return out;
   }
 
+  /** Every retained message of this shard, expired ones included (for listings). */
+  entries(): IterableIterator<Message> {
+    return this.#messages.values();
+  }
+
+  /** The retained message of one topic, if live. */
+  get(topic: string, now: number): Message | undefined {
+    const out: Message[] = [];
+    const m = this.#messages.get(topic);
+    if (m) this.#keepLive(m, now, out);
+    return out[0];
+  }
+
+  /** Removes one topic's retained message (an operator's delete); false when there was none. */
+  delete(topic: string): boolean {
+    const had = this.#messages.has(topic);
+    this.#delete(topic);
+    return had;
+  }
+
   #delete(topic: string): void {
     if (this.#messages.delete(topic)) this.#counts.add(CountKind.Retained, -1);
   }

@@ -24,6 +24,14 @@ export class RouteTable {
     for (const filter of [...this.#trie.filters()]) this.#trie.remove(filter, key);
   }
 
+  /** Every filter with the shards that subscribe to it (for listings). */
+  *entries(): Generator<[string, number[]]> {
+    for (const filter of this.#trie.filters()) {
+      const shards = [...(this.#trie.get(filter)?.keys() ?? [])].map(Number);
+      yield [filter, shards];
+    }
+  }
+
   /** Distinct filters in the table (the `topics` statistic). */
   get size(): number {
     return this.#trie.size;

@@ -54,8 +54,12 @@ export class Session {
   /** The socket's pending output is over its high watermark: hold deliveries in the queue. */
   #congested = false;
 
-  constructor(clientId: string, mqtt: MqttConfig, expiryInterval: number) {
+  /** Epoch ms when the session was created (the API's created_at). */
+  readonly createdAt: number;
+
+  constructor(clientId: string, mqtt: MqttConfig, expiryInterval: number, createdAt = 0) {
     this.clientId = clientId;
+    this.createdAt = createdAt;
     this.expiryInterval = expiryInterval;
     this.#inflight = new Inflight(mqtt.maxInflight);
     this.#mqtt = mqtt;
@@ -154,11 +158,11 @@ export class Session {
     if (r.dropped) this.onDrop?.(r.dropped, r.reason);
   }
 
-  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a delivery. Unknown ids are ignored. */
-  complete(packetId: number, now: number): boolean {
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a delivery; returns it (undefined for unknown ids). */
+  complete(packetId: number, now: number): Delivery | undefined {
     const entry = this.#inflight.delete(packetId);
     if (entry) this.#pump(now);
-    return entry !== undefined;
+    return entry?.delivery;
   }
 
   /** PUBREC: the QoS 2 delivery moves to its second half; a failure code ends it. */

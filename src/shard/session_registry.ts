@@ -7,45 +7,55 @@
 import type { Config } from "../config/types.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
 import type { Broker } from "./broker.ts";
-import type { Channel } from "./channel.ts";
-import { Session } from "./session.ts";
+import type { Clock } from "./clock.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Metrics } from "./metrics.ts";
+import { type DropReason, Session } from "./session.ts";
 import type { Will } from "./will.ts";
+
+/** EMQX's metric for each reason a delivery to one subscriber is dropped. */
+const DROP_METRIC: Readonly<Record<DropReason, string>> = {
+  queue_full: "delivery.dropped.queue_full",
+  qos0_offline: "delivery.dropped.qos0_msg",
+  expired: "delivery.dropped.expired",
+  too_large: "delivery.dropped.too_large",
+};
 
 interface PendingWill {
   readonly will: Will;
   readonly at: number;
 }
 
-/** Counters for $SYS and metrics. */
-export interface RegistryStats {
-  sessionsCreated: number;
-  sessionsExpired: number;
-  takeovers: number;
-  willsPublished: number;
-  dropped: number;
+/** What the registry needs of a connection bound to a session (Channel is one). */
+export interface BoundChannel {
+  readonly clientId: string;
+  /** Hands over the connection's will (to publish or delay) and forgets it. */
+  takeWill(): Will | null;
+  /** Ends the connection from the server's side with a reason code. */
+  disconnect(reasonCode: number, reason: string): void;
 }
 
-/** Sessions of one shard; see the file header. */
-export class SessionRegistry {
-  readonly #countDrop = (): void => {
-    this.stats.dropped++;
-  };
-  readonly stats: RegistryStats = {
-    sessionsCreated: 0,
-    sessionsExpired: 0,
-    takeovers: 0,
-    willsPublished: 0,
-    dropped: 0,
+/** Sessions of one shard; see the file header. `C` is the connection type bound to them. */
+export class SessionRegistry<C extends BoundChannel = BoundChannel> {
+  /** One function for every session's drops (a closure each would cost ~100 bytes a session). */
+  readonly #countDrop = (d: Delivery, reason: DropReason): void => {
+    this.#metrics.add("delivery.dropped");
+    this.#metrics.add(DROP_METRIC[reason]);
+    this.#broker.dropped(d.message, reason);
   };
   readonly #sessions = new Map<string, Session>();
-  readonly #live = new Map<string, Channel>();
+  readonly #live = new Map<string, C>();
   readonly #wills = new Map<string, PendingWill>();
   readonly #config: Config;
   readonly #broker: Broker;
+  readonly #clock: Clock;
+  readonly #metrics: Metrics;
 
-  constructor(config: Config, broker: Broker) {
+  constructor(config: Config, broker: Broker, clock: Clock, metrics: Metrics) {
     this.#config = config;
     this.#broker = broker;
+    this.#clock = clock;
+    this.#metrics = metrics;
   }
 
   get size(): number {
@@ -65,13 +75,12 @@ export class SessionRegistry {
    * [MQTT-3.1.4-3]; clean start discards the old session [MQTT-3.1.2-4], otherwise it resumes
    * and any delayed will is cancelled [MQTT-3.1.3-9].
    */
-  open(channel: Channel, cleanStart: boolean, expiryMs: number) {
+  open(channel: C, cleanStart: boolean, expiryMs: number) {
     const clientId = channel.clientId;
     const old = this.#live.get(clientId);
     if (old) {
-      this.stats.takeovers++;
-      const oldWill = old.will;
-      old.will = null;
+      this.#metrics.add("session.takenover");
+      const oldWill = old.takeWill();
       old.disconnect(ReasonCode.SessionTakenOver, "takenover");
       // The old connection's will: immediate unless it had a delay and the session resumes.
       if (oldWill && (cleanStart || oldWill.delayMs === 0)) this.#publishWill(oldWill);
@@ -88,22 +97,20 @@ export class SessionRegistry {
       session.expiryInterval = expiryMs;
     } else {
       if (session) this.#end(session);
-      session = new Session(clientId, this.#config.mqtt, expiryMs);
-      session.onDrop = this.#countDrop; // one function for all sessions, not a closure each
+      session = new Session(clientId, this.#config.mqtt, expiryMs, this.#clock.now());
+      session.onDrop = this.#countDrop;
       this.#sessions.set(clientId, session);
-      this.stats.sessionsCreated++;
+      this.#metrics.add("session.created");
     }
     this.#live.set(clientId, channel);
     return { session, present };
   }
 
   /** A bound connection ended: detach, handle its will, end a session with no expiry. */
-  channelClosed(channel: Channel, will: Will | null, _reason: string): void {
-    const session = channel.session;
-    if (!session) return;
+  channelClosed(channel: C, session: Session, will: Will | null): void {
     if (this.#live.get(channel.clientId) === channel) this.#live.delete(channel.clientId);
     if (this.#sessions.get(channel.clientId) !== session) return; // replaced by a clean start
-    if (session.connected) session.detach(Date.now());
+    if (session.connected) session.detach(this.#clock.now());
     const now = session.disconnectedAt;
     this.#broker.redispatchShared(session);
     if (will) {
@@ -125,15 +132,29 @@ export class SessionRegistry {
     for (const session of this.#sessions.values()) {
       if (session.connected || session.disconnectedAt === 0) continue;
       if (now - session.disconnectedAt >= session.expiryInterval) {
-        this.stats.sessionsExpired++;
+        this.#metrics.add("session.terminated");
         this.#end(session);
       }
     }
   }
 
   /** Every live channel (for keepalive checks and shutdown). */
-  channels(): IterableIterator<Channel> {
+  channels(): IterableIterator<C> {
     return this.#live.values();
+  }
+
+  /** The live channel of a client id, if it is connected. */
+  channelOf(clientId: string): C | undefined {
+    return this.#live.get(clientId);
+  }
+
+  /** Ends a session that has no connection (an operator's kick): subscriptions and queue go. */
+  discard(clientId: string): boolean {
+    const session = this.#sessions.get(clientId);
+    if (!session || this.#live.has(clientId)) return false;
+    this.#metrics.add("session.discarded");
+    this.#end(session);
+    return true;
   }
 
   /** Sessions that are connected (for retries). */
@@ -153,7 +174,6 @@ export class SessionRegistry {
   }
 
   #publishWill(will: Will): void {
-    this.stats.willsPublished++;
-    this.#broker.publish({ ...will.message, timestamp: Date.now() });
+    this.#broker.publish({ ...will.message, timestamp: this.#clock.now() }, "will");
   }
 }

@@ -74,9 +74,9 @@ Deno.test("Session.deliver() fills the window, queues the rest, and pumps on ack
   for (let i = 1; i <= 4; i++) s.deliver(delivery(i), 0);
   assert.deepEqual(out.sent, ["t/1#1", "t/2#2"]);
   assert.equal(s.queueLength, 2);
-  assert.equal(s.complete(1, 0), true);
+  assert.equal(s.complete(1, 0)?.message.topic, "t/1");
   assert.deepEqual(out.sent, ["t/1#1", "t/2#2", "t/3#3"]);
-  assert.equal(s.complete(99, 0), false);
+  assert.equal(s.complete(99, 0), undefined);
 });
 
 Deno.test("Session.resume() resends inflight with DUP and pending PUBREL in order", () => {

@@ -1,14 +1,13 @@
 /**
- * Shard: the I/O shell of one worker isolate. Drains its rings (peers first, then the
- * supervisor), turns records into Channel and Broker calls, writes their output back as records,
- * and runs the one-second tick (keepalive, expiry, delayed wills, retries). The only code in
- * src/shard/ that calls the ring API.
+ * Shard: the I/O shell of one worker isolate. Drains its rings in passes (peers first, then the
+ * results of asynchronous work, then the supervisor), turns records into Channel, Broker and
+ * control calls, writes their output back as records, and runs the one-second tick (keepalive,
+ * expiry, delayed wills, retries) on the shard's one Clock. The only code in src/shard/ that
+ * calls the ring API; what the parts are and how they are wired lives in shard_services.ts.
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
-import { EnhancedAuthRegistry, reverseChallengeMethod } from "../auth/mod.ts";
-import type { Config } from "../config/types.ts";
 import { writeU32LE } from "../bytes.ts";
+import type { Config } from "../config/types.ts";
 import { startForceGc } from "../idle_gc.ts";
 import {
   FieldReader,
@@ -18,37 +17,27 @@ import {
   RingReader,
   RingWriter,
   type ShardRings,
-  SharedCounts,
   waitDoorbell,
 } from "../ipc/mod.ts";
-import { type Message, ReasonCode } from "../mqtt/mod.ts";
-import { Broker } from "./broker.ts";
-import { Channel, type ChannelHost } from "./channel.ts";
-import { Retainer } from "./retainer.ts";
+import { ReasonCode } from "../mqtt/mod.ts";
+import { Channel, type ChannelOutput } from "./channel.ts";
+import { systemClock, type TimerHandle } from "./clock.ts";
+import { handleControl } from "./control.ts";
 import { OutboundBatcher } from "./_outbound.ts";
-import { SessionRegistry } from "./session_registry.ts";
-import { SharedSubs } from "./shared_subs.ts";
-import { DelayedPublish } from "./delayed.ts";
-import { Metrics } from "./metrics.ts";
-import { type ShardReport, SysTopics } from "./sys.ts";
+import { composeServices, type ShardServices } from "./shard_services.ts";
 
 /**
  * Supervisor records handled per pass. A record carries one socket read (up to 64 KiB, hundreds
  * of packets), so a small number keeps one pass short enough for timers and flushes to keep up.
  */
 const CLIENT_BATCH = 32;
+const TICK_MS = 1000;
 
 /** One shard; see the file header. */
-export class Shard implements ChannelHost {
-  readonly config: Config;
+export class Shard implements ChannelOutput {
   readonly index: number;
   readonly count: number;
-  readonly broker: Broker;
-  readonly registry: SessionRegistry;
-  readonly log: Logger;
-  readonly metrics = new Metrics();
-  readonly sys: SysTopics;
-  readonly delayed: DelayedPublish;
+  readonly svc: ShardServices;
   #rings: ShardRings;
   #fromSupervisor: RingReader;
   #toSupervisor: RingWriter;
@@ -63,16 +52,11 @@ export class Shard implements ChannelHost {
   readonly #outbound: OutboundBatcher;
   readonly #outboundHeader = new Uint8Array(8);
   #stopped = false;
-  readonly faultInjection = Deno.env.get("CULEX_TEST_HOOKS") === "1";
-  readonly authMethods = new EnhancedAuthRegistry();
-  #tick: ReturnType<typeof setInterval> | undefined;
-  #sysTick: ReturnType<typeof setInterval> | undefined;
+  #tick: TimerHandle | undefined;
 
   constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
-    this.config = init.config;
     this.index = init.index;
     this.count = init.count;
-    this.log = getLogger(["culex", "shard"]);
     this.#rings = init.rings;
     this.#fromSupervisor = new RingReader(init.rings.fromSupervisor);
     this.#toSupervisor = new RingWriter(init.rings.toSupervisor, init.rings.supervisorDoorbell);
@@ -93,40 +77,29 @@ export class Shard implements ChannelHost {
       parts.unshift(h);
       this.#toSupervisor.write(RecordKind.ConnOutbound, parts);
     }, maxBatch);
-    const counts = new SharedCounts(init.rings.counts, init.count, init.index);
-    const retainer = new Retainer(init.config.retainer, counts);
-    const shared = new SharedSubs(init.config.broker.sharedSubscriptionStrategy);
-    this.broker = new Broker({
-      index: this.index,
-      count: this.count,
+    this.svc = composeServices({
+      index: init.index,
+      count: init.count,
+      config: init.config,
+      counts: init.rings.counts,
+      clock: systemClock,
+      wake: () => ringDoorbell(this.#rings.doorbell),
       sendToShard: (shard, kind, payload) => this.#toPeers[shard]?.write(kind, payload),
       flushPeers: () => {
         for (const w of this.#toPeers) w?.flush();
       },
-      session: (clientId) => this.registry.get(clientId),
-      now: () => Date.now(),
-    }, {
-      retainer,
-      shared,
-      retainEnabled: init.config.retainer.enable && init.config.mqtt.retainAvailable,
-      upgradeQos: init.config.mqtt.upgradeQos,
+      whenPeersCommitted: () => this.#whenPeersCommitted(),
+      kick: (clientId) => this.#kick(clientId),
     });
-    this.registry = new SessionRegistry(init.config, this.broker);
-    const publish = (m: Message) => void this.broker.publish(m);
-    this.sys = new SysTopics(init.config, publish);
-    this.delayed = new DelayedPublish(init.config.delayed, counts, publish);
-    if (this.faultInjection) this.authMethods.register(reverseChallengeMethod);
   }
 
   /** Runs the drain loop and the tick until shutdown. */
   start(): void {
-    this.#tick = setInterval(() => this.#onTick(), 1000);
-    const sysInterval = this.config.sysTopics.sysMsgInterval;
-    if (sysInterval > 0) this.#sysTick = setInterval(() => this.#onSysTick(), sysInterval);
+    this.#armTick();
     this.#stopGc = startForceGc(
-      this.config.forceGc,
+      this.svc.config.forceGc,
       () => this.#workDone,
-      (m, p) => this.log.debug(m, p),
+      (m, p) => this.svc.log.debug(m, p),
       `shard ${this.index}`,
     );
     void this.#run();
@@ -137,7 +110,7 @@ export class Shard implements ChannelHost {
     for (const w of this.#toPeers) w?.close();
     this.#rings = rings;
     this.#connectPeers(rings);
-    this.broker.resetPeer(rebuilt);
+    this.svc.broker.resetPeer(rebuilt);
   }
 
   /** Ends every connection as a server shutdown (wills go out) and flushes all rings. */
@@ -145,42 +118,35 @@ export class Shard implements ChannelHost {
     for (const ch of [...this.#channels.values()]) {
       ch.disconnect(ReasonCode.ServerShuttingDown, "shutdown");
     }
-    this.#outbound.flush();
-    this.#toSupervisor.flush();
-    for (const w of this.#toPeers) w?.flush();
+    this.#flushAll();
     this.#stopped = true;
-    clearInterval(this.#tick);
-    clearInterval(this.#sysTick);
+    this.svc.clock.clearTimer(this.#tick);
     this.#stopGc();
-    this.delayed.stop();
+    this.svc.delayed?.stop();
   }
 
-  // ChannelHost ---------------------------------------------------------------------------
+  // ChannelOutput -------------------------------------------------------------------------
 
   write(connId: number, bytes: Uint8Array): void {
     this.#outbound.add(connId, bytes);
   }
 
-  closeConnection(connId: number): void {
+  close(connId: number): void {
     this.#outbound.flushConnection(connId); // what was written goes out before the close
     const h = new Uint8Array(4);
     writeU32LE(h, 0, connId);
     this.#toSupervisor.write(RecordKind.ConnClose, h);
   }
 
-  crash(): void {
-    this.log.warn("Fault injection: shard {index} crashes now", { index: this.index });
-    setTimeout(() => {
-      throw new Error(`Injected fault in shard ${this.index}`);
-    }, 0);
+  pauseInput(connId: number, on: boolean): void {
+    const h = new Uint8Array(5);
+    writeU32LE(h, 0, connId);
+    h[4] = on ? 1 : 0;
+    this.#toSupervisor.write(RecordKind.ConnPause, h);
   }
 
   released(channel: Channel): void {
-    this.#channels.delete(channel.connId);
-  }
-
-  now(): number {
-    return Date.now();
+    if (this.#channels.get(channel.connId) === channel) this.#channels.delete(channel.connId);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -206,6 +172,15 @@ export class Shard implements ChannelHost {
     }
   }
 
+  #whenPeersCommitted(): Promise<void> | null {
+    let waits: Promise<void>[] | null = null;
+    for (const w of this.#toPeers) {
+      const p = w?.whenCommitted();
+      if (p) (waits ??= []).push(p);
+    }
+    return waits === null ? null : Promise.all(waits).then(() => {});
+  }
+
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const seen = readDoorbell(this.#rings.doorbell);
@@ -217,6 +192,8 @@ export class Shard implements ChannelHost {
         const r = this.#fromPeers[j];
         if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
       }
+      // Results of asynchronous work next: they were decided before the client bytes below.
+      work += this.svc.work.runSettled();
       if (!this.#toSupervisor.congested) {
         work += this.#fromSupervisor.drain(
           (kind, payload) => this.#onClientRecord(kind, payload),
@@ -244,15 +221,11 @@ export class Shard implements ChannelHost {
 
   #onPeerRecord(from: number, kind: number, payload: Uint8Array): void {
     try {
-      if (kind === RecordKind.SysStats) {
-        this.sys.report(from, JSON.parse(new TextDecoder().decode(payload)));
-        return;
-      }
-      if (!this.broker.applyPeerRecord(from, kind, payload)) {
-        this.log.error("Unknown record kind {kind} from shard {from}", { kind, from });
+      if (!this.svc.broker.applyPeerRecord(from, kind, payload)) {
+        this.svc.log.error("Unknown record kind {kind} from shard {from}", { kind, from });
       }
     } catch (err) {
-      this.log.error("Peer record {kind} from shard {from} failed: {err}", {
+      this.svc.log.error("Peer record {kind} from shard {from} failed: {err}", {
         kind,
         from,
         err: String(err instanceof Error ? err.stack : err),
@@ -269,64 +242,68 @@ export class Shard implements ChannelHost {
 
   #onClientRecord(kind: number, payload: Uint8Array): void {
     const r = new FieldReader(payload);
-    const connId = r.u32();
     switch (kind) {
       case RecordKind.ConnOpen: {
+        const connId = r.u32();
         const listener = this.#internListener(r.str());
         const peer = r.str();
         const assignedClientId = r.str();
-        this.#channels.set(connId, new Channel(this, { connId, peer, listener, assignedClientId }));
+        const info = { connId, peer, listener, assignedClientId };
+        this.#channels.set(connId, new Channel(this, this.svc, info));
         return;
       }
       case RecordKind.ConnInbound:
-        this.#channels.get(connId)?.handleBytes(r.bytes());
+        this.#channels.get(r.u32())?.handleBytes(r.bytes());
         return;
       case RecordKind.ConnClosed:
-        this.#channels.get(connId)?.socketClosed(r.str());
+        this.#channels.get(r.u32())?.socketClosed(r.str());
         return;
-      case RecordKind.ConnCongested:
-        this.#channels.get(connId)?.session?.setCongested(r.u8() === 1, Date.now());
+      case RecordKind.ConnCongested: {
+        const session = this.#channels.get(r.u32())?.session;
+        session?.setCongested(r.u8() === 1, this.svc.clock.now());
         return;
+      }
+      case RecordKind.Request: {
+        const id = r.u32();
+        const reply = handleControl(this.svc, r.str(), r.str());
+        this.#toSupervisor.write(
+          RecordKind.Reply,
+          this.svc.fields.u32(id).u8(reply.ok ? 0 : 1).str(reply.body).finish(),
+        );
+        return;
+      }
       default:
-        this.log.error("Unknown record kind {kind} from the supervisor", { kind });
+        this.svc.log.error("Unknown record kind {kind} from the supervisor", { kind });
     }
   }
 
-  /** This shard's numbers for $SYS; shard 0 merges them and publishes. */
-  #report(): ShardReport {
-    let subscriptions = 0;
-    for (const session of this.registry.sessions()) subscriptions += session.subscriptions.size;
-    const metrics = this.metrics.snapshot();
-    const extraDrops = this.registry.stats.dropped + this.broker.stats.sharedDropped;
-    metrics["messages.dropped"] = (metrics["messages.dropped"] ?? 0) + extraDrops;
-    return {
-      metrics,
-      connections: this.registry.connectedCount,
-      sessions: this.registry.size,
-      subscriptions,
-      retained: this.broker.retainer.size,
-      topics: this.broker.routes.size + this.broker.shared.size,
-    };
+  /** Ends a client's connection as an administrative action (MQTT 5: 0x98); false if none. */
+  #kick(clientId: string): boolean {
+    const ch = this.svc.registry.channelOf(clientId);
+    if (!ch) return false;
+    ch.disconnect(ReasonCode.AdministrativeAction, "kicked");
+    return true;
   }
 
-  #onSysTick(): void {
-    const report = this.#report();
-    if (this.index !== 0) {
-      const bytes = new TextEncoder().encode(JSON.stringify(report));
-      this.#toPeers[0]?.write(RecordKind.SysStats, bytes);
-      return;
-    }
-    this.sys.report(0, report);
-    this.sys.publishAll(Date.now());
+  #armTick(): void {
+    this.#tick = this.svc.clock.setTimer(TICK_MS, () => {
+      if (this.#stopped) return;
+      this.#onTick(this.svc.clock.now());
+      this.#armTick();
+      // Output of the tick (PINGs answered late, retries, DISCONNECTs) goes out now.
+      this.#flushAll();
+    });
   }
 
-  #onTick(): void {
-    const now = Date.now();
-    const mqtt = this.config.mqtt;
+  #onTick(now: number): void {
+    const mqtt = this.svc.config.mqtt;
     for (const ch of [...this.#channels.values()]) ch.checkKeepalive(now);
-    for (const session of this.registry.sessions()) {
+    for (const session of this.svc.registry.sessions()) {
       for (const [id, at] of session.awaitingRel) {
-        if (now - at >= mqtt.awaitRelTimeout) session.releaseRel(id);
+        if (now - at >= mqtt.awaitRelTimeout) {
+          session.releaseRel(id);
+          this.svc.metrics.add("messages.dropped.await_pubrel_timeout");
+        }
       }
     }
     // 3.x clients get unacknowledged messages again after retry_interval; MQTT 5 forbids
@@ -336,6 +313,6 @@ export class Shard implements ChannelHost {
       if (!s || ch.state !== "connected" || ch.protocolVersion === 5) continue;
       for (const entry of [...s.stale(now, mqtt.retryInterval)]) s.retry(entry, now);
     }
-    this.registry.sweep(now);
+    this.svc.registry.sweep(now);
   }
 }

@@ -85,6 +85,22 @@ export class ShardLink {
     this.#writer.write(RecordKind.ConnCongested, this.#fields.u32(conn.id).u8(on ? 1 : 0).finish());
   }
 
+  /** Request: a control request to this shard (ShardRpc). */
+  request(id: number, method: string, params: string): void {
+    this.#writer.write(RecordKind.Request, this.#fields.u32(id).str(method).str(params).finish());
+  }
+
+  /** ConnPause from the shard: stop (true) or resume (false) reading one of its connections. */
+  setConnPause(conn: Connection, on: boolean): void {
+    if (!this.connections.has(conn)) return;
+    log.debug("Connection {peer} reading {state} by its channel", {
+      peer: conn.peer,
+      state: on ? "paused" : "resumed",
+    });
+    if (on) conn.pause(PauseReason.Channel);
+    else conn.resume(PauseReason.Channel);
+  }
+
   /** InputPause from the shard: its peer rings are full (true) or drained (false). */
   setInputPause(on: boolean): void {
     this.#inputPaused = on;

@@ -19,6 +19,8 @@ const BROKER_CLOSED = "closed by broker";
 export const PauseReason = {
   /** The owner shard cannot take more input (full ring or InputPause). */
   Shard: 1,
+  /** The connection's channel holds too many packets while a decision is pending (ConnPause). */
+  Channel: 2,
 } as const;
 
 /** What a Connection reports to its owner. */

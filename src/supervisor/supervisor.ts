@@ -24,6 +24,9 @@ import { TcpListener } from "./listener_tcp.ts";
 import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
+import { BrokerControl } from "./broker_control.ts";
+import { ShardRpc } from "./shard_rpc.ts";
+import { SysPublisher } from "./sys_publisher.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -42,6 +45,8 @@ export interface Supervisor {
   readonly addresses: ReadonlyMap<string, ListenAddress>;
   /** Open client sockets. */
   readonly connectionCount: number;
+  /** The node's control plane (clients, publish, stats...), answered by the shards. */
+  readonly control: BrokerControl;
   /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
   stop(): Promise<void>;
 }
@@ -94,6 +99,9 @@ class Node implements Supervisor {
   #stopping: Promise<void> | null = null;
   #pump: Promise<void> | null = null;
   #onIdle: (() => void) | null = null;
+  readonly #rpc: ShardRpc;
+  readonly control: BrokerControl;
+  readonly #sys: SysPublisher;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -107,6 +115,18 @@ class Node implements Supervisor {
       onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
     });
     this.#links = this.#pool.mesh.shards.map((rings, i) => new ShardLink(i, rings));
+    this.#rpc = new ShardRpc(
+      (shard, id, method, params) => this.#links[shard]?.request(id, method, params),
+      () => this.#links.length,
+    );
+    this.control = new BrokerControl(
+      this.#rpc,
+      () => this.#links.length,
+      (key) => this.#pool.shardOf(key),
+    );
+    this.#sys = new SysPublisher(this.control, config.node.name, (err) => {
+      log.warning("$SYS round failed: {error}", { error: String(err) });
+    });
     this.#gate = new ConnectGate({
       maxPacketSize: config.mqtt.maxPacketSize,
       idleTimeout: config.mqtt.idleTimeout,
@@ -129,6 +149,7 @@ class Node implements Supervisor {
       "supervisor",
     );
     await this.#pool.start();
+    this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     for (const [name, cfg] of Object.entries(this.#config.listeners.tcp)) {
       if (!cfg.enable) continue;
       const listener = new TcpListener(name, cfg, {
@@ -149,6 +170,7 @@ class Node implements Supervisor {
   }
 
   async #stop(): Promise<void> {
+    this.#sys.stop();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
@@ -163,6 +185,7 @@ class Node implements Supervisor {
     await this.#allClosed(CLOSE_TIMEOUT_MS);
     for (const conn of this.#conns.values()) conn.destroy();
     for (const link of this.#links) link.close();
+    for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
     await Promise.all(listenersClosed);
     log.info("Supervisor stopped");
@@ -207,6 +230,7 @@ class Node implements Supervisor {
   #relink(index: number, rings: ShardRings): void {
     const old = this.#links[index];
     this.#links[index] = new ShardLink(index, rings);
+    this.#rpc.failShard(index, "the shard restarted");
     if (!old) return;
     old.close();
     const orphans = [...old.connections];
@@ -258,8 +282,17 @@ class Node implements Supervisor {
         case RecordKind.InputPause:
           link.setInputPause(r.u8() === 1);
           return;
-        case RecordKind.Stats:
-          return; // TODO(#3): feed the metrics of the HTTP API.
+        case RecordKind.ConnPause: {
+          const conn = this.#owned(link, r.u32());
+          if (conn) link.setConnPause(conn, r.u8() === 1);
+          return;
+        }
+        case RecordKind.Reply: {
+          const id = r.u32();
+          const ok = r.u8() === 0;
+          this.#rpc.reply(id, ok, r.str());
+          return;
+        }
         default:
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }

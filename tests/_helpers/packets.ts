@@ -98,12 +98,15 @@ export interface ConnectFields {
   sessionExpiry?: number;
   /** Overrides the protocol level byte (for unsupported-level tests). */
   levelByte?: number;
+  username?: string;
+  password?: string;
 }
 
 /** CONNECT [MQTT 3.1.1 3.1, MQTT 5 3.1]; 3.1 uses protocol name "MQIsdp". */
 export function connectPacket(f: ConnectFields): Uint8Array {
   const name = f.version === 3 ? "MQIsdp" : "MQTT";
-  let flags = f.clean === false ? 0 : 0x02;
+  let flags = (f.clean === false ? 0 : 0x02) | (f.username !== undefined ? 0x80 : 0) |
+    (f.password !== undefined ? 0x40 : 0);
   if (f.will) {
     flags |= 0x04 | ((f.will.qos ?? 0) << 3) | (f.will.retain ? 0x20 : 0);
   }
@@ -123,6 +126,8 @@ export function connectPacket(f: ConnectFields): Uint8Array {
     if (f.version === 5) payload.push([0]); // will properties: none
     payload.push(str(f.will.topic), str(f.will.payload));
   }
+  if (f.username !== undefined) payload.push(str(f.username));
+  if (f.password !== undefined) payload.push(str(f.password));
   return packet(0x10, variable, ...payload);
 }
 

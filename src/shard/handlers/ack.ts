@@ -15,19 +15,24 @@ import type { Channel } from "../channel.ts";
 
 /** PUBACK: QoS 1 delivery done. */
 export function handlePuback(ch: Channel, p: IPuback): void {
-  ch.session!.complete(p.messageId ?? 0, ch.host.now());
+  acked(ch, p.messageId ?? 0);
 }
 
 /** PUBCOMP: QoS 2 delivery done. */
 export function handlePubcomp(ch: Channel, p: IPubcompPacket): void {
-  ch.session!.complete(p.messageId ?? 0, ch.host.now());
+  acked(ch, p.messageId ?? 0);
+}
+
+function acked(ch: Channel, packetId: number): void {
+  const d = ch.session!.complete(packetId, ch.svc.clock.now());
+  if (d) ch.svc.hooks.run("message.acked", ch.clientId, d.message);
 }
 
 /** PUBREC: send PUBREL (or end the delivery on a failure code). */
 export function handlePubrec(ch: Channel, p: IPubrecPacket): void {
   const id = p.messageId ?? 0;
   const failed = (p.reasonCode ?? 0) >= 0x80;
-  if (ch.session!.received(id, failed, ch.host.now()) || failed) return;
+  if (ch.session!.received(id, failed, ch.svc.clock.now()) || failed) return;
   if (ch.protocolVersion === 5) {
     ch.send({ cmd: "pubrel", messageId: id, reasonCode: ReasonCode.PacketIdentifierNotFound });
   } else {

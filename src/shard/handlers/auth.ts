@@ -7,7 +7,7 @@
 import type { IAuthPacket } from "../../mqtt/mod.ts";
 import { MqttError, ReasonCode } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
-import { applyAuthStep } from "./connect.ts";
+import { authContext, runAuthStep } from "./connect.ts";
 
 /** Handles one AUTH packet. */
 export function handleAuth(ch: Channel, p: IAuthPacket): void {
@@ -21,11 +21,11 @@ export function handleAuth(ch: Channel, p: IAuthPacket): void {
   if (
     p.reasonCode === ReasonCode.ReAuthenticate && ch.state === "connected" && auth.state === null
   ) {
-    applyAuthStep(ch, auth.method.start(ch.authContext(), bytes));
+    runAuthStep(ch, auth.method.start(authContext(ch), bytes));
     return;
   }
   if (p.reasonCode !== ReasonCode.ContinueAuthentication || auth.state === null) {
     throw new MqttError(ReasonCode.ProtocolError, "AUTH out of sequence");
   }
-  applyAuthStep(ch, auth.method.next(ch.authContext(), auth.state, bytes));
+  runAuthStep(ch, auth.method.next(authContext(ch), auth.state, bytes));
 }

@@ -1,28 +1,31 @@
 /**
- * CONNECT [MQTT-3.1]: protocol checks, client id rules, enhanced authentication when a method is
- * named (the exchange continues in handlers/auth.ts), will validation, session open or takeover,
- * CONNACK with the server's limits, then resend of a resumed session's inflight.
+ * CONNECT [MQTT-3.1]: protocol checks, client id rules, then authentication — an enhanced method
+ * when the CONNECT names one (the exchange continues in handlers/auth.ts), otherwise the
+ * `client.authenticate` hook, whose callbacks may answer later (the channel then holds the
+ * client's next packets until the answer) — then will validation, session open or takeover,
+ * CONNACK with the server's limits, and the resend of a resumed session's inflight.
  */
 
 import type { AuthStep } from "../../auth/mod.ts";
 import type { IConnectPacket } from "../../mqtt/mod.ts";
 import { asBuffer, fromWill, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
+import type { AuthnDecision } from "../hooks.ts";
 
 const NEVER = 0xFFFFFFFF;
 
 /** Handles the first packet of a connection. */
 export function handleConnect(ch: Channel, p: IConnectPacket): void {
-  const mqtt = ch.host.config.mqtt;
-  const version = p.protocolVersion ?? 4;
-  ch.protocolVersion = version === 5 ? 5 : version === 3 ? 3 : 4;
+  const mqtt = ch.svc.config.mqtt;
+  const level = p.protocolVersion ?? 4;
+  const protocolVersion = level === 5 ? 5 : level === 3 ? 3 : 4;
   const clean = p.clean !== false;
-
   let clientId = p.clientId ?? "";
   let assigned = false;
   if (clientId === "") {
     // 3.1 forbids an empty id; 3.1.1 allows it only with clean session [MQTT-3.1.3-7/-8].
-    if (ch.protocolVersion === 3 || (ch.protocolVersion === 4 && !clean)) {
+    if (protocolVersion === 3 || (protocolVersion === 4 && !clean)) {
+      ch.identify({ protocolVersion, clientId, assigned, username: p.username });
       throw new MqttError(
         ReasonCode.ClientIdentifierNotValid,
         "Empty client id needs clean session",
@@ -31,31 +34,52 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     clientId = ch.assignedClientId || `culex-${crypto.randomUUID().replaceAll("-", "")}`;
     assigned = true;
   }
-  if (clientId.length > mqtt.maxClientidLen || (ch.protocolVersion === 3 && clientId.length > 23)) {
+  ch.identify({ protocolVersion, clientId, assigned, username: p.username });
+  if (clientId.length > mqtt.maxClientidLen || (protocolVersion === 3 && clientId.length > 23)) {
     throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
   }
-  ch.clientId = clientId;
-  ch.username = p.username;
-  ch.assignedId = assigned;
+  const hooks = ch.svc.hooks;
+  if (hooks.has("client.connect")) hooks.run("client.connect", ch.facts());
   const methodName = p.properties?.authenticationMethod;
   if (methodName !== undefined) {
-    const method = ch.host.authMethods.get(methodName);
+    const method = ch.svc.authMethods.get(methodName);
     if (!method) {
       throw new MqttError(ReasonCode.BadAuthenticationMethod, `No method "${methodName}"`);
     }
-    ch.auth = { method, state: null, pendingConnect: p };
+    ch.beginAuth({ method, state: null, pendingConnect: p });
     const data = p.properties?.authenticationData;
-    applyAuthStep(ch, method.start(ch.authContext(), data ? new Uint8Array(data) : undefined));
+    runAuthStep(ch, method.start(authContext(ch), data ? new Uint8Array(data) : undefined));
     return;
   }
+  const credentials = { password: p.password ? new Uint8Array(p.password) : undefined };
+  const decision = hooks.fold("client.authenticate", { result: "ignore" }, ch.facts(), credentials);
+  if (decision instanceof Promise) ch.suspendUntil(decision, (d) => afterAuthn(ch, p, d));
+  else afterAuthn(ch, p, decision);
+}
+
+/** What an enhanced authentication method is told about the client. */
+export function authContext(ch: Channel) {
+  return { clientId: ch.clientId, username: ch.username, peer: ch.peer };
+}
+
+/** The chain's answer: "ignore" from every callback means no authenticator cared (anonymous). */
+function afterAuthn(ch: Channel, p: IConnectPacket, d: AuthnDecision): void {
+  if (d.result === "deny") throw new MqttError(d.reasonCode, d.reason);
+  ch.authenticated(d.result === "allow" && d.superuser);
   completeConnect(ch, p, undefined);
+}
+
+/** Runs one step of an enhanced method, now or when a method that does I/O answers. */
+export function runAuthStep(ch: Channel, step: AuthStep | Promise<AuthStep>): void {
+  if (step instanceof Promise) ch.suspendUntil(step, (s) => applyAuthStep(ch, s));
+  else applyAuthStep(ch, step);
 }
 
 /**
  * Runs the outcome of one authentication step: another challenge (AUTH 0x18), the CONNACK (or
  * AUTH 0x00 after re-authentication), or a refusal.
  */
-export function applyAuthStep(ch: Channel, step: AuthStep): void {
+function applyAuthStep(ch: Channel, step: AuthStep): void {
   const auth = ch.auth!;
   if (step.kind === "failure") throw new MqttError(step.reasonCode, step.reason);
   const properties = {
@@ -64,7 +88,7 @@ export function applyAuthStep(ch: Channel, step: AuthStep): void {
   };
   if (step.kind === "continue") {
     auth.state = step.state;
-    if (ch.state === "connecting") ch.state = "authenticating";
+    ch.awaitAuthStep();
     ch.send({ cmd: "auth", reasonCode: ReasonCode.ContinueAuthentication, properties });
     return;
   }
@@ -72,10 +96,21 @@ export function applyAuthStep(ch: Channel, step: AuthStep): void {
   const pending = auth.pendingConnect;
   if (pending) {
     auth.pendingConnect = null;
+    ch.authenticated(false);
     completeConnect(ch, pending, properties);
   } else {
     ch.send({ cmd: "auth", reasonCode: ReasonCode.Success, properties }); // re-authenticated
   }
+}
+
+/**
+ * The keepalive the connection is held to: MQTT 5 Server Keep Alive (mqtt.server_keepalive)
+ * overrides the client's [MQTT-3.2.2-21]; mqtt.max_keepalive caps a longer one, and 0 (none),
+ * as Mosquitto's max_keepalive does; shorter ones are honoured.
+ */
+export function agreedKeepalive(asked: number, v5: boolean, server: number, max: number): number {
+  const k = v5 && server > 0 ? server : asked;
+  return max > 0 && (k === 0 || k > max) ? max : k;
 }
 
 /** Everything after authentication: will, session, CONNACK. */
@@ -84,13 +119,12 @@ function completeConnect(
   p: IConnectPacket,
   authProps: Record<string, unknown> | undefined,
 ): void {
-  const { config, registry, log } = ch.host;
+  const { config, registry, log, clock } = ch.svc;
   const mqtt = config.mqtt;
   const v5 = ch.protocolVersion === 5;
   const clean = p.clean !== false;
   const clientId = ch.clientId;
-  const assigned = ch.assignedId;
-  const now = ch.host.now();
+  const now = clock.now();
   if (p.will) {
     const w = p.will;
     validateTopicName(w.topic, mqtt.maxTopicLevels);
@@ -102,32 +136,32 @@ function completeConnect(
       throw new MqttError(ReasonCode.RetainNotSupported, "Retained wills are not supported");
     }
     const delayMs = (w.properties?.willDelayInterval ?? 0) * 1000;
-    ch.will = { message: fromWill(p, clientId, now)!, delayMs };
+    ch.setWill({ message: fromWill(p, clientId, now)!, delayMs });
   }
 
   // Session expiry: 3.x persistent sessions use the configured bound; MQTT 5 asks, capped by it.
   let expiryMs: number;
+  const asked = v5 ? p.properties?.sessionExpiryInterval ?? 0 : 0;
   if (v5) {
-    const asked = p.properties?.sessionExpiryInterval ?? 0;
-    ch.connectSessionExpiry = asked;
     expiryMs = asked === NEVER ? Infinity : asked * 1000;
     expiryMs = Math.min(expiryMs, mqtt.sessionExpiryInterval);
   } else {
     expiryMs = clean ? 0 : mqtt.sessionExpiryInterval;
   }
-
-  // MQTT 5 Server Keep Alive overrides the client's value [MQTT-3.2.2-21].
-  const keepalive = v5 && mqtt.serverKeepalive > 0 ? mqtt.serverKeepalive : p.keepalive ?? 0;
-  ch.keepalive = keepalive;
-  ch.cleanStart = clean;
-  ch.keepaliveMs = Math.round(keepalive * 1000 * mqtt.keepaliveMultiplier);
-  ch.clientMaxPacketSize = p.properties?.maximumPacketSize ?? 0;
-  ch.clientTopicAliasMax = p.properties?.topicAliasMaximum ?? 0;
+  const keepalive = agreedKeepalive(p.keepalive ?? 0, v5, mqtt.serverKeepalive, mqtt.maxKeepalive);
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
 
   const { session, present } = registry.open(ch, clean, expiryMs);
-  ch.session = session;
-  ch.state = "connected";
+  ch.establish({
+    session,
+    keepalive,
+    keepaliveMs: Math.round(keepalive * 1000 * mqtt.keepaliveMultiplier),
+    cleanStart: clean,
+    clientMaxPacketSize: p.properties?.maximumPacketSize ?? 0,
+    clientTopicAliasMax: p.properties?.topicAliasMaximum ?? 0,
+    connectSessionExpiry: asked,
+    connectedAt: now,
+  });
 
   const props: Record<string, unknown> = {};
   if (v5) {
@@ -139,16 +173,16 @@ function completeConnect(
     props.subscriptionIdentifiersAvailable = true;
     props.sharedSubscriptionAvailable = mqtt.sharedSubscription;
     if (mqtt.maxQosAllowed < 2) props.maximumQoS = mqtt.maxQosAllowed;
-    if (assigned) props.assignedClientIdentifier = clientId;
+    if (ch.assignedId) props.assignedClientIdentifier = clientId;
     if (authProps) Object.assign(props, authProps);
-    if (mqtt.serverKeepalive > 0) props.serverKeepAlive = mqtt.serverKeepalive;
+    if (mqtt.serverKeepalive > 0 || keepalive !== (p.keepalive ?? 0)) {
+      props.serverKeepAlive = keepalive; // the client must use it [MQTT-3.2.2-21]
+    }
     if (p.properties?.requestResponseInformation && mqtt.responseInformation !== "") {
       props.responseInformation = mqtt.responseInformation; // [MQTT-3.1.2-28]
     }
     const granted = expiryMs === Infinity ? NEVER : Math.floor(expiryMs / 1000);
-    if (granted !== (p.properties?.sessionExpiryInterval ?? 0)) {
-      props.sessionExpiryInterval = granted; // [MQTT-3.2.2-?]: tell the client what it got
-    }
+    if (granted !== asked) props.sessionExpiryInterval = granted; // tell the client what it got
   }
   ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
   log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
@@ -158,7 +192,7 @@ function completeConnect(
     clean,
     present,
   });
-  ch.host.sys.clientConnected(ch.eventFacts(), now);
+  ch.svc.hooks.run("client.connected", ch.facts());
   session.attach(ch, receiveMaximum);
   if (present) session.resume(now);
 }

@@ -15,10 +15,10 @@ export function handleDisconnect(ch: Channel, p: IDisconnectPacket): void {
       throw new MqttError(ReasonCode.ProtocolError, "Session expiry cannot change from zero"); // [MQTT-3.14.2-2]
     }
     const ms = asked === 0xFFFFFFFF ? Infinity : asked * 1000;
-    ch.session.expiryInterval = Math.min(ms, ch.host.config.mqtt.sessionExpiryInterval);
+    ch.session.expiryInterval = Math.min(ms, ch.svc.config.mqtt.sessionExpiryInterval);
   }
   const withWill = ch.protocolVersion === 5 &&
     p.reasonCode === ReasonCode.DisconnectWithWillMessage;
-  if (!withWill) ch.will = null; // [MQTT-3.1.2-10]
+  if (!withWill) ch.setWill(null); // [MQTT-3.1.2-10]
   ch.terminate(withWill ? "normal_with_will" : "normal", { publishWill: withWill });
 }

@@ -1,23 +1,19 @@
 /**
  * Inbound PUBLISH [MQTT-3.3]: topic alias, topic and capability checks, the QoS 2 duplicate
- * rule, then Broker.publish and the acknowledgement. Delivery happens on receipt of the PUBLISH
- * (method A of [MQTT-4.3.3]); the packet id waits in awaiting-rel until PUBREL.
+ * rule, authorization (the `client.authorize` hook, which may answer later), then Broker.publish
+ * (whose `message.publish` hook may stop it: the $SYS write deny, delayed publish) and the
+ * acknowledgement with the reason it gives. Delivery happens on receipt of the PUBLISH (method A
+ * of [MQTT-4.3.3]); the packet id waits in awaiting-rel until PUBREL.
  */
 
 import type { IPublishPacket } from "../../mqtt/mod.ts";
-import {
-  fromPublishPacket,
-  type Message,
-  MqttError,
-  ReasonCode,
-  validateTopicName,
-} from "../../mqtt/mod.ts";
-import { parseDelayedTopic } from "../delayed.ts";
+import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
+import { authorize, type Verdict } from "./_authorize.ts";
 
 /** Handles one PUBLISH from a client. */
 export function handlePublish(ch: Channel, p: IPublishPacket): void {
-  const mqtt = ch.host.config.mqtt;
+  const mqtt = ch.svc.config.mqtt;
   const v5 = ch.protocolVersion === 5;
   const session = ch.session!;
   let topic = p.topic;
@@ -27,17 +23,16 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
       throw new MqttError(ReasonCode.TopicAliasInvalid, `Topic alias ${alias} is out of range`);
     }
     if (topic === "") {
-      const known = ch.inboundAlias(alias);
+      const known = ch.aliases.inbound(alias);
       if (known === undefined) {
         throw new MqttError(ReasonCode.ProtocolError, `Topic alias ${alias} was never set`);
       }
       topic = known;
     } else {
-      ch.setInboundAlias(alias, topic);
+      ch.aliases.setInbound(alias, topic);
     }
   }
   validateTopicName(topic, mqtt.maxTopicLevels);
-  if (ch.host.faultInjection && topic === "$culex/fault/crash-shard") ch.host.crash();
   const qos = p.qos;
   if (qos > mqtt.maxQosAllowed) {
     throw new MqttError(ReasonCode.QoSNotSupported, `PUBLISH QoS ${qos} is not supported`);
@@ -57,75 +52,29 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
       "Too many QoS 2 messages awaiting PUBREL",
     );
   }
-  const now = ch.host.now();
-  // Clients may read $SYS but never write it; the message is dropped, QoS flows still complete.
-  const denied = topic.startsWith("$SYS");
-  let reasonCode: number = ReasonCode.NotAuthorized;
-  if (!denied) {
-    const delayed = ch.host.config.delayed.enable ? delayedTarget(ch, topic, qos, packetId) : null;
-    if (delayed === "refused") return;
-    const message = fromPublishPacket(p, ch.clientId, now, delayed?.topic ?? topic);
-    if (delayed) {
-      reasonCode = scheduleDelayed(ch, message, delayed.delayMs, now);
-    } else if (ch.host.broker.publish(message)) {
-      reasonCode = ReasonCode.Success;
-    } else {
-      reasonCode = ReasonCode.NoMatchingSubscribers;
-      ch.host.metrics.add("messages.dropped");
-      ch.host.metrics.add("messages.dropped.no_subscribers");
+  const verdict = authorize(ch, { type: "publish", topic, qos, retain: p.retain });
+  if (verdict instanceof Promise) ch.suspendUntil(verdict, (v) => route(ch, p, topic, v));
+  else route(ch, p, topic, verdict);
+}
+
+/** Publishes an authorized message and acknowledges with the broker's reason. */
+function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict): void {
+  const { clock, broker, metrics, log } = ch.svc;
+  const now = clock.now();
+  let reasonCode: number;
+  if (verdict === "deny") {
+    // EMQX: QoS 0 dropped, QoS 1/2 acknowledged with 0x87 (MQTT 5); the message goes nowhere.
+    log.info("PUBLISH from {clientId} to {topic} not authorized", { clientId: ch.clientId, topic });
+    metrics.add("messages.dropped");
+    reasonCode = ReasonCode.NotAuthorized;
+  } else {
+    reasonCode = broker.publish(fromPublishPacket(p, ch.clientId, now, topic), "client");
+    if (reasonCode === ReasonCode.NoMatchingSubscribers) {
+      metrics.add("messages.dropped");
+      metrics.add("messages.dropped.no_subscribers");
     }
   }
-  acknowledge(ch, qos, packetId, reasonCode, now);
-}
-
-/**
- * The real topic and delay of a $delayed/{seconds}/{topic} publish, null for other topics, or
- * "refused" once a malformed one was answered (MQTT 5: reason 0x90; 3.x: acknowledged, dropped).
- */
-function delayedTarget(
-  ch: Channel,
-  topic: string,
-  qos: number,
-  packetId: number,
-): { delayMs: number; topic: string } | null | "refused" {
-  try {
-    return parseDelayedTopic(topic, ch.host.config.mqtt.maxTopicLevels);
-  } catch (err) {
-    if (!(err instanceof MqttError)) throw err;
-    refuse(ch, qos, packetId, err);
-    return "refused";
-  }
-}
-
-function scheduleDelayed(
-  ch: Channel,
-  message: Message,
-  delayMs: number,
-  now: number,
-): number {
-  try {
-    ch.host.delayed.schedule(message, delayMs, now);
-    ch.host.metrics.add("messages.delayed");
-    return ReasonCode.Success;
-  } catch (err) {
-    if (!(err instanceof MqttError)) throw err;
-    ch.host.log.info("Delayed publish from {clientId} refused: {message}", {
-      clientId: ch.clientId,
-      message: err.message,
-    });
-    ch.host.metrics.add("messages.dropped");
-    return err.reasonCode;
-  }
-}
-
-/** Answers a refused PUBLISH with its reason where the QoS has an acknowledgement. */
-function refuse(ch: Channel, qos: number, packetId: number, err: MqttError): void {
-  ch.host.log.info("PUBLISH from {clientId} refused: {message}", {
-    clientId: ch.clientId,
-    message: err.message,
-  });
-  ch.host.metrics.add("messages.dropped");
-  acknowledge(ch, qos, packetId, err.reasonCode, ch.host.now());
+  acknowledge(ch, p.qos, p.messageId ?? 0, reasonCode, now);
 }
 
 /**

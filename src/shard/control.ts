@@ -1,0 +1,150 @@
+/**
+ * The shard's half of the supervisor → shard request/reply (Request and Reply records): one
+ * function per method, each answering from this shard's own state only, synchronously, as JSON.
+ * The supervisor (src/supervisor/broker_control.ts) sends a request to the one shard that owns a
+ * client id or a retained topic, or to every shard, and gathers and pages the answers. Nothing
+ * outside a shard reads its state any other way. Methods and their shapes are in
+ * docs/contracts.md.
+ *
+ * @module
+ */
+
+import { decodeBase64, encodeBase64 } from "../bytes.ts";
+import { type Message, validateTopicName } from "../mqtt/mod.ts";
+import { clientMethods } from "./_control_clients.ts";
+import {
+  ControlError,
+  type ControlMethod,
+  type ControlReply,
+  isoTime,
+  num,
+  page,
+  str,
+} from "./_control_util.ts";
+
+export type { ControlReply };
+import type { ShardServices } from "./shard_services.ts";
+
+function retainedJson(m: Message, withPayload: boolean): Record<string, unknown> {
+  return {
+    topic: m.topic,
+    qos: m.qos,
+    publish_at: isoTime(m.timestamp),
+    from_clientid: m.origin,
+    ...(withPayload ? { payload: encodeBase64(m.payload) } : {}),
+  };
+}
+
+/** One message of a `publish` request (the API's POST /publish, $SYS from the supervisor). */
+function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): Message {
+  const topic = str(p.topic, "topic");
+  validateTopicName(topic, maxLevels);
+  const qos = num(p.qos, 0);
+  if (qos > 2) throw new ControlError("qos must be 0, 1 or 2");
+  const payload = typeof p.payload === "string"
+    ? (p.encoding === "base64" ? decodeBase64(p.payload) : new TextEncoder().encode(p.payload))
+    : new Uint8Array(0);
+  const expiry = num(p.message_expiry_interval, 0);
+  return {
+    topic,
+    payload,
+    qos: qos as 0 | 1 | 2,
+    retain: p.retain === true,
+    properties: {},
+    origin: typeof p.from === "string" ? p.from : "",
+    expiresAt: expiry > 0 ? now + expiry * 1000 : 0,
+    timestamp: now,
+  };
+}
+
+const METHODS: Readonly<Record<string, ControlMethod>> = {
+  ...clientMethods,
+  /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
+  stats(svc) {
+    let subscriptions = 0;
+    let shared = 0;
+    for (const s of svc.registry.sessions()) {
+      subscriptions += s.subscriptions.size;
+      for (const f of s.subscriptions.keys()) {
+        if (f.startsWith("$share/") || f.startsWith("$queue/")) shared++;
+      }
+    }
+    return {
+      "connections.count": svc.registry.connectedCount,
+      "live_connections.count": svc.registry.connectedCount,
+      "sessions.count": svc.registry.size,
+      "subscriptions.count": subscriptions,
+      "subscriptions.shared.count": shared,
+      "suboptions.count": subscriptions,
+      "subscribers.count": subscriptions,
+      "retained.count": svc.broker.retainer.size,
+      "topics.count": svc.broker.routes.size + svc.broker.shared.size,
+      "delayed.count": svc.delayed?.size ?? 0,
+    };
+  },
+  /** This shard's counters, EMQX's metric names. */
+  metrics(svc) {
+    const m = svc.metrics.snapshot();
+    m["messages.dropped"] = (m["messages.dropped"] ?? 0) + svc.broker.stats.sharedDropped;
+    return m;
+  },
+  /** Publishes messages from outside a client; answers one reason code per message. */
+  publish(svc, params) {
+    const list = Array.isArray(params.messages) ? params.messages : [];
+    const source = params.source === "sys" ? "sys" : "api";
+    const now = svc.clock.now();
+    const maxLevels = svc.config.mqtt.maxTopicLevels;
+    const messages = list.map((p) => messageOf(p as Record<string, unknown>, now, maxLevels));
+    return messages.map((m) => svc.broker.publish(m, source));
+  },
+  /** The route table (replicated: any one shard answers for all). */
+  "topics.list"(svc, params) {
+    const topic = typeof params.topic === "string" ? params.topic : null;
+    return page(
+      svc.broker.routes.entries(),
+      params,
+      ([filter]) => topic === null || filter === topic,
+      ([filter]) => ({ topic: filter }),
+    );
+  },
+  /** This shard's retained messages, without payloads. */
+  "retained.list"(svc, params) {
+    const topic = typeof params.topic === "string" ? params.topic : null;
+    const now = svc.clock.now();
+    return page(
+      svc.broker.retainer.entries(),
+      params,
+      (m) => (topic === null || m.topic === topic) && (m.expiresAt === 0 || m.expiresAt > now),
+      (m) => retainedJson(m, false),
+    );
+  },
+  /** One retained message with its payload (base64), or null. */
+  "retained.get"(svc, params) {
+    const m = svc.broker.retainer.get(str(params.topic, "topic"), svc.clock.now());
+    return m ? retainedJson(m, true) : null;
+  },
+  "retained.delete"(svc, params) {
+    return svc.broker.retainer.delete(str(params.topic, "topic"));
+  },
+};
+
+/** Answers one request; a bad request or a failing method gives an error reply, never a throw. */
+export function handleControl(svc: ShardServices, method: string, params: string): ControlReply {
+  const fn = METHODS[method];
+  if (!fn) return { ok: false, body: `unknown method ${method}` };
+  try {
+    const parsed = params === "" ? {} : JSON.parse(params);
+    const result = fn(svc, typeof parsed === "object" && parsed !== null ? parsed : {});
+    return { ok: true, body: JSON.stringify(result ?? null) };
+  } catch (err) {
+    const known = err instanceof ControlError || err instanceof SyntaxError ||
+      (err instanceof Error && "reasonCode" in err);
+    if (!known) {
+      svc.log.error("Control request {method} failed: {err}", {
+        method,
+        err: String(err instanceof Error ? err.stack : err),
+      });
+    }
+    return { ok: false, body: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The parts of one shard and how they are wired: clock, hooks, metrics, the work queue, Broker
+ * (with Retainer and SharedSubs), SessionRegistry, DelayedPublish, the $SYS client events, the
+ * broker's own `message.publish` rules, and the test-only hooks when CULEX_TEST_HOOKS=1. The
+ * Shard (the ring shell) builds this once and hands it to every Channel as its services. Owns
+ * the construction order only; each part owns its state.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { EnhancedAuthRegistry } from "../auth/mod.ts";
+import type { Config } from "../config/types.ts";
+import { FieldWriter, SharedCounts } from "../ipc/mod.ts";
+import type { Message } from "../mqtt/mod.ts";
+import { Broker } from "./broker.ts";
+import type { Channel, ChannelServices } from "./channel.ts";
+import type { Clock } from "./clock.ts";
+import { DelayedPublish } from "./delayed.ts";
+import { dispatchPacket } from "./handlers/dispatch.ts";
+import { Hooks } from "./hooks.ts";
+import { Metrics } from "./metrics.ts";
+import { addPublishRules } from "./publish_rules.ts";
+import { Retainer } from "./retainer.ts";
+import { SessionRegistry } from "./session_registry.ts";
+import { SharedSubs } from "./shared_subs.ts";
+import { addSysEvents } from "./sys.ts";
+import { addTestHooks } from "./test_hooks.ts";
+import { WorkQueue } from "./work_queue.ts";
+
+/** Everything a shard's Channels, control requests and loop use. */
+export interface ShardServices extends ChannelServices {
+  readonly index: number;
+  readonly count: number;
+  readonly delayed: DelayedPublish | null;
+  /** One reusable record field writer for the shard's own records (replies). */
+  readonly fields: FieldWriter;
+  /** Ends a client's connection as an administrative action; false when it has none. */
+  kick(clientId: string): boolean;
+}
+
+/** What the Shard gives: its identity, config, clock and the ring operations the parts need. */
+export interface ShardWiring {
+  readonly index: number;
+  readonly count: number;
+  readonly config: Config;
+  readonly counts: SharedArrayBuffer;
+  readonly clock: Clock;
+  /** Rings the shard's own doorbell: asynchronous work settled, run a pass. */
+  wake(): void;
+  sendToShard(shard: number, kind: number, payload: Uint8Array): void;
+  flushPeers(): void;
+  whenPeersCommitted(): Promise<void> | null;
+  kick(clientId: string): boolean;
+}
+
+/** Builds a shard's parts. */
+export function composeServices(w: ShardWiring): ShardServices {
+  const { config, clock } = w;
+  const log = getLogger(["culex", "shard"]);
+  const metrics = new Metrics();
+  const hooks = new Hooks((point, name, err) => {
+    log.error("Hook {point} callback {name} failed: {err}", {
+      point,
+      name,
+      err: String(err instanceof Error ? err.stack : err),
+    });
+  });
+  const counts = new SharedCounts(w.counts, w.count, w.index);
+  let registry: SessionRegistry<Channel> | null = null;
+  const broker = new Broker({
+    index: w.index,
+    count: w.count,
+    clock,
+    hooks,
+    sendToShard: w.sendToShard,
+    flushPeers: w.flushPeers,
+    whenPeersCommitted: w.whenPeersCommitted,
+    session: (clientId) => registry?.get(clientId),
+  }, {
+    retainer: new Retainer(config.retainer, counts),
+    shared: new SharedSubs(config.broker.sharedSubscriptionStrategy),
+    retainEnabled: config.retainer.enable && config.mqtt.retainAvailable,
+    upgradeQos: config.mqtt.upgradeQos,
+  });
+  registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
+  const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
+  const delayed = config.delayed.enable
+    ? new DelayedPublish(config.delayed, counts, clock, publishDelayed)
+    : null;
+  addPublishRules(hooks, { delayed, maxTopicLevels: config.mqtt.maxTopicLevels, metrics, log });
+  addSysEvents(hooks, config, clock, (m) => void broker.publish(m, "sys"));
+  hooks.add("client.connected", () => metrics.add("client.connected"), { name: "metrics" });
+  hooks.add("client.disconnected", () => metrics.add("client.disconnected"), { name: "metrics" });
+  const authMethods = new EnhancedAuthRegistry();
+  const svc: ShardServices = {
+    index: w.index,
+    count: w.count,
+    config,
+    clock,
+    log,
+    metrics,
+    hooks,
+    broker,
+    registry,
+    authMethods,
+    delayed,
+    work: new WorkQueue(w.wake),
+    dispatch: dispatchPacket,
+    fields: new FieldWriter(),
+    kick: w.kick,
+  };
+  if (Deno.env.get("CULEX_TEST_HOOKS") === "1") addTestHooks(svc);
+  return svc;
+}
