@@ -40,9 +40,10 @@ export function readF64LE(b: Uint8Array, at: number): number {
  * @example
  * ```ts
  * import { decodeBase64, encodeBase64 } from "./bytes.ts";
+ * import assert from "node:assert/strict";
  * const b64 = encodeBase64(new TextEncoder().encode("hello"));
- * console.assert(b64 === "aGVsbG8=");
- * console.assert(new TextDecoder().decode(decodeBase64(b64)) === "hello");
+ * assert.ok(b64 === "aGVsbG8=");
+ * assert.ok(new TextDecoder().decode(decodeBase64(b64)) === "hello");
  * ```
  */
 export function encodeBase64(b: Uint8Array): string {

@@ -20,9 +20,10 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * @example
  * ```ts
  * import { parseDuration } from "./_fields.ts";
- * parseDuration("1.5s"); // 1500
- * parseDuration(250); // 250
- * parseDuration("soon"); // null
+ * import assert from "node:assert/strict";
+ * assert.equal(parseDuration("1.5s"), 1500);
+ * assert.equal(parseDuration(250), 250);
+ * assert.equal(parseDuration("soon"), null);
  * ```
  */
 export function parseDuration(value: unknown): number | null {

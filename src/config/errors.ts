@@ -25,6 +25,7 @@ export interface ConfigErrorInit {
  * @example
  * ```ts
  * import { ConfigError } from "./errors.ts";
+ * import assert from "node:assert/strict";
  * const e = new ConfigError({
  *   key: "listeners.tcp.default.bind",
  *   line: 12,
@@ -32,7 +33,7 @@ export interface ConfigErrorInit {
  *   expected: `"host:port" with a port 0-65535`,
  *   got: `"abc"`,
  * });
- * e.message; // Invalid config: listeners.tcp.default.bind at culex.yaml line 12: expected ...
+ * assert.match(e.message, /listeners\.tcp\.default\.bind at culex\.yaml line 12/);
  * ```
  */
 export class ConfigError extends Error {

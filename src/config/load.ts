@@ -44,8 +44,9 @@ interface Layer {
  * @example
  * ```ts
  * import { loadConfig } from "./load.ts";
+ * import assert from "node:assert/strict";
  * const config = loadConfig({ sets: ["listeners.tcp.default.bind=127.0.0.1:0"] });
- * config.listeners.tcp.default?.port; // 0
+ * assert.equal(config.listeners.tcp.default?.port, 0);
  * ```
  */
 export function loadConfig(opts: LoadOptions = {}): Config {

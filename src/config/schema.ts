@@ -245,7 +245,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
  * @example
  * ```ts
  * import { knownKeys } from "./schema.ts";
- * knownKeys(["ipc"]); // ["ring_size"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(knownKeys(["ipc"]), ["ring_size"]);
  * ```
  */
 export function knownKeys(path: readonly PropertyKey[]): string[] | null {

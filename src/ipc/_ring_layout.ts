@@ -28,8 +28,9 @@ export interface RingBuffers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const ring = createRing(65536);
- * ring.capacity; // 65536
+ * assert.equal(ring.capacity, 65536);
  * ```
  */
 export function createRing(capacity: number): RingBuffers {

@@ -36,8 +36,9 @@ export interface Mesh {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const mesh = createMesh(2, 4096);
- * mesh.shards[0]!.toPeers[1] === mesh.shards[1]!.fromPeers[0]; // true
+ * assert.equal(mesh.shards[0]!.toPeers[1], mesh.shards[1]!.fromPeers[0]);
  * ```
  */
 export function createMesh(shardCount: number, ringCapacity: number): Mesh {
@@ -70,10 +71,11 @@ export function createMesh(shardCount: number, ringCapacity: number): Mesh {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const mesh = createMesh(3, 4096);
  * const next = rebuildShard(mesh, 1, 4096);
- * next.shards[0]!.toPeers[2] === mesh.shards[0]!.toPeers[2]; // true: untouched
- * next.shards[0]!.toPeers[1] === mesh.shards[0]!.toPeers[1]; // false: replaced
+ * assert.equal(next.shards[0]!.toPeers[2], mesh.shards[0]!.toPeers[2]); // untouched
+ * assert.notEqual(next.shards[0]!.toPeers[1], mesh.shards[0]!.toPeers[1]); // replaced
  * ```
  */
 export function rebuildShard(mesh: Mesh, i: number, ringCapacity: number): Mesh {

@@ -12,7 +12,8 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { fnv1a32 } from "./partition.ts";
- * console.assert(fnv1a32("") === 2166136261 && fnv1a32("a") === 3826002220);
+ * import assert from "node:assert/strict";
+ * assert.ok(fnv1a32("") === 2166136261 && fnv1a32("a") === 3826002220);
  * ```
  */
 export function fnv1a32(key: string): number {

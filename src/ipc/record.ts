@@ -59,7 +59,9 @@ const kindNames = new Map<number, string>(
  *
  * @example
  * ```ts
- * recordKindName(RecordKind.ConnOpen); // "ConnOpen"
+ * import assert from "node:assert/strict";
+ * assert.equal(recordKindName(RecordKind.ConnOpen), "ConnOpen");
+ * assert.equal(recordKindName(250), "Unknown(250)");
  * ```
  */
 export function recordKindName(kind: number): string {
@@ -76,11 +78,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const w = new FieldWriter();
  * const payload = w.u32(7).str("tcp:default").finish();
  * const r = new FieldReader(payload);
- * r.u32(); // 7
- * r.str(); // "tcp:default"
+ * assert.equal(r.u32(), 7);
+ * assert.equal(r.str(), "tcp:default");
  * ```
  */
 export class FieldWriter {
@@ -179,9 +182,11 @@ export class FieldWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const r = new FieldReader(new FieldWriter().u8(1).bytes(new Uint8Array([9])).finish());
- * r.u8(); // 1
- * r.bytes(); // Uint8Array [9]
+ * assert.equal(r.u8(), 1);
+ * assert.deepEqual([...r.bytes()], [9]);
+ * assert.throws(() => r.u8(), SyntaxError); // past the end
  * ```
  */
 export class FieldReader {

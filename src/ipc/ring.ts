@@ -27,11 +27,15 @@ export { createRing, type RingBuffers } from "./_ring_layout.ts";
  * @example
  * ```ts
  * import { createDoorbell } from "./waiter.ts";
+ * import assert from "node:assert/strict";
  * const ring = createRing(4096);
  * const writer = new RingWriter(ring, createDoorbell());
  * writer.write(1, new Uint8Array([1, 2, 3]));
  * writer.flush();
- * new RingReader(ring).drain((kind, payload) => console.log(kind, payload));
+ * const got: [number, number[]][] = [];
+ * new RingReader(ring).drain((kind, payload) => got.push([kind, [...payload]]));
+ * assert.deepEqual(got, [[1, [1, 2, 3]]]);
+ * writer.close();
  * ```
  */
 export class RingWriter {
@@ -245,9 +249,10 @@ export class RingWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const ring = createRing(4096);
  * const reader = new RingReader(ring);
- * reader.isEmpty(); // true
+ * assert.equal(reader.isEmpty(), true);
  * ```
  */
 export class RingReader {

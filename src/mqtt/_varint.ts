@@ -16,7 +16,8 @@ export const VAR_INT_MAX = 268_435_455;
  * @example
  * ```ts
  * import { varIntSize } from "./_varint.ts";
- * console.assert(varIntSize(127) === 1 && varIntSize(128) === 2 && varIntSize(2_097_152) === 4);
+ * import assert from "node:assert/strict";
+ * assert.ok(varIntSize(127) === 1 && varIntSize(128) === 2 && varIntSize(2_097_152) === 4);
  * ```
  */
 export function varIntSize(n: number): number {
@@ -30,7 +31,8 @@ export function varIntSize(n: number): number {
  * @example
  * ```ts
  * import { readVarInt } from "./_varint.ts";
- * console.assert(readVarInt(new Uint8Array([0, 0x80, 0x01]), 1) === 128);
+ * import assert from "node:assert/strict";
+ * assert.ok(readVarInt(new Uint8Array([0, 0x80, 0x01]), 1) === 128);
  * ```
  */
 export function readVarInt(b: Uint8Array, at: number): number {
@@ -48,8 +50,9 @@ export function readVarInt(b: Uint8Array, at: number): number {
  * @example
  * ```ts
  * import { writeVarInt } from "./_varint.ts";
+ * import assert from "node:assert/strict";
  * const out = new Uint8Array(2);
- * console.assert(writeVarInt(out, 0, 200) === 2 && out[0] === 0xc8 && out[1] === 0x01);
+ * assert.ok(writeVarInt(out, 0, 200) === 2 && out[0] === 0xc8 && out[1] === 0x01);
  * ```
  */
 export function writeVarInt(out: Uint8Array, o: number, n: number): number {

@@ -71,9 +71,10 @@ const BODY = 2;
  * @example
  * ```ts
  * import { PacketDecoder } from "./codec.ts";
+ * import assert from "node:assert/strict";
  * const decoder = new PacketDecoder({ maxPacketSize: 1024 });
  * const [first] = decoder.push(new Uint8Array([0xc0, 0x00])); // PINGREQ
- * console.assert(first?.ok === true && first.packet.cmd === "pingreq");
+ * assert.ok(first?.ok === true && first.packet.cmd === "pingreq");
  * ```
  */
 export class PacketDecoder {
@@ -226,8 +227,9 @@ export function userPropertiesOf(packet: Packet): readonly [string, string][] | 
  * @example
  * ```ts
  * import { asBuffer } from "./codec.ts";
+ * import assert from "node:assert/strict";
  * const u8 = new Uint8Array([1, 2, 3]);
- * console.assert(asBuffer(u8).buffer === u8.buffer);
+ * assert.ok(asBuffer(u8).buffer === u8.buffer);
  * ```
  */
 export function asBuffer(bytes: Uint8Array): Buffer {
@@ -279,8 +281,9 @@ function normalize(packet: Packet): Packet {
  * @example
  * ```ts
  * import { encodePacket } from "./codec.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodePacket({ cmd: "pingresp" }, 4);
- * console.assert(bytes.length === 2 && bytes[0] === 0xd0);
+ * assert.ok(bytes.length === 2 && bytes[0] === 0xd0);
  * ```
  */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Uint8Array {

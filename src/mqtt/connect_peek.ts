@@ -103,13 +103,14 @@ function peek(buf: Uint8Array, maxPacketSize: number): PeekResult {
  * @example
  * ```ts
  * import { peekConnect } from "./connect_peek.ts";
+ * import assert from "node:assert/strict";
  * // MQTT 3.1.1 CONNECT, clean session, keep alive 60, client id "ab"
  * const bytes = new Uint8Array([
  *   0x10, 14, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 2, 0x61, 0x62,
  * ]);
  * const r = peekConnect(bytes, 1024);
- * console.assert(r.kind === "ok" && r.clientId === "ab" && r.packetLength === 16);
- * console.assert(peekConnect(bytes.subarray(0, 5), 1024).kind === "need-more");
+ * assert.ok(r.kind === "ok" && r.clientId === "ab" && r.packetLength === 16);
+ * assert.ok(peekConnect(bytes.subarray(0, 5), 1024).kind === "need-more");
  * ```
  */
 export function peekConnect(buf: Uint8Array, maxPacketSize: number): PeekResult {

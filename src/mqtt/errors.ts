@@ -15,9 +15,10 @@
  * ```ts
  * import { MqttError } from "./errors.ts";
  * import { ReasonCode } from "./reason_codes.ts";
+ * import assert from "node:assert/strict";
  *
  * const err = new MqttError(ReasonCode.TopicNameInvalid, 'Cannot use topic name "": it is empty');
- * console.assert(err.reasonCode === 0x90 && err.name === "MqttError");
+ * assert.ok(err.reasonCode === 0x90 && err.name === "MqttError");
  * ```
  */
 export class MqttError extends Error {

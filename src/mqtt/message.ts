@@ -57,11 +57,12 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { decodeMessage, encodeMessage, type Message } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const m: Message = {
  *   topic: "a/b", payload: new Uint8Array([1]), qos: 1, retain: false,
  *   properties: { userProperties: [["k", "v"]] }, origin: "c1", expiresAt: 0, timestamp: 1,
  * };
- * console.assert(decodeMessage(encodeMessage(m)).properties.userProperties?.[0]?.[1] === "v");
+ * assert.ok(decodeMessage(encodeMessage(m)).properties.userProperties?.[0]?.[1] === "v");
  * ```
  */
 export function encodeMessage(m: Message): Uint8Array {
@@ -128,11 +129,12 @@ export function encodeMessage(m: Message): Uint8Array {
  * @example
  * ```ts
  * import { decodeMessage, encodeMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const b = encodeMessage({
  *   topic: "温度/1", payload: new Uint8Array(0), qos: 0, retain: true, properties: {},
  *   origin: "", expiresAt: 0, timestamp: 0,
  * });
- * console.assert(decodeMessage(b).topic === "温度/1");
+ * assert.ok(decodeMessage(b).topic === "温度/1");
  * ```
  */
 export function decodeMessage(b: Uint8Array): Message {
@@ -185,7 +187,8 @@ export function decodeMessage(b: Uint8Array): Message {
  * @example
  * ```ts
  * import { isExpired } from "./message.ts";
- * console.assert(!isExpired({ expiresAt: 0 }, 5) && isExpired({ expiresAt: 5 }, 5));
+ * import assert from "node:assert/strict";
+ * assert.ok(!isExpired({ expiresAt: 0 }, 5) && isExpired({ expiresAt: 5 }, 5));
  * ```
  */
 export function isExpired(m: Pick<Message, "expiresAt">, now: number): boolean {
@@ -200,7 +203,8 @@ export function isExpired(m: Pick<Message, "expiresAt">, now: number): boolean {
  * @example
  * ```ts
  * import { fromUserProperties } from "./message.ts";
- * console.assert(fromUserProperties({ a: ["1", "3"], b: "2" }).length === 3);
+ * import assert from "node:assert/strict";
+ * assert.ok(fromUserProperties({ a: ["1", "3"], b: "2" }).length === 3);
  * ```
  */
 export function fromUserProperties(obj: UserProperties): [string, string][] {
@@ -221,7 +225,8 @@ export function fromUserProperties(obj: UserProperties): [string, string][] {
  * @example
  * ```ts
  * import { remainingExpirySeconds } from "./message.ts";
- * console.assert(remainingExpirySeconds({ expiresAt: 10_500 }, 1_000) === 10);
+ * import assert from "node:assert/strict";
+ * assert.ok(remainingExpirySeconds({ expiresAt: 10_500 }, 1_000) === 10);
  * ```
  */
 export function remainingExpirySeconds(m: Pick<Message, "expiresAt">, now: number): number {
@@ -236,11 +241,12 @@ export function remainingExpirySeconds(m: Pick<Message, "expiresAt">, now: numbe
  * @example
  * ```ts
  * import { fromPublishPacket } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const m = fromPublishPacket({
  *   cmd: "publish", topic: "a/b", payload: "hi", qos: 0, dup: false, retain: false,
  *   properties: { messageExpiryInterval: 60, userProperties: { k: "v" } },
  * }, "client-1", 1_000);
- * console.assert(m.expiresAt === 61_000 && m.properties.userProperties?.[0]?.[0] === "k");
+ * assert.ok(m.expiresAt === 61_000 && m.properties.userProperties?.[0]?.[0] === "k");
  * ```
  */
 export function fromPublishPacket(
@@ -268,7 +274,8 @@ export function fromPublishPacket(
  * @example
  * ```ts
  * import { fromWill } from "./message.ts";
- * console.assert(fromWill({ cmd: "connect", clientId: "c" }, "c", 0) === null);
+ * import assert from "node:assert/strict";
+ * assert.ok(fromWill({ cmd: "connect", clientId: "c" }, "c", 0) === null);
  * ```
  */
 export function fromWill(packet: IConnectPacket, origin: string, now: number): Message | null {

@@ -53,10 +53,11 @@ function topicBytes(m: Message): Uint8Array {
  * @example
  * ```ts
  * import { encodePublish } from "./publish_encoder.ts";
+ * import assert from "node:assert/strict";
  * const m = { topic: "a", payload: new Uint8Array([1]), qos: 0, retain: false, properties: {},
  *   origin: "", expiresAt: 0, timestamp: 0 } as const;
  * const b = encodePublish(m, { qos: 0, retain: false, dup: false, packetId: 0, protocolVersion: 4 });
- * console.assert(b[0] === 0x30 && b.length === 6);
+ * assert.ok(b[0] === 0x30 && b.length === 6);
  * ```
  */
 export function encodePublish(m: Message, f: PublishFields): Uint8Array {

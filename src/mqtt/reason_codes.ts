@@ -13,7 +13,8 @@
  * @example
  * ```ts
  * import { ReasonCode } from "./reason_codes.ts";
- * console.assert(ReasonCode.PacketTooLarge === 0x95);
+ * import assert from "node:assert/strict";
+ * assert.ok(ReasonCode.PacketTooLarge === 0x95);
  * ```
  */
 export const ReasonCode = {
@@ -73,7 +74,8 @@ export type ReasonCodeValue = typeof ReasonCode[keyof typeof ReasonCode];
  * @example
  * ```ts
  * import { ConnackReturnCodeV3 } from "./reason_codes.ts";
- * console.assert(ConnackReturnCodeV3.NotAuthorized === 5);
+ * import assert from "node:assert/strict";
+ * assert.ok(ConnackReturnCodeV3.NotAuthorized === 5);
  * ```
  */
 export const ConnackReturnCodeV3 = {
@@ -139,7 +141,8 @@ const NAMES: ReadonlyMap<number, string> = new Map([
  * @example
  * ```ts
  * import { reasonName } from "./reason_codes.ts";
- * console.assert(reasonName(0x8E) === "Session taken over");
+ * import assert from "node:assert/strict";
+ * assert.ok(reasonName(0x8E) === "Session taken over");
  * ```
  */
 export function reasonName(code: number): string {
@@ -183,8 +186,9 @@ const CONNACK_V3: ReadonlyMap<number, number> = new Map([
  * @example
  * ```ts
  * import { connackReturnCodeV3, ReasonCode } from "./reason_codes.ts";
- * console.assert(connackReturnCodeV3(ReasonCode.BadUserNameOrPassword) === 4);
- * console.assert(connackReturnCodeV3(ReasonCode.UnsupportedProtocolVersion) === 1);
+ * import assert from "node:assert/strict";
+ * assert.ok(connackReturnCodeV3(ReasonCode.BadUserNameOrPassword) === 4);
+ * assert.ok(connackReturnCodeV3(ReasonCode.UnsupportedProtocolVersion) === 1);
  * ```
  */
 export function connackReturnCodeV3(v5code: number): number {
@@ -198,7 +202,8 @@ export function connackReturnCodeV3(v5code: number): number {
  * @example
  * ```ts
  * import { subackReturnCodeV3 } from "./reason_codes.ts";
- * console.assert(subackReturnCodeV3(0x8F) === 0x80 && subackReturnCodeV3(1) === 1);
+ * import assert from "node:assert/strict";
+ * assert.ok(subackReturnCodeV3(0x8F) === 0x80 && subackReturnCodeV3(1) === 1);
  * ```
  */
 export function subackReturnCodeV3(v5code: number): number {

@@ -89,11 +89,12 @@ function scan(what: "name" | "filter", s: string, label: string, maxLevels: numb
  * @example
  * ```ts
  * import { validateTopicName } from "./topic.ts";
+ * import assert from "node:assert/strict";
  * validateTopicName("sensors/1/temp", 128); // ok
  * try {
  *   validateTopicName("sensors/+", 128);
  * } catch (e) {
- *   console.assert((e as { reasonCode: number }).reasonCode === 0x90);
+ *   assert.ok((e as { reasonCode: number }).reasonCode === 0x90);
  * }
  * ```
  */
@@ -111,12 +112,13 @@ export function validateTopicName(topic: string, maxLevels: number): void {
  * @example
  * ```ts
  * import { validateTopicFilter } from "./topic.ts";
+ * import assert from "node:assert/strict";
  * validateTopicFilter("a/+/c/#", 128);
  * validateTopicFilter("$share/g1/a/#", 128);
  * try {
  *   validateTopicFilter("a/#/b", 128);
  * } catch (e) {
- *   console.assert((e as Error).message === `Cannot use topic filter "a/#/b": '#' must be the last level`);
+ *   assert.ok((e as Error).message === `Cannot use topic filter "a/#/b": '#' must be the last level`);
  * }
  * ```
  */
@@ -141,7 +143,8 @@ export function validateTopicFilter(filter: string, maxLevels: number): void {
  * @example
  * ```ts
  * import { splitLevels } from "./topic.ts";
- * console.assert(splitLevels("/a//b").join("|") === "|a||b");
+ * import assert from "node:assert/strict";
+ * assert.ok(splitLevels("/a//b").join("|") === "|a||b");
  * ```
  */
 export function splitLevels(topic: string): string[] {
@@ -155,7 +158,8 @@ export function splitLevels(topic: string): string[] {
  * @example
  * ```ts
  * import { isSysTopic } from "./topic.ts";
- * console.assert(isSysTopic("$SYS/brokers") && !isSysTopic("a/$b"));
+ * import assert from "node:assert/strict";
+ * assert.ok(isSysTopic("$SYS/brokers") && !isSysTopic("a/$b"));
  * ```
  */
 export function isSysTopic(topic: string): boolean {
@@ -170,10 +174,11 @@ export function isSysTopic(topic: string): boolean {
  * @example
  * ```ts
  * import { parseShared } from "./topic.ts";
+ * import assert from "node:assert/strict";
  * const s = parseShared("$share/g1/a/+");
- * console.assert(s?.group === "g1" && s.filter === "a/+");
- * console.assert(parseShared("$queue/jobs")?.group === "$queue");
- * console.assert(parseShared("a/b") === null);
+ * assert.ok(s?.group === "g1" && s.filter === "a/+");
+ * assert.ok(parseShared("$queue/jobs")?.group === "$queue");
+ * assert.ok(parseShared("a/b") === null);
  * ```
  */
 export function parseShared(filter: string): SharedFilter | null {
@@ -198,7 +203,8 @@ export function parseShared(filter: string): SharedFilter | null {
  * @example
  * ```ts
  * import { hasWildcard } from "./topic.ts";
- * console.assert(hasWildcard("a/+") && !hasWildcard("a/b"));
+ * import assert from "node:assert/strict";
+ * assert.ok(hasWildcard("a/+") && !hasWildcard("a/b"));
  * ```
  */
 export function hasWildcard(filter: string): boolean {
@@ -214,10 +220,11 @@ export function hasWildcard(filter: string): boolean {
  * @example
  * ```ts
  * import { matches } from "./topic.ts";
- * console.assert(matches("sport/#", "sport"));
- * console.assert(matches("+/+", "/finance"));
- * console.assert(!matches("#", "$SYS/uptime"));
- * console.assert(matches("$SYS/#", "$SYS/uptime"));
+ * import assert from "node:assert/strict";
+ * assert.ok(matches("sport/#", "sport"));
+ * assert.ok(matches("+/+", "/finance"));
+ * assert.ok(!matches("#", "$SYS/uptime"));
+ * assert.ok(matches("$SYS/#", "$SYS/uptime"));
  * ```
  */
 export function matches(filter: string, topic: string): boolean {

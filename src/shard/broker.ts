@@ -17,6 +17,7 @@ import {
 } from "../mqtt/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Hooks, PublishSource } from "./hooks.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable, ShardMatch } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
@@ -37,6 +38,9 @@ export interface BrokerPort {
   readonly count: number;
   readonly clock: Clock;
   readonly hooks: Hooks;
+  readonly metrics: Metrics;
+  /** A retained message was not stored: the store is full or the payload over its bound. */
+  onRetainRefused(why: "refused" | "too_large"): void;
   sendToShard(shard: number, kind: number, payload: Uint8Array): void;
   /** Commits queued peer records now (route before SUBACK). */
   flushPeers(): void;
@@ -57,14 +61,6 @@ export interface BrokerOptions {
   readonly upgradeQos: boolean;
 }
 
-/** Message counters the shard reports as metrics. */
-export interface BrokerStats {
-  routedOut: number;
-  delivered: number;
-  retainRefused: number;
-  sharedDropped: number;
-}
-
 interface RetainedQuery {
   readonly clientId: string;
   readonly filter: string;
@@ -81,10 +77,11 @@ export class Broker {
   readonly routes = new RouteTable();
   readonly retainer: Retainer;
   readonly shared: SharedSubs;
-  readonly stats: BrokerStats = { routedOut: 0, delivered: 0, retainRefused: 0, sharedDropped: 0 };
   readonly #port: BrokerPort;
   readonly #opts: BrokerOptions;
   readonly #queries = new Map<number, RetainedQuery>();
+  /** Retained queries from peers read in this pass, answered by answerQueries(). */
+  #pendingQueries: { from: number; id: number; filter: string }[] = [];
   #nextQueryId = 1;
   readonly #shardSet: ShardMatch;
 
@@ -115,7 +112,6 @@ export class Broker {
       if (shard === this.#port.index) continue;
       encoded ??= encodeMessage(message); // once, whatever the number of shards
       this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
-      this.stats.routedOut++;
     }
     const local = shards.has(this.#port.index);
     if (local) this.dispatch(message);
@@ -152,7 +148,7 @@ export class Broker {
         retain: sub.retainAsPublished ? message.retain : false,
         subscriptionIds: sub.subscriptionIds,
       }, now);
-      this.stats.delivered++;
+      this.#port.metrics.add("messages.delivered");
     }
   }
 
@@ -271,12 +267,11 @@ export class Broker {
         this.#retain(decodeMessage(payload));
         return true;
       case RecordKind.RetainQuery: {
+        // Answered by answerQueries() once every peer ring of this pass is drained: a store
+        // committed on another ring before the query was sent is applied first (DESIGN.md,
+        // "answer queries last").
         const r = new FieldReader(payload);
-        const id = r.u32();
-        const found = this.retainer.query(r.str(), this.#port.clock.now());
-        const w = new FieldWriter().u32(id).u32(found.length);
-        for (const m of found) w.bytes(encodeMessage(m));
-        this.#port.sendToShard(from, RecordKind.RetainAnswer, w.finish());
+        this.#pendingQueries.push({ from, id: r.u32(), filter: r.str() });
         return true;
       }
       case RecordKind.RetainAnswer: {
@@ -290,6 +285,23 @@ export class Broker {
       }
       default:
         return false;
+    }
+  }
+
+  /**
+   * Answers the retained queries read in this pass (the shard calls it after draining every peer
+   * ring, before the client records).
+   */
+  answerQueries(): void {
+    if (this.#pendingQueries.length === 0) return;
+    const queries = this.#pendingQueries;
+    this.#pendingQueries = [];
+    const now = this.#port.clock.now();
+    for (const q of queries) {
+      const found = this.retainer.query(q.filter, now);
+      const w = new FieldWriter().u32(q.id).u32(found.length);
+      for (const m of found) w.bytes(encodeMessage(m));
+      this.#port.sendToShard(q.from, RecordKind.RetainAnswer, w.finish());
     }
   }
 
@@ -342,7 +354,11 @@ export class Broker {
       const g = s ? this.shared.get(s.group, s.filter) : undefined;
       const next = g && hops < MAX_SHARED_HOPS ? this.shared.pick(g, message, clientId) : null;
       if (next) this.#sendShared(next, message, hops + 1);
-      else this.stats.sharedDropped++;
+      else {
+        // Every member left before the message reached one: nobody gets it (EMQX counts it so).
+        this.#port.metrics.add("messages.dropped");
+        this.dropped(message, "no_shared_member");
+      }
       return;
     }
     session.deliver({
@@ -352,7 +368,7 @@ export class Broker {
       subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
       shared: subscription,
     }, this.#port.clock.now());
-    this.stats.delivered++;
+    this.#port.metrics.add("messages.delivered");
   }
 
   #storeRetained(message: Message): void {
@@ -363,7 +379,8 @@ export class Broker {
 
   #retain(message: Message): void {
     const result = this.retainer.store(message);
-    if (result === "refused" || result === "too_large") this.stats.retainRefused++;
+    if (result === "stored") this.#port.metrics.add("messages.retained");
+    else if (result === "refused" || result === "too_large") this.#port.onRetainRefused(result);
   }
 
   #deliverRetained(id: number, found: Message[]): void {

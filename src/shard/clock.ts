@@ -34,8 +34,9 @@ class SystemTimer implements TimerHandle {
  * @example
  * ```ts
  * import { systemClock } from "./clock.ts";
+ * import assert from "node:assert/strict";
  * const before = Date.now();
- * console.assert(systemClock.now() >= before);
+ * assert.ok(systemClock.now() >= before);
  * systemClock.clearTimer(systemClock.setTimer(10, () => {}));
  * ```
  */
@@ -71,12 +72,13 @@ interface ManualTimer extends TimerHandle {
  * @example
  * ```ts
  * import { ManualClock } from "./clock.ts";
+ * import assert from "node:assert/strict";
  * const clock = new ManualClock(1000);
  * const fired: number[] = [];
  * clock.setTimer(50, () => fired.push(clock.now()));
  * clock.setTimer(10, () => fired.push(clock.now()));
  * clock.advance(100);
- * console.assert(fired.join() === "1010,1050" && clock.now() === 1100);
+ * assert.ok(fired.join() === "1010,1050" && clock.now() === 1100);
  * ```
  */
 export class ManualClock implements Clock {

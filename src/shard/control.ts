@@ -84,9 +84,7 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   },
   /** This shard's counters, EMQX's metric names. */
   metrics(svc) {
-    const m = svc.metrics.snapshot();
-    m["messages.dropped"] = (m["messages.dropped"] ?? 0) + svc.broker.stats.sharedDropped;
-    return m;
+    return svc.metrics.snapshot();
   },
   /** Publishes messages from outside a client; answers one reason code per message. */
   publish(svc, params) {

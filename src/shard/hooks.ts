@@ -134,6 +134,7 @@ export type HookFailure = (point: HookPoint, name: string, err: unknown) => void
  * @example
  * ```ts
  * import { Hooks } from "./hooks.ts";
+ * import assert from "node:assert/strict";
  * const hooks = new Hooks(() => {});
  * const seen: string[] = [];
  * hooks.add("client.connected", (c) => void seen.push(c.clientId), { name: "log" });
@@ -141,7 +142,7 @@ export type HookFailure = (point: HookPoint, name: string, err: unknown) => void
  *   clientId: "c1", username: undefined, peer: "127.0.0.1:1", listener: "tcp:default",
  *   protocolVersion: 5, keepalive: 60, cleanStart: true,
  * });
- * console.assert(seen[0] === "c1");
+ * assert.ok(seen[0] === "c1");
  * ```
  */
 export class Hooks {

@@ -33,6 +33,7 @@ const COUNTERS = [
   "messages.dropped.await_pubrel_timeout",
   "messages.delayed",
   "messages.retained",
+  "messages.delivered",
   "delivery.dropped",
   "delivery.dropped.queue_full",
   "delivery.dropped.qos0_msg",

@@ -192,6 +192,8 @@ export class Shard implements ChannelOutput {
         const r = this.#fromPeers[j];
         if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
       }
+      // Answer queries last: after every peer ring's committed records were applied.
+      this.svc.broker.answerQueries();
       // Results of asynchronous work next: they were decided before the client bytes below.
       work += this.svc.work.runSettled();
       if (!this.#toSupervisor.congested) {

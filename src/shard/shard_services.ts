@@ -68,11 +68,25 @@ export function composeServices(w: ShardWiring): ShardServices {
   });
   const counts = new SharedCounts(w.counts, w.count, w.index);
   let registry: SessionRegistry<Channel> | null = null;
+  let retainWarnedAt = -Infinity;
   const broker = new Broker({
     index: w.index,
     count: w.count,
     clock,
     hooks,
+    metrics,
+    onRetainRefused: (why) => {
+      // Logged at most once a minute: a full store refuses every new topic until there is room.
+      const now = clock.now();
+      if (now - retainWarnedAt < 60_000) return;
+      retainWarnedAt = now;
+      log.warn(
+        "Retained message not stored: {why} (retainer.max_retained_messages, max_payload_size)",
+        {
+          why: why === "refused" ? "the store is full" : "the payload is over the limit",
+        },
+      );
+    },
     sendToShard: w.sendToShard,
     flushPeers: w.flushPeers,
     whenPeersCommitted: w.whenPeersCommitted,

@@ -25,12 +25,13 @@ const NONE: OutboundAlias = { alias: 0, aliasOnly: false, isNew: false };
  * @example
  * ```ts
  * import { TopicAliases } from "./topic_alias.ts";
+ * import assert from "node:assert/strict";
  * const a = new TopicAliases();
  * a.setInbound(1, "x/y");
- * console.assert(a.inbound(1) === "x/y");
+ * assert.ok(a.inbound(1) === "x/y");
  * const first = a.outbound("t", 2);
  * a.commit("t", first);
- * console.assert(first.alias === 1 && !first.aliasOnly && a.outbound("t", 2).aliasOnly);
+ * assert.ok(first.alias === 1 && !first.aliasOnly && a.outbound("t", 2).aliasOnly);
  * ```
  */
 export class TopicAliases {

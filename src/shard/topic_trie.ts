@@ -38,12 +38,13 @@ class TrieNode<V> {
  * @example
  * ```ts
  * import { TopicTrie } from "./topic_trie.ts";
+ * import assert from "node:assert/strict";
  * const trie = new TopicTrie<number>();
  * trie.add("a/+", "shard-1", 1);
  * trie.add("a/#", "shard-2", 1);
  * const seen: string[] = [];
  * trie.match("a/b", (filter) => seen.push(filter));
- * console.assert(seen.sort().join() === "a/#,a/+");
+ * assert.ok(seen.sort().join() === "a/#,a/+");
  * ```
  */
 export class TopicTrie<V> {

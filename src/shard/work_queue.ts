@@ -21,14 +21,15 @@ export type Outcome<T> = { readonly ok: true; readonly value: T } | {
  * @example
  * ```ts
  * import { WorkQueue } from "./work_queue.ts";
+ * import assert from "node:assert/strict";
  * let woken = 0;
  * const q = new WorkQueue(() => woken++);
  * const seen: number[] = [];
  * q.await(Promise.resolve(7), (o) => o.ok && seen.push(o.value));
  * await Promise.resolve(); // the promise settles ...
- * console.assert(seen.length === 0 && woken === 1); // ... but nothing runs before the pass
+ * assert.ok(seen.length === 0 && woken === 1); // ... but nothing runs before the pass
  * q.runSettled();
- * console.assert(seen[0] === 7 && q.inFlight === 0);
+ * assert.ok(seen[0] === 7 && q.inFlight === 0);
  * ```
  */
 export class WorkQueue {

@@ -76,11 +76,12 @@ export interface AdmissionLimits {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const a = new Admission({ maxConnections: 1, maxConnRate: 0 });
- * a.admit(0); // "ok"
- * a.admit(0); // "max-connections": one connection is open
+ * assert.equal(a.admit(0), "ok");
+ * assert.equal(a.admit(0), "max-connections"); // one connection is open
  * a.released();
- * a.admit(0); // "ok"
+ * assert.equal(a.admit(0), "ok");
  * ```
  */
 export class Admission {
