@@ -18,10 +18,16 @@ export type Outcome<T> =
  * Runs `call` with a deadline of `timeoutMs`. Never rejects: a throw, a rejection or the
  * deadline become `{ ok: false, error }`.
  */
-export async function withTimeout<T>(call: () => Promise<T>, timeoutMs: number): Promise<Outcome<T>> {
+export async function withTimeout<T>(
+  call: () => Promise<T>,
+  timeoutMs: number,
+): Promise<Outcome<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<Outcome<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `timed out after ${timeoutMs} ms` }), timeoutMs);
+    timer = setTimeout(
+      () => resolve({ ok: false, error: `timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
   });
   try {
     const attempt = (async (): Promise<Outcome<T>> => {
@@ -58,7 +64,9 @@ export class BurstLog {
       this.#suppressed++;
       return;
     }
-    const more = this.#suppressed > 0 ? ` (${this.#suppressed} more failures since the last line)` : "";
+    const more = this.#suppressed > 0
+      ? ` (${this.#suppressed} more failures since the last line)`
+      : "";
     log.warning(`${this.#what}: ${error}; answering ignore${more}`);
     this.#windowStart = now;
     this.#suppressed = 0;

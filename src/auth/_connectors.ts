@@ -54,8 +54,7 @@ export class RedisConnector {
           connectTimeout: cfg.queryTimeout,
           retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), MAX_BACKOFF_MS),
           lazyConnect: false,
-        }).on("error", () => {/* reported per request by the caller's deadline */})
-      )
+        }).on("error", () => {/* reported per request by the caller's deadline */}))
     );
   }
 
@@ -178,7 +177,11 @@ export class MongoConnector {
   }
 
   /** Documents of the configured collection matching `filter` (values bound as values). */
-  async find(filter: Record<string, unknown>, limit: number, skip = 0): Promise<Record<string, unknown>[]> {
+  async find(
+    filter: Record<string, unknown>,
+    limit: number,
+    skip = 0,
+  ): Promise<Record<string, unknown>[]> {
     const client = await this.#client;
     const coll = client.db(this.#cfg.database).collection(this.#cfg.collection);
     return await coll.find(filter, { limit, skip, maxTimeMS: this.#cfg.queryTimeout }).toArray();
@@ -194,7 +197,9 @@ export class HttpConnector {
   readonly #client: Deno.HttpClient;
 
   constructor(cfg: HttpConnConfig, shards?: number) {
-    this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: poolPerShard(cfg.poolSize, shards) });
+    this.#client = Deno.createHttpClient({
+      poolMaxIdlePerHost: poolPerShard(cfg.poolSize, shards),
+    });
   }
 
   async request(
@@ -202,10 +207,18 @@ export class HttpConnector {
     init: { method: string; headers: Record<string, string>; body?: string },
     timeoutMs: number,
   ): Promise<{ status: number; contentType: string; body: string }> {
-    const res = await fetch(url, { ...init, client: this.#client, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+      ...init,
+      client: this.#client,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     // Bounded read: an auth answer is small; a huge body is a misbehaving server.
     const body = await res.text();
-    return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: body.slice(0, 1 << 20) };
+    return {
+      status: res.status,
+      contentType: res.headers.get("content-type") ?? "",
+      body: body.slice(0, 1 << 20),
+    };
   }
 
   close(): Promise<void> {

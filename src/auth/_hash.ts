@@ -75,10 +75,17 @@ export function checkPassword(
     case "pbkdf2":
       return new Promise((resolve) => {
         const len = algo.dkLength ?? DIGEST_LENGTH[algo.macFun] ?? 32;
-        pbkdf2(password, salt, algo.iterations, len, NODE_DIGEST[algo.macFun] ?? "sha256", (e, k) => {
-          if (e) return resolve(false);
-          resolve(hexEqual(k.toString("hex"), storedHash));
-        });
+        pbkdf2(
+          password,
+          salt,
+          algo.iterations,
+          len,
+          NODE_DIGEST[algo.macFun] ?? "sha256",
+          (e, k) => {
+            if (e) return resolve(false);
+            resolve(hexEqual(k.toString("hex"), storedHash));
+          },
+        );
       });
     case "plain":
       return constantTimeEqual(

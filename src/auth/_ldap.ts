@@ -42,7 +42,12 @@ export class LdapConnector {
     const c = await this.#search.acquire();
     let broken = false;
     try {
-      const { searchEntries } = await c.search(baseDn, { scope: "sub", filter, attributes, sizeLimit: 100 });
+      const { searchEntries } = await c.search(baseDn, {
+        scope: "sub",
+        filter,
+        attributes,
+        sizeLimit: 100,
+      });
       return searchEntries;
     } catch (e) {
       broken = !isLdapResultError(e);

@@ -118,7 +118,9 @@ class Parser {
 
   endOfTerm(): void {
     const tok = this.tokens[this.#pos++];
-    if (tok?.k !== "end") fail(tok?.line ?? this.#lastLine(), `expected "." at the end of the rule`);
+    if (tok?.k !== "end") {
+      fail(tok?.line ?? this.#lastLine(), `expected "." at the end of the rule`);
+    }
   }
 }
 
@@ -150,7 +152,13 @@ function compileRule(term: Term): AclRule {
     fail(line, "expected allow or deny as the first element");
   }
   if (term.v.length === 2 && isAtom(who, "all")) {
-    return { permission: perm.v, who: WHO_ALL, action: { type: "all" }, topics: [topicSpec("#")], line };
+    return {
+      permission: perm.v,
+      who: WHO_ALL,
+      action: { type: "all" },
+      topics: [topicSpec("#")],
+      line,
+    };
   }
   if (term.v.length !== 4 || !who || !action || !topics || extra) {
     fail(line, "expected {allow|deny, Who, Action, Topics} or {allow|deny, all}");
@@ -176,7 +184,10 @@ function str(t: Term | undefined, line: number, what: string): string {
 function compileWho(t: Term): Who {
   if (isAtom(t, "all")) return WHO_ALL;
   if (t.t !== "tuple" || t.v[0]?.t !== "atom" || t.v.length !== 2) {
-    fail(t.line, "expected Who: all, {username, ...}, {clientid, ...}, {ipaddr, ...}, {ipaddrs, [...]}, {'and', [...]} or {'or', [...]}");
+    fail(
+      t.line,
+      "expected Who: all, {username, ...}, {clientid, ...}, {ipaddr, ...}, {ipaddrs, [...]}, {'and', [...]} or {'or', [...]}",
+    );
   }
   const kind = t.v[0].v;
   const arg = t.v[1] as Term;
@@ -190,11 +201,16 @@ function compileWho(t: Term): Who {
       return { kind: "ipaddrs", nets: [cidr(arg, str(arg, t.line, "an IP address or CIDR"))] };
     case "ipaddrs": {
       if (arg.t !== "list") fail(arg.line, "expected a list of IP addresses or CIDR ranges");
-      return { kind: "ipaddrs", nets: arg.v.map((a) => cidr(a, str(a, arg.line, "an IP address or CIDR"))) };
+      return {
+        kind: "ipaddrs",
+        nets: arg.v.map((a) => cidr(a, str(a, arg.line, "an IP address or CIDR"))),
+      };
     }
     case "and":
     case "or": {
-      if (arg.t !== "list" || arg.v.length === 0) fail(arg.line, `expected a non-empty list after '${kind}'`);
+      if (arg.t !== "list" || arg.v.length === 0) {
+        fail(arg.line, `expected a non-empty list after '${kind}'`);
+      }
       return { kind, list: arg.v.map(compileWho) };
     }
     default:
@@ -233,11 +249,15 @@ function compileAction(t: Term): ActionSpec {
   if (t.t === "atom" && ACTIONS.has(t.v)) return { type: ACTIONS.get(t.v) as ActionSpec["type"] };
   if (t.t === "tuple" && t.v.length === 2 && t.v[0]?.t === "atom" && ACTIONS.has(t.v[0].v)) {
     const conds = t.v[1] as Term;
-    if (conds.t !== "list") fail(conds.line, "expected a list of conditions [{qos, ...}, {retain, ...}]");
+    if (conds.t !== "list") {
+      fail(conds.line, "expected a list of conditions [{qos, ...}, {retain, ...}]");
+    }
     let qos: number[] | undefined;
     let retain: boolean | undefined;
     for (const c of conds.v) {
-      if (c.t !== "tuple" || c.v.length !== 2 || c.v[0]?.t !== "atom") fail(c.line, "expected {qos, ...} or {retain, ...}");
+      if (c.t !== "tuple" || c.v.length !== 2 || c.v[0]?.t !== "atom") {
+        fail(c.line, "expected {qos, ...} or {retain, ...}");
+      }
       const val = c.v[1] as Term;
       if (c.v[0].v === "qos") qos = qosList(val);
       else if (c.v[0].v === "retain") {

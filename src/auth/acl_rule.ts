@@ -188,7 +188,9 @@ export function compileRawRule(raw: RawRule, defaultPermission?: "allow" | "deny
       qos: rawQos(raw.qos),
       retain: rawRetain(raw.retain),
     },
-    topics: (topics as string[]).map((t) => t.startsWith("eq ") ? topicSpec(t.slice(3), true) : topicSpec(t)),
+    topics: (topics as string[]).map((t) =>
+      t.startsWith("eq ") ? topicSpec(t.slice(3), true) : topicSpec(t)
+    ),
   };
 }
 
@@ -222,7 +224,9 @@ function rawRetain(v: unknown): boolean | undefined {
  */
 export function compileClientAcl(acl: unknown): AclRule[] {
   if (Array.isArray(acl)) return acl.map((r) => compileRawRule(r as RawRule));
-  if (typeof acl !== "object" || acl === null) throw new TypeError("acl must be a list or an object");
+  if (typeof acl !== "object" || acl === null) {
+    throw new TypeError("acl must be a list or an object");
+  }
   const out: AclRule[] = [];
   const o = acl as Record<string, unknown>;
   for (const [key, action] of [["pub", "publish"], ["sub", "subscribe"], ["all", "all"]] as const) {

@@ -95,7 +95,11 @@ export class AuthnChain {
       if (done) return done;
     }
     this.metrics.inc("authentication.failure");
-    return { result: "deny", reasonCode: RC_NOT_AUTHORIZED, reason: "no authenticator accepted the client" };
+    return {
+      result: "deny",
+      reasonCode: RC_NOT_AUTHORIZED,
+      reason: "no authenticator accepted the client",
+    };
   }
 
   /** Counts one answer; returns the final result, or undefined for ignore. */

@@ -14,7 +14,10 @@ import type { EnhancedAuthMethod } from "./enhanced.ts";
 import type { AuthDeps, Authenticator, AuthnAnswer, ClientInfo } from "./types.ts";
 import type { AuthenticatorConfig } from "../config/types_auth.ts";
 
-type Networked = Extract<AuthenticatorConfig, { backend: "redis" | "postgresql" | "mysql" | "mongodb" | "ldap" | "http" }>;
+type Networked = Extract<
+  AuthenticatorConfig,
+  { backend: "redis" | "postgresql" | "mysql" | "mongodb" | "ldap" | "http" }
+>;
 
 /** Builds one authenticator, or the enhanced methods of a SCRAM config. */
 export function createAuthenticator(

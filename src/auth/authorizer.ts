@@ -132,7 +132,9 @@ export class Authorizer {
     now: number,
   ): Decision {
     const m = this.metrics;
-    if (matched) m.inc(d === "allow" ? "authorization.matched.allow" : "authorization.matched.deny");
+    if (matched) {
+      m.inc(d === "allow" ? "authorization.matched.allow" : "authorization.matched.deny");
+    }
     m.inc(d === "allow" ? "authorization.allow" : "authorization.deny");
     this.#cache?.put(client, action, d, now);
     return d;

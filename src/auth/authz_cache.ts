@@ -46,7 +46,9 @@ export class AuthzCache {
   /** The cached decision, or undefined. */
   get(client: AuthzClient, action: AuthzAction, now: number): Decision | undefined {
     const c = this.#clients.get(client.clientId);
-    if (!c || c.generation !== this.#generation || c.identity !== identity(client)) return undefined;
+    if (!c || c.generation !== this.#generation || c.identity !== identity(client)) {
+      return undefined;
+    }
     const key = keyOf(action);
     const e = c.entries.get(key);
     if (!e) return undefined;

@@ -10,8 +10,21 @@ import { parseCsv } from "./csv.ts";
 import { type Cidr, ipInCidr, parseCidr, parseIp } from "./ip.ts";
 import type { ClientInfo } from "./types.ts";
 
-export type BanAs = "clientid" | "username" | "peerhost" | "clientid_re" | "username_re" | "peerhost_net";
-export const BAN_AS: readonly BanAs[] = ["clientid", "username", "peerhost", "clientid_re", "username_re", "peerhost_net"];
+export type BanAs =
+  | "clientid"
+  | "username"
+  | "peerhost"
+  | "clientid_re"
+  | "username_re"
+  | "peerhost_net";
+export const BAN_AS: readonly BanAs[] = [
+  "clientid",
+  "username",
+  "peerhost",
+  "clientid_re",
+  "username_re",
+  "peerhost_net",
+];
 
 /** One ban. `at` and `until` are epoch ms; `until` Infinity = never ends. */
 export interface BanEntry {
@@ -81,7 +94,9 @@ export class Banned {
       if (!net) throw new TypeError(`"${entry.who}" is not a CIDR range`);
       this.#scanned.set(key, { entry, net });
     } else {
-      if (entry.as === "peerhost" && !parseIp(entry.who)) throw new TypeError(`"${entry.who}" is not an IP address`);
+      if (entry.as === "peerhost" && !parseIp(entry.who)) {
+        throw new TypeError(`"${entry.who}" is not an IP address`);
+      }
       this.#exact.set(key, entry);
     }
     return { added: entry };

@@ -29,7 +29,9 @@ export function parseCsv(text: string, required: readonly string[], source = "CS
       header = cells.map((c) => c.trim());
       for (const r of required) {
         if (!header.includes(r)) {
-          throw new SyntaxError(`${source} line ${i + 1}: the header must name ${required.join(", ")}`);
+          throw new SyntaxError(
+            `${source} line ${i + 1}: the header must name ${required.join(", ")}`,
+          );
         }
       }
       continue;
@@ -39,7 +41,10 @@ export function parseCsv(text: string, required: readonly string[], source = "CS
         `${source} line ${i + 1}: expected ${header.length} fields, got ${cells.length}`,
       );
     }
-    rows.push({ line: i + 1, values: Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ""])) });
+    rows.push({
+      line: i + 1,
+      values: Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ""])),
+    });
   }
   return rows;
 }

@@ -83,7 +83,9 @@ export function parseCidr(text: string): Cidr | null {
 export function ipInCidr(ip: string | Uint8Array | null, net: Cidr): boolean {
   let bytes = typeof ip === "string" ? parseIp(ip) : ip;
   if (!bytes) return false;
-  if (bytes.length === 16 && net.bytes.length === 4 && isV4Mapped(bytes)) bytes = bytes.subarray(12);
+  if (bytes.length === 16 && net.bytes.length === 4 && isV4Mapped(bytes)) {
+    bytes = bytes.subarray(12);
+  }
   if (bytes.length !== net.bytes.length) return false;
   const full = net.prefix >> 3;
   for (let i = 0; i < full; i++) if (bytes[i] !== net.bytes[i]) return false;

@@ -21,12 +21,16 @@ import type { Rate } from "../config/types_auth.ts";
  */
 export function parseRate(v: unknown): Rate | null {
   if (v === "infinity") return { tokens: Infinity, periodMs: 1000 };
-  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? { tokens: v, periodMs: 1000 } : null;
+  if (typeof v === "number") {
+    return Number.isFinite(v) && v > 0 ? { tokens: v, periodMs: 1000 } : null;
+  }
   if (typeof v !== "string") return null;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|B)?\s*\/\s*(\d+)?\s*(ms|s|m|h|d)\s*$/i.exec(v);
   if (!m) return null;
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? "b").toLowerCase()] ?? 1;
-  const per = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[4] as string).toLowerCase()] ?? 1000;
+  const per =
+    { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[4] as string).toLowerCase()] ??
+      1000;
   const tokens = Number(m[1]) * unit;
   const periodMs = Number(m[3] ?? 1) * per;
   return tokens > 0 && periodMs > 0 ? { tokens, periodMs } : null;

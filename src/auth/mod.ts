@@ -22,7 +22,11 @@ export type {
   MaybePromise,
   SourceAnswer,
 } from "./types.ts";
-export { RC_BAD_AUTHENTICATION_METHOD, RC_BAD_USERNAME_OR_PASSWORD, RC_NOT_AUTHORIZED } from "./types.ts";
+export {
+  RC_BAD_AUTHENTICATION_METHOD,
+  RC_BAD_USERNAME_OR_PASSWORD,
+  RC_NOT_AUTHORIZED,
+} from "./types.ts";
 export { AuthnChain, createAuthenticationChain } from "./authn_chain.ts";
 export { Authorizer, createAuthorizer } from "./authorizer.ts";
 export { AclStore } from "./authz/file.ts";

@@ -15,9 +15,28 @@ import type {
 } from "./types_auth.ts";
 
 /** Placeholders of authentication templates (EMQX AUTHN_DEFAULT_ALLOWED_VARS, subset). */
-const AUTHN_VARS = ["clientid", "username", "password", "peerhost", "cert_common_name", "cert_subject", "zone"];
+const AUTHN_VARS = [
+  "clientid",
+  "username",
+  "password",
+  "peerhost",
+  "cert_common_name",
+  "cert_subject",
+  "zone",
+];
 /** Placeholders of authorization query templates. */
-const AUTHZ_VARS = ["clientid", "username", "peerhost", "cert_common_name", "cert_subject", "zone", "topic", "action", "qos", "retain"];
+const AUTHZ_VARS = [
+  "clientid",
+  "username",
+  "peerhost",
+  "cert_common_name",
+  "cert_subject",
+  "zone",
+  "topic",
+  "action",
+  "qos",
+  "retain",
+];
 
 const anyText = () => text(/^[\s\S]*$/, "a string");
 const nonEmpty = (what: string) => text(/\S/, what);
@@ -30,9 +49,15 @@ function template(allowed: readonly string[], required = false) {
       ctx.addIssue({ code: "custom", message: `a string (placeholders: ${list})`, input: v });
       return z.NEVER;
     }
-    const bad = [...v.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] as string).filter((n) => !allowed.includes(n));
+    const bad = [...v.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] as string).filter((n) =>
+      !allowed.includes(n)
+    );
     if (bad.length > 0) {
-      ctx.addIssue({ code: "custom", message: `placeholders among ${list} only (unknown: \${${bad[0]}})`, input: v });
+      ctx.addIssue({
+        code: "custom",
+        message: `placeholders among ${list} only (unknown: \${${bad[0]}})`,
+        input: v,
+      });
       return z.NEVER;
     }
     return v;
@@ -45,12 +70,22 @@ function templateMap(allowed: readonly string[], stringsOnly: boolean) {
     const ok = typeof v === "object" && v !== null && !Array.isArray(v) &&
       Object.values(v).every((x) => !stringsOnly || typeof x === "string");
     if (!ok) {
-      ctx.addIssue({ code: "custom", message: stringsOnly ? "a mapping of names to strings" : "a mapping", input: v });
+      ctx.addIssue({
+        code: "custom",
+        message: stringsOnly ? "a mapping of names to strings" : "a mapping",
+        input: v,
+      });
       return z.NEVER;
     }
     for (const s of JSON.stringify(v).matchAll(/\$\{([^}]*)\}/g)) {
       if (!allowed.includes(s[1] as string)) {
-        ctx.addIssue({ code: "custom", message: `placeholders among ${allowed.map((a) => "${" + a + "}").join(", ")} only (unknown: \${${s[1]}})`, input: v });
+        ctx.addIssue({
+          code: "custom",
+          message: `placeholders among ${
+            allowed.map((a) => "${" + a + "}").join(", ")
+          } only (unknown: \${${s[1]}})`,
+          input: v,
+        });
         return z.NEVER;
       }
     }
@@ -66,7 +101,6 @@ function hashAlgorithm(def: PasswordHashConfig) {
   const expected = `{name: plain|md5|sha|sha256|sha512, salt_position: disable|prefix|suffix}, ` +
     `{name: bcrypt, salt_rounds: 5-10} or {name: pbkdf2, mac_fun: sha|sha224|sha256|sha384|sha512, iterations: N, dk_length?: N}`;
   return z.unknown().transform((v, ctx): PasswordHashConfig => {
-    if (v === undefined) return def;
     const o = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
     const keys = Object.keys(o);
     const only = (allowed: string[]) => keys.every((k) => allowed.includes(k));
@@ -77,18 +111,30 @@ function hashAlgorithm(def: PasswordHashConfig) {
       }
     } else if (o.name === "bcrypt" && only(["name", "salt_rounds"])) {
       const r = o.salt_rounds ?? 10;
-      if (typeof r === "number" && Number.isInteger(r) && r >= 5 && r <= 10) return { name: "bcrypt", saltRounds: r };
+      if (typeof r === "number" && Number.isInteger(r) && r >= 5 && r <= 10) {
+        return { name: "bcrypt", saltRounds: r };
+      }
     } else if (o.name === "pbkdf2" && only(["name", "mac_fun", "iterations", "dk_length"])) {
       const it = o.iterations;
       const dk = o.dk_length;
       if (
-        MACS.includes(o.mac_fun as string) && typeof it === "number" && Number.isInteger(it) && it >= 1 &&
-        it <= 10_000_000 && (dk === undefined || (typeof dk === "number" && Number.isInteger(dk) && dk >= 1 && dk <= 1024))
-      ) return { name: "pbkdf2", macFun: o.mac_fun as "sha256", iterations: it, dkLength: dk as number | undefined };
+        MACS.includes(o.mac_fun as string) && typeof it === "number" && Number.isInteger(it) &&
+        it >= 1 &&
+        it <= 10_000_000 &&
+        (dk === undefined ||
+          (typeof dk === "number" && Number.isInteger(dk) && dk >= 1 && dk <= 1024))
+      ) {
+        return {
+          name: "pbkdf2",
+          macFun: o.mac_fun as "sha256",
+          iterations: it,
+          dkLength: dk as number | undefined,
+        };
+      }
     }
     ctx.addIssue({ code: "custom", message: expected, input: v });
     return z.NEVER;
-  });
+  }).default(def);
 }
 
 const READ_ONLY_HASH: PasswordHashConfig = { name: "sha256", saltPosition: "prefix" };
@@ -133,14 +179,14 @@ const ldapConn = (allowed: readonly string[]) => ({
   server: nonEmpty(`"host:port"`).default("127.0.0.1:389"),
   username: anyText().default(""),
   password: anyText().default(""),
-  base_dn: template(allowed, true),
+  base_dn: template(allowed, true).prefault(""),
   filter: template(allowed).default("(objectClass=mqttUser)"),
 });
 
 const httpConn = (allowed: readonly string[], timeout: number) => ({
   enable: bool().default(true),
   method: oneOf(["get", "post"] as const).default("post"),
-  url: template(allowed, true),
+  url: template(allowed, true).prefault(""),
   headers: templateMap(allowed, true).default({}),
   body: templateMap(allowed, false).default({}),
   request_timeout: duration(1, MAX_TIMER_MS).default(timeout),
@@ -149,7 +195,7 @@ const httpConn = (allowed: readonly string[], timeout: number) => ({
 
 const ldapMethod = z.unknown().transform((v, ctx) => {
   const o = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
-  if (v === undefined || o.type === "hash") {
+  if (o.type === "hash") {
     const pa = o.password_attribute ?? "userPassword";
     const sa = o.is_superuser_attribute ?? "isSuperuser";
     if (typeof pa === "string" && typeof sa === "string") {
@@ -157,16 +203,24 @@ const ldapMethod = z.unknown().transform((v, ctx) => {
     }
   } else if (o.type === "bind") {
     const bp = o.bind_password ?? "${password}";
-    if (typeof bp === "string" && [...bp.matchAll(/\$\{([^}]*)\}/g)].every((m) => AUTHN_VARS.includes(m[1] as string))) {
+    if (
+      typeof bp === "string" &&
+      [...bp.matchAll(/\$\{([^}]*)\}/g)].every((m) => AUTHN_VARS.includes(m[1] as string))
+    ) {
       return { type: "bind" as const, bindPassword: bp };
     }
   }
   ctx.addIssue({
     code: "custom",
-    message: `{type: hash, password_attribute, is_superuser_attribute} or {type: bind, bind_password: "\${password}"}`,
+    message:
+      `{type: hash, password_attribute, is_superuser_attribute} or {type: bind, bind_password: "\${password}"}`,
     input: v,
   });
   return z.NEVER;
+}).default({
+  type: "hash",
+  passwordAttribute: "userPassword",
+  isSuperuserAttribute: "isSuperuser",
 });
 
 const simpleRule = z.strictObject({
@@ -194,7 +248,9 @@ const authenticator = z.discriminatedUnion("mechanism", [
       ...pw,
       backend: z.literal("redis"),
       ...redisConn,
-      cmd: template(AUTHN_VARS, true).default("HMGET mqtt_user:${username} password_hash salt is_superuser"),
+      cmd: template(AUTHN_VARS, true).default(
+        "HMGET mqtt_user:${username} password_hash salt is_superuser",
+      ),
       password_hash_algorithm: hashAlgorithm(READ_ONLY_HASH),
     }),
     ...(["postgresql", "mysql"] as const).map((b) =>
@@ -217,7 +273,12 @@ const authenticator = z.discriminatedUnion("mechanism", [
       is_superuser_field: nonEmpty("a field name").default("is_superuser"),
       password_hash_algorithm: hashAlgorithm(READ_ONLY_HASH),
     }),
-    z.strictObject({ ...pw, backend: z.literal("ldap"), ...ldapConn(AUTHN_VARS), method: ldapMethod }),
+    z.strictObject({
+      ...pw,
+      backend: z.literal("ldap"),
+      ...ldapConn(AUTHN_VARS),
+      method: ldapMethod,
+    }),
     z.strictObject({ ...pw, backend: z.literal("http"), ...httpConn(AUTHN_VARS, 5_000) }),
   ]),
   z.strictObject({
@@ -233,9 +294,17 @@ const authenticator = z.discriminatedUnion("mechanism", [
     verify_claims: templateMap(["clientid", "username"], true).default({}),
     acl_claim_name: nonEmpty("a claim name").default("acl"),
     disconnect_after_expire: bool().default(true),
-  }).refine((j) => j.use_jwks ? j.endpoint !== "" : j.algorithm === "hmac-based" ? j.secret !== "" : j.public_key !== "", {
-    message: "secret (hmac-based), public_key (public-key) or endpoint (use_jwks) to be set",
-  }),
+  }).refine(
+    (j) =>
+      j.use_jwks
+        ? j.endpoint !== ""
+        : j.algorithm === "hmac-based"
+        ? j.secret !== ""
+        : j.public_key !== "",
+    {
+      message: "secret (hmac-based), public_key (public-key) or endpoint (use_jwks) to be set",
+    },
+  ),
   z.strictObject({
     enable: bool().default(true),
     mechanism: z.literal("scram"),
@@ -254,14 +323,29 @@ const src = { enable: bool().default(true) };
 
 /** One authorization source; `type` chooses the shape. */
 const source = z.discriminatedUnion("type", [
-  z.strictObject({ ...src, type: z.literal("file"), path: anyText().default(""), rules: anyText().default("") }),
-  z.strictObject({ ...src, type: z.literal("built_in_database"), max_rules: int(1, 1_000_000).default(100) }),
-  z.strictObject({ type: z.literal("redis"), ...redisConn, cmd: template(AUTHZ_VARS, true).default("HGETALL mqtt_acl:${username}") }),
+  z.strictObject({
+    ...src,
+    type: z.literal("file"),
+    path: anyText().default(""),
+    rules: anyText().default(""),
+  }),
+  z.strictObject({
+    ...src,
+    type: z.literal("built_in_database"),
+    max_rules: int(1, 1_000_000).default(100),
+  }),
+  z.strictObject({
+    type: z.literal("redis"),
+    ...redisConn,
+    cmd: template(AUTHZ_VARS, true).default("HGETALL mqtt_acl:${username}"),
+  }),
   ...(["postgresql", "mysql"] as const).map((t) =>
     z.strictObject({
       type: z.literal(t),
       ...sqlConn(t === "mysql" ? 3306 : 5432, t === "mysql" ? "root" : "postgres"),
-      query: template(AUTHZ_VARS, true).default("SELECT permission, action, topic, qos, retain FROM mqtt_acl WHERE username = ${username}"),
+      query: template(AUTHZ_VARS, true).default(
+        "SELECT permission, action, topic, qos, retain FROM mqtt_acl WHERE username = ${username}",
+      ),
     })
   ),
   z.strictObject({
@@ -300,7 +384,12 @@ export const authorizationSchema = z.strictObject({
 }).transform((a): AuthorizationConfig => ({
   noMatch: a.no_match,
   denyAction: a.deny_action,
-  cache: { enable: a.cache.enable, maxSize: a.cache.max_size, ttl: a.cache.ttl, excludes: a.cache.excludes },
+  cache: {
+    enable: a.cache.enable,
+    maxSize: a.cache.max_size,
+    ttl: a.cache.ttl,
+    excludes: a.cache.excludes,
+  },
   sources: a.sources,
 }));
 
@@ -310,6 +399,8 @@ export function camelize(v: unknown, key = ""): unknown {
   if (Array.isArray(v)) return v.map((x) => camelize(x));
   if (typeof v !== "object" || v === null) return v;
   return Object.fromEntries(
-    Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camelize(x, k)]),
+    Object.entries(v).filter(([, x]) => x !== undefined).map((
+      [k, x],
+    ) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camelize(x, k)]),
   );
 }

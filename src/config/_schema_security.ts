@@ -12,12 +12,16 @@ import type { BannedConfig, FlappingDetectConfig, Rate, ZoneOverrides } from "./
 /** Parses EMQX's rate syntax (see src/auth/limiter.ts parseRate, which mirrors it). */
 export function parseRateText(v: unknown): Rate | null | undefined {
   if (v === "infinity") return null;
-  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? { tokens: v, periodMs: 1000 } : undefined;
+  if (typeof v === "number") {
+    return Number.isFinite(v) && v > 0 ? { tokens: v, periodMs: 1000 } : undefined;
+  }
   if (typeof v !== "string") return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|B)?\s*\/\s*(\d+)?\s*(ms|s|m|h|d)\s*$/i.exec(v);
   if (!m) return undefined;
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? "b").toLowerCase()] ?? 1;
-  const per = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[4] as string).toLowerCase()] ?? 1000;
+  const per =
+    { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[4] as string).toLowerCase()] ??
+      1000;
   const tokens = Number(m[1]) * unit;
   const periodMs = Number(m[3] ?? 1) * per;
   return tokens > 0 && periodMs > 0 ? { tokens, periodMs } : undefined;
@@ -46,7 +50,9 @@ export const flappingFields = {
   ban_time: duration(1000, MAX_TIMER_MS).default(300_000),
 };
 
-export const flappingSchema = z.strictObject(flappingFields).transform((f): FlappingDetectConfig => ({
+export const flappingSchema = z.strictObject(flappingFields).transform((
+  f,
+): FlappingDetectConfig => ({
   enable: f.enable,
   windowTime: f.window_time,
   maxCount: f.max_count,
@@ -61,7 +67,9 @@ export const bannedSchema = z.strictObject({
 export function optionalFields(shape: Readonly<Record<string, z.ZodType>>): z.ZodObject {
   const out: Record<string, z.ZodType> = {};
   for (const [k, s] of Object.entries(shape)) {
-    const inner = s instanceof z.ZodDefault || s instanceof z.ZodPrefault ? (s.unwrap() as z.ZodType) : s;
+    const inner = s instanceof z.ZodDefault || s instanceof z.ZodPrefault
+      ? (s.unwrap() as z.ZodType)
+      : s;
     out[k] = inner.optional();
   }
   return z.strictObject(out);
@@ -74,13 +82,20 @@ export function camelKey(k: string): string {
 
 function camelKeys(o: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!o) return undefined;
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [camelKey(k), v]));
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [camelKey(k), v]),
+  );
 }
 
-const zoneName = z.string().regex(/^[A-Za-z0-9_-]+$/, { message: `a zone name of letters, digits, "_" or "-"` });
+const zoneName = z.string().regex(/^[A-Za-z0-9_-]+$/, {
+  message: `a zone name of letters, digits, "_" or "-"`,
+});
 
 /** `zones`: name → overrides of `mqtt`, `flapping_detect`, `force_gc`. */
-export function zonesSchema(mqttShape: Record<string, z.ZodType>, forceGcShape: Record<string, z.ZodType>) {
+export function zonesSchema(
+  mqttShape: Record<string, z.ZodType>,
+  forceGcShape: Record<string, z.ZodType>,
+) {
   return z.record(
     zoneName,
     z.strictObject({

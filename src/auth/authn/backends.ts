@@ -30,8 +30,8 @@ import {
 import { passwordAnswer } from "./local.ts";
 import type { AuthMetrics } from "../metrics.ts";
 import {
-  type AuthnAllow,
   type Authenticator,
+  type AuthnAllow,
   type AuthnAnswer,
   type ClientInfo,
   RC_NOT_AUTHORIZED,
@@ -58,7 +58,14 @@ class BackendAuthenticator implements Authenticator {
   readonly #close: () => Promise<void>;
   readonly #needsPassword: boolean;
 
-  constructor(id: string, timeout: number, metrics: AuthMetrics, check: Check, close: () => Promise<void>, needsPassword = true) {
+  constructor(
+    id: string,
+    timeout: number,
+    metrics: AuthMetrics,
+    check: Check,
+    close: () => Promise<void>,
+    needsPassword = true,
+  ) {
     this.id = id;
     this.#check = check;
     this.#timeout = timeout;
@@ -97,52 +104,107 @@ async function checkSelected(
   return passwordAnswer(ok, isTruthy(asText(superuser) ?? superuser));
 }
 
-export function redisAuthenticator(cfg: RedisAuthnConfig, metrics: AuthMetrics, shards?: number): Authenticator {
+export function redisAuthenticator(
+  cfg: RedisAuthnConfig,
+  metrics: AuthMetrics,
+  shards?: number,
+): Authenticator {
   const conn = new RedisConnector(cfg, shards);
   const cmd = parseCommand(cfg.cmd, AUTHN_VARS);
   const verb = (cmd[0]?.source ?? "").toUpperCase();
   // HMGET key f1 f2 ... answers values in field order; HGET key f answers one value.
   const fields = cmd.slice(2).map((t) => t.source);
-  return new BackendAuthenticator("password_based:redis", cfg.queryTimeout, metrics, async (vars) => {
-    const reply = await conn.command(cmd.map((t) => render(t, vars)));
-    const values = verb === "HGET" ? [reply] : Array.isArray(reply) ? reply : [];
-    const row: Record<string, unknown> = {};
-    fields.forEach((f, i) => (row[f] = values[i] ?? undefined));
-    if (Object.values(row).every((v) => v === null || v === undefined)) return IGNORE_NOT_FOUND;
-    return await checkSelected(cfg.passwordHashAlgorithm, vars, row.password_hash ?? row.password, row.salt, row.is_superuser);
-  }, () => conn.close());
+  return new BackendAuthenticator(
+    "password_based:redis",
+    cfg.queryTimeout,
+    metrics,
+    async (vars) => {
+      const reply = await conn.command(cmd.map((t) => render(t, vars)));
+      const values = verb === "HGET" ? [reply] : Array.isArray(reply) ? reply : [];
+      const row: Record<string, unknown> = {};
+      fields.forEach((f, i) => (row[f] = values[i] ?? undefined));
+      if (Object.values(row).every((v) => v === null || v === undefined)) return IGNORE_NOT_FOUND;
+      return await checkSelected(
+        cfg.passwordHashAlgorithm,
+        vars,
+        row.password_hash ?? row.password,
+        row.salt,
+        row.is_superuser,
+      );
+    },
+    () => conn.close(),
+  );
 }
 
-export function sqlAuthenticator(cfg: SqlAuthnConfig, metrics: AuthMetrics, shards?: number): Authenticator {
+export function sqlAuthenticator(
+  cfg: SqlAuthnConfig,
+  metrics: AuthMetrics,
+  shards?: number,
+): Authenticator {
   const conn = sqlConnector(cfg.backend, cfg, shards);
   const q = parseSql(cfg.query, AUTHN_VARS, conn.marker);
-  return new BackendAuthenticator(`password_based:${cfg.backend}`, cfg.queryTimeout, metrics, async (vars) => {
-    const rows = await conn.query(q.sql, sqlValues(q, vars));
-    const row = rows[0];
-    if (!row) return IGNORE_NOT_FOUND;
-    const get = (k: string) => row[Object.keys(row).find((c) => c.toLowerCase() === k) ?? k];
-    return await checkSelected(cfg.passwordHashAlgorithm, vars, get("password_hash") ?? get("password"), get("salt"), get("is_superuser"));
-  }, () => conn.close());
+  return new BackendAuthenticator(
+    `password_based:${cfg.backend}`,
+    cfg.queryTimeout,
+    metrics,
+    async (vars) => {
+      const rows = await conn.query(q.sql, sqlValues(q, vars));
+      const row = rows[0];
+      if (!row) return IGNORE_NOT_FOUND;
+      const get = (k: string) => row[Object.keys(row).find((c) => c.toLowerCase() === k) ?? k];
+      return await checkSelected(
+        cfg.passwordHashAlgorithm,
+        vars,
+        get("password_hash") ?? get("password"),
+        get("salt"),
+        get("is_superuser"),
+      );
+    },
+    () => conn.close(),
+  );
 }
 
-export function mongoAuthenticator(cfg: MongoAuthnConfig, metrics: AuthMetrics, shards?: number): Authenticator {
+export function mongoAuthenticator(
+  cfg: MongoAuthnConfig,
+  metrics: AuthMetrics,
+  shards?: number,
+): Authenticator {
   const conn = new MongoConnector(cfg, shards);
-  return new BackendAuthenticator("password_based:mongodb", cfg.queryTimeout, metrics, async (vars) => {
-    const [doc] = await conn.find(buildMongoFilter(cfg.filter, vars), 1);
-    if (!doc) return IGNORE_NOT_FOUND;
-    return await checkSelected(cfg.passwordHashAlgorithm, vars, doc[cfg.passwordHashField], doc[cfg.saltField], doc[cfg.isSuperuserField]);
-  }, () => conn.close());
+  return new BackendAuthenticator(
+    "password_based:mongodb",
+    cfg.queryTimeout,
+    metrics,
+    async (vars) => {
+      const [doc] = await conn.find(buildMongoFilter(cfg.filter, vars), 1);
+      if (!doc) return IGNORE_NOT_FOUND;
+      return await checkSelected(
+        cfg.passwordHashAlgorithm,
+        vars,
+        doc[cfg.passwordHashField],
+        doc[cfg.saltField],
+        doc[cfg.isSuperuserField],
+      );
+    },
+    () => conn.close(),
+  );
 }
 
 /**
  * The Mongo filter of a client: each string value rendered as a value, so a username such as
  * `{"$ne": null}` stays a string to compare, never an operator.
  */
-export function buildMongoFilter(filter: Readonly<Record<string, unknown>>, vars: Vars): Record<string, unknown> {
+export function buildMongoFilter(
+  filter: Readonly<Record<string, unknown>>,
+  vars: Vars,
+): Record<string, unknown> {
   return renderMap(filter, vars, AUTHN_VARS);
 }
 
-export function ldapAuthenticator(cfg: LdapAuthnConfig, metrics: AuthMetrics, shards?: number): Authenticator {
+export function ldapAuthenticator(
+  cfg: LdapAuthnConfig,
+  metrics: AuthMetrics,
+  shards?: number,
+): Authenticator {
   const conn = new LdapConnector(cfg, shards);
   const base = parseTemplate(cfg.baseDn, AUTHN_VARS);
   const filter = parseTemplate(cfg.filter, AUTHN_VARS);
@@ -150,53 +212,87 @@ export function ldapAuthenticator(cfg: LdapAuthnConfig, metrics: AuthMetrics, sh
   const superAttr = method.type === "hash" ? method.isSuperuserAttribute : "isSuperuser";
   const bindPw = method.type === "bind" ? parseTemplate(method.bindPassword, AUTHN_VARS) : null;
   const attrs = method.type === "hash" ? [method.passwordAttribute, superAttr] : [superAttr];
-  return new BackendAuthenticator("password_based:ldap", cfg.queryTimeout, metrics, async (vars) => {
-    const entries = await conn.search(render(base, vars, escapeLdapDn), render(filter, vars, escapeLdapFilter), attrs);
-    const entry = entries[0];
-    if (!entry) return IGNORE_NOT_FOUND;
-    const superuser = isTruthy(attrText(entry, superAttr)?.toLowerCase());
-    if (bindPw) return passwordAnswer(await conn.checkBind(entry.dn, render(bindPw, vars)), superuser);
-    const stored = attrText(entry, (method as { passwordAttribute: string }).passwordAttribute);
-    if (stored === undefined) return IGNORE_NOT_FOUND;
-    return passwordAnswer(ldapPasswordMatches(stored, vars.password ?? ""), superuser);
-  }, () => conn.close());
+  return new BackendAuthenticator(
+    "password_based:ldap",
+    cfg.queryTimeout,
+    metrics,
+    async (vars) => {
+      const entries = await conn.search(
+        render(base, vars, escapeLdapDn),
+        render(filter, vars, escapeLdapFilter),
+        attrs,
+      );
+      const entry = entries[0];
+      if (!entry) return IGNORE_NOT_FOUND;
+      const superuser = isTruthy(attrText(entry, superAttr)?.toLowerCase());
+      if (bindPw) {
+        return passwordAnswer(
+          await conn.checkBind(entry.dn, render(bindPw, vars)),
+          superuser,
+        );
+      }
+      const stored = attrText(entry, (method as { passwordAttribute: string }).passwordAttribute);
+      if (stored === undefined) return IGNORE_NOT_FOUND;
+      return passwordAnswer(ldapPasswordMatches(stored, vars.password ?? ""), superuser);
+    },
+    () => conn.close(),
+  );
 }
 
-export function httpAuthenticator(cfg: HttpAuthnConfig, metrics: AuthMetrics, shards?: number): Authenticator {
+export function httpAuthenticator(
+  cfg: HttpAuthnConfig,
+  metrics: AuthMetrics,
+  shards?: number,
+): Authenticator {
   const conn = new HttpConnector(cfg, shards);
   const url = parseTemplate(cfg.url, AUTHN_VARS);
-  const headers = Object.entries(cfg.headers).map(([k, v]) => [k.toLowerCase(), parseTemplate(v, AUTHN_VARS)] as const);
-  return new BackendAuthenticator("password_based:http", cfg.requestTimeout, metrics, async (vars) => {
-    const h: Record<string, string> = {
-      "accept": "application/json",
-      "cache-control": "no-cache",
-      "keep-alive": "timeout=30, max=1000",
-    };
-    for (const [k, t] of headers) h[k] = headerValue(render(t, vars));
-    const body = renderMap(cfg.body, vars, AUTHN_VARS);
-    const init: { method: string; headers: Record<string, string>; body?: string } = { method: cfg.method.toUpperCase(), headers: h };
-    let target = render(url, vars, encodeURIComponent);
-    if (cfg.method === "post") {
-      h["content-type"] ??= "application/json";
-      init.body = h["content-type"].includes("x-www-form-urlencoded")
-        ? new URLSearchParams(body as Record<string, string>).toString()
-        : JSON.stringify(body);
-    } else {
-      delete h["content-type"];
-      if (Object.keys(body).length > 0) {
-        target += (target.includes("?") ? "&" : "?") + new URLSearchParams(body as Record<string, string>).toString();
+  const headers = Object.entries(cfg.headers).map(([k, v]) =>
+    [k.toLowerCase(), parseTemplate(v, AUTHN_VARS)] as const
+  );
+  return new BackendAuthenticator(
+    "password_based:http",
+    cfg.requestTimeout,
+    metrics,
+    async (vars) => {
+      const h: Record<string, string> = {
+        "accept": "application/json",
+        "cache-control": "no-cache",
+        "keep-alive": "timeout=30, max=1000",
+      };
+      for (const [k, t] of headers) h[k] = headerValue(render(t, vars));
+      const body = renderMap(cfg.body, vars, AUTHN_VARS);
+      const init: { method: string; headers: Record<string, string>; body?: string } = {
+        method: cfg.method.toUpperCase(),
+        headers: h,
+      };
+      let target = render(url, vars, encodeURIComponent);
+      if (cfg.method === "post") {
+        h["content-type"] ??= "application/json";
+        init.body = h["content-type"].includes("x-www-form-urlencoded")
+          ? new URLSearchParams(body as Record<string, string>).toString()
+          : JSON.stringify(body);
+      } else {
+        delete h["content-type"];
+        if (Object.keys(body).length > 0) {
+          target += (target.includes("?") ? "&" : "?") +
+            new URLSearchParams(body as Record<string, string>).toString();
+        }
       }
-    }
-    const res = await conn.request(target, init, cfg.requestTimeout);
-    if (res.status === 204) return { result: "allow", superuser: false };
-    if (res.status !== 200) return { result: "ignore", reason: `HTTP status ${res.status}` };
-    return httpAnswer(parseHttpBody(res.contentType, res.body));
-  }, () => conn.close(), false);
+      const res = await conn.request(target, init, cfg.requestTimeout);
+      if (res.status === 204) return { result: "allow", superuser: false };
+      if (res.status !== 200) return { result: "ignore", reason: `HTTP status ${res.status}` };
+      return httpAnswer(parseHttpBody(res.contentType, res.body));
+    },
+    () => conn.close(),
+    false,
+  );
 }
 
 /** EMQX's HTTP authentication body: result, is_superuser, client_attrs, expire_at, acl. */
 export function httpAnswer(b: Record<string, unknown>): AuthnAnswer {
-  if (b.result === "deny") return { result: "deny", reasonCode: RC_NOT_AUTHORIZED, reason: "denied by the HTTP service" };
+  if (b.result === "deny") {
+    return { result: "deny", reasonCode: RC_NOT_AUTHORIZED, reason: "denied by the HTTP service" };
+  }
   if (b.result !== "allow") return { result: "ignore", reason: "HTTP result ignore" };
   const out: { -readonly [K in keyof AuthnAllow]: AuthnAllow[K] } = {
     result: "allow",

@@ -22,8 +22,8 @@ import { isTruthy } from "../_hash.ts";
 import { compileClientAcl } from "../acl_rule.ts";
 import { clientVars, parseTemplate, render, type Template } from "../_template.ts";
 import {
-  type AuthnAllow,
   type Authenticator,
+  type AuthnAllow,
   type AuthnAnswer,
   type ClientInfo,
   RC_BAD_USERNAME_OR_PASSWORD,
@@ -32,7 +32,18 @@ import {
 import type { JwtAuthnConfig } from "../../config/types_auth.ts";
 
 const HMAC_ALGS = ["HS256", "HS384", "HS512"];
-const KEY_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+const KEY_ALGS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
 const decoder = new TextDecoder();
 
 /** Refresh interval of a remote JWKS (EMQX `refresh_interval`, 300 s). */
@@ -50,18 +61,27 @@ export class JwtAuthenticator implements Authenticator {
   /** Reads the key files now: an unreadable or invalid key is a startup error. */
   constructor(cfg: JwtAuthnConfig) {
     this.#cfg = cfg;
-    this.#claims = Object.entries(cfg.verifyClaims).map(([k, v]) => [k, parseTemplate(v, ["clientid", "username"])] as const);
+    this.#claims = Object.entries(cfg.verifyClaims).map(([k, v]) =>
+      [k, parseTemplate(v, ["clientid", "username"])] as const
+    );
     if (cfg.useJwks) {
       this.#algorithms = KEY_ALGS;
       this.#key = /^https?:\/\//.test(cfg.endpoint)
-        ? createRemoteJWKSet(new URL(cfg.endpoint), { cacheMaxAge: JWKS_REFRESH_MS, timeoutDuration: 5_000 })
+        ? createRemoteJWKSet(new URL(cfg.endpoint), {
+          cacheMaxAge: JWKS_REFRESH_MS,
+          timeoutDuration: 5_000,
+        })
         : createLocalJWKSet(JSON.parse(Deno.readTextFileSync(cfg.endpoint)));
     } else if (cfg.algorithm === "hmac-based") {
       this.#algorithms = HMAC_ALGS;
-      this.#key = cfg.secretBase64Encoded ? new Uint8Array(Buffer.from(cfg.secret, "base64")) : new TextEncoder().encode(cfg.secret);
+      this.#key = cfg.secretBase64Encoded
+        ? new Uint8Array(Buffer.from(cfg.secret, "base64"))
+        : new TextEncoder().encode(cfg.secret);
     } else {
       this.#algorithms = KEY_ALGS;
-      const pem = cfg.publicKey.includes("-----BEGIN") ? cfg.publicKey : Deno.readTextFileSync(cfg.publicKey);
+      const pem = cfg.publicKey.includes("-----BEGIN")
+        ? cfg.publicKey
+        : Deno.readTextFileSync(cfg.publicKey);
       const imported = new Map<string, ReturnType<typeof importSPKI>>();
       this.#key = (header) => {
         const alg = header.alg ?? "";
@@ -92,27 +112,43 @@ export class JwtAuthenticator implements Authenticator {
     try {
       const key = this.#key;
       const opts = { algorithms: this.#algorithms };
-      payload = (typeof key === "function" ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts)).payload;
+      payload = (typeof key === "function"
+        ? await jwtVerify(token, key, opts)
+        : await jwtVerify(token, key, opts)).payload;
     } catch (e) {
-      return { result: "deny", reasonCode: RC_BAD_USERNAME_OR_PASSWORD, reason: `invalid JWT: ${(e as Error).message}` };
+      return {
+        result: "deny",
+        reasonCode: RC_BAD_USERNAME_OR_PASSWORD,
+        reason: `invalid JWT: ${(e as Error).message}`,
+      };
     }
     const vars = clientVars(info);
     for (const [claim, t] of this.#claims) {
       if (String(payload[claim] ?? "") !== render(t, vars) || payload[claim] === undefined) {
-        return { result: "deny", reasonCode: RC_NOT_AUTHORIZED, reason: `JWT claim "${claim}" does not match` };
+        return {
+          result: "deny",
+          reasonCode: RC_NOT_AUTHORIZED,
+          reason: `JWT claim "${claim}" does not match`,
+        };
       }
     }
     const out: { -readonly [K in keyof AuthnAllow]: AuthnAllow[K] } = {
       result: "allow",
       superuser: isTruthy(payload.is_superuser),
     };
-    if (this.#cfg.disconnectAfterExpire && typeof payload.exp === "number") out.expireAt = payload.exp * 1000;
+    if (this.#cfg.disconnectAfterExpire && typeof payload.exp === "number") {
+      out.expireAt = payload.exp * 1000;
+    }
     const acl = payload[this.#cfg.aclClaimName];
     if (acl !== undefined) {
       try {
         out.acl = compileClientAcl(acl);
       } catch (e) {
-        return { result: "deny", reasonCode: RC_NOT_AUTHORIZED, reason: `invalid acl claim: ${(e as Error).message}` };
+        return {
+          result: "deny",
+          reasonCode: RC_NOT_AUTHORIZED,
+          reason: `invalid acl claim: ${(e as Error).message}`,
+        };
       }
     }
     return out;

@@ -7,7 +7,7 @@
  */
 
 import { checkPassword, hashPassword, isTruthy } from "../_hash.ts";
-import { parseCsv } from "../csv.ts";
+import { type CsvRow, parseCsv } from "../csv.ts";
 import { ipInCidr, parseCidr } from "../ip.ts";
 import type { UserStore } from "../user_store.ts";
 import {
@@ -26,9 +26,11 @@ const decoder = new TextDecoder();
 
 /** Maps a password check onto the answer. */
 export function passwordAnswer(ok: boolean, superuser: boolean): AuthnAnswer {
-  return ok
-    ? { result: "allow", superuser }
-    : { result: "deny", reasonCode: RC_BAD_USERNAME_OR_PASSWORD, reason: "bad username or password" };
+  return ok ? { result: "allow", superuser } : {
+    result: "deny",
+    reasonCode: RC_BAD_USERNAME_OR_PASSWORD,
+    reason: "bad username or password",
+  };
 }
 
 /** `password_based:built_in_database`. */
@@ -41,7 +43,10 @@ export class BuiltinAuthenticator implements Authenticator {
   constructor(cfg: BuiltinDbAuthnConfig, store: UserStore) {
     this.#cfg = cfg;
     this.store = store;
-    this.#ready = cfg.bootstrapFile ? this.#bootstrap(Deno.readTextFileSync(cfg.bootstrapFile)) : null;
+    // Read and parsed now, so a bad file is a startup error naming its line; hashing is async.
+    this.#ready = cfg.bootstrapFile
+      ? this.#bootstrap(this.#parse(Deno.readTextFileSync(cfg.bootstrapFile)))
+      : null;
     this.#ready?.then(() => (this.#ready = null), () => (this.#ready = null));
   }
 
@@ -55,9 +60,17 @@ export class BuiltinAuthenticator implements Authenticator {
    * `user_id,password_hash,salt,is_superuser` (type hash). Existing users are kept (EMQX does
    * not overwrite on bootstrap).
    */
-  async #bootstrap(text: string): Promise<void> {
+  #parse(text: string): CsvRow[] {
     const plain = this.#cfg.bootstrapType === "plain";
-    const rows = parseCsv(text, plain ? ["user_id", "password"] : ["user_id", "password_hash"], this.#cfg.bootstrapFile);
+    return parseCsv(
+      text,
+      plain ? ["user_id", "password"] : ["user_id", "password_hash"],
+      this.#cfg.bootstrapFile,
+    );
+  }
+
+  async #bootstrap(rows: CsvRow[]): Promise<void> {
+    const plain = this.#cfg.bootstrapType === "plain";
     for (const { values } of rows) {
       const userId = values.user_id ?? "";
       if (userId === "" || this.store.get(BUILTIN_ID, userId)) continue;
@@ -81,11 +94,15 @@ export class BuiltinAuthenticator implements Authenticator {
   }
 
   authenticate(info: ClientInfo): MaybePromise<AuthnAnswer> {
-    if (this.#ready) return this.#ready.then(() => this.authenticate(info), () => this.authenticate(info));
+    if (this.#ready) {
+      return this.#ready.then(() => this.authenticate(info), () => this.authenticate(info));
+    }
     const userId = this.#cfg.userIdType === "clientid" ? info.clientId : info.username;
     if (userId === undefined) return { result: "ignore", reason: "no user id" };
     const user = this.store.get(BUILTIN_ID, userId);
-    if (!user || user.passwordHash === undefined) return { result: "ignore", reason: "user not found" };
+    if (!user || user.passwordHash === undefined) {
+      return { result: "ignore", reason: "user not found" };
+    }
     if (!info.password) return passwordAnswer(false, false);
     const ok = checkPassword(
       this.#cfg.passwordHashAlgorithm,

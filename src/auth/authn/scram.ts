@@ -59,7 +59,12 @@ export class ScramMethod implements EnhancedAuthMethod {
   }
 
   /** Adds or replaces a user (keys derived with `iteration_count`). */
-  addUser(userId: string, password: string, isSuperuser = false, salt: Uint8Array = randomBytes(16)): void {
+  addUser(
+    userId: string,
+    password: string,
+    isSuperuser = false,
+    salt: Uint8Array = randomBytes(16),
+  ): void {
     const iterations = this.#cfg.iterationCount;
     const keys = scramKeys(this.#cfg.algorithm, password, salt, iterations);
     this.store.put(SCRAM_ID, {
@@ -96,14 +101,19 @@ export class ScramMethod implements EnhancedAuthMethod {
     const storedKey = Buffer.from(scram.storedKey, "base64");
     const proof = Buffer.from(m[4] as string, "base64");
     const signature = createHmac(algo, storedKey).update(authMessage).digest();
-    if (proof.length !== signature.length) return fail(RC_BAD_USERNAME_OR_PASSWORD, "bad SCRAM proof");
+    if (proof.length !== signature.length) {
+      return fail(RC_BAD_USERNAME_OR_PASSWORD, "bad SCRAM proof");
+    }
     const clientKey = Buffer.alloc(proof.length);
-    for (let i = 0; i < proof.length; i++) clientKey[i] = (proof[i] as number) ^ (signature[i] as number);
+    for (let i = 0; i < proof.length; i++) {
+      clientKey[i] = (proof[i] as number) ^ (signature[i] as number);
+    }
     const check = createHash(algo).update(clientKey).digest();
     if (check.length !== storedKey.length || !timingSafeEqual(check, storedKey)) {
       return fail(RC_BAD_USERNAME_OR_PASSWORD, "bad SCRAM proof");
     }
-    const serverSig = createHmac(algo, Buffer.from(scram.serverKey, "base64")).update(authMessage).digest("base64");
+    const serverSig = createHmac(algo, Buffer.from(scram.serverKey, "base64")).update(authMessage)
+      .digest("base64");
     return { kind: "success", data: enc(`v=${serverSig}`), superuser: s.user.isSuperuser };
   }
 }

@@ -7,12 +7,7 @@
  * counted (`authz.<type>.error`) and logged once per burst. Never throws.
  */
 
-import {
-  type AclRule,
-  compileRawRule,
-  evaluate,
-  type RawRule,
-} from "../acl_rule.ts";
+import { type AclRule, compileRawRule, evaluate, type RawRule } from "../acl_rule.ts";
 import { BurstLog, withTimeout } from "../_backend.ts";
 import {
   HttpConnector,
@@ -41,7 +36,11 @@ import type { AuthMetrics } from "../metrics.ts";
 import type { AuthzAction, AuthzClient, AuthzSource, SourceAnswer } from "../types.ts";
 import type { AuthzSourceConfig } from "../../config/types_auth.ts";
 
-type Lookup = (vars: Vars, client: AuthzClient, action: AuthzAction) => Promise<AclRule[] | SourceAnswer>;
+type Lookup = (
+  vars: Vars,
+  client: AuthzClient,
+  action: AuthzAction,
+) => Promise<AclRule[] | SourceAnswer>;
 
 /** A source whose answer comes from a lookup with a deadline. */
 export class BackendSource implements AuthzSource {
@@ -52,7 +51,13 @@ export class BackendSource implements AuthzSource {
   readonly #metrics: AuthMetrics;
   readonly #close: () => Promise<void>;
 
-  constructor(type: string, timeout: number, metrics: AuthMetrics, lookup: Lookup, close: () => Promise<void>) {
+  constructor(
+    type: string,
+    timeout: number,
+    metrics: AuthMetrics,
+    lookup: Lookup,
+    close: () => Promise<void>,
+  ) {
     this.type = type;
     this.#lookup = lookup;
     this.#timeout = timeout;
@@ -79,7 +84,11 @@ export class BackendSource implements AuthzSource {
 }
 
 /** Compiles rows, skipping (and logging once) the ones that break the contract. */
-function compileRows(rows: readonly RawRule[], burst: BurstLog, defaultPermission?: "allow"): AclRule[] {
+function compileRows(
+  rows: readonly RawRule[],
+  burst: BurstLog,
+  defaultPermission?: "allow",
+): AclRule[] {
   const out: AclRule[] = [];
   for (const r of rows) {
     try {
@@ -131,11 +140,22 @@ export function createBackendSource(
       const filter = parseTemplate(cfg.filter, AUTHZ_VARS);
       const attrs = [cfg.publishAttribute, cfg.subscribeAttribute, cfg.allAttribute];
       return new BackendSource(cfg.type, cfg.queryTimeout, metrics, async (vars) => {
-        const entries = await conn.search(render(base, vars, escapeLdapDn), render(filter, vars, escapeLdapFilter), attrs);
+        const entries = await conn.search(
+          render(base, vars, escapeLdapDn),
+          render(filter, vars, escapeLdapFilter),
+          attrs,
+        );
         const rows: RawRule[] = [];
         for (const e of entries) {
-          for (const [attr, action] of [[attrs[0], "publish"], [attrs[1], "subscribe"], [attrs[2], "all"]] as const) {
-            for (const topic of attrList(e, attr as string)) rows.push({ permission: "allow", action, topic });
+          for (
+            const [attr, action] of [[attrs[0], "publish"], [attrs[1], "subscribe"], [
+              attrs[2],
+              "all",
+            ]] as const
+          ) {
+            for (const topic of attrList(e, attr as string)) {
+              rows.push({ permission: "allow", action, topic });
+            }
           }
         }
         return compileRows(rows, rowLog);
@@ -153,7 +173,9 @@ function httpSource(
 ): AuthzSource {
   const conn = new HttpConnector(cfg, shards);
   const url = parseTemplate(cfg.url, AUTHZ_VARS);
-  const headers = Object.entries(cfg.headers).map(([k, v]) => [k, parseTemplate(v, AUTHZ_VARS)] as const);
+  const headers = Object.entries(cfg.headers).map(([k, v]) =>
+    [k, parseTemplate(v, AUTHZ_VARS)] as const
+  );
   return new BackendSource("http", cfg.requestTimeout, metrics, async (vars) => {
     const h: Record<string, string> = { "accept": "application/json", "cache-control": "no-cache" };
     for (const [k, t] of headers) h[k.toLowerCase()] = headerValue(render(t, vars));
@@ -167,7 +189,9 @@ function httpSource(
     } else delete h["content-type"];
     let target = render(url, vars, encodeURIComponent);
     if (cfg.method === "get" && Object.keys(cfg.body).length > 0) {
-      const qs = new URLSearchParams(renderMap(cfg.body, vars, AUTHZ_VARS) as Record<string, string>);
+      const qs = new URLSearchParams(
+        renderMap(cfg.body, vars, AUTHZ_VARS) as Record<string, string>,
+      );
       target += (target.includes("?") ? "&" : "?") + qs.toString();
     }
     const res = await conn.request(target, init, cfg.requestTimeout);
@@ -181,7 +205,9 @@ function httpSource(
 /** An HTTP answer body: JSON, or x-www-form-urlencoded (EMQX accepts both). */
 export function parseHttpBody(contentType: string, body: string): Record<string, unknown> {
   try {
-    if (contentType.includes("x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(body));
+    if (contentType.includes("x-www-form-urlencoded")) {
+      return Object.fromEntries(new URLSearchParams(body));
+    }
     const v = JSON.parse(body);
     return typeof v === "object" && v !== null && !Array.isArray(v) ? v : {};
   } catch {

@@ -28,7 +28,10 @@ export class FileSource implements AuthzSource {
    */
   constructor(path: string, rules = "") {
     this.#path = path;
-    this.#rules = FileSource.#parse(rules !== "" ? rules : readAcl(path), path || "config/acl.conf");
+    this.#rules = FileSource.#parse(
+      rules !== "" ? rules : readAcl(path),
+      path || "config/acl.conf",
+    );
   }
 
   static #parse(text: string, path: string): AclRule[] {
@@ -75,7 +78,9 @@ export class AclStore {
   /** Replaces the rules of one username / client id, or of everyone (`who` undefined). */
   set(kind: "username" | "clientid" | "all", who: string, raw: readonly RawRule[]): void {
     if (raw.length > this.maxRules) {
-      throw new RangeError(`at most ${this.maxRules} rules per ${kind} (max_rules), got ${raw.length}`);
+      throw new RangeError(
+        `at most ${this.maxRules} rules per ${kind} (max_rules), got ${raw.length}`,
+      );
     }
     const rules = raw.map((r) => compileRawRule(r));
     if (kind === "all") this.#all = rules;
