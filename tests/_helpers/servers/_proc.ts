@@ -28,7 +28,11 @@ export interface ServerProcess {
 }
 
 /** Starts `cmd args` with its output collected. */
-export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): ServerProcess {
+export function spawn(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): ServerProcess {
   const child = new Deno.Command(cmd, {
     args,
     stdin: "null",
@@ -50,9 +54,12 @@ export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: R
   });
   const signal = (sig: Deno.Signal) => {
     if (exited) return;
-    try {
-      child.kill(sig);
-    } catch { /* already gone */ }
+    // The whole tree: PostgreSQL serves each connection from a child of the postmaster.
+    for (const pid of [child.pid, ...descendants(child.pid)]) {
+      try {
+        Deno.kill(pid, sig);
+      } catch { /* already gone */ }
+    }
   };
   return {
     pid: child.pid,
@@ -71,8 +78,44 @@ export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: R
   };
 }
 
+/** Process ids whose parent chain leads to `root` (read from /proc; Linux). */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ")".
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        parent.set(Number(e.name), ppid);
+      } catch { /* exited meanwhile */ }
+    }
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  const want = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (want.has(ppid) && !want.has(pid)) {
+        want.add(pid);
+        out.push(pid);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
 /** Resolves once 127.0.0.1:`port` accepts a connection; rejects after `timeoutMs` with `logs`. */
-export async function waitForPort(port: number, timeoutMs: number, logs: () => string): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  logs: () => string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     try {
@@ -87,7 +130,11 @@ export async function waitForPort(port: number, timeoutMs: number, logs: () => s
 }
 
 /** Runs a command to completion; throws with its output when it fails. */
-export async function run(cmd: string, args: string[], opts: { cwd?: string; stdin?: string } = {}): Promise<string> {
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; stdin?: string } = {},
+): Promise<string> {
   const child = new Deno.Command(cmd, {
     args,
     stdin: opts.stdin === undefined ? "null" : "piped",
@@ -118,7 +165,14 @@ export function isRoot(): boolean {
  */
 export function asUser(user: string, cmd: string, args: string[]): [string, string[]] {
   if (!isRoot()) return [cmd, args];
-  return ["setpriv", [`--reuid=${user}`, `--regid=${user === "nobody" ? "nogroup" : user}`, "--clear-groups", "--", cmd, ...args]];
+  return ["setpriv", [
+    `--reuid=${user}`,
+    `--regid=${user === "nobody" ? "nogroup" : user}`,
+    "--clear-groups",
+    "--",
+    cmd,
+    ...args,
+  ]];
 }
 
 /** A temp dir that `user` may write (chowned when root). */

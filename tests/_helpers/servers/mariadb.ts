@@ -21,15 +21,25 @@ export async function startMariadb(): Promise<MariadbServer> {
   const dir = await Deno.makeTempDir({ prefix: "culex-maria-" });
   const user = Deno.uid() === 0 ? ["--user=root"] : [];
   await run("mariadb-install-db", [
-    "--no-defaults", `--datadir=${dir}/data`, "--auth-root-authentication-method=normal",
-    "--skip-test-db", ...user,
+    "--no-defaults",
+    `--datadir=${dir}/data`,
+    "--auth-root-authentication-method=normal",
+    "--skip-test-db",
+    ...user,
   ]);
   const port = freePort();
   const socket = `${dir}/mysqld.sock`;
   const p = spawn("mariadbd", [
-    "--no-defaults", `--datadir=${dir}/data`, `--socket=${socket}`, `--port=${port}`,
-    "--bind-address=127.0.0.1", "--skip-name-resolve", `--pid-file=${dir}/mysqld.pid`,
-    "--innodb-buffer-pool-size=16M", "--skip-log-bin", ...user,
+    "--no-defaults",
+    `--datadir=${dir}/data`,
+    `--socket=${socket}`,
+    `--port=${port}`,
+    "--bind-address=127.0.0.1",
+    "--skip-name-resolve",
+    `--pid-file=${dir}/mysqld.pid`,
+    "--innodb-buffer-pool-size=16M",
+    "--skip-log-bin",
+    ...user,
   ]);
   await waitForPort(port, 30_000, p.logs);
   const { createConnection } = await import("mysql2/promise");

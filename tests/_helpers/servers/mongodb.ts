@@ -44,7 +44,9 @@ export async function ensureCongodb(): Promise<string> {
   } catch { /* not installed yet */ }
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/package.json`, JSON.stringify(PACKAGE, null, 2));
-  await run("npm", ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir });
+  await run("npm", ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: dir,
+  });
   await Deno.writeTextFile(`${dir}/server.mjs`, SERVER);
   return dir;
 }

@@ -5,7 +5,15 @@
  * binaries run as the "postgres" user (or "nobody") through setpriv. Owns that cluster only.
  */
 
-import { asUser, freePort, run, type ServerProcess, spawn, tempDirFor, waitForPort } from "./_proc.ts";
+import {
+  asUser,
+  freePort,
+  run,
+  type ServerProcess,
+  spawn,
+  tempDirFor,
+  waitForPort,
+} from "./_proc.ts";
 
 const BIN = Deno.env.get("CULEX_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
 
@@ -36,14 +44,44 @@ export async function startPostgres(): Promise<PostgresServer> {
   const pwfile = `${dir}/pw`;
   await Deno.writeTextFile(pwfile, "pg-admin-pw\n");
   await run("chmod", ["644", pwfile]);
-  const [c1, a1] = asUser(user, `${BIN}/initdb`, ["-D", data, "-U", "admin", "--pwfile", pwfile, "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"]);
+  const [c1, a1] = asUser(user, `${BIN}/initdb`, [
+    "-D",
+    data,
+    "-U",
+    "admin",
+    "--pwfile",
+    pwfile,
+    "-A",
+    "scram-sha-256",
+    "-E",
+    "UTF8",
+    "--no-sync",
+  ]);
   await run(c1, a1, { cwd: dir });
   const port = freePort();
-  const [c2, a2] = asUser(user, `${BIN}/postgres`, ["-D", data, "-h", "127.0.0.1", "-p", String(port), "-k", dir, "-c", "fsync=off"]);
+  const [c2, a2] = asUser(user, `${BIN}/postgres`, [
+    "-D",
+    data,
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "fsync=off",
+  ]);
   const p = spawn(c2, a2, { cwd: dir });
   await waitForPort(port, 30_000, p.logs);
   const { default: postgres } = await import("postgres");
-  const admin = postgres({ host: "127.0.0.1", port, username: "admin", password: "pg-admin-pw", database: "postgres", onnotice: () => {} });
+  const admin = postgres({
+    host: "127.0.0.1",
+    port,
+    username: "admin",
+    password: "pg-admin-pw",
+    database: "postgres",
+    onnotice: () => {},
+  });
   try {
     await admin.unsafe("CREATE ROLE culex LOGIN PASSWORD 'culex-pw'");
     await admin.unsafe("CREATE DATABASE mqtt OWNER culex");

@@ -22,8 +22,20 @@ export async function startRedis(): Promise<RedisServer> {
   const port = freePort();
   const password = "redis-test-pw";
   const p = spawn("redis-server", [
-    "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
-    "--requirepass", password, "--protected-mode", "no",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--requirepass",
+    password,
+    "--protected-mode",
+    "no",
   ]);
   await waitForPort(port, 20_000, p.logs);
   return {

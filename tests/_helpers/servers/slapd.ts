@@ -37,23 +37,27 @@ export async function startSlapd(ldif: string): Promise<LdapServer> {
   await Deno.mkdir(`${dir}/db`);
   await Deno.writeTextFile(`${dir}/mqtt.schema`, MQTT_SCHEMA);
   const conf = `${dir}/slapd.conf`;
-  await Deno.writeTextFile(conf, [
-    "include /etc/ldap/schema/core.schema",
-    "include /etc/ldap/schema/cosine.schema",
-    "include /etc/ldap/schema/inetorgperson.schema",
-    `include ${dir}/mqtt.schema`,
-    "modulepath /usr/lib/ldap",
-    "moduleload back_mdb",
-    `pidfile ${dir}/slapd.pid`,
-    "database mdb",
-    `suffix "${LDAP_BASE}"`,
-    `rootdn "${LDAP_ADMIN}"`,
-    `rootpw ${LDAP_ADMIN_PW}`,
-    `directory ${dir}/db`,
-    "maxsize 10485760",
-    "",
-  ].join("\n"));
-  const base = `dn: ${LDAP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n` +
+  await Deno.writeTextFile(
+    conf,
+    [
+      "include /etc/ldap/schema/core.schema",
+      "include /etc/ldap/schema/cosine.schema",
+      "include /etc/ldap/schema/inetorgperson.schema",
+      `include ${dir}/mqtt.schema`,
+      "modulepath /usr/lib/ldap",
+      "moduleload back_mdb",
+      `pidfile ${dir}/slapd.pid`,
+      "database mdb",
+      `suffix "${LDAP_BASE}"`,
+      `rootdn "${LDAP_ADMIN}"`,
+      `rootpw ${LDAP_ADMIN_PW}`,
+      `directory ${dir}/db`,
+      "maxsize 10485760",
+      "",
+    ].join("\n"),
+  );
+  const base =
+    `dn: ${LDAP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n` +
     `dn: ou=users,${LDAP_BASE}\nobjectClass: organizationalUnit\nou: users\n\n`;
   await Deno.writeTextFile(`${dir}/data.ldif`, base + ldif);
   await run("slapadd", ["-f", conf, "-l", `${dir}/data.ldif`]);
