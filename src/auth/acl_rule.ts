@@ -134,6 +134,30 @@ function renderWords(t: Template, vars: Vars): string[] | null {
   return text === null ? null : text.split("/");
 }
 
+/**
+ * The rules of `rules` that can apply to `client`: those whose `who` covers it, with `who`
+ * dropped and topic placeholders filled in (a topic whose placeholder has no value is left
+ * out). Evaluating the result for that client gives the same answers as evaluating `rules`,
+ * without re-checking who or re-rendering topics on every request.
+ */
+export function rulesForClient(rules: readonly AclRule[], client: ClientInfo): AclRule[] {
+  const vars = topicVars(client);
+  const out: AclRule[] = [];
+  for (const r of rules) {
+    if (!matchWho(r.who, client)) continue;
+    const topics: TopicSpec[] = [];
+    for (const t of r.topics) {
+      if (t.kind === "all" || t.words) topics.push(t);
+      else {
+        const words = renderWords(t.template, vars);
+        if (words) topics.push({ kind: t.kind, template: t.template, words });
+      }
+    }
+    if (topics.length > 0) out.push({ ...r, who: WHO_ALL, topics });
+  }
+  return out;
+}
+
 /** Topic placeholders of a client. */
 export function topicVars(client: ClientInfo): Vars {
   return {

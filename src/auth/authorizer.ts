@@ -119,9 +119,18 @@ export class Authorizer {
     return this.#decide(client, action, this.noMatch, false, now);
   }
 
+  // Counter names built once per source type: no string is made per request.
+  readonly #names = new Map<string, Record<SourceAnswer | "total", string>>();
+
   #countSource(type: string, a: SourceAnswer): void {
-    this.metrics.inc(`authz.${type}.total`);
-    this.metrics.inc(`authz.${type}.${a}`);
+    let n = this.#names.get(type);
+    if (!n) {
+      const p = `authz.${type}.`;
+      n = { total: p + "total", allow: p + "allow", deny: p + "deny", nomatch: p + "nomatch" };
+      this.#names.set(type, n);
+    }
+    this.metrics.inc(n.total);
+    this.metrics.inc(n[a]);
   }
 
   #decide(

@@ -1,7 +1,9 @@
 /**
- * AuthzCache: the per-client authorization cache (EMQX `authorization.cache`): at most
- * `max_size` decisions per client, each valid for `ttl`, all dropped when the rules reload
+ * AuthzCache: the per-client authorization cache (EMQX `authorization.cache`): decisions for
+ * at most `max_size` topics per client, each valid for `ttl`, all dropped when the rules reload
  * (generation) or the client goes. Owned by src/auth/. Pure data: the caller passes the clock.
+ * A lookup allocates nothing: clients and topics are map keys, and the (action, qos, retain)
+ * variants of one topic sit in a fixed array of slots.
  */
 
 import { matchTopicWords } from "./acl_rule.ts";
@@ -10,15 +12,15 @@ import type { AuthzAction, AuthzClient, Decision } from "./types.ts";
 /** Clients with cached decisions per shard; past it the least recently added client is dropped. */
 export const MAX_CACHED_CLIENTS = 200_000;
 
-interface Entry {
-  readonly decision: Decision;
-  readonly expireAt: number;
-}
+/** 2 actions x 3 QoS x 2 retain flags. */
+const SLOTS = 12;
 
 interface ClientCache {
-  readonly identity: string;
+  readonly username: string | undefined;
+  readonly peerhost: string;
   readonly generation: number;
-  readonly entries: Map<string, Entry>;
+  /** topic → decisions by slot; `expireAt` parallel. */
+  readonly topics: Map<string, { decisions: (Decision | undefined)[]; expireAt: number[] }>;
 }
 
 /** Options of the cache, after the config schema. */
@@ -27,6 +29,10 @@ export interface AuthzCacheOptions {
   readonly ttl: number;
   /** Topic filters whose topics are never cached. */
   readonly excludes?: readonly string[];
+}
+
+function slotOf(a: AuthzAction): number {
+  return (a.type === "publish" ? 0 : 6) + a.qos * 2 + (a.retain ? 1 : 0);
 }
 
 /** Per-client bounded decision cache. */
@@ -43,47 +49,63 @@ export class AuthzCache {
     this.#excludes = (opts.excludes ?? []).map((f) => f.split("/"));
   }
 
+  #live(client: AuthzClient): ClientCache | undefined {
+    const c = this.#clients.get(client.clientId);
+    // A reconnect with the same client id but another username or address starts afresh.
+    if (
+      !c || c.generation !== this.#generation || c.username !== client.username ||
+      c.peerhost !== client.peerhost
+    ) return undefined;
+    return c;
+  }
+
   /** The cached decision, or undefined. */
   get(client: AuthzClient, action: AuthzAction, now: number): Decision | undefined {
-    const c = this.#clients.get(client.clientId);
-    if (!c || c.generation !== this.#generation || c.identity !== identity(client)) {
+    const t = this.#live(client)?.topics.get(action.topic);
+    if (!t) return undefined;
+    const slot = slotOf(action);
+    const d = t.decisions[slot];
+    if (d === undefined) return undefined;
+    if ((t.expireAt[slot] as number) <= now) {
+      t.decisions[slot] = undefined;
       return undefined;
     }
-    const key = keyOf(action);
-    const e = c.entries.get(key);
-    if (!e) return undefined;
-    if (e.expireAt <= now) {
-      c.entries.delete(key);
-      return undefined;
-    }
-    return e.decision;
+    return d;
   }
 
   /** Stores a decision (unless the topic is excluded). */
   put(client: AuthzClient, action: AuthzAction, decision: Decision, now: number): void {
-    if (this.#maxSize === 0) return;
     if (this.#excludes.length > 0) {
       const words = action.topic.split("/");
       if (this.#excludes.some((f) => matchTopicWords(words, f))) return;
     }
-    const id = identity(client);
-    let c = this.#clients.get(client.clientId);
-    if (!c || c.generation !== this.#generation || c.identity !== id) {
+    let c = this.#live(client);
+    if (!c) {
       this.#clients.delete(client.clientId);
       if (this.#clients.size >= MAX_CACHED_CLIENTS) {
         const oldest = this.#clients.keys().next().value;
         if (oldest !== undefined) this.#clients.delete(oldest);
       }
-      c = { identity: id, generation: this.#generation, entries: new Map() };
+      c = {
+        username: client.username,
+        peerhost: client.peerhost,
+        generation: this.#generation,
+        topics: new Map(),
+      };
       this.#clients.set(client.clientId, c);
     }
-    const key = keyOf(action);
-    c.entries.delete(key);
-    if (c.entries.size >= this.#maxSize) {
-      const oldest = c.entries.keys().next().value;
-      if (oldest !== undefined) c.entries.delete(oldest);
+    let t = c.topics.get(action.topic);
+    if (!t) {
+      if (c.topics.size >= this.#maxSize) {
+        const oldest = c.topics.keys().next().value;
+        if (oldest !== undefined) c.topics.delete(oldest);
+      }
+      t = { decisions: new Array<Decision | undefined>(SLOTS), expireAt: new Array<number>(SLOTS).fill(0) };
+      c.topics.set(action.topic, t);
     }
-    c.entries.set(key, { decision, expireAt: now + this.#ttl });
+    const slot = slotOf(action);
+    t.decisions[slot] = decision;
+    t.expireAt[slot] = now + this.#ttl;
   }
 
   /** Forgets one client (call when its connection ends). */
@@ -97,17 +119,8 @@ export class AuthzCache {
     this.#clients.clear();
   }
 
-  /** Entries held for a client (tests, the HTTP API later). */
+  /** Topics with cached decisions for a client (tests, the HTTP API later). */
   size(clientId: string): number {
-    return this.#clients.get(clientId)?.entries.size ?? 0;
+    return this.#clients.get(clientId)?.topics.size ?? 0;
   }
-}
-
-// A reconnect with the same client id but another username or address starts a new cache.
-function identity(c: AuthzClient): string {
-  return `${c.username ?? ""}\0${c.peerhost}`;
-}
-
-function keyOf(a: AuthzAction): string {
-  return `${a.type === "publish" ? "p" : "s"}${a.qos}${a.retain ? 1 : 0}${a.topic}`;
 }

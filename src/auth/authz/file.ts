@@ -6,7 +6,7 @@
  */
 
 import { parseAclFile } from "../acl_file.ts";
-import { type AclRule, compileRawRule, evaluate, type RawRule } from "../acl_rule.ts";
+import { type AclRule, compileRawRule, evaluate, type RawRule, rulesForClient } from "../acl_rule.ts";
 import type { AuthzAction, AuthzClient, AuthzSource, SourceAnswer } from "../types.ts";
 
 /** Reads an acl.conf; "" is the default shipped beside culex.yaml (embedded by deno compile). */
@@ -16,11 +16,19 @@ export function readAcl(path: string): string {
     : Deno.readTextFileSync(path);
 }
 
-/** The `file` source. */
+/** Per-client rule views kept by a file source; past it the oldest view is dropped. */
+export const MAX_CLIENT_VIEWS = 50_000;
+
+/**
+ * The `file` source. Rules are evaluated through a per-client view (the rules whose `who`
+ * covers that client, placeholders filled), so a request costs the client's few rules, not
+ * the whole file.
+ */
 export class FileSource implements AuthzSource {
   readonly type = "file";
   readonly #path: string;
   #rules: readonly AclRule[];
+  readonly #views = new Map<string, readonly AclRule[]>();
 
   /**
    * `rules` (acl.conf text) wins over `path` when not empty; path "" is the shipped
@@ -50,11 +58,23 @@ export class FileSource implements AuthzSource {
   /** Re-reads the file (or takes `text`); on error the old rules stay and the error is thrown. */
   reload(text?: string): void {
     this.#rules = FileSource.#parse(text ?? readAcl(this.#path), this.#path || "config/acl.conf");
+    this.#views.clear();
   }
 
   authorize(client: AuthzClient, action: AuthzAction): SourceAnswer {
-    return evaluate(this.#rules, client, action, action.topic.split("/"));
+    const id = `${client.clientId}\0${client.username ?? "\u0001"}\0${client.peerhost}\0${client.certCommonName ?? ""}\0${client.zone}`;
+    let view = this.#views.get(id);
+    if (!view) {
+      if (this.#views.size >= MAX_CLIENT_VIEWS) {
+        const oldest = this.#views.keys().next().value;
+        if (oldest !== undefined) this.#views.delete(oldest);
+      }
+      view = rulesForClient(this.#rules, client);
+      this.#views.set(id, view);
+    }
+    return evaluate(view, client, action, action.topic.split("/"));
   }
+
 
   close(): Promise<void> {
     return Promise.resolve();
