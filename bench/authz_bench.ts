@@ -30,12 +30,20 @@ function acl(n: number): string {
   const lines: string[] = [];
   for (let i = 0; i < n - 4; i++) {
     const kind = i % 4;
-    if (kind === 0) lines.push(`{allow, {username, "user-${i}"}, publish, ["devices/\${clientid}/#"]}.`);
-    else if (kind === 1) lines.push(`{allow, {clientid, "dev-${i}"}, subscribe, ["cmd/dev-${i}/+"]}.`);
-    else if (kind === 2) lines.push(`{deny, {username, {re, "^banned-${i}$"}}, all, ["#"]}.`);
-    else lines.push(`{allow, {ipaddr, "10.${i % 250}.0.0/16"}, {publish, [{qos, [0, 1]}]}, ["site/${i}/+/data"]}.`);
+    if (kind === 0) {
+      lines.push(`{allow, {username, "user-${i}"}, publish, ["devices/\${clientid}/#"]}.`);
+    } else if (kind === 1) {
+      lines.push(`{allow, {clientid, "dev-${i}"}, subscribe, ["cmd/dev-${i}/+"]}.`);
+    } else if (kind === 2) lines.push(`{deny, {username, {re, "^banned-${i}$"}}, all, ["#"]}.`);
+    else {lines.push(
+        `{allow, {ipaddr, "10.${
+          i % 250
+        }.0.0/16"}, {publish, [{qos, [0, 1]}]}, ["site/${i}/+/data"]}.`,
+      );}
   }
-  lines.push(`{allow, {'and', [{username, {re, "^fleet-"}}, {ipaddrs, ["127.0.0.0/8"]}]}, publish, ["fleet/\${username}/#"]}.`);
+  lines.push(
+    `{allow, {'and', [{username, {re, "^fleet-"}}, {ipaddrs, ["127.0.0.0/8"]}]}, publish, ["fleet/\${username}/#"]}.`,
+  );
   lines.push(`{allow, {ipaddr, "127.0.0.1"}, all, ["$SYS/#", "#"]}.`);
   lines.push(`{deny, all, subscribe, ["$SYS/#", {eq, "#"}, {eq, "+/#"}]}.`);
   lines.push(`{allow, all}.`);
@@ -53,8 +61,18 @@ const clients: AuthzClient[] = Array.from({ length: CLIENTS }, (_, i) => ({
   superuser: false,
 }));
 // The matching rule sits after ~1,000 others: the worst case for a linear file source.
-const publishes: AuthzAction[] = clients.map((c) => ({ type: "publish", topic: `fleet/${c.username}/temp`, qos: 1, retain: false }));
-const subscribes: AuthzAction[] = clients.map((c) => ({ type: "subscribe", topic: `fleet/${c.username}/+`, qos: 1, retain: false }));
+const publishes: AuthzAction[] = clients.map((c) => ({
+  type: "publish",
+  topic: `fleet/${c.username}/temp`,
+  qos: 1,
+  retain: false,
+}));
+const subscribes: AuthzAction[] = clients.map((c) => ({
+  type: "subscribe",
+  topic: `fleet/${c.username}/+`,
+  qos: 1,
+  retain: false,
+}));
 
 function run(label: string, cache: boolean, actions: AuthzAction[]): number {
   const authz = createAuthorizer({
@@ -66,7 +84,9 @@ function run(label: string, cache: boolean, actions: AuthzAction[]): number {
   let ops = 0;
   let allowed = 0;
   // Warm-up (JIT, and fills the cache when on).
-  for (let i = 0; i < 20_000; i++) if (authz.authorize(clients[i % CLIENTS]!, actions[i % CLIENTS]!) === "allow") allowed++;
+  for (let i = 0; i < 20_000; i++) {
+    if (authz.authorize(clients[i % CLIENTS]!, actions[i % CLIENTS]!) === "allow") allowed++;
+  }
   const end = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   while (performance.now() < end) {
@@ -79,13 +99,17 @@ function run(label: string, cache: boolean, actions: AuthzAction[]): number {
   if (allowed === 0) throw new Error("the benchmark ACL allowed nothing");
   const share = (ns * FANIN_QOS1) / 1e9 * 100;
   console.log(
-    `${label.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns/decision  ${(1e9 / ns / 1e6).toFixed(2).padStart(6)} M/s  ` +
+    `${label.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns/decision  ${
+      (1e9 / ns / 1e6).toFixed(2).padStart(6)
+    } M/s  ` +
       `= ${share.toFixed(2)}% of a ${FANIN_QOS1.toLocaleString("en")} msg/s fan-in QoS 1 budget`,
   );
   return ns;
 }
 
-console.log(`authorize() over ${RULES} file rules, ${CLIENTS} clients, ${SECONDS} s per case (${Deno.build.os}, Deno ${Deno.version.deno})`);
+console.log(
+  `authorize() over ${RULES} file rules, ${CLIENTS} clients, ${SECONDS} s per case (${Deno.build.os}, Deno ${Deno.version.deno})`,
+);
 run("publish, cache off (all rules)", false, publishes);
 run("publish, cache on (hit)", true, publishes);
 run("subscribe, cache off (all rules)", false, subscribes);

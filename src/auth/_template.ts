@@ -6,7 +6,7 @@
  * gets RFC 4514/4515 escaping. Pure: no I/O.
  */
 
-import type { AuthzAction, ClientInfo } from "./types.ts";
+import type { AuthzAction, ClientInfo } from "./client.ts";
 
 /** Placeholders accepted in authentication templates (EMQX's AUTHN_DEFAULT_ALLOWED_VARS). */
 export const AUTHN_VARS = [

@@ -7,7 +7,7 @@
 
 import { type Cidr, ipInCidr, parseCidr } from "./ip.ts";
 import { parseTemplate, renderStrict, type Template, TOPIC_VARS, type Vars } from "./_template.ts";
-import type { AuthzAction, ClientInfo } from "./types.ts";
+import type { AuthzAction, ClientInfo } from "./client.ts";
 
 /** Who a rule is about. */
 export type Who =

@@ -10,7 +10,6 @@ import { log } from "./_backend.ts";
 import { createAuthenticator } from "./authn_factory.ts";
 import { AuthMetrics } from "./metrics.ts";
 import {
-  type AuthDeps,
   type Authenticator,
   type AuthnAnswer,
   type AuthnResult,
@@ -18,6 +17,7 @@ import {
   type MaybePromise,
   RC_NOT_AUTHORIZED,
 } from "./types.ts";
+import type { AuthDeps } from "./deps.ts";
 import type { EnhancedAuthMethod } from "./enhanced.ts";
 import type { AuthenticatorConfig } from "../config/types_auth.ts";
 

@@ -11,7 +11,8 @@ import { ScramMethod } from "./authn/scram.ts";
 import { AuthMetrics } from "./metrics.ts";
 import { MemoryUserStore } from "./user_store.ts";
 import type { EnhancedAuthMethod } from "./enhanced.ts";
-import type { AuthDeps, Authenticator, AuthnAnswer, ClientInfo } from "./types.ts";
+import type { Authenticator, AuthnAnswer, ClientInfo } from "./types.ts";
+import type { AuthDeps } from "./deps.ts";
 import type { AuthenticatorConfig } from "../config/types_auth.ts";
 
 type Networked = Extract<

@@ -12,7 +12,6 @@ import { createSource } from "./authz_sources.ts";
 import { log } from "./_backend.ts";
 import { AuthMetrics } from "./metrics.ts";
 import type {
-  AuthDeps,
   AuthzAction,
   AuthzClient,
   AuthzSource,
@@ -20,6 +19,7 @@ import type {
   MaybePromise,
   SourceAnswer,
 } from "./types.ts";
+import type { AuthDeps } from "./deps.ts";
 import type { AuthorizationConfig } from "../config/types_auth.ts";
 
 /** Decides publish and subscribe requests for one shard. */

@@ -100,7 +100,10 @@ export class AuthzCache {
         const oldest = c.topics.keys().next().value;
         if (oldest !== undefined) c.topics.delete(oldest);
       }
-      t = { decisions: new Array<Decision | undefined>(SLOTS), expireAt: new Array<number>(SLOTS).fill(0) };
+      t = {
+        decisions: new Array<Decision | undefined>(SLOTS),
+        expireAt: new Array<number>(SLOTS).fill(0),
+      };
       c.topics.set(action.topic, t);
     }
     const slot = slotOf(action);

@@ -8,14 +8,8 @@
 import { log } from "./_backend.ts";
 import { AclStore, BuiltinSource, FileSource } from "./authz/file.ts";
 import { AuthMetrics } from "./metrics.ts";
-import type {
-  AuthDeps,
-  AuthzAction,
-  AuthzClient,
-  AuthzSource,
-  MaybePromise,
-  SourceAnswer,
-} from "./types.ts";
+import type { AuthzAction, AuthzClient, AuthzSource, MaybePromise, SourceAnswer } from "./types.ts";
+import type { AuthDeps } from "./deps.ts";
 import type { AuthzSourceConfig } from "../config/types_auth.ts";
 
 /** Builds one source. Throws (SyntaxError with the line) when a file source is invalid. */

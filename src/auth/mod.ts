@@ -6,8 +6,8 @@
 export type { AuthContext, AuthStep, EnhancedAuthMethod } from "./enhanced.ts";
 export { EnhancedAuthRegistry } from "./enhanced.ts";
 export { reverseChallengeMethod, TEST_METHOD_NAME } from "./test_method.ts";
+export type { AuthDeps } from "./deps.ts";
 export type {
-  AuthDeps,
   Authenticator,
   AuthnAllow,
   AuthnAnswer,

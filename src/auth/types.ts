@@ -6,30 +6,9 @@
  */
 
 import type { AclRule } from "./acl_rule.ts";
-import type { AuthMetrics } from "./metrics.ts";
-import type { AclStore } from "./authz/file.ts";
-import type { UserStore } from "./user_store.ts";
+import type { AuthzAction, ClientInfo } from "./client.ts";
 
-/** What the broker knows about a connecting client, as handed to authentication. */
-export interface ClientInfo {
-  readonly clientId: string;
-  readonly username?: string | undefined;
-  readonly password?: Uint8Array | undefined;
-  /** Peer IP address as text ("127.0.0.1", "::1"). */
-  readonly peerhost: string;
-  readonly peerport: number;
-  /** Listener id "<type>:<name>", e.g. "tcp:default". */
-  readonly listener: string;
-  /** The listener's zone ("default" unless it names one). */
-  readonly zone: string;
-  /** 3, 4 or 5. */
-  readonly protocolVersion: number;
-  readonly certCommonName?: string | undefined;
-  readonly certSubject?: string | undefined;
-  /** A browser cookie offered by a WebSocket upgrade (cookie authentication). */
-  readonly cookie?: string | undefined;
-  readonly isSuperuser?: boolean | undefined;
-}
+export type { AuthzAction, ClientInfo } from "./client.ts";
 
 /** MQTT 5 reason codes an authentication deny carries (v3 maps them to CONNACK 4 / 5). */
 export const RC_BAD_USERNAME_OR_PASSWORD = 0x86;
@@ -79,15 +58,6 @@ export interface Authenticator {
   close(): Promise<void>;
 }
 
-/** The action being authorized. */
-export interface AuthzAction {
-  readonly type: "publish" | "subscribe";
-  /** Topic name (publish) or topic filter (subscribe; without the $share/ prefix, as EMQX). */
-  readonly topic: string;
-  readonly qos: 0 | 1 | 2;
-  readonly retain: boolean;
-}
-
 /** The client as authorization sees it: ClientInfo plus what authentication decided. */
 export interface AuthzClient extends ClientInfo {
   readonly superuser: boolean;
@@ -106,18 +76,4 @@ export interface AuthzSource {
   readonly type: string;
   authorize(client: AuthzClient, action: AuthzAction): MaybePromise<SourceAnswer>;
   close(): Promise<void>;
-}
-
-/** The few things the host gives the security modules. */
-export interface AuthDeps {
-  /** Shards in this node: a backend pool per shard holds ceil(pool_size / shards) connections. */
-  readonly shards?: number;
-  /** Counters (one per shard; the host sums them). A fresh one is made when omitted. */
-  readonly metrics?: AuthMetrics;
-  /** Users of password_based:built_in_database and scram:built_in_database. */
-  readonly userStore?: UserStore;
-  /** Rules of the built_in_database authorization source (shared with the HTTP API later). */
-  readonly aclStore?: AclStore;
-  /** Clock in epoch ms (tests). */
-  readonly now?: () => number;
 }

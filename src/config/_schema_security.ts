@@ -7,7 +7,8 @@
 
 import { z } from "zod";
 import { bool, duration, int, MAX_TIMER_MS, text } from "./_fields.ts";
-import type { BannedConfig, FlappingDetectConfig, Rate, ZoneOverrides } from "./types_auth.ts";
+import type { BannedConfig, FlappingDetectConfig, Rate } from "./types_auth.ts";
+import type { ZoneOverrides } from "./types.ts";
 
 /** Parses EMQX's rate syntax (see src/auth/limiter.ts parseRate, which mirrors it). */
 export function parseRateText(v: unknown): Rate | null | undefined {

@@ -17,6 +17,8 @@ export type {
   DropPolicy,
   LogLevel,
   MqttConfig,
+  ResolvedZone,
   RetainerConfig,
   TcpListenerConfig,
+  ZoneOverrides,
 } from "./types.ts";

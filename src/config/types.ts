@@ -10,7 +10,6 @@ import type {
   BannedConfig,
   FlappingDetectConfig,
   Rate,
-  ZoneOverrides,
 } from "./types_auth.ts";
 export type * from "./types_auth.ts";
 
@@ -131,4 +130,18 @@ export interface Config {
     /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
     readonly ringSize: number;
   };
+}
+
+/** What a zone may override (each key optional: a zone is merged over the global values). */
+export interface ZoneOverrides {
+  readonly mqtt?: Partial<MqttConfig>;
+  readonly flappingDetect?: Partial<FlappingDetectConfig>;
+  readonly forceGc?: Partial<ForceGcConfig>;
+}
+
+/** A zone after resolution: every value set. */
+export interface ResolvedZone {
+  readonly mqtt: MqttConfig;
+  readonly flappingDetect: FlappingDetectConfig;
+  readonly forceGc: ForceGcConfig;
 }

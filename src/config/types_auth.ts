@@ -5,8 +5,6 @@
  * camelCased.
  */
 
-import type { ForceGcConfig, MqttConfig } from "./types.ts";
-
 /** password_hash_algorithm (src/auth/_hash.ts HashAlgorithm has the same shape). */
 export type PasswordHashConfig =
   | {
@@ -213,18 +211,4 @@ export interface FlappingDetectConfig {
 export interface Rate {
   readonly tokens: number;
   readonly periodMs: number;
-}
-
-/** What a zone may override (each key optional: a zone is merged over the global values). */
-export interface ZoneOverrides {
-  readonly mqtt?: Partial<MqttConfig>;
-  readonly flappingDetect?: Partial<FlappingDetectConfig>;
-  readonly forceGc?: Partial<ForceGcConfig>;
-}
-
-/** A zone after resolution: every value set. */
-export interface ResolvedZone {
-  readonly mqtt: MqttConfig;
-  readonly flappingDetect: FlappingDetectConfig;
-  readonly forceGc: ForceGcConfig;
 }

@@ -5,8 +5,7 @@
  * name (or "default" without a zones.default) is the global values.
  */
 
-import type { Config } from "./types.ts";
-import type { ResolvedZone } from "./types_auth.ts";
+import type { Config, ResolvedZone } from "./types.ts";
 
 const cache = new WeakMap<Config, Map<string, ResolvedZone>>();
 

@@ -6,7 +6,13 @@
  */
 
 import { parseAclFile } from "../acl_file.ts";
-import { type AclRule, compileRawRule, evaluate, type RawRule, rulesForClient } from "../acl_rule.ts";
+import {
+  type AclRule,
+  compileRawRule,
+  evaluate,
+  type RawRule,
+  rulesForClient,
+} from "../acl_rule.ts";
 import type { AuthzAction, AuthzClient, AuthzSource, SourceAnswer } from "../types.ts";
 
 /** Reads an acl.conf; "" is the default shipped beside culex.yaml (embedded by deno compile). */
@@ -62,7 +68,9 @@ export class FileSource implements AuthzSource {
   }
 
   authorize(client: AuthzClient, action: AuthzAction): SourceAnswer {
-    const id = `${client.clientId}\0${client.username ?? "\u0001"}\0${client.peerhost}\0${client.certCommonName ?? ""}\0${client.zone}`;
+    const id = `${client.clientId}\0${client.username ?? "\u0001"}\0${client.peerhost}\0${
+      client.certCommonName ?? ""
+    }\0${client.zone}`;
     let view = this.#views.get(id);
     if (!view) {
       if (this.#views.size >= MAX_CLIENT_VIEWS) {
@@ -74,7 +82,6 @@ export class FileSource implements AuthzSource {
     }
     return evaluate(view, client, action, action.topic.split("/"));
   }
-
 
   close(): Promise<void> {
     return Promise.resolve();
