@@ -192,6 +192,34 @@ export class MongoConnector {
   }
 }
 
+/** An auth answer is small: a larger body is cut here (the rest is not read). */
+const MAX_HTTP_BODY = 64 * 1024;
+
+/** Reads at most `max` bytes of a response body as text, then cancels the rest. */
+async function readBounded(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all.subarray(0, max));
+}
+
 /** HTTP requests with a per-shard connection pool. */
 export class HttpConnector {
   readonly #client: Deno.HttpClient;
@@ -212,12 +240,10 @@ export class HttpConnector {
       client: this.#client,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    // Bounded read: an auth answer is small; a huge body is a misbehaving server.
-    const body = await res.text();
     return {
       status: res.status,
       contentType: res.headers.get("content-type") ?? "",
-      body: body.slice(0, 1 << 20),
+      body: await readBounded(res, MAX_HTTP_BODY),
     };
   }
 
