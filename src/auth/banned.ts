@@ -8,7 +8,8 @@
 
 import { parseCsv } from "./csv.ts";
 import { type Cidr, ipInCidr, parseCidr, parseIp } from "./ip.ts";
-import type { ClientInfo } from "./types.ts";
+import type { ClientInfo } from "./client.ts";
+import type { BannedConfig } from "../config/types_auth.ts";
 
 export type BanAs =
   | "clientid"
@@ -214,4 +215,16 @@ export function parseTime(v: string | undefined, fallback: number): number {
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw new TypeError(`"${v}" is not an RFC 3339 time or epoch seconds`);
   return t;
+}
+
+/**
+ * The Banned list of `banned` config: empty, or loaded from `bootstrap_file` (EMQX's CSV).
+ * Throws a SyntaxError naming the file and line when the file is invalid (a startup error).
+ */
+export function createBanned(cfg: BannedConfig, now: () => number = Date.now): Banned {
+  const b = new Banned(now);
+  if (cfg.bootstrapFile) {
+    b.loadBootstrap(Deno.readTextFileSync(cfg.bootstrapFile), cfg.bootstrapFile);
+  }
+  return b;
 }

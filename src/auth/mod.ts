@@ -33,7 +33,7 @@ export { AclStore } from "./authz/file.ts";
 export { AUTH_METRIC_NAMES, AuthMetrics } from "./metrics.ts";
 export { MemoryUserStore } from "./user_store.ts";
 export type { StoredUser, UserStore } from "./user_store.ts";
-export { BAN_AS, Banned } from "./banned.ts";
+export { BAN_AS, Banned, createBanned } from "./banned.ts";
 export type { BanAs, BanEntry, BanInput } from "./banned.ts";
 export { FlappingDetector } from "./flapping.ts";
 export { bucketOf, ClientLimiter, parseRate, TokenBucket } from "./limiter.ts";

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Banned } from "./banned.ts";
+import { Banned, createBanned } from "./banned.ts";
 import { FlappingDetector } from "./flapping.ts";
 import { ipInCidr, parseCidr } from "./ip.ts";
 import { ClientLimiter, parseRate, TokenBucket } from "./limiter.ts";
@@ -166,4 +166,22 @@ Deno.test("templates keep client text out of commands (parameters, arguments, es
   assert.equal(escapeLdapFilter("*)(uid=*"), "\\2a\\29\\28uid=\\2a");
   assert.equal(escapeLdapDn("a,ou=x+y"), "a\\,ou\\=x\\+y");
   assert.throws(() => parseTemplate("${nope}", AUTHN_VARS), /Unknown placeholder/);
+});
+
+Deno.test("createBanned() loads banned.bootstrap_file and names a bad line", () => {
+  const path = Deno.makeTempFileSync({ suffix: ".csv" });
+  try {
+    Deno.writeTextFileSync(path, "as,who,reason\nclientid,evil,test\npeerhost_net,10.0.0.0/8,\n");
+    const b = createBanned({ bootstrapFile: path });
+    assert.equal(b.isBanned(who("evil"))?.reason, "test");
+    assert.equal(b.isBannedPeer("10.2.3.4")?.as, "peerhost_net");
+    assert.equal(createBanned({ bootstrapFile: "" }).list().length, 0);
+    Deno.writeTextFileSync(path, "as,who\nclientid,ok\npeerhost,not-an-ip\n");
+    assert.throws(
+      () => createBanned({ bootstrapFile: path }),
+      /line 3: "not-an-ip" is not an IP address/,
+    );
+  } finally {
+    Deno.removeSync(path);
+  }
 });
