@@ -84,7 +84,9 @@ Deno.test({
       return new Response(null, { status: 404 });
     });
     const base = `http://127.0.0.1:${server.addr.port}`;
-    const pause = () => (hang = new Promise((r) => (release = r)));
+    const pause = () => {
+      hang = new Promise((r) => (release = r));
+    };
     const resume = () => {
       hang = null;
       release();

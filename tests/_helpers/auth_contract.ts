@@ -69,9 +69,9 @@ export interface AuthnBackend {
   readonly keys: readonly KeyVar[];
   /** Checks the backend's data survived (e.g. the table still has `count` users). */
   intact(): Promise<void>;
-  /** Makes the server hang / answer again. */
-  pause(): void;
-  resume(): void;
+  /** Makes the server hang / answer again (resolves once it does). */
+  pause(): void | Promise<void>;
+  resume(): void | Promise<void>;
   /** Kills the server for good (the last step of backendContracts). */
   kill(): void;
 }
@@ -153,13 +153,13 @@ export async function authnContract(t: Deno.TestContext, b: AuthnBackend): Promi
       );
     });
     await t.step("a hung server: timeout → ignore, counted, other answers unaffected", async () => {
-      b.pause();
       try {
+        await b.pause();
         const r = await auth(client({ pw: "pw-1" }));
         assert.equal(r.result, "ignore");
         assert.ok(chain.metrics.get(`authn.${b.id}.error`) >= 1);
       } finally {
-        b.resume();
+        await b.resume();
       }
       // The pool recovers once the server answers again (bounded retries).
       let ok = false;
@@ -193,8 +193,8 @@ export interface AuthzBackend {
   readonly canDeny: boolean;
   /** Whether rows carry qos/retain conditions. */
   readonly conditions: boolean;
-  pause(): void;
-  resume(): void;
+  pause(): void | Promise<void>;
+  resume(): void | Promise<void>;
 }
 
 function zc(username: string, over: Partial<AuthzClient> = {}): AuthzClient {
@@ -312,24 +312,24 @@ export async function authzContract(t: Deno.TestContext, b: AuthzBackend): Promi
     });
     await t.step("a cached decision needs no backend round trip", async () => {
       assert.equal(await cached.authorize(zc("alice"), pub("a/alice/1")), "allow");
-      b.pause();
       try {
+        await b.pause();
         assert.equal(
           cached.authorize(zc("alice"), pub("a/alice/1")),
           "allow",
           "synchronous, from the cache",
         );
       } finally {
-        b.resume();
+        await b.resume();
       }
     });
     await t.step("a hung server: nomatch, counted", async () => {
-      b.pause();
       try {
+        await b.pause();
         assert.equal(await authz.authorize(zc("alice"), pub("a/alice/2")), "deny");
         assert.ok(authz.metrics.get(`authz.${b.type}.error`) >= 1);
       } finally {
-        b.resume();
+        await b.resume();
       }
     });
   }

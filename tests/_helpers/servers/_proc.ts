@@ -20,9 +20,13 @@ export interface ServerProcess {
   logs(): string;
   /** SIGKILL: the server dies at once, as in a crash. */
   kill(): void;
-  /** SIGSTOP / SIGCONT: a hung server (connections stay open, nothing answers). */
-  pause(): void;
-  resume(): void;
+  /**
+   * SIGSTOP / SIGCONT: a hung server (connections stay open, nothing answers). Each resolves
+   * once every thread of the tree is seen stopped / running (a stop that arrives right after a
+   * continue can be lost to the continue still in flight, so it is sent again until it holds).
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -65,8 +69,22 @@ export function spawn(
     pid: child.pid,
     logs: () => out,
     kill: () => signal("SIGKILL"),
-    pause: () => signal("SIGSTOP"),
-    resume: () => signal("SIGCONT"),
+    pause: async () => {
+      for (let i = 0; i < 50 && !exited; i++) {
+        signal("SIGSTOP");
+        await new Promise((r) => setTimeout(r, 20));
+        // Zombies (children the stopped parent cannot reap) and dead tasks do not run either.
+        if (treeState(child.pid).every((st) => "TtZX".includes(st))) return;
+      }
+      throw new Error(`${cmd} (${child.pid}) did not stop`);
+    },
+    resume: async () => {
+      for (let i = 0; i < 50 && !exited; i++) {
+        signal("SIGCONT");
+        await new Promise((r) => setTimeout(r, 10));
+        if (treeState(child.pid).every((st) => st !== "T" && st !== "t")) return;
+      }
+    },
     async stop(graceMs = 5_000) {
       signal("SIGCONT");
       signal("SIGTERM");
@@ -106,6 +124,20 @@ export function descendants(root: number): number[] {
         grew = true;
       }
     }
+  }
+  return out;
+}
+
+/** The scheduler state letter of every thread of `root` and its descendants (Linux /proc). */
+export function treeState(root: number): string[] {
+  const out: string[] = [];
+  for (const pid of [root, ...descendants(root)]) {
+    try {
+      for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+        out.push(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+      }
+    } catch { /* gone */ }
   }
   return out;
 }

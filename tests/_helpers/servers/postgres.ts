@@ -83,6 +83,18 @@ export async function startPostgres(): Promise<PostgresServer> {
     onnotice: () => {},
   });
   try {
+    // The port opens before recovery ends ("the database system is starting up"): retry.
+    for (let i = 0;; i++) {
+      try {
+        await admin.unsafe("SELECT 1");
+        break;
+      } catch (e) {
+        if (i >= 150) {
+          throw new Error(`PostgreSQL did not become ready: ${(e as Error).message}\n${p.logs()}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     await admin.unsafe("CREATE ROLE culex LOGIN PASSWORD 'culex-pw'");
     await admin.unsafe("CREATE DATABASE mqtt OWNER culex");
   } finally {
