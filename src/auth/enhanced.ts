@@ -1,8 +1,8 @@
 /**
  * Enhanced authentication (MQTT 5 AUTH, section 4.12): the interface a method implements and the
  * registry the shard looks methods up in. A method is a synchronous state machine over the
- * exchanged authentication data, so a Channel can run it without awaiting; methods that need I/O
- * come with the security issue's provider chain. Decisions only: no channels, no rings.
+ * exchanged authentication data, so a Channel can run it without awaiting (SCRAM over the
+ * built-in users is synchronous: HMACs only). Decisions only: no channels, no rings.
  */
 
 /** What the client has said about itself before the exchange. */
@@ -14,7 +14,8 @@ export interface AuthContext {
 
 /** One step of an exchange. `state` is the method's own, handed back on the next step. */
 export type AuthStep =
-  | { readonly kind: "success"; readonly data?: Uint8Array }
+  /** `superuser` (SCRAM users may be superusers) skips authorization, as EMQX. */
+  | { readonly kind: "success"; readonly data?: Uint8Array; readonly superuser?: boolean }
   | { readonly kind: "continue"; readonly data: Uint8Array; readonly state: unknown }
   | { readonly kind: "failure"; readonly reasonCode: number; readonly reason: string };
 

@@ -76,6 +76,14 @@ export function lineOf(
   let node: unknown = src.doc.contents;
   let line: number | null = null;
   for (const [i, seg] of path.entries()) {
+    // Lists (authentication, authorization.sources): step into the item, on its first line.
+    if (YAML.isSeq(node)) {
+      const item: unknown = node.items[Number(seg)];
+      if (!YAML.isNode(item)) break;
+      if (item.range) line = src.lines.linePos(item.range[0]).line;
+      node = item;
+      continue;
+    }
     if (!YAML.isMap(node)) break;
     const pair = node.items.find((p) =>
       YAML.isScalar(p.key) && String(p.key.value) === String(seg)

@@ -50,6 +50,8 @@ Deno.test("loadConfig() returns the documented defaults when given nothing", () 
       maxConnections: 100_000,
       maxConnRate: 0,
       backlog: 1024,
+      messagesRate: null,
+      bytesRate: null,
     },
   });
   assertEquals(c.mqtt.maxPacketSize, 1024 * 1024);

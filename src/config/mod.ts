@@ -10,11 +10,15 @@ export type { ConfigErrorInit } from "./errors.ts";
 export { configSchema, RING_RECORD_OVERHEAD } from "./schema.ts";
 export type { ConfigInput } from "./schema.ts";
 export { parseDuration, parseSize } from "./_fields.ts";
+export { zoneConfig } from "./zones.ts";
+export type * from "./types_auth.ts";
 export type {
   Config,
   DropPolicy,
   LogLevel,
   MqttConfig,
+  ResolvedZone,
   RetainerConfig,
   TcpListenerConfig,
+  ZoneOverrides,
 } from "./types.ts";

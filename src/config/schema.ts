@@ -29,6 +29,8 @@ import {
   size,
   text,
 } from "./_fields.ts";
+import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
+import { bannedSchema, flappingSchema, rate, zonesSchema } from "./_schema_security.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -56,6 +58,8 @@ const tcpListener = z.strictObject({
   max_connections: int(1, 10_000_000).default(100_000),
   max_conn_rate: int(0, UNLIMITED, { infinity: true, perSecond: true }).default(0),
   backlog: int(1, 65535).default(1024),
+  messages_rate: rate().default(null),
+  bytes_rate: rate().default(null),
 }).transform((l): TcpListenerConfig => ({
   enable: l.enable,
   bind: l.bind.bind,
@@ -64,9 +68,11 @@ const tcpListener = z.strictObject({
   maxConnections: l.max_connections,
   maxConnRate: l.max_conn_rate,
   backlog: l.backlog,
+  messagesRate: l.messages_rate,
+  bytesRate: l.bytes_rate,
 }));
 
-const mqtt = z.strictObject({
+const mqttShape = {
   max_packet_size: size(1, MQTT_MAX_PACKET).default(MB),
   max_clientid_len: int(23, 65535).default(65535),
   max_topic_levels: int(1, 65535).default(128),
@@ -91,7 +97,9 @@ const mqtt = z.strictObject({
   max_keepalive: int(0, 65535, { infinity: true }).default(0),
   response_information: z.string().max(65535).default(""),
   max_held_bytes: size(64 * KB, GB).default(MB),
-}).transform((m): MqttConfig => ({
+};
+
+const mqtt = z.strictObject(mqttShape).transform((m): MqttConfig => ({
   maxPacketSize: m.max_packet_size,
   maxClientidLen: m.max_clientid_len,
   maxTopicLevels: m.max_topic_levels,
@@ -146,12 +154,14 @@ const delayed = z.strictObject({
   maxDelayInterval: d.max_delay_interval,
 }));
 
-const forceGc = z.strictObject({
+const forceGcShape = {
   enable: bool().default(true),
   interval: duration(1000, MAX_TIMER_MS).default(10_000),
   heap_growth: size(MB, GB).default(8 * MB),
   quiet_rate: int(0, UNLIMITED).default(1000),
-}).transform((g): ForceGcConfig => ({
+};
+
+const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   enable: g.enable,
   interval: g.interval,
   heapGrowth: g.heap_growth,
@@ -191,6 +201,11 @@ export const configSchema = z.strictObject({
   sys_topics: sysTopics.prefault({}),
   delayed: delayed.prefault({}),
   force_gc: forceGc.prefault({}),
+  authentication: authenticationSchema,
+  authorization: authorizationSchema.prefault({}),
+  banned: bannedSchema.prefault({}),
+  flapping_detect: flappingSchema.prefault({}),
+  zones: zonesSchema(mqttShape, forceGcShape),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -215,6 +230,11 @@ export const configSchema = z.strictObject({
   sysTopics: c.sys_topics,
   delayed: c.delayed,
   forceGc: c.force_gc,
+  authentication: c.authentication,
+  authorization: c.authorization,
+  banned: c.banned,
+  flappingDetect: c.flapping_detect,
+  zones: c.zones,
   ipc: { ringSize: c.ipc.ring_size },
 }));
 

@@ -4,6 +4,15 @@
  * sizes are bytes, "infinity" in the YAML becomes 0 where a key says so.
  */
 
+import type {
+  AuthenticatorConfig,
+  AuthorizationConfig,
+  BannedConfig,
+  FlappingDetectConfig,
+  Rate,
+} from "./types_auth.ts";
+export type * from "./types_auth.ts";
+
 export type LogLevel = "debug" | "info" | "warning" | "error";
 export type DropPolicy = "drop_oldest" | "drop_newest";
 
@@ -18,6 +27,10 @@ export interface TcpListenerConfig {
   /** New connections accepted per second on this listener; 0 = unlimited. */
   readonly maxConnRate: number;
   readonly backlog: number;
+  /** PUBLISH packets in per client (EMQX messages_rate); null = unlimited. */
+  readonly messagesRate: Rate | null;
+  /** Bytes in per client (EMQX bytes_rate); null = unlimited. */
+  readonly bytesRate: Rate | null;
 }
 
 export interface MqttConfig {
@@ -110,8 +123,29 @@ export interface Config {
   readonly sysTopics: SysTopicsConfig;
   readonly delayed: DelayedConfig;
   readonly forceGc: ForceGcConfig;
+  /** The authentication chain, in order; [] = anonymous access (EMQX semantics). */
+  readonly authentication: readonly AuthenticatorConfig[];
+  readonly authorization: AuthorizationConfig;
+  readonly banned: BannedConfig;
+  readonly flappingDetect: FlappingDetectConfig;
+  /** zones.<name>: overrides; resolve with zoneConfig(config, name). */
+  readonly zones: Readonly<Record<string, ZoneOverrides>>;
   readonly ipc: {
     /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
     readonly ringSize: number;
   };
+}
+
+/** What a zone may override (each key optional: a zone is merged over the global values). */
+export interface ZoneOverrides {
+  readonly mqtt?: Partial<MqttConfig>;
+  readonly flappingDetect?: Partial<FlappingDetectConfig>;
+  readonly forceGc?: Partial<ForceGcConfig>;
+}
+
+/** A zone after resolution: every value set. */
+export interface ResolvedZone {
+  readonly mqtt: MqttConfig;
+  readonly flappingDetect: FlappingDetectConfig;
+  readonly forceGc: ForceGcConfig;
 }

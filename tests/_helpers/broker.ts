@@ -34,6 +34,8 @@ export interface StartBrokerOptions {
   shards?: number;
   /** Extra `--set key=value` overrides, e.g. `mqtt.max_inflight=2`. */
   sets?: string[];
+  /** A YAML file passed as `--config` (authentication lists cannot be given with --set). */
+  configFile?: string;
   /** Extra environment variables for the broker process. */
   env?: Record<string, string>;
 }
@@ -64,6 +66,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     "log.level=info",
   ];
   for (const s of opts.sets ?? []) args.push("--set", s);
+  if (opts.configFile) args.push("--config", opts.configFile);
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: new URL(".", repo).pathname,
