@@ -33,6 +33,8 @@ export const RecordKind = {
   ConnPause: 13,
   /** The answer to a Request: request id, ok/error, JSON body or error text. */
   Reply: 14,
+  /** Something the supervisor must spread to the node (JSON; e.g. a ban decided by flapping). */
+  Event: 15,
   RouteAdd: 20,
   RouteRemove: 21,
   RoutedPublish: 22,

@@ -10,7 +10,7 @@
  */
 
 import type { IConnectPacket } from "../mqtt/mod.ts";
-import type { EnhancedAuthMethod } from "../auth/mod.ts";
+import type { ClientAcl, EnhancedAuthMethod } from "../auth/mod.ts";
 import type { Session } from "./session.ts";
 import type { Will } from "./will.ts";
 
@@ -23,6 +23,13 @@ export interface AuthExchange {
   state: unknown;
   /** The CONNECT waiting for the exchange to succeed; null once connected. */
   pendingConnect: IConnectPacket | null;
+}
+
+/** What authentication handed over beyond "allowed" (JWT: the `acl` claim and `exp`). */
+export interface AuthGrant {
+  readonly acl?: ClientAcl | undefined;
+  /** Epoch ms after which the connection is closed (MQTT 5: 0x87). */
+  readonly expireAt?: number | undefined;
 }
 
 /** What a CONNECT settled, applied by {@linkcode ChannelState.establish}. */
@@ -55,6 +62,8 @@ export class ChannelState {
   #assignedId = false;
   #username: string | undefined = undefined;
   #superuser = false;
+  /** Made only when authentication granted more than a yes (most connections: null). */
+  #grant: AuthGrant | null = null;
   #auth: AuthExchange | null = null;
   #session: Session | null = null;
   #will: Will | null = null;
@@ -85,6 +94,10 @@ export class ChannelState {
   /** Authenticated as a superuser: authorization is skipped. */
   get superuser(): boolean {
     return this.#superuser;
+  }
+  /** The client's own ACL and credential expiry from authentication, if any. */
+  get grant(): AuthGrant | null {
+    return this.#grant;
   }
   /** The enhanced authentication exchange in use on this connection, if any. */
   get auth(): AuthExchange | null {
@@ -137,10 +150,11 @@ export class ChannelState {
     this.#username = who.username;
   }
 
-  /** Authentication allowed the client, possibly as a superuser. */
-  authenticated(superuser: boolean): void {
+  /** Authentication allowed the client, possibly as a superuser, with what else it granted. */
+  authenticated(superuser: boolean, grant?: AuthGrant): void {
     if (this.#state === "closed") stateError("authenticate", this.#state);
     this.#superuser = superuser;
+    if (grant && (grant.acl !== undefined || grant.expireAt !== undefined)) this.#grant = grant;
   }
 
   /** An enhanced authentication exchange starts (CONNECT or AUTH 0x19). */

@@ -49,6 +49,7 @@ export class TestShard implements ChannelOutput {
       sendToShard: () => {},
       flushPeers: () => {},
       whenPeersCommitted: () => null,
+      reportBan: () => {},
       kick: (clientId) => {
         const ch = this.svc.registry.channelOf(clientId);
         ch?.disconnect(0x98, "kicked");

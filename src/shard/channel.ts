@@ -10,31 +10,25 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { Config } from "../config/types.ts";
+import type { Config, Rate } from "../config/types.ts";
 import {
-  connackReturnCodeV3,
   type DecodeResult,
-  encodePacket,
-  encodePublish,
   MqttError,
   type Packet,
   PacketDecoder,
   type ProtocolVersion,
   ReasonCode,
   reasonName,
-  remainingExpirySeconds,
 } from "../mqtt/mod.ts";
 import type { EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
 import type { Clock } from "./clock.ts";
-import type { Delivery } from "./delivery.ts";
-import type { ClientFacts, Hooks } from "./hooks.ts";
+import type { ClientFacts, Hooks, PublishVerdict } from "./hooks.ts";
 import type { Metrics } from "./metrics.ts";
-import type { SessionOutput } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
-import { TopicAliases } from "./topic_alias.ts";
 import type { WorkQueue } from "./work_queue.ts";
-import { ChannelState } from "./_channel_state.ts";
+import { ChannelSender } from "./_channel_send.ts";
+import { InputFlow } from "./_input_flow.ts";
 
 export type { AuthExchange, ChannelStateName, Established } from "./_channel_state.ts";
 
@@ -62,6 +56,8 @@ export interface ChannelServices {
   readonly work: WorkQueue;
   /** The packet dispatcher (handlers/dispatch.ts), injected so channel.ts imports no handler. */
   readonly dispatch: (ch: Channel, packet: Packet) => void;
+  /** A refusal of this client before authentication (a ban: 0x8A), or null to go on. */
+  admit(client: ClientFacts): PublishVerdict | null;
 }
 
 /** Where a connection comes from (the ConnOpen record). */
@@ -71,18 +67,27 @@ export interface ConnInfo {
   readonly listener: string;
   /** Set by the supervisor when it assigned the id of a CONNECT with an empty one. */
   readonly assignedClientId: string;
+  /** The listener's zone; "default" when it names none. */
+  readonly zone?: string;
+  /** The TLS client certificate's common name and subject (mutual TLS listeners). */
+  readonly certCommonName?: string;
+  readonly certSubject?: string;
+  /** The configured cookie of a WebSocket upgrade (browser cookie authentication). */
+  readonly cookie?: string;
 }
 
+/** The rarely set parts of a ConnInfo, kept in one object only when present. */
+type ConnExtra = Pick<ConnInfo, "certCommonName" | "certSubject" | "cookie">;
+
 /** One client connection; see the file header. */
-export class Channel extends ChannelState implements SessionOutput {
-  readonly connId: number;
+export class Channel extends ChannelSender<ChannelServices> {
   readonly peer: string;
   readonly listener: string;
   readonly assignedClientId: string;
-  readonly svc: ChannelServices;
+  readonly zone: string;
+  readonly #extra: ConnExtra | null;
   readonly #out: ChannelOutput;
   lastActivity: number;
-  #aliases: TopicAliases | null = null;
   // Decoder state only while a packet is split across reads (or after a decoding error); between
   // packets, which is nearly always for an idle client, the channel keeps just the protocol level
   // the stream is decoded at, and a read makes a decoder for itself (~110 bytes per connection).
@@ -90,25 +95,23 @@ export class Channel extends ChannelState implements SessionOutput {
   #wireVersion: ProtocolVersion = 4;
   /** Work started by suspendUntil() and not yet handled. */
   #pending = 0;
-  /** Packets that arrived while work was pending, in order; null when none. */
-  #held: DecodeResult[] | null = null;
-  #heldBytes = 0;
-  #inputPaused = false;
+  /** Held packets and rate limiting, made when first needed (most connections never do). */
+  #flow: InputFlow | null = null;
+  /** Whether the listener's messages_rate was looked up (on the first PUBLISH). */
+  #rateKnown = false;
 
   constructor(out: ChannelOutput, svc: ChannelServices, info: ConnInfo) {
-    super();
+    super(out, svc, info.connId);
     this.#out = out;
-    this.svc = svc;
-    this.connId = info.connId;
     this.peer = info.peer;
     this.listener = info.listener;
     this.assignedClientId = info.assignedClientId;
+    this.zone = info.zone ?? "default";
+    const { certCommonName, certSubject, cookie } = info;
+    this.#extra = certCommonName !== undefined || certSubject !== undefined || cookie !== undefined
+      ? { certCommonName, certSubject, cookie } as ConnExtra
+      : null;
     this.lastActivity = svc.clock.now();
-  }
-
-  /** Topic aliases both ways (MQTT 5), made on first use: most connections never use them. */
-  get aliases(): TopicAliases {
-    return this.#aliases ??= new TopicAliases();
   }
 
   /** True while suspendUntil() work is pending. */
@@ -148,48 +151,8 @@ export class Channel extends ChannelState implements SessionOutput {
         }
         then(outcome.value);
       });
-      if (this.#pending === 0 && this.#held !== null) this.#replayHeld();
+      if (this.#pending === 0 && this.#flow?.holding) this.#replayHeld();
     });
-  }
-
-  /** Encodes and writes one packet to the client. */
-  send(packet: Packet): void {
-    if (this.isClosed()) return;
-    const bytes = encodePacket(packet, this.protocolVersion);
-    this.#out.write(this.connId, bytes);
-    this.svc.metrics.packetOut(packet.cmd, 0, bytes.byteLength);
-  }
-
-  /** SessionOutput: sends a delivery; false when it exceeds the client's Maximum Packet Size. */
-  sendPublish(packetId: number, d: Delivery, dup: boolean): boolean {
-    const m = d.message;
-    const v5 = this.protocolVersion === 5;
-    const alias = v5 && this.clientTopicAliasMax > 0
-      ? this.aliases.outbound(m.topic, this.clientTopicAliasMax)
-      : null;
-    const bytes = encodePublish(m, {
-      qos: d.qos,
-      retain: d.retain,
-      dup,
-      packetId,
-      protocolVersion: this.protocolVersion,
-      topicAlias: alias?.alias ?? 0,
-      aliasOnly: alias?.aliasOnly ?? false,
-      subscriptionIds: d.subscriptionIds,
-      expirySeconds: v5 ? remainingExpirySeconds(m, this.svc.clock.now()) : 0,
-    });
-    const max = this.clientMaxPacketSize;
-    if (max > 0 && bytes.byteLength > max) return false;
-    if (this.isClosed()) return true;
-    if (alias) this.aliases.commit(m.topic, alias);
-    this.#out.write(this.connId, bytes);
-    this.svc.metrics.packetOut("publish", d.qos, bytes.byteLength);
-    this.svc.hooks.run("message.delivered", this.clientId, m);
-    return true;
-  }
-
-  sendPubrel(packetId: number): void {
-    this.send({ cmd: "pubrel", messageId: packetId });
   }
 
   /**
@@ -219,7 +182,7 @@ export class Channel extends ChannelState implements SessionOutput {
     if (this.isClosed()) return;
     const wasConnected = this.state === "connected";
     const session = this.markClosed();
-    this.#held = null;
+    this.#flow?.stop();
     this.#out.close(this.connId);
     this.#out.released(this);
     if (!wasConnected || !session) return;
@@ -228,7 +191,7 @@ export class Channel extends ChannelState implements SessionOutput {
   }
 
   /** What hooks are told about this connection. */
-  facts(): ClientFacts {
+  override facts(): ClientFacts {
     return {
       clientId: this.clientId,
       username: this.username,
@@ -237,6 +200,12 @@ export class Channel extends ChannelState implements SessionOutput {
       protocolVersion: this.protocolVersion,
       keepalive: this.keepalive,
       cleanStart: this.cleanStart,
+      zone: this.zone,
+      superuser: this.superuser,
+      acl: this.grant?.acl,
+      certCommonName: this.#extra?.certCommonName,
+      certSubject: this.#extra?.certSubject,
+      cookie: this.#extra?.cookie,
     };
   }
 
@@ -249,8 +218,15 @@ export class Channel extends ChannelState implements SessionOutput {
       this.terminate("auth_timeout", { publishWill: false });
       return;
     }
+    if (this.state !== "connected") return;
+    const expireAt = this.grant?.expireAt;
+    if (expireAt !== undefined && now >= expireAt) {
+      // The credential expired (JWT exp): closed as EMQX does, will published.
+      this.disconnect(ReasonCode.NotAuthorized, "auth_expired", "credential expired");
+      return;
+    }
     const ms = this.keepaliveMs;
-    if (this.state !== "connected" || ms === 0) return;
+    if (ms === 0) return;
     if (now - this.lastActivity > ms) {
       this.svc.log.info("Keepalive timeout for {clientId} ({peer})", {
         clientId: this.clientId,
@@ -260,30 +236,11 @@ export class Channel extends ChannelState implements SessionOutput {
     }
   }
 
-  /** CONNACK in the connection's protocol version (3.x return codes are mapped). */
-  sendConnack(
-    reasonCode: number,
-    sessionPresent: boolean,
-    properties?: Record<string, unknown>,
-  ): void {
-    if (this.protocolVersion === 5) {
-      this.send({
-        cmd: "connack",
-        reasonCode,
-        sessionPresent,
-        ...(properties ? { properties } : {}),
-      } as Packet);
-    } else {
-      this.send({ cmd: "connack", returnCode: connackReturnCodeV3(reasonCode), sessionPresent });
-    }
-    this.svc.hooks.run("client.connack", this.facts(), reasonCode);
-  }
-
   #process(results: DecodeResult[], from: number): void {
     for (let i = from; i < results.length; i++) {
       if (this.isClosed()) return;
       if (this.#pending > 0) {
-        this.#hold(results, i);
+        this.#inputFlow().hold(results, i);
         return;
       }
       const result = results[i]!;
@@ -292,7 +249,9 @@ export class Channel extends ChannelState implements SessionOutput {
         return;
       }
       const p = result.packet;
-      this.svc.metrics.packetIn(p.cmd, p.cmd === "publish" ? p.qos : 0);
+      const publish = p.cmd === "publish";
+      this.svc.metrics.packetIn(p.cmd, publish ? p.qos : 0);
+      if (publish) this.#countPublish();
       this.#guard(() => this.svc.dispatch(this, p));
     }
   }
@@ -314,28 +273,28 @@ export class Channel extends ChannelState implements SessionOutput {
     }
   }
 
-  #hold(results: DecodeResult[], from: number): void {
-    const held = this.#held ??= [];
-    for (let i = from; i < results.length; i++) {
-      const r = results[i]!;
-      held.push(r);
-      this.#heldBytes += r.ok ? r.packet.length ?? 0 : 0;
+  #inputFlow(): InputFlow {
+    return this.#flow ??= new InputFlow({
+      clock: this.svc.clock,
+      maxHeldBytes: this.svc.config.mqtt.maxHeldBytes,
+      pause: (on) => this.#out.pauseInput(this.connId, on),
+    });
+  }
+
+  /** messages_rate of the listener (EMQX), looked up on the first PUBLISH. */
+  #countPublish(): void {
+    if (!this.#rateKnown) {
+      this.#rateKnown = true;
+      const rate = messagesRateOf(this.svc.config, this.listener);
+      if (rate) this.#inputFlow().limitMessages(rate);
     }
-    if (!this.#inputPaused && this.#heldBytes > this.svc.config.mqtt.maxHeldBytes) {
-      this.#inputPaused = true;
-      this.#out.pauseInput(this.connId, true);
-    }
+    this.#flow?.countPublish();
   }
 
   #replayHeld(): void {
-    const held = this.#held!;
-    this.#held = null;
-    this.#heldBytes = 0;
-    this.#process(held, 0);
-    if (this.#inputPaused && this.#heldBytes <= this.svc.config.mqtt.maxHeldBytes / 2) {
-      this.#inputPaused = false;
-      if (!this.isClosed()) this.#out.pauseInput(this.connId, false);
-    }
+    const flow = this.#flow!;
+    this.#process(flow.takeHeld(), 0);
+    flow.released();
   }
 
   #fail(err: MqttError, malformed: boolean): void {
@@ -361,4 +320,14 @@ export class Channel extends ChannelState implements SessionOutput {
     }
     this.terminate("connect_refused", { publishWill: false });
   }
+}
+
+/** The messages_rate of the listener a connection came in on ("tcp:default"), if any. */
+function messagesRateOf(config: Config, listener: string): Rate | null {
+  const [type = "", name = ""] = listener.split(":");
+  const all = config.listeners as unknown as Record<
+    string,
+    Record<string, { messagesRate?: Rate | null }>
+  >;
+  return all[type]?.[name]?.messagesRate ?? null;
 }

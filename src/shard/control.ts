@@ -24,6 +24,7 @@ import {
 
 export type { ControlReply };
 import type { ShardServices } from "./shard_services.ts";
+import type { BanEntry } from "../auth/mod.ts";
 
 function retainedJson(m: Message, withPayload: boolean): Record<string, unknown> {
   return {
@@ -84,7 +85,7 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   },
   /** This shard's counters, EMQX's metric names. */
   metrics(svc) {
-    return svc.metrics.snapshot();
+    return { ...svc.metrics.snapshot(), ...svc.security.metrics.snapshot() };
   },
   /** Publishes messages from outside a client; answers one reason code per message. */
   publish(svc, params) {
@@ -94,6 +95,25 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
     const maxLevels = svc.config.mqtt.maxTopicLevels;
     const messages = list.map((p) => messageOf(p as Record<string, unknown>, now, maxLevels));
     return messages.map((m) => svc.broker.publish(m, source));
+  },
+  /** A ban added anywhere in the node: kept here, and the live clients it covers are kicked. */
+  "banned.add"(svc, params) {
+    const e = params.entry as BanEntry | undefined;
+    if (!e || typeof e.as !== "string" || typeof e.who !== "string") {
+      throw new ControlError("entry must be a ban {as, who, ...}");
+    }
+    svc.security.applyBan(e);
+    return true;
+  },
+  "banned.delete"(svc, params) {
+    return svc.security.banned.delete(
+      str(params.as, "as") as BanEntry["as"],
+      str(params.who, "who"),
+    );
+  },
+  /** Authentication and authorization counters of this shard (EMQX's names). */
+  "auth.metrics"(svc) {
+    return svc.security.metrics.snapshot();
   },
   /** The route table (replicated: any one shard answers for all). */
   "topics.list"(svc, params) {

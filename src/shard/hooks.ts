@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { ClientAcl } from "../auth/mod.ts";
 import type { Message } from "../mqtt/mod.ts";
 
 /** Who a hook is about: the facts of one client connection. */
@@ -24,6 +25,16 @@ export interface ClientFacts {
   /** Keepalive in seconds as agreed (0 before CONNACK). */
   readonly keepalive: number;
   readonly cleanStart: boolean;
+  /** The listener's zone ("default" unless it names one). */
+  readonly zone: string;
+  /** Authenticated as a superuser (authorization is skipped). */
+  readonly superuser: boolean;
+  /** The client's own ACL handed over by authentication (JWT `acl` claim, HTTP `acl`). */
+  readonly acl?: ClientAcl | undefined;
+  readonly certCommonName?: string | undefined;
+  readonly certSubject?: string | undefined;
+  /** A browser cookie offered by a WebSocket upgrade (cookie authentication). */
+  readonly cookie?: string | undefined;
 }
 
 /** Where a message entered the broker. */
@@ -44,7 +55,13 @@ export interface Credentials {
 /** The running answer of `client.authenticate` (EMQX: ignore, ok, error). */
 export type AuthnDecision =
   | { readonly result: "ignore" }
-  | { readonly result: "allow"; readonly superuser: boolean; readonly expireAt?: number }
+  | {
+    readonly result: "allow";
+    readonly superuser: boolean;
+    /** Epoch ms after which the client is disconnected (JWT exp): MQTT 5 0x87, as EMQX. */
+    readonly expireAt?: number;
+    readonly acl?: ClientAcl;
+  }
   | { readonly result: "deny"; readonly reasonCode: number; readonly reason: string };
 
 /** What a client asks to do, for `client.authorize`. */
@@ -140,7 +157,7 @@ export type HookFailure = (point: HookPoint, name: string, err: unknown) => void
  * hooks.add("client.connected", (c) => void seen.push(c.clientId), { name: "log" });
  * hooks.run("client.connected", {
  *   clientId: "c1", username: undefined, peer: "127.0.0.1:1", listener: "tcp:default",
- *   protocolVersion: 5, keepalive: 60, cleanStart: true,
+ *   protocolVersion: 5, keepalive: 60, cleanStart: true, zone: "default", superuser: false,
  * });
  * assert.ok(seen[0] === "c1");
  * ```

@@ -89,6 +89,12 @@ export class Shard implements ChannelOutput {
         for (const w of this.#toPeers) w?.flush();
       },
       whenPeersCommitted: () => this.#whenPeersCommitted(),
+      reportBan: (entry) => {
+        this.#toSupervisor.write(
+          RecordKind.Event,
+          this.svc.fields.str(JSON.stringify({ type: "ban", entry })).finish(),
+        );
+      },
       kick: (clientId) => this.#kick(clientId),
     });
   }

@@ -25,6 +25,8 @@ import { Retainer } from "./retainer.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { SharedSubs } from "./shared_subs.ts";
 import { addSysEvents } from "./sys.ts";
+import { ShardSecurity } from "./security.ts";
+import type { BanEntry } from "../auth/mod.ts";
 import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
 
@@ -33,6 +35,7 @@ export interface ShardServices extends ChannelServices {
   readonly index: number;
   readonly count: number;
   readonly delayed: DelayedPublish | null;
+  readonly security: ShardSecurity;
   /** One reusable record field writer for the shard's own records (replies). */
   readonly fields: FieldWriter;
   /** Ends a client's connection as an administrative action; false when it has none. */
@@ -52,6 +55,8 @@ export interface ShardWiring {
   flushPeers(): void;
   whenPeersCommitted(): Promise<void> | null;
   kick(clientId: string): boolean;
+  /** Tells the supervisor about a ban decided in this shard (flapping). */
+  reportBan(entry: BanEntry): void;
 }
 
 /** Builds a shard's parts. */
@@ -107,6 +112,16 @@ export function composeServices(w: ShardWiring): ShardServices {
   hooks.add("client.connected", () => metrics.add("client.connected"), { name: "metrics" });
   hooks.add("client.disconnected", () => metrics.add("client.disconnected"), { name: "metrics" });
   const authMethods = new EnhancedAuthRegistry();
+  const security = new ShardSecurity({
+    config,
+    clock,
+    log,
+    hooks,
+    authMethods,
+    shards: w.count,
+    liveChannels: () => registry!.channels(),
+    reportBan: w.reportBan,
+  });
   const svc: ShardServices = {
     index: w.index,
     count: w.count,
@@ -119,6 +134,8 @@ export function composeServices(w: ShardWiring): ShardServices {
     registry,
     authMethods,
     delayed,
+    security,
+    admit: (client) => security.admit(client),
     work: new WorkQueue(w.wake),
     dispatch: dispatchPacket,
     fields: new FieldWriter(),

@@ -67,6 +67,7 @@ export function addTestHooks(svc: TestHookTarget): void {
         : { result: "deny", reasonCode: ReasonCode.BadUserNameOrPassword, reason: "test deny" };
       return after(Math.min(Number(ms) || 0, MAX_STALL_MS), { stop: true, value });
     },
+    { priority: 2000, name: "testSlowAuthn" }, // before the configured chain
   );
   hooks.add(
     "client.authorize",
@@ -76,5 +77,6 @@ export function addTestHooks(svc: TestHookTarget): void {
       const value: AuthzDecision = deny ? "deny" : "allow";
       return after(SLOW_AUTHZ_MS, { stop: true, value });
     },
+    { priority: 2000, name: "testSlowAuthz" }, // before the configured sources
   );
 }

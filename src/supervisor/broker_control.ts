@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { BanEntry, BanInput, Banned } from "../auth/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
@@ -52,12 +53,46 @@ export class BrokerControl {
   readonly #rpc: ShardRpc;
   readonly #shards: () => number;
   readonly #shardOf: (key: string) => number;
+  readonly #banned: Banned;
 
-  /** `shardOf` maps a client id or a retained topic to the shard that owns it. */
-  constructor(rpc: ShardRpc, shards: () => number, shardOf: (key: string) => number) {
+  /**
+   * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
+   * supervisor's copy of the ban list (every shard keeps its own, kept equal through here).
+   */
+  constructor(
+    rpc: ShardRpc,
+    shards: () => number,
+    shardOf: (key: string) => number,
+    banned: Banned,
+  ) {
     this.#rpc = rpc;
     this.#shards = shards;
     this.#shardOf = shardOf;
+    this.#banned = banned;
+  }
+
+  /** The node's bans (EMQX's GET /banned), expired ones dropped. */
+  listBans(): BanEntry[] {
+    this.#banned.purge();
+    return this.#banned.list();
+  }
+
+  /**
+   * Adds a ban on every isolate of the node; connected clients it covers are kicked (MQTT 5:
+   * 0x8A). Resolves with the entry, or `exists` when the same ban was already there.
+   */
+  async addBan(input: BanInput): Promise<{ added: BanEntry } | { exists: BanEntry }> {
+    const r = this.#banned.add(input);
+    const entry = "added" in r ? r.added : r.exists;
+    await this.#rpc.gather("banned.add", { entry });
+    return r;
+  }
+
+  /** Removes a ban everywhere; false when there was none. */
+  async deleteBan(as: BanEntry["as"], who: string): Promise<boolean> {
+    const had = this.#banned.delete(as, who);
+    await this.#rpc.gather("banned.delete", { as, who });
+    return had;
   }
 
   /** Clients of every shard, filtered (EMQX's GET /clients query) and paged. */

@@ -105,6 +105,20 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     const topics = await c.listTopics({});
     assert.deepEqual(topics.data.map((t) => t.topic), ["ctl/t"]);
 
+    // A ban added while the client is connected: every isolate keeps it, the client is kicked
+    // (MQTT 5: DISCONNECT 0x8A) and refused on its next CONNECT.
+    const banned = clients[5]!;
+    const gone = new Promise<number | undefined>((resolve) =>
+      banned.once("disconnect", (p) => resolve(p.reasonCode))
+    );
+    const added = await c.addBan({ as: "clientid", who: ids[5]!, reason: "test" });
+    assert.ok("added" in added);
+    assert.equal(await gone, 0x98); // kicked as an administrative action; CONNACK 0x8A after
+    assert.deepEqual(c.listBans().map((b) => b.who), [ids[5]]);
+    await assert.rejects(client(port, ids[5]!), (e: { code?: number }) => e.code === 0x8a);
+    assert.equal(await c.deleteBan("clientid", ids[5]!), true);
+    (await client(port, ids[5]!)).end(true);
+
     // Kick: the client is disconnected and its session discarded.
     const closed = new Promise<void>((resolve) => clients[4]!.once("close", () => resolve()));
     assert.equal(await c.kickClient(ids[4]!), true);

@@ -21,6 +21,8 @@ export const PauseReason = {
   Shard: 1,
   /** The connection's channel holds too many packets while a decision is pending (ConnPause). */
   Channel: 2,
+  /** The client is over its listener's bytes_rate (EMQX's limiter). */
+  Rate: 4,
 } as const;
 
 /** What a Connection reports to its owner. */

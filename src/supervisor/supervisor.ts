@@ -27,6 +27,8 @@ import { ConnectGate } from "./_connect_gate.ts";
 import { BrokerControl } from "./broker_control.ts";
 import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
+import { type BanEntry, createBanned } from "../auth/mod.ts";
+import { ClientPolicy } from "./_client_policy.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -101,6 +103,8 @@ class Node implements Supervisor {
   #onIdle: (() => void) | null = null;
   readonly #rpc: ShardRpc;
   readonly control: BrokerControl;
+  /** Address bans at accept and bytes_rate per client. */
+  readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
@@ -119,10 +123,13 @@ class Node implements Supervisor {
       (shard, id, method, params) => this.#links[shard]?.request(id, method, params),
       () => this.#links.length,
     );
+    const banned = createBanned(config.banned);
+    this.#policy = new ClientPolicy(config, banned);
     this.control = new BrokerControl(
       this.#rpc,
       () => this.#links.length,
       (key) => this.#pool.shardOf(key),
+      banned,
     );
     this.#sys = new SysPublisher(this.control, config.node.name, (err) => {
       log.warning("$SYS round failed: {error}", { error: String(err) });
@@ -196,6 +203,18 @@ class Node implements Supervisor {
       socket.destroy();
       return;
     }
+    const ban = this.#policy.bannedPeer(socket.peer);
+    if (ban) {
+      // Before a single byte is read, as EMQX's peerhost bans (the log line is the evidence).
+      log.info("Refused {peer} on {listener}: banned ({as} {who})", {
+        peer: socket.peer,
+        listener: listener.name,
+        as: ban.as,
+        who: ban.who,
+      });
+      socket.destroy();
+      return;
+    }
     while (this.#conns.has(this.#nextId)) this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     const conn = new Connection(socket, {
       id: this.#nextId,
@@ -204,12 +223,14 @@ class Node implements Supervisor {
     });
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     this.#conns.set(conn.id, conn);
+    this.#policy.opened(conn, listener.name);
     this.#gate.enter(conn);
     conn.start();
   }
 
   #onData(conn: Connection, bytes: Uint8Array): void {
     this.#workDone++;
+    this.#policy.read(conn, bytes.length);
     const link = this.#links[conn.shard];
     if (link) {
       link.inbound(conn, bytes);
@@ -221,6 +242,7 @@ class Node implements Supervisor {
 
   #onClosed(conn: Connection, reason: string): void {
     this.#conns.delete(conn.id);
+    this.#policy.closed(conn);
     this.#gate.leave(conn);
     this.#links[conn.shard]?.closed(conn, reason);
     if (this.#conns.size === 0) this.#onIdle?.();
@@ -287,6 +309,9 @@ class Node implements Supervisor {
           if (conn) link.setConnPause(conn, r.u8() === 1);
           return;
         }
+        case RecordKind.Event:
+          this.#onEvent(link.index, r.str());
+          return;
         case RecordKind.Reply: {
           const id = r.u32();
           const ok = r.u8() === 0;
@@ -304,6 +329,21 @@ class Node implements Supervisor {
       });
     }
   };
+
+  /** A shard reports something the whole node must know (a ban decided by flapping). */
+  #onEvent(shard: number, json: string): void {
+    const event = JSON.parse(json) as { type?: string; entry?: BanEntry };
+    if (event.type === "ban" && event.entry) {
+      void this.control.addBan(event.entry).catch((err) => {
+        log.warning("Spreading a ban from shard {shard} failed: {error}", {
+          shard,
+          error: String(err),
+        });
+      });
+      return;
+    }
+    log.error("Unknown event from shard {shard}: {json}", { shard, json });
+  }
 
   /** The connection `id` if it still belongs to the shard of `link`. */
   #owned(link: ShardLink, id: number): Connection | undefined {

@@ -40,6 +40,8 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
   }
   const hooks = ch.svc.hooks;
   if (hooks.has("client.connect")) hooks.run("client.connect", ch.facts());
+  const refused = ch.svc.admit(ch.facts());
+  if (refused) throw new MqttError(refused.reasonCode, refused.reason);
   const methodName = p.properties?.authenticationMethod;
   if (methodName !== undefined) {
     const method = ch.svc.authMethods.get(methodName);
@@ -65,7 +67,8 @@ export function authContext(ch: Channel) {
 /** The chain's answer: "ignore" from every callback means no authenticator cared (anonymous). */
 function afterAuthn(ch: Channel, p: IConnectPacket, d: AuthnDecision): void {
   if (d.result === "deny") throw new MqttError(d.reasonCode, d.reason);
-  ch.authenticated(d.result === "allow" && d.superuser);
+  if (d.result === "allow") ch.authenticated(d.superuser, { acl: d.acl, expireAt: d.expireAt });
+  else ch.authenticated(false);
   completeConnect(ch, p, undefined);
 }
 
@@ -96,7 +99,7 @@ function applyAuthStep(ch: Channel, step: AuthStep): void {
   const pending = auth.pendingConnect;
   if (pending) {
     auth.pendingConnect = null;
-    ch.authenticated(false);
+    ch.authenticated(step.superuser === true);
     completeConnect(ch, pending, properties);
   } else {
     ch.send({ cmd: "auth", reasonCode: ReasonCode.Success, properties }); // re-authenticated

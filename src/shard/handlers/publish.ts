@@ -9,7 +9,7 @@
 import type { IPublishPacket } from "../../mqtt/mod.ts";
 import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
-import { authorize, type Verdict } from "./_authorize.ts";
+import { authorize, enforceDenyAction, type Verdict } from "./_authorize.ts";
 
 /** Handles one PUBLISH from a client. */
 export function handlePublish(ch: Channel, p: IPublishPacket): void {
@@ -65,6 +65,7 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
   if (verdict === "deny") {
     // EMQX: QoS 0 dropped, QoS 1/2 acknowledged with 0x87 (MQTT 5); the message goes nowhere.
     log.info("PUBLISH from {clientId} to {topic} not authorized", { clientId: ch.clientId, topic });
+    enforceDenyAction(ch, `PUBLISH to ${topic}`);
     metrics.add("messages.dropped");
     reasonCode = ReasonCode.NotAuthorized;
   } else {

@@ -15,7 +15,7 @@ import {
 } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 import type { SubOptions } from "../session.ts";
-import { authorize, type Verdict } from "./_authorize.ts";
+import { authorize, enforceDenyAction, type Verdict } from "./_authorize.ts";
 
 /** Handles SUBSCRIBE: one granted QoS or failure code per filter, in order [MQTT-3.8.4-6]. */
 export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
@@ -47,6 +47,7 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
 
 /** Subscribes what was allowed; the SUBACK waits for the route records if they had to park. */
 function subscribeAll(ch: Channel, p: ISubscribePacket, verdicts: (Verdict | number)[]): void {
+  if (verdicts.includes("deny")) enforceDenyAction(ch, "SUBSCRIBE");
   const { config, broker } = ch.svc;
   const mqtt = config.mqtt;
   const session = ch.session!;
