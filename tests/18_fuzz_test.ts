@@ -27,6 +27,7 @@ import {
   takeMatching,
 } from "./_helpers/clients.ts";
 import {
+  DEFAULT_GEN,
   Flood,
   type FloodStats,
   HealthyPair,
@@ -144,7 +145,7 @@ for (const shards of SHARD_COUNTS) {
             const flood = new Flood({
               port: broker.port,
               seed: SEED,
-              gen: { topicPrefix: `fz18/${tag}`, idPrefix: `zq${tag}`, idPool: 64 },
+              gen: DEFAULT_GEN,
               ...FLOOD,
               inFlight: IN_FLIGHT,
               rate: RATE,

@@ -13,6 +13,8 @@ import { type ConnPlan, DEFAULT_LIMITS, planConnection, type PlanLimits } from "
 
 /** The only host the flood ever connects to. */
 export const FLOOD_HOST = "127.0.0.1";
+/** Longest wait for a TCP connection to be established. */
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 /** Bounds and shape of a flood. */
 export interface FloodOptions {
@@ -30,7 +32,7 @@ export interface FloodOptions {
   inFlight: number;
   /** New connections per second; 0 = as fast as inFlight allows. */
   rate: number;
-  /** Longest life of one connection (ms); it is reset after that. */
+  /** Longest life of one established connection (ms); it is reset after that. */
   lifeMs: number;
   /** Index of the first connection (default 0). */
   firstIndex?: number;
@@ -40,7 +42,7 @@ export interface FloodOptions {
 export interface FloodStats {
   /** TCP connections established. */
   connections: number;
-  /** TCP connects that failed (refused, reset before established, timed out). */
+  /** TCP connects that failed (refused, reset before established, not done in 5 s). */
   connectErrors: number;
   /** Packets whose last byte was handed to the socket while it was open. */
   packets: number;
@@ -60,7 +62,10 @@ interface ConnResult {
   closedByBroker: boolean;
 }
 
-/** Carries out one plan on a fresh connection; never rejects; bounded by lifeMs. */
+/**
+ * Carries out one plan on a fresh connection; never rejects; bounded by CONNECT_TIMEOUT_MS to
+ * establish it and lifeMs from then on.
+ */
 export function runPlan(port: number, plan: ConnPlan, lifeMs: number): Promise<ConnResult> {
   const r: ConnResult = { connected: false, packets: 0, bytes: 0, closedByBroker: false };
   const sock: Socket = netConnect({ host: FLOOD_HOST, port });
@@ -79,7 +84,7 @@ export function runPlan(port: number, plan: ConnPlan, lifeMs: number): Promise<C
     if (!ending) r.closedByBroker = r.connected;
     wake?.();
   });
-  const deadline = Date.now() + lifeMs;
+  let deadline = Date.now() + CONNECT_TIMEOUT_MS;
   /** Waits until cond() holds, the socket closed, or ms passed (never past the deadline). */
   const until = async (cond: () => boolean, ms: number) => {
     const end = Math.min(deadline, Date.now() + ms);
@@ -105,11 +110,14 @@ export function runPlan(port: number, plan: ConnPlan, lifeMs: number): Promise<C
       r.connected = true;
       wake?.();
     });
-    await until(() => established, lifeMs);
+    // The TCP handshake is not part of the connection's life: a broker slow to accept leaves it
+    // in the listen backlog, where a lost SYN is retried only after 1 s and again after 3 s.
+    await until(() => established, CONNECT_TIMEOUT_MS);
     if (!established) {
       reset();
       return r;
     }
+    deadline = Date.now() + lifeMs;
     for (const [i, w] of plan.writes.entries()) {
       if (w.delayMs > 0) await until(() => false, w.delayMs);
       if (i === 1 && plan.awaitConnack) await until(() => gotData, 200);

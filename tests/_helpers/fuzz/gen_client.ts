@@ -29,6 +29,13 @@ export interface GenOptions {
   idPool: number;
 }
 
+/**
+ * The generator options of the test and the bench. Fixed, not per run: a plan's bytes depend on
+ * them, and a seed must replay the same bytes anywhere. Each run has a broker of its own, and the
+ * healthy clients' topics and ids never start with these prefixes.
+ */
+export const DEFAULT_GEN: GenOptions = { topicPrefix: "fz", idPrefix: "zq", idPool: 64 };
+
 /** Reason codes a client may send, per packet type [MQTT 5.0 2.4, 3.4.2.1, 3.14.2.1, 3.15.2.1]. */
 export const CLIENT_REASONS: Readonly<Record<number, readonly number[]>> = {
   [T.PUBACK]: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
