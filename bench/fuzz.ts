@@ -111,7 +111,10 @@ const pcts = (p: Pcts) => `${f1(p.p50)} / ${f1(p.p99)} / ${f1(p.max)}`;
 const ROWS: readonly [string, (r: FuzzResult) => string][] = [
   ["packets sent", (r) => r.flood.packets.toLocaleString("en-US")],
   ["connections made", (r) => r.flood.connections.toLocaleString("en-US")],
-  ["TCP connects failed", (r) => String(r.flood.connectErrors)],
+  ["TCP connects failed", (r) => {
+    const why = Object.entries(r.flood.connectErrorCodes).map(([k, n]) => `${k} ${n}`);
+    return r.flood.connectErrors === 0 ? "0" : `${r.flood.connectErrors} (${why.join(", ")})`;
+  }],
   ["closed by the broker", (r) => r.flood.closedByBroker.toLocaleString("en-US")],
   ["flood duration [s]", (r) => f1(r.flood.elapsedMs / 1000)],
   ["new connections/s", (r) => f1(r.flood.connections / (r.flood.elapsedMs / 1000))],

@@ -118,6 +118,7 @@ export async function runFuzz(def: BrokerDef, o: FuzzRunOptions): Promise<FuzzRe
       packets: 0,
       bytes: 0,
       closedByBroker: 0,
+      connectErrorCodes: {},
       nextIndex: 0,
       elapsedMs: 0,
     },

@@ -49,6 +49,8 @@ export interface FloodStats {
   bytes: number;
   /** Connections the broker closed before the plan's own end. */
   closedByBroker: number;
+  /** Why TCP connects failed: error code → count. */
+  connectErrorCodes: Record<string, number>;
   /** Index of the next connection to start: connections started so far are below it. */
   nextIndex: number;
   elapsedMs: number;
@@ -60,6 +62,8 @@ interface ConnResult {
   packets: number;
   bytes: number;
   closedByBroker: boolean;
+  /** Why the TCP connect failed, when it did. */
+  connectError?: string;
 }
 
 /**
@@ -78,7 +82,9 @@ export function runPlan(port: number, plan: ConnPlan, lifeMs: number): Promise<C
     gotData = true;
     wake?.();
   });
-  sock.on("error", () => {});
+  sock.on("error", (e: Error & { code?: string }) => {
+    if (!r.connected) r.connectError ??= e.code ?? e.message;
+  });
   sock.on("close", () => {
     closed = true;
     if (!ending) r.closedByBroker = r.connected;
@@ -114,6 +120,7 @@ export function runPlan(port: number, plan: ConnPlan, lifeMs: number): Promise<C
     // in the listen backlog, where a lost SYN is retried only after 1 s and again after 3 s.
     await until(() => established, CONNECT_TIMEOUT_MS);
     if (!established) {
+      r.connectError ??= closed ? "closed before established" : "not established in time";
       reset();
       return r;
     }
@@ -159,6 +166,7 @@ export class Flood {
       packets: 0,
       bytes: 0,
       closedByBroker: 0,
+      connectErrorCodes: {},
       nextIndex: o.firstIndex ?? 0,
       elapsedMs: 0,
     };
@@ -166,7 +174,7 @@ export class Flood {
 
   /** A snapshot of the counters. */
   get stats(): FloodStats {
-    return { ...this.#stats };
+    return { ...this.#stats, connectErrorCodes: { ...this.#stats.connectErrorCodes } };
   }
 
   /** Asks the flood to start no more connections. */
@@ -199,7 +207,11 @@ export class Flood {
     const r = await runPlan(o.port, plan, o.lifeMs);
     const s = this.#stats;
     if (r.connected) s.connections++;
-    else s.connectErrors++;
+    else {
+      s.connectErrors++;
+      const code = r.connectError ?? "unknown";
+      s.connectErrorCodes[code] = (s.connectErrorCodes[code] ?? 0) + 1;
+    }
     s.packets += r.packets;
     s.bytes += r.bytes;
     if (r.closedByBroker) s.closedByBroker++;
