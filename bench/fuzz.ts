@@ -68,7 +68,13 @@ const log = (line: string) => console.log(line);
 if (flags.replay !== undefined) {
   const m = /^(\w+):(\d+)-(\d+)$/.exec(flags.replay);
   if (!m) usageError(`--replay takes SEED:FROM-TO, got "${flags.replay}"`);
-  const code = await replay(parseSeed(m[1]!), Number(m[2]), Number(m[3]), shardList[0] ?? 1, log);
+  const code = await replay({
+    seed: parseSeed(m[1]!),
+    from: Number(m[2]),
+    to: Number(m[3]),
+    shards: shardList[0] ?? 1,
+    log,
+  });
   Deno.exit(code);
 }
 

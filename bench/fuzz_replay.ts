@@ -62,14 +62,19 @@ async function breaks(plan: ConnPlan, shards: number): Promise<boolean> {
   }
 }
 
+/** What to replay. */
+export interface ReplayOptions {
+  seed: number;
+  /** First and last connection index, both included. */
+  from: number;
+  to: number;
+  shards: number;
+  log: (line: string) => void;
+}
+
 /** Walks the range, then minimises the culprit. Resolves to the exit status (1: found). */
-export async function replay(
-  seed: number,
-  from: number,
-  to: number,
-  shards: number,
-  log: (line: string) => void,
-): Promise<number> {
+export async function replay(o: ReplayOptions): Promise<number> {
+  const { seed, from, to, shards, log } = o;
   const last = Math.min(to, from + MAX_REPLAY - 1);
   log(`replaying seed ${seed} connections #${from}..#${last} on Culex with ${shards} shard(s)`);
   const broker = await startBroker({ name: "culex", kind: "culex", shards }, {});

@@ -125,7 +125,11 @@ export function genConnect(rng: Rng, v: Version, o: GenOptions): Model {
   if (v === 5) {
     const ids = [0x11, 0x21, 0x27, 0x22, 0x19, 0x17];
     const list = someProps(rng, ids, 0.3, o.topicPrefix);
-    if (rng.chance(0.03)) list.push({ id: 0x15, v: validValue(rng, 0x15, o.topicPrefix) });
+    if (rng.chance(0.03)) {
+      // Enhanced authentication: the broker answers 0x8C unless it knows the method.
+      list.push({ id: 0x15, v: validValue(rng, 0x15, o.topicPrefix) });
+      if (rng.chance(0.5)) list.push({ id: 0x16, v: validValue(rng, 0x16, o.topicPrefix) });
+    }
     fields.push({ k: "props", list });
   }
   fields.push(str(clientId(rng, o), "clientId"));
