@@ -133,6 +133,7 @@ const ROWS: readonly [string, (r: FuzzResult) => string][] = [
   ["RSS start [MiB]", (r) => f1(r.rssStartMiB)],
   ["RSS peak [MiB]", (r) => f1(r.rssPeakMiB)],
   [`RSS ${settleS} s after the flood [MiB]`, (r) => f1(r.rssAfterMiB)],
+  ["load average, flood start / end", (r) => `${f1(r.loadAvg[0])} / ${f1(r.loadAvg[1])}`],
   ["exit code on SIGTERM", (r) => String(r.exitCode)],
   ["verdict", (r) => r.problems.length === 0 ? "ok" : "FAILED"],
 ];

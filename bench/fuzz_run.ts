@@ -58,6 +58,10 @@ export interface FuzzResult {
   rssStartMiB: number;
   rssPeakMiB: number;
   rssAfterMiB: number;
+  /** RSS every 5 s of the settle window, from its start. */
+  rssSettleMiB: number[];
+  /** 1-minute load average of the machine when the flood started and when it ended. */
+  loadAvg: [number, number];
   exitCode: number;
   /** Why the run fails the bench (empty: it passes). */
   problems: string[];
@@ -67,6 +71,15 @@ const PAIRS = 4;
 const AFTER_PROBES = 10;
 const LIFE_MS = 1_000;
 const mib = (kib: number) => kib / 1024;
+
+/** The machine's 1-minute load average (NaN where /proc/loadavg is missing). */
+function loadAvg(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
 
 /** Runs the flood in a worker; resolves with its final counters. */
 function floodInWorker(
@@ -133,6 +146,8 @@ export async function runFuzz(def: BrokerDef, o: FuzzRunOptions): Promise<FuzzRe
     rssStartMiB: NaN,
     rssPeakMiB: NaN,
     rssAfterMiB: NaN,
+    rssSettleMiB: [],
+    loadAvg: [NaN, NaN],
     exitCode: -1,
     problems,
   };
@@ -154,6 +169,7 @@ export async function runFuzz(def: BrokerDef, o: FuzzRunOptions): Promise<FuzzRe
     for (const p of pairs) p.start();
     await sleep(2_000);
     result.rssStartMiB = mib(sample());
+    result.loadAvg[0] = loadAvg();
     const marks = pairs.map((p) => p.latencies().length);
 
     const expectedS = o.packets / (o.rate * 7);
@@ -195,6 +211,7 @@ export async function runFuzz(def: BrokerDef, o: FuzzRunOptions): Promise<FuzzRe
       }
     })();
     result.flood = await worker.done;
+    result.loadAvg[1] = loadAvg();
     flooding = false;
     await probing;
     const during = pairs.map((p, i) => p.latencies().slice(marks[i]));
@@ -207,6 +224,7 @@ export async function runFuzz(def: BrokerDef, o: FuzzRunOptions): Promise<FuzzRe
     }
     o.log(`  ${def.name}: flood done; ${o.settleS} s for memory to settle`);
     for (let s = 0; s < o.settleS; s++) {
+      if (s % 5 === 0) result.rssSettleMiB.push(Math.round(mib(sample())));
       await sleep(1_000);
       sample();
     }
