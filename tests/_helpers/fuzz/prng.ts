@@ -50,8 +50,9 @@ export function deriveSeed(seed: number, index: number): number {
  * @example
  * ```ts
  * import { Rng } from "./prng.ts";
+ * import assert from "node:assert/strict";
  * const a = new Rng(42), b = new Rng(42);
- * console.assert(a.int(0, 1000) === b.int(0, 1000));
+ * assert.equal(a.int(0, 1000), b.int(0, 1000));
  * ```
  */
 export class Rng {
