@@ -13,8 +13,11 @@ export { parseDuration, parseSize } from "./_fields.ts";
 export type {
   Config,
   DropPolicy,
+  DurableSessionsConfig,
   LogLevel,
   MqttConfig,
   RetainerConfig,
+  RetainerStorageType,
+  StoreSync,
   TcpListenerConfig,
 } from "./types.ts";
