@@ -203,8 +203,11 @@ function checkHeader(path: string): string | null {
   const u32 = (o: number) =>
     ((h[o]! << 24) | (h[o + 1]! << 16) | (h[o + 2]! << 8) | h[o + 3]!) >>> 0;
   const pages = u32(28);
-  // The header's page count is valid when its "version-valid-for" equals the change counter.
-  if (pages > 0 && u32(92) === u32(24) && pages * pageSize > size) {
+  // The header's page count is valid when its "version-valid-for" equals the change counter,
+  // and only says what the file holds when no WAL is left: a checkpoint cut short (a full
+  // disk, kill -9) may have written page 1 and not the pages after it, which the WAL still has.
+  const walLeft = fileSize(path + "-wal") > 32;
+  if (!walLeft && pages > 0 && u32(92) === u32(24) && pages * pageSize > size) {
     return `truncated: the header says ${pages} pages, the file holds ${size / pageSize}`;
   }
   return null;

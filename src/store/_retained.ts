@@ -71,7 +71,8 @@ export class RetainedReader {
     let st = this.#cache.get(key);
     if (st) return st;
     const cols = ["topic", "body", ...plan.order.filter((c) => c !== "topic")].join(", ");
-    const indexed = plan.path === "index" ? ` INDEXED BY ${plan.index}` : "";
+    // Forced: without statistics SQLite may prefer a level index and sort (measured).
+    const indexed = plan.index === null ? " NOT INDEXED" : ` INDEXED BY ${plan.index}`;
     const order = plan.order.length > 0 ? ` ORDER BY ${plan.order.join(", ")}` : "";
     const keyset = paged
       ? ` AND (${plan.order.join(", ")}) > (${plan.order.map(() => "?").join(", ")})`

@@ -18,7 +18,7 @@ import { RETAINED_LEVELS, retainedIndexName } from "./schema.ts";
 /** A planned lookup. `cursor*` describe how to continue after the last row of a page. */
 export interface RetainedPlan {
   readonly path: "exact" | "prefix" | "index" | "scan";
-  /** The index the path reads ("topic" for exact/prefix, a retained_l* name, or null). */
+  /** The index the path reads (retained_topic for exact/prefix, a retained_l* name, or null). */
   readonly index: string | null;
   /** SQL condition on `retained` with ? placeholders, in `params` order. */
   readonly where: string;
@@ -49,7 +49,13 @@ export function planRetained(
     return l !== undefined && l !== "+" && l !== "#";
   };
   if (!levels.some((l) => l === "+" || l === "#")) {
-    return { path: "exact", index: "topic", where: "topic = ?", params: [filter], order: [] };
+    return {
+      path: "exact",
+      index: "retained_topic",
+      where: "topic = ?",
+      params: [filter],
+      order: [],
+    };
   }
 
   const conds: string[] = [];
@@ -90,7 +96,13 @@ export function planRetained(
     const prefix = levels.slice(0, prefixLen).join("/");
     conds.unshift("topic >= ?", "topic < ?");
     params.unshift(prefix, prefix + "0");
-    return { path: "prefix", index: "topic", where: conds.join(" AND "), params, order: ["topic"] };
+    return {
+      path: "prefix",
+      index: "retained_topic",
+      where: conds.join(" AND "),
+      params,
+      order: ["topic"],
+    };
   }
   if (best && bestScore > 0) {
     const order = [...best.map((p) => `l${p}`), "id"];

@@ -99,7 +99,7 @@ CREATE TABLE awaiting_rel (
 -- Levels 1-8 are columns ('' past the topic's depth) for retainer.backend.index_specs.
 CREATE TABLE retained (
   id INTEGER PRIMARY KEY,
-  topic TEXT NOT NULL UNIQUE,
+  topic TEXT NOT NULL,
   partition INTEGER NOT NULL,
   depth INTEGER NOT NULL,
   l1 TEXT NOT NULL, l2 TEXT NOT NULL, l3 TEXT NOT NULL, l4 TEXT NOT NULL,
@@ -107,6 +107,7 @@ CREATE TABLE retained (
   expires_at INTEGER NOT NULL,
   body BLOB NOT NULL
 );
+CREATE UNIQUE INDEX retained_topic ON retained (topic);
 
 CREATE TABLE delayed (
   id INTEGER PRIMARY KEY,
