@@ -5,7 +5,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { AclRule, AclRuleSet, AclWhoType, BanRecord, UserRecord } from "./types.ts";
+import type { AclRule, AclRuleSet, AclWhoType, BanRecord, StoreOp, UserRecord } from "./types.ts";
 
 /** Prepared security reads for one connection. */
 export class SecurityReader {
@@ -55,6 +55,60 @@ export class SecurityReader {
   /** Rule sets of one principal type after `afterWho` (null to start), at most `limit`. */
   aclRulesList(whoType: AclWhoType, afterWho: string | null, limit: number): AclRuleSet[] {
     return this.#s.acls!.all(whoType, afterWho, limit).map(toAcl);
+  }
+}
+
+/**
+ * The security tables' API on a Store (`store.security`): reads, and writes that each commit
+ * at once (they are rare: the HTTP API and ctl). In the store worker, the same writes go as
+ * ops in a batch (StoreBatch.ban, .user, .acl) and the reads as ReadQuery kinds.
+ */
+export class SecurityTables {
+  readonly #r: SecurityReader;
+  readonly #apply: (op: StoreOp) => void;
+  readonly #guard: <T>(fn: () => T) => T;
+
+  constructor(r: SecurityReader, apply: (op: StoreOp) => void, guard: <T>(fn: () => T) => T) {
+    this.#r = r;
+    this.#apply = apply;
+    this.#guard = guard;
+  }
+
+  bannedList(after: { as: string; who: string } | null = null, limit = 1000): BanRecord[] {
+    return this.#guard(() => this.#r.bannedList(after, limit));
+  }
+  bannedGet(as: string, who: string): BanRecord | null {
+    return this.#guard(() => this.#r.bannedGet(as, who));
+  }
+  bannedPut(ban: BanRecord): void {
+    this.#apply({ op: "ban", ban });
+  }
+  bannedDelete(as: string, who: string): void {
+    this.#apply({ op: "ban_delete", as, who });
+  }
+  usersGet(userIdType: string, userId: string): UserRecord | null {
+    return this.#guard(() => this.#r.usersGet(userIdType, userId));
+  }
+  usersList(userIdType: string, afterId: string | null = null, limit = 1000): UserRecord[] {
+    return this.#guard(() => this.#r.usersList(userIdType, afterId, limit));
+  }
+  usersPut(user: UserRecord): void {
+    this.#apply({ op: "user", user });
+  }
+  usersDelete(userIdType: string, userId: string): void {
+    this.#apply({ op: "user_delete", userIdType, userId });
+  }
+  aclRulesGet(whoType: AclWhoType, who: string): AclRuleSet | null {
+    return this.#guard(() => this.#r.aclRulesGet(whoType, who));
+  }
+  aclRulesList(whoType: AclWhoType, afterWho: string | null = null, limit = 1000): AclRuleSet[] {
+    return this.#guard(() => this.#r.aclRulesList(whoType, afterWho, limit));
+  }
+  aclRulesPut(whoType: AclWhoType, who: string, rules: readonly AclRule[]): void {
+    this.#apply({ op: "acl", whoType, who, rules });
+  }
+  aclRulesDelete(whoType: AclWhoType, who: string): void {
+    this.#apply({ op: "acl_delete", whoType, who });
   }
 }
 

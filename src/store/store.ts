@@ -19,20 +19,10 @@ import {
 import { type LoadedSession, type NextKeys, type OutgoingRow, PartitionReader } from "./_reads.ts";
 import type { DelayedRow } from "./_reads.ts";
 import { type RetainedPage, RetainedReader } from "./_retained.ts";
-import { SecurityReader } from "./_security.ts";
+import { SecurityReader, SecurityTables } from "./_security.ts";
 import type { RetainedPlan } from "./retained_plan.ts";
 import { type RetainedCount, Writer } from "./_writes.ts";
-import {
-  type AclRule,
-  type AclRuleSet,
-  type AclWhoType,
-  type ApplyResult,
-  type BanRecord,
-  isReleasingOp,
-  type StoreOp,
-  type UserRecord,
-  type WireBatch,
-} from "./types.ts";
+import { type ApplyResult, isReleasingOp, type StoreOp, type WireBatch } from "./types.ts";
 
 /** How to open a Store. */
 export interface StoreOptions extends OpenOptions {
@@ -61,7 +51,8 @@ export class Store {
   readonly #writer: Writer;
   readonly #reads: PartitionReader;
   readonly #retained: RetainedReader;
-  readonly #security: SecurityReader;
+  /** Bans, built-in users and ACL rules (records defined by src/auth/, kept here). */
+  readonly security: SecurityTables;
   readonly #now: () => number;
   readonly #maxRetained: number;
   #retainedCount: RetainedCount | null = null;
@@ -79,7 +70,11 @@ export class Store {
     this.#writer = new Writer(db);
     this.#reads = new PartitionReader(db);
     this.#retained = new RetainedReader(db, opts.indexSpecs);
-    this.#security = new SecurityReader(db);
+    this.security = new SecurityTables(
+      new SecurityReader(db),
+      (op) => void this.apply({ msgs: [], ops: [op] }),
+      (fn) => this.#guard("read", fn),
+    );
   }
 
   /**
@@ -276,45 +271,6 @@ export class Store {
         this.#retainedCounter().count -= Number(r.changes);
         return Number(r.changes);
       }));
-  }
-
-  // ---- security (records defined by src/auth/; stored here) ----
-
-  bannedList(after: { as: string; who: string } | null = null, limit = 1000): BanRecord[] {
-    return this.#guard("read", () => this.#security.bannedList(after, limit));
-  }
-  bannedGet(as: string, who: string): BanRecord | null {
-    return this.#guard("read", () => this.#security.bannedGet(as, who));
-  }
-  bannedPut(ban: BanRecord): void {
-    this.apply({ msgs: [], ops: [{ op: "ban", ban }] });
-  }
-  bannedDelete(as: string, who: string): void {
-    this.apply({ msgs: [], ops: [{ op: "ban_delete", as, who }] });
-  }
-  usersGet(userIdType: string, userId: string): UserRecord | null {
-    return this.#guard("read", () => this.#security.usersGet(userIdType, userId));
-  }
-  usersList(userIdType: string, afterId: string | null = null, limit = 1000): UserRecord[] {
-    return this.#guard("read", () => this.#security.usersList(userIdType, afterId, limit));
-  }
-  usersPut(user: UserRecord): void {
-    this.apply({ msgs: [], ops: [{ op: "user", user }] });
-  }
-  usersDelete(userIdType: string, userId: string): void {
-    this.apply({ msgs: [], ops: [{ op: "user_delete", userIdType, userId }] });
-  }
-  aclRulesGet(whoType: AclWhoType, who: string): AclRuleSet | null {
-    return this.#guard("read", () => this.#security.aclRulesGet(whoType, who));
-  }
-  aclRulesList(whoType: AclWhoType, afterWho: string | null = null, limit = 1000): AclRuleSet[] {
-    return this.#guard("read", () => this.#security.aclRulesList(whoType, afterWho, limit));
-  }
-  aclRulesPut(whoType: AclWhoType, who: string, rules: readonly AclRule[]): void {
-    this.apply({ msgs: [], ops: [{ op: "acl", whoType, who, rules }] });
-  }
-  aclRulesDelete(whoType: AclWhoType, who: string): void {
-    this.apply({ msgs: [], ops: [{ op: "acl_delete", whoType, who }] });
   }
 
   // ---- state ----

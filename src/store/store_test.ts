@@ -298,15 +298,29 @@ Deno.test("Store keeps delayed messages per partition and reports the next free 
 
 Deno.test("Store keeps bans, built-in users and ACL rules", () => {
   withStore((store) => {
-    store.bannedPut({ as: "clientid", who: "bad", by: "mgmt_api", reason: "", at: 1, until: null });
-    store.bannedPut({ as: "peerhost", who: "10.0.0.1", by: "x", reason: "r", at: 2, until: 99 });
-    assertEquals(store.bannedList().map((b) => [b.as, b.who, b.until]), [
+    store.security.bannedPut({
+      as: "clientid",
+      who: "bad",
+      by: "mgmt_api",
+      reason: "",
+      at: 1,
+      until: null,
+    });
+    store.security.bannedPut({
+      as: "peerhost",
+      who: "10.0.0.1",
+      by: "x",
+      reason: "r",
+      at: 2,
+      until: 99,
+    });
+    assertEquals(store.security.bannedList().map((b) => [b.as, b.who, b.until]), [
       ["clientid", "bad", null],
       ["peerhost", "10.0.0.1", 99],
     ]);
-    assertEquals(store.bannedList({ as: "clientid", who: "bad" }, 10).length, 1);
-    store.bannedDelete("clientid", "bad");
-    assertEquals(store.bannedGet("clientid", "bad"), null);
+    assertEquals(store.security.bannedList({ as: "clientid", who: "bad" }, 10).length, 1);
+    store.security.bannedDelete("clientid", "bad");
+    assertEquals(store.security.bannedGet("clientid", "bad"), null);
 
     const user = {
       userIdType: "username",
@@ -315,24 +329,28 @@ Deno.test("Store keeps bans, built-in users and ACL rules", () => {
       salt: "s",
       isSuperuser: true,
     } as const;
-    store.usersPut(user);
-    store.usersPut({ ...user, userId: "bob", isSuperuser: false });
-    assertEquals(store.usersGet("username", "alice"), user);
-    assertEquals(store.usersList("username").map((u) => u.userId), ["alice", "bob"]);
-    assertEquals(store.usersList("clientid"), []);
-    store.usersDelete("username", "alice");
-    assertEquals(store.usersGet("username", "alice"), null);
+    store.security.usersPut(user);
+    store.security.usersPut({ ...user, userId: "bob", isSuperuser: false });
+    assertEquals(store.security.usersGet("username", "alice"), user);
+    assertEquals(store.security.usersList("username").map((u) => u.userId), ["alice", "bob"]);
+    assertEquals(store.security.usersList("clientid"), []);
+    store.security.usersDelete("username", "alice");
+    assertEquals(store.security.usersGet("username", "alice"), null);
 
     const rules = [
       { topic: "t/#", permission: "allow", action: "publish", qos: [0, 1], retain: "all" },
       { topic: "#", permission: "deny", action: "all" },
     ] as const;
-    store.aclRulesPut("username", "bob", rules);
-    store.aclRulesPut("all", "", [{ topic: "$SYS/#", permission: "deny", action: "subscribe" }]);
-    assertEquals(store.aclRulesGet("username", "bob")?.rules, rules);
-    assertEquals(store.aclRulesList("all").length, 1);
-    store.aclRulesDelete("username", "bob");
-    assertEquals(store.aclRulesGet("username", "bob"), null);
+    store.security.aclRulesPut("username", "bob", rules);
+    store.security.aclRulesPut("all", "", [{
+      topic: "$SYS/#",
+      permission: "deny",
+      action: "subscribe",
+    }]);
+    assertEquals(store.security.aclRulesGet("username", "bob")?.rules, rules);
+    assertEquals(store.security.aclRulesList("all").length, 1);
+    store.security.aclRulesDelete("username", "bob");
+    assertEquals(store.security.aclRulesGet("username", "bob"), null);
   });
 });
 

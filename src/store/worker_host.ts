@@ -213,13 +213,13 @@ export class StoreHost {
       case "retainedCount":
         return s.retainedCount();
       case "banned":
-        return s.bannedList(q.after, cap(q.limit));
+        return s.security.bannedList(q.after, cap(q.limit));
       case "user":
-        return s.usersGet(q.userIdType, q.userId);
+        return s.security.usersGet(q.userIdType, q.userId);
       case "users":
-        return s.usersList(q.userIdType, q.afterId, cap(q.limit));
+        return s.security.usersList(q.userIdType, q.afterId, cap(q.limit));
       case "acl":
-        return s.aclRulesGet(q.whoType, q.who);
+        return s.security.aclRulesGet(q.whoType, q.who);
       case "health":
         return s.health();
     }
