@@ -26,11 +26,19 @@ export interface OpenOptions {
   /** Bytes; 0 = no cap (the disk's size). */
   readonly maxStoreSize: number;
   readonly indexSpecs: readonly (readonly number[])[];
+  /** SQLite page cache of this connection, KiB. Default 8192 (8 MiB). */
+  readonly cacheKiB?: number;
   /** Run quick_check at open when the file is at most this big. Default 64 MB. */
   readonly quickCheckBelow?: number;
   readonly now?: () => number;
   /** Tests only: other migration steps. */
   readonly migrations?: readonly Migration[];
+  /**
+   * A reader beside the store worker's connection (a shard's start-up load, retained lookups):
+   * the file must exist at the current version (the worker opened, checked and migrated it);
+   * nothing is created, moved, migrated or written.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A corrupt file found at open and moved aside. */
@@ -61,6 +69,7 @@ export const SUSPECT_SUFFIX = ".suspect";
 
 /** Opens (creating, recovering, migrating) the store file. Throws StoreError. */
 export function openDatabase(opts: OpenOptions): { db: DatabaseSync; report: OpenReport } {
+  if (opts.readOnly) return openReader(opts);
   const now = opts.now ?? Date.now;
   ensureWritableDir(opts.dir);
   const path = join(opts.dir, opts.file ?? "culex.db");
@@ -126,6 +135,40 @@ function openChecked(path: string, opts: OpenOptions) {
   }
 }
 
+function openReader(opts: OpenOptions): { db: DatabaseSync; report: OpenReport } {
+  const path = join(opts.dir, opts.file ?? "culex.db");
+  const latest = (opts.migrations ?? MIGRATIONS).at(-1)!.version;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { readOnly: true, timeout: 5000 });
+  } catch (e) {
+    throw wrap(e, path);
+  }
+  try {
+    const version = pragmaInt(db, "user_version");
+    if (pragmaInt(db, "application_id") !== APPLICATION_ID || version !== latest) {
+      throw new StoreError(
+        version > latest ? "newer_version" : "io",
+        `${path} is not a Culex store at schema version ${latest} (found ${version}); ` +
+          "open it for writing first (the store worker does)",
+      );
+    }
+    db.exec(`PRAGMA cache_size = -${Math.max(256, Math.floor(opts.cacheKiB ?? 8192))}`);
+    const report: OpenReport = {
+      path,
+      created: false,
+      migratedFrom: version,
+      version,
+      corruption: null,
+      quickChecked: false,
+    };
+    return { db, report };
+  } catch (e) {
+    db.close();
+    throw wrap(e, path);
+  }
+}
+
 function migrate(db: DatabaseSync, path: string, from: number, steps: readonly Migration[]) {
   const pending = steps.filter((m) => m.version > from);
   if (pending.length === 0) return;
@@ -155,8 +198,9 @@ function migrate(db: DatabaseSync, path: string, from: number, steps: readonly M
 function setPragmas(db: DatabaseSync, opts: OpenOptions): void {
   db.exec(`PRAGMA synchronous = ${opts.sync === "full" ? "FULL" : "NORMAL"}`);
   db.exec("PRAGMA temp_store = MEMORY");
-  // 8 MiB of page cache: enough for the hot index pages, small against the RSS budget.
-  db.exec("PRAGMA cache_size = -8192");
+  // 8 MiB of page cache by default: enough for the hot index pages, small against the RSS
+  // budget (1,000,000 queued messages must not grow RSS by more than ~50 MB).
+  db.exec(`PRAGMA cache_size = -${Math.max(256, Math.floor(opts.cacheKiB ?? 8192))}`);
   const pageSize = pragmaInt(db, "page_size");
   // 0 means no cap: SQLite's own maximum.
   const pages = opts.maxStoreSize > 0 ? Math.max(16, Math.floor(opts.maxStoreSize / pageSize)) : 0;

@@ -6,7 +6,8 @@
  * only what it uses, so a reply can cross isolates as bytes.
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from "node:sqlite";
+import { returnArrays } from "./errors.ts";
 import { keyRanges, KEYS_PER_PARTITION, partitionRanges } from "./keys.ts";
 import type { PhaseValue, SubOptionsRecord } from "./types.ts";
 
@@ -57,7 +58,7 @@ export class PartitionReader {
   readonly #s: Record<string, StatementSync>;
 
   constructor(db: DatabaseSync) {
-    const q = (sql: string) => db.prepare(sql);
+    const q = (sql: string) => returnArrays(db.prepare(sql));
     this.#s = {
       sessions: q(`SELECT sid, client_id, proto_ver, expiry_ms, connected, disconnected_at,
         created_at, will, will_delay_ms FROM sessions WHERE sid > ? AND sid <= ?
@@ -86,27 +87,27 @@ export class PartitionReader {
     for (const [lo, hi] of keyRanges(partitions)) {
       if (hi <= afterSid || out.length >= limit) continue;
       const from = Math.max(lo - 1, afterSid);
-      const rows = this.#s.sessions!.all(from, hi, limit - out.length);
+      const rows = all(this.#s.sessions!, from, hi, limit - out.length);
       if (rows.length === 0) continue;
-      const first = Number(rows[0]!.sid), last = Number(rows[rows.length - 1]!.sid);
-      const subs = groupBySid(this.#s.subs!.all(first, last));
+      const first = Number(rows[0]![0]), last = Number(rows[rows.length - 1]![0]);
+      const subs = groupBySid(all(this.#s.subs!, first, last));
       const counts = new Map<number, { rows: number; lastSeq: number }>();
-      for (const c of this.#s.outCounts!.all(first, last)) {
-        counts.set(Number(c.sid), { rows: Number(c.n), lastSeq: Number(c.last) });
+      for (const c of all(this.#s.outCounts!, first, last)) {
+        counts.set(Number(c[0]), { rows: Number(c[1]), lastSeq: Number(c[2]) });
       }
       for (const r of rows) {
-        const sid = Number(r.sid);
+        const sid = Number(r[0]);
         out.push({
           sid,
           partition: Math.floor(sid / KEYS_PER_PARTITION),
-          clientId: r.client_id as string,
-          protoVer: Number(r.proto_ver),
-          expiryMs: Number(r.expiry_ms),
-          connected: r.connected === 1,
-          disconnectedAt: Number(r.disconnected_at),
-          createdAt: Number(r.created_at),
-          will: (r.will as Uint8Array | null) ?? null,
-          willDelayMs: Number(r.will_delay_ms),
+          clientId: r[1] as string,
+          protoVer: Number(r[2]),
+          expiryMs: Number(r[3]),
+          connected: r[4] === 1,
+          disconnectedAt: Number(r[5]),
+          createdAt: Number(r[6]),
+          will: (r[7] as Uint8Array | null) ?? null,
+          willDelayMs: Number(r[8]),
           subscriptions: subs.get(sid) ?? [],
           outgoing: counts.get(sid) ?? { rows: 0, lastSeq: 0 },
         });
@@ -117,23 +118,23 @@ export class PartitionReader {
 
   /** Outgoing rows of one session after `afterSeq`, in order (inflight first, then queue). */
   outgoing(sid: number, afterSeq: number, limit: number): OutgoingRow[] {
-    return this.#s.outgoing!.all(sid, afterSeq, limit).map((r) => ({
-      seq: Number(r.seq),
-      phase: Number(r.phase) as PhaseValue,
-      packetId: Number(r.packet_id),
-      qos: Number(r.qos) as 0 | 1 | 2,
-      retain: r.retain === 1,
-      subIds: r.sub_ids === "" ? [] : String(r.sub_ids).split(",").map(Number),
-      shared: r.shared as string,
-      body: (r.body as Uint8Array | null) ?? null,
+    return all(this.#s.outgoing!, sid, afterSeq, limit).map((r) => ({
+      seq: Number(r[0]),
+      phase: Number(r[1]) as PhaseValue,
+      packetId: Number(r[2]),
+      qos: Number(r[3]) as 0 | 1 | 2,
+      retain: r[4] === 1,
+      subIds: r[5] === "" ? [] : String(r[5]).split(",").map(Number),
+      shared: r[6] as string,
+      body: (r[7] as Uint8Array | null) ?? null,
     }));
   }
 
   /** Incoming QoS 2 packet ids of one session still waiting for PUBREL. */
   awaitingRel(sid: number): { packetId: number; receivedAt: number }[] {
-    return this.#s.rels!.all(sid).map((r) => ({
-      packetId: Number(r.packet_id),
-      receivedAt: Number(r.received_at),
+    return all(this.#s.rels!, sid).map((r) => ({
+      packetId: Number(r[0]),
+      receivedAt: Number(r[1]),
     }));
   }
 
@@ -141,8 +142,8 @@ export class PartitionReader {
   delayed(partitions: Iterable<number>): DelayedRow[] {
     const out: DelayedRow[] = [];
     for (const [lo, hi] of keyRanges(partitions)) {
-      for (const r of this.#s.delayed!.all(lo, hi)) {
-        out.push({ id: Number(r.id), dueAt: Number(r.due_at), body: r.body as Uint8Array });
+      for (const r of all(this.#s.delayed!, lo, hi)) {
+        out.push({ id: Number(r[0]), dueAt: Number(r[1]), body: r[2] as Uint8Array });
       }
     }
     return out;
@@ -154,8 +155,8 @@ export class PartitionReader {
     for (const [a, b] of partitionRanges(partitions)) {
       for (let p = a; p <= b; p++) {
         const lo = p * KEYS_PER_PARTITION, hi = lo + KEYS_PER_PARTITION - 1;
-        const s = Number(this.#s.maxSid!.get(lo, hi)?.m ?? 0);
-        const d = Number(this.#s.maxDelayed!.get(lo, hi)?.m ?? 0);
+        const s = Number(all(this.#s.maxSid!, lo, hi)[0]?.[0] ?? 0);
+        const d = Number(all(this.#s.maxDelayed!, lo, hi)[0]?.[0] ?? 0);
         out[p] = Math.max(s === 0 ? 0 : s - lo, d === 0 ? 0 : d - lo) + 1;
       }
     }
@@ -164,25 +165,32 @@ export class PartitionReader {
 
   /** The sid of a client id's session, or null. */
   sidOf(clientId: string): number | null {
-    const r = this.#s.bySid!.get(clientId);
-    return r ? Number(r.sid) : null;
+    const r = all(this.#s.bySid!, clientId)[0];
+    return r ? Number(r[0]) : null;
   }
 }
 
-function groupBySid(rows: Record<string, unknown>[]) {
+type Row = readonly SQLOutputValue[];
+
+/** `stmt.all()` of a statement set to return arrays. */
+function all(stmt: StatementSync, ...params: SQLInputValue[]): Row[] {
+  return stmt.all(...params) as unknown as Row[];
+}
+
+function groupBySid(rows: Row[]) {
   const out = new Map<number, { filter: string; opts: SubOptionsRecord }[]>();
   for (const r of rows) {
-    const sid = Number(r.sid);
+    const sid = Number(r[0]);
     let list = out.get(sid);
     if (!list) out.set(sid, list = []);
     list.push({
-      filter: r.filter as string,
+      filter: r[1] as string,
       opts: {
-        qos: Number(r.qos) as 0 | 1 | 2,
-        noLocal: r.no_local === 1,
-        retainAsPublished: r.rap === 1,
-        retainHandling: Number(r.rh) as 0 | 1 | 2,
-        subscriptionId: Number(r.sub_id),
+        qos: Number(r[2]) as 0 | 1 | 2,
+        noLocal: r[3] === 1,
+        retainAsPublished: r[4] === 1,
+        retainHandling: Number(r[5]) as 0 | 1 | 2,
+        subscriptionId: Number(r[6]),
       },
     });
   }

@@ -6,6 +6,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { matches } from "../mqtt/mod.ts";
+import { returnArrays } from "./errors.ts";
 import { planRetained, type RetainedPlan } from "./retained_plan.ts";
 
 /** One retained message as stored: the topic and its encodeMessage() bytes. */
@@ -53,16 +54,19 @@ export class RetainedReader {
     const after = cursor === null ? null : parseCursor(cursor, plan.order.length);
     const stmt = this.#statement(plan, after !== null);
     const params = [...plan.params, now, ...(after ?? []), limit];
-    const raw = stmt.all(...params);
+    // Arrays, not row objects: ten times cheaper in node:sqlite (see _reads.ts).
+    const raw = stmt.all(...params) as unknown as (string | number | Uint8Array)[][];
     const rows: RetainedRow[] = [];
     for (const r of raw) {
-      const topic = r.topic as string;
-      if (matches(filter, topic)) rows.push({ topic, body: r.body as Uint8Array });
+      const topic = r[0] as string;
+      if (matches(filter, topic)) rows.push({ topic, body: r[1] as Uint8Array });
     }
     const last = raw[raw.length - 1];
     const next = raw.length < limit || !last || plan.order.length === 0
       ? null
-      : JSON.stringify(plan.order.map((c) => last[c] as string | number));
+      : JSON.stringify(plan.order.map((c) =>
+        (c === "topic" ? last[0] : last[2 + extraColumns(plan).indexOf(c)]) as string | number
+      ));
     return { rows, next };
   }
 
@@ -70,7 +74,7 @@ export class RetainedReader {
     const key = `${plan.path}|${plan.index}|${plan.where}|${paged}`;
     let st = this.#cache.get(key);
     if (st) return st;
-    const cols = ["topic", "body", ...plan.order.filter((c) => c !== "topic")].join(", ");
+    const cols = ["topic", "body", ...extraColumns(plan)].join(", ");
     // Forced: without statistics SQLite may prefer a level index and sort (measured).
     const indexed = plan.index === null ? " NOT INDEXED" : ` INDEXED BY ${plan.index}`;
     const order = plan.order.length > 0 ? ` ORDER BY ${plan.order.join(", ")}` : "";
@@ -79,11 +83,16 @@ export class RetainedReader {
       : "";
     const sql = `SELECT ${cols} FROM retained${indexed} WHERE ${plan.where}` +
       ` AND (expires_at = 0 OR expires_at > ?)${keyset}${order} LIMIT ?`;
-    st = this.#db.prepare(sql);
+    st = returnArrays(this.#db.prepare(sql));
     if (this.#cache.size >= 256) this.#cache.clear();
     this.#cache.set(key, st);
     return st;
   }
+}
+
+/** Ordering columns selected after topic and body. */
+function extraColumns(plan: RetainedPlan): string[] {
+  return plan.order.filter((c) => c !== "topic");
 }
 
 function parseCursor(cursor: string, width: number): (string | number)[] {

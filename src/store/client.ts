@@ -7,6 +7,7 @@
  */
 
 import { StoreError } from "./errors.ts";
+import { type PackedRetainedPage, unpackRetainedPage } from "./protocol.ts";
 import type {
   CommitPart,
   PartResult,
@@ -64,8 +65,12 @@ export class StoreClient {
     done: (r: ReadResults[K] | StoreError) => void,
   ): number {
     return this.#send((id) => ({ t: "read", id, q }), (r) => {
-      if (r.t === "result") done(r.value as ReadResults[K]);
-      else if (r.t === "error") done(new StoreError(r.code, r.message));
+      if (r.t === "result") {
+        const v = q.kind === "retained"
+          ? unpackRetainedPage(r.value as PackedRetainedPage)
+          : r.value;
+        done(v as ReadResults[K]);
+      } else if (r.t === "error") done(new StoreError(r.code, r.message));
       else done(new StoreError("io", "The store worker answered a read with a commit reply"));
     });
   }

@@ -97,6 +97,45 @@ export interface ReadResults {
   health: StoreHealth;
 }
 
+/**
+ * A retained page as it crosses to the client: bodies packed in one transferred buffer (three
+ * times cheaper to post than a thousand row objects, measured); the client unpacks it into a
+ * RetainedPage whose bodies are views of that buffer.
+ */
+export interface PackedRetainedPage {
+  readonly packed: true;
+  readonly topics: readonly string[];
+  readonly buf: Uint8Array<ArrayBuffer>;
+  /** offsets[i]..offsets[i + 1] is body i. */
+  readonly offsets: Uint32Array<ArrayBuffer>;
+  readonly next: string | null;
+}
+
+/** Packs a page for postMessage; transfer `[buf.buffer, offsets.buffer]`. */
+export function packRetainedPage(page: RetainedPage): PackedRetainedPage {
+  let size = 0;
+  for (const r of page.rows) size += r.body.length;
+  const buf = new Uint8Array(size);
+  const offsets = new Uint32Array(page.rows.length + 1);
+  let o = 0;
+  page.rows.forEach((r, i) => {
+    offsets[i] = o;
+    buf.set(r.body, o);
+    o += r.body.length;
+  });
+  offsets[page.rows.length] = o;
+  return { packed: true, topics: page.rows.map((r) => r.topic), buf, offsets, next: page.next };
+}
+
+/** The RetainedPage of a packed one (bodies are views, not copies). */
+export function unpackRetainedPage(p: PackedRetainedPage): RetainedPage {
+  const rows = p.topics.map((topic, i) => ({
+    topic,
+    body: p.buf.subarray(p.offsets[i]!, p.offsets[i + 1]!),
+  }));
+  return { rows, next: p.next };
+}
+
 /** Client → worker. */
 export type StoreRequest =
   | { readonly t: "commit"; readonly id: number; readonly parts: readonly CommitPart[] }

@@ -6,7 +6,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { decodeMessage } from "../mqtt/mod.ts";
-import { makeKey, partitionOfKey, Phase, Store, StoreBatch } from "./mod.ts";
+import { makeKey, partitionOfKey, Phase, Store, StoreBatch, StoreError } from "./mod.ts";
 import { assert, assertEquals, cleanup, msg, options, tempDir, text } from "./_test_util.ts";
 
 const SUB = {
@@ -375,4 +375,30 @@ Deno.test("Store refuses a retained message for a new topic over max_retained_me
     store.close();
     cleanup(dir);
   }
+});
+
+Deno.test("Store opened readOnly beside the writer reads its commits and refuses writes", () => {
+  withStore((store, dir) => {
+    const reader = Store.open(options(dir, { readOnly: true }));
+    try {
+      const b = new StoreBatch();
+      b.session(session(makeKey(8, 1), "r"));
+      b.retain(8, msg("ro/1"));
+      store.apply(b.take());
+      assertEquals(reader.sessions([8], 0, 10).map((s) => s.clientId), ["r"]);
+      assertEquals(reader.retainedQuery("ro/#", null, 10).rows.length, 1);
+      let err: unknown;
+      try {
+        reader.apply(b.take());
+        b.retain(8, msg("ro/2"));
+        reader.apply(b.take());
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof StoreError, String(err));
+      assertEquals(store.retainedCount(), 1);
+    } finally {
+      reader.close();
+    }
+  });
 });

@@ -18,7 +18,7 @@ import type {
   StoreReply,
   StoreRequest,
 } from "./protocol.ts";
-import { MAX_READ_LIMIT } from "./protocol.ts";
+import { MAX_READ_LIMIT, packRetainedPage } from "./protocol.ts";
 import type { Store } from "./store.ts";
 import type { WireBatch } from "./types.ts";
 
@@ -185,7 +185,11 @@ export class StoreHost {
 
   #answer(port: MessagePort, id: number, q: ReadQuery): void {
     try {
-      reply(port, { t: "result", id, value: this.#read(q) });
+      const value = this.#read(q);
+      if (q.kind === "retained") {
+        const packed = packRetainedPage(value as ReadResults["retained"]);
+        reply(port, { t: "result", id, value: packed }, [packed.buf.buffer, packed.offsets.buffer]);
+      } else reply(port, { t: "result", id, value });
     } catch (e) {
       const err = e instanceof StoreError ? e : new StoreError("io", String(e));
       reply(port, { t: "error", id, code: err.code, message: err.message });
@@ -232,6 +236,6 @@ function settle(ref: Ref, r: PartResult | StoreError): void {
   if (--p.left === 0) reply(p.port, { t: "committed", id: p.id, results: p.results });
 }
 
-function reply(port: MessagePort, msg: StoreReply): void {
-  port.postMessage(msg);
+function reply(port: MessagePort, msg: StoreReply, transfer: Transferable[] = []): void {
+  port.postMessage(msg, transfer);
 }
