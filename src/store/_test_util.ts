@@ -3,15 +3,23 @@
  * exported from mod.ts.
  */
 
-import assert from "node:assert/strict";
+import nodeAssert from "node:assert/strict";
 import type { Message } from "../mqtt/mod.ts";
 import type { StoreOptions } from "./store.ts";
 
 export function assertEquals(actual: unknown, expected: unknown, msg?: string): void {
-  assert.deepEqual(actual, expected, msg);
+  // A message replaces node's diff; keep the diff and put ours in front.
+  try {
+    nodeAssert.deepEqual(actual, expected);
+  } catch (e) {
+    if (msg !== undefined && e instanceof Error) e.message = `${msg}: ${e.message}`;
+    throw e;
+  }
 }
 
-export { assert };
+export function assert(value: unknown, msg = "assertion failed"): asserts value {
+  nodeAssert.ok(value, msg);
+}
 
 /** A fresh temp dir; remove with cleanup(). */
 export function tempDir(): string {

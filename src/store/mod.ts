@@ -56,6 +56,7 @@ export {
 } from "./protocol.ts";
 export { StoreClient } from "./client.ts";
 export { startStoreWorker, type StoreWorkerHandle } from "./spawn.ts";
+export { backupStore } from "./backup.ts";
 export { StoreHost } from "./worker_host.ts";
 
 /**
