@@ -169,10 +169,16 @@ function openReader(opts: OpenOptions): { db: DatabaseSync; report: OpenReport }
   }
 }
 
-function migrate(db: DatabaseSync, path: string, from: number, steps: readonly Migration[]) {
-  const pending = steps.filter((m) => m.version > from);
-  if (pending.length === 0) return;
+function migrate(db: DatabaseSync, path: string, seen: number, steps: readonly Migration[]) {
+  if (!steps.some((m) => m.version > seen)) return;
   db.exec("BEGIN IMMEDIATE");
+  // Read again under the write lock: another connection may have migrated meanwhile.
+  const from = pragmaInt(db, "user_version");
+  const pending = steps.filter((m) => m.version > from);
+  if (pending.length === 0) {
+    db.exec("COMMIT");
+    return;
+  }
   let step: Migration | undefined;
   try {
     for (step of pending) {
@@ -277,7 +283,8 @@ function moveAside(path: string, reason: string, at: number): CorruptionReport {
 function ensureWritableDir(dir: string): void {
   try {
     Deno.mkdirSync(dir, { recursive: true });
-    const probe = join(dir, `.culex-write-test-${Deno.pid}`);
+    // Unique per call: isolates of one process (same pid) may open at the same moment.
+    const probe = join(dir, `.culex-write-test-${crypto.randomUUID()}`);
     Deno.writeFileSync(probe, new Uint8Array(1));
     Deno.removeSync(probe);
   } catch (e) {

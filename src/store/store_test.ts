@@ -402,3 +402,25 @@ Deno.test("Store opened readOnly beside the writer reads its commits and refuses
     }
   });
 });
+
+Deno.test("Store.open() from several isolates at once on a new file migrates it once", async () => {
+  const dir = tempDir();
+  try {
+    const url = new URL("./_open_race_worker.ts", import.meta.url);
+    const workers = Array.from({ length: 4 }, () => new Worker(url, { type: "module" }));
+    const barrier = new SharedArrayBuffer(4);
+    const results = await Promise.all(workers.map((w, index) =>
+      new Promise<string>((resolve) => {
+        w.onmessage = (e: MessageEvent<string>) => resolve(e.data);
+        w.postMessage({ dir, index, barrier, n: workers.length });
+      })
+    ));
+    for (const w of workers) w.terminate();
+    assertEquals(results, ["ok", "ok", "ok", "ok"]);
+    const store = Store.open(options(dir));
+    assertEquals(store.sessions([0, 1, 2, 3], 0, 10).length, 4);
+    store.close();
+  } finally {
+    cleanup(dir);
+  }
+});
