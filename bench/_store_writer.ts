@@ -4,7 +4,8 @@
  * of its own persistent session plus the deletes of the previous batch (an online persistent
  * session: rows in, acks out). Placements: "shared" (its own connection to the one shared
  * file), "file" (its own file), "worker" (batches sent to the store worker over a port; the
- * commit time is the round trip until "committed").
+ * commit time is the round trip until "committed"), "worker-p4" (the same with up to four
+ * batches in flight, as a shard that goes on with its next passes while a commit is pending).
  */
 
 import { makeKey, type StoreBatch as Batch, StoreClient } from "../src/store/mod.ts";
@@ -13,7 +14,7 @@ import type { Message } from "../src/mqtt/mod.ts";
 import { setImmediate } from "node:timers";
 
 export interface WriterJob {
-  readonly placement: "shared" | "file" | "worker";
+  readonly placement: "shared" | "file" | "worker" | "worker-p4";
   readonly dir: string;
   readonly sync: "normal" | "full";
   readonly index: number;
@@ -73,18 +74,30 @@ async function run(job: WriterJob): Promise<WriterResult> {
   });
   const lat: number[] = [];
   let seq = 0, errors = 0;
-  if (job.placement === "worker") {
+  if (job.placement === "worker" || job.placement === "worker-p4") {
     const client = new StoreClient(job.port!);
     await client.commitAsync(b.take());
+    const depth = job.placement === "worker" ? 1 : 4;
     const end = performance.now() + job.ms;
-    while (performance.now() < end) {
-      pass(b, sid, seq, job.batch);
-      const t0 = performance.now();
-      const [r] = await client.commitAsync(b.take());
-      lat.push(performance.now() - t0);
-      if (r && "code" in r) errors++;
-      seq += job.batch;
-    }
+    await new Promise<void>((resolve) => {
+      let inFlight = 0;
+      const next = () => {
+        while (inFlight < depth && performance.now() < end) {
+          pass(b, sid, seq, job.batch);
+          seq += job.batch;
+          const t0 = performance.now();
+          inFlight++;
+          client.commit(b.take(), ([r]) => {
+            lat.push(performance.now() - t0);
+            if (r && "code" in r) errors++;
+            inFlight--;
+            next();
+          });
+        }
+        if (inFlight === 0) resolve();
+      };
+      next();
+    });
     client.close();
   } else {
     const dir = job.placement === "file" ? `${job.dir}/w${job.index}` : job.dir;

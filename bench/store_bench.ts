@@ -114,7 +114,7 @@ if (sections.has("commit")) {
 
 if (sections.has("placement")) {
   results.placement = await runPlacement({
-    placements: ["shared", "worker", "file"],
+    placements: ["shared", "worker", "worker-p4", "file"],
     syncs: ["normal", "full"],
     writers: f.writers.split(",").map(Number),
     batches,

@@ -4,6 +4,8 @@
  * - "shared": one file, one connection per writer (WAL, busy_timeout 5 s, BEGIN IMMEDIATE);
  * - "worker": one store worker owning the file; writers send batches and wait for "committed"
  *   (the worker commits what arrived together in one transaction);
+ * - "worker-p4": the same with up to four batches in flight per writer (a shard goes on with its
+ *   next passes while a commit is pending; the synchronous placements cannot);
  * - "file":   one file per writer (no contention; breaks stable partitions, shown as a bound).
  * Reports rows/s, commits/s and commit latency (p50, p99, max) per placement, sync and batch.
  */
@@ -40,7 +42,7 @@ async function once(
   ms: number,
 ): Promise<PlacementRow> {
   const dir = await Deno.makeTempDir({ prefix: "culex_store_place_", dir: Deno.cwd() });
-  const handle = placement === "worker"
+  const handle = placement.startsWith("worker")
     ? await startStoreWorker({ dir, sync, maxStoreSize: 0, indexSpecs: [] })
     : null;
   const workers = Array.from(
