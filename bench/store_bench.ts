@@ -12,6 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
+import process from "node:process";
 import {
   allPartitions,
   type RetainedPage,
@@ -44,6 +45,11 @@ const ms = Number(f.duration) * 1000;
 const batches = f.batches.split(",").map(Number);
 const results: Record<string, unknown> = { deno: Deno.version.deno, at: new Date().toISOString() };
 const q = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? 0;
+/** CPU time of this process (every thread) since `from`, in ms. */
+function cpuMs(from: { user: number; system: number }): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
 
 if (sections.has("commit")) {
   const rows: unknown[] = [];
@@ -97,14 +103,18 @@ if (sections.has("commit")) {
           mode: acked ? "insert+ack" : "queue",
           batch,
           rowsPerSec: Math.round(seq / (ms / 1000)),
+          commitsPerSec: Math.round(lat.length / (ms / 1000)),
+          mean: lat.reduce((a, c) => a + c, 0) / Math.max(1, lat.length),
           p50: q(lat, 0.5),
           p99: q(lat, 0.99),
         };
         rows.push(r);
         console.log(
-          `commit sync ${sync.padEnd(6)} ${r.mode.padEnd(10)} batch ${String(batch).padStart(4)}: ${
-            String(r.rowsPerSec).padStart(7)
-          } rows/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`,
+          `commit sync ${sync.padEnd(6)} ${r.mode.padEnd(10)} batch ${
+            String(batch).padStart(4)
+          }: ` +
+            `${String(r.rowsPerSec).padStart(7)} rows/s  mean ${r.mean.toFixed(3)} ms  ` +
+            `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`,
         );
       }
     }
@@ -133,6 +143,7 @@ if (sections.has("startup")) {
   const store = Store.open({ dir: f.data, sync: "normal", maxStoreSize: 0, indexSpecs: SPECS });
   const openMs = performance.now() - t0;
   t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   let loaded = 0, subs = 0;
   for (let i = 0; i < shards; i++) {
     store.nextKeys(parts(i));
@@ -147,6 +158,7 @@ if (sections.has("startup")) {
   }
   const count = store.retainedCount();
   const loadMs = performance.now() - t0;
+  const loadCpuMs = cpuMs(cpu0);
   store.close();
   // As the broker would: the store worker opens (checks, migrates), then every shard isolate
   // loads its partitions at once through its own read-only connection.
@@ -159,6 +171,7 @@ if (sections.has("startup")) {
   });
   const workerOpenMs = performance.now() - t0;
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   const loaders = await Promise.all(Array.from({ length: shards }, (_, i) => {
     const lw = new Worker(new URL("./_store_loader.ts", import.meta.url), { type: "module" });
     return new Promise<{ sessions: number; ms: number }>((resolve, reject) => {
@@ -171,6 +184,7 @@ if (sections.has("startup")) {
     });
   }));
   const shardLoadMs = performance.now() - t0;
+  const shardLoadCpuMs = cpuMs(cpu0);
   // And through the worker protocol (structured clone of every page), for comparison.
   const clients = Array.from({ length: shards }, () => new StoreClient(w.connect()));
   t0 = performance.now();
@@ -199,8 +213,10 @@ if (sections.has("startup")) {
     retained: count,
     openMs,
     loadMs,
+    loadCpuMs,
     workerOpenMs,
     shardLoadMs,
+    shardLoadCpuMs,
     shardSessions: loaders.reduce((a, l) => a + l.sessions, 0),
     workerLoadMs,
     workerSessions: viaWorker.reduce((a, b) => a + b, 0),
@@ -209,11 +225,13 @@ if (sections.has("startup")) {
   const ms0 = (x: number) => x.toFixed(0);
   console.log(
     `startup, one isolate: open ${ms0(openMs)} ms, load ${loaded} sessions (${subs} ` +
-      `subscriptions) for ${shards} shards + retained count ${count}: ${ms0(loadMs)} ms`,
+      `subscriptions) for ${shards} shards + retained count ${count}: ${ms0(loadMs)} ms ` +
+      `(CPU ${ms0(loadCpuMs)} ms)`,
   );
   console.log(
     `startup, as the broker: store worker open ${ms0(workerOpenMs)} ms + ${shards} shards ` +
-      `loading in parallel (read-only connections) ${ms0(shardLoadMs)} ms = ` +
+      `loading in parallel (read-only connections) ${ms0(shardLoadMs)} ms ` +
+      `(CPU ${ms0(shardLoadCpuMs)} ms, all threads) = ` +
       `${ms0(workerOpenMs + shardLoadMs)} ms; the same pages through the worker protocol: ` +
       `${ms0(workerLoadMs)} ms`,
   );
@@ -223,13 +241,14 @@ if (sections.has("retained")) {
   const store = Store.open({ dir: f.data, sync: "normal", maxStoreSize: 0, indexSpecs: SPECS });
   const read = (filter: string, limit: number) => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     let n = 0;
     for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
       const page = store.retainedQuery(filter, cursor, limit);
       n += page.rows.length;
       cursor = page.next;
     }
-    return { filter, rows: n, ms: performance.now() - t0 };
+    return { filter, rows: n, ms: performance.now() - t0, cpuMs: cpuMs(c0) };
   };
   const all = read("#", 1000);
   const temp = read("sensor/+/temp", 1000);
@@ -244,6 +263,7 @@ if (sections.has("retained")) {
   });
   const c = new StoreClient(w.connect());
   let t0 = performance.now(), n = 0;
+  const c0 = process.cpuUsage();
   for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
     const page: RetainedPage = await c.readAsync({
       kind: "retained",
@@ -254,7 +274,12 @@ if (sections.has("retained")) {
     n += page.rows.length;
     cursor = page.next;
   }
-  const allWorker = { filter: "# via worker", rows: n, ms: performance.now() - t0 };
+  const allWorker = {
+    filter: "# via worker",
+    rows: n,
+    ms: performance.now() - t0,
+    cpuMs: cpuMs(c0),
+  };
   t0 = performance.now();
   const tw = await c.readAsync({
     kind: "retained",
@@ -272,7 +297,10 @@ if (sections.has("retained")) {
   results.retained = [all, temp, tempWarm, prefix, allWorker, tempWorker];
   for (const r of [all, temp, tempWarm, prefix, allWorker, tempWorker]) {
     console.log(
-      `retained ${r.filter.padEnd(26)} ${String(r.rows).padStart(8)} rows in ${r.ms.toFixed(1)} ms`,
+      `retained ${r.filter.padEnd(26)} ${String(r.rows).padStart(8)} rows in ${
+        r.ms.toFixed(1)
+      } ms` +
+        ("cpuMs" in r ? ` (CPU ${(r.cpuMs as number).toFixed(0)} ms)` : ""),
     );
   }
 }

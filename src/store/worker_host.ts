@@ -61,12 +61,25 @@ export class StoreHost {
   #reads: { port: MessagePort; id: number; q: ReadQuery }[] = [];
   #scheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #maintenance: ReturnType<typeof setInterval> | undefined;
   /** Transactions committed (for benchmarks and tests). */
   commits = 0;
 
-  constructor(store: Store, opts: { tokenTimeoutMs?: number } = {}) {
+  /**
+   * `maintenanceMs` (default 60 s, 0 = never): how often expired retained messages are deleted
+   * (reads skip them anyway; this gives their space back).
+   */
+  constructor(store: Store, opts: { tokenTimeoutMs?: number; maintenanceMs?: number } = {}) {
     this.#store = store;
     this.#tokenTimeoutMs = opts.tokenTimeoutMs ?? 5000;
+    const every = opts.maintenanceMs ?? 60_000;
+    if (every > 0) {
+      this.#maintenance = setInterval(() => {
+        try {
+          store.expireRetained();
+        } catch { /* logged by the store; the next round tries again */ }
+      }, every);
+    }
   }
 
   /** Serves requests arriving on `port` until it is closed. */
@@ -78,6 +91,7 @@ export class StoreHost {
   /** Stops the timer; pending work is dropped (the worker is ending). */
   close(): void {
     clearTimeout(this.#timer);
+    clearInterval(this.#maintenance);
     for (const port of this.#queues.keys()) port.close();
     this.#queues.clear();
   }

@@ -252,3 +252,25 @@ Deno.test("startStoreWorker() reports a corrupt file moved aside, and refuses a 
     cleanup(dir);
   }
 });
+
+Deno.test("StoreHost deletes expired retained messages every maintenanceMs", async () => {
+  const dir = tempDir();
+  let now = 1000;
+  const store = Store.open(options(dir, { now: () => now }));
+  const host = new StoreHost(store, { maintenanceMs: 20 });
+  try {
+    const b = new StoreBatch();
+    b.retain(0, msg("exp/1", "x", { expiresAt: 2000 }));
+    b.retain(0, msg("exp/2", "y"));
+    store.apply(b.take());
+    await sleep(60);
+    assertEquals(store.retainedCount(), 2);
+    now = 3000;
+    await sleep(60);
+    assertEquals(store.retainedCount(), 1);
+  } finally {
+    host.close();
+    store.close();
+    cleanup(dir);
+  }
+});
