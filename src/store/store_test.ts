@@ -1,12 +1,12 @@
 /**
  * Store with real files: sessions, subscriptions, the outgoing flows (queue, inflight, QoS 2
  * phases), messages shared by several sessions, awaiting PUBREL, delayed messages and keys,
- * loading by partitions with any shard count, reopen after close, and the security tables.
+ * loading by partitions with any shard count, reopen after close, the retained cap.
  */
 
 import { DatabaseSync } from "node:sqlite";
 import { decodeMessage } from "../mqtt/mod.ts";
-import { makeKey, partitionOfKey, Phase, Store, StoreBatch, StoreError } from "./mod.ts";
+import { makeKey, partitionOfKey, Phase, Store, StoreBatch } from "./mod.ts";
 import { assert, assertEquals, cleanup, msg, options, tempDir, text } from "./_test_util.ts";
 
 const SUB = {
@@ -46,23 +46,6 @@ function withStore(fn: (store: Store, dir: string) => void): void {
     cleanup(dir);
   }
 }
-
-Deno.test("Store.open() creates data_dir and an empty store file at the current version", () => {
-  const dir = tempDir();
-  try {
-    const store = Store.open(options(`${dir}/nested/data`));
-    assertEquals(store.report.created, true);
-    assertEquals(store.report.corruption, null);
-    assertEquals([store.report.migratedFrom, store.report.version], [0, 1]);
-    assert(Deno.statSync(`${dir}/nested/data/culex.db`).isFile);
-    store.close();
-    const again = Store.open(options(`${dir}/nested/data`));
-    assertEquals([again.report.created, again.report.migratedFrom], [false, 1]);
-    again.close();
-  } finally {
-    cleanup(dir);
-  }
-});
 
 Deno.test("Store keeps a session with its will, subscriptions and queue across a reopen", () => {
   const dir = tempDir();
@@ -296,64 +279,6 @@ Deno.test("Store keeps delayed messages per partition and reports the next free 
   });
 });
 
-Deno.test("Store keeps bans, built-in users and ACL rules", () => {
-  withStore((store) => {
-    store.security.bannedPut({
-      as: "clientid",
-      who: "bad",
-      by: "mgmt_api",
-      reason: "",
-      at: 1,
-      until: null,
-    });
-    store.security.bannedPut({
-      as: "peerhost",
-      who: "10.0.0.1",
-      by: "x",
-      reason: "r",
-      at: 2,
-      until: 99,
-    });
-    assertEquals(store.security.bannedList().map((b) => [b.as, b.who, b.until]), [
-      ["clientid", "bad", null],
-      ["peerhost", "10.0.0.1", 99],
-    ]);
-    assertEquals(store.security.bannedList({ as: "clientid", who: "bad" }, 10).length, 1);
-    store.security.bannedDelete("clientid", "bad");
-    assertEquals(store.security.bannedGet("clientid", "bad"), null);
-
-    const user = {
-      userIdType: "username",
-      userId: "alice",
-      passwordHash: "ab12",
-      salt: "s",
-      isSuperuser: true,
-    } as const;
-    store.security.usersPut(user);
-    store.security.usersPut({ ...user, userId: "bob", isSuperuser: false });
-    assertEquals(store.security.usersGet("username", "alice"), user);
-    assertEquals(store.security.usersList("username").map((u) => u.userId), ["alice", "bob"]);
-    assertEquals(store.security.usersList("clientid"), []);
-    store.security.usersDelete("username", "alice");
-    assertEquals(store.security.usersGet("username", "alice"), null);
-
-    const rules = [
-      { topic: "t/#", permission: "allow", action: "publish", qos: [0, 1], retain: "all" },
-      { topic: "#", permission: "deny", action: "all" },
-    ] as const;
-    store.security.aclRulesPut("username", "bob", rules);
-    store.security.aclRulesPut("all", "", [{
-      topic: "$SYS/#",
-      permission: "deny",
-      action: "subscribe",
-    }]);
-    assertEquals(store.security.aclRulesGet("username", "bob")?.rules, rules);
-    assertEquals(store.security.aclRulesList("all").length, 1);
-    store.security.aclRulesDelete("username", "bob");
-    assertEquals(store.security.aclRulesGet("username", "bob"), null);
-  });
-});
-
 Deno.test("Store refuses a retained message for a new topic over max_retained_messages", () => {
   const dir = tempDir();
   const store = Store.open({ ...options(dir), maxRetained: 2 });
@@ -373,54 +298,6 @@ Deno.test("Store refuses a retained message for a new topic over max_retained_me
     ]);
   } finally {
     store.close();
-    cleanup(dir);
-  }
-});
-
-Deno.test("Store opened readOnly beside the writer reads its commits and refuses writes", () => {
-  withStore((store, dir) => {
-    const reader = Store.open(options(dir, { readOnly: true }));
-    try {
-      const b = new StoreBatch();
-      b.session(session(makeKey(8, 1), "r"));
-      b.retain(8, msg("ro/1"));
-      store.apply(b.take());
-      assertEquals(reader.sessions([8], 0, 10).map((s) => s.clientId), ["r"]);
-      assertEquals(reader.retainedQuery("ro/#", null, 10).rows.length, 1);
-      let err: unknown;
-      try {
-        reader.apply(b.take());
-        b.retain(8, msg("ro/2"));
-        reader.apply(b.take());
-      } catch (e) {
-        err = e;
-      }
-      assert(err instanceof StoreError, String(err));
-      assertEquals(store.retainedCount(), 1);
-    } finally {
-      reader.close();
-    }
-  });
-});
-
-Deno.test("Store.open() from several isolates at once on a new file migrates it once", async () => {
-  const dir = tempDir();
-  try {
-    const url = new URL("./_open_race_worker.ts", import.meta.url);
-    const workers = Array.from({ length: 4 }, () => new Worker(url, { type: "module" }));
-    const barrier = new SharedArrayBuffer(4);
-    const results = await Promise.all(workers.map((w, index) =>
-      new Promise<string>((resolve) => {
-        w.onmessage = (e: MessageEvent<string>) => resolve(e.data);
-        w.postMessage({ dir, index, barrier, n: workers.length });
-      })
-    ));
-    for (const w of workers) w.terminate();
-    assertEquals(results, ["ok", "ok", "ok", "ok"]);
-    const store = Store.open(options(dir));
-    assertEquals(store.sessions([0, 1, 2, 3], 0, 10).length, 4);
-    store.close();
-  } finally {
     cleanup(dir);
   }
 });
