@@ -28,16 +28,28 @@ export interface StoreWorkerHandle {
 export function startStoreWorker(
   options: StoreWorkerOptions,
   log?: { level: "debug" | "info" | "warning" | "error"; format: "text" | "json" },
-  workerUrl: URL = new URL("../../workers/store.ts", import.meta.url),
+  opts: {
+    /**
+     * Called if the worker dies after it opened the file (an uncaught error). Commits in flight
+     * get no answer then: treat it as fatal (log, exit non-zero) rather than go on without
+     * durability.
+     */
+    onError?: (e: StoreError) => void;
+    workerUrl?: URL;
+  } = {},
 ): Promise<StoreWorkerHandle> {
+  const workerUrl = opts.workerUrl ?? new URL("../../workers/store.ts", import.meta.url);
   const worker = new Worker(workerUrl, { type: "module", name: "store" });
+  let opened = false;
   const send = (msg: StoreControl, transfer: Transferable[] = []) =>
     worker.postMessage(msg, transfer);
   return new Promise((resolve, reject) => {
     worker.onerror = (e) => {
       e.preventDefault();
       worker.terminate();
-      reject(new StoreError("io", `The store worker failed: ${e.message}`));
+      const err = new StoreError("io", `The store worker failed: ${e.message}`);
+      if (opened) opts.onError?.(err);
+      else reject(err);
     };
     worker.onmessage = (e: MessageEvent<StoreControlReply>) => {
       const msg = e.data;
@@ -45,6 +57,7 @@ export function startStoreWorker(
         worker.terminate();
         reject(new StoreError(msg.code, msg.message));
       } else if (msg.t === "opened") {
+        opened = true;
         resolve(handle(worker, send, msg.report));
       }
     };

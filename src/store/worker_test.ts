@@ -274,3 +274,23 @@ Deno.test("StoreHost deletes expired retained messages every maintenanceMs", asy
     cleanup(dir);
   }
 });
+
+Deno.test("startStoreWorker() reports a worker that dies after opening through onError", async () => {
+  const dir = tempDir();
+  try {
+    let failed: (e: StoreError) => void = () => {};
+    const died = new Promise<StoreError>((resolve) => failed = resolve);
+    const w = await startStoreWorker(options(dir), undefined, {
+      onError: (e) => failed(e),
+      workerUrl: new URL("./_crash_worker.ts", import.meta.url),
+    });
+    w.connect().close();
+    const err = await Promise.race([died, sleep(10_000).then(() => null)]);
+    assert(
+      err instanceof StoreError && /store worker crash \(test\)/.test(err.message),
+      String(err),
+    );
+  } finally {
+    cleanup(dir);
+  }
+});
