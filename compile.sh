@@ -76,7 +76,7 @@ mkdir -p dist
 for target in "${targets[@]}"; do
   out="dist/culex-$target"
   echo "compile.sh: building $out" >&2
-  # --include: the shard worker is loaded with new Worker(new URL(...)), and the embedded
+  # --include: the shard and store workers are loaded with new Worker(new URL(...)), and the embedded
   # default config is read from config/culex.yaml at run time; neither is a static import, so
   # deno compile would otherwise leave them out. Permissions are the broker's own needs:
   # net (listeners), read (config, certificates), env (CULEX__*), sys (core count), write
@@ -85,6 +85,7 @@ for target in "${targets[@]}"; do
     --target "$target" \
     --output "$out" \
     --include workers/shard.ts \
+    --include workers/store.ts \
     --include config/ \
     --allow-net --allow-read --allow-env --allow-sys --allow-write \
     main.ts

@@ -165,6 +165,8 @@ async function runStart(args: string[]): Promise<number> {
     node: config.node.name,
     shards: config.node.shards,
   });
+  // Deprecated keys are accepted; say so once, where the operator looks.
+  for (const warning of config.warnings) log.warn("Config: {warning}", { warning });
   // Signals are watched before the listeners open: a SIGTERM that arrives while the broker is
   // still starting waits for the start and then stops it, instead of killing the process.
   const signalled = watchSignals();

@@ -1,6 +1,7 @@
 /**
- * Integration suite 00: the CLI (main.ts) as a subprocess: help, version, and that a bad
- * configuration exits 2 naming the key (and line) before any port opens. Owns only the
+ * Integration suite 00: the CLI (main.ts) as a subprocess: help, version, that a bad
+ * configuration exits 2 naming the key (and line) before any port opens, and that a deprecated
+ * key is accepted with one warning. Owns only the
  * processes and temp files it creates; judges the broker from its exit code, output and port.
  */
 
@@ -131,7 +132,8 @@ Deno.test("00 cli: start --config with an unknown key exits 2 naming key and lin
   }
 });
 
-Deno.test("00 cli: start listens, and exits 0 on SIGTERM", async () => {
+/** Starts the broker with `extra` args, checks it listens, stops it with SIGTERM; its logs. */
+async function startAndStop(extra: string[]): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -142,6 +144,7 @@ Deno.test("00 cli: start listens, and exits 0 on SIGTERM", async () => {
       "1",
       "--set",
       "listeners.tcp.default.bind=127.0.0.1:0",
+      ...extra,
     ],
     cwd: REPO.pathname,
     env: { NO_COLOR: "1" },
@@ -172,4 +175,20 @@ Deno.test("00 cli: start listens, and exits 0 on SIGTERM", async () => {
   const { code } = await status;
   await readers;
   assertEquals(code, 0, `exit code after SIGTERM; logs:\n${logs}`);
+  return logs;
+}
+
+Deno.test("00 cli: start listens, and exits 0 on SIGTERM", async () => {
+  await startAndStop([]);
+});
+
+Deno.test("00 cli: the deprecated retainer.max_retained_messages starts with one warning", async () => {
+  const logs = await startAndStop(["--set", "retainer.max_retained_messages=5"]);
+  const warned = logs.split("\n").filter((l) =>
+    /WARNING .*retainer\.max_retained_messages is deprecated: use retainer\.backend\.max_retained_messages/
+      .test(l)
+  );
+  assertEquals(warned.length, 1, `one warning; logs:\n${logs}`);
+  const quiet = await startAndStop([]);
+  assert(!/deprecated/.test(quiet), `no warning without the old key; logs:\n${quiet}`);
 });

@@ -9,6 +9,8 @@
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { configSchema, knownKeys } from "./schema.ts";
+import { retainerWarnings } from "./_schema_store.ts";
+import { dirname, isAbsolute, resolve } from "node:path";
 import type { Config } from "./types.ts";
 import { isMapping, lineOf, parseScalar, parseYamlSource, type YamlSource } from "./_yaml.ts";
 
@@ -69,7 +71,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const config = result.data;
   // node.shards 0 means "one per core"; the Config type promises a resolved count >= 1.
   const shards = config.node.shards || Math.max(1, navigator.hardwareConcurrency || 1);
-  return deepFreeze({ ...config, node: { ...config.node, shards } });
+  // "data/ beside the config": relative to the --config file, else to the current directory.
+  const base = opts.file !== undefined ? dirname(resolve(opts.file)) : Deno.cwd();
+  const d = config.node.dataDir;
+  const dataDir = isAbsolute(d) ? d : resolve(base, d);
+  const warnings = retainerWarnings(merged);
+  return deepFreeze({ ...config, node: { ...config.node, shards, dataDir }, warnings });
 }
 
 function readEmbedded(): string {

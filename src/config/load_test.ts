@@ -61,7 +61,15 @@ Deno.test("loadConfig() returns the documented defaults when given nothing", () 
   assertEquals(c.mqtt.keepaliveMultiplier, 1.5);
   assertEquals(c.mqtt.maxSubscriptions, 0);
   assertEquals(c.mqtt.mqueueDropPolicy, "drop_oldest");
-  assertEquals(c.retainer, { enable: true, maxRetainedMessages: 100_000, maxPayloadSize: 1 << 20 });
+  assertEquals(c.retainer, {
+    enable: true,
+    maxRetainedMessages: 100_000,
+    maxPayloadSize: 1 << 20,
+    storageType: "ram",
+    indexSpecs: [[1, 2, 3], [1, 3], [2, 3], [3]],
+  });
+  assertEquals(c.durableSessions, { enable: false, sync: "normal", maxStoreSize: 0 });
+  assertEquals(c.warnings, []);
   assertEquals(c.ipc.ringSize, 4 << 20);
 });
 
@@ -76,7 +84,8 @@ Deno.test("loadConfig() returns a deeply frozen Config", () => {
 Deno.test("configSchema defaults equal the embedded config/culex.yaml", () => {
   const fromSchema = configSchema.parse({});
   const fromYaml = loadConfig({ shards: 3 });
-  assertEquals(fromYaml, { ...fromSchema, node: { ...fromSchema.node, shards: 3 } });
+  const dataDir = `${Deno.cwd()}/data`;
+  assertEquals(fromYaml, { ...fromSchema, node: { ...fromSchema.node, shards: 3, dataDir } });
 });
 
 Deno.test("loadConfig() applies a file over the defaults and keeps the rest", () => {
@@ -124,7 +133,7 @@ Deno.test("loadConfig() lets --set override the environment, and --shards/--node
     nodeName: "edge@10.0.0.1",
   });
   assertEquals(c.mqtt.maxInflight, 256);
-  assertEquals(c.node, { name: "edge@10.0.0.1", shards: 5 });
+  assertEquals(c.node, { name: "edge@10.0.0.1", shards: 5, dataDir: `${Deno.cwd()}/data` });
   assertEquals(c.log.level, "debug");
 });
 
@@ -164,7 +173,7 @@ Deno.test("loadConfig() converts durations, sizes and infinity in the config", (
       "mqtt.session_expiry_interval=1d",
       "mqtt.max_packet_size=64KB",
       "mqtt.max_subscriptions=10",
-      "retainer.max_retained_messages=infinity",
+      "retainer.backend.max_retained_messages=infinity",
       "ipc.ring_size=1GB",
     ],
   });
@@ -286,4 +295,62 @@ Deno.test("loadConfig() refuses a document that is not a mapping", () => {
   const e = withFile("- a\n- b\n", (file) => configError(() => loadConfig({ file })));
   assertEquals(e.line, 1);
   assertMatch(e.expected, /mapping/);
+});
+
+Deno.test("loadConfig() resolves node.data_dir beside the --config file, else the cwd", () => {
+  const c = withFile("node:\n  data_dir: store\n", (file) => {
+    const got = loadConfig({ file });
+    assertEquals(got.node.dataDir, `${file.slice(0, file.lastIndexOf("/"))}/store`);
+    return got;
+  });
+  assertEquals(c.node.dataDir.endsWith("/store"), true);
+  assertEquals(
+    loadConfig({ sets: ["node.data_dir=/var/lib/culex"] }).node.dataDir,
+    "/var/lib/culex",
+  );
+  assertEquals(loadConfig({ sets: ["node.data_dir=d2"] }).node.dataDir, `${Deno.cwd()}/d2`);
+  const e = configError(() => loadConfig({ sets: ["node.data_dir="] }));
+  assertEquals(e.key, "node.data_dir");
+});
+
+Deno.test("loadConfig() reads durable_sessions and retainer.backend with EMQX's names", () => {
+  const yaml = "retainer:\n  backend:\n    index_specs: [[2], [1, 4]]\n";
+  const c = withFile(yaml, (file) =>
+    loadConfig({
+      file,
+      sets: [
+        "durable_sessions.enable=true",
+        "durable_sessions.sync=full",
+        "durable_sessions.max_store_size=64MB",
+        "retainer.backend.storage_type=disc",
+        "retainer.backend.max_retained_messages=5",
+      ],
+    }));
+  assertEquals(c.durableSessions, { enable: true, sync: "full", maxStoreSize: 64 << 20 });
+  assertEquals(c.retainer.storageType, "disc");
+  assertEquals(c.retainer.maxRetainedMessages, 5);
+  assertEquals(c.retainer.indexSpecs, [[2], [1, 4]]);
+  assertEquals(c.warnings, []);
+  const bad = configError(() => loadConfig({ sets: ["durable_sessions.sync=sometimes"] }));
+  assertEquals(bad.key, "durable_sessions.sync");
+  const small = configError(() => loadConfig({ sets: ["durable_sessions.max_store_size=1KB"] }));
+  assertMatch(small.message, /at least 1MB, or infinity/);
+  const specYaml = "retainer:\n  backend:\n    index_specs: [[0, 9]]\n";
+  const spec = withFile(specYaml, (file) => configError(() => loadConfig({ file })));
+  assertEquals([spec.key, spec.line], ["retainer.backend.index_specs", 3]);
+  const storage = configError(() => loadConfig({ sets: ["retainer.backend.storage_type=disk"] }));
+  assertMatch(storage.message, /one of "ram", "disc"/);
+});
+
+Deno.test("loadConfig() accepts the deprecated retainer.max_retained_messages with a warning", () => {
+  const c = withFile(
+    "retainer:\n  max_retained_messages: 7\n  backend:\n    max_retained_messages: 9\n",
+    (file) => loadConfig({ file }),
+  );
+  assertEquals(c.retainer.maxRetainedMessages, 7);
+  assertEquals(c.warnings.length, 1);
+  assertMatch(
+    c.warnings[0] ?? "",
+    /retainer\.max_retained_messages is deprecated: use retainer\.backend\.max_retained_messages/,
+  );
 });

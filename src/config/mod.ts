@@ -15,10 +15,13 @@ export type * from "./types_auth.ts";
 export type {
   Config,
   DropPolicy,
+  DurableSessionsConfig,
   LogLevel,
   MqttConfig,
   ResolvedZone,
   RetainerConfig,
+  RetainerStorageType,
+  StoreSync,
   TcpListenerConfig,
   ZoneOverrides,
 } from "./types.ts";

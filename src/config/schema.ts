@@ -13,7 +13,6 @@ import type {
   DelayedConfig,
   ForceGcConfig,
   MqttConfig,
-  RetainerConfig,
   SysTopicsConfig,
   TcpListenerConfig,
 } from "./types.ts";
@@ -31,6 +30,7 @@ import {
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, rate, zonesSchema } from "./_schema_security.ts";
+import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -168,16 +168,6 @@ const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   quietRate: g.quiet_rate,
 }));
 
-const retainer = z.strictObject({
-  enable: bool().default(true),
-  max_retained_messages: int(0, UNLIMITED, { infinity: true }).default(100_000),
-  max_payload_size: size(0, MQTT_MAX_PACKET).default(MB),
-}).transform((r): RetainerConfig => ({
-  enable: r.enable,
-  maxRetainedMessages: r.max_retained_messages,
-  maxPayloadSize: r.max_payload_size,
-}));
-
 /**
  * Schema of the whole configuration document (snake_case input, Config output). Every object
  * is strict, so an unknown key is an `unrecognized_keys` issue rather than silently ignored.
@@ -187,7 +177,8 @@ export const configSchema = z.strictObject({
   node: z.strictObject({
     name: text(/^[^@\s]+@[^@\s]+$/, `a node name "name@host"`).default("culex@127.0.0.1"),
     shards: int(0, 1024).default(0),
-  }).prefault({}),
+    data_dir: dataDir(),
+  }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
   log: z.strictObject({
     level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
     format: oneOf(["text", "json"] as const).default("text"),
@@ -196,7 +187,8 @@ export const configSchema = z.strictObject({
     tcp: z.record(listenerName, tcpListener).prefault({ default: { bind: "0.0.0.0:1883" } }),
   }).prefault({}),
   mqtt: mqtt.prefault({}),
-  retainer: retainer.prefault({}),
+  retainer: retainerSchema.prefault({}),
+  durable_sessions: durableSessionsSchema.prefault({}),
   broker: broker.prefault({}),
   sys_topics: sysTopics.prefault({}),
   delayed: delayed.prefault({}),
@@ -226,6 +218,7 @@ export const configSchema = z.strictObject({
   listeners: c.listeners,
   mqtt: c.mqtt,
   retainer: c.retainer,
+  durableSessions: c.durable_sessions,
   broker: c.broker,
   sysTopics: c.sys_topics,
   delayed: c.delayed,
@@ -236,6 +229,7 @@ export const configSchema = z.strictObject({
   flappingDetect: c.flapping_detect,
   zones: c.zones,
   ipc: { ringSize: c.ipc.ring_size },
+  warnings: [],
 }));
 
 /** What the YAML document may contain, after parsing (before defaults and mapping). */

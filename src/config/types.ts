@@ -12,6 +12,13 @@ import type {
   Rate,
 } from "./types_auth.ts";
 export type * from "./types_auth.ts";
+import type { DurableSessionsConfig, RetainerConfig } from "./types_store.ts";
+export type {
+  DurableSessionsConfig,
+  RetainerConfig,
+  RetainerStorageType,
+  StoreSync,
+} from "./types_store.ts";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
 export type DropPolicy = "drop_oldest" | "drop_newest";
@@ -100,18 +107,16 @@ export interface ForceGcConfig {
   readonly quietRate: number;
 }
 
-export interface RetainerConfig {
-  readonly enable: boolean;
-  /** Retained messages in the whole broker; 0 = unlimited. */
-  readonly maxRetainedMessages: number;
-  readonly maxPayloadSize: number;
-}
-
 export interface Config {
   readonly node: {
     readonly name: string;
     /** Shard workers; resolved from 0 (= number of cores) at load time, always >= 1. */
     readonly shards: number;
+    /**
+     * Directory of the store file (absolute after loadConfig: a relative node.data_dir is
+     * resolved against the --config file's directory, else the current directory).
+     */
+    readonly dataDir: string;
   };
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
   readonly listeners: {
@@ -119,6 +124,7 @@ export interface Config {
   };
   readonly mqtt: MqttConfig;
   readonly retainer: RetainerConfig;
+  readonly durableSessions: DurableSessionsConfig;
   readonly broker: BrokerConfig;
   readonly sysTopics: SysTopicsConfig;
   readonly delayed: DelayedConfig;
@@ -134,6 +140,8 @@ export interface Config {
     /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
     readonly ringSize: number;
   };
+  /** Deprecation notices about the given keys, for the CLI to log once at start. */
+  readonly warnings: readonly string[];
 }
 
 /** What a zone may override (each key optional: a zone is merged over the global values). */

@@ -1,0 +1,242 @@
+/**
+ * Writer: applies the ops of a batch with prepared statements, inside a transaction the Store
+ * opened. Private to src/store/. Knows the tables, nothing of MQTT beyond splitting a retained
+ * topic into levels. A message referenced by two or more `out` ops of one batch goes to
+ * `messages` once (refs kept by triggers); a single reference is stored inline.
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { RETAINED_LEVELS } from "./schema.ts";
+import { partitionOfKey } from "./keys.ts";
+import type { StoreOp, WireBatch } from "./types.ts";
+
+type Stmts = Record<string, StatementSync>;
+
+const SQL = {
+  sessionOther: "SELECT sid FROM sessions WHERE client_id = ? AND sid <> ?",
+  session: `INSERT INTO sessions (sid, client_id, partition, proto_ver, expiry_ms, connected,
+      disconnected_at, created_at, will, will_delay_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (sid) DO UPDATE SET client_id = excluded.client_id, proto_ver = excluded.proto_ver,
+      expiry_ms = excluded.expiry_ms, connected = excluded.connected,
+      disconnected_at = excluded.disconnected_at, will = excluded.will,
+      will_delay_ms = excluded.will_delay_ms`,
+  sessionState:
+    "UPDATE sessions SET connected = ?, disconnected_at = ?, expiry_ms = ? WHERE sid = ?",
+  delSubs: "DELETE FROM subscriptions WHERE sid = ?",
+  delOut: "DELETE FROM outgoing WHERE sid = ?",
+  delRels: "DELETE FROM awaiting_rel WHERE sid = ?",
+  delSession: "DELETE FROM sessions WHERE sid = ?",
+  sub: `INSERT INTO subscriptions (sid, filter, qos, no_local, rap, rh, sub_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid, filter) DO UPDATE SET qos = excluded.qos,
+      no_local = excluded.no_local, rap = excluded.rap, rh = excluded.rh, sub_id = excluded.sub_id`,
+  unsub: "DELETE FROM subscriptions WHERE sid = ? AND filter = ?",
+  message: "INSERT INTO messages (refs, body) VALUES (0, ?)",
+  out: `INSERT INTO outgoing (sid, seq, phase, packet_id, qos, retain, sub_ids, shared, msg_id,
+      body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  outSent: "UPDATE outgoing SET phase = 1, packet_id = ? WHERE sid = ? AND seq = ?",
+  outPubrel: "UPDATE outgoing SET phase = 2, msg_id = NULL, body = NULL WHERE sid = ? AND seq = ?",
+  outDelete: "DELETE FROM outgoing WHERE sid = ? AND seq = ?",
+  rel: "INSERT OR REPLACE INTO awaiting_rel (sid, packet_id, received_at) VALUES (?, ?, ?)",
+  relDelete: "DELETE FROM awaiting_rel WHERE sid = ? AND packet_id = ?",
+  retainedHas: "SELECT 1 AS x FROM retained WHERE topic = ?",
+  retain: `INSERT INTO retained (topic, partition, depth, l1, l2, l3, l4, l5, l6, l7, l8,
+      expires_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (topic) DO UPDATE SET partition = excluded.partition,
+      expires_at = excluded.expires_at, body = excluded.body`,
+  retainDelete: "DELETE FROM retained WHERE topic = ?",
+  delay: "INSERT OR REPLACE INTO delayed (id, due_at, body) VALUES (?, ?, ?)",
+  delayDelete: "DELETE FROM delayed WHERE id = ?",
+  ban: `INSERT OR REPLACE INTO banned (as_, who, by_, reason, at, until)
+    VALUES (?, ?, ?, ?, ?, ?)`,
+  banDelete: "DELETE FROM banned WHERE as_ = ? AND who = ?",
+  user: `INSERT OR REPLACE INTO users (user_id_type, user_id, password_hash, salt, is_superuser)
+    VALUES (?, ?, ?, ?, ?)`,
+  userDelete: "DELETE FROM users WHERE user_id_type = ? AND user_id = ?",
+  acl: "INSERT OR REPLACE INTO acl_rules (who_type, who, rules) VALUES (?, ?, ?)",
+  aclDelete: "DELETE FROM acl_rules WHERE who_type = ? AND who = ?",
+} as const;
+
+/** Retained bookkeeping shared with the Store: the count and its cap. */
+export interface RetainedCount {
+  count: number;
+  readonly max: number;
+}
+
+/** Applies ops; one per Store. */
+export class Writer {
+  readonly #s: Stmts;
+
+  constructor(db: DatabaseSync) {
+    this.#s = {};
+    for (const [name, sql] of Object.entries(SQL)) this.#s[name] = db.prepare(sql);
+  }
+
+  /**
+   * Runs `ops` (all of `batch.ops`, or the releasing subset) inside the open transaction.
+   * Returns how many `retain` ops were refused by the cap. Throws what SQLite throws.
+   */
+  run(batch: WireBatch, ops: readonly StoreOp[], retained: RetainedCount): number {
+    const shared = sharedMessages(ops, batch.msgs.length);
+    const ids = new Map<number, number>();
+    let refused = 0;
+    const s = this.#s;
+    for (const o of ops) {
+      switch (o.op) {
+        case "session": {
+          const r = o.session;
+          const other = s.sessionOther!.get(r.clientId, r.sid);
+          if (other) this.#deleteSession(Number(other.sid));
+          const will = r.will >= 0 ? msgAt(batch, r.will) : null;
+          s.session!.run(
+            r.sid,
+            r.clientId,
+            partitionOfKey(r.sid),
+            r.protoVer,
+            r.expiryMs,
+            r.connected ? 1 : 0,
+            r.disconnectedAt,
+            r.createdAt,
+            will,
+            r.willDelayMs,
+          );
+          break;
+        }
+        case "session_state":
+          s.sessionState!.run(o.connected ? 1 : 0, o.disconnectedAt, o.expiryMs, o.sid);
+          break;
+        case "session_delete":
+          this.#deleteSession(o.sid);
+          break;
+        case "sub": {
+          const p = o.opts;
+          s.sub!.run(
+            o.sid,
+            o.filter,
+            p.qos,
+            p.noLocal ? 1 : 0,
+            p.retainAsPublished ? 1 : 0,
+            p.retainHandling,
+            p.subscriptionId,
+          );
+          break;
+        }
+        case "unsub":
+          s.unsub!.run(o.sid, o.filter);
+          break;
+        case "out": {
+          let msgId: number | null = null;
+          let body: Uint8Array | null = null;
+          if ((shared?.[o.msg] ?? 0) > 1) {
+            msgId = ids.get(o.msg) ?? null;
+            if (msgId === null) {
+              msgId = Number(s.message!.run(msgAt(batch, o.msg)).lastInsertRowid);
+              ids.set(o.msg, msgId);
+            }
+          } else body = msgAt(batch, o.msg);
+          s.out!.run(
+            o.sid,
+            o.seq,
+            o.packetId > 0 ? 1 : 0,
+            o.packetId,
+            o.qos,
+            o.retain ? 1 : 0,
+            o.subIds.join(","),
+            o.shared,
+            msgId,
+            body,
+          );
+          break;
+        }
+        case "out_sent":
+          s.outSent!.run(o.packetId, o.sid, o.seq);
+          break;
+        case "out_pubrel":
+          s.outPubrel!.run(o.sid, o.seq);
+          break;
+        case "out_delete":
+          s.outDelete!.run(o.sid, o.seq);
+          break;
+        case "rel":
+          s.rel!.run(o.sid, o.packetId, o.at);
+          break;
+        case "rel_delete":
+          s.relDelete!.run(o.sid, o.packetId);
+          break;
+        case "retain": {
+          const isNew = s.retainedHas!.get(o.topic) === undefined;
+          if (isNew && retained.max > 0 && retained.count >= retained.max) {
+            refused++;
+            break;
+          }
+          const levels = levelColumns(o.topic);
+          s.retain!.run(o.topic, o.partition, ...levels, o.expiresAt, msgAt(batch, o.msg));
+          if (isNew) retained.count++;
+          break;
+        }
+        case "retain_delete":
+          retained.count -= Number(s.retainDelete!.run(o.topic).changes);
+          break;
+        case "delay":
+          s.delay!.run(o.id, o.dueAt, msgAt(batch, o.msg));
+          break;
+        case "delay_delete":
+          s.delayDelete!.run(o.id);
+          break;
+        case "ban": {
+          const b = o.ban;
+          s.ban!.run(b.as, b.who, b.by, b.reason, b.at, b.until);
+          break;
+        }
+        case "ban_delete":
+          s.banDelete!.run(o.as, o.who);
+          break;
+        case "user": {
+          const u = o.user;
+          s.user!.run(u.userIdType, u.userId, u.passwordHash, u.salt, u.isSuperuser ? 1 : 0);
+          break;
+        }
+        case "user_delete":
+          s.userDelete!.run(o.userIdType, o.userId);
+          break;
+        case "acl":
+          s.acl!.run(o.whoType, o.who, JSON.stringify(o.rules));
+          break;
+        case "acl_delete":
+          s.aclDelete!.run(o.whoType, o.who);
+          break;
+        default:
+          throw new TypeError(`Unknown store op ${JSON.stringify((o as { op: unknown }).op)}`);
+      }
+    }
+    return refused;
+  }
+
+  #deleteSession(sid: number): void {
+    const s = this.#s;
+    s.delSubs!.run(sid);
+    s.delOut!.run(sid);
+    s.delRels!.run(sid);
+    s.delSession!.run(sid);
+  }
+}
+
+/** How many `out` ops refer to each message of the batch (null without `out` ops). */
+function sharedMessages(ops: readonly StoreOp[], n: number): Uint32Array | null {
+  let counts: Uint32Array | null = null;
+  for (const o of ops) if (o.op === "out") (counts ??= new Uint32Array(n))[o.msg]! += 1;
+  return counts;
+}
+
+function msgAt(batch: WireBatch, i: number): Uint8Array {
+  const m = batch.msgs[i];
+  if (m === undefined) throw new RangeError(`Batch has no message ${i}`);
+  return m;
+}
+
+/** depth, then levels 1-8 ('' beyond the topic's depth). */
+function levelColumns(topic: string): [number, ...string[]] {
+  const levels = topic.split("/");
+  const out: [number, ...string[]] = [levels.length];
+  for (let i = 0; i < RETAINED_LEVELS; i++) out.push(levels[i] ?? "");
+  return out;
+}

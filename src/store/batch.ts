@@ -1,0 +1,206 @@
+/**
+ * StoreBatch: what a shard collects during one pass and commits once (durable mode's "commits
+ * grouped per shard pass"). Named methods for each event of the MQTT flows build the ops;
+ * a Message is encoded once per batch however many sessions it goes to. `take()` hands the
+ * WireBatch over (to Store.apply in this isolate, or to the store worker) and starts afresh.
+ * Pure data; no I/O. Owned by src/store/; used by the shard.
+ */
+
+import { encodeMessage, type Message } from "../mqtt/mod.ts";
+import type {
+  AclRule,
+  AclWhoType,
+  BanRecord,
+  StoreOp,
+  SubOptionsRecord,
+  UserRecord,
+  WireBatch,
+} from "./types.ts";
+
+/** What the shard's Delivery has (structural: the store does not import src/shard/). */
+export interface DeliveryLike {
+  readonly message: Message;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly subscriptionIds: readonly number[];
+  readonly shared?: string;
+}
+
+/** A persistent session's row as the shard knows it. */
+export interface SessionInfo {
+  readonly sid: number;
+  readonly clientId: string;
+  readonly protoVer: number;
+  /** ms; Infinity or -1 = never expires. */
+  readonly expiryMs: number;
+  readonly connected: boolean;
+  readonly disconnectedAt: number;
+  readonly createdAt: number;
+  readonly will: Message | null;
+  readonly willDelayMs: number;
+}
+
+/** Ops and messages of one commit. */
+export class StoreBatch {
+  #ops: StoreOp[] = [];
+  #msgs: Uint8Array[] = [];
+  #index = new Map<Message, number>();
+  #bytes = 0;
+
+  /** Number of ops so far. */
+  get size(): number {
+    return this.#ops.length;
+  }
+
+  /** Encoded message bytes so far (for a bound on a batch). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Index of `m` in this batch's messages, encoding it on first use. */
+  message(m: Message): number {
+    let i = this.#index.get(m);
+    if (i === undefined) {
+      const b = encodeMessage(m);
+      i = this.#msgs.push(b) - 1;
+      this.#bytes += b.length;
+      this.#index.set(m, i);
+    }
+    return i;
+  }
+
+  /** CONNECT of a persistent session (new or resumed; a will or expiry change). */
+  session(s: SessionInfo): void {
+    const will = s.will ? this.message(s.will) : -1;
+    const expiryMs = expiryOf(s.expiryMs);
+    this.#ops.push({ op: "session", session: { ...s, expiryMs, will } });
+  }
+
+  /** Connection bound or ended; expiry may change at DISCONNECT (MQTT 5). */
+  sessionState(sid: number, connected: boolean, disconnectedAt: number, expiryMs: number): void {
+    this.#ops.push({
+      op: "session_state",
+      sid,
+      connected,
+      disconnectedAt,
+      expiryMs: expiryOf(expiryMs),
+    });
+  }
+
+  /** Clean start, expiry, or a session that stops being persistent: everything of it goes. */
+  sessionDelete(sid: number): void {
+    this.#ops.push({ op: "session_delete", sid });
+  }
+
+  subscribe(sid: number, filter: string, opts: SubOptionsRecord): void {
+    this.#ops.push({ op: "sub", sid, filter, opts });
+  }
+
+  unsubscribe(sid: number, filter: string): void {
+    this.#ops.push({ op: "unsub", sid, filter });
+  }
+
+  /**
+   * A delivery to a persistent session at `seq` (the session's next sequence number): queued
+   * (packetId 0) or sent at once with that packet id.
+   */
+  enqueue(sid: number, seq: number, d: DeliveryLike, packetId = 0): void {
+    this.#ops.push({
+      op: "out",
+      sid,
+      seq,
+      qos: d.qos,
+      retain: d.retain,
+      packetId,
+      subIds: d.subscriptionIds,
+      shared: d.shared ?? "",
+      msg: this.message(d.message),
+    });
+  }
+
+  /** A queued delivery moved into the inflight window with `packetId`. */
+  sent(sid: number, seq: number, packetId: number): void {
+    this.#ops.push({ op: "out_sent", sid, seq, packetId });
+  }
+
+  /** PUBREC received for an outgoing QoS 2: only the PUBREL remains. */
+  pubrel(sid: number, seq: number): void {
+    this.#ops.push({ op: "out_pubrel", sid, seq });
+  }
+
+  /** PUBACK, PUBCOMP, a failed PUBREC, a drop or an expiry: the row goes. */
+  done(sid: number, seq: number): void {
+    this.#ops.push({ op: "out_delete", sid, seq });
+  }
+
+  /** Incoming QoS 2 stored, PUBREC about to go [MQTT-4.3.3-8]. */
+  awaitRel(sid: number, packetId: number, at: number): void {
+    this.#ops.push({ op: "rel", sid, packetId, at });
+  }
+
+  /** PUBREL received (or await_rel_timeout): the packet id may be reused. */
+  releaseRel(sid: number, packetId: number): void {
+    this.#ops.push({ op: "rel_delete", sid, packetId });
+  }
+
+  /** A retained message stored (empty payloads are deletes: call retainDelete). */
+  retain(partition: number, m: Message): void {
+    this.#ops.push({
+      op: "retain",
+      topic: m.topic,
+      partition,
+      expiresAt: m.expiresAt,
+      msg: this.message(m),
+    });
+  }
+
+  retainDelete(topic: string): void {
+    this.#ops.push({ op: "retain_delete", topic });
+  }
+
+  /** A delayed publish scheduled; `id` is a partitioned key (keys.ts). */
+  delay(id: number, dueAt: number, m: Message): void {
+    this.#ops.push({ op: "delay", id, dueAt, msg: this.message(m) });
+  }
+
+  /** A delayed publish fired or cancelled. */
+  delayDelete(id: number): void {
+    this.#ops.push({ op: "delay_delete", id });
+  }
+
+  ban(ban: BanRecord): void {
+    this.#ops.push({ op: "ban", ban });
+  }
+  banDelete(as: string, who: string): void {
+    this.#ops.push({ op: "ban_delete", as, who });
+  }
+  user(user: UserRecord): void {
+    this.#ops.push({ op: "user", user });
+  }
+  userDelete(userIdType: string, userId: string): void {
+    this.#ops.push({ op: "user_delete", userIdType, userId });
+  }
+  acl(whoType: AclWhoType, who: string, rules: readonly AclRule[]): void {
+    this.#ops.push({ op: "acl", whoType, who, rules });
+  }
+  aclDelete(whoType: AclWhoType, who: string): void {
+    this.#ops.push({ op: "acl_delete", whoType, who });
+  }
+
+  /**
+   * The batch so far, for commit; the builder starts empty again. Fresh containers each time
+   * (not cleared ones): see docs/architecture.md on Map.clear() and young-generation GC.
+   */
+  take(): WireBatch {
+    const out: WireBatch = { msgs: this.#msgs, ops: this.#ops };
+    this.#ops = [];
+    this.#msgs = [];
+    this.#index = new Map();
+    this.#bytes = 0;
+    return out;
+  }
+}
+
+function expiryOf(ms: number): number {
+  return ms === Infinity || ms < 0 ? -1 : ms;
+}
