@@ -15,10 +15,9 @@ import type {
   MqttConfig,
   RetainerConfig,
   SysTopicsConfig,
-  TcpListenerConfig,
 } from "./types.ts";
+import { listenersSchema, peerCertAs } from "./_schema_listeners.ts";
 import {
-  bind,
   bool,
   duration,
   formatSize,
@@ -45,27 +44,6 @@ const MAX_SESSION_EXPIRY_MS = 0xffff_ffff * 1000;
  */
 export const RING_RECORD_OVERHEAD = 64;
 
-const listenerName = z.string().regex(/^[A-Za-z0-9_-]+$/, {
-  message: `a listener name of letters, digits, "_" or "-"`,
-});
-
-const tcpListener = z.strictObject({
-  enable: bool().default(true),
-  // Required: two listeners must not silently share the default port.
-  bind: bind(),
-  max_connections: int(1, 10_000_000).default(100_000),
-  max_conn_rate: int(0, UNLIMITED, { infinity: true, perSecond: true }).default(0),
-  backlog: int(1, 65535).default(1024),
-}).transform((l): TcpListenerConfig => ({
-  enable: l.enable,
-  bind: l.bind.bind,
-  host: l.bind.host,
-  port: l.bind.port,
-  maxConnections: l.max_connections,
-  maxConnRate: l.max_conn_rate,
-  backlog: l.backlog,
-}));
-
 const mqtt = z.strictObject({
   max_packet_size: size(1, MQTT_MAX_PACKET).default(MB),
   max_clientid_len: int(23, 65535).default(65535),
@@ -89,6 +67,8 @@ const mqtt = z.strictObject({
   max_subscriptions: int(0, UNLIMITED, { infinity: true }).default(0),
   server_keepalive: int(0, 65535).default(0),
   response_information: z.string().max(65535).default(""),
+  peer_cert_as_username: peerCertAs(),
+  peer_cert_as_clientid: peerCertAs(),
 }).transform((m): MqttConfig => ({
   maxPacketSize: m.max_packet_size,
   maxClientidLen: m.max_clientid_len,
@@ -112,6 +92,8 @@ const mqtt = z.strictObject({
   maxSubscriptions: m.max_subscriptions,
   serverKeepalive: m.server_keepalive,
   responseInformation: m.response_information,
+  peerCertAsUsername: m.peer_cert_as_username,
+  peerCertAsClientid: m.peer_cert_as_clientid,
 }));
 
 const broker = z.strictObject({
@@ -178,9 +160,7 @@ export const configSchema = z.strictObject({
     level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
     format: oneOf(["text", "json"] as const).default("text"),
   }).prefault({}),
-  listeners: z.strictObject({
-    tcp: z.record(listenerName, tcpListener).prefault({ default: { bind: "0.0.0.0:1883" } }),
-  }).prefault({}),
+  listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainer.prefault({}),
   broker: broker.prefault({}),

@@ -4,21 +4,11 @@
  * sizes are bytes, "infinity" in the YAML becomes 0 where a key says so.
  */
 
+import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
+export type * from "./types_listeners.ts";
+
 export type LogLevel = "debug" | "info" | "warning" | "error";
 export type DropPolicy = "drop_oldest" | "drop_newest";
-
-export interface TcpListenerConfig {
-  readonly enable: boolean;
-  /** "host:port"; port 0 asks the OS for a free port (tests). */
-  readonly bind: string;
-  readonly host: string;
-  readonly port: number;
-  /** Open connections on this listener; further accepts are closed at once. */
-  readonly maxConnections: number;
-  /** New connections accepted per second on this listener; 0 = unlimited. */
-  readonly maxConnRate: number;
-  readonly backlog: number;
-}
 
 export interface MqttConfig {
   readonly maxPacketSize: number;
@@ -48,6 +38,10 @@ export interface MqttConfig {
   readonly serverKeepalive: number;
   /** MQTT 5 Response Information sent when a client requests it; "" = none. */
   readonly responseInformation: string;
+  /** TLS listeners: the client certificate's field used as username (`disabled` = none). */
+  readonly peerCertAsUsername: PeerCertAs;
+  /** TLS listeners: the client certificate's field used as client id (`disabled` = none). */
+  readonly peerCertAsClientid: PeerCertAs;
 }
 
 export type SharedStrategy = "random" | "round_robin" | "sticky" | "hash_clientid" | "hash_topic";
@@ -97,9 +91,7 @@ export interface Config {
     readonly shards: number;
   };
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
-  readonly listeners: {
-    readonly tcp: Readonly<Record<string, TcpListenerConfig>>;
-  };
+  readonly listeners: ListenersConfig;
   readonly mqtt: MqttConfig;
   readonly retainer: RetainerConfig;
   readonly broker: BrokerConfig;

@@ -10,7 +10,7 @@
 import { readF64LE, readU16LE, readU32LE } from "../bytes.ts";
 
 /** Version of the record format below; bump it (and add kinds) rather than edit a released one. */
-export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_FORMAT_VERSION = 2;
 
 /** Bytes before the payload of every record: u32 length + u8 kind. */
 export const RECORD_HEADER_BYTES = 5;

@@ -64,5 +64,5 @@ Deno.test("RecordKind values are unique and named", () => {
   strictEqual(new Set(values).size, values.length);
   strictEqual(recordKindName(RecordKind.RoutedPublish), "RoutedPublish");
   strictEqual(recordKindName(200), "Unknown(200)");
-  strictEqual(RECORD_FORMAT_VERSION, 1);
+  strictEqual(RECORD_FORMAT_VERSION, 2);
 });

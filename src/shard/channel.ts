@@ -30,6 +30,7 @@ import { dispatchPacket } from "./handlers/dispatch.ts";
 import type { Session, SessionOutput } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { Will } from "./will.ts";
+import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
 
 /** What a Channel needs from its shard. */
 export interface ChannelHost {
@@ -73,6 +74,8 @@ export class Channel implements SessionOutput {
   readonly host: ChannelHost;
   /** Set by the supervisor when it assigned the id of a CONNECT with an empty one. */
   readonly assignedClientId: string;
+  /** Zone, enable_authn, TLS certificate facts, cookie: from the listener (issue 12). */
+  readonly connInfo: ConnInfo;
   state: ChannelState = "connecting";
   protocolVersion: 3 | 4 | 5 = 4;
   clientId = "";
@@ -107,13 +110,20 @@ export class Channel implements SessionOutput {
 
   constructor(
     host: ChannelHost,
-    opts: { connId: number; peer: string; listener: string; assignedClientId: string },
+    opts: {
+      connId: number;
+      peer: string;
+      listener: string;
+      assignedClientId: string;
+      connInfo?: ConnInfo;
+    },
   ) {
     this.host = host;
     this.connId = opts.connId;
     this.peer = opts.peer;
     this.listener = opts.listener;
     this.assignedClientId = opts.assignedClientId;
+    this.connInfo = opts.connInfo ?? DEFAULT_CONN_INFO;
     this.lastActivity = host.now();
   }
 

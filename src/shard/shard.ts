@@ -24,6 +24,7 @@ import {
 import { type Message, ReasonCode } from "../mqtt/mod.ts";
 import { Broker } from "./broker.ts";
 import { Channel, type ChannelHost } from "./channel.ts";
+import { readConnInfo } from "./conn_info.ts";
 import { Retainer } from "./retainer.ts";
 import { OutboundBatcher } from "./_outbound.ts";
 import { SessionRegistry } from "./session_registry.ts";
@@ -275,7 +276,11 @@ export class Shard implements ChannelHost {
         const listener = this.#internListener(r.str());
         const peer = r.str();
         const assignedClientId = r.str();
-        this.#channels.set(connId, new Channel(this, { connId, peer, listener, assignedClientId }));
+        const connInfo = readConnInfo(r); // issue 12: zone, enable_authn, TLS, cookie
+        this.#channels.set(
+          connId,
+          new Channel(this, { connId, peer, listener, assignedClientId, connInfo }),
+        );
         return;
       }
       case RecordKind.ConnInbound:

@@ -5,7 +5,7 @@
  * parses nothing and never touches rings (the supervisor turns its events into records).
  */
 
-import type { SocketHandlers, SocketPort } from "./listener.ts";
+import type { SocketHandlers, SocketPort, TransportInfo } from "./listener.ts";
 
 /** Pending output above which the shard is told to hold back (ConnCongested). */
 const OUTPUT_HIGH_WATER = 256 * 1024;
@@ -37,6 +37,9 @@ export interface ConnectionInit {
   /** Listener name, e.g. "tcp:default". */
   listener: string;
   events: ConnectionEvents;
+  /** The listener's zone and enable_authn (issue 12), passed on to the shard in ConnOpen. */
+  zone?: string;
+  enableAuthn?: boolean | "quick_deny_anonymous";
 }
 
 /** One socket's byte pump; see the file header. */
@@ -49,6 +52,9 @@ export class Connection implements SocketHandlers {
   readonly peer: string;
   /** Owner shard, or -1 until the CONNECT peek placed it. */
   shard = -1;
+  /** The listener's zone and enable_authn (issue 12). */
+  readonly zone: string;
+  readonly enableAuthn: boolean | "quick_deny_anonymous";
 
   #socket: SocketPort;
   #events: ConnectionEvents;
@@ -64,8 +70,15 @@ export class Connection implements SocketHandlers {
     this.id = init.id;
     this.listener = init.listener;
     this.peer = socket.peer;
+    this.zone = init.zone ?? "default";
+    this.enableAuthn = init.enableAuthn ?? true;
     this.#socket = socket;
     this.#events = init.events;
+  }
+
+  /** TLS and WebSocket facts about the client, null for plain TCP. */
+  get transport(): TransportInfo | null {
+    return this.#socket.transport;
   }
 
   /** True once the socket is gone. */

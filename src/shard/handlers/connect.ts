@@ -18,7 +18,8 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
   ch.protocolVersion = version === 5 ? 5 : version === 3 ? 3 : 4;
   const clean = p.clean !== false;
 
-  let clientId = p.clientId ?? "";
+  // mqtt.peer_cert_as_clientid (issue 12): the TLS certificate's id wins over the CONNECT's.
+  let clientId = ch.connInfo.clientIdOverride || (p.clientId ?? "");
   let assigned = false;
   if (clientId === "") {
     // 3.1 forbids an empty id; 3.1.1 allows it only with clean session [MQTT-3.1.3-7/-8].
@@ -35,7 +36,7 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
   }
   ch.clientId = clientId;
-  ch.username = p.username;
+  ch.username = ch.connInfo.usernameOverride || p.username; // mqtt.peer_cert_as_username
   ch.assignedId = assigned;
   const methodName = p.properties?.authenticationMethod;
   if (methodName !== undefined) {
