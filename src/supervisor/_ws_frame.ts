@@ -130,7 +130,7 @@ export class WsFrameDecoder {
         (b[at + 8] as number) << 8 | (b[at + 9] as number)) >>> 0;
       length = hi * 2 ** 32 + lo;
     }
-    this.#mask.set(b.subarray(at + size - 4, at + size));
+    this.#mask.set(b.subarray(at + size - 4, at + size)); // checked above: the frame is masked
     this.#maskAt = 0;
     if (opcode >= 0x8) {
       if (opcode !== WsOp.Close && opcode !== WsOp.Ping && opcode !== WsOp.Pong) {
@@ -189,10 +189,10 @@ export class WsFrameDecoder {
   }
 }
 
-/** Header bytes of a client frame whose second byte is `b1` (always masked). */
+/** Header bytes of a frame whose second byte is `b1` (an unmasked one is refused once read). */
 function headerSize(b1: number): number {
   const len = b1 & 0x7f;
-  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + 4;
+  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
 }
 
 /**
