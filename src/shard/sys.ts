@@ -84,7 +84,8 @@ export class SysTopics {
       JSON.stringify({
         clientid: c.clientId,
         username: c.username ?? null,
-        ipaddress: c.peer.slice(0, c.peer.lastIndexOf(":")),
+        // "[v6]:port" → "v6" (issue 12: IPv6 clients arrive through PROXY headers too).
+        ipaddress: c.peer.slice(0, c.peer.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1"),
         proto_ver: c.protocolVersion,
         keepalive: c.keepalive,
         clean_start: c.cleanStart,

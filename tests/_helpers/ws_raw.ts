@@ -25,6 +25,8 @@ export interface UpgradeOptions {
   protocol?: string | null;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Bytes sent before the request (a PROXY protocol header). */
+  prefix?: Uint8Array;
 }
 
 /** Builds a client frame: masked unless `mask` is false. */
@@ -92,6 +94,7 @@ export class WsRaw {
     const protocol = o.protocol === undefined ? "mqtt" : o.protocol;
     if (protocol !== null) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
     for (const [k, v] of Object.entries(o.headers ?? {})) lines.push(`${k}: ${v}`);
+    if (o.prefix) await ws.write(o.prefix);
     await ws.write(enc.encode(lines.join("\r\n") + "\r\n\r\n"));
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
     for (;;) {
