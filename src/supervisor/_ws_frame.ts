@@ -52,31 +52,52 @@ export class WsFrameDecoder {
   #control: Uint8Array | null = null;
   #controlLen = 0;
   #failed = false;
+  /** Data bytes gathered at the front of the chunk being pushed, and that chunk. */
+  #out = 0;
+  #chunk: Uint8Array | null = null;
 
   /** @param maxFrame largest frame payload accepted, bytes. */
   constructor(maxFrame: number) {
     this.#maxFrame = maxFrame;
   }
 
-  /** Feeds bytes read from the socket; the chunk is unmasked in place (it must be ours). */
+  /**
+   * Feeds bytes read from the socket. The chunk is unmasked and compacted in place (it must be
+   * ours): the data of every frame in it goes to the sink as one piece, so a read of many small
+   * frames costs one ring record, as a TCP read does.
+   */
   push(chunk: Uint8Array, sink: WsFrameSink): void {
     let at = 0;
+    this.#out = 0;
+    this.#chunk = chunk;
     while (at < chunk.length && !this.#failed) {
       if (this.#remaining < 0) {
         at = this.#readHeader(chunk, at, sink);
+        if (this.#remaining === 0) this.#endFrame(sink, chunk); // an empty frame
         continue;
       }
       const n = Math.min(this.#remaining, chunk.length - at);
       const piece = chunk.subarray(at, at + n);
       this.#unmask(piece);
-      at += n;
       this.#remaining -= n;
       if (this.#opcode >= 0x8) {
         this.#control!.set(piece, this.#controlLen);
         this.#controlLen += n;
-      } else if (n > 0) sink.wsData(piece);
-      if (this.#remaining === 0) this.#endFrame(sink);
+      } else {
+        if (this.#out !== at) chunk.copyWithin(this.#out, at, at + n);
+        this.#out += n;
+      }
+      at += n;
+      if (this.#remaining === 0) this.#endFrame(sink, chunk);
     }
+    this.#flush(sink, chunk);
+    this.#chunk = null;
+  }
+
+  /** Hands the data gathered at the front of `chunk` to the sink. */
+  #flush(sink: WsFrameSink, chunk: Uint8Array): void {
+    if (this.#out > 0) sink.wsData(chunk.subarray(0, this.#out));
+    this.#out = 0;
   }
 
   /** Reads (part of) a frame header from chunk[at..]; returns the new position. */
@@ -161,14 +182,15 @@ export class WsFrameDecoder {
     }
     this.#opcode = opcode;
     this.#remaining = length;
-    if (length === 0) this.#endFrame(sink);
   }
 
-  #endFrame(sink: WsFrameSink): void {
+  #endFrame(sink: WsFrameSink, chunk: Uint8Array): void {
     this.#remaining = -1;
     if (this.#opcode >= 0x8) {
       const payload = this.#control!;
       this.#control = null;
+      // Data that came before a close must reach the owner before the close does.
+      if (this.#opcode === WsOp.Close) this.#flush(sink, chunk);
       sink.wsControl(this.#opcode, payload);
     }
   }
@@ -184,6 +206,8 @@ export class WsFrameDecoder {
   }
 
   #fail(sink: WsFrameSink, code: number, reason: string): void {
+    // The frames before the bad one were fine: their data goes first.
+    if (this.#chunk) this.#flush(sink, this.#chunk);
     this.#failed = true;
     sink.wsError(code, reason);
   }
