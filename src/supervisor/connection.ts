@@ -38,9 +38,16 @@ export interface ConnectionInit {
   listener: string;
   events: ConnectionEvents;
   /** The listener's zone and enable_authn (issue 12), passed on to the shard in ConnOpen. */
-  zone?: string;
-  enableAuthn?: boolean | "quick_deny_anonymous";
+  origin?: ListenerOrigin;
 }
+
+/** What a connection keeps of its listener: one object per listener, shared. */
+export interface ListenerOrigin {
+  readonly zone: string;
+  readonly enableAuthn: boolean | "quick_deny_anonymous";
+}
+
+const DEFAULT_ORIGIN: ListenerOrigin = Object.freeze({ zone: "default", enableAuthn: true });
 
 /** One socket's byte pump; see the file header. */
 export class Connection implements SocketHandlers {
@@ -53,8 +60,7 @@ export class Connection implements SocketHandlers {
   /** Owner shard, or -1 until the CONNECT peek placed it. */
   shard = -1;
   /** The listener's zone and enable_authn (issue 12). */
-  readonly zone: string;
-  readonly enableAuthn: boolean | "quick_deny_anonymous";
+  readonly origin: ListenerOrigin;
 
   #socket: SocketPort;
   #events: ConnectionEvents;
@@ -70,8 +76,7 @@ export class Connection implements SocketHandlers {
     this.id = init.id;
     this.listener = init.listener;
     this.peer = socket.peer;
-    this.zone = init.zone ?? "default";
-    this.enableAuthn = init.enableAuthn ?? true;
+    this.origin = init.origin ?? DEFAULT_ORIGIN;
     this.#socket = socket;
     this.#events = init.events;
   }

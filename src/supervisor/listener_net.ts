@@ -19,7 +19,7 @@ import {
   type Listener,
   type SocketPort,
 } from "./listener.ts";
-import { formatPeer, TcpSocketPort } from "./listener_tcp.ts";
+import { ADMISSION, formatPeer, releaseSlot, TcpSocketPort } from "./listener_tcp.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -37,14 +37,7 @@ export interface NetListenerOptions {
   };
 }
 
-const ADMISSION = Symbol("culex.admission");
 type AdmittedSocket = Socket & { [ADMISSION]?: Admission | undefined };
-
-/** Releases the admission slot of a socket once it is gone (one shared function, no closure). */
-function releaseSlot(this: AdmittedSocket): void {
-  this[ADMISSION]?.released();
-  this[ADMISSION] = undefined;
-}
 
 /**
  * A listener named `<type>:<name>`.
@@ -165,12 +158,15 @@ export class NetListener implements Listener {
       return;
     }
     socket[ADMISSION] = this.#admission;
-    socket.on("close", releaseSlot);
+    // A plain TCP socket's port releases the slot on close; any other gets its own listener
+    // (a second "close" listener costs an array per socket, which plain TCP avoids).
+    if (this.#prelude !== null) socket.on("close", releaseSlot);
     // access_rules on the socket's own address, as EMQX checks them at accept (a PROXY header's
     // address is checked again in the prelude).
     if (!this.#access.allowsAll && !this.#access.allows(hostOf(peer))) {
       log.info("Listener {name} refused {peer}: access_rules", { name: this.name, peer });
       socket.on("error", () => {});
+      socket.once("close", releaseSlot);
       socket.destroy();
       return;
     }

@@ -6,7 +6,21 @@
  */
 
 import type { Socket } from "node:net";
-import type { SocketHandlers, SocketPort, TransportInfo } from "./listener.ts";
+import type { Admission, SocketHandlers, SocketPort, TransportInfo } from "./listener.ts";
+
+/** The admission slot an accepted socket holds until it closes (listener_net.ts sets it). */
+export const ADMISSION = Symbol("culex.admission");
+type AdmittedSocket = Socket & { [ADMISSION]?: Admission | undefined };
+
+/**
+ * Releases the admission slot of a socket (once; later calls do nothing). Called with the socket
+ * as `this`: one shared function, no closure per socket.
+ */
+export function releaseSlot(this: Socket): void {
+  const s = this as AdmittedSocket;
+  s[ADMISSION]?.released();
+  s[ADMISSION] = undefined;
+}
 
 /** "ip:port", or "[v6]:port" for IPv6. */
 export function formatPeer(address: string | undefined, port: number | string | undefined): string {
@@ -57,6 +71,7 @@ export class TcpSocketPort implements SocketPort {
     port.#closed = true;
     // A FIN from the peer (the stream ended) without an error before.
     if (port.#reason === "closed" && this.readableEnded) port.#reason = "closed by peer";
+    releaseSlot.call(this);
     port.#handlers?.socketClosed(port.#reason);
   }
 

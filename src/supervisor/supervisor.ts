@@ -201,8 +201,7 @@ class Node implements Supervisor {
       id: this.#nextId,
       listener: listener.name,
       events: this.#events,
-      zone: listener.zone,
-      enableAuthn: listener.enableAuthn,
+      origin: listener, // a Listener has zone and enableAuthn: no object per connection
     });
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     this.#conns.set(conn.id, conn);
