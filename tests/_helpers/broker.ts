@@ -1,6 +1,10 @@
 /**
  * Test helper: starts a real broker process on a free loopback port and stops it.
  *
+ * A test may pass a whole config file (`config`), wait for more listeners than tcp:default
+ * (`listeners`), read any listener's port from its start-up line (`portOf("wss:default")`) and
+ * signal the process (`signal("SIGHUP")`).
+ *
  * Owns the child process and its output; touches nothing of the broker's internals. The broker is
  * `main.ts start` by default. With `CULEX_TEST_BROKER=mosquitto` it is the system's `mosquitto`
  * instead, so the suite itself can be checked against a reference broker (the `--set` keys that
