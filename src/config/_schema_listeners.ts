@@ -78,6 +78,27 @@ function enableAuthn() {
   });
 }
 
+/**
+ * EMQX's rate: "N/s", "N/10s", "N/m", "N/5m", "N/h", a bare N (per second) or "infinity" (0).
+ * Returns connections per second (a fraction for slow rates).
+ */
+function rate() {
+  const unit = { s: 1, m: 60, h: 3600 } as const;
+  return z.unknown().transform((v, ctx): number => {
+    if (v === "infinity") return 0;
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+    const m = typeof v === "string" ? /^(\d+)\/(\d*)(s|m|h)$/.exec(v.trim()) : null;
+    const per = m ? Number(m[2] || 1) * unit[m[3] as keyof typeof unit] : 0;
+    if (m && per > 0) return Number(m[1]) / per;
+    ctx.addIssue({
+      code: "custom",
+      message: `a rate such as 1000 (per second), "1000/s", "100/10s", "60/m", or infinity`,
+      input: v,
+    });
+    return z.NEVER;
+  });
+}
+
 /** A size, or "infinity" (stored as 0). */
 function sizeOrInfinity() {
   const sized = size(1, UNLIMITED);
@@ -100,7 +121,7 @@ const commonShape = {
   // Required: two listeners must not silently share the default port.
   bind: bind(),
   max_connections: int(1, 10_000_000, { infinity: true }).default(100_000),
-  max_conn_rate: int(0, UNLIMITED, { infinity: true, perSecond: true }).default(0),
+  max_conn_rate: rate().default(0),
   backlog: int(1, 65535).default(1024),
   zone: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: "a zone name" }).default("default"),
   enable_authn: enableAuthn().default(true),

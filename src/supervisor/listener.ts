@@ -87,7 +87,7 @@ export interface Listener {
 /** Limits of one listener; 0 means unlimited for both. */
 export interface AdmissionLimits {
   maxConnections: number;
-  /** New connections per second. */
+  /** New connections per second (may be a fraction: "1/10s" is 0.1). */
   maxConnRate: number;
 }
 
@@ -112,7 +112,8 @@ export class Admission {
 
   constructor(limits: AdmissionLimits) {
     this.#limits = limits;
-    this.#tokens = limits.maxConnRate;
+    // Burst: one second's worth, and at least one connection (a rate such as 1/10s is 0.1/s).
+    this.#tokens = Math.max(1, limits.maxConnRate);
   }
 
   /** Admitted connections not yet released. */
@@ -130,7 +131,7 @@ export class Admission {
     if (maxConnRate > 0) {
       if (this.#refilledAt >= 0) {
         const earned = ((now - this.#refilledAt) / 1000) * maxConnRate;
-        this.#tokens = Math.min(maxConnRate, this.#tokens + earned);
+        this.#tokens = Math.min(Math.max(1, maxConnRate), this.#tokens + earned);
       }
       this.#refilledAt = now;
       if (this.#tokens < 1) return "rate";
