@@ -43,6 +43,9 @@ export interface PreludeOptions {
 
 type Stage = "proxy" | "tls" | "upgrade" | "done";
 
+/** The raw socket under a TLSSocket: its errors surface as the TLSSocket's close. */
+function ignoreError(): void {}
+
 /** See the file header. */
 export class Prelude implements TlsDone {
   #raw: Socket;
@@ -108,6 +111,8 @@ export class Prelude implements TlsDone {
   }
 
   #data(chunk: Uint8Array): void {
+    // After a refusal the socket may still deliver bytes until it is gone: drop them.
+    if (this.#stage === "done") return;
     const all = new Uint8Array(this.#buf.length + chunk.length);
     all.set(this.#buf);
     all.set(chunk, this.#buf.length);
@@ -139,8 +144,10 @@ export class Prelude implements TlsDone {
     this.#raw.pause();
     if (this.#buf.length > 0) this.#raw.unshift(this.#buf);
     this.#buf = new Uint8Array(0);
-    // While TLS runs, a raw close is still ours to log.
+    // While TLS runs, a raw close is still ours to log; a raw error must never go unheard (an
+    // "error" without a listener would throw in the supervisor), then or after the handover.
     this.#raw.on("close", this.#onClose);
+    this.#raw.on("error", ignoreError);
     tls.handshake(this.#raw, this);
   }
 
