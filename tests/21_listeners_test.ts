@@ -59,11 +59,12 @@ class Peer {
   }
 }
 
-function proxyV2(src: number[], srcPort: number): Uint8Array {
+/** A PROXY v2 header; `tlvs` follow the addresses (HAProxy's send-proxy-v2-ssl-cn). */
+function proxyV2(src: number[], srcPort: number, tlvs: number[] = []): Uint8Array {
   const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
   const six = src.length === 16;
   const dst = six ? [...Array(15).fill(0), 1] : [127, 0, 0, 1];
-  const addr = [...src, ...dst, srcPort >> 8, srcPort & 0xff, 0x07, 0x5b];
+  const addr = [...src, ...dst, srcPort >> 8, srcPort & 0xff, 0x07, 0x5b, ...tlvs];
   return Uint8Array.from([...sig, 0x21, six ? 0x21 : 0x11, 0, addr.length, ...addr]);
 }
 
@@ -98,6 +99,8 @@ Deno.test("21 listeners: access_rules, PROXY protocol, limits", async (t) => {
     two:
       bind: 127.0.0.1:0
       max_connections: 2
+mqtt:
+  peer_cert_as_username: cn
 `;
   const broker: BrokerHandle = await startBroker({
     config,
@@ -115,14 +118,15 @@ Deno.test("21 listeners: access_rules, PROXY protocol, limits", async (t) => {
     const watcher = await connect(broker.url, { protocolVersion: 4, clientId: `${tag}w` });
     clients.push(watcher);
     await subscribe(watcher, "$SYS/brokers/+/clients/+/connected", { qos: 0 });
-    const seenAddress = async (clientId: string) => {
+    const seen = async (clientId: string) => {
       const ev = await takeMatching(
         watcher,
         (m) => m.topic.includes(`/clients/${clientId}/`),
         5000,
       );
-      return (JSON.parse(ev.payload) as { ipaddress: string }).ipaddress;
+      return JSON.parse(ev.payload) as { ipaddress: string; username: string | null };
     };
+    const seenAddress = async (clientId: string) => (await seen(clientId)).ipaddress;
 
     await t.step("access_rules: first match wins on the client's address", async () => {
       const port = broker.portOf("tcp:acl");
@@ -156,6 +160,27 @@ Deno.test("21 listeners: access_rules, PROXY protocol, limits", async (t) => {
         assertEquals(await seenAddress(id), address, `${what}: address`);
       }
     });
+
+    await t.step(
+      "PROXY v2 with a verified client certificate's CN: peer_cert_as_username",
+      async () => {
+        const port = broker.portOf("tcp:proxied");
+        const cn = [...enc.encode("lb-device-7")];
+        const ssl = [0x07, 0, 0, 0, 0, 0x22, 0, cn.length, ...cn]; // client flags, verify 0, CN
+        const p = peer(port);
+        await p.send(concat([
+          proxyV2([10, 6, 6, 6], 40010, [0x20, 0, ssl.length, ...ssl]),
+          connectPacket({ version: 4, clientId: `${tag}lb` }),
+        ]));
+        assertEquals(await p.outcome(), "connack", "CONNACK");
+        const ev = await seen(`${tag}lb`);
+        assertEquals(
+          [ev.ipaddress, ev.username],
+          ["10.6.6.6", "lb-device-7"],
+          "address and username",
+        );
+      },
+    );
 
     await t.step(
       "PROXY: access_rules apply to the real address; no or late header closes",

@@ -11,7 +11,8 @@ import type { PeerCertAs } from "../config/types.ts";
 
 /** The certificate a TLS client presented, and the strings derived from it. */
 export interface PeerCert {
-  readonly der: Uint8Array;
+  /** Null when only the CN is known (from a PROXY v2 header). */
+  readonly der: Uint8Array | null;
   /** The CN attributes ("," between several), "" when the subject has none. */
   readonly commonName: string;
   /** RFC 4514 subject: attributes in reverse order, "," between them. */
@@ -56,6 +57,7 @@ export function readPeerCert(der: Uint8Array): PeerCert | null {
  */
 export function peerCertAs(as: PeerCertAs, cert: PeerCert | null): string {
   if (cert === null || as === "disabled") return "";
+  if (cert.der === null) return as === "cn" || as === "dn" ? cert.commonName : "";
   switch (as) {
     case "cn":
       return cert.commonName;

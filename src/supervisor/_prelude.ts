@@ -126,6 +126,9 @@ export class Prelude implements TlsDone {
     if (r.kind === "need-more") return;
     if (r.kind === "invalid") return this.#refuse(r.reason);
     this.#buf = this.#buf.subarray(r.consumed);
+    // A load balancer that terminated TLS vouches for the client certificate's CN (EMQX's
+    // pp2_ssl_cn: it serves as both CN and subject; the certificate itself is not passed).
+    if (r.sslCn) this.#cert = { der: null, commonName: r.sslCn, subject: r.sslCn };
     if (r.source !== null) {
       this.#peer = r.source;
       const rule = this.#opts.access.match(hostOf(r.source));
@@ -192,7 +195,7 @@ export class Prelude implements TlsDone {
   /** TLS facts and the cookie, or null when there are none (plain ws without a cookie). */
   #transport(cookie: string): TransportInfo | null {
     const cert = this.#cert;
-    if (!this.#opts.tls && cookie === "") return null;
+    if (!this.#opts.tls && cert === null && cookie === "") return null;
     return {
       certCommonName: cert?.commonName ?? "",
       certSubject: cert?.subject ?? "",

@@ -8,8 +8,12 @@
 export type ProxyHeader =
   | { kind: "need-more" }
   | { kind: "invalid"; reason: string }
-  /** `source` is "ip:port" ("[v6]:port"), or null for LOCAL / UNKNOWN (keep the socket's). */
-  | { kind: "done"; source: string | null; consumed: number };
+  /**
+   * `source` is "ip:port" ("[v6]:port"), or null for LOCAL / UNKNOWN (keep the socket's).
+   * `sslCn`: v2 only, the CN of a client certificate the proxy verified (PP2_TYPE_SSL with
+   * PP2_SUBTYPE_SSL_CN), as EMQX reads it when a load balancer terminates TLS; "" when none.
+   */
+  | { kind: "done"; source: string | null; consumed: number; sslCn?: string };
 
 const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 const V1_PREFIX = "PROXY ";
@@ -85,7 +89,8 @@ function parseV2(buf: Uint8Array): ProxyHeader {
   if (fam === 0x11 || fam === 0x12) { // TCP or UDP over IPv4
     if (len < 12) return invalid("PROXY v2 IPv4 block too short");
     const port = ((a[8] as number) << 8) | (a[9] as number);
-    return { kind: "done", source: `${a[0]}.${a[1]}.${a[2]}.${a[3]}:${port}`, consumed };
+    const source = `${a[0]}.${a[1]}.${a[2]}.${a[3]}:${port}`;
+    return done(source, consumed, sslCommonName(a.subarray(12)));
   }
   if (fam === 0x21 || fam === 0x22) { // IPv6
     if (len < 36) return invalid("PROXY v2 IPv6 block too short");
@@ -94,10 +99,49 @@ function parseV2(buf: Uint8Array): ProxyHeader {
       groups.push((((a[i] as number) << 8) | (a[i + 1] as number)).toString(16));
     }
     const port = ((a[32] as number) << 8) | (a[33] as number);
-    return { kind: "done", source: `[${compress(groups)}]:${port}`, consumed };
+    const source = `[${compress(groups)}]:${port}`;
+    return done(source, consumed, sslCommonName(a.subarray(36)));
   }
   // AF_UNSPEC or a unix socket: the real address is unknown, keep the socket's.
   return { kind: "done", source: null, consumed };
+}
+
+const PP2_TYPE_SSL = 0x20;
+const PP2_SUBTYPE_SSL_CN = 0x22;
+/** PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN: TLS with a client certificate on this connection. */
+const CLIENT_CERT = 0x01 | 0x02;
+
+/**
+ * The CN sub-TLV of the PP2_TYPE_SSL TLV in `tlvs`, when the proxy says the client presented a
+ * certificate and verified it (verify = 0); "" otherwise. Malformed TLVs give "".
+ */
+function sslCommonName(tlvs: Uint8Array): string {
+  for (let at = 0; at + 3 <= tlvs.length;) {
+    const type = tlvs[at] as number;
+    const len = ((tlvs[at + 1] as number) << 8) | (tlvs[at + 2] as number);
+    const value = tlvs.subarray(at + 3, at + 3 + len);
+    if (value.length < len) return "";
+    at += 3 + len;
+    if (type !== PP2_TYPE_SSL || len < 5) continue;
+    const client = value[0] as number;
+    const verify = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+    if ((client & CLIENT_CERT) !== CLIENT_CERT || verify !== 0) return "";
+    for (let i = 5; i + 3 <= value.length;) {
+      const sub = value[i] as number;
+      const subLen = ((value[i + 1] as number) << 8) | (value[i + 2] as number);
+      const text = value.subarray(i + 3, i + 3 + subLen);
+      if (text.length < subLen) return "";
+      if (sub === PP2_SUBTYPE_SSL_CN) {
+        try {
+          return new TextDecoder("utf-8", { fatal: true }).decode(text);
+        } catch {
+          return "";
+        }
+      }
+      i += 3 + subLen;
+    }
+  }
+  return "";
 }
 
 /** The shortest form of eight hex groups (longest run of zero groups as "::"). */
@@ -116,6 +160,10 @@ function compress(groups: string[]): string {
   }
   if (best < 0) return groups.join(":");
   return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+}
+
+function done(source: string, consumed: number, sslCn: string): ProxyHeader {
+  return sslCn ? { kind: "done", source, consumed, sslCn } : { kind: "done", source, consumed };
 }
 
 function invalid(reason: string): ProxyHeader {

@@ -54,3 +54,24 @@ Deno.test("parseProxyHeader() reads v2 IPv4, IPv6 and LOCAL headers", () => {
   assertEquals(parseProxyHeader(v2(0x00, [], 0x20)), { kind: "done", source: null, consumed: 16 });
   assertEquals(parseProxyHeader(v2(0x11, [1, 2], 0x21)).kind, "invalid");
 });
+
+/** PP2_TYPE_SSL with client flags, verify result and a CN sub-TLV. */
+function sslTlv(cn: string, client = 0x07, verify = 0): number[] {
+  const name = [...new TextEncoder().encode(cn)];
+  const sub = [0x22, 0, name.length, ...name];
+  const value = [client, 0, 0, 0, verify, ...sub];
+  return [0x20, value.length >> 8, value.length & 0xff, ...value];
+}
+
+Deno.test("parseProxyHeader() reads the client certificate CN of a v2 SSL TLV", () => {
+  const addr = [198, 51, 100, 9, 127, 0, 0, 1, 0x9c, 0x40, 0x07, 0x5b];
+  const crc = [0x03, 0, 4, 1, 2, 3, 4]; // another TLV first (PP2_TYPE_CRC32C)
+  const r = parseProxyHeader(v2(0x11, [...addr, ...crc, ...sslTlv("lb-device-7")]));
+  assertEquals(r.kind === "done" && r.sslCn, "lb-device-7");
+  const unverified = parseProxyHeader(v2(0x11, [...addr, ...sslTlv("x", 0x07, 1)]));
+  assertEquals(unverified.kind === "done" && unverified.sslCn, undefined);
+  const noCert = parseProxyHeader(v2(0x11, [...addr, ...sslTlv("x", 0x01)]));
+  assertEquals(noCert.kind === "done" && noCert.sslCn, undefined);
+  const cut = parseProxyHeader(v2(0x11, [...addr, 0x20, 0, 50, 1]));
+  assertEquals(cut.kind === "done" && cut.sslCn, undefined);
+});
