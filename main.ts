@@ -172,12 +172,17 @@ async function runStart(args: string[]): Promise<number> {
   const signalled = watchSignals();
   // Imported only now, so `version`, `--help` and config errors never load the broker.
   const { startSupervisor } = await import("./src/supervisor/mod.ts");
-  let handle: { stop(): Promise<void> };
+  let handle: { stop(): Promise<void>; reloadCertificates(): void };
   try {
     handle = await startSupervisor(config);
   } catch (e) {
     log.error("Culex failed to start: {error}", { error: e });
     return EXIT_FAILURE;
+  }
+  // SIGHUP: TLS listeners re-read their certificate files (issue 12); connections stay open.
+  if (Deno.build.os !== "windows") {
+    const running = handle;
+    Deno.addSignalListener("SIGHUP", () => running.reloadCertificates());
   }
   const signal = await signalled;
   log.info("Received {signal}, stopping", { signal });

@@ -22,6 +22,9 @@ export interface RunningBroker {
   readonly def: BrokerDef;
   readonly pid: number;
   readonly port: number;
+  /** TLS and WebSocket listeners, where the broker has them (Aedes has neither here). */
+  readonly tlsPort?: number;
+  readonly wsPort?: number;
   /** Set once the process exited on its own (a crash, as far as the bench is concerned). */
   readonly crashed: () => string | null;
   logTail(): string;
@@ -37,11 +40,15 @@ export interface StartOptions {
   aedesDir?: string;
   /** Extra `--set` for Culex (documented in bench/README.md when used). */
   culexSets?: string[];
+  /** Certificate and key (PEM files readable by any user) for the brokers' TLS listeners. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 const REPO = fromFileUrl(new URL("../", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const CULEX_LISTENING = /Listener tcp:default listening on 127\.0\.0\.1:(\d+)/;
+const CULEX_TLS = /Listener ssl:default listening on 127\.0\.0\.1:(\d+)/;
+const CULEX_WS = /Listener ws:default listening on 127\.0\.0\.1:(\d+)/;
 const AEDES_LISTENING = /aedes listening on (\d+)/;
 /** Written into the Aedes temp dir and run with node. */
 const AEDES_SERVER = `import { createServer } from "node:net";
@@ -118,6 +125,9 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
   let fixedPort = 0;
   let listening: RegExp | null = null;
   let tempDir: string | null = null;
+  let tlsPort: number | undefined;
+  let wsPort: number | undefined;
+  let extraListening: RegExp[] = [];
   if (def.kind === "culex") {
     cmd = Deno.execPath();
     const prof = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
@@ -133,12 +143,33 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
       String(def.shards ?? 1),
     ];
     const sets = ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=info"];
+    sets.push("listeners.ws.default.bind=127.0.0.1:0");
+    extraListening = [CULEX_WS];
+    if (opts.tls) {
+      sets.push(
+        "listeners.ssl.default.bind=127.0.0.1:0",
+        `listeners.ssl.default.ssl_options.certfile=${opts.tls.certFile}`,
+        `listeners.ssl.default.ssl_options.keyfile=${opts.tls.keyFile}`,
+      );
+      extraListening.push(CULEX_TLS);
+    }
     for (const s of [...sets, ...(opts.culexSets ?? [])]) args.push("--set", s);
     listening = CULEX_LISTENING;
   } else if (def.kind === "mosquitto") {
     fixedPort = freePort();
+    wsPort = freePort();
+    tlsPort = opts.tls ? freePort() : undefined;
     tempDir = await Deno.makeTempDir({ prefix: "culex_bench_mosquitto_" });
     const conf = join(tempDir, "mosquitto.conf");
+    // Global options first (per_listener_settings is off), then one block per listener.
+    const more = [`listener ${wsPort} 127.0.0.1`, "protocol websockets"];
+    if (opts.tls && tlsPort) {
+      more.push(
+        `listener ${tlsPort} 127.0.0.1`,
+        `certfile ${opts.tls.certFile}`,
+        `keyfile ${opts.tls.keyFile}`,
+      );
+    }
     await Deno.writeTextFile(
       conf,
       [
@@ -150,6 +181,7 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
         "log_dest stderr",
         "log_type error",
         "log_type warning",
+        ...more,
         "",
       ].join("\n"),
     );
@@ -183,7 +215,12 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
         Deno.writeTextFileSync(Deno.env.get("CULEX_BENCH_BROKER_LOG")!, text, { append: true });
       }
       const m = listening?.exec(tail);
-      if (m) found(Number(m[1]));
+      if (m && extraListening.every((re) => re.test(tail))) {
+        const port = (re: RegExp) => Number(re.exec(tail)?.[1]);
+        if (extraListening.includes(CULEX_TLS)) tlsPort = port(CULEX_TLS);
+        if (extraListening.includes(CULEX_WS)) wsPort = port(CULEX_WS);
+        found(Number(m[1]));
+      }
     }
   };
   void pump(child.stdout);
@@ -211,7 +248,17 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
     const port = listening
       ? await bounded(portFromLog, status, () => tail)
       : await waitAccepting(fixedPort, status, () => tail);
-    return { def, pid: child.pid, port, crashed: () => exit, logTail: () => tail, stop };
+    if (def.kind === "mosquitto" && wsPort) await waitAccepting(wsPort, status, () => tail);
+    return {
+      def,
+      pid: child.pid,
+      port,
+      ...(tlsPort ? { tlsPort } : {}),
+      ...(wsPort ? { wsPort } : {}),
+      crashed: () => exit,
+      logTail: () => tail,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

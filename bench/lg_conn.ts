@@ -5,7 +5,15 @@
  * mode can flush batched acks. Owns its socket and scanner; knows nothing about scenarios.
  */
 
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import {
+  clientFrameHeader,
+  connectEvent,
+  openSocket,
+  type Transport,
+  upgradeRequest,
+  WsReader,
+} from "./lg_transport.ts";
 import { connectPacket, type PacketHandler, Scanner, subscribePacket, T } from "./wire.ts";
 
 /** Bound on CONNECT→CONNACK and SUBSCRIBE→SUBACK. */
@@ -13,6 +21,13 @@ const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** The only address the load generator ever talks to. */
 export const HOST = "127.0.0.1";
+
+let transport: Transport = { kind: "tcp" };
+
+/** Sets how every later Conn.open() reaches the broker (TCP by default). */
+export function useTransport(t: Transport): void {
+  transport = t;
+}
 
 interface Waiter {
   type: number;
@@ -32,8 +47,10 @@ export class Conn {
   error: string | null = null;
   #waiter: Waiter | null = null;
   #ending = false;
+  /** WebSocket: frames writes; null for TCP and TLS. */
+  #ws: WsReader | null;
 
-  private constructor(sock: Socket) {
+  private constructor(sock: Socket, ws: boolean) {
     this.sock = sock;
     const scanner = new Scanner((buf, first, body, end) => {
       const w = this.#waiter;
@@ -45,8 +62,22 @@ export class Conn {
       }
       this.onPacket(buf, first, body, end);
     });
+    this.#ws = ws ? new WsReader((b) => scanner.push(b)) : null;
     sock.on("data", (chunk: Uint8Array) => {
-      scanner.push(chunk);
+      if (this.#ws) {
+        try {
+          if (!this.#ws.push(chunk)) return;
+          if (this.onUpgraded) {
+            const go = this.onUpgraded;
+            this.onUpgraded = null;
+            go();
+          }
+        } catch (err) {
+          this.error ??= (err as Error).message;
+          sock.destroy();
+          return;
+        }
+      } else scanner.push(chunk);
       this.onChunkEnd();
     });
     sock.on("error", (err: Error) => {
@@ -60,13 +91,27 @@ export class Conn {
     });
   }
 
-  /** Opens a TCP connection to HOST:port and completes CONNECT/CONNACK (return code 0). */
+  /** WebSocket: runs once the upgrade was accepted. */
+  onUpgraded: (() => void) | null = null;
+
+  /**
+   * Opens a connection to HOST:port over the transport set by useTransport() and completes
+   * CONNECT/CONNACK (return code 0).
+   */
   static open(port: number, clientId: string, keepalive = 0): Promise<Conn> {
-    const sock = netConnect({ host: HOST, port });
+    const t = transport;
+    const sock = openSocket(t, HOST, port);
     sock.setNoDelay(true);
-    const conn = new Conn(sock);
+    const conn = new Conn(sock, t.kind === "ws");
     const acked = conn.#await(T.CONNACK, `CONNACK for ${clientId}`);
-    sock.on("connect", () => sock.write(connectPacket(clientId, keepalive)));
+    sock.on(connectEvent(t), () => {
+      if (t.kind !== "ws") {
+        conn.write(connectPacket(clientId, keepalive));
+        return;
+      }
+      conn.onUpgraded = () => conn.write(connectPacket(clientId, keepalive));
+      sock.write(upgradeRequest(HOST, port));
+    });
     return acked.then((rc) => {
       if (rc !== 0) {
         conn.destroy();
@@ -82,13 +127,14 @@ export class Conn {
   /** SUBSCRIBE to one filter and wait for a SUBACK that grants it. */
   async subscribe(filter: string, qos: number): Promise<void> {
     const acked = this.#await(T.SUBACK, `SUBACK for ${filter}`);
-    this.sock.write(subscribePacket(filter, qos));
+    this.write(subscribePacket(filter, qos));
     const granted = await acked;
     if (granted >= 0x80) throw new Error(`SUBSCRIBE ${filter} refused (${granted})`);
   }
 
-  /** Writes bytes; false when the socket's buffer is above its high-water mark. */
+  /** Writes bytes (one WebSocket frame on ws); false when the socket's buffer is full. */
   write(bytes: Uint8Array): boolean {
+    if (this.#ws) this.sock.write(clientFrameHeader(bytes.length));
     return this.sock.write(bytes);
   }
 
@@ -105,8 +151,13 @@ export class Conn {
   destroy(): void {
     this.#ending = true;
     const s: { resetAndDestroy?: unknown } = this.sock;
-    if (typeof s.resetAndDestroy === "function" && !this.closed) this.sock.resetAndDestroy();
-    else this.sock.destroy();
+    // Node's TLS sockets have no RST (ERR_INVALID_HANDLE_TYPE): those end by destroy().
+    try {
+      if (typeof s.resetAndDestroy === "function" && !this.closed) this.sock.resetAndDestroy();
+      else this.sock.destroy();
+    } catch {
+      this.sock.destroy();
+    }
   }
 
   #await(type: number, what: string): Promise<number> {

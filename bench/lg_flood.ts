@@ -9,7 +9,8 @@
 
 import process from "node:process";
 import { setImmediate } from "node:timers";
-import { Conn, connErrors, openMany } from "./lg_conn.ts";
+import { Conn, connErrors, openMany, useTransport } from "./lg_conn.ts";
+import type { Transport } from "./lg_transport.ts";
 import {
   AckBatch,
   publishPidOffset,
@@ -42,6 +43,8 @@ export interface FloodSpec {
   /** Upper bound on messages sent (0: none). */
   maxMessages: number;
   idPrefix: string;
+  /** TLS or WebSocket instead of plain TCP (issue 12's scenarios). */
+  transport?: Transport;
 }
 
 /** What a flood process reports. */
@@ -88,6 +91,7 @@ interface Pub {
 /** Connects everything; resolves to the function that runs the timed flood. */
 export async function setupFlood(spec: FloodSpec): Promise<() => Promise<FloodResult>> {
   const { qos, subs: nSubs } = spec;
+  if (spec.transport) useTransport(spec.transport);
   const subOpen = await openMany(spec.port, nSubs, 50, (i) => `${spec.idPrefix}-s${i}`);
   if (subOpen.errors > 0) throw new Error(`subscriber connect: ${subOpen.firstError}`);
   const subs = subOpen.conns;

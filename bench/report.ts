@@ -140,6 +140,27 @@ export function targets(
       met: Number.isFinite(r) ? r >= 0.5 : null,
     });
   }
+  // Issue 12: TLS and WebSocket fan-in within 0.5x of Culex's own TCP figure of the same run,
+  // and side by side with Mosquitto's TLS / WebSocket listener (informational).
+  for (const sc of ["fanin-qos0-tls", "fanin-qos0-ws"]) {
+    const c = med(sc, "rate", culex);
+    const own = med("fanin-qos0", "rate", culex);
+    const q = med(sc, "rate", "mosquitto");
+    if (!Number.isFinite(c)) continue;
+    const r = c / own;
+    out.push({
+      target: `${sc}: ${culex} >= 0.5 x its own fanin-qos0`,
+      measured: `${fmt(c)} vs ${fmt(own)} msg/s = ${Number.isFinite(r) ? r.toFixed(2) : "–"}×`,
+      met: Number.isFinite(r) ? r >= 0.5 : null,
+    });
+    out.push({
+      target: `${sc}: ${culex} against mosquitto on the same transport`,
+      measured: `${fmt(c)} vs ${fmt(q)} msg/s = ${
+        Number.isFinite(c / q) ? (c / q).toFixed(2) : "–"
+      }×`,
+      met: null,
+    });
+  }
   const p99 = med("p2p-qos1", "p99", culex);
   out.push({
     target: `p2p-qos1: ${culex} p99 < 2 ms at 5,000 msg/s`,

@@ -11,6 +11,7 @@ import { type BrokerDef, firstLine, onPath, prepareAedes, startBroker } from "./
 import { prepareRuntime } from "./lg_proc.ts";
 import { type RunRecord, summarize, table, targets } from "./report.ts";
 import { SCENARIOS } from "./scenarios.ts";
+import { makeCerts } from "../tests/_helpers/certs.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
@@ -119,6 +120,12 @@ const lgKind = flags.loadgen === "deno" || flags.loadgen === "node"
   : "deno";
 const work = await Deno.makeTempDir({ prefix: "culex_bench_" });
 const rt = await prepareRuntime(lgKind, work);
+// One throw-away CA and server certificate for every broker's TLS listener (issue 12).
+const certs = await makeCerts();
+// Mosquitto drops root for its own user before reading the key: let anyone read it.
+await Deno.chmod(certs.dir, 0o755);
+await Deno.chmod(certs.serverKey, 0o644);
+const tls = { certFile: certs.serverCert, keyFile: certs.serverKey };
 
 /** A failure on one line for the console (the JSON keeps the whole text). */
 function oneLine(text: string): string {
@@ -172,6 +179,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     console.log(`\n${sig}: stopping`);
     await current?.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
+    await certs.remove().catch(() => {});
     Deno.exit(130);
   });
 }
@@ -201,6 +209,7 @@ for (let round = 1; round <= rounds; round++) {
         broker = await startBroker(def, {
           ...(profDir ? { cpuProfDir: profDir } : {}),
           ...(aedesDir ? { aedesDir } : {}),
+          tls,
         });
         current = broker;
         const out = await sc.run({
@@ -210,6 +219,7 @@ for (let round = 1; round <= rounds; round++) {
           tag: `b${++seq}`,
           connections,
           settleMs,
+          ca: certs.ca,
         });
         Object.assign(rec, { values: out.values, notes: out.notes, raw: out.raw });
         rec.failures.push(...out.failures);
@@ -251,7 +261,7 @@ const judged = culexN && names.includes("mosquitto")
   )
   : [];
 if (judged.length > 0) {
-  console.log(`\nIssue 4 targets (${culexN} against mosquitto in this run):`);
+  console.log(`\nTargets of issues 4 and 12 (${culexN} against mosquitto in this run):`);
   for (const t of judged) {
     const mark = t.met === null ? "n/a " : t.met ? "MET " : "MISS";
     console.log(`  ${mark} ${t.target}: ${t.measured}`);
@@ -290,6 +300,7 @@ await Deno.writeTextFile(
 );
 console.log(`\nJSON: ${outFile}`);
 await Deno.remove(work, { recursive: true }).catch(() => {});
+await certs.remove().catch(() => {});
 if (failed.length > 0) {
   console.log(`\n${fatal.length > 0 ? "FAILED" : "Failures (not counted: --fail-on culex)"}:`);
   for (const r of failed) {

@@ -29,6 +29,8 @@ export interface RunCtx {
   connections: number;
   /** Connections scenario: how long memory may settle after each half of the clients. */
   settleMs: number;
+  /** PEM of the CA that signed the brokers' TLS certificate. */
+  ca?: string;
 }
 
 /** What a scenario run yields. */
@@ -101,20 +103,27 @@ function checks(r: Record<string, unknown>, failures: string[]): void {
 function flood(
   name: string,
   title: string,
-  shape: Omit<FloodSpec, "mode" | "port" | "durationMs" | "idPrefix" | "maxMessages">,
+  shape: Omit<FloodSpec, "mode" | "port" | "durationMs" | "idPrefix" | "maxMessages" | "transport">,
+  kind: "tcp" | "tls" | "ws" = "tcp",
 ): Scenario {
   return {
     name,
     title,
     metrics: shape.qos > 0 ? [RATE, LOSS] : [RATE],
     async run(ctx) {
+      const b = ctx.broker;
+      const port = kind === "tls" ? b.tlsPort : kind === "ws" ? b.wsPort : b.port;
+      if (port === undefined) {
+        return { values: {}, failures: [], notes: [`no ${kind} listener here`], raw: {} };
+      }
       const spec: FloodSpec = {
         mode: "flood",
-        port: ctx.broker.port,
+        port,
         durationMs: ctx.durationMs,
         idPrefix: ctx.tag,
         maxMessages: 0,
         ...shape,
+        ...(kind === "tcp" ? {} : { transport: { kind, ...(ctx.ca ? { ca: ctx.ca } : {}) } }),
       };
       const [proc] = await startAll(ctx.rt, [spec]);
       const { result: r, cpuPct, lgProcPct } = await timed(
@@ -249,6 +258,29 @@ export const SCENARIOS: Scenario[] = [
     window: 32,
     lag: 5000,
   }),
+  // Issue 12: the same fan-in over TLS and over WebSocket (every client on that transport).
+  flood("fanin-qos0-tls", "fan-in QoS 0 over TLS, 50 publishers -> 1 subscriber, 64 B", {
+    pubs: 50,
+    subs: 1,
+    qos: 0,
+    topic: "bench/fanin",
+    sameTopic: false,
+    filter: "bench/#",
+    payload: 64,
+    window: 32,
+    lag: 5000,
+  }, "tls"),
+  flood("fanin-qos0-ws", "fan-in QoS 0 over WebSocket, 50 publishers -> 1 subscriber, 64 B", {
+    pubs: 50,
+    subs: 1,
+    qos: 0,
+    topic: "bench/fanin",
+    sameTopic: false,
+    filter: "bench/#",
+    payload: 64,
+    window: 32,
+    lag: 5000,
+  }, "ws"),
   flood("fanin-qos1", "fan-in QoS 1, 50 publishers (window 32) -> 1 bench/# subscriber", {
     pubs: 50,
     subs: 1,

@@ -50,10 +50,16 @@ Deno.test("loadConfig() returns the documented defaults when given nothing", () 
       maxConnections: 100_000,
       maxConnRate: 0,
       backlog: 1024,
+      zone: "default",
+      enableAuthn: true,
+      accessRules: [{ action: "allow", text: "allow all", cidr: "all" }],
+      proxyProtocol: false,
+      proxyProtocolTimeout: 3000,
       messagesRate: null,
       bytesRate: null,
     },
   });
+  assertEquals([c.listeners.ssl, c.listeners.ws, c.listeners.wss], [{}, {}, {}]);
   assertEquals(c.mqtt.maxPacketSize, 1024 * 1024);
   assertEquals(c.mqtt.idleTimeout, 15_000);
   assertEquals(c.mqtt.sessionExpiryInterval, 2 * 3600 * 1000);

@@ -25,3 +25,17 @@ export type {
   TcpListenerConfig,
   ZoneOverrides,
 } from "./types.ts";
+// Listeners area (issue 12).
+export type {
+  AccessRule,
+  EnableAuthn,
+  ListenerCommonConfig,
+  ListenersConfig,
+  PeerCertAs,
+  SslListenerConfig,
+  SslOptionsConfig,
+  WebsocketConfig,
+  WsListenerConfig,
+  WssListenerConfig,
+} from "./types_listeners.ts";
+export { parseAccessRule } from "./_schema_listeners.ts";

@@ -14,10 +14,9 @@ import type {
   ForceGcConfig,
   MqttConfig,
   SysTopicsConfig,
-  TcpListenerConfig,
 } from "./types.ts";
+import { listenersSchema, peerCertAs } from "./_schema_listeners.ts";
 import {
-  bind,
   bool,
   duration,
   formatSize,
@@ -29,7 +28,7 @@ import {
   text,
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
-import { bannedSchema, flappingSchema, rate, zonesSchema } from "./_schema_security.ts";
+import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -46,31 +45,6 @@ const MAX_SESSION_EXPIRY_MS = 0xffff_ffff * 1000;
  * routing fields around a forwarded publish. ipc.ring_size must exceed max_packet_size + this.
  */
 export const RING_RECORD_OVERHEAD = 64;
-
-const listenerName = z.string().regex(/^[A-Za-z0-9_-]+$/, {
-  message: `a listener name of letters, digits, "_" or "-"`,
-});
-
-const tcpListener = z.strictObject({
-  enable: bool().default(true),
-  // Required: two listeners must not silently share the default port.
-  bind: bind(),
-  max_connections: int(1, 10_000_000).default(100_000),
-  max_conn_rate: int(0, UNLIMITED, { infinity: true, perSecond: true }).default(0),
-  backlog: int(1, 65535).default(1024),
-  messages_rate: rate().default(null),
-  bytes_rate: rate().default(null),
-}).transform((l): TcpListenerConfig => ({
-  enable: l.enable,
-  bind: l.bind.bind,
-  host: l.bind.host,
-  port: l.bind.port,
-  maxConnections: l.max_connections,
-  maxConnRate: l.max_conn_rate,
-  backlog: l.backlog,
-  messagesRate: l.messages_rate,
-  bytesRate: l.bytes_rate,
-}));
 
 const mqttShape = {
   max_packet_size: size(1, MQTT_MAX_PACKET).default(MB),
@@ -97,6 +71,8 @@ const mqttShape = {
   max_keepalive: int(0, 65535, { infinity: true }).default(0),
   response_information: z.string().max(65535).default(""),
   max_held_bytes: size(64 * KB, GB).default(MB),
+  peer_cert_as_username: peerCertAs(),
+  peer_cert_as_clientid: peerCertAs(),
 };
 
 const mqtt = z.strictObject(mqttShape).transform((m): MqttConfig => ({
@@ -124,6 +100,8 @@ const mqtt = z.strictObject(mqttShape).transform((m): MqttConfig => ({
   maxKeepalive: m.max_keepalive,
   responseInformation: m.response_information,
   maxHeldBytes: m.max_held_bytes,
+  peerCertAsUsername: m.peer_cert_as_username,
+  peerCertAsClientid: m.peer_cert_as_clientid,
 }));
 
 const broker = z.strictObject({
@@ -183,9 +161,7 @@ export const configSchema = z.strictObject({
     level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
     format: oneOf(["text", "json"] as const).default("text"),
   }).prefault({}),
-  listeners: z.strictObject({
-    tcp: z.record(listenerName, tcpListener).prefault({ default: { bind: "0.0.0.0:1883" } }),
-  }).prefault({}),
+  listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainerSchema.prefault({}),
   durable_sessions: durableSessionsSchema.prefault({}),

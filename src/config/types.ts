@@ -9,7 +9,6 @@ import type {
   AuthorizationConfig,
   BannedConfig,
   FlappingDetectConfig,
-  Rate,
 } from "./types_auth.ts";
 export type * from "./types_auth.ts";
 import type { DurableSessionsConfig, RetainerConfig } from "./types_store.ts";
@@ -19,26 +18,11 @@ export type {
   RetainerStorageType,
   StoreSync,
 } from "./types_store.ts";
+import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
+export type * from "./types_listeners.ts";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
 export type DropPolicy = "drop_oldest" | "drop_newest";
-
-export interface TcpListenerConfig {
-  readonly enable: boolean;
-  /** "host:port"; port 0 asks the OS for a free port (tests). */
-  readonly bind: string;
-  readonly host: string;
-  readonly port: number;
-  /** Open connections on this listener; further accepts are closed at once. */
-  readonly maxConnections: number;
-  /** New connections accepted per second on this listener; 0 = unlimited. */
-  readonly maxConnRate: number;
-  readonly backlog: number;
-  /** PUBLISH packets in per client (EMQX messages_rate); null = unlimited. */
-  readonly messagesRate: Rate | null;
-  /** Bytes in per client (EMQX bytes_rate); null = unlimited. */
-  readonly bytesRate: Rate | null;
-}
 
 export interface MqttConfig {
   readonly maxPacketSize: number;
@@ -72,6 +56,10 @@ export interface MqttConfig {
   readonly responseInformation: string;
   /** Bytes of a connection's packets held while an asynchronous decision is pending. */
   readonly maxHeldBytes: number;
+  /** TLS listeners: the client certificate's field used as username (`disabled` = none). */
+  readonly peerCertAsUsername: PeerCertAs;
+  /** TLS listeners: the client certificate's field used as client id (`disabled` = none). */
+  readonly peerCertAsClientid: PeerCertAs;
 }
 
 export type SharedStrategy = "random" | "round_robin" | "sticky" | "hash_clientid" | "hash_topic";
@@ -119,9 +107,7 @@ export interface Config {
     readonly dataDir: string;
   };
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
-  readonly listeners: {
-    readonly tcp: Readonly<Record<string, TcpListenerConfig>>;
-  };
+  readonly listeners: ListenersConfig;
   readonly mqtt: MqttConfig;
   readonly retainer: RetainerConfig;
   readonly durableSessions: DurableSessionsConfig;

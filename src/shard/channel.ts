@@ -29,6 +29,7 @@ import type { SessionRegistry } from "./session_registry.ts";
 import type { WorkQueue } from "./work_queue.ts";
 import { ChannelSender } from "./_channel_send.ts";
 import { InputFlow } from "./_input_flow.ts";
+import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
 
 export type { AuthExchange, ChannelStateName, Established } from "./_channel_state.ts";
 
@@ -61,31 +62,23 @@ export interface ChannelServices {
 }
 
 /** Where a connection comes from (the ConnOpen record). */
-export interface ConnInfo {
+export interface ChannelInit {
   readonly connId: number;
   readonly peer: string;
   readonly listener: string;
   /** Set by the supervisor when it assigned the id of a CONNECT with an empty one. */
   readonly assignedClientId: string;
-  /** The listener's zone; "default" when it names none. */
-  readonly zone?: string;
-  /** The TLS client certificate's common name and subject (mutual TLS listeners). */
-  readonly certCommonName?: string;
-  readonly certSubject?: string;
-  /** The configured cookie of a WebSocket upgrade (browser cookie authentication). */
-  readonly cookie?: string;
+  /** Zone, enable_authn, TLS certificate facts, cookie: what the listener says (ConnOpen). */
+  readonly connInfo?: ConnInfo;
 }
-
-/** The rarely set parts of a ConnInfo, kept in one object only when present. */
-type ConnExtra = Pick<ConnInfo, "certCommonName" | "certSubject" | "cookie">;
 
 /** One client connection; see the file header. */
 export class Channel extends ChannelSender<ChannelServices> {
   readonly peer: string;
   readonly listener: string;
   readonly assignedClientId: string;
-  readonly zone: string;
-  readonly #extra: ConnExtra | null;
+  /** Zone, enable_authn, TLS certificate facts, cookie (shared by plain connections). */
+  readonly connInfo: ConnInfo;
   readonly #out: ChannelOutput;
   lastActivity: number;
   // Decoder state only while a packet is split across reads (or after a decoding error); between
@@ -100,17 +93,13 @@ export class Channel extends ChannelSender<ChannelServices> {
   /** Whether the listener's messages_rate was looked up (on the first PUBLISH). */
   #rateKnown = false;
 
-  constructor(out: ChannelOutput, svc: ChannelServices, info: ConnInfo) {
-    super(out, svc, info.connId);
+  constructor(out: ChannelOutput, svc: ChannelServices, init: ChannelInit) {
+    super(out, svc, init.connId);
     this.#out = out;
-    this.peer = info.peer;
-    this.listener = info.listener;
-    this.assignedClientId = info.assignedClientId;
-    this.zone = info.zone ?? "default";
-    const { certCommonName, certSubject, cookie } = info;
-    this.#extra = certCommonName !== undefined || certSubject !== undefined || cookie !== undefined
-      ? { certCommonName, certSubject, cookie } as ConnExtra
-      : null;
+    this.peer = init.peer;
+    this.listener = init.listener;
+    this.assignedClientId = init.assignedClientId;
+    this.connInfo = init.connInfo ?? DEFAULT_CONN_INFO;
     this.lastActivity = svc.clock.now();
   }
 
@@ -200,12 +189,12 @@ export class Channel extends ChannelSender<ChannelServices> {
       protocolVersion: this.protocolVersion,
       keepalive: this.keepalive,
       cleanStart: this.cleanStart,
-      zone: this.zone,
+      zone: this.connInfo.zone,
       superuser: this.superuser,
       acl: this.grant?.acl,
-      certCommonName: this.#extra?.certCommonName,
-      certSubject: this.#extra?.certSubject,
-      cookie: this.#extra?.cookie,
+      certCommonName: this.connInfo.certCommonName || undefined,
+      certSubject: this.connInfo.certSubject || undefined,
+      cookie: this.connInfo.cookie || undefined,
     };
   }
 

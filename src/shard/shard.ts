@@ -23,6 +23,7 @@ import { ReasonCode } from "../mqtt/mod.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { handleControl } from "./control.ts";
+import { readConnInfo } from "./conn_info.ts";
 import { OutboundBatcher } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
 
@@ -256,7 +257,8 @@ export class Shard implements ChannelOutput {
         const listener = this.#internListener(r.str());
         const peer = r.str();
         const assignedClientId = r.str();
-        const info = { connId, peer, listener, assignedClientId };
+        const connInfo = readConnInfo(r); // zone, enable_authn, TLS facts, cookie
+        const info = { connId, peer, listener, assignedClientId, connInfo };
         this.#channels.set(connId, new Channel(this, this.svc, info));
         return;
       }

@@ -52,8 +52,14 @@ export class ShardLink {
     conn.shard = this.index;
     this.connections.add(conn);
     if (this.#paused) conn.pause(PauseReason.Shard);
+    // Field order: docs/contracts.md (ConnOpen, record format 2).
+    const t = conn.transport;
+    const { zone, enableAuthn } = conn.origin;
+    const authn = enableAuthn === true ? 1 : enableAuthn === false ? 0 : 2;
     const payload = this.#fields.u32(conn.id).str(conn.listener).str(conn.peer)
-      .str(assignedClientId).finish();
+      .str(assignedClientId).str(zone).u8(authn).str(t?.certCommonName ?? "")
+      .str(t?.certSubject ?? "").str(t?.usernameOverride ?? "").str(t?.clientIdOverride ?? "")
+      .str(t?.cookie ?? "").finish();
     this.#writer.write(RecordKind.ConnOpen, payload);
     this.inbound(conn, firstBytes);
   }

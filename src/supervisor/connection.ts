@@ -5,7 +5,7 @@
  * parses nothing and never touches rings (the supervisor turns its events into records).
  */
 
-import type { SocketHandlers, SocketPort } from "./listener.ts";
+import type { SocketHandlers, SocketPort, TransportInfo } from "./listener.ts";
 
 /** Pending output above which the shard is told to hold back (ConnCongested). */
 const OUTPUT_HIGH_WATER = 256 * 1024;
@@ -41,7 +41,17 @@ export interface ConnectionInit {
   /** Listener name, e.g. "tcp:default". */
   listener: string;
   events: ConnectionEvents;
+  /** The listener's zone and enable_authn (issue 12), passed on to the shard in ConnOpen. */
+  origin?: ListenerOrigin;
 }
+
+/** What a connection keeps of its listener: one object per listener, shared. */
+export interface ListenerOrigin {
+  readonly zone: string;
+  readonly enableAuthn: boolean | "quick_deny_anonymous";
+}
+
+const DEFAULT_ORIGIN: ListenerOrigin = Object.freeze({ zone: "default", enableAuthn: true });
 
 /** One socket's byte pump; see the file header. */
 export class Connection implements SocketHandlers {
@@ -53,6 +63,8 @@ export class Connection implements SocketHandlers {
   readonly peer: string;
   /** Owner shard, or -1 until the CONNECT peek placed it. */
   shard = -1;
+  /** The listener's zone and enable_authn (issue 12). */
+  readonly origin: ListenerOrigin;
 
   #socket: SocketPort;
   #events: ConnectionEvents;
@@ -68,8 +80,14 @@ export class Connection implements SocketHandlers {
     this.id = init.id;
     this.listener = init.listener;
     this.peer = socket.peer;
+    this.origin = init.origin ?? DEFAULT_ORIGIN;
     this.#socket = socket;
     this.#events = init.events;
+  }
+
+  /** TLS and WebSocket facts about the client, null for plain TCP. */
+  get transport(): TransportInfo | null {
+    return this.#socket.transport;
   }
 
   /** True once the socket is gone. */

@@ -1,5 +1,5 @@
 /**
- * The Listener interface every transport implements (TCP now; TLS and WebSocket later), the
+ * The Listener interface every transport implements (TCP, TLS, WebSocket, WSS), the
  * transport-neutral SocketPort a listener hands to the supervisor, and Admission (connection
  * count and accept-rate limits of one listener). Owns no socket itself and parses nothing.
  */
@@ -18,13 +18,29 @@ export interface SocketHandlers {
   socketClosed(reason: string): void;
 }
 
+/** What a transport learnt about its client beyond the address (TLS and WebSocket only). */
+export interface TransportInfo {
+  /** The client certificate's common name ("" when none or no TLS). */
+  readonly certCommonName: string;
+  /** The client certificate's subject, RFC 4514 ("" when none or no TLS). */
+  readonly certSubject: string;
+  /** mqtt.peer_cert_as_username / peer_cert_as_clientid applied to the certificate ("" = none). */
+  readonly usernameOverride: string;
+  readonly clientIdOverride: string;
+  /** WebSocket: the value of websocket.auth_cookie_name in the upgrade request ("" = none). */
+  readonly cookie: string;
+}
+
 /**
  * One accepted socket, transport-neutral. Connection drives it; only the transport behind it
  * touches the real socket.
  */
 export interface SocketPort {
-  /** Peer address, "ip:port" ("[v6]:port" for IPv6). */
+  /** Peer address, "ip:port" ("[v6]:port" for IPv6); the PROXY header's or proxy_address_header's
+   * address when the listener trusts one. */
   readonly peer: string;
+  /** Null for plain TCP (nothing beyond the address). */
+  readonly transport: TransportInfo | null;
   /** Bytes queued in userland, not yet handed to the kernel. */
   readonly writableLength: number;
   /** Starts delivering events to `handlers`; data read before this call is held until then. */
@@ -55,18 +71,23 @@ export interface ListenAddress {
 export interface Listener {
   /** `<transport>:<name>`, e.g. "tcp:default". */
   readonly name: string;
+  /** The listener's `zone` and `enable_authn`, passed to the shard with each connection. */
+  readonly zone: string;
+  readonly enableAuthn: boolean | "quick_deny_anonymous";
   /** Admitted sockets still open. */
   readonly connectionCount: number;
   /** Binds and starts accepting; resolves with the bound address. */
   start(): Promise<ListenAddress>;
   /** Stops accepting. Open sockets stay open: their owner closes them. */
   stop(): Promise<void>;
+  /** Re-reads TLS certificate files for new handshakes (no-op without TLS); throws on failure. */
+  reload(): void;
 }
 
 /** Limits of one listener; 0 means unlimited for both. */
 export interface AdmissionLimits {
   maxConnections: number;
-  /** New connections per second. */
+  /** New connections per second (may be a fraction: "1/10s" is 0.1). */
   maxConnRate: number;
 }
 
@@ -92,7 +113,8 @@ export class Admission {
 
   constructor(limits: AdmissionLimits) {
     this.#limits = limits;
-    this.#tokens = limits.maxConnRate;
+    // Burst: one second's worth, and at least one connection (a rate such as 1/10s is 0.1/s).
+    this.#tokens = Math.max(1, limits.maxConnRate);
   }
 
   /** Admitted connections not yet released. */
@@ -110,7 +132,7 @@ export class Admission {
     if (maxConnRate > 0) {
       if (this.#refilledAt >= 0) {
         const earned = ((now - this.#refilledAt) / 1000) * maxConnRate;
-        this.#tokens = Math.min(maxConnRate, this.#tokens + earned);
+        this.#tokens = Math.min(Math.max(1, maxConnRate), this.#tokens + earned);
       }
       this.#refilledAt = now;
       if (this.#tokens < 1) return "rate";

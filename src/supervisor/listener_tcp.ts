@@ -1,25 +1,29 @@
 /**
- * TCP listener on `node:net`: binds, admits or refuses each socket (Admission) and wraps admitted
- * ones in a SocketPort. `node:net` allocates nothing for an idle socket (a pending Deno.Conn read
- * holds its buffer), which keeps idle clients cheap. Owns the server and the raw sockets; it
- * parses nothing and never touches rings.
+ * SocketPort over a `node:net` stream socket: a plain TCP socket, or the TLSSocket of an ssl
+ * listener (the same Duplex API). `node:net` allocates nothing for an idle socket (a pending
+ * Deno.Conn read holds its buffer), which keeps idle clients cheap. Owns the socket's event
+ * wiring; it parses nothing and never touches rings. Listeners live in listener_net.ts.
  */
 
-import { getLogger } from "@logtape/logtape";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import type { TcpListenerConfig } from "../config/types.ts";
-import {
-  type AcceptHandler,
-  Admission,
-  type ListenAddress,
-  type Listener,
-  type SocketHandlers,
-  type SocketPort,
-} from "./listener.ts";
+import type { Socket } from "node:net";
+import type { Admission, SocketHandlers, SocketPort, TransportInfo } from "./listener.ts";
 
-const log = getLogger(["culex", "supervisor"]);
+/** The admission slot an accepted socket holds until it closes (listener_net.ts sets it). */
+export const ADMISSION = Symbol("culex.admission");
+type AdmittedSocket = Socket & { [ADMISSION]?: Admission | undefined };
 
-function formatPeer(address: string | undefined, port: number | undefined): string {
+/**
+ * Releases the admission slot of a socket (once; later calls do nothing). Called with the socket
+ * as `this`: one shared function, no closure per socket.
+ */
+export function releaseSlot(this: Socket): void {
+  const s = this as AdmittedSocket;
+  s[ADMISSION]?.released();
+  s[ADMISSION] = undefined;
+}
+
+/** "ip:port", or "[v6]:port" for IPv6. */
+export function formatPeer(address: string | undefined, port: number | string | undefined): string {
   const host = address ?? "unknown";
   return host.includes(":") ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`;
 }
@@ -32,18 +36,22 @@ type TaggedSocket = Socket & { [PORT]?: TcpSocketPort };
  * socket (node calls them with the socket as `this`) rather than closures per socket: the
  * connections scenario of the benchmark counts every per-socket object.
  */
-class TcpSocketPort implements SocketPort {
+export class TcpSocketPort implements SocketPort {
   readonly peer: string;
+  readonly transport: TransportInfo | null;
   #socket: TaggedSocket;
-  #admission: Admission;
   #handlers: SocketHandlers | null = null;
   #reason = "closed";
   #closed = false;
 
-  constructor(socket: Socket, admission: Admission) {
+  /**
+   * @param peer the client's address (the socket's, or a trusted proxy's report of it)
+   * @param transport TLS facts, or null for plain TCP
+   */
+  constructor(socket: Socket, peer: string, transport: TransportInfo | null) {
     this.#socket = socket;
-    this.#admission = admission;
-    this.peer = formatPeer(socket.remoteAddress, socket.remotePort);
+    this.peer = peer;
+    this.transport = transport;
     // node:net caches the peer as an object of three fields; we keep our own string.
     (socket as unknown as { _peername?: unknown })._peername = undefined;
     socket.setNoDelay(true);
@@ -63,7 +71,7 @@ class TcpSocketPort implements SocketPort {
     port.#closed = true;
     // A FIN from the peer (the stream ended) without an error before.
     if (port.#reason === "closed" && this.readableEnded) port.#reason = "closed by peer";
-    port.#admission.released();
+    releaseSlot.call(this);
     port.#handlers?.socketClosed(port.#reason);
   }
 
@@ -87,9 +95,11 @@ class TcpSocketPort implements SocketPort {
       handlers.socketClosed(this.#reason);
       return;
     }
-    // Adding the data listener is what starts the flow of reads.
+    // Adding the data listener starts the flow of reads; resume() too, for a socket whose
+    // listener paused it while reading a PROXY header.
     this.#socket.on("data", TcpSocketPort.#onData);
     this.#socket.on("drain", TcpSocketPort.#onDrain);
+    if (this.#socket.isPaused()) this.#socket.resume();
   }
 
   write(bytes: Uint8Array): void {
@@ -118,102 +128,5 @@ class TcpSocketPort implements SocketPort {
 
   destroy(): void {
     this.#socket.destroy();
-  }
-}
-
-/** Options of a TcpListener. */
-export interface TcpListenerOptions {
-  /** Receives every admitted socket. */
-  onAccept: AcceptHandler;
-}
-
-/**
- * A TCP listener named `tcp:<name>`.
- *
- * @example
- * ```ts ignore
- * const l = new TcpListener("default", config.listeners.tcp.default!, { onAccept: (s) => {} });
- * const { host, port } = await l.start();
- * ```
- */
-export class TcpListener implements Listener {
-  readonly name: string;
-  #config: TcpListenerConfig;
-  #onAccept: AcceptHandler;
-  #admission: Admission;
-  #server: Server | null = null;
-  #closed: Promise<void> | null = null;
-
-  /** @param name the key under listeners.tcp in the config. */
-  constructor(name: string, config: TcpListenerConfig, options: TcpListenerOptions) {
-    this.name = `tcp:${name}`;
-    this.#config = config;
-    this.#onAccept = options.onAccept;
-    this.#admission = new Admission({
-      maxConnections: config.maxConnections,
-      maxConnRate: config.maxConnRate,
-    });
-  }
-
-  get connectionCount(): number {
-    return this.#admission.open;
-  }
-
-  start(): Promise<ListenAddress> {
-    if (this.#server) return Promise.reject(new Error(`Listener ${this.name} already started`));
-    const server = createServer((socket: Socket) => this.#accept(socket));
-    this.#server = server;
-    return new Promise((resolve, reject) => {
-      const failed = (err: Error) => {
-        this.#server = null;
-        reject(new Error(`Cannot listen on ${this.#config.bind} (${this.name}): ${err.message}`));
-      };
-      server.once("error", failed);
-      server.listen({
-        host: this.#config.host,
-        port: this.#config.port,
-        backlog: this.#config.backlog,
-      }, () => {
-        server.off("error", failed);
-        server.on("error", (err: Error) => {
-          log.error("Listener {name} failed: {error}", { name: this.name, error: err.message });
-        });
-        const addr = server.address() as AddressInfo;
-        resolve({ host: addr.address, port: addr.port });
-      });
-    });
-  }
-
-  /** Stops accepting at once; resolves when the server and all its sockets are closed. */
-  stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return this.#closed ?? Promise.resolve();
-    this.#server = null;
-    this.#closed = new Promise((resolve) => server.close(() => resolve()));
-    return this.#closed;
-  }
-
-  #accept(socket: Socket): void {
-    const verdict = this.#admission.admit(Date.now());
-    if (verdict !== "ok") {
-      log.debug("Listener {name} refused {peer}: {verdict}", {
-        name: this.name,
-        peer: formatPeer(socket.remoteAddress, socket.remotePort),
-        verdict,
-      });
-      socket.on("error", () => {});
-      socket.destroy();
-      return;
-    }
-    const port = new TcpSocketPort(socket, this.#admission);
-    try {
-      this.#onAccept(port, this);
-    } catch (err) {
-      log.error("Listener {name} accept handler failed: {error}", {
-        name: this.name,
-        error: String(err),
-      });
-      socket.destroy();
-    }
   }
 }

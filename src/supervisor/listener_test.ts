@@ -45,3 +45,22 @@ Deno.test("fnv1a32() matches the FNV-1a 32-bit reference values over UTF-8", () 
   for (const b of [0xc3, 0xa9]) h = Math.imul((h ^ b) >>> 0, 0x01000193) >>> 0;
   strictEqual(fnv1a32("é"), h);
 });
+
+Deno.test("max_conn_rate takes EMQX's rate forms", async () => {
+  const { loadConfig } = await import("../config/mod.ts");
+  const rateOf = (v: string) =>
+    loadConfig({ sets: [`listeners.tcp.default.max_conn_rate=${v}`] }).listeners.tcp.default!
+      .maxConnRate;
+  strictEqual(rateOf("1000/s"), 1000);
+  strictEqual(rateOf("100/10s"), 10);
+  strictEqual(rateOf("60/m"), 1);
+  strictEqual(rateOf("infinity"), 0);
+  strictEqual(rateOf("250"), 250);
+});
+
+Deno.test("Admission.admit() lets a rate below one a second through once per period", () => {
+  const a = new Admission({ maxConnections: 0, maxConnRate: 0.1 }); // "1/10s"
+  strictEqual(a.admit(0), "ok");
+  strictEqual(a.admit(1000), "rate");
+  strictEqual(a.admit(10_000), "ok");
+});

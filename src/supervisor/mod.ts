@@ -10,7 +10,13 @@ export type {
   Listener,
   SocketHandlers,
   SocketPort,
+  TransportInfo,
 } from "./listener.ts";
 export { Admission, type AdmissionLimits } from "./listener.ts";
-export { TcpListener, type TcpListenerOptions } from "./listener_tcp.ts";
+export {
+  createListeners,
+  NetListener,
+  type NetListenerOptions,
+  TcpListener,
+} from "./listener_net.ts";
 export { fnv1a32, ShardPool, type ShardPoolOptions } from "./shard_pool.ts";

@@ -20,7 +20,7 @@ import {
 } from "../ipc/mod.ts";
 import { Connection, type ConnectionEvents } from "./connection.ts";
 import type { ListenAddress, Listener, SocketPort } from "./listener.ts";
-import { TcpListener } from "./listener_tcp.ts";
+import { createListeners } from "./listener_net.ts";
 import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
@@ -51,6 +51,8 @@ export interface Supervisor {
   readonly control: BrokerControl;
   /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
   stop(): Promise<void>;
+  /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
+  reloadCertificates(): void;
 }
 
 /** Options of startSupervisor(). */
@@ -60,8 +62,8 @@ export interface StartSupervisorOptions {
 }
 
 /**
- * Starts the shards, then every enabled listener; each logs
- * `Listener tcp:<name> listening on <host>:<port>`. On failure everything started is stopped.
+ * Starts the shards, then every enabled listener (tcp, ssl, ws, wss); each logs
+ * `Listener <type>:<name> listening on <host>:<port>`. On failure everything started is stopped.
  *
  * @example
  * ```ts ignore
@@ -138,7 +140,14 @@ class Node implements Supervisor {
       maxPacketSize: config.mqtt.maxPacketSize,
       idleTimeout: config.mqtt.idleTimeout,
       onConnect: (conn, clientId, assigned) => {
-        this.#links[this.#pool.shardOf(clientId)]!.open(conn, assigned, conn.takeBuffered());
+        // mqtt.peer_cert_as_clientid: the certificate's id replaces the CONNECT's and places it.
+        const forced = conn.transport?.clientIdOverride || "";
+        const id = forced || clientId;
+        this.#links[this.#pool.shardOf(id)]!.open(
+          conn,
+          forced ? "" : assigned,
+          conn.takeBuffered(),
+        );
       },
     });
   }
@@ -157,11 +166,9 @@ class Node implements Supervisor {
     );
     await this.#pool.start();
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
-    for (const [name, cfg] of Object.entries(this.#config.listeners.tcp)) {
-      if (!cfg.enable) continue;
-      const listener = new TcpListener(name, cfg, {
-        onAccept: (socket, l) => this.#accept(socket, l),
-      });
+    // Every listener is built (TLS files read) before the first one opens.
+    const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
+    for (const listener of listeners) {
       this.#listeners.push(listener);
       const addr = await listener.start();
       this.addresses.set(listener.name, addr);
@@ -174,6 +181,22 @@ class Node implements Supervisor {
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
+  }
+
+  reloadCertificates(): void {
+    for (const l of this.#listeners) {
+      try {
+        l.reload();
+        if (l.name.startsWith("ssl:") || l.name.startsWith("wss:")) {
+          log.info("Listener {name} reloaded its certificates", { name: l.name });
+        }
+      } catch (err) {
+        log.error("Listener {name} keeps its certificates: {error}", {
+          name: l.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
   }
 
   async #stop(): Promise<void> {
@@ -220,6 +243,7 @@ class Node implements Supervisor {
       id: this.#nextId,
       listener: listener.name,
       events: this.#events,
+      origin: listener, // a Listener has zone and enableAuthn: no object per connection
     });
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     this.#conns.set(conn.id, conn);

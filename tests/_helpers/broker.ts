@@ -1,6 +1,10 @@
 /**
  * Test helper: starts a real broker process on a free loopback port and stops it.
  *
+ * A test may pass a whole config file (`config`), wait for more listeners than tcp:default
+ * (`listeners`), read any listener's port from its start-up line (`portOf("wss:default")`) and
+ * signal the process (`signal("SIGHUP")`).
+ *
  * Owns the child process and its output; touches nothing of the broker's internals. The broker is
  * `main.ts start` by default. With `CULEX_TEST_BROKER=mosquitto` it is the system's `mosquitto`
  * instead, so the suite itself can be checked against a reference broker (the `--set` keys that
@@ -8,6 +12,8 @@
  */
 
 const LISTENING = /Listener tcp:default listening on ([\d.]+):(\d+)/;
+/** Any listener's start-up line: `Listener <type>:<name> listening on <host>:<port>`. */
+const ANY_LISTENING = /Listener ((?:tcp|ssl|ws|wss):[A-Za-z0-9_-]+) listening on (\S+):(\d+)/g;
 const MOSQUITTO_RUNNING = /mosquitto version \S+ running/;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -22,6 +28,15 @@ export interface BrokerHandle {
   readonly isMosquitto: boolean;
   /** Everything the broker wrote to stdout and stderr so far. */
   logs(): string;
+  /** Process id of the broker. */
+  readonly pid: number;
+  /**
+   * The port of listener `name` ("ssl:default", "ws:default", ...) from its start-up line; throws
+   * when the broker did not log one.
+   */
+  portOf(name: string): number;
+  /** Sends a signal (e.g. "SIGHUP") to the broker process. */
+  signal(sig: Deno.Signal): void;
   /** SIGTERM, then waits for exit (SIGKILL after 10 s); resolves to the exit code. */
   stop(): Promise<number>;
   /** SIGKILL without waiting; call stop() afterwards to reap the process. */
@@ -38,6 +53,10 @@ export interface StartBrokerOptions {
   configFile?: string;
   /** Extra environment variables for the broker process. */
   env?: Record<string, string>;
+  /** A YAML config file's text, written to a temp file and passed with --config. */
+  config?: string;
+  /** Listeners besides tcp:default ("ssl:default", ...) whose start-up line to wait for. */
+  listeners?: string[];
 }
 
 /** Which broker the suite runs against: "culex" (default) or "mosquitto". */
@@ -66,7 +85,16 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     "log.level=info",
   ];
   for (const s of opts.sets ?? []) args.push("--set", s);
+  let configDir: string | null = null;
+  if (opts.configFile !== undefined && opts.config !== undefined) {
+    throw new TypeError("startBroker: give config (YAML text) or configFile, not both");
+  }
   if (opts.configFile) args.push("--config", opts.configFile);
+  if (opts.config !== undefined) {
+    configDir = await Deno.makeTempDir({ prefix: "culex_test_config_" });
+    await Deno.writeTextFile(`${configDir}/culex.yaml`, opts.config);
+    args.push("--config", `${configDir}/culex.yaml`);
+  }
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: new URL(".", repo).pathname,
@@ -75,7 +103,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  return await watchStartup(
+  const handle = await watchStartup(
     child,
     (line) => {
       const m = LISTENING.exec(line);
@@ -83,7 +111,40 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     },
     `culex ${args.join(" ")}`,
     false,
-  );
+  ).catch(async (err) => {
+    if (configDir) await Deno.remove(configDir, { recursive: true }).catch(() => {});
+    throw err;
+  });
+  // tcp:default opens first; wait (bounded) for the others the test needs.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (const name of opts.listeners ?? []) {
+    while (!listenerPorts(handle.logs()).has(name)) {
+      if (Date.now() > deadline) {
+        await handle.stop();
+        if (configDir) await Deno.remove(configDir, { recursive: true }).catch(() => {});
+        throw new Error(`Listener ${name} did not start:\n${handle.logs()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  if (!configDir) return handle;
+  const dir = configDir;
+  const stop = handle.stop;
+  return {
+    ...handle,
+    async stop() {
+      const code = await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return code;
+    },
+  };
+}
+
+/** Listener name → port, from the start-up lines in `logs`. */
+function listenerPorts(logs: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of logs.matchAll(ANY_LISTENING)) out.set(m[1]!, Number(m[3]));
+  return out;
 }
 
 /** Mosquitto counterparts of the `--set` keys the suite uses. */
@@ -242,6 +303,15 @@ async function watchStartup(
     url: `mqtt://127.0.0.1:${port}`,
     isMosquitto,
     logs: () => logs,
+    pid: child.pid,
+    portOf(name: string): number {
+      const p = listenerPorts(logs).get(name);
+      if (p === undefined) throw new Error(`No "Listener ${name} listening" line in:\n${logs}`);
+      return p;
+    },
+    signal(sig: Deno.Signal) {
+      child.kill(sig);
+    },
     stop,
     kill() {
       try {

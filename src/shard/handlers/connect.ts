@@ -20,12 +20,16 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
   const level = p.protocolVersion ?? 4;
   const protocolVersion = level === 5 ? 5 : level === 3 ? 3 : 4;
   const clean = p.clean !== false;
-  let clientId = p.clientId ?? "";
+  // mqtt.peer_cert_as_username: the certificate's name replaces the CONNECT's user name.
+  const username = ch.connInfo.usernameOverride || p.username;
+  // mqtt.peer_cert_as_clientid: the TLS certificate's id wins over the CONNECT's (the
+  // supervisor placed the connection by it already).
+  let clientId = ch.connInfo.clientIdOverride || (p.clientId ?? "");
   let assigned = false;
   if (clientId === "") {
     // 3.1 forbids an empty id; 3.1.1 allows it only with clean session [MQTT-3.1.3-7/-8].
     if (protocolVersion === 3 || (protocolVersion === 4 && !clean)) {
-      ch.identify({ protocolVersion, clientId, assigned, username: p.username });
+      ch.identify({ protocolVersion, clientId, assigned, username });
       throw new MqttError(
         ReasonCode.ClientIdentifierNotValid,
         "Empty client id needs clean session",
@@ -34,7 +38,7 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     clientId = ch.assignedClientId || `culex-${crypto.randomUUID().replaceAll("-", "")}`;
     assigned = true;
   }
-  ch.identify({ protocolVersion, clientId, assigned, username: p.username });
+  ch.identify({ protocolVersion, clientId, assigned, username });
   if (clientId.length > mqtt.maxClientidLen || (protocolVersion === 3 && clientId.length > 23)) {
     throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
   }
@@ -52,6 +56,15 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     const data = p.properties?.authenticationData;
     runAuthStep(ch, method.start(authContext(ch), data ? new Uint8Array(data) : undefined));
     return;
+  }
+  const enableAuthn = ch.connInfo.enableAuthn;
+  if (enableAuthn === false) {
+    // The listener's enable_authn = false: anyone may connect (EMQX), no authenticator asked.
+    afterAuthn(ch, p, { result: "ignore" });
+    return;
+  }
+  if (enableAuthn === "quick_deny_anonymous" && username === undefined) {
+    throw new MqttError(ReasonCode.NotAuthorized, "anonymous clients are refused on this listener");
   }
   const credentials = { password: p.password ? new Uint8Array(p.password) : undefined };
   const decision = hooks.fold("client.authenticate", { result: "ignore" }, ch.facts(), credentials);
