@@ -8,6 +8,7 @@
 
 import process from "node:process";
 import { type FloodSpec, setupFlood } from "./lg_flood.ts";
+import { type BigSpec, setupBig } from "./lg_big.ts";
 import {
   type IdleSpec,
   type P2pSpec,
@@ -18,7 +19,7 @@ import {
 } from "./lg_modes.ts";
 
 /** Any mode's spec. */
-export type LoadSpec = FloodSpec | P2pSpec | IdleSpec | RetainedSpec;
+export type LoadSpec = FloodSpec | P2pSpec | IdleSpec | RetainedSpec | BigSpec;
 
 function emit(obj: Record<string, unknown>): Promise<void> {
   return new Promise((resolve) =>
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   if (spec.mode === "flood") run = await setupFlood(spec);
   else if (spec.mode === "p2p") run = await setupP2p(spec);
   else if (spec.mode === "retained") run = setupRetained(spec);
+  else if (spec.mode === "big") run = await setupBig(spec);
   else throw new Error(`unknown mode in ${arg}`);
   await emit({ ev: "ready" });
   await expectLine("go");

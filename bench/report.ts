@@ -167,6 +167,13 @@ export function targets(
     measured: `${fmt(p99)} ms`,
     met: Number.isFinite(p99) ? p99 < 2 : null,
   });
+  const bigC = med("big-qos1", "p50", culex);
+  const bigQ = med("big-qos1", "p50", "mosquitto");
+  out.push({
+    target: `big-qos1 (issue 11): ${culex} 10 MiB publish to delivery <= 1.2 x mosquitto`,
+    measured: `${fmt(bigC)} vs ${fmt(bigQ)} ms = ${(bigC / bigQ).toFixed(2)}×`,
+    met: Number.isFinite(bigC / bigQ) ? bigC / bigQ <= 1.2 : null,
+  });
   const kib = med("connections", "kibPerConnSettled", culex);
   out.push({
     target: `connections: ${culex} <= 4 KiB per idle connection (settled)`,

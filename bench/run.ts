@@ -210,6 +210,7 @@ for (let round = 1; round <= rounds; round++) {
           ...(profDir ? { cpuProfDir: profDir } : {}),
           ...(aedesDir ? { aedesDir } : {}),
           tls,
+          ...(sc.culexSets ? { culexSets: sc.culexSets } : {}),
         });
         current = broker;
         const out = await sc.run({

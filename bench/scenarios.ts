@@ -9,6 +9,7 @@ import { cpuSeconds, memKiB, type RunningBroker } from "./brokers.ts";
 import type { FloodSpec } from "./lg_flood.ts";
 import { type LoadProc, type LoadRuntime, startAll } from "./lg_proc.ts";
 import { runConnections } from "./sc_connections.ts";
+import { big } from "./sc_big.ts";
 
 /** One figure a scenario reports. */
 export interface Metric {
@@ -47,6 +48,8 @@ export interface Scenario {
   name: string;
   title: string;
   metrics: Metric[];
+  /** Extra `--set` for Culex in this scenario (the others run on the embedded defaults). */
+  culexSets?: string[];
   run(ctx: RunCtx): Promise<RunOutcome>;
 }
 
@@ -327,4 +330,5 @@ export const SCENARIOS: Scenario[] = [
     run: (ctx) => runConnections(ctx),
   },
   retained,
+  big,
 ];

@@ -141,12 +141,17 @@ export type PacketHandler = (
   end: number,
 ) => void;
 
+/** Packets at least this large are gathered into a buffer of their own size (no re-copying). */
+const BIG_PACKET = 64 * 1024;
+
 /**
- * Frames a TCP byte stream into MQTT packets by their fixed headers only. A packet split across
- * chunks is carried over (copied) to the next one.
+ * Frames a TCP byte stream into MQTT packets by their fixed headers only. A small packet split
+ * across chunks is carried over (copied) to the next one; a big one (a 10 MiB PUBLISH) is
+ * gathered into one buffer of its size, so every byte is copied once, not once per chunk.
  */
 export class Scanner {
   #carry: Uint8Array | null = null;
+  #big: { buf: Uint8Array; filled: number; first: number; body: number } | null = null;
   #onPacket: PacketHandler;
 
   constructor(onPacket: PacketHandler) {
@@ -155,10 +160,22 @@ export class Scanner {
 
   push(chunk: Uint8Array): void {
     let buf = chunk;
+    const big = this.#big;
+    if (big) {
+      const take = Math.min(big.buf.length - big.filled, chunk.length);
+      big.buf.set(chunk.subarray(0, take), big.filled);
+      big.filled += take;
+      if (big.filled < big.buf.length) return;
+      this.#big = null;
+      this.#onPacket(big.buf, big.first, big.body, big.buf.length);
+      if (take === chunk.length) return;
+      buf = chunk.subarray(take);
+    }
     if (this.#carry) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry);
-      buf.set(chunk, this.#carry.length);
+      const joined = new Uint8Array(this.#carry.length + buf.length);
+      joined.set(this.#carry);
+      joined.set(buf, this.#carry.length);
+      buf = joined;
       this.#carry = null;
     }
     const n = buf.length;
@@ -177,12 +194,42 @@ export class Scanner {
         len += (b & 127) * mul;
         mul *= 128;
       } while (b & 128);
-      if (b < 0 || p + len > n) break;
+      if (b < 0) break;
+      if (p + len > n) {
+        if (len >= BIG_PACKET) {
+          const whole = new Uint8Array(p - off + len);
+          whole.set(buf.subarray(off));
+          this.#big = { buf: whole, filled: n - off, first: buf[off]!, body: p - off };
+          return;
+        }
+        break;
+      }
       this.#onPacket(buf, buf[off]!, p, p + len);
       off = p + len;
     }
     if (off < n) this.#carry = buf.slice(off);
   }
+}
+
+/**
+ * One PUBLISH of `size` payload bytes ('x'), built without spreading the payload through an
+ * array (10 MiB would not fit a call's arguments); the packet id is 0 until patched.
+ */
+export function bigPublish(topic: string, qos: number, size: number): PublishTemplate {
+  const t = str(topic);
+  const pidLen = qos > 0 ? 2 : 0;
+  const len = varInt(t.length + pidLen + size);
+  const head = 1 + len.length;
+  const bytes = new Uint8Array(head + t.length + pidLen + size);
+  bytes[0] = 0x30 | (qos << 1);
+  bytes.set(len, 1);
+  bytes.set(t, head);
+  bytes.fill(0x78, head + t.length + pidLen);
+  return {
+    bytes,
+    pidOffset: qos > 0 ? head + t.length : -1,
+    payloadOffset: head + t.length + pidLen,
+  };
 }
 
 /** Packet id of an ack or of a QoS > 0 PUBLISH whose body starts at bodyStart. */

@@ -53,7 +53,7 @@ function jsonFormatter(record: LogRecord): string {
  * arguments) replaces the previous setup instead of failing as logtape's configure() would.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { getLog, setupLogging } from "./log.ts";
  * await setupLogging("info", "text");
  * getLog("supervisor").info("Listener tcp:default listening on {address}", {

@@ -19,10 +19,10 @@ import {
   disconnect,
   disconnectOf,
   expectNone,
-  fnv1a32,
   isClosed,
   publish,
   runTag,
+  shardOfKey,
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
@@ -315,7 +315,11 @@ for (const shards of SHARD_COUNTS) {
             // at QoS 2, then restarted: receives every queued message exactly once.
             const id = v === 4 ? "s1" : "s1v5";
             const version = v === 4 ? "mqttv311" : "mqttv5";
-            const pubId = clientIdForShard((fnv1a32(id) + 1) % shards, shards, `c05dwp${v}`);
+            const pubId = clientIdForShard(
+              (shardOfKey(id, shards) + 1) % shards,
+              shards,
+              `c05dwp${v}`,
+            );
             const n = 10;
             const sub1 = spawnMosquittoSub({
               port: broker.port,

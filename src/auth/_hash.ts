@@ -59,7 +59,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
  * ```ts
  * import { checkPassword } from "./_hash.ts";
  * const hash = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"; // sha256("secret")
- * checkPassword({ name: "sha256", saltPosition: "disable" }, "secret", hash, ""); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(await checkPassword({ name: "sha256", saltPosition: "disable" }, "secret", hash, ""), true);
  * ```
  */
 export function checkPassword(

@@ -51,7 +51,8 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_.]*)\}/g;
  * @example
  * ```ts
  * import { parseTemplate } from "./_template.ts";
- * parseTemplate("mqtt_user:${username}", ["username"]).vars; // ["username"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseTemplate("mqtt_user:${username}", ["username"]).vars, ["username"]);
  * ```
  */
 export function parseTemplate(source: string, allowed: readonly string[]): Template {

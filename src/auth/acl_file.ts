@@ -130,7 +130,9 @@ class Parser {
  * @example
  * ```ts
  * import { parseAclFile } from "./acl_file.ts";
- * parseAclFile(`{allow, {username, "u1"}, publish, ["t/\${clientid}"]}.\n{deny, all}.`).length; // 2
+ * import assert from "node:assert/strict";
+ * const rules = parseAclFile(`{allow, {username, "u1"}, publish, ["t/\${clientid}"]}.\n{deny, all}.`);
+ * assert.equal(rules.length, 2);
  * ```
  */
 export function parseAclFile(text: string): AclRule[] {

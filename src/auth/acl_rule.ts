@@ -96,8 +96,9 @@ export function matchAction(spec: ActionSpec, action: AuthzAction): boolean {
  * @example
  * ```ts
  * import { matchTopicWords } from "./acl_rule.ts";
- * matchTopicWords(["a", "+"], ["a", "#"]); // true: subscribing a/+ is covered by a/#
- * matchTopicWords(["#"], ["+", "#"]); // true: so "deny +/#" denies subscribing "#"
+ * import assert from "node:assert/strict";
+ * assert.equal(matchTopicWords(["a", "+"], ["a", "#"]), true); // subscribing a/+ is covered by a/#
+ * assert.equal(matchTopicWords(["#"], ["+", "#"]), true); // so "deny +/#" denies subscribing "#"
  * ```
  */
 export function matchTopicWords(name: readonly string[], filter: readonly string[]): boolean {

@@ -61,8 +61,10 @@ export class AuthnChain {
    * ```ts
    * import { createAuthenticationChain } from "./authn_chain.ts";
    * const chain = createAuthenticationChain([]);
-   * chain.authenticate({ clientId: "c", peerhost: "127.0.0.1", peerport: 1,
-   *   listener: "tcp:default", zone: "default", protocolVersion: 5 }); // anonymous allow
+   * import assert from "node:assert/strict";
+   * const r = chain.authenticate({ clientId: "c", peerhost: "127.0.0.1", peerport: 1,
+   *   listener: "tcp:default", zone: "default", protocolVersion: 5 });
+   * assert.equal((await r).result, "allow"); // anonymous: no authenticator configured
    * ```
    */
   authenticate(info: ClientInfo): MaybePromise<AuthnResult> {

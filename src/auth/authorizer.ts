@@ -64,7 +64,8 @@ export class Authorizer {
    * });
    * const client = { clientId: "c", peerhost: "127.0.0.1", peerport: 1, listener: "tcp:default",
    *   zone: "default", protocolVersion: 5, superuser: false };
-   * authz.authorize(client, { type: "publish", topic: "t/1", qos: 0, retain: false }); // "allow"
+   * import assert from "node:assert/strict";
+   * assert.equal(await authz.authorize(client, { type: "publish", topic: "t/1", qos: 0, retain: false }), "allow");
    * ```
    */
   authorize(client: AuthzClient, action: AuthzAction): MaybePromise<Decision> {

@@ -15,7 +15,8 @@ export interface CsvRow {
  * @example
  * ```ts
  * import { parseCsv } from "./csv.ts";
- * parseCsv("user_id,password\nu1,p1\n", ["user_id"])[0]?.values.password; // "p1"
+ * import assert from "node:assert/strict";
+ * assert.equal(parseCsv("user_id,password\nu1,p1\n", ["user_id"])[0]?.values.password, "p1");
  * ```
  */
 export function parseCsv(text: string, required: readonly string[], source = "CSV"): CsvRow[] {

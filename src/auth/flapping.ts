@@ -35,8 +35,9 @@ export class FlappingDetector {
    * ```ts
    * import { FlappingDetector } from "./flapping.ts";
    * const d = new FlappingDetector({ enable: true, windowTime: 60_000, maxCount: 1, banTime: 300_000 });
-   * d.recordDisconnect("c1", 0); // null
-   * d.recordDisconnect("c1", 10)?.until; // 300010
+   * import assert from "node:assert/strict";
+   * assert.equal(d.recordDisconnect("c1", 0), null);
+   * assert.equal(d.recordDisconnect("c1", 10)?.until, 300010);
    * ```
    */
   recordDisconnect(clientId: string, now: number): BanEntry | null {

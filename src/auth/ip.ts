@@ -65,7 +65,9 @@ function parseIpv6(t: string): Uint8Array | null {
  * @example
  * ```ts
  * import { ipInCidr, parseCidr } from "./ip.ts";
- * ipInCidr("10.1.2.3", parseCidr("10.0.0.0/8")!); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(ipInCidr("10.1.2.3", parseCidr("10.0.0.0/8")!), true);
+ * assert.equal(ipInCidr("11.1.2.3", parseCidr("10.0.0.0/8")!), false);
  * ```
  */
 export function parseCidr(text: string): Cidr | null {

@@ -16,7 +16,8 @@ import type { Rate } from "../config/types_auth.ts";
  * @example
  * ```ts
  * import { parseRate } from "./limiter.ts";
- * parseRate("10MB/10s"); // { tokens: 10485760, periodMs: 10000 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseRate("10MB/10s"), { tokens: 10485760, periodMs: 10000 });
  * ```
  */
 export function parseRate(v: unknown): Rate | null {

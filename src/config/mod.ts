@@ -7,7 +7,7 @@ export { loadConfig } from "./load.ts";
 export type { LoadOptions } from "./load.ts";
 export { ConfigError } from "./errors.ts";
 export type { ConfigErrorInit } from "./errors.ts";
-export { configSchema, RING_RECORD_OVERHEAD } from "./schema.ts";
+export { configSchema } from "./schema.ts";
 export type { ConfigInput } from "./schema.ts";
 export { parseDuration, parseSize } from "./_fields.ts";
 export { zoneConfig } from "./zones.ts";

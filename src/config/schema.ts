@@ -40,12 +40,6 @@ const MQTT_MAX_PACKET = 268_435_460;
 /** MQTT 5 Session Expiry Interval is a u32 number of seconds. */
 const MAX_SESSION_EXPIRY_MS = 0xffff_ffff * 1000;
 
-/**
- * Bytes a ring needs beyond the largest packet: the record header (length + kind) and the
- * routing fields around a forwarded publish. ipc.ring_size must exceed max_packet_size + this.
- */
-export const RING_RECORD_OVERHEAD = 64;
-
 const mqttShape = {
   max_packet_size: size(1, MQTT_MAX_PACKET).default(MB),
   max_clientid_len: int(23, 65535).default(65535),
@@ -179,13 +173,12 @@ export const configSchema = z.strictObject({
     ring_size: size(4 * KB, GB).default(4 * MB),
   }).prefault({}),
 }).superRefine((c, ctx) => {
-  // Runs only when every key parsed. One record must hold any packet, or a maximum-size
-  // publish could never cross a ring (the writer would park it forever).
+  // Runs only when every key parsed. Any ring size carries packets of any size (a record larger
+  // than a quarter ring crosses it in pieces, src/ipc/_fragments.ts); the ring only has to be a
+  // power of two.
   const ring = c.ipc.ring_size;
-  const need = c.mqtt.maxPacketSize + RING_RECORD_OVERHEAD;
-  if ((ring & (ring - 1)) !== 0 || ring <= need) {
-    const message = `a power of two greater than mqtt.max_packet_size + ${RING_RECORD_OVERHEAD}` +
-      ` (${need} bytes), e.g. "${formatSize(nextPowerOfTwo(need + 1))}"`;
+  if ((ring & (ring - 1)) !== 0) {
+    const message = `a power of two, e.g. "${formatSize(nextPowerOfTwo(ring))}"`;
     ctx.addIssue({ code: "custom", message, input: ring, path: ["ipc", "ring_size"] });
   }
 }).transform((c): Config => ({

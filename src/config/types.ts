@@ -123,7 +123,7 @@ export interface Config {
   /** zones.<name>: overrides; resolve with zoneConfig(config, name). */
   readonly zones: Readonly<Record<string, ZoneOverrides>>;
   readonly ipc: {
-    /** Bytes per ring (power of two); must exceed max_packet_size plus record overhead. */
+    /** Bytes per ring (power of two); records of any size cross it, in pieces when large. */
     readonly ringSize: number;
   };
   /** Deprecation notices about the given keys, for the CLI to log once at start. */

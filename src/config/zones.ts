@@ -15,9 +15,10 @@ const cache = new WeakMap<Config, Map<string, ResolvedZone>>();
  * @example
  * ```ts
  * import { loadConfig, zoneConfig } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const config = loadConfig({ sets: ["zones.internal.mqtt.max_inflight=64"] });
- * zoneConfig(config, "internal").mqtt.maxInflight; // 64
- * zoneConfig(config, "default").mqtt.maxInflight; // 32
+ * assert.equal(zoneConfig(config, "internal").mqtt.maxInflight, 64);
+ * assert.equal(zoneConfig(config, "default").mqtt.maxInflight, 32);
  * ```
  */
 export function zoneConfig(config: Config, name: string): ResolvedZone {

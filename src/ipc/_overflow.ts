@@ -1,12 +1,23 @@
 /**
- * Producer-side parking queue of a RingWriter: encoded records that did not fit in the ring, in
- * write order. Private to src/ipc/. It only stores and counts; it never drops a record and never
- * touches the ring (ring.ts moves records in as space frees).
+ * Producer-side parking queue of a RingWriter: records that did not fit in the ring, in write
+ * order. Records of small parts are parked encoded (header + payload); a record with large parts
+ * or one going in pieces is parked as parts (_fragments.ts ParkedParts). Private to src/ipc/. It only
+ * stores and counts; it never drops a record and never touches the ring (ring.ts moves records
+ * in as space frees).
  */
 
-/** FIFO of encoded records (header + payload), counted in records and bytes. */
+import type { ParkedParts } from "./_fragments.ts";
+
+/** A parked record: encoded whole, or as parts. */
+export type Parked = Uint8Array | ParkedParts;
+
+function bytesOf(item: Parked): number {
+  return item instanceof Uint8Array ? item.length : item.total - item.sent;
+}
+
+/** FIFO of parked records, counted in records and bytes not yet in the ring. */
 export class Overflow {
-  #items: Uint8Array[] = [];
+  #items: Parked[] = [];
   #first = 0;
   #bytes = 0;
 
@@ -20,22 +31,27 @@ export class Overflow {
     return this.#items.length - this.#first;
   }
 
-  /** Parks one encoded record at the end. */
-  push(record: Uint8Array): void {
-    this.#items.push(record);
-    this.#bytes += record.length;
+  /** Parks one record at the end. */
+  push(item: Parked): void {
+    this.#items.push(item);
+    this.#bytes += bytesOf(item);
   }
 
   /** The oldest parked record, or undefined when empty. */
-  peek(): Uint8Array | undefined {
+  peek(): Parked | undefined {
     return this.#items[this.#first];
+  }
+
+  /** `n` more bytes of the oldest record (kept as parts) went into the ring. */
+  moved(n: number): void {
+    this.#bytes -= n;
   }
 
   /** Removes the oldest parked record. */
   shift(): void {
     const item = this.#items[this.#first];
     if (item === undefined) return;
-    this.#bytes -= item.length;
+    this.#bytes -= bytesOf(item);
     this.#first++;
     // Compact now and then instead of Array.shift() per record (O(n) each).
     if (this.#first === this.#items.length) {

@@ -1,19 +1,27 @@
 /**
- * Test-only: the record sizes and contents of the ring stress test, shared by the producer worker
- * and the checking test so both derive every byte from the sequence number alone.
+ * Test-only: the record sizes and contents of the ring stress tests, shared by the producer worker
+ * and the checking tests so both derive every byte from the sequence number alone.
  */
 
-/** Largest stress payload: 3 KiB. */
+/** Largest small stress payload: 3 KiB. */
 export const STRESS_MAX_PAYLOAD = 3072;
 
-/** Payload size of record `seq`: 1 byte to 3 KiB, scattered. */
-export function stressSize(seq: number): number {
-  return 1 + (Math.imul(seq, 2654435761) >>> 0) % STRESS_MAX_PAYLOAD;
+function scatter(seq: number): number {
+  return Math.imul(seq, 2654435761) >>> 0;
 }
 
-/** Kind byte of record `seq`. */
+/**
+ * Payload size of record `seq`: 1 byte to 3 KiB, scattered. With `big` > 0, every fifth record
+ * is instead 1 byte to `big` bytes (records larger than the ring: pieces between whole ones).
+ */
+export function stressSize(seq: number, big = 0): number {
+  if (big > 0 && seq % 5 === 0) return 1 + scatter(seq) % big;
+  return 1 + scatter(seq) % STRESS_MAX_PAYLOAD;
+}
+
+/** Kind byte of record `seq` (0-252: 253-255 are the ring's own kinds). */
 export function stressKind(seq: number): number {
-  return seq & 0xff;
+  return seq % 253;
 }
 
 /** Byte k of record `seq`. */
@@ -22,8 +30,8 @@ export function stressByte(seq: number, k: number): number {
 }
 
 /** The payload of record `seq`. */
-export function stressPayload(seq: number): Uint8Array {
-  const out = new Uint8Array(stressSize(seq));
+export function stressPayload(seq: number, big = 0): Uint8Array {
+  const out = new Uint8Array(stressSize(seq, big));
   for (let k = 0; k < out.length; k++) out[k] = stressByte(seq, k);
   return out;
 }

@@ -4,7 +4,7 @@
  * Other folders import from here, never from the files beside it.
  */
 
-export { createRing, type RingBuffers, RingReader, RingWriter } from "./ring.ts";
+export { createRing, maxWholePayload, type RingBuffers, RingReader, RingWriter } from "./ring.ts";
 export {
   FieldReader,
   FieldWriter,
@@ -17,4 +17,12 @@ export {
 export { createDoorbell, readDoorbell, ringDoorbell, waitDoorbell } from "./waiter.ts";
 export { createMesh, type Mesh, rebuildShard, type ShardRings } from "./mesh.ts";
 export { CountKind, createCounts, resetCounts, SharedCounts } from "./counts.ts";
-export { fnv1a32, partitionOf } from "./partition.ts";
+export {
+  fnv1a32,
+  hashPick,
+  PARTITION_COUNT,
+  partitionOf,
+  partitionsOfShard,
+  shardOf,
+  shardOfPartition,
+} from "./partition.ts";

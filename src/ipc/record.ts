@@ -4,7 +4,9 @@
  * isolates, and must not touch SharedArrayBuffer or Atomics (ring.ts does).
  *
  * A record on a ring is `[u32 LE payload length][u8 kind][payload]`. A released kind or field order
- * is never edited: a change bumps RECORD_FORMAT_VERSION and adds a kind.
+ * is never edited: a change bumps RECORD_FORMAT_VERSION and adds a kind. Version 2 added the
+ * ring's own kinds: Fragment pieces of a record larger than a quarter ring (src/ipc/_fragments.ts)
+ * and Pad records that align large payloads (src/ipc/_align.ts).
  */
 
 import { readF64LE, readU16LE, readU32LE } from "../bytes.ts";
@@ -47,6 +49,12 @@ export const RecordKind = {
   SharedLeave: 28,
   /** A message picked for one group member, sent to the member's shard. */
   SharedDeliver: 29,
+  /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
+  Pad: 253,
+  /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */
+  Fragment: 254,
+  /** Next piece of that record: bytes. Ring-internal: readers deliver the whole record only. */
+  FragmentMore: 255,
 } as const;
 
 /** One of the values of {@linkcode RecordKind}. */

@@ -2,7 +2,7 @@
  * Unit tests of the record field codec and kinds table (src/ipc/record.ts). Touches no ring.
  */
 
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import {
   FieldReader,
   FieldWriter,
@@ -65,4 +65,7 @@ Deno.test("RecordKind values are unique and named", () => {
   strictEqual(recordKindName(RecordKind.RoutedPublish), "RoutedPublish");
   strictEqual(recordKindName(200), "Unknown(200)");
   strictEqual(RECORD_FORMAT_VERSION, 2);
+  // The ring's own kinds take the top three values; every other kind stays below them.
+  deepStrictEqual([RecordKind.Pad, RecordKind.Fragment, RecordKind.FragmentMore], [253, 254, 255]);
+  ok(values.filter((k) => k >= 253).length === 3);
 });

@@ -8,21 +8,39 @@
  * byte positions (they wrap at 2^32; `position & (capacity - 1)` is the index), so used bytes are
  * `(head - tail) >>> 0` and no slot is wasted. Only the writer stores head and only the reader
  * stores tail; both with Atomics (sequentially consistent), which orders the plain data copies
- * before them. A record may wrap around the end of the data area.
+ * before them. A record may wrap around the end of the data area. A record larger than a quarter
+ * of the ring is written in pieces that the reader reassembles (_fragments.ts), so any record
+ * size works with any ring size.
  */
 
 import { writeU32LE } from "../bytes.ts";
-import { Overflow } from "./_overflow.ts";
+import { Overflow, type Parked } from "./_overflow.ts";
+import {
+  FRAGMENT,
+  FRAGMENT_HEADER_BYTES,
+  FRAGMENT_MORE,
+  MAX_RECORD_PAYLOAD,
+  maxWholeRecord,
+  type ParkedParts,
+  parkedParts,
+  SHARE_MIN,
+} from "./_fragments.ts";
+import { ALIGN_MIN, alignKey, PAD, padBefore } from "./_align.ts";
 import { HEAD, type RingBuffers, SPACE, TAIL, viewsOf, WAITING } from "./_ring_layout.ts";
+import { RingBytes } from "./_ring_bytes.ts";
 import { RECORD_HEADER_BYTES } from "./record.ts";
 import { ringDoorbell } from "./waiter.ts";
 
 export { createRing, type RingBuffers } from "./_ring_layout.ts";
+export { RingReader } from "./_ring_reader.ts";
+export { maxWholePayload } from "./_fragments.ts";
 
 /**
  * Producer half of a ring. `write()` never drops: a record that does not fit is parked in a local
  * FIFO (and so is everything written after it, to keep order) and moved in as the reader frees
- * space. Single-threaded by construction: one RingWriter per ring, in one isolate.
+ * space. A record larger than a quarter ring goes in pieces: those that fit now are written at
+ * once, the rest is parked and follows as space frees. Single-threaded by construction: one
+ * RingWriter per ring, in one isolate.
  *
  * @example
  * ```ts
@@ -43,10 +61,11 @@ export class RingWriter {
   onCongestion: ((congested: boolean) => void) | null = null;
 
   #header: Int32Array;
-  #data: Uint8Array;
+  #bytes: RingBytes;
   #doorbell: SharedArrayBuffer;
   #capacity: number;
-  #mask: number;
+  /** Largest record (header included) written in one piece. */
+  #maxWhole: number;
   #head: number; // next write position (not yet published while > #published)
   #published: number;
   #tail: number; // last tail seen; refreshed only when space seems short
@@ -64,10 +83,10 @@ export class RingWriter {
   constructor(ring: RingBuffers, doorbell: SharedArrayBuffer) {
     const { header, data } = viewsOf(ring);
     this.#header = header;
-    this.#data = data;
+    this.#bytes = new RingBytes(data);
     this.#doorbell = doorbell;
     this.#capacity = ring.capacity;
-    this.#mask = ring.capacity - 1;
+    this.#maxWhole = maxWholeRecord(ring.capacity);
     this.#head = Atomics.load(header, HEAD) >>> 0;
     this.#published = this.#head;
     this.#tail = Atomics.load(header, TAIL) >>> 0;
@@ -78,35 +97,46 @@ export class RingWriter {
     return this.#overflow.length > 0;
   }
 
-  /** Bytes parked in overflow, record headers included. */
+  /**
+   * Bytes parked in overflow: whole records with their headers, and the payload bytes of a big
+   * record that are not in the ring yet.
+   */
   get parkedBytes(): number {
     return this.#overflow.bytes;
   }
 
   /**
-   * Appends one record. The payload parts are copied before write() returns (into the ring or
-   * into the overflow), so the caller may reuse its buffers. Throws RangeError when the record
-   * (5 header bytes + payload) is larger than the ring. After close() it discards the record.
+   * Appends one record of any size up to 4 GiB - 1. The payload parts are copied before write()
+   * returns (into the ring or into the overflow), so the caller may reuse its buffers, with one
+   * exception: parts of 64 KiB or more of a record that does not fit at once are parked by
+   * reference, so they must not change after write() (senders pass freshly encoded bytes or
+   * message payloads, which never change; see _fragments.ts). After
+   * close() it discards the record. Throws RangeError for a kind outside 0-252 (253-255 are the
+   * ring's own: Pad, Fragment, FragmentMore).
    */
   write(kind: number, payload: Uint8Array | readonly Uint8Array[]): void {
     if (this.#closed) return;
+    if (!(kind >= 0 && kind < PAD)) {
+      throw new RangeError(`Cannot write record of kind ${kind}: kinds are 0-${PAD - 1}`);
+    }
     const parts = payload instanceof Uint8Array ? [payload] : payload;
     let len = 0;
     for (const part of parts) len += part.length;
     const total = RECORD_HEADER_BYTES + len;
-    if (total > this.#capacity) {
-      throw new RangeError(
-        `Cannot write record of ${total} bytes: ring capacity is ${this.#capacity} bytes`,
-      );
+    if (total > this.#maxWhole) {
+      this.#writeBig(kind, parts, len);
+      return;
     }
-    if (this.#overflow.length > 0 || !this.#fits(total)) {
+    const pad = len < ALIGN_MIN ? 0 : padBefore(this.#head, alignKey(parts, len), 0, 0);
+    if (this.#overflow.length > 0 || !this.#fits(pad + total)) {
       this.#park(kind, parts, len);
       return;
     }
-    this.#putHeader(kind, len);
+    if (pad > 0) this.#putPad(pad);
+    this.#bytes.putHeader(this.#head, kind, len);
     let pos = (this.#head + RECORD_HEADER_BYTES) >>> 0;
     for (const part of parts) {
-      this.#copyIn(pos, part);
+      this.#bytes.copyIn(pos, part);
       pos = (pos + part.length) >>> 0;
     }
     this.#head = pos;
@@ -154,26 +184,102 @@ export class RingWriter {
     return this.#capacity - ((this.#head - this.#tail) >>> 0) >= total;
   }
 
-  #putHeader(kind: number, len: number): void {
-    const d = this.#data;
-    const m = this.#mask;
-    const h = this.#head;
-    d[h & m] = len;
-    d[(h + 1) & m] = len >>> 8;
-    d[(h + 2) & m] = len >>> 16;
-    d[(h + 3) & m] = len >>> 24;
-    d[(h + 4) & m] = kind;
+  /** A Pad record of `size` bytes (5-12) at head: aligns the payload after it (see _align.ts). */
+  #putPad(size: number): void {
+    this.#bytes.putHeader(this.#head, PAD, size - RECORD_HEADER_BYTES);
+    this.#head = (this.#head + size) >>> 0;
   }
 
-  #copyIn(pos: number, src: Uint8Array): void {
-    const i = pos & this.#mask;
-    const room = this.#capacity - i;
-    if (src.length <= room) {
-      this.#data.set(src, i);
-    } else {
-      this.#data.set(src.subarray(0, room), i);
-      this.#data.set(src.subarray(room), 0);
+  /**
+   * A record larger than #maxWhole: the pieces that fit go in now (unless records are parked
+   * already: order), the rest is parked.
+   */
+  #writeBig(kind: number, parts: readonly Uint8Array[], len: number): void {
+    if (len > MAX_RECORD_PAYLOAD) {
+      throw new RangeError(`Cannot write record of ${len} bytes: the limit is 4 GiB - 1`);
     }
+    const key = alignKey(parts, len);
+    const sent = this.#overflow.length > 0 ? 0 : this.#putPieces(kind, len, 0, parts, 0, key);
+    if (sent > 0) this.#scheduleFlush();
+    if (sent === len) return;
+    const rest = parkedParts(parts, sent);
+    const align = alignKey(rest, len - sent, sent);
+    this.#parkItem({ kind, total: len, parts: rest, base: sent, sent, whole: false, align });
+  }
+
+  /**
+   * Writes pieces of a big record while they fit, from payload byte `sent` on; `src` holds the
+   * payload from byte `base` on. Returns the payload bytes in the ring after it.
+   */
+  #putPieces(
+    kind: number,
+    total: number,
+    sent: number,
+    src: readonly Uint8Array[],
+    base: number,
+    key: number,
+  ): number {
+    while (sent < total) {
+      const extra = sent === 0 ? FRAGMENT_HEADER_BYTES : 0;
+      const piece = Math.min(total - sent, this.#maxWhole - RECORD_HEADER_BYTES - extra);
+      const pad = padBefore(this.#head, key, sent, extra);
+      if (!this.#fits(pad + RECORD_HEADER_BYTES + extra + piece)) break;
+      if (pad > 0) this.#putPad(pad);
+      this.#bytes.putHeader(this.#head, extra > 0 ? FRAGMENT : FRAGMENT_MORE, extra + piece);
+      let pos = (this.#head + RECORD_HEADER_BYTES) >>> 0;
+      if (extra > 0) {
+        this.#bytes.putU8(pos, kind);
+        this.#bytes.putU32(pos + 1, total);
+        pos = (pos + FRAGMENT_HEADER_BYTES) >>> 0;
+      }
+      this.#bytes.copyRange(pos, src, sent - base, piece);
+      this.#head = (pos + piece) >>> 0;
+      sent += piece;
+    }
+    return sent;
+  }
+
+  /** Ring bytes the parked record needs before its next step can go in. */
+  #needOf(item: Parked): number {
+    if (item instanceof Uint8Array) return this.#encodedPad(item) + item.length;
+    if (item.whole) {
+      return padBefore(this.#head, item.align, 0, 0) + RECORD_HEADER_BYTES + item.total;
+    }
+    const extra = item.sent === 0 ? FRAGMENT_HEADER_BYTES : 0;
+    const piece = Math.min(item.total - item.sent, this.#maxWhole - RECORD_HEADER_BYTES - extra);
+    const pad = padBefore(this.#head, item.align, item.sent, extra);
+    return pad + RECORD_HEADER_BYTES + extra + piece;
+  }
+
+  /** The pad an encoded parked record (header included) needs before it at head. */
+  #encodedPad(rec: Uint8Array): number {
+    if (rec.length - RECORD_HEADER_BYTES < ALIGN_MIN) return 0;
+    return padBefore(this.#head, (rec.byteOffset + RECORD_HEADER_BYTES) & 7, 0, 0);
+  }
+
+  /** Moves what fits of a record parked as parts; true once all of it is in the ring. */
+  #moveParts(item: ParkedParts): boolean {
+    const before = item.sent;
+    if (item.whole) {
+      const pad = padBefore(this.#head, item.align, 0, 0);
+      if (!this.#fits(pad + RECORD_HEADER_BYTES + item.total)) return false;
+      if (pad > 0) this.#putPad(pad);
+      this.#bytes.putHeader(this.#head, item.kind, item.total);
+      this.#bytes.copyRange((this.#head + RECORD_HEADER_BYTES) >>> 0, item.parts, 0, item.total);
+      this.#head = (this.#head + RECORD_HEADER_BYTES + item.total) >>> 0;
+      item.sent = item.total;
+    } else {
+      item.sent = this.#putPieces(
+        item.kind,
+        item.total,
+        before,
+        item.parts,
+        item.base,
+        item.align,
+      );
+    }
+    this.#overflow.moved(item.sent - before);
+    return item.sent === item.total;
   }
 
   #scheduleFlush(): void {
@@ -183,7 +289,15 @@ export class RingWriter {
   }
 
   #park(kind: number, parts: readonly Uint8Array[], len: number): void {
-    // Parked records are copied (the caller may reuse its buffers) and encoded whole, so moving
+    // A large part is parked by reference (see parkedParts): no second copy of a big payload.
+    for (const part of parts) {
+      if (part.length < SHARE_MIN) continue;
+      const kept = parkedParts(parts, 0);
+      const align = alignKey(kept, len);
+      this.#parkItem({ kind, total: len, parts: kept, base: 0, sent: 0, whole: true, align });
+      return;
+    }
+    // Small records are copied (the caller may reuse its buffers) and encoded whole, so moving
     // one in later is a single copy.
     const record = new Uint8Array(RECORD_HEADER_BYTES + len);
     writeU32LE(record, 0, len);
@@ -193,8 +307,12 @@ export class RingWriter {
       record.set(part, at);
       at += part.length;
     }
+    this.#parkItem(record);
+  }
+
+  #parkItem(item: Parked): void {
     const starting = this.#overflow.length === 0;
-    this.#overflow.push(record);
+    this.#overflow.push(item);
     this.#parkedTotal++;
     if (!starting) return;
     this.onCongestion?.(true);
@@ -208,8 +326,19 @@ export class RingWriter {
       while (!this.#closed) {
         let moved = false;
         for (let rec = this.#overflow.peek(); rec !== undefined; rec = this.#overflow.peek()) {
-          if (!this.#fits(rec.length)) break;
-          this.#copyIn(this.#head, rec);
+          if (!(rec instanceof Uint8Array)) {
+            const sent = rec.sent;
+            const done = this.#moveParts(rec);
+            moved ||= rec.sent > sent;
+            if (!done) break;
+            this.#overflow.shift();
+            this.#movedTotal++;
+            continue;
+          }
+          const pad = this.#encodedPad(rec);
+          if (!this.#fits(pad + rec.length)) break;
+          if (pad > 0) this.#putPad(pad);
+          this.#bytes.copyIn(this.#head, rec);
           this.#head = (this.#head + rec.length) >>> 0;
           this.#overflow.shift();
           this.#movedTotal++;
@@ -224,7 +353,7 @@ export class RingWriter {
         Atomics.store(this.#header, WAITING, 1);
         // Re-check after raising the flag: the reader stores tail before it reads the flag, so
         // either this load sees the new tail or the reader sees the flag and bumps SPACE.
-        if (this.#fits(next.length)) continue;
+        if (this.#fits(this.#needOf(next))) continue;
         const res = Atomics.waitAsync(this.#header, SPACE, seq);
         if (res.async) await res.value;
       }
@@ -241,89 +370,5 @@ export class RingWriter {
       else left.push(w);
     }
     this.#commitWaiters = left;
-  }
-}
-
-/**
- * Consumer half of a ring: one RingReader per ring, in one isolate.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * const ring = createRing(4096);
- * const reader = new RingReader(ring);
- * assert.equal(reader.isEmpty(), true);
- * ```
- */
-export class RingReader {
-  #header: Int32Array;
-  #data: Uint8Array;
-  #capacity: number;
-  #mask: number;
-  #tail: number;
-
-  constructor(ring: RingBuffers) {
-    const { header, data } = viewsOf(ring);
-    this.#header = header;
-    this.#data = data;
-    this.#capacity = ring.capacity;
-    this.#mask = ring.capacity - 1;
-    this.#tail = Atomics.load(header, TAIL) >>> 0;
-  }
-
-  /**
-   * Calls onRecord for up to maxRecords committed records, in order; the payload is a fresh copy
-   * the callee may keep. Returns how many it read. Space is released (tail published, a waiting
-   * writer woken) once per call, also when onRecord throws.
-   */
-  drain(onRecord: (kind: number, payload: Uint8Array) => void, maxRecords = Infinity): number {
-    const head = Atomics.load(this.#header, HEAD) >>> 0;
-    const d = this.#data;
-    const m = this.#mask;
-    let n = 0;
-    try {
-      while (this.#tail !== head && n < maxRecords) {
-        const t = this.#tail;
-        const len = (d[t & m]! | (d[(t + 1) & m]! << 8) | (d[(t + 2) & m]! << 16) |
-          (d[(t + 3) & m]! << 24)) >>> 0;
-        const kind = d[(t + 4) & m]!;
-        if (RECORD_HEADER_BYTES + len > ((head - t) >>> 0)) {
-          throw new Error(`Ring corrupted: record of ${len} bytes at position ${t}`);
-        }
-        const payload = this.#copyOut((t + RECORD_HEADER_BYTES) >>> 0, len);
-        this.#tail = (t + RECORD_HEADER_BYTES + len) >>> 0;
-        n++;
-        onRecord(kind, payload);
-      }
-    } finally {
-      if (n > 0) this.#release();
-    }
-    return n;
-  }
-
-  /** True when no committed record is waiting. */
-  isEmpty(): boolean {
-    return (Atomics.load(this.#header, HEAD) >>> 0) === this.#tail;
-  }
-
-  #copyOut(pos: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    const i = pos & this.#mask;
-    const room = this.#capacity - i;
-    if (len <= room) {
-      out.set(this.#data.subarray(i, i + len));
-    } else {
-      out.set(this.#data.subarray(i, this.#capacity));
-      out.set(this.#data.subarray(0, len - room), room);
-    }
-    return out;
-  }
-
-  #release(): void {
-    Atomics.store(this.#header, TAIL, this.#tail | 0);
-    if (Atomics.exchange(this.#header, WAITING, 0) !== 0) {
-      Atomics.add(this.#header, SPACE, 1);
-      Atomics.notify(this.#header, SPACE);
-    }
   }
 }

@@ -147,28 +147,25 @@ Deno.test("RingWriter.write() parks a record larger than the remaining space", a
   const writer = new RingWriter(ring, bell);
   const events: boolean[] = [];
   writer.onCongestion = (on) => events.push(on);
-  const first = filled(3000, 1);
-  const second = filled(2000, 2); // fits an empty ring, not the 1091 bytes left
-  writer.write(1, first);
-  writer.write(2, second);
-  strictEqual(writer.parkedBytes, 2005);
-  const got = await collect(ring, bell, 2);
-  deepStrictEqual(got[0]!.payload, first);
-  deepStrictEqual(got[1]!.payload, second);
+  const first = [1, 2, 3, 4].map((i) => filled(1000, i)); // 4 x 1005 of 4096 bytes
+  const second = filled(500, 9); // fits an empty ring, not the 76 bytes left
+  first.forEach((p, i) => writer.write(i, p));
+  strictEqual(writer.congested, false);
+  writer.write(4, second);
+  strictEqual(writer.parkedBytes, 505);
+  const got = await collect(ring, bell, 5);
+  deepStrictEqual(got.map((g) => g.payload), [...first, second]);
   await new Promise((r) => setTimeout(r, 0));
   deepStrictEqual(events, [true, false]);
 });
 
-Deno.test("RingWriter.write() throws RangeError for a record larger than the ring", () => {
-  const ring = createRing(4096);
-  const writer = new RingWriter(ring, createDoorbell());
-  throws(() => writer.write(1, new Uint8Array(4092)), RangeError);
-  throws(() => writer.write(1, [new Uint8Array(4000), new Uint8Array(92)]), RangeError);
-  strictEqual(writer.congested, false);
-  // Exactly the capacity (5 header bytes + payload) fits an empty ring.
-  writer.write(1, new Uint8Array(4091));
-  writer.flush();
-  strictEqual(drainAll(new RingReader(ring))[0]!.payload.length, 4091);
+Deno.test("RingWriter.write() refuses the ring's own kinds (Pad, Fragment, FragmentMore)", () => {
+  const writer = new RingWriter(createRing(4096), createDoorbell());
+  throws(() => writer.write(253, new Uint8Array(1)), RangeError);
+  throws(() => writer.write(254, new Uint8Array(1)), RangeError);
+  throws(() => writer.write(255, new Uint8Array(1)), RangeError);
+  throws(() => writer.write(-1, new Uint8Array(1)), RangeError);
+  writer.write(252, new Uint8Array(1));
 });
 
 Deno.test("RingWriter.close() ends the space wait and discards parked records", async () => {

@@ -58,6 +58,7 @@ export {
 export {
   decodeMessage,
   encodeMessage,
+  encodeMessageParts,
   fromPublishPacket,
   fromUserProperties,
   fromWill,
@@ -68,4 +69,4 @@ export {
   remainingExpirySeconds,
 } from "./message.ts";
 export { peekConnect, type PeekResult } from "./connect_peek.ts";
-export { encodePublish, type PublishFields } from "./publish_encoder.ts";
+export { encodePublish, payloadApart, type PublishFields } from "./publish_encoder.ts";

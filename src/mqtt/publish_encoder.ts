@@ -48,7 +48,9 @@ function topicBytes(m: Message): Uint8Array {
 }
 
 /**
- * Encodes one PUBLISH packet for `m` with the per-subscriber `f`.
+ * Encodes one PUBLISH packet for `m` with the per-subscriber `f`. With `payloadApart`, the
+ * result ends before the payload (the remaining length still counts it): the caller sends
+ * `m.payload` right after it, so a big payload is not copied (see {@linkcode payloadApart}).
  *
  * @example
  * ```ts
@@ -60,7 +62,7 @@ function topicBytes(m: Message): Uint8Array {
  * assert.ok(b[0] === 0x30 && b.length === 6);
  * ```
  */
-export function encodePublish(m: Message, f: PublishFields): Uint8Array {
+export function encodePublish(m: Message, f: PublishFields, payloadApart = false): Uint8Array {
   const topic = f.aliasOnly ? EMPTY : topicBytes(m);
   const v5 = f.protocolVersion === 5;
   const p = m.properties;
@@ -95,7 +97,8 @@ export function encodePublish(m: Message, f: PublishFields): Uint8Array {
   }
   const remaining = 2 + topic.length + (f.qos > 0 ? 2 : 0) +
     (v5 ? varIntSize(propLen) + propLen : 0) + m.payload.length;
-  const out = new Uint8Array(1 + varIntSize(remaining) + remaining);
+  const size = 1 + varIntSize(remaining) + remaining;
+  const out = new Uint8Array(payloadApart ? size - m.payload.length : size);
   out[0] = 0x30 | (f.dup && f.qos > 0 ? 0x08 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
   let o = writeVarInt(out, 1, remaining);
   out[o++] = topic.length >> 8;
@@ -140,8 +143,27 @@ export function encodePublish(m: Message, f: PublishFields): Uint8Array {
     }
     if (p.contentType !== undefined) o = writeBinary(out, o, 0x03, nextBytes());
   }
-  out.set(m.payload, o);
+  if (!payloadApart) out.set(m.payload, o);
   return out;
+}
+
+/** Payloads from this size on are sent apart from their header. */
+const APART_FROM = 64 * 1024;
+
+/**
+ * True when `m`'s payload should go out as its own part behind {@linkcode encodePublish}'s header
+ * instead of being copied into one packet buffer: a 64 MB message then costs no copy per
+ * subscriber before the ring. Small payloads are copied: one part is cheaper than two.
+ *
+ * @example
+ * ```ts
+ * import { payloadApart } from "./publish_encoder.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(!payloadApart({ payload: new Uint8Array(10) }));
+ * ```
+ */
+export function payloadApart(m: Pick<Message, "payload">): boolean {
+  return m.payload.length >= APART_FROM;
 }
 
 /** Property id, u16 length, bytes. */

@@ -11,6 +11,7 @@ import {
   encodePacket,
   encodePublish,
   type Packet,
+  payloadApart,
   remainingExpirySeconds,
 } from "../mqtt/mod.ts";
 import type { Clock } from "./clock.ts";
@@ -71,6 +72,7 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
     const alias = v5 && this.clientTopicAliasMax > 0
       ? this.aliases.outbound(m.topic, this.clientTopicAliasMax)
       : null;
+    const apart = payloadApart(m); // a big payload goes behind the header, uncopied
     const bytes = encodePublish(m, {
       qos: d.qos,
       retain: d.retain,
@@ -81,13 +83,15 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
       aliasOnly: alias?.aliasOnly ?? false,
       subscriptionIds: d.subscriptionIds,
       expirySeconds: v5 ? remainingExpirySeconds(m, this.svc.clock.now()) : 0,
-    });
+    }, apart);
+    const size = bytes.byteLength + (apart ? m.payload.length : 0);
     const max = this.clientMaxPacketSize;
-    if (max > 0 && bytes.byteLength > max) return false;
+    if (max > 0 && size > max) return false;
     if (this.isClosed()) return true;
     if (alias) this.aliases.commit(m.topic, alias);
     this.#out.write(this.connId, bytes);
-    this.svc.metrics.packetOut("publish", d.qos, bytes.byteLength);
+    if (apart) this.#out.write(this.connId, m.payload);
+    this.svc.metrics.packetOut("publish", d.qos, size);
     this.svc.hooks.run("message.delivered", this.clientId, m);
     return true;
   }

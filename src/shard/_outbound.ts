@@ -3,8 +3,21 @@
  * run and emits them as one ConnOutbound record per connection (in a microtask, or earlier when a
  * connection's batch is large or it is about to close). One record instead of one per packet
  * means fewer ring records, and one socket write per connection and batch in the supervisor.
- * Private to src/shard/.
+ * A record is at most one whole ring record (a quarter ring): the connection's byte stream is cut
+ * into several records when a batch or a packet (a 64 MB PUBLISH) is larger, like the
+ * supervisor cuts socket reads. The supervisor then writes each piece as it arrives instead of
+ * waiting for the whole packet, and never has to reassemble one. Private to src/shard/.
  */
+
+import { maxWholePayload } from "../ipc/mod.ts";
+
+/** ConnOutbound fields before the bytes: connId u32, byte length u32. */
+const OUTBOUND_HEADER = 8;
+
+/** Largest ConnOutbound record for rings of `ringSize` bytes: one whole ring record. */
+export function outboundBatchLimit(ringSize: number): number {
+  return maxWholePayload(ringSize) - OUTBOUND_HEADER;
+}
 
 /** Emits one ConnOutbound record: the header and the packets, in order. */
 export type EmitOutbound = (connId: number, parts: Uint8Array[], bytes: number) => void;
@@ -24,7 +37,10 @@ export class OutboundBatcher {
   readonly #maxBatch: number;
   #scheduled = false;
 
-  /** `maxBatch`: bytes after which a connection's batch goes out at once (fits any ring). */
+  /**
+   * `maxBatch`: bytes after which a connection's batch goes out, and the most one record carries
+   * (see outboundBatchLimit); a larger packet is cut into several records.
+   */
   constructor(emit: EmitOutbound, maxBatch: number) {
     this.#emit = emit;
     this.#maxBatch = maxBatch;
@@ -53,7 +69,7 @@ export class OutboundBatcher {
     const p = this.#pending.get(connId);
     if (!p) return;
     this.#pending.delete(connId);
-    this.#emit(connId, p.parts, p.bytes);
+    this.#emitCut(connId, p);
   }
 
   /** Emits every batch. */
@@ -62,6 +78,31 @@ export class OutboundBatcher {
     if (this.#pending.size === 0) return;
     const pending = this.#pending;
     this.#pending = new Map();
-    for (const [connId, p] of pending) this.#emit(connId, p.parts, p.bytes);
+    for (const [connId, p] of pending) this.#emitCut(connId, p);
+  }
+
+  /** Emits a batch as records of at most maxBatch bytes, cut with views (no copy). */
+  #emitCut(connId: number, p: Pending): void {
+    const max = this.#maxBatch;
+    if (p.bytes <= max) {
+      this.#emit(connId, p.parts, p.bytes);
+      return;
+    }
+    let chunk: Uint8Array[] = [];
+    let n = 0;
+    for (const part of p.parts) {
+      for (let at = 0; at < part.length;) {
+        const take = Math.min(part.length - at, max - n);
+        chunk.push(take === part.length ? part : part.subarray(at, at + take));
+        n += take;
+        at += take;
+        if (n === max) {
+          this.#emit(connId, chunk, n);
+          chunk = [];
+          n = 0;
+        }
+      }
+    }
+    if (n > 0) this.#emit(connId, chunk, n);
   }
 }

@@ -6,10 +6,11 @@
  * SubscriptionIndex and SharedSubs together.
  */
 
-import { FieldReader, FieldWriter, partitionOf, RecordKind } from "../ipc/mod.ts";
+import { FieldReader, FieldWriter, RecordKind, shardOf } from "../ipc/mod.ts";
 import {
   decodeMessage,
   encodeMessage,
+  encodeMessageParts,
   hasWildcard,
   type Message,
   parseShared,
@@ -41,7 +42,7 @@ export interface BrokerPort {
   readonly metrics: Metrics;
   /** A retained message was not stored: the store is full or the payload over its bound. */
   onRetainRefused(why: "refused" | "too_large"): void;
-  sendToShard(shard: number, kind: number, payload: Uint8Array): void;
+  sendToShard(shard: number, kind: number, payload: Uint8Array | readonly Uint8Array[]): void;
   /** Commits queued peer records now (route before SUBACK). */
   flushPeers(): void;
   /**
@@ -106,11 +107,11 @@ export class Broker {
     if (message.retain && this.#opts.retainEnabled) this.#storeRetained(message);
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
-    let encoded: Uint8Array | null = null;
+    let encoded: Uint8Array[] | null = null;
     for (let k = 0; k < shards.size; k++) {
       const shard = shards.at(k);
       if (shard === this.#port.index) continue;
-      encoded ??= encodeMessage(message); // once, whatever the number of shards
+      encoded ??= encodeMessageParts(message); // once, whatever the number of shards
       this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
     }
     const local = shards.has(this.#port.index);
@@ -216,7 +217,7 @@ export class Broker {
     if (!this.#opts.retainEnabled) return;
     const targets = hasWildcard(filter)
       ? [...Array(this.#port.count).keys()]
-      : [partitionOf(filter, this.#port.count)];
+      : [shardOf(filter, this.#port.count)];
     const id = this.#nextQueryId++;
     this.#queries.set(id, { clientId, filter, opts, remaining: targets.length });
     for (const shard of targets) {
@@ -372,9 +373,9 @@ export class Broker {
   }
 
   #storeRetained(message: Message): void {
-    const owner = partitionOf(message.topic, this.#port.count);
+    const owner = shardOf(message.topic, this.#port.count);
     if (owner === this.#port.index) this.#retain(message);
-    else this.#port.sendToShard(owner, RecordKind.RetainStore, encodeMessage(message));
+    else this.#port.sendToShard(owner, RecordKind.RetainStore, encodeMessageParts(message));
   }
 
   #retain(message: Message): void {

@@ -3,13 +3,15 @@
  * EMQ X docs), held on the publisher's shard until due and then published to {topic} (the
  * `message.publish` callback in publish_rules.ts hands them over). A binary
  * min-heap by due time and one timer armed for the earliest; bounded by a broker-wide count
- * (SharedCounts, so the bound holds whatever shard a publisher lands on).
+ * (SharedCounts, so the bound holds whatever shard a publisher lands on). A held message keeps a
+ * copy of just its payload when that was a view into a larger buffer (see _keep.ts).
  */
 
 import type { DelayedConfig } from "../config/types.ts";
 import { CountKind, type SharedCounts } from "../ipc/mod.ts";
 import { type Message, MqttError, ReasonCode, validateTopicName } from "../mqtt/mod.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
+import { keepMessage } from "./_keep.ts";
 
 interface Pending {
   readonly due: number;
@@ -73,7 +75,7 @@ export class DelayedPublish {
     if (this.#max > 0 && this.#counts.total(CountKind.Delayed) >= this.#max) {
       throw new MqttError(ReasonCode.QuotaExceeded, "Too many delayed messages");
     }
-    this.#push({ due: now + delayMs, seq: this.#seq++, message });
+    this.#push({ due: now + delayMs, seq: this.#seq++, message: keepMessage(message) });
     this.#counts.add(CountKind.Delayed, 1);
     this.#arm(now);
   }

@@ -1,11 +1,20 @@
 /**
  * MQueue: the bounded queue of deliveries a Session could not put in flight (client offline, or
  * the inflight window full). Bounded by count; the drop policy says which end loses when full.
- * QoS 0 deliveries are queued only when store_qos0 is on. Pure data, owned by one Session.
+ * QoS 0 deliveries are queued only when store_qos0 is on. A queued message may wait for hours
+ * (an offline client): it keeps a copy of just its payload when that was a view into a larger
+ * buffer (see _keep.ts). Pure data, owned by one Session.
  */
 
 import type { DropPolicy } from "../config/types.ts";
 import type { Delivery } from "./delivery.ts";
+import { keepMessage } from "./_keep.ts";
+
+/** `d` with its message kept (see _keep.ts); `d` itself when nothing had to be copied. */
+function kept(d: Delivery): Delivery {
+  const message = keepMessage(d.message);
+  return message === d.message ? d : { ...d, message };
+}
 
 /** What enqueue did, so the caller can count drops. */
 export type EnqueueResult =
@@ -43,10 +52,10 @@ export class MQueue {
         return { queued: false, dropped: d, reason: "queue_full" };
       }
       const oldest = this.dequeue() as Delivery;
-      this.#items.push(d);
+      this.#items.push(kept(d));
       return { queued: true, dropped: oldest, reason: "queue_full" };
     }
-    this.#items.push(d);
+    this.#items.push(kept(d));
     return { queued: true, dropped: null };
   }
 

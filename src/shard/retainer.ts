@@ -2,12 +2,14 @@
  * Retainer: the retained messages whose topic hashes to this shard [MQTT-3.3.1-5]. Stores,
  * replaces and clears (empty payload) by topic and answers queries by filter. Bounded by a
  * broker-wide count (SharedCounts); over the bound a new topic is refused (an existing one may
- * still be replaced).
+ * still be replaced). A stored message keeps a copy of just its payload when the payload was a
+ * view into a larger buffer (a socket read): see _keep.ts.
  */
 
 import type { RetainerConfig } from "../config/types.ts";
 import { CountKind, type SharedCounts } from "../ipc/mod.ts";
 import { hasWildcard, isExpired, matches, type Message } from "../mqtt/mod.ts";
+import { keepMessage } from "./_keep.ts";
 
 /** Outcome of a store, for metrics and logs. */
 export type RetainResult = "stored" | "cleared" | "refused" | "too_large";
@@ -41,7 +43,7 @@ export class Retainer {
       if (this.#maxMessages > 0 && total >= this.#maxMessages) return "refused";
       this.#counts.add(CountKind.Retained, 1);
     }
-    this.#messages.set(message.topic, message);
+    this.#messages.set(message.topic, keepMessage(message));
     return "stored";
   }
 

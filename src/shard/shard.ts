@@ -24,7 +24,7 @@ import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { handleControl } from "./control.ts";
 import { readConnInfo } from "./conn_info.ts";
-import { OutboundBatcher } from "./_outbound.ts";
+import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
 
 /**
@@ -68,8 +68,8 @@ export class Shard implements ChannelOutput {
       if (!on) ringDoorbell(this.#rings.doorbell);
     };
     this.#connectPeers(init.rings);
-    // A batch never exceeds a quarter ring (or the largest packet, which always fits).
-    const maxBatch = Math.max(init.config.ipc.ringSize / 4, init.config.mqtt.maxPacketSize);
+    // A batch is one whole ring record (a larger packet goes alone, in pieces): see _outbound.ts.
+    const maxBatch = outboundBatchLimit(init.config.ipc.ringSize);
     this.#outbound = new OutboundBatcher((connId, parts, bytes) => {
       // The writer copies the parts before write() returns, so one header serves every batch.
       const h = this.#outboundHeader;

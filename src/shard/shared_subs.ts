@@ -8,7 +8,7 @@
 
 import type { SharedStrategy } from "../config/types.ts";
 import type { Message } from "../mqtt/mod.ts";
-import { partitionOf } from "../ipc/mod.ts";
+import { hashPick } from "../ipc/mod.ts";
 import { TopicTrie } from "./topic_trie.ts";
 
 /** One member of a group: the client, the shard that owns it, and its subscription string. */
@@ -115,9 +115,9 @@ export class SharedSubs {
         return g.sticky;
       }
       case "hash_clientid":
-        return candidates[partitionOf(message.origin, n)] ?? null;
+        return candidates[hashPick(message.origin, n)] ?? null;
       case "hash_topic":
-        return candidates[partitionOf(message.topic, n)] ?? null;
+        return candidates[hashPick(message.topic, n)] ?? null;
     }
   }
 }

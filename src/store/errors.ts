@@ -46,7 +46,8 @@ const SQLITE_IOERR = 10, SQLITE_CORRUPT = 11, SQLITE_FULL = 13, SQLITE_NOTADB = 
  * @example
  * ```ts
  * import { classifySqliteError } from "./errors.ts";
- * console.assert(classifySqliteError(new Error("database or disk is full")) === "full");
+ * import assert from "node:assert/strict";
+ * assert.ok(classifySqliteError(new Error("database or disk is full")) === "full");
  * ```
  */
 export function classifySqliteError(e: unknown): StoreErrorCode {

@@ -18,7 +18,8 @@ export const KEYS_PER_PARTITION = 2 ** 32;
  * @example
  * ```ts
  * import { makeKey, partitionOfKey } from "./keys.ts";
- * console.assert(partitionOfKey(makeKey(1023, 7)) === 1023);
+ * import assert from "node:assert/strict";
+ * assert.ok(partitionOfKey(makeKey(1023, 7)) === 1023);
  * ```
  */
 export function makeKey(partition: number, n: number): number {
@@ -48,7 +49,8 @@ export function checkPartition(p: number): void {
  * @example
  * ```ts
  * import { partitionRanges } from "./keys.ts";
- * console.assert(JSON.stringify(partitionRanges([3, 1, 2, 7])) === "[[1,3],[7,7]]");
+ * import assert from "node:assert/strict";
+ * assert.ok(JSON.stringify(partitionRanges([3, 1, 2, 7])) === "[[1,3],[7,7]]");
  * ```
  */
 export function partitionRanges(partitions: Iterable<number>): [number, number][] {

@@ -66,8 +66,9 @@ export { StoreHost } from "./worker_host.ts";
  * ```ts
  * import { loadConfig } from "../config/mod.ts";
  * import { storeOptions } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const o = storeOptions(loadConfig({ sets: ["node.data_dir=/tmp/culex"] }));
- * console.assert(o.dir === "/tmp/culex" && o.sync === "normal");
+ * assert.ok(o.dir === "/tmp/culex" && o.sync === "normal");
  * ```
  */
 export function storeOptions(config: Config): StoreWorkerOptions {

@@ -33,8 +33,9 @@ export interface RetainedPlan {
  * @example
  * ```ts
  * import { planRetained } from "./retained_plan.ts";
+ * import assert from "node:assert/strict";
  * const p = planRetained("sensor/+/temp", [[1, 2, 3], [1, 3], [2, 3], [3]]);
- * console.assert(p.path === "index" && p.index === "retained_l1_l3");
+ * assert.ok(p.path === "index" && p.index === "retained_l1_l3");
  * ```
  */
 export function planRetained(

@@ -159,7 +159,8 @@ export const RETAINED_LEVELS = 8;
  * @example
  * ```ts
  * import { retainedIndexName } from "./schema.ts";
- * console.assert(retainedIndexName([1, 3]) === "retained_l1_l3");
+ * import assert from "node:assert/strict";
+ * assert.ok(retainedIndexName([1, 3]) === "retained_l1_l3");
  * ```
  */
 export function retainedIndexName(spec: readonly number[]): string {

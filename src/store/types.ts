@@ -187,7 +187,8 @@ const RELEASING = new Set<StoreOp["op"]>([
  * @example
  * ```ts
  * import { isReleasingOp } from "./types.ts";
- * console.assert(isReleasingOp({ op: "out_delete", sid: 1, seq: 1 }));
+ * import assert from "node:assert/strict";
+ * assert.ok(isReleasingOp({ op: "out_delete", sid: 1, seq: 1 }));
  * ```
  */
 export function isReleasingOp(op: StoreOp): boolean {

@@ -28,8 +28,10 @@ const V2_MAX = 16 + 1024;
  * @example
  * ```ts
  * import { parseProxyHeader } from "./_proxy_protocol.ts";
+ * import assert from "node:assert/strict";
  * const r = parseProxyHeader(new TextEncoder().encode("PROXY TCP4 1.2.3.4 5.6.7.8 11 22\r\nx"));
- * // { kind: "done", source: "1.2.3.4:11", consumed: 34 }
+ * assert.equal(r.kind, "done");
+ * assert.equal(r.kind === "done" && r.consumed, 34);
  * ```
  */
 export function parseProxyHeader(buf: Uint8Array): ProxyHeader {

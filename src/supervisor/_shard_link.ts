@@ -8,13 +8,22 @@
 
 import { getLogger } from "@logtape/logtape";
 import { writeU32LE } from "../bytes.ts";
-import { FieldWriter, RecordKind, RingReader, RingWriter, type ShardRings } from "../ipc/mod.ts";
+import {
+  FieldWriter,
+  maxWholePayload,
+  RecordKind,
+  RingReader,
+  RingWriter,
+  type ShardRings,
+} from "../ipc/mod.ts";
 import { type Connection, PauseReason } from "./connection.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
 /** Largest ConnInbound piece on big rings (a node:net read is at most 64 KiB anyway). */
 const MAX_INBOUND_CHUNK = 64 * 1024;
+/** ConnInbound fields before the bytes: connId u32, byte length u32. */
+const INBOUND_HEADER = 8;
 
 /** Supervisor side of one shard's rings. */
 export class ShardLink {
@@ -25,7 +34,10 @@ export class ShardLink {
   #reader: RingReader;
   #fields = new FieldWriter(64);
   #inboundHeader = new Uint8Array(8);
-  /** Largest ConnInbound piece: a quarter ring, so one read never fills a ring by itself. */
+  /**
+   * Largest ConnInbound piece: one whole ring record (a quarter ring), so one read never fills a
+   * ring by itself and the shard never reassembles a read (its parser takes any pieces).
+   */
   #maxChunk: number;
   #ringFull = false;
   #inputPaused = false;
@@ -35,7 +47,10 @@ export class ShardLink {
     this.index = index;
     this.#writer = new RingWriter(rings.fromSupervisor, rings.doorbell);
     this.#reader = new RingReader(rings.toSupervisor);
-    this.#maxChunk = Math.min(MAX_INBOUND_CHUNK, rings.fromSupervisor.capacity / 4);
+    this.#maxChunk = Math.min(
+      MAX_INBOUND_CHUNK,
+      maxWholePayload(rings.fromSupervisor.capacity) - INBOUND_HEADER,
+    );
     this.#writer.onCongestion = (on) => {
       this.#ringFull = on;
       this.#update();
@@ -66,8 +81,8 @@ export class ShardLink {
 
   /**
    * ConnInbound: bytes read from the socket (copied into the ring; the chunk is not kept). A
-   * socket read can be larger than a ring (64 KiB reads, 4 KiB rings), so big reads go as several
-   * records: the shard's parser takes the byte stream in any pieces.
+   * socket read can be larger than a quarter ring (64 KiB reads, 4 KiB rings), so big reads go as
+   * several records: the shard's parser takes the byte stream in any pieces.
    */
   inbound(conn: Connection, bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; at += this.#maxChunk) {

@@ -225,7 +225,8 @@ function headerSize(b1: number): number {
  * @example
  * ```ts
  * import { frameHeader, WsOp } from "./_ws_frame.ts";
- * frameHeader(WsOp.Binary, 5); // Uint8Array [0x82, 5]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...frameHeader(WsOp.Binary, 5)], [0x82, 5]);
  * ```
  */
 export function frameHeader(opcode: number, length: number): Uint8Array {

@@ -7,7 +7,14 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
-import { createMesh, type Mesh, partitionOf, rebuildShard } from "../ipc/mod.ts";
+import {
+  createMesh,
+  type Mesh,
+  PARTITION_COUNT,
+  partitionOf,
+  rebuildShard,
+  shardOfPartition,
+} from "../ipc/mod.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -60,9 +67,25 @@ export class ShardPool {
     return this.#mesh;
   }
 
-  /** The shard that owns `clientId`. */
+  /**
+   * The shard that owns `clientId`: its partition (fixed whatever the shard count) mapped onto
+   * this node's shards. Logged at debug level: the partition is how a client is found in a
+   * durable store, and this line is how a test sees it.
+   */
   shardOf(clientId: string): number {
-    return partitionOf(clientId, this.count);
+    const partition = partitionOf(clientId);
+    const shard = shardOfPartition(partition, this.count);
+    log.debug(
+      "Client {clientId}: partition {partition} of {partitions}, shard {shard} of {shards}",
+      {
+        clientId,
+        partition,
+        partitions: PARTITION_COUNT,
+        shard,
+        shards: this.count,
+      },
+    );
+    return shard;
   }
 
   /** Spawns every worker and resolves once all answered init with ready. */

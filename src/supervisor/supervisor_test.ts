@@ -7,7 +7,8 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { loadConfig } from "../config/mod.ts";
-import { fnv1a32, startSupervisor } from "./mod.ts";
+import { startSupervisor } from "./mod.ts";
+import { shardOf } from "../ipc/mod.ts";
 
 const workerUrl = new URL("./_echo_shard_test_worker.ts", import.meta.url);
 /** The "big" reply of the echo shard: BIG_COUNT records of BIG_CHUNK bytes 0x61. */
@@ -257,11 +258,11 @@ Deno.test("supervisor end to end with echo shards", async (t) => {
 
     await t.step("InputPause stops reading the shard's sockets until it is lifted", async () => {
       const a = await connected(port, "aa");
-      const shard = fnv1a32("aa") % 2;
+      const shard = shardOf("aa", 2);
       let other = "x0";
-      for (let i = 1; fnv1a32(other) % 2 !== shard; i++) other = `x${i}`;
+      for (let i = 1; shardOf(other, 2) !== shard; i++) other = `x${i}`;
       const b = await connected(port, other);
-      const elsewhere = "y" + [...Array(50).keys()].find((i) => fnv1a32(`y${i}`) % 2 !== shard);
+      const elsewhere = "y" + [...Array(50).keys()].find((i) => shardOf(`y${i}`, 2) !== shard);
       const c = await connected(port, elsewhere);
       await a.send("pause");
       // InputPause precedes the echo in the ring: once the echo is here, the pause holds.

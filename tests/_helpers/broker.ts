@@ -26,10 +26,10 @@ export interface BrokerHandle {
   readonly url: string;
   /** True when the broker under test is Mosquitto (CULEX_TEST_BROKER=mosquitto). */
   readonly isMosquitto: boolean;
+  /** Process id of the broker (for /proc readings such as its memory). */
+  readonly pid: number;
   /** Everything the broker wrote to stdout and stderr so far. */
   logs(): string;
-  /** Process id of the broker. */
-  readonly pid: number;
   /**
    * The port of listener `name` ("ssl:default", "ws:default", ...) from its start-up line; throws
    * when the broker did not log one.
@@ -302,8 +302,8 @@ async function watchStartup(
     port,
     url: `mqtt://127.0.0.1:${port}`,
     isMosquitto,
-    logs: () => logs,
     pid: child.pid,
+    logs: () => logs,
     portOf(name: string): number {
       const p = listenerPorts(logs).get(name);
       if (p === undefined) throw new Error(`No "Listener ${name} listening" line in:\n${logs}`);

@@ -318,7 +318,7 @@ export async function closeAll(clients: readonly (MqttClient | null | undefined)
 
 /**
  * FNV-1a 32-bit hash of the UTF-8 bytes of s (offset basis 2166136261, prime 16777619),
- * as an unsigned integer. The broker assigns a client to shard `fnv1a32(id) % shards`.
+ * as an unsigned integer.
  */
 export function fnv1a32(s: string): number {
   let h = 2166136261;
@@ -329,8 +329,21 @@ export function fnv1a32(s: string): number {
   return h >>> 0;
 }
 
+/** Virtual partitions of the broker's placement rule. */
+export const PARTITIONS = 1024;
+
+/** The partition of a client id or retained topic: FNV-1a 32 modulo 1024. */
+export function partitionOf(key: string): number {
+  return fnv1a32(key) % PARTITIONS;
+}
+
+/** The shard that owns a client id or retained topic among `shardCount` shards. */
+export function shardOfKey(key: string, shardCount: number): number {
+  return Math.floor((partitionOf(key) * shardCount) / PARTITIONS);
+}
+
 /**
- * A client id `<prefix><n>` whose hash lands on `shard` of `shardCount`. Ids are kept to
+ * A client id `<prefix><n>` that lands on `shard` of `shardCount`. Ids are kept to
  * [0-9a-zA-Z] and at most 23 characters, which every server must accept [MQTT-3.1.3-5].
  */
 export function clientIdForShard(shard: number, shardCount: number, prefix: string): string {
@@ -340,22 +353,22 @@ export function clientIdForShard(shard: number, shardCount: number, prefix: stri
   const target = shard % shardCount;
   for (let n = 0; n < 100_000; n++) {
     const id = `${prefix}${n}`;
-    if (fnv1a32(id) % shardCount === target) return id;
+    if (shardOfKey(id, shardCount) === target) return id;
   }
-  throw new Error(`No id with prefix ${prefix} hashes to shard ${shard} of ${shardCount}`);
+  throw new Error(`No id with prefix ${prefix} lands on shard ${shard} of ${shardCount}`);
 }
 
 /**
- * A topic `<prefix><n>` whose FNV-1a hash lands on `shard` of `shardCount`. The design gives each
- * retained topic to the shard its topic hashes to; the suite assumes the same hash as for ids.
+ * A topic `<prefix><n>` that lands on `shard` of `shardCount`: the shard that owns it as a
+ * retained topic (the same rule as for client ids).
  */
 export function topicForShard(shard: number, shardCount: number, prefix: string): string {
   const target = shard % shardCount;
   for (let n = 0; n < 100_000; n++) {
     const topic = `${prefix}${n}`;
-    if (fnv1a32(topic) % shardCount === target) return topic;
+    if (shardOfKey(topic, shardCount) === target) return topic;
   }
-  throw new Error(`No topic with prefix ${prefix} hashes to shard ${shard} of ${shardCount}`);
+  throw new Error(`No topic with prefix ${prefix} lands on shard ${shard} of ${shardCount}`);
 }
 
 /** A short random tag that keeps topics and ids of one run apart from another's. */

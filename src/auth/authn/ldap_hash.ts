@@ -25,7 +25,8 @@ const SCHEMES: Record<string, { digest: string; size: number; salted: boolean }>
  * @example
  * ```ts
  * import { ldapPasswordMatches } from "./ldap_hash.ts";
- * ldapPasswordMatches("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "password"); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(await ldapPasswordMatches("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "password"), true);
  * ```
  */
 export function ldapPasswordMatches(stored: string, password: string): boolean {
