@@ -59,7 +59,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiServer> {
   const auth = new ApiAuth(admins, { dashboard: config.dashboard, apiKey: config.apiKey });
   await auth.init();
   let running = true;
-  const routes = allRoutes({ ...deps, auth, running: () => running });
+  const routes = allRoutes({ ...deps, auth, running: () => running, startedAt: Date.now() });
   const router = new Router(routes, { auth, log, maxBody: config.dashboard.maxBodySize });
   const swagger = config.dashboard.swaggerSupport ? openApiDocument(routes) : null;
 
