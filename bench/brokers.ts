@@ -144,7 +144,11 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
       "--shards",
       String(def.shards ?? 1),
     ];
-    const sets = ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=info"];
+    const sets = [
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      "log.level=info",
+    ];
     sets.push("listeners.ws.default.bind=127.0.0.1:0");
     extraListening = [CULEX_WS];
     if (opts.tls) {

@@ -358,7 +358,17 @@ Deno.test("19 TLS configuration errors name the key", async (t) => {
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   const main = new URL("../main.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "start", "--set", "listeners.tcp.default.bind=127.0.0.1:0", ...args],
+    args: [
+      "run",
+      "-A",
+      main,
+      "start",
+      "--set",
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      ...args,
+    ],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
