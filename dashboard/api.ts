@@ -11,6 +11,8 @@
 const TOKEN_KEY = "culex.token";
 const USER_KEY = "culex.username";
 const MUST_CHANGE_KEY = "culex.mustChangePassword";
+/** The 403 code of Culex's API while the default password is still set. */
+const PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED";
 
 /** An API answer other than 2xx: HTTP status plus EMQX's `code` and `message`. */
 export class ApiError extends Error {
@@ -77,8 +79,14 @@ export async function call<T>(
     endSession();
     location.hash = "#/login";
   }
-  if (res.status === 403 && mustChangePassword()) location.hash = "#/change-password";
-  if (!res.ok) throw await errorOf(res);
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (res.status === 403 && (error.code === PASSWORD_CHANGE_REQUIRED || mustChangePassword())) {
+      requirePasswordChange();
+      location.hash = "#/change-password";
+    }
+    throw error;
+  }
   const text = await res.text();
   return (text ? JSON.parse(text) : null) as T;
 }
@@ -111,10 +119,17 @@ function isDefaultPassword(username: string, password: string): boolean {
 /** POST /login; starts the session. Rejects with ApiError (401 BAD_USERNAME_OR_PWD). */
 export async function login(username: string, password: string): Promise<void> {
   endSession();
-  const body = await call<{ token: string }>("POST", "/login", { body: { username, password } });
+  const body = await call<{ token: string; password_change_required?: boolean }>(
+    "POST",
+    "/login",
+    { body: { username, password } },
+  );
   sessionStorage.setItem(TOKEN_KEY, body.token);
   sessionStorage.setItem(USER_KEY, username);
-  if (isDefaultPassword(username, password)) sessionStorage.setItem(MUST_CHANGE_KEY, "1");
+  // Culex's API says so (password_change_required); EMQX's page decides from the password alone.
+  if (body.password_change_required === true || isDefaultPassword(username, password)) {
+    sessionStorage.setItem(MUST_CHANGE_KEY, "1");
+  }
 }
 
 /** Marks the session as one that must change its password (the server said so with a 403). */
