@@ -100,8 +100,8 @@ export function apiKeyRoutes(keys: ApiKeys): Route[] {
       access: "token",
       body: updateBody,
       responses: { 200: "api key", 404: "NOT_FOUND" },
-      handle({ params, body }) {
-        const k = keys.update(params.name ?? "", body);
+      async handle({ params, body }) {
+        const k = await keys.update(params.name ?? "", body);
         if (!k) throw notFound(params.name ?? "");
         return json(k);
       },
@@ -113,8 +113,8 @@ export function apiKeyRoutes(keys: ApiKeys): Route[] {
       summary: "Delete an API key",
       access: "token",
       responses: { 204: "deleted", 404: "NOT_FOUND" },
-      handle({ params }) {
-        if (!keys.delete(params.name ?? "")) throw notFound(params.name ?? "");
+      async handle({ params }) {
+        if (!await keys.delete(params.name ?? "")) throw notFound(params.name ?? "");
         return noContent();
       },
     }),

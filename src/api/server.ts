@@ -56,7 +56,11 @@ export function adminFilePath(config: Config): string {
 export async function startApi(deps: ApiDeps): Promise<ApiServer> {
   const { config } = deps;
   const admins = deps.admins ?? await FileAdminStore.open(adminFilePath(config));
-  const auth = new ApiAuth(admins, { dashboard: config.dashboard, apiKey: config.apiKey });
+  const auth = new ApiAuth(admins, {
+    dashboard: config.dashboard,
+    apiKey: config.apiKey,
+    keysFile: `${config.node.dataDir}/api_keys.json`,
+  });
   await auth.init();
   let running = true;
   const routes = allRoutes({ ...deps, auth, running: () => running, startedAt: Date.now() });
