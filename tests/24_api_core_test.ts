@@ -250,6 +250,19 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
         assertEquals((await api.delete(`/clients/${ids[4]}`)).status, 404, "kick twice");
       });
 
+      await t.step(
+        "POST /clients/kickout/bulk kicks several; unknown ids are skipped",
+        async () => {
+          const r = await api.post("/clients/kickout/bulk", [ids[0], ids[1], `none-${tag}`]);
+          assertEquals(r.status, 204, r.text);
+          await waitClosed(clients[0]!, 5000);
+          await waitClosed(clients[1]!, 5000);
+          assertEquals((await api.get(`/clients/${ids[0]}`)).status, 404, "gone");
+          const bad = await api.post("/clients/kickout/bulk", []);
+          assertEquals(bad.status, 400, bad.text);
+        },
+      );
+
       await t.step("unknown paths and methods", async () => {
         const r = await api.get("/no/such/path");
         assertEquals([r.status, r.json.code], [404, "NOT_FOUND"], r.text);

@@ -125,6 +125,8 @@ Deno.test("24 api resources: keys, subscriptions, retained, bans, metrics, prome
           } finally {
             await closeAll([pub]);
           }
+          const cfg = await api.get("/mqtt/retainer");
+          assertEquals(cfg.json.backend.type, "built_in_database", cfg.text);
           const list = await api.get(`/mqtt/retainer/messages?limit=2`);
           assertEquals(list.status, 200, list.text);
           assert(list.json.meta.count >= 3 && list.json.data.length === 2, list.text);

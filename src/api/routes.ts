@@ -43,7 +43,7 @@ export function allRoutes(deps: RouteDeps): Route[] {
     ...loginRoutes(deps.auth),
     ...clientRoutes(control, limits),
     ...publishRoutes(control, limits),
-    ...subscriptionRoutes(control, config.node.name),
+    ...subscriptionRoutes(control, config.node.name, config.retainer),
     ...bannedRoutes(control),
     ...nodeRoutes(deps),
     ...apiKeyRoutes(deps.auth.keys),

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { matches } from "../mqtt/mod.ts";
 import type { BrokerControl, Json } from "../supervisor/broker_control.ts";
+import type { RetainerConfig } from "../config/types.ts";
 import { ApiError, json, noContent } from "./_http.ts";
 import { paging, qBool, qInt } from "./_schemas.ts";
 import { type Route, route } from "./router.ts";
@@ -42,7 +43,11 @@ function pageArgs(q: { page?: number | undefined; limit?: number | undefined }) 
 }
 
 /** The routes; see the file header. */
-export function subscriptionRoutes(control: BrokerControl, nodeName: string): Route[] {
+export function subscriptionRoutes(
+  control: BrokerControl,
+  nodeName: string,
+  retainer: RetainerConfig,
+): Route[] {
   return [
     route<SubsQuery>({
       method: "GET",
@@ -102,6 +107,26 @@ export function subscriptionRoutes(control: BrokerControl, nodeName: string): Ro
         const r = await control.listTopics({ topic, limit: 1 });
         if (r.data.length === 0) throw new ApiError(404, "TOPIC_NOT_FOUND", "Topic not found");
         return json(r.data.map((t) => ({ ...t, node: nodeName })));
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/mqtt/retainer",
+      tag: "Retainer",
+      summary: "The retainer's configuration (EMQX's names)",
+      responses: { 200: "{enable, max_payload_size, backend}" },
+      handle() {
+        const r = retainer;
+        return json({
+          enable: r.enable,
+          max_payload_size: r.maxPayloadSize,
+          backend: {
+            type: "built_in_database",
+            storage_type: r.storageType,
+            max_retained_messages: r.maxRetainedMessages,
+            index_specs: r.indexSpecs,
+          },
+        });
       },
     }),
     route<RetainedQuery>({
