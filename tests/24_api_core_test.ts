@@ -103,6 +103,10 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
       assertEquals([locked.status, locked.json.code], [401, "BAD_USERNAME_OR_PWD"], locked.text);
       assert(/locked/i.test(locked.json.message), locked.json.message);
       assert(Number(locked.headers.get("retry-after")) > 0, "retry-after");
+      assert(/login of ops1 from 127\.0\.0\.1 refused/.test(broker.logs()), "audit line");
+      for (const secret of ["Ops-pass-1", "Culex-test-1"]) {
+        assert(!broker.logs().includes(secret), "no password in the logs");
+      }
       const t2 = await api.login("admin", "Culex-test-1");
       const out = await api.post("/logout", { username: "admin" }, { as: { token: t2 } });
       assertEquals(out.status, 204, out.text);
