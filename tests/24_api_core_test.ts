@@ -7,6 +7,7 @@
  * and lookups cross shards.
  */
 
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withApiBroker } from "./_helpers/api.ts";
 import { closeAll, collect, connect, runTag, subscribe, waitClosed } from "./_helpers/clients.ts";
@@ -81,12 +82,17 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
           as: null,
         });
         assertEquals(again.status, 401, "public no longer works");
-        const file = await Deno.stat(`${dataDir}/dashboard_admins.json`);
-        assertEquals((file.mode ?? 0) & 0o777, 0o600, "admin file mode");
-        assert(
-          !(await Deno.readTextFile(`${dataDir}/dashboard_admins.json`)).includes("Culex-test-1"),
-          "the password is stored hashed",
-        );
+        // The changed admin is in the durable store (users table, group "dashboard"), hashed.
+        const db = new DatabaseSync(`${dataDir}/culex.db`, { readOnly: true });
+        try {
+          const rows = db.prepare("SELECT user_id, password_hash FROM users WHERE user_id_type = ?")
+            .all("dashboard") as { user_id: string; password_hash: string }[];
+          assertEquals(rows.map((r) => r.user_id), ["admin"], "admin row");
+          assert(rows[0]!.password_hash.startsWith("pbkdf2-sha256$"), "hashed");
+          assert(!rows[0]!.password_hash.includes("Culex-test-1"), "never the password");
+        } finally {
+          db.close();
+        }
       },
     );
 
