@@ -29,6 +29,11 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { setupNodeLogging } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { CtlServer } from "./ctl_server.ts";
+import { type CtlListener, runCtl } from "./ctl.ts";
+import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -53,12 +58,31 @@ export interface Supervisor {
   stop(): Promise<void>;
   /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
   reloadCertificates(): void;
+  /** The configuration in effect (changes with reload() and applyConfig()). */
+  readonly config: Config;
+  /**
+   * SIGHUP and `culex ctl conf reload`: re-reads the configuration through the `reloadSource`
+   * given at start and applies what can change at run time (src/supervisor/reload.ts). Throws
+   * (nothing changed) when it does not load, or when there is no reloadSource.
+   */
+  reload(): Promise<ReloadResult>;
+  /** `PUT /configs`: applies a loaded Config as reload() does. */
+  applyConfig(next: Config): Promise<ReloadResult>;
 }
 
 /** Options of startSupervisor(). */
 export interface StartSupervisorOptions {
   /** Module of the shard worker; default workers/shard.ts (tests pass a stand-in). */
   workerUrl?: string | URL;
+  /**
+   * Serve `culex ctl|ping|pid|stop` on `<node.data_dir>/culex.sock` (and write the pid file).
+   * Off by default so that in-process tests need no data directory; the CLI turns it on.
+   */
+  controlSocket?: boolean;
+  /** How reload() re-reads the configuration (the CLI: the same file, env and flags). */
+  reloadSource?: () => Config;
+  /** What `culex stop` does; default: SIGTERM to this process, as a service manager would. */
+  requestStop?: () => void;
 }
 
 /**
@@ -86,9 +110,12 @@ export async function startSupervisor(
 }
 
 /** The supervisor of one node; see the file header. */
-class Node implements Supervisor {
+class Node implements Supervisor, ReloadTarget {
   readonly addresses = new Map<string, ListenAddress>();
   #config: Config;
+  readonly #options: StartSupervisorOptions;
+  readonly #startedAt = Date.now();
+  #ctl: CtlServer | null = null;
   #pool: ShardPool;
   #links: ShardLink[];
   #listeners: Listener[] = [];
@@ -116,6 +143,7 @@ class Node implements Supervisor {
 
   constructor(config: Config, options: StartSupervisorOptions) {
     this.#config = config;
+    this.#options = options;
     this.#pool = new ShardPool(config, {
       ...(options.workerUrl === undefined ? {} : { workerUrl: options.workerUrl }),
       onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
@@ -156,6 +184,61 @@ class Node implements Supervisor {
     return this.#conns.size;
   }
 
+  get config(): Config {
+    return this.#config;
+  }
+
+  reload(): Promise<ReloadResult> {
+    const source = this.#options.reloadSource;
+    if (!source) return Promise.reject(new Error("this node has no configuration to re-read"));
+    return reloadConfig(this, source);
+  }
+
+  applyConfig(next: Config): Promise<ReloadResult> {
+    return applyConfig(this, next);
+  }
+
+  /** ReloadTarget: `next` is the running config with only live keys changed. */
+  async applyLive(next: Config): Promise<void> {
+    await setupNodeLogging(next.log);
+    await this.control.updateConfig(next);
+    this.#config = next;
+    this.#pool.updateConfig(next);
+    this.#policy.config = next;
+    this.#gate.setLimits(next.mqtt.maxPacketSize, next.mqtt.idleTimeout);
+    this.reloadCertificates();
+  }
+
+  /** `ctl listeners`: every configured listener, running or not. */
+  #ctlListeners(): CtlListener[] {
+    const out: CtlListener[] = [];
+    const all = this.#config.listeners as unknown as Record<
+      string,
+      Record<
+        string,
+        { enable: boolean; bind: string; proxyProtocol: boolean; maxConnections: number }
+      >
+    >;
+    for (const [type, byName] of Object.entries(all)) {
+      for (const [name, l] of Object.entries(byName)) {
+        const id = `${type}:${name}`;
+        const addr = this.addresses.get(id);
+        const live = this.#listeners.find((x) => x.name === id);
+        const host = addr && addr.host.includes(":") ? `[${addr.host}]` : addr?.host;
+        out.push({
+          id,
+          listenOn: addr ? `${host}:${addr.port}` : l.bind,
+          proxyProtocol: l.proxyProtocol,
+          enable: l.enable,
+          running: addr !== undefined && !this.#stopping,
+          currentConn: live?.connectionCount ?? 0,
+          maxConns: l.maxConnections,
+        });
+      }
+    }
+    return out;
+  }
+
   async start(): Promise<void> {
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
@@ -175,6 +258,25 @@ class Node implements Supervisor {
       // Exact text: tests and operators read the real port from this line.
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
+    }
+    if (this.#options.controlSocket) {
+      // Last: once `culex ping` answers, every listener is open.
+      const reload = this.#options.reloadSource ? () => this.reload() : null;
+      this.#ctl = new CtlServer(
+        this.#config.node.dataDir,
+        (args) =>
+          runCtl(args, {
+            control: this.control,
+            nodeName: this.#config.node.name,
+            version: VERSION,
+            startedAt: this.#startedAt,
+            config: () => this.#config,
+            listeners: () => this.#ctlListeners(),
+            reload,
+          }),
+        this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
+      );
+      await this.#ctl.start();
     }
   }
 
@@ -218,6 +320,8 @@ class Node implements Supervisor {
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
     await Promise.all(listenersClosed);
+    // Last: `culex stop` waits until the socket is gone, i.e. until everything above is done.
+    await this.#ctl?.stop();
     log.info("Supervisor stopped");
   }
 
