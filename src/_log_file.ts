@@ -2,7 +2,7 @@
  * RotatingFile: the log file of `log.file`, rotated by size. Before a line would take the file
  * past `rotationSize`, `<path>` becomes `<path>.1`, `.1` becomes `.2`, ... and `.<count>` is
  * deleted, so the handler's files never hold more than rotationSize × (count + 1) bytes. A line
- * longer than rotationSize is cut to it. Writes are synchronous (a log line must not be lost
+ * longer than rotationSize is cut to it (its line end kept). Writes are synchronous (a log line must not be lost
  * when the process exits right after). Owns the open file; only src/log.ts uses it.
  */
 
@@ -36,7 +36,13 @@ export class RotatingFile {
   /** Appends `line` (a trailing newline is added when missing). */
   writeLine(line: string): void {
     let bytes = encoder.encode(line.endsWith("\n") ? line : `${line}\n`);
-    if (bytes.length > this.#max) bytes = bytes.subarray(0, this.#max);
+    if (bytes.length > this.#max) {
+      // Cut, keeping the line end so the next line starts on its own.
+      const cut = new Uint8Array(this.#max);
+      cut.set(bytes.subarray(0, this.#max - 1));
+      cut[this.#max - 1] = 0x0a;
+      bytes = cut;
+    }
     if (this.#size > 0 && this.#size + bytes.length > this.#max) this.#rotate();
     let off = 0;
     while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
