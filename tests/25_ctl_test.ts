@@ -26,7 +26,7 @@ async function mosquittoPub(port: number, args: string[]): Promise<void> {
 
 Deno.test("culex ctl answers in EMQX's text with real clients connected", async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "culex_ctl_" });
-  const broker = await startBroker({ shards: 2, sets: [`node.data_dir=${dataDir}`] });
+  const broker = await startBroker({ shards: 2, dataDir, listeners: ["http:dashboard"] });
   const clients: mqtt.MqttClient[] = [];
   try {
     await t.step("ping answers pong, pid the broker's process id", async () => {
@@ -168,6 +168,29 @@ Deno.test("culex ctl answers in EMQX's text with real clients connected", async 
       assert.equal(await ctl(dataDir, "clients", "kick", "ctl-a"), "ok\n");
       assert.equal(await ctl(dataDir, "clients", "show", "ctl-a"), "Not Found.\n");
       assert.equal(await ctl(dataDir, "clients", "kick", "ctl-a"), "ok\n");
+    });
+
+    await t.step("admins passwd resets a dashboard password (HTTP API login)", async () => {
+      const port = broker.portOf("http:dashboard");
+      const login = async (password: string) => {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v5/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "admin", password }),
+        });
+        await r.body?.cancel();
+        return r.status;
+      };
+      assert.equal(await ctl(dataDir, "admins", "passwd", "admin", "Ctl-secret-1"), "ok\n");
+      assert.equal(await login("Ctl-secret-1"), 200);
+      assert.equal(await login("public"), 401);
+      const weak = await culex(dataDir, ["ctl", "admins", "passwd", "admin", "short"]);
+      assert.deepEqual([weak.code, weak.stderr], [
+        1,
+        "Error: The range of password length is 8~64\n",
+      ]);
+      const nobody = await culex(dataDir, ["ctl", "admins", "passwd", "nobody", "Ctl-secret-1"]);
+      assert.equal(nobody.stderr, "Error: username_not_found\n");
     });
 
     await t.step("an unknown command prints the usage and exits 1", async () => {

@@ -35,6 +35,7 @@ Deno.test("start --daemon, ping, pid, stop; the log file rotates within its boun
   const logPath = `${dataDir}/log/culex.log`;
   const sets = [
     "listeners.tcp.default.bind=127.0.0.1:0",
+    "dashboard.listeners.http.bind=127.0.0.1:0",
     "log.level=debug",
     `log.file.path=${logPath}`,
     `log.file.rotation_size=${ROTATION_SIZE}`,

@@ -61,7 +61,7 @@ Deno.test("SIGHUP applies limits and the ACL file without dropping a client", as
   const file = `${dir}/culex.yaml`;
   await Deno.writeTextFile(`${dir}/acl.conf`, "{allow, all}.\n");
   await Deno.writeTextFile(file, yaml(dir, "65535"));
-  const broker = await startBroker({ configFile: file, shards: 2 });
+  const broker = await startBroker({ configFile: file, shards: 2, dataDir: `${dir}/data` });
   const clients: mqtt.MqttClient[] = [];
   const id24 = "x".repeat(24);
   try {

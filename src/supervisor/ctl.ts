@@ -47,6 +47,11 @@ export interface CtlDeps {
   listeners(): CtlListener[];
   /** Re-reads the config file as SIGHUP does; null when the node has no file to re-read. */
   reload: (() => Promise<ReloadResult>) | null;
+  /**
+   * `admins passwd`: sets a dashboard admin's password (the HTTP API's AdminStore); answers an
+   * error text (EMQX's reason) or null when done.
+   */
+  setAdminPassword(username: string, password: string): Promise<string | null>;
 }
 
 /** Largest page asked of the shards while listing everything. */
@@ -86,6 +91,7 @@ const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = 
   ],
   cluster: [["cluster status [--json]", "Cluster status"]],
   conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
+  admins: [["admins passwd <Username> <Password>", "Reset dashboard user password"]],
 };
 
 const ok = (text: string): CtlAnswer => ({ code: 0, text });
@@ -143,6 +149,12 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       }
       if (key !== "status") break;
       return ok(`Cluster status: #{running_nodes => ['${deps.nodeName}'],stopped_nodes => []}`);
+    case "admins": {
+      const [sub, user, password] = rest;
+      if (sub !== "passwd" || rest.length !== 3 || !user || !password) break;
+      const error = await deps.setAdminPassword(user, password);
+      return error === null ? ok("ok") : fail(`Error: ${error}`);
+    }
     case "conf": {
       if (key !== "reload") break;
       if (!deps.reload) return fail("Error: the node has no config to re-read");
