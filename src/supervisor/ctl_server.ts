@@ -108,9 +108,11 @@ export class CtlServer {
   async #handle(conn: Deno.UnixConn): Promise<void> {
     const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
     let answer: CtlAnswer;
+    let stop = false;
     try {
       const req = await readRequest(conn);
       answer = req ? await this.#answer(req) : { code: 1, text: "Error: bad request" };
+      stop = answer.code === 0 && req?.args.length === 1 && req.args[0] === "stop";
     } catch (err) {
       answer = { code: 1, text: `Error: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -122,13 +124,9 @@ export class CtlServer {
     } catch {
       // The client went away.
     }
-    if (answer.text === "ok" && this.#stopAfter) {
-      this.#stopAfter = false;
-      this.#requestStop();
-    }
+    // Answered first, then the node stops as on SIGTERM.
+    if (stop) this.#requestStop();
   }
-
-  #stopAfter = false;
 
   async #answer(req: CtlRequest): Promise<CtlAnswer> {
     const given = new TextEncoder().encode(String(req.cookie ?? ""));
@@ -143,8 +141,6 @@ export class CtlServer {
       case "pid":
         return { code: 0, text: String(Deno.pid) };
       case "stop":
-        // Answered first, then the node stops as on SIGTERM.
-        this.#stopAfter = true;
         return { code: 0, text: "ok" };
       case "ctl":
         return await this.#run(rest);

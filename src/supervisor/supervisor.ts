@@ -30,11 +30,10 @@ import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
 import { setupNodeLogging } from "../log.ts";
-import { VERSION } from "../version.ts";
-import { CtlServer } from "./ctl_server.ts";
-import { type CtlListener, runCtl } from "./ctl.ts";
+import type { CtlServer } from "./ctl_server.ts";
+import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
-import { type ApiServer, type ListenerInfo, startApi, weakPassword } from "../api/mod.ts";
+import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
 
@@ -223,36 +222,6 @@ class Node implements Supervisor, ReloadTarget {
     this.reloadCertificates();
   }
 
-  /** `ctl listeners`: every configured listener, running or not. */
-  #ctlListeners(): CtlListener[] {
-    const out: CtlListener[] = [];
-    const all = this.#config.listeners as unknown as Record<
-      string,
-      Record<
-        string,
-        { enable: boolean; bind: string; proxyProtocol: boolean; maxConnections: number }
-      >
-    >;
-    for (const [type, byName] of Object.entries(all)) {
-      for (const [name, l] of Object.entries(byName)) {
-        const id = `${type}:${name}`;
-        const addr = this.addresses.get(id);
-        const live = this.#listeners.find((x) => x.name === id);
-        const host = addr && addr.host.includes(":") ? `[${addr.host}]` : addr?.host;
-        out.push({
-          id,
-          listenOn: addr ? `${host}:${addr.port}` : l.bind,
-          proxyProtocol: l.proxyProtocol,
-          enable: l.enable,
-          running: addr !== undefined && !this.#stopping,
-          currentConn: live?.connectionCount ?? 0,
-          maxConns: l.maxConnections,
-        });
-      }
-    }
-    return out;
-  }
-
   async start(): Promise<void> {
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
@@ -283,36 +252,18 @@ class Node implements Supervisor, ReloadTarget {
     });
     if (this.#options.controlSocket) {
       // Last: once `culex ping` answers, every listener is open.
-      const reload = this.#options.reloadSource ? () => this.reload() : null;
-      this.#ctl = new CtlServer(
-        this.#config.node.dataDir,
-        (args) =>
-          runCtl(args, {
-            control: this.control,
-            nodeName: this.#config.node.name,
-            version: VERSION,
-            startedAt: this.#startedAt,
-            config: () => this.#config,
-            listeners: () => this.#ctlListeners(),
-            reload,
-            setAdminPassword: (user, password) => this.#setAdminPassword(user, password),
-          }),
-        this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
-      );
-      await this.#ctl.start();
+      this.#ctl = await startNodeCtl({
+        control: this.control,
+        startedAt: this.#startedAt,
+        config: () => this.#config,
+        addresses: this.addresses,
+        listeners: () => this.#listeners,
+        stopping: () => this.#stopping !== null,
+        api: () => this.api,
+        reload: this.#options.reloadSource ? () => this.reload() : null,
+        requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
+      });
     }
-  }
-
-  /** `ctl admins passwd`: EMQX's emqx_dashboard_admin:change_password/2 answers. */
-  async #setAdminPassword(username: string, password: string): Promise<string | null> {
-    const auth = this.api?.auth;
-    if (!auth) return "the HTTP API is not running";
-    const user = await auth.admins.get(username);
-    if (!user) return "username_not_found";
-    const weak = weakPassword(password);
-    if (weak) return weak;
-    await auth.setPassword(user, password);
-    return null;
   }
 
   /** The MQTT listeners for GET /api/v5/listeners. */
