@@ -272,6 +272,17 @@ export class BrokerControl {
     return r.some((x) => x);
   }
 
+  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
+  async cleanRetained(filter = "#"): Promise<number> {
+    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
+  async updateConfig(config: unknown): Promise<void> {
+    await this.#rpc.gather("config.update", { config });
+  }
+
   /**
    * One page of a list spread over the shards, in shard order: first every shard's count (limit
    * 0), then the items from the shards the page falls on.
