@@ -6,8 +6,9 @@
  * 127.0.0.1 (gateways are often offline).
  *
  * End to end (the issue's "Done when"): a real broker with its HTTP API, the browser and a real
- * MQTT client (npm:mqtt). The user logs in as admin/public, is made to change the password, finds
- * the client by search, sees its subscription, and kicks it; the page fetches nothing from outside
+ * MQTT client (npm:mqtt). The user logs in as admin/public, is made to change the password, sees
+ * the client's connection and its message counted on the overview (no reload), finds the client
+ * by search, sees its subscription, and kicks it; the page fetches nothing from outside
  * 127.0.0.1 and throws no uncaught error.
  */
 
@@ -139,7 +140,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the dashboard: forced password change, then a client found by search and kicked",
+  name: "the dashboard: forced password change, a client counted on the overview, found, kicked",
   ignore: !(await hasChromium()),
   // puppeteer keeps its DevTools socket and timers past close(); chromium itself is reaped.
   sanitizeOps: false,
@@ -168,9 +169,19 @@ Deno.test({
         // The new password works over the API too (and the test reads the API with it).
         api.defaultAs = { token: await api.login("admin", NEW_PASSWORD) };
 
-        // TODO(#14): the overview's counts and charts once GET /stats and /metrics are on main.
+        // The overview moves without a reload: the connection, then a message counted.
+        await page.waitForSelector("#stat-connections-count", { timeout: 20_000 });
+        await waitForText(page, "#stat-connections-count", (t) => Number(t) >= 1);
         await subscribe(client, `${clientId}/t`, { qos: 1 });
+        const before = (await api.get("/metrics?aggregate=true"))
+          .json["messages.received"] as number;
         await publish(client, `${clientId}/t`, "counted", { qos: 1 });
+        await waitForText(page, "#stat-messages-received", (t) => Number(t) >= before + 1);
+        assertEquals(
+          await page.$$eval(".chart .u-over", (els) => els.length),
+          3,
+          "three live charts are drawn",
+        );
 
         // Find the client by a part of its id, open it, see its subscription, kick it.
         await page.click("#nav-clients");

@@ -14,3 +14,4 @@ export {
   FileAdminStore,
   MemoryAdminStore,
 } from "./admin_store.ts";
+export { ADMIN_GROUP, StoreAdminStore } from "./admin_store_durable.ts";

@@ -12,6 +12,7 @@
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
 import { type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
 import { clientMethods } from "./_control_clients.ts";
+import { authMethods } from "./_control_auth.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -79,6 +80,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
+  ...authMethods,
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;

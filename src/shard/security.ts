@@ -12,6 +12,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import {
+  AclStore,
   AuthMetrics,
   type AuthnResult,
   type AuthzClient,
@@ -109,6 +110,10 @@ function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
 export class ShardSecurity {
   readonly metrics = new AuthMetrics();
   readonly banned: Banned;
+  /** Users of the built-in database authenticators (the HTTP API changes them on every shard). */
+  readonly userStore = new MemoryUserStore();
+  /** Rules of the built_in_database authorization source (likewise). */
+  readonly aclStore: AclStore;
   readonly #deps: SecurityDeps;
   readonly #flapping: FlappingDetector;
 
@@ -120,10 +125,15 @@ export class ShardSecurity {
       zoneConfig(config, "default").flappingDetect,
       this.banned,
     );
+    const builtinSource = config.authorization.sources.find((s) => s.type === "built_in_database");
+    this.aclStore = new AclStore(
+      builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
+    );
     const authDeps = {
       shards: deps.shards,
       metrics: this.metrics,
-      userStore: new MemoryUserStore(),
+      userStore: this.userStore,
+      aclStore: this.aclStore,
       now: () => clock.now(),
     };
     const chain = createAuthenticationChain(config.authentication, authDeps);

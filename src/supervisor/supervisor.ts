@@ -29,7 +29,7 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
-import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
+import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
 import { serveDashboard } from "../dashboard/serve.ts";
 
 import { StoreLink } from "./_store_link.ts";
@@ -194,11 +194,14 @@ class Node implements Supervisor {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
       control: this.control,
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
+      // Admins live in the durable store's users table (group "dashboard").
+      ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
   }
 
