@@ -30,6 +30,7 @@ import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
 import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
+import { serveDashboard } from "../dashboard/serve.ts";
 
 import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
@@ -251,6 +252,7 @@ class Node implements Supervisor, ReloadTarget {
       config: this.#config,
       control: this.control,
       listeners: () => this.#listenerInfo(),
+      dashboard: serveDashboard,
       // Admins live in the durable store's users table (group "dashboard").
       ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
