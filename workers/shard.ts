@@ -9,7 +9,14 @@ import { setupLogging } from "../src/log.ts";
 import { Shard } from "../src/shard/mod.ts";
 
 type Control =
-  | { type: "init"; index: number; count: number; config: Config; rings: ShardRings }
+  | {
+    type: "init";
+    index: number;
+    count: number;
+    config: Config;
+    rings: ShardRings;
+    store?: MessagePort | null;
+  }
   | { type: "peers"; rings: ShardRings; rebuilt: number }
   | { type: "shutdown" };
 
@@ -26,6 +33,7 @@ port.onmessage = async (e: MessageEvent<Control>) => {
   if (msg.type === "init") {
     await setupLogging(msg.config.log.level, msg.config.log.format);
     shard = new Shard(msg);
+    await shard.loadStore();
     shard.start();
     port.postMessage({ type: "ready" });
   } else if (msg.type === "peers") {

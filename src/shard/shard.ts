@@ -20,6 +20,7 @@ import {
   waitDoorbell,
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
+import { StoreClient } from "../store/mod.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { handleControl } from "./control.ts";
@@ -55,7 +56,16 @@ export class Shard implements ChannelOutput {
   #stopped = false;
   #tick: TimerHandle | undefined;
 
-  constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
+  constructor(
+    init: {
+      index: number;
+      count: number;
+      config: Config;
+      rings: ShardRings;
+      /** A port to the store worker (docs/store.md), when the supervisor runs one. */
+      store?: MessagePort | null;
+    },
+  ) {
     this.index = init.index;
     this.count = init.count;
     this.#rings = init.rings;
@@ -97,7 +107,14 @@ export class Shard implements ChannelOutput {
         );
       },
       kick: (clientId) => this.#kick(clientId),
+      store: init.store ? new StoreClient(init.store) : null,
     });
+  }
+
+  /** Loads what this shard keeps in the store (delayed messages); before it says ready. */
+  async loadStore(): Promise<void> {
+    const n = await this.svc.delayed?.load() ?? 0;
+    if (n > 0) this.svc.log.info("Loaded {n} delayed messages from the store", { n });
   }
 
   /** Runs the drain loop and the tick until shutdown. */

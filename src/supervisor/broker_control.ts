@@ -10,6 +10,14 @@
  */
 
 import type { BanEntry, BanInput, Banned } from "../auth/mod.ts";
+import {
+  type BanRecord,
+  isRefusal,
+  StoreBatch,
+  type StoreClient,
+  StoreError,
+  type WireBatch,
+} from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
@@ -54,6 +62,8 @@ export class BrokerControl {
   readonly #shards: () => number;
   readonly #shardOf: (key: string) => number;
   readonly #banned: Banned;
+  /** The supervisor's port to the store: bans are kept there (docs/store.md). */
+  #store: StoreClient | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -71,6 +81,38 @@ export class BrokerControl {
     this.#banned = banned;
   }
 
+  /**
+   * Keeps bans in the store from now on, and loads the ones kept there: expired ones are
+   * deleted, the others added here and on every shard. Call once at start, after the shards
+   * are ready and before any listener opens. Returns how many bans were loaded.
+   */
+  async attachStore(store: StoreClient, now = Date.now()): Promise<number> {
+    this.#store = store;
+    const live: BanEntry[] = [];
+    const expired = new StoreBatch();
+    for (let after: BanRecord | null = null;;) {
+      const page: BanRecord[] = await store.readAsync({ kind: "banned", after, limit: 1000 });
+      for (const r of page) {
+        const entry = { ...r, until: r.until ?? Infinity } as BanEntry;
+        if (entry.until <= now) expired.banDelete(r.as, r.who);
+        else live.push(entry);
+      }
+      if (page.length < 1000) break;
+      after = page[page.length - 1]!;
+    }
+    if (expired.size > 0) await this.#commit(expired.take());
+    let loaded = 0;
+    for (const entry of live) {
+      try {
+        if ("added" in this.#banned.add(entry)) loaded++;
+      } catch {
+        continue; // expired between the read and now, or no longer valid: not spread
+      }
+      await this.#rpc.gather("banned.add", { entry });
+    }
+    return loaded;
+  }
+
   /** The node's bans (EMQX's GET /banned), expired ones dropped. */
   listBans(): BanEntry[] {
     this.#banned.purge();
@@ -84,6 +126,16 @@ export class BrokerControl {
   async addBan(input: BanInput): Promise<{ added: BanEntry } | { exists: BanEntry }> {
     const r = this.#banned.add(input);
     const entry = "added" in r ? r.added : r.exists;
+    if ("added" in r && this.#store) {
+      const b = new StoreBatch();
+      b.ban({ ...entry, until: entry.until === Infinity ? null : entry.until });
+      try {
+        await this.#commit(b.take());
+      } catch (err) {
+        this.#banned.delete(entry.as, entry.who); // not kept: not in force either
+        throw err;
+      }
+    }
     await this.#rpc.gather("banned.add", { entry });
     return r;
   }
@@ -91,8 +143,19 @@ export class BrokerControl {
   /** Removes a ban everywhere; false when there was none. */
   async deleteBan(as: BanEntry["as"], who: string): Promise<boolean> {
     const had = this.#banned.delete(as, who);
+    if (this.#store) {
+      const b = new StoreBatch();
+      b.banDelete(as, who);
+      await this.#commit(b.take());
+    }
     await this.#rpc.gather("banned.delete", { as, who });
     return had;
+  }
+
+  /** Commits a batch through the supervisor's port; a refusal throws its StoreError. */
+  async #commit(batch: WireBatch): Promise<void> {
+    const [r] = await this.#store!.commitAsync(batch);
+    if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
   }
 
   /** Clients of every shard, filtered (EMQX's GET /clients query) and paged. */
