@@ -19,6 +19,7 @@ import {
   type WireBatch,
 } from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
+import { StoredRetained } from "./retained_view.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
 export interface PageQuery {
@@ -64,6 +65,8 @@ export class BrokerControl {
   readonly #banned: Banned;
   /** The supervisor's port to the store: bans are kept there (docs/store.md). */
   #store: StoreClient | null = null;
+  /** Set with `retainer.backend.storage_type: disc`: retained messages are read from the file. */
+  #retained: StoredRetained | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -84,10 +87,17 @@ export class BrokerControl {
   /**
    * Keeps bans in the store from now on, and loads the ones kept there: expired ones are
    * deleted, the others added here and on every shard. Call once at start, after the shards
-   * are ready and before any listener opens. Returns how many bans were loaded.
+   * are ready and before any listener opens. `retainedOnDisc`: answer the retained listings,
+   * reads and deletes from the file (`retainer.backend.storage_type: disc`). Returns how many
+   * bans were loaded.
    */
-  async attachStore(store: StoreClient, now = Date.now()): Promise<number> {
+  async attachStore(
+    store: StoreClient,
+    opts: { retainedOnDisc?: boolean; now?: number } = {},
+  ): Promise<number> {
+    const now = opts.now ?? Date.now();
     this.#store = store;
+    if (opts.retainedOnDisc) this.#retained = new StoredRetained(store);
     const live: BanEntry[] = [];
     const expired = new StoreBatch();
     for (let after: BanRecord | null = null;;) {
@@ -232,6 +242,7 @@ export class BrokerControl {
         out[k] = k === "topics.count" ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
       }
     }
+    if (this.#retained) out["retained.count"] = await this.#retained.count();
     return out;
   }
 
@@ -261,17 +272,24 @@ export class BrokerControl {
   }
 
   /** Retained messages of every shard (no payloads), paged. */
-  listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+  async listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+    if (this.#retained) {
+      const { page, limit } = pageOf(query);
+      const p = await this.#retained.list((page - 1) * limit, limit, query.topic ?? null);
+      return paged(p.items, page, limit, p.total);
+    }
     return this.#pageAcross("retained.list", query, query.topic ? { topic: query.topic } : {});
   }
 
   /** One retained message with its payload (base64), or null. */
   getRetained(topic: string): Promise<Json | null> {
+    if (this.#retained) return this.#retained.get(topic);
     return this.#rpc.call(this.#shardOf(topic), "retained.get", { topic });
   }
 
   /** Deletes one retained message; false when there was none. */
   deleteRetained(topic: string): Promise<boolean> {
+    if (this.#retained) return this.#retained.delete(topic);
     return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
   }
 
