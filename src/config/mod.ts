@@ -39,3 +39,5 @@ export type {
   WssListenerConfig,
 } from "./types_listeners.ts";
 export { parseAccessRule } from "./_schema_listeners.ts";
+// HTTP API and dashboard (issue 14).
+export type * from "./types_dashboard.ts";

@@ -33,7 +33,11 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
   // graph. One shard first fills the cache, so the real node below starts in seconds.
   const warm = await startSupervisor(loadConfig({
     env: {},
-    sets: ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=error"],
+    sets: [
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
+      "log.level=error",
+    ],
     shards: 1,
   }));
   await warm.stop();
@@ -41,6 +45,7 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     env: {},
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
       "log.level=error",
       "sys_topics.sys_msg_interval=0",
     ],

@@ -98,6 +98,7 @@ Deno.test("a paused shard stops reading a WebSocket client (its writes block)", 
     shards: 1,
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
       "listeners.ws.default.bind=127.0.0.1:0",
       "ipc.ring_size=64KB",
       "mqtt.max_packet_size=4KB",

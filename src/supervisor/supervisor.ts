@@ -29,6 +29,7 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -49,6 +50,8 @@ export interface Supervisor {
   readonly connectionCount: number;
   /** The node's control plane (clients, publish, stats...), answered by the shards. */
   readonly control: BrokerControl;
+  /** The HTTP API and dashboard server (null before start or when no dashboard listener). */
+  readonly api: ApiServer | null;
   /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
   stop(): Promise<void>;
   /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
@@ -105,6 +108,7 @@ class Node implements Supervisor {
   #onIdle: (() => void) | null = null;
   readonly #rpc: ShardRpc;
   readonly control: BrokerControl;
+  api: ApiServer | null = null;
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
@@ -176,6 +180,31 @@ class Node implements Supervisor {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    this.api = await startApi({
+      config: this.#config,
+      control: this.control,
+      listeners: () => this.#listenerInfo(),
+    });
+  }
+
+  /** The MQTT listeners for GET /api/v5/listeners. */
+  #listenerInfo(): ListenerInfo[] {
+    const byType = this.#config.listeners as unknown as Record<
+      string,
+      Record<string, { bind: string; maxConnections: number } | undefined> | undefined
+    >;
+    return this.#listeners.map((l) => {
+      const [type = "", name = ""] = l.name.split(":");
+      const cfg = byType[type]?.[name];
+      const addr = this.addresses.get(l.name);
+      return {
+        id: l.name,
+        bind: addr ? `${addr.host}:${addr.port}` : (cfg?.bind ?? ""),
+        running: addr !== undefined && !this.#stopping,
+        currentConnections: l.connectionCount,
+        maxConnections: cfg?.maxConnections ?? 0,
+      };
+    });
   }
 
   stop(): Promise<void> {
@@ -201,6 +230,7 @@ class Node implements Supervisor {
 
   async #stop(): Promise<void> {
     this.#sys.stop();
+    const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
@@ -218,6 +248,7 @@ class Node implements Supervisor {
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
     await Promise.all(listenersClosed);
+    await apiStopped;
     log.info("Supervisor stopped");
   }
 

@@ -155,6 +155,7 @@ Deno.test("supervisor end to end with echo shards", async (t) => {
     shards: 2,
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
       "listeners.tcp.default.max_connections=6",
       "mqtt.idle_timeout=400ms",
       "mqtt.max_packet_size=4KB",

@@ -13,7 +13,8 @@
 
 const LISTENING = /Listener tcp:default listening on ([\d.]+):(\d+)/;
 /** Any listener's start-up line: `Listener <type>:<name> listening on <host>:<port>`. */
-const ANY_LISTENING = /Listener ((?:tcp|ssl|ws|wss):[A-Za-z0-9_-]+) listening on (\S+):(\d+)/g;
+const ANY_LISTENING =
+  /Listener ((?:tcp|ssl|ws|wss|http|https):[A-Za-z0-9_-]+) listening on (\S+):(\d+)/g;
 const MOSQUITTO_RUNNING = /mosquitto version \S+ running/;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -81,6 +82,9 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     String(opts.shards ?? 1),
     "--set",
     "listeners.tcp.default.bind=127.0.0.1:0",
+    "--set",
+    // A free port for the HTTP API too: brokers of parallel test files must not share 18083.
+    "dashboard.listeners.http.bind=127.0.0.1:0",
     "--set",
     "log.level=info",
   ];
