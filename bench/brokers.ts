@@ -149,6 +149,8 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
       "dashboard.listeners.http.bind=127.0.0.1:0",
       "log.level=info",
     ];
+    // Each run its own store file (culexSets may set another node.data_dir after this one).
+    sets.push(`node.data_dir=${Deno.makeTempDirSync({ prefix: "culex_bench_data_" })}`);
     sets.push("listeners.ws.default.bind=127.0.0.1:0");
     extraListening = [CULEX_WS];
     if (opts.tls) {

@@ -6,6 +6,9 @@ import mqtt from "mqtt";
 import { loadConfig } from "../config/mod.ts";
 import { fnv1a32, startSupervisor } from "./mod.ts";
 
+/** The store of the nodes started here: a temp directory, never the repository's data/. */
+const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
+
 const SHARDS = 4;
 
 /** A client id whose hash lands on `shard`, as the supervisor places connections. */
@@ -36,6 +39,7 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
+      `node.data_dir=${DATA_DIR}`,
       "log.level=error",
     ],
     shards: 1,
@@ -46,6 +50,7 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
+      `node.data_dir=${DATA_DIR}`,
       "log.level=error",
       "sys_topics.sys_msg_interval=0",
     ],

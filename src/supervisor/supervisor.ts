@@ -30,6 +30,7 @@ import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
 import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
+import { StoreLink } from "./_store_link.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -112,6 +113,8 @@ class Node implements Supervisor {
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
+  /** The store worker and the supervisor's own port to it (started before any listener). */
+  readonly #store: StoreLink;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -120,9 +123,15 @@ class Node implements Supervisor {
 
   constructor(config: Config, options: StartSupervisorOptions) {
     this.#config = config;
+    this.#store = new StoreLink(config, () => {
+      // Without its store worker the node would go on without durability: stop, exit non-zero,
+      // and let whatever supervises Culex restart it.
+      void this.stop().finally(() => Deno.exit(1));
+    });
     this.#pool = new ShardPool(config, {
       ...(options.workerUrl === undefined ? {} : { workerUrl: options.workerUrl }),
       onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
+      storePort: () => this.#store.connect(),
     });
     this.#links = this.#pool.mesh.shards.map((rings, i) => new ShardLink(i, rings));
     this.#rpc = new ShardRpc(
@@ -168,8 +177,11 @@ class Node implements Supervisor {
       (m, p) => log.debug(m, p),
       "supervisor",
     );
+    // The store opens (or refuses to) before any shard loads from it or any listener opens.
+    await this.#store.start();
     await this.#pool.start();
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
     for (const listener of listeners) {
@@ -247,6 +259,8 @@ class Node implements Supervisor {
     for (const link of this.#links) link.close();
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
+    // After the shards: their last commits (sessions detached at shutdown) are in.
+    await this.#store.close();
     await Promise.all(listenersClosed);
     await apiStopped;
     log.info("Supervisor stopped");
