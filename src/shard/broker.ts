@@ -72,6 +72,9 @@ interface RetainedQuery {
   remaining: number;
 }
 
+/** Disc retained messages delivered between two looks at the subscriber's backlog. */
+const RETAINED_CHUNK = 100;
+
 /** A SharedDeliver that finds its member gone is passed on at most this often. */
 const MAX_SHARED_HOPS = 3;
 
@@ -229,7 +232,10 @@ export class Broker {
   requestRetained(clientId: string, filter: string, opts: SubOptions): void {
     if (!this.#opts.retainEnabled) return;
     if (this.disc) {
-      this.disc.lookup(filter, (page) => this.#deliverRetainedTo(clientId, filter, opts, page));
+      this.disc.lookup(
+        filter,
+        (page, more) => this.#deliverPaced(clientId, filter, opts, page, 0, more),
+      );
       return;
     }
     const targets = hasWildcard(filter)
@@ -406,6 +412,33 @@ export class Broker {
     if (!q) return;
     if (--q.remaining <= 0) this.#queries.delete(id);
     this.#deliverRetainedTo(q.clientId, q.filter, q.opts, found);
+  }
+
+  /**
+   * Delivers a page of disc retained messages from `from` on, pausing while the subscriber is
+   * backlogged (Session.whenUnblocked), then asks for the next page; stops when the
+   * subscription is gone or replaced.
+   */
+  #deliverPaced(
+    clientId: string,
+    filter: string,
+    opts: SubOptions,
+    page: Message[],
+    from: number,
+    more: (go: boolean) => void,
+  ): void {
+    let i = from;
+    for (; i < page.length; i += RETAINED_CHUNK) {
+      const session = this.#port.session(clientId);
+      if (!session || session.subscriptions.get(filter) !== opts) return more(false);
+      if (session.backlogged) {
+        const at = i;
+        session.whenUnblocked(() => this.#deliverPaced(clientId, filter, opts, page, at, more));
+        return;
+      }
+      this.#deliverRetainedTo(clientId, filter, opts, page.slice(i, i + RETAINED_CHUNK));
+    }
+    more(true);
   }
 
   /** Delivers retained messages to a subscription; false when it is gone or replaced. */

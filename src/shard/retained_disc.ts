@@ -80,11 +80,17 @@ export class DiscRetained {
   }
 
   /**
-   * Reads the live retained messages matching `filter` page by page; `deliver` gets each page
-   * (in a later pass) and returns false to stop (the subscription went away). `done` runs once
-   * after the last page or the stop.
+   * Reads the live retained messages matching `filter` page by page. `deliver` gets each page
+   * (in a later pass) with `more`: it calls `more(true)` when it is ready for the next page (once
+   * the page is delivered and the subscriber is not backlogged: the flow control that keeps a
+   * `#` over a million rows from being dropped by a full queue) or `more(false)` to stop (the
+   * subscription went away). `done` runs once, after the last page or the stop.
    */
-  lookup(filter: string, deliver: (page: Message[]) => boolean, done?: () => void): void {
+  lookup(
+    filter: string,
+    deliver: (page: Message[], more: (go: boolean) => void) => void,
+    done?: () => void,
+  ): void {
     this.#reading++;
     const finish = () => {
       this.#reading--;
@@ -96,9 +102,14 @@ export class DiscRetained {
           this.#onReadError(filter, page);
           return finish();
         }
-        const messages = page.rows.map((row) => decodeMessage(row.body));
-        if (!deliver(messages) || page.next === null) return finish();
-        step(page.next);
+        const next = page.next;
+        let answered = false;
+        deliver(page.rows.map((row) => decodeMessage(row.body)), (go) => {
+          if (answered) return;
+          answered = true;
+          if (go && next !== null) step(next);
+          else finish();
+        });
       });
     };
     step(null);

@@ -51,7 +51,10 @@ function lookupAll(disc: DiscRetained, filter: string): Promise<string[][]> {
     const pages: string[][] = [];
     disc.lookup(
       filter,
-      (page: Message[]) => pages.push(page.map((m) => m.topic)) > 0,
+      (page: Message[], more) => {
+        pages.push(page.map((m) => m.topic));
+        more(true);
+      },
       () => resolve(pages),
     );
   });
@@ -125,7 +128,12 @@ Deno.test("DiscRetained: a lookup stops when the subscription is gone; over max_
     ok(!d.store(msg("t/big", "y".repeat(2000), { retain: true })));
     deepStrictEqual(refused, ["refused", "too_large"]);
     let calls = 0;
-    await new Promise<void>((resolve) => d.lookup("#", () => (calls++, false), resolve));
+    await new Promise<void>((resolve) =>
+      d.lookup("#", (_page, more) => {
+        calls++;
+        more(false);
+      }, resolve)
+    );
     strictEqual(calls, 1);
     strictEqual(d.reading, 0);
   } finally {
