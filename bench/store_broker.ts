@@ -14,6 +14,8 @@ const LISTENING = /Listener tcp:default listening on 127\.0\.0\.1:(\d+)/;
 
 interface Running {
   readonly port: number;
+  /** CPU ms of the broker process so far, every thread (/proc/<pid>/stat utime + stime). */
+  cpuMs(): number;
   /** ms from spawn to the listening line. */
   readonly listeningMs: number;
   stop(): Promise<void>;
@@ -63,8 +65,13 @@ async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promi
     }
   });
   const listeningMs = performance.now() - t0;
+  const tick = 100; // USER_HZ on Linux
   return {
     port,
+    cpuMs() {
+      const f = Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) * 1000 / tick;
+    },
     listeningMs,
     async stop() {
       child.kill("SIGTERM");
@@ -127,7 +134,9 @@ export async function runBrokerRetained(
     emptyListeningMs: [],
     listeningMs: [],
     hashMs: [],
+    hashCpuMs: [],
     sensorTempMs: [],
+    sensorTempWarmMs: [],
   };
   const sensors = Math.max(1, Math.round(retained / 1000));
   for (let i = 0; i < runs; i++) {
@@ -141,7 +150,10 @@ export async function runBrokerRetained(
     out.listeningMs!.push(b.listeningMs);
     try {
       out.sensorTempMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
+      out.sensorTempWarmMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
+      const cpu0 = b.cpuMs();
       out.hashMs!.push(await timeRetained(b.port, "#", retained));
+      out.hashCpuMs!.push(b.cpuMs() - cpu0);
     } finally {
       await b.stop();
     }
@@ -149,7 +161,8 @@ export async function runBrokerRetained(
     console.log(
       `broker, run ${i + 1}: listening after ${f(out.listeningMs!)} ms (empty store: ` +
         `${f(out.emptyListeningMs!)} ms); "sensor/+/temp" ${sensors} matches in ` +
-        `${f(out.sensorTempMs!)} ms; "#" ${retained} retained in ${f(out.hashMs!)} ms`,
+        `${f(out.sensorTempMs!)} ms (again: ${f(out.sensorTempWarmMs!)} ms); "#" ${retained} ` +
+        `retained in ${f(out.hashMs!)} ms (broker CPU ${f(out.hashCpuMs!)} ms)`,
     );
   }
   return out;

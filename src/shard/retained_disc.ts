@@ -96,22 +96,38 @@ export class DiscRetained {
       this.#reading--;
       done?.();
     };
-    const step = (cursor: string | null) => {
-      this.#pass.read({ kind: "retained", filter, cursor, limit: RETAINED_PAGE }, (page) => {
-        if (page instanceof StoreError) {
-          this.#onReadError(filter, page);
-          return finish();
-        }
-        const next = page.next;
-        let answered = false;
-        deliver(page.rows.map((row) => decodeMessage(row.body)), (go) => {
-          if (answered) return;
-          answered = true;
-          if (go && next !== null) step(next);
-          else finish();
-        });
+    // One page is read ahead while the previous one is delivered, so a large lookup pays the
+    // store's read time and the socket's drain time side by side, not one after the other.
+    type Page = { messages: Message[]; next: string | null } | StoreError;
+    let ahead: Promise<Page> | null = null;
+    const fetch = (cursor: string | null): Promise<Page> =>
+      new Promise((resolve) =>
+        this.#pass.read({ kind: "retained", filter, cursor, limit: RETAINED_PAGE }, (page) => {
+          if (page instanceof StoreError) return resolve(page);
+          resolve({ messages: page.rows.map((row) => decodeMessage(row.body)), next: page.next });
+        })
+      );
+    const step = (page: Page) => {
+      if (page instanceof StoreError) {
+        this.#onReadError(filter, page);
+        return finish();
+      }
+      const next = page.next;
+      ahead = next === null ? null : fetch(next);
+      let answered = false;
+      deliver(page.messages, (go) => {
+        if (answered) return;
+        answered = true;
+        const following = ahead;
+        if (go && following !== null) this.#then(following, step);
+        else finish();
       });
     };
-    step(null);
+    this.#then(fetch(null), step);
+  }
+
+  /** Runs `fn` with the value of `p` in a later pass of the shard (through the WorkQueue). */
+  #then<T>(p: Promise<T>, fn: (v: T) => void): void {
+    this.#pass.later(p, fn);
   }
 }

@@ -73,7 +73,10 @@ export class StorePass {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Asks one read after this pass's commit; `then` runs in a later pass of the loop. */
+  /**
+   * Asks one read after this pass's commit; `then` runs in a later pass of the loop. (`then`
+   * also runs when the answer is a StoreError.)
+   */
   read<K extends ReadQuery["kind"]>(
     q: Extract<ReadQuery, { kind: K }>,
     then: (r: ReadResults[K] | StoreError) => void,
@@ -84,6 +87,13 @@ export class StorePass {
         this.client.read(q, resolve)
       );
       this.#work.await(answer, (o) => then(o.ok ? o.value : new StoreError("io", String(o.error))));
+    });
+  }
+
+  /** Runs `then` with the value of `p` in a later pass of the loop (the WorkQueue). */
+  later<T>(p: Promise<T>, then: (v: T) => void): void {
+    this.#work.await(p, (o) => {
+      if (o.ok) then(o.value);
     });
   }
 
