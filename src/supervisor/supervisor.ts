@@ -235,6 +235,11 @@ class Node implements Supervisor, ReloadTarget {
     // The store opens (or refuses to) before any shard loads from it or any listener opens.
     await this.#store.start();
     await this.#pool.start();
+    // Bans kept in the store are in force on every shard before the first client connects.
+    const bans = await this.control.attachStore(this.#store.client!, {
+      retainedOnDisc: this.#config.retainer.storageType === "disc",
+    });
+    if (bans > 0) log.info("Loaded {n} bans from the store", { n: bans });
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
