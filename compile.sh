@@ -87,6 +87,6 @@ for target in "${targets[@]}"; do
     --include workers/shard.ts \
     --include workers/store.ts \
     --include config/ \
-    --allow-net --allow-read --allow-env --allow-sys --allow-write \
+    --allow-net --allow-read --allow-env --allow-sys --allow-write --allow-ffi \
     main.ts
 done

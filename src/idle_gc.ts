@@ -5,6 +5,10 @@
  * keepalive pings keeps the isolate from looking idle. So an isolate whose heap grew well past
  * what the last full collection kept alive, and that is quiet, asks for one full collection
  * itself: RSS then shows live state, which is what an operator watching memory expects.
+ * After that collection it also returns the C heap's free pages to the system (glibc's
+ * `malloc_trim`, `force_gc.trim_native`): a burst frees most of what Deno allocated natively for
+ * it (socket resources, array buffer stores), but glibc keeps freed chunks that are not at the top
+ * of an arena, so RSS stayed about 1 KB per connection of the burst above what was live.
  * Owns only its timer; the caller says how much work the isolate did.
  *
  * @module
@@ -24,6 +28,8 @@ export interface IdleGcOptions {
   readonly quietWork: number;
   /** Total work done so far by this isolate (monotonic). */
   readonly work: () => number;
+  /** Also give the C heap's free pages back after each collection (where that is possible). */
+  readonly trimNative?: boolean;
   /** Told after each collection, for the log. */
   readonly collected?: (before: number, after: number, ms: number) => void;
 }
@@ -48,10 +54,36 @@ function exposedGc(): GcFunction | null {
   return gcFunction;
 }
 
+type TrimFunction = () => void;
+
+let trimFunction: TrimFunction | null | undefined;
+
+/**
+ * glibc's `malloc_trim(0)` over FFI, or null where it is not available: not Linux, not glibc (the
+ * library does not open), or no FFI permission (`--allow-ffi`; asked with querySync, so never a
+ * prompt). It walks every arena of the process, so any isolate may call it.
+ */
+export function nativeTrim(): TrimFunction | null {
+  if (trimFunction !== undefined) return trimFunction;
+  trimFunction = null;
+  try {
+    if (Deno.build.os !== "linux") return null;
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    const libc = Deno.dlopen("libc.so.6", {
+      malloc_trim: { parameters: ["usize"], result: "i32" },
+    });
+    trimFunction = () => void libc.symbols.malloc_trim(0n);
+  } catch {
+    trimFunction = null; // musl or another libc: nothing to trim with
+  }
+  return trimFunction;
+}
+
 /** Starts the check timer (unref'd: it never keeps the isolate alive); returns its stop. */
 export function startIdleGc(opts: IdleGcOptions): () => void {
   const gc = opts.intervalMs > 0 ? exposedGc() : null;
   if (!gc) return () => {};
+  const trim = opts.trimNative ? nativeTrim() : null;
   let live = Deno.memoryUsage().heapUsed;
   let lastWork = opts.work();
   const timer = setInterval(() => {
@@ -62,6 +94,7 @@ export function startIdleGc(opts: IdleGcOptions): () => void {
     if (!quiet || before - live < opts.growthBytes) return;
     const t0 = performance.now();
     gc({ type: "major", execution: "sync" });
+    trim?.();
     const after = Deno.memoryUsage();
     live = after.heapUsed;
     opts.collected?.(before, after.heapTotal, performance.now() - t0);
@@ -83,6 +116,7 @@ export function startForceGc(
     intervalMs: cfg.interval,
     growthBytes: cfg.heapGrowth,
     quietWork: cfg.quietRate * cfg.interval / 1000,
+    trimNative: cfg.trimNative,
     work,
     collected: (before, after, ms) =>
       log("Idle GC in {isolate}: heap {before} MiB -> {after} MiB in {ms} ms", {
