@@ -5,8 +5,9 @@
  * keepalive pings keeps the isolate from looking idle. So an isolate whose heap grew well past
  * what the last full collection kept alive, and that is quiet, asks for one full collection
  * itself: RSS then shows live state, which is what an operator watching memory expects.
- * After that collection it also returns the C heap's free pages to the system (glibc's
- * `malloc_trim`, `force_gc.trim_native`): a burst frees most of what Deno allocated natively for
+ * After that collection (or, when V8 already collected the burst itself, once the isolate is quiet
+ * after one) it also returns the C heap's free pages to the system (glibc's `malloc_trim`,
+ * `force_gc.trim_native`): a burst frees most of what Deno allocated natively for
  * it (socket resources, array buffer stores), but glibc keeps freed chunks that are not at the top
  * of an arena, so RSS stayed about 1 KB per connection of the burst above what was live.
  * Owns only its timer; the caller says how much work the isolate did.
@@ -86,15 +87,29 @@ export function startIdleGc(opts: IdleGcOptions): () => void {
   const trim = opts.trimNative ? nativeTrim() : null;
   let live = Deno.memoryUsage().heapUsed;
   let lastWork = opts.work();
+  let trimmedAt = lastWork;
   const timer = setInterval(() => {
     const work = opts.work();
     const quiet = work - lastWork <= opts.quietWork;
     lastWork = work;
+    if (!quiet) return;
     const before = Deno.memoryUsage().heapTotal;
-    if (!quiet || before - live < opts.growthBytes) return;
+    if (before - live < opts.growthBytes) {
+      // No collection worth it (V8 may have collected the burst itself), but native memory freed
+      // since the last trim is still held by glibc: trim once per burst (at least an interval's
+      // worth of work since the last trim), a few ms at most.
+      if (trim && work - trimmedAt > opts.quietWork) {
+        trim();
+        trimmedAt = work;
+      }
+      return;
+    }
     const t0 = performance.now();
     gc({ type: "major", execution: "sync" });
-    trim?.();
+    if (trim) {
+      trim();
+      trimmedAt = work;
+    }
     const after = Deno.memoryUsage();
     live = after.heapUsed;
     opts.collected?.(before, after.heapTotal, performance.now() - t0);
