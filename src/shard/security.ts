@@ -217,6 +217,7 @@ export class ShardSecurity {
 
   /** A ban on this client (id, user name, address) refuses its CONNECT (MQTT 5: 0x8A). */
   admit(c: ClientFacts): PublishVerdict | null {
+    if (this.banned.empty) return null;
     const [peerhost] = splitPeer(c.peer);
     const ban = this.banned.isBanned({ clientId: c.clientId, username: c.username, peerhost });
     if (!ban) return null;

@@ -323,6 +323,7 @@ class Node implements Supervisor, ReloadTarget {
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
+    this.#gate.close();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
     if (late.length > 0) log.warning("Shards {late} did not finish shutdown in time", { late });
     // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
