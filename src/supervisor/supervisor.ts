@@ -128,6 +128,8 @@ class Node implements Supervisor, ReloadTarget {
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
+  /** The last pass stopped at BATCH records on some ring: more may be waiting. */
+  #batchFull = false;
   #nextId = 1;
   #stopped = false;
   /** Socket reads and ring records handled so far: the idle GC's measure of load. */
@@ -420,7 +422,10 @@ class Node implements Supervisor, ReloadTarget {
     const bell = this.#pool.mesh.supervisorDoorbell;
     while (!this.#stopped) {
       const seen = readDoorbell(bell);
-      if (this.#drainOnce() === 0) {
+      const work = this.#drainOnce();
+      // Sleep at once when the pass took everything and nothing rang since (the wake-up is a
+      // macrotask turn too): one event loop iteration less per wake-up (see Shard.#run).
+      if (work === 0 || (!this.#batchFull && readDoorbell(bell) === seen)) {
         await waitDoorbell(bell, seen);
       } else {
         // Socket reads and writes are macrotasks: let them run between busy passes.
@@ -432,7 +437,12 @@ class Node implements Supervisor, ReloadTarget {
   /** One pass over every shard → supervisor ring; writes go out once per pass. */
   #drainOnce(): number {
     let work = 0;
-    for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    this.#batchFull = false;
+    for (const link of this.#links) {
+      const n = link.drain(this.#onRecord, BATCH);
+      if (n === BATCH) this.#batchFull = true;
+      work += n;
+    }
     this.#workDone += work;
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;
