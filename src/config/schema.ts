@@ -29,6 +29,7 @@ import {
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
+import { logSchema } from "./_schema_log.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
 import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
@@ -152,10 +153,7 @@ export const configSchema = z.strictObject({
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
   }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
-  log: z.strictObject({
-    level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
-    format: oneOf(["text", "json"] as const).default("text"),
-  }).prefault({}),
+  log: logSchema.prefault({}),
   listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainerSchema.prefault({}),

@@ -108,12 +108,19 @@ export class Shard implements ChannelOutput {
         );
       },
       kick: (clientId) => this.#kick(clientId),
+      store: this.#store,
     });
   }
 
   /** Loads this shard's partitions from the store (durable mode) before the first pass. */
   async load(): Promise<void> {
     // Filled in by the durable sessions wiring.
+    // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
+    // partitions go back into its heap.
+    const delayed = await this.svc.delayed?.load() ?? 0;
+    if (delayed > 0) {
+      this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
+    }
   }
 
   /** Runs the drain loop and the tick until shutdown. */
@@ -146,6 +153,7 @@ export class Shard implements ChannelOutput {
     this.svc.clock.clearTimer(this.#tick);
     this.#stopGc();
     this.svc.delayed?.stop();
+    this.svc.store?.flush(); // the last pass's writes (wills' retained messages) go first
     this.#store?.close();
   }
 

@@ -40,6 +40,11 @@ export class ConnectGate {
     this.#options = options;
   }
 
+  /** A run-time config change: connections entering from now on get these limits. */
+  setLimits(maxPacketSize: number, idleTimeout: number): void {
+    this.#options = { ...this.#options, maxPacketSize, idleTimeout };
+  }
+
   /** A new connection enters the gate; its CONNECT deadline starts now. */
   enter(conn: Connection): void {
     const idle = this.#options.idleTimeout;

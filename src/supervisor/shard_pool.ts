@@ -7,6 +7,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
+import { writeForwardedLine } from "../log.ts";
 import {
   createMesh,
   type Mesh,
@@ -42,7 +43,7 @@ interface Slot {
   restartedAt: number;
 }
 
-type ShardMessage = { type: "ready" } | { type: "shutdown-done" };
+type ShardMessage = { type: "ready" } | { type: "shutdown-done" } | { type: "log"; line: string };
 
 /** The shard workers of this node; see the file header. */
 export class ShardPool {
@@ -125,6 +126,11 @@ export class ShardPool {
     return [...late];
   }
 
+  /** A run-time config change: a shard restarted from now on starts with `config`. */
+  updateConfig(config: Config): void {
+    this.#config = config;
+  }
+
   /** Terminates every worker. */
   terminate(): void {
     this.#stopping = true;
@@ -147,6 +153,7 @@ export class ShardPool {
     worker.onmessage = (e: MessageEvent<ShardMessage>) => {
       if (e.data?.type === "ready") onReady();
       else if (e.data?.type === "shutdown-done") this.#shutdownWaiters.get(index)?.();
+      else if (e.data?.type === "log") writeForwardedLine(e.data.line);
     };
     worker.onerror = (e: ErrorEvent) => {
       // Without preventDefault an uncaught error in a worker takes the whole process down.
