@@ -85,8 +85,11 @@ export interface StartSupervisorOptions {
    * Off by default so that in-process tests need no data directory; the CLI turns it on.
    */
   controlSocket?: boolean;
-  /** How reload() re-reads the configuration (the CLI: the same file, env and flags). */
-  reloadSource?: () => Config;
+  /**
+   * How reload() re-reads the configuration (the CLI: the same file, env and flags); `extra`
+   * are `key=value` sets laid over it (`PUT /api/v5/configs`).
+   */
+  reloadSource?: (extra?: readonly string[]) => Config;
   /** What `culex stop` does; default: SIGTERM to this process, as a service manager would. */
   requestStop?: () => void;
 }
@@ -208,7 +211,7 @@ class Node implements Supervisor, ReloadTarget {
   reload(): Promise<ReloadResult> {
     const source = this.#options.reloadSource;
     if (!source) return Promise.reject(new Error("this node has no configuration to re-read"));
-    return reloadConfig(this, source);
+    return reloadConfig(this, () => source());
   }
 
   applyConfig(next: Config): Promise<ReloadResult> {
@@ -260,6 +263,13 @@ class Node implements Supervisor, ReloadTarget {
       control: this.control,
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
+      currentConfig: () => this.config,
+      ...(this.#options.reloadSource
+        ? {
+          applyConfig: (sets: readonly string[]) =>
+            this.applyConfig(this.#options.reloadSource!(sets)),
+        }
+        : {}),
       // Admins live in the durable store's users table (group "dashboard").
       ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
