@@ -13,6 +13,7 @@ import { decodeBase64, encodeBase64 } from "../bytes.ts";
 import { matches, type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
 import type { Config } from "../config/types.ts";
 import { clientMethods } from "./_control_clients.ts";
+import { authMethods } from "./_control_auth.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -80,6 +81,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
+  ...authMethods,
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;

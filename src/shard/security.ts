@@ -12,6 +12,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import {
+  AclStore,
   type AuthDeps,
   AuthMetrics,
   type AuthnChain,
@@ -113,6 +114,10 @@ function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
 export class ShardSecurity {
   readonly metrics = new AuthMetrics();
   readonly banned: Banned;
+  /** Users of the built-in database authenticators (the HTTP API changes them on every shard). */
+  readonly userStore = new MemoryUserStore();
+  /** Rules of the built_in_database authorization source (likewise). */
+  readonly aclStore: AclStore;
   readonly #deps: SecurityDeps;
   readonly #flapping: FlappingDetector;
   readonly #authDeps: AuthDeps;
@@ -129,10 +134,17 @@ export class ShardSecurity {
       zoneConfig(config, "default").flappingDetect,
       this.banned,
     );
+    const builtinSource = config.authorization.sources.find((s) => s.type === "built_in_database");
+    this.aclStore = new AclStore(
+      builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
+    );
+    // One user store and one rule store for the shard's life: a reload rebuilds the chain and
+    // the sources around them, so the users and rules the API added stay.
     this.#authDeps = {
       shards: deps.shards,
       metrics: this.metrics,
-      userStore: new MemoryUserStore(),
+      userStore: this.userStore,
+      aclStore: this.aclStore,
       now: () => clock.now(),
     };
     this.#installAuthn(config);

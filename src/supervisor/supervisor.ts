@@ -33,7 +33,7 @@ import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
-import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
+import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
 
@@ -245,10 +245,13 @@ class Node implements Supervisor, ReloadTarget {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
       control: this.control,
       listeners: () => this.#listenerInfo(),
+      // Admins live in the durable store's users table (group "dashboard").
+      ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
     if (this.#options.controlSocket) {
       // Last: once `culex ping` answers, every listener is open.
