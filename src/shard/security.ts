@@ -138,6 +138,8 @@ export class ShardSecurity {
     this.aclStore = new AclStore(
       builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
     );
+    // One user store and one rule store for the shard's life: a reload rebuilds the chain and
+    // the sources around them, so the users and rules the API added stay.
     this.#authDeps = {
       shards: deps.shards,
       metrics: this.metrics,

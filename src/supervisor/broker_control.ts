@@ -295,6 +295,17 @@ export class BrokerControl {
     return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
   }
 
+  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
+  async cleanRetained(filter = "#"): Promise<number> {
+    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
+  async updateConfig(config: unknown): Promise<void> {
+    await this.#rpc.gather("config.update", { config });
+  }
+
   /** Users of the built-in database authenticator (every shard holds all: shard 0 answers). */
   async authnUsers(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
     const { page, limit } = pageOf(query);
@@ -351,17 +362,6 @@ export class BrokerControl {
   async deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
     const r = await this.#rpc.gather<boolean>("authz.rules.delete", { kind, who });
     return r.some((x) => x);
-  }
-
-  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
-  async cleanRetained(filter = "#"): Promise<number> {
-    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
-    return counts.reduce((a, b) => a + b, 0);
-  }
-
-  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
-  async updateConfig(config: unknown): Promise<void> {
-    await this.#rpc.gather("config.update", { config });
   }
 
   /**
