@@ -7,6 +7,7 @@
  * and lookups cross shards.
  */
 
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withApiBroker } from "./_helpers/api.ts";
 import { closeAll, collect, connect, runTag, subscribe, waitClosed } from "./_helpers/clients.ts";
@@ -81,12 +82,17 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
           as: null,
         });
         assertEquals(again.status, 401, "public no longer works");
-        const file = await Deno.stat(`${dataDir}/dashboard_admins.json`);
-        assertEquals((file.mode ?? 0) & 0o777, 0o600, "admin file mode");
-        assert(
-          !(await Deno.readTextFile(`${dataDir}/dashboard_admins.json`)).includes("Culex-test-1"),
-          "the password is stored hashed",
-        );
+        // The changed admin is in the durable store (users table, group "dashboard"), hashed.
+        const db = new DatabaseSync(`${dataDir}/culex.db`, { readOnly: true });
+        try {
+          const rows = db.prepare("SELECT user_id, password_hash FROM users WHERE user_id_type = ?")
+            .all("dashboard") as { user_id: string; password_hash: string }[];
+          assertEquals(rows.map((r) => r.user_id), ["admin"], "admin row");
+          assert(rows[0]!.password_hash.startsWith("pbkdf2-sha256$"), "hashed");
+          assert(!rows[0]!.password_hash.includes("Culex-test-1"), "never the password");
+        } finally {
+          db.close();
+        }
       },
     );
 
@@ -103,6 +109,10 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
       assertEquals([locked.status, locked.json.code], [401, "BAD_USERNAME_OR_PWD"], locked.text);
       assert(/locked/i.test(locked.json.message), locked.json.message);
       assert(Number(locked.headers.get("retry-after")) > 0, "retry-after");
+      assert(/login of ops1 from 127\.0\.0\.1 refused/.test(broker.logs()), "audit line");
+      for (const secret of ["Ops-pass-1", "Culex-test-1"]) {
+        assert(!broker.logs().includes(secret), "no password in the logs");
+      }
       const t2 = await api.login("admin", "Culex-test-1");
       const out = await api.post("/logout", { username: "admin" }, { as: { token: t2 } });
       assertEquals(out.status, 204, out.text);
@@ -249,6 +259,19 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
         assertEquals((await api.get(`/clients/${ids[4]}`)).status, 404, "gone");
         assertEquals((await api.delete(`/clients/${ids[4]}`)).status, 404, "kick twice");
       });
+
+      await t.step(
+        "POST /clients/kickout/bulk kicks several; unknown ids are skipped",
+        async () => {
+          const r = await api.post("/clients/kickout/bulk", [ids[0], ids[1], `none-${tag}`]);
+          assertEquals(r.status, 204, r.text);
+          await waitClosed(clients[0]!, 5000);
+          await waitClosed(clients[1]!, 5000);
+          assertEquals((await api.get(`/clients/${ids[0]}`)).status, 404, "gone");
+          const bad = await api.post("/clients/kickout/bulk", []);
+          assertEquals(bad.status, 400, bad.text);
+        },
+      );
 
       await t.step("unknown paths and methods", async () => {
         const r = await api.get("/no/such/path");

@@ -5,7 +5,7 @@
 
 import type { Config } from "../src/config/types.ts";
 import type { ShardRings } from "../src/ipc/mod.ts";
-import { setupLogging } from "../src/log.ts";
+import { setupShardLogging } from "../src/log.ts";
 import { Shard } from "../src/shard/mod.ts";
 
 type Control =
@@ -32,7 +32,8 @@ let shard: Shard | null = null;
 port.onmessage = async (e: MessageEvent<Control>) => {
   const msg = e.data;
   if (msg.type === "init") {
-    await setupLogging(msg.config.log.level, msg.config.log.format);
+    // log.file lines go to the main isolate, the file's one writer.
+    await setupShardLogging(msg.config.log, (line) => port.postMessage({ type: "log", line }));
     shard = new Shard(msg);
     // Durable mode: the shard's persistent sessions are loaded before it says ready, so no
     // client is placed on it before its sessions exist.

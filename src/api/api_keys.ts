@@ -2,7 +2,9 @@
  * ApiKeys: EMQX's API keys (`/api_key`), used with HTTP Basic `api_key:api_secret`. The secret
  * is shown once, at creation, and kept only as a SHA-256 digest (it is 32 random bytes, so a
  * fast digest is enough), compared in constant time. `api_key.bootstrap_file` adds keys at
- * start (`api_key:api_secret[:role]` per line). Kept in memory, at most `api_key.max_keys`.
+ * start (`api_key:api_secret[:role]` per line). Kept in memory, at most `api_key.max_keys`;
+ * keys made through the API are also saved (digests only) to a JSON file, mode 0600, after each
+ * change, and read back at start.
  *
  * @module
  */
@@ -32,6 +34,8 @@ interface KeyEntry {
   desc: string;
   enable: boolean;
   role: "administrator" | "viewer";
+  /** From the bootstrap file: read again at each start, never saved. */
+  bootstrap: boolean;
 }
 
 /** Fields of POST/PUT /api_key. */
@@ -47,10 +51,51 @@ export class ApiKeys {
   readonly #cfg: ApiKeyConfig;
   readonly #now: () => number;
   readonly #byName = new Map<string, KeyEntry>();
+  readonly #file: string | null;
+  #writing: Promise<void> = Promise.resolve();
 
-  constructor(cfg: ApiKeyConfig, now: () => number) {
+  /** `file`: where keys made through the API are saved (null = memory only). */
+  constructor(cfg: ApiKeyConfig, now: () => number, file: string | null = null) {
     this.#cfg = cfg;
     this.#now = now;
+    this.#file = file;
+  }
+
+  /** Reads the saved keys; a file that cannot be parsed is an error naming it. */
+  async load(): Promise<void> {
+    if (!this.#file) return;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#file);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    const list = JSON.parse(text) as (KeyEntry & { expiresAt: number | null })[];
+    if (!Array.isArray(list)) throw new SyntaxError(`${this.#file}: expected a JSON array of keys`);
+    for (const k of list) {
+      this.#byName.set(k.name, { ...k, expiresAt: k.expiresAt ?? Infinity, bootstrap: false });
+    }
+  }
+
+  /** Saves the API-made keys (chained: two changes never interleave on disk). */
+  #save(): Promise<void> {
+    const file = this.#file;
+    if (!file) return Promise.resolve();
+    const keys = [...this.#byName.values()].filter((k) => !k.bootstrap).map((k) => ({
+      ...k,
+      expiresAt: Number.isFinite(k.expiresAt) ? k.expiresAt : null,
+    }));
+    const text = JSON.stringify(keys, null, 2);
+    this.#writing = this.#writing.then(async () => {
+      const dir = file.slice(0, file.lastIndexOf("/")) || ".";
+      await Deno.mkdir(dir, { recursive: true });
+      const tmp = `${file}.${Deno.pid}.${crypto.randomUUID()}.tmp`;
+      await Deno.writeTextFile(tmp, text, { mode: 0o600 });
+      await Deno.chmod(tmp, 0o600);
+      await Deno.rename(tmp, file);
+    });
+    return this.#writing;
   }
 
   /** Loads api_key.bootstrap_file; a bad line is an error naming the file and line. */
@@ -79,6 +124,7 @@ export class ApiKeys {
         desc: "bootstrap file",
         enable: true,
         role,
+        bootstrap: true,
       });
     }
   }
@@ -109,23 +155,28 @@ export class ApiKeys {
       desc: input.desc ?? "",
       enable: input.enable ?? true,
       role: input.role ?? "administrator",
+      bootstrap: false,
     };
     this.#byName.set(name, k);
+    await this.#save();
     return { ...this.#info(k), api_secret: secret };
   }
 
-  update(name: string, input: ApiKeyInput): ApiKeyInfo | null {
+  async update(name: string, input: ApiKeyInput): Promise<ApiKeyInfo | null> {
     const k = this.#byName.get(name);
     if (!k) return null;
     if (input.expired_at !== undefined) k.expiresAt = input.expired_at * 1000;
     if (input.desc !== undefined) k.desc = input.desc;
     if (input.enable !== undefined) k.enable = input.enable;
     if (input.role !== undefined) k.role = input.role;
+    await this.#save();
     return this.#info(k);
   }
 
-  delete(name: string): boolean {
-    return this.#byName.delete(name);
+  async delete(name: string): Promise<boolean> {
+    const had = this.#byName.delete(name);
+    if (had) await this.#save();
+    return had;
   }
 
   /** The enabled, unexpired key whose secret matches, or null. */

@@ -60,12 +60,18 @@ export class ApiAuth {
 
   constructor(
     admins: AdminStore,
-    opts: { dashboard: DashboardConfig; apiKey: ApiKeyConfig; now?: () => number },
+    opts: {
+      dashboard: DashboardConfig;
+      apiKey: ApiKeyConfig;
+      now?: () => number;
+      /** Where API keys made through the API are saved (null = memory only). */
+      keysFile?: string | null;
+    },
   ) {
     this.admins = admins;
     this.#cfg = opts.dashboard;
     this.#now = opts.now ?? Date.now;
-    this.keys = new ApiKeys(opts.apiKey, this.#now);
+    this.keys = new ApiKeys(opts.apiKey, this.#now, opts.keysFile ?? null);
   }
 
   /** Seeds the default admin when there is none; loads the API key bootstrap file. */
@@ -80,6 +86,7 @@ export class ApiAuth {
         mustChangePassword: password === WELL_KNOWN_PASSWORD,
       });
     }
+    await this.keys.load();
     await this.keys.bootstrap();
   }
 

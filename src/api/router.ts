@@ -29,6 +29,8 @@ export interface RouteContext<Q, B> {
   readonly query: Q;
   readonly body: B;
   readonly who: Principal;
+  /** The peer's address (for logs). */
+  readonly remote: string;
 }
 
 /** One route; `Q` and `B` are the parsed query and body. */
@@ -98,9 +100,9 @@ export class Router {
   }
 
   /** Answers a request whose path is `path` (under /api/v5). */
-  async handle(request: Request, path: string): Promise<Response> {
+  async handle(request: Request, path: string, remote = ""): Promise<Response> {
     try {
-      return await this.#dispatch(request, path);
+      return await this.#dispatch(request, path, remote);
     } catch (err) {
       if (err instanceof ApiError) return errorResponse(err);
       this.#log.error("API {method} {path} failed: {error}", {
@@ -117,7 +119,7 @@ export class Router {
     }
   }
 
-  async #dispatch(request: Request, path: string): Promise<Response> {
+  async #dispatch(request: Request, path: string, remote: string): Promise<Response> {
     const parts = path.split("/").slice(1);
     let methodMismatch = false;
     for (const c of this.#compiled) {
@@ -127,13 +129,18 @@ export class Router {
         methodMismatch = true;
         continue;
       }
-      return await this.#run(c.route, request, params);
+      return await this.#run(c.route, request, params, remote);
     }
     if (methodMismatch) throw new ApiError(405, "METHOD_NOT_ALLOWED", "Method not allowed");
     throw new ApiError(404, "NOT_FOUND", `No such API path: ${path}`);
   }
 
-  async #run(r: Route, request: Request, params: Record<string, string>): Promise<Response> {
+  async #run(
+    r: Route,
+    request: Request,
+    params: Record<string, string>,
+    remote: string,
+  ): Promise<Response> {
     const access = r.access ?? "any";
     const who = access === "public" ? NOBODY : await this.#auth.authenticate(request);
     if (access === "token" && who.kind === "api_key") {
@@ -171,7 +178,7 @@ export class Router {
       if (!b.success) throw new ApiError(400, "BAD_REQUEST", issueText(b.error, "body"));
       body = b.data;
     }
-    return await r.handle({ request, params, query, body, who });
+    return await r.handle({ request, params, query, body, who, remote });
   }
 }
 

@@ -13,16 +13,12 @@ import { loginRoutes } from "./routes_login.ts";
 import { statusRoutes } from "./routes_status.ts";
 import { clientRoutes } from "./routes_clients.ts";
 import { publishRoutes } from "./routes_publish.ts";
-
-/** One MQTT listener as GET /listeners shows it. */
-export interface ListenerInfo {
-  /** "tcp:default". */
-  readonly id: string;
-  readonly bind: string;
-  readonly running: boolean;
-  readonly currentConnections: number;
-  readonly maxConnections: number;
-}
+import { apiKeyRoutes } from "./routes_api_key.ts";
+import { bannedRoutes } from "./routes_banned.ts";
+import { subscriptionRoutes } from "./routes_subs.ts";
+import { type ListenerInfo, nodeRoutes } from "./routes_node.ts";
+export type { ListenerInfo };
+import { authRoutes } from "./routes_auth.ts";
 
 /** What the routes are built from. */
 export interface RouteDeps {
@@ -31,6 +27,8 @@ export interface RouteDeps {
   readonly auth: ApiAuth;
   listeners(): ListenerInfo[];
   running(): boolean;
+  /** Epoch ms when the node started. */
+  readonly startedAt: number;
 }
 
 /** Every route. */
@@ -45,5 +43,10 @@ export function allRoutes(deps: RouteDeps): Route[] {
     ...loginRoutes(deps.auth),
     ...clientRoutes(control, limits),
     ...publishRoutes(control, limits),
+    ...subscriptionRoutes(control, config.node.name, config.retainer),
+    ...bannedRoutes(control),
+    ...nodeRoutes(deps),
+    ...apiKeyRoutes(deps.auth.keys),
+    ...authRoutes(control, config),
   ];
 }

@@ -156,6 +156,18 @@ export function clientRoutes(control: BrokerControl, opts: { maxTopicLevels: num
         return json(await subscribe(params.clientid ?? "", body));
       },
     }),
+    route<undefined, string[]>({
+      method: "POST",
+      path: "/clients/kickout/bulk",
+      tag: TAG,
+      summary: "Kick several clients out (unknown ids are skipped)",
+      body: z.array(z.string().min(1)).min(1).max(10_000),
+      responses: { 204: "kicked", 400: "BAD_REQUEST" },
+      async handle({ body }) {
+        await Promise.all(body.map((id) => control.kickClient(id)));
+        return noContent();
+      },
+    }),
     route<undefined, { topic: string }>({
       method: "POST",
       path: "/clients/{clientid}/unsubscribe",

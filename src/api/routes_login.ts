@@ -7,6 +7,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { VERSION } from "../version.ts";
 import { ApiError, badRequest, json, noContent } from "./_http.ts";
@@ -16,6 +17,7 @@ import { type Route, route } from "./router.ts";
 import { hashSecret } from "./_password.ts";
 
 const TAG = "Dashboard";
+const log = getLogger(["culex", "api"]);
 const username = z.string().min(1).max(64);
 const role = z.enum(["administrator", "viewer"]);
 
@@ -30,8 +32,24 @@ export function loginRoutes(auth: ApiAuth): Route[] {
       access: "public",
       body: z.object({ username, password: z.string().max(1024) }),
       responses: { 200: "token, role, version", 401: "BAD_USERNAME_OR_PWD" },
-      async handle({ body }) {
-        const { token, user } = await auth.login(body.username, body.password);
+      async handle({ body, remote }) {
+        let login;
+        try {
+          login = await auth.login(body.username, body.password);
+        } catch (err) {
+          // An audit line: who tried from where (never the password).
+          log.warning("Dashboard login of {username} from {remote} refused: {reason}", {
+            username: body.username,
+            remote,
+            reason: (err as Error).message,
+          });
+          throw err;
+        }
+        const { token, user } = login;
+        log.info("Dashboard login of {username} from {remote}", {
+          username: user.username,
+          remote,
+        });
         return json({
           token,
           version: VERSION,

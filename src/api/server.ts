@@ -56,20 +56,25 @@ export function adminFilePath(config: Config): string {
 export async function startApi(deps: ApiDeps): Promise<ApiServer> {
   const { config } = deps;
   const admins = deps.admins ?? await FileAdminStore.open(adminFilePath(config));
-  const auth = new ApiAuth(admins, { dashboard: config.dashboard, apiKey: config.apiKey });
+  const auth = new ApiAuth(admins, {
+    dashboard: config.dashboard,
+    apiKey: config.apiKey,
+    keysFile: `${config.node.dataDir}/api_keys.json`,
+  });
   await auth.init();
   let running = true;
-  const routes = allRoutes({ ...deps, auth, running: () => running });
+  const routes = allRoutes({ ...deps, auth, running: () => running, startedAt: Date.now() });
   const router = new Router(routes, { auth, log, maxBody: config.dashboard.maxBodySize });
   const swagger = config.dashboard.swaggerSupport ? openApiDocument(routes) : null;
 
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    const remote = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
     const url = new URL(request.url);
     const path = url.pathname;
     if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) {
-      return await router.handle(request, path.slice(API_PREFIX.length) || "/");
+      return await router.handle(request, path.slice(API_PREFIX.length) || "/", remote);
     }
-    if (path === "/status") return await router.handle(request, "/status");
+    if (path === "/status") return await router.handle(request, "/status", remote);
     if (path === "/api-docs/swagger.json" && swagger) return json(swagger);
     const page = deps.dashboard ? await deps.dashboard(request) : null;
     return page ?? errorResponse(new ApiError(404, "NOT_FOUND", `Not found: ${path}`));
@@ -106,7 +111,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiServer> {
 function serve(
   name: "http" | "https",
   l: DashboardListenerConfig,
-  handler: (r: Request) => Promise<Response>,
+  handler: (r: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
 ): Deno.HttpServer {
   const key = `dashboard.listeners.${name}`;
   const base = { hostname: l.host, port: l.port, onListen: () => {} };

@@ -16,6 +16,7 @@ export type {
   Config,
   DropPolicy,
   DurableSessionsConfig,
+  LogConfig,
   LogLevel,
   MqttConfig,
   ResolvedZone,

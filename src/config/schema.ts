@@ -29,6 +29,7 @@ import {
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
+import { logSchema } from "./_schema_log.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
 import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
@@ -132,6 +133,7 @@ const forceGcShape = {
   interval: duration(1000, MAX_TIMER_MS).default(10_000),
   heap_growth: size(MB, GB).default(8 * MB),
   quiet_rate: int(0, UNLIMITED).default(1000),
+  trim_native: bool().default(true),
 };
 
 const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
@@ -139,6 +141,7 @@ const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   interval: g.interval,
   heapGrowth: g.heap_growth,
   quietRate: g.quiet_rate,
+  trimNative: g.trim_native,
 }));
 
 /**
@@ -152,10 +155,7 @@ export const configSchema = z.strictObject({
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
   }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
-  log: z.strictObject({
-    level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
-    format: oneOf(["text", "json"] as const).default("text"),
-  }).prefault({}),
+  log: logSchema.prefault({}),
   listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainerSchema.prefault({}),

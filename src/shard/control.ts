@@ -10,8 +10,10 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
-import { type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
+import { matches, type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
+import type { Config } from "../config/types.ts";
 import { clientMethods } from "./_control_clients.ts";
+import { authMethods } from "./_control_auth.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -79,6 +81,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
+  ...authMethods,
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;
@@ -162,6 +165,28 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   },
   "retained.delete"(svc, params) {
     return svc.broker.retainer.delete(str(params.topic, "topic"));
+  },
+  /** Deletes the retained messages whose topic matches `topic` (a filter; all when absent). */
+  "retained.clean"(svc, params) {
+    const filter = typeof params.topic === "string" ? params.topic : "#";
+    const doomed: string[] = [];
+    for (const m of svc.broker.retainer.entries()) {
+      if (matches(filter, m.topic)) doomed.push(m.topic);
+    }
+    for (const t of doomed) svc.broker.retainer.delete(t);
+    return doomed.length;
+  },
+  /**
+   * A run-time config change (src/supervisor/reload.ts): the keys that can change without a
+   * restart take effect for what happens next; open connections stay open.
+   */
+  "config.update"(svc, params) {
+    const next = params.config as Config | undefined;
+    if (!next || typeof next !== "object" || !next.mqtt || !next.log) {
+      throw new ControlError("config must be a whole Config");
+    }
+    svc.reconfigure(next);
+    return true;
   },
 };
 

@@ -32,6 +32,7 @@ import { ShardSecurity } from "./security.ts";
 import type { BanEntry } from "../auth/mod.ts";
 import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
+import { setupShardLogging } from "../log.ts";
 
 /** Everything a shard's Channels, control requests and loop use. */
 export interface ShardServices extends ChannelServices {
@@ -44,6 +45,14 @@ export interface ShardServices extends ChannelServices {
   readonly fields: FieldWriter;
   /** Ends a client's connection as an administrative action; false when it has none. */
   kick(clientId: string): boolean;
+  /**
+   * A run-time config change (control method `config.update`): `config` is replaced, so what
+   * reads it per use (mqtt.* caps, rate limits, authorization.no_match and deny_action) takes
+   * the new values for what happens next; sessions opened from now on take the new limits; the
+   * authenticators and authorization sources are rebuilt (ACL files re-read); the log levels
+   * change. Open connections stay open.
+   */
+  reconfigure(config: Config): void;
 }
 
 /** What the Shard gives: its identity, config, clock and the ring operations the parts need. */
@@ -67,7 +76,8 @@ export interface ShardWiring {
 
 /** Builds a shard's parts. */
 export function composeServices(w: ShardWiring): ShardServices {
-  const { config, clock } = w;
+  const { clock } = w;
+  let config = w.config;
   const log = getLogger(["culex", "shard"]);
   const metrics = new Metrics();
   const hooks = new Hooks((point, name, err) => {
@@ -160,7 +170,9 @@ export function composeServices(w: ShardWiring): ShardServices {
   const svc: ShardServices = {
     index: w.index,
     count: w.count,
-    config,
+    get config() {
+      return config;
+    },
     clock,
     log,
     metrics,
@@ -176,6 +188,15 @@ export function composeServices(w: ShardWiring): ShardServices {
     dispatch: dispatchPacket,
     fields: new FieldWriter(),
     kick: w.kick,
+    reconfigure(next: Config) {
+      const previous = config;
+      config = next;
+      registry!.config = next;
+      security.reconfigure(previous, next);
+      void setupShardLogging(next.log).catch((err) => {
+        log.error("Log settings not applied: {err}", { err: String(err) });
+      });
+    },
   };
   if (Deno.env.get("CULEX_TEST_HOOKS") === "1") addTestHooks(svc);
   return svc;

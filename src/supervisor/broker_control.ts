@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { BanEntry, BanInput, Banned } from "../auth/mod.ts";
+import type { BanEntry, BanInput, Banned, StoredUser } from "../auth/mod.ts";
 import {
   type BanRecord,
   isRefusal,
@@ -293,6 +293,75 @@ export class BrokerControl {
   deleteRetained(topic: string): Promise<boolean> {
     if (this.#retained) return this.#retained.delete(topic);
     return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
+  }
+
+  /** Users of the built-in database authenticator (every shard holds all: shard 0 answers). */
+  async authnUsers(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
+    const { page, limit } = pageOf(query);
+    const p = await this.#rpc.call<ShardPage>(0, "authn.users.list", {
+      ...query.filter,
+      offset: (page - 1) * limit,
+      limit,
+    });
+    return paged(p.items, page, limit, p.total);
+  }
+
+  /** One built-in user `{user_id, is_superuser}`, or null. */
+  authnUser(userId: string): Promise<Json | null> {
+    return this.#rpc.call(0, "authn.users.get", { user_id: userId });
+  }
+
+  /** Adds or replaces a built-in user (already hashed) on every shard. */
+  async putAuthnUser(user: StoredUser): Promise<void> {
+    await this.#rpc.gather("authn.users.put", { user });
+  }
+
+  /** Removes a built-in user from every shard; false when there was none. */
+  async deleteAuthnUser(userId: string): Promise<boolean> {
+    const r = await this.#rpc.gather<boolean>("authn.users.delete", { user_id: userId });
+    return r.some((x) => x);
+  }
+
+  /** Usernames or client ids with built-in authorization rules, paged. */
+  async aclRules(
+    kind: "username" | "clientid",
+    query: PageQuery & { like?: string },
+  ): Promise<Paged<Json>> {
+    const { page, limit } = pageOf(query);
+    const p = await this.#rpc.call<ShardPage>(0, "authz.rules.list", {
+      kind,
+      offset: (page - 1) * limit,
+      limit,
+      ...(query.like === undefined ? {} : { like: query.like }),
+    });
+    return paged(p.items, page, limit, p.total);
+  }
+
+  /** The rules of one username / client id (`who` ignored for "all"), or null. */
+  aclRule(kind: "username" | "clientid" | "all", who: string): Promise<Json[] | null> {
+    return this.#rpc.call(0, "authz.rules.get", { kind, who });
+  }
+
+  /** Replaces rules on every shard (validate before: a bad rule fails every shard). */
+  async setAclRules(kind: "username" | "clientid" | "all", who: string, rules: Json[]) {
+    await this.#rpc.gather("authz.rules.set", { kind, who, rules });
+  }
+
+  /** Removes rules on every shard; false when there were none. */
+  async deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
+    const r = await this.#rpc.gather<boolean>("authz.rules.delete", { kind, who });
+    return r.some((x) => x);
+  }
+
+  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
+  async cleanRetained(filter = "#"): Promise<number> {
+    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
+  async updateConfig(config: unknown): Promise<void> {
+    await this.#rpc.gather("config.update", { config });
   }
 
   /**

@@ -29,7 +29,14 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
-import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
+import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
+import { serveDashboard } from "../dashboard/serve.ts";
+
+import { setupNodeLogging } from "../log.ts";
+import type { CtlServer } from "./ctl_server.ts";
+import { startNodeCtl } from "./_node_ctl.ts";
+import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
+
 import { StoreLink } from "./_store_link.ts";
 
 const log = getLogger(["culex", "supervisor"]);
@@ -57,12 +64,31 @@ export interface Supervisor {
   stop(): Promise<void>;
   /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
   reloadCertificates(): void;
+  /** The configuration in effect (changes with reload() and applyConfig()). */
+  readonly config: Config;
+  /**
+   * SIGHUP and `culex ctl conf reload`: re-reads the configuration through the `reloadSource`
+   * given at start and applies what can change at run time (src/supervisor/reload.ts). Throws
+   * (nothing changed) when it does not load, or when there is no reloadSource.
+   */
+  reload(): Promise<ReloadResult>;
+  /** `PUT /configs`: applies a loaded Config as reload() does. */
+  applyConfig(next: Config): Promise<ReloadResult>;
 }
 
 /** Options of startSupervisor(). */
 export interface StartSupervisorOptions {
   /** Module of the shard worker; default workers/shard.ts (tests pass a stand-in). */
   workerUrl?: string | URL;
+  /**
+   * Serve `culex ctl|ping|pid|stop` on `<node.data_dir>/culex.sock` (and write the pid file).
+   * Off by default so that in-process tests need no data directory; the CLI turns it on.
+   */
+  controlSocket?: boolean;
+  /** How reload() re-reads the configuration (the CLI: the same file, env and flags). */
+  reloadSource?: () => Config;
+  /** What `culex stop` does; default: SIGTERM to this process, as a service manager would. */
+  requestStop?: () => void;
 }
 
 /**
@@ -90,15 +116,20 @@ export async function startSupervisor(
 }
 
 /** The supervisor of one node; see the file header. */
-class Node implements Supervisor {
+class Node implements Supervisor, ReloadTarget {
   readonly addresses = new Map<string, ListenAddress>();
   #config: Config;
+  readonly #options: StartSupervisorOptions;
+  readonly #startedAt = Date.now();
+  #ctl: CtlServer | null = null;
   #pool: ShardPool;
   #links: ShardLink[];
   #listeners: Listener[] = [];
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
+  /** The last pass stopped at BATCH records on some ring: more may be waiting. */
+  #batchFull = false;
   #nextId = 1;
   #stopped = false;
   /** Socket reads and ring records handled so far: the idle GC's measure of load. */
@@ -123,6 +154,7 @@ class Node implements Supervisor {
 
   constructor(config: Config, options: StartSupervisorOptions) {
     this.#config = config;
+    this.#options = options;
     this.#store = new StoreLink(config, () => {
       // Without its store worker the node would go on without durability: stop, exit non-zero,
       // and let whatever supervises Culex restart it.
@@ -169,6 +201,31 @@ class Node implements Supervisor {
     return this.#conns.size;
   }
 
+  get config(): Config {
+    return this.#config;
+  }
+
+  reload(): Promise<ReloadResult> {
+    const source = this.#options.reloadSource;
+    if (!source) return Promise.reject(new Error("this node has no configuration to re-read"));
+    return reloadConfig(this, source);
+  }
+
+  applyConfig(next: Config): Promise<ReloadResult> {
+    return applyConfig(this, next);
+  }
+
+  /** ReloadTarget: `next` is the running config with only live keys changed. */
+  async applyLive(next: Config): Promise<void> {
+    await setupNodeLogging(next.log);
+    await this.control.updateConfig(next);
+    this.#config = next;
+    this.#pool.updateConfig(next);
+    this.#policy.config = next;
+    this.#gate.setLimits(next.mqtt.maxPacketSize, next.mqtt.idleTimeout);
+    this.reloadCertificates();
+  }
+
   async start(): Promise<void> {
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
@@ -197,11 +254,29 @@ class Node implements Supervisor {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
       control: this.control,
       listeners: () => this.#listenerInfo(),
+      dashboard: serveDashboard,
+      // Admins live in the durable store's users table (group "dashboard").
+      ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
+    if (this.#options.controlSocket) {
+      // Last: once `culex ping` answers, every listener is open.
+      this.#ctl = await startNodeCtl({
+        control: this.control,
+        startedAt: this.#startedAt,
+        config: () => this.#config,
+        addresses: this.addresses,
+        listeners: () => this.#listeners,
+        stopping: () => this.#stopping !== null,
+        api: () => this.api,
+        reload: this.#options.reloadSource ? () => this.reload() : null,
+        requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
+      });
+    }
   }
 
   /** The MQTT listeners for GET /api/v5/listeners. */
@@ -250,6 +325,7 @@ class Node implements Supervisor {
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
+    this.#gate.close();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
     if (late.length > 0) log.warning("Shards {late} did not finish shutdown in time", { late });
     // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
@@ -268,6 +344,8 @@ class Node implements Supervisor {
     await this.#store.close();
     await Promise.all(listenersClosed);
     await apiStopped;
+    // Last: `culex stop` waits until the socket is gone, i.e. until everything above is done.
+    await this.#ctl?.stop();
     log.info("Supervisor stopped");
   }
 
@@ -344,7 +422,10 @@ class Node implements Supervisor {
     const bell = this.#pool.mesh.supervisorDoorbell;
     while (!this.#stopped) {
       const seen = readDoorbell(bell);
-      if (this.#drainOnce() === 0) {
+      const work = this.#drainOnce();
+      // Sleep at once when the pass took everything and nothing rang since (the wake-up is a
+      // macrotask turn too): one event loop iteration less per wake-up (see Shard.#run).
+      if (work === 0 || (!this.#batchFull && readDoorbell(bell) === seen)) {
         await waitDoorbell(bell, seen);
       } else {
         // Socket reads and writes are macrotasks: let them run between busy passes.
@@ -356,7 +437,12 @@ class Node implements Supervisor {
   /** One pass over every shard → supervisor ring; writes go out once per pass. */
   #drainOnce(): number {
     let work = 0;
-    for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    this.#batchFull = false;
+    for (const link of this.#links) {
+      const n = link.drain(this.#onRecord, BATCH);
+      if (n === BATCH) this.#batchFull = true;
+      work += n;
+    }
     this.#workDone += work;
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;

@@ -125,7 +125,7 @@ export async function withApiBroker(
   const dataDir = await Deno.makeTempDir({ prefix: "culex_test_api_" });
   const broker = await startBroker({
     ...opts,
-    sets: [`node.data_dir=${dataDir}`, ...(opts.sets ?? [])],
+    dataDir,
     listeners: ["http:dashboard", ...(opts.listeners ?? [])],
   });
   let ok = false;
