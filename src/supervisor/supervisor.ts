@@ -240,11 +240,23 @@ class Node implements Supervisor, ReloadTarget {
     // The store opens (or refuses to) before any shard loads from it or any listener opens.
     await this.#store.start();
     await this.#pool.start();
-    // Bans kept in the store are in force on every shard before the first client connects.
-    const bans = await this.control.attachStore(this.#store.client!, {
+    // Bans, built-in users and ACL rules kept in the store are in force on every shard before
+    // the first client connects.
+    const builtinAuthn = this.#config.authentication.find((a) =>
+      a.mechanism === "password_based" && "backend" in a && a.backend === "built_in_database"
+    );
+    const loaded = await this.control.attachStore(this.#store.client!, {
       retainedOnDisc: this.#config.retainer.storageType === "disc",
+      userIdType: builtinAuthn && "userIdType" in builtinAuthn ? builtinAuthn.userIdType : null,
+      aclRules: this.#config.authorization.sources.some((s) => s.type === "built_in_database"),
     });
-    if (bans > 0) log.info("Loaded {n} bans from the store", { n: bans });
+    if (loaded.bans > 0) log.info("Loaded {n} bans from the store", { n: loaded.bans });
+    if (loaded.users + loaded.aclRules > 0) {
+      log.info("Loaded {users} built-in users and {rules} ACL rule sets from the store", {
+        users: loaded.users,
+        rules: loaded.aclRules,
+      });
+    }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
