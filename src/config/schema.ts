@@ -29,7 +29,9 @@ import {
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
+import { logSchema } from "./_schema_log.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
+import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -131,6 +133,7 @@ const forceGcShape = {
   interval: duration(1000, MAX_TIMER_MS).default(10_000),
   heap_growth: size(MB, GB).default(8 * MB),
   quiet_rate: int(0, UNLIMITED).default(1000),
+  trim_native: bool().default(true),
 };
 
 const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
@@ -138,6 +141,7 @@ const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   interval: g.interval,
   heapGrowth: g.heap_growth,
   quietRate: g.quiet_rate,
+  trimNative: g.trim_native,
 }));
 
 /**
@@ -151,10 +155,7 @@ export const configSchema = z.strictObject({
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
   }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
-  log: z.strictObject({
-    level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
-    format: oneOf(["text", "json"] as const).default("text"),
-  }).prefault({}),
+  log: logSchema.prefault({}),
   listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainerSchema.prefault({}),
@@ -168,6 +169,8 @@ export const configSchema = z.strictObject({
   banned: bannedSchema.prefault({}),
   flapping_detect: flappingSchema.prefault({}),
   zones: zonesSchema(mqttShape, forceGcShape),
+  dashboard: dashboardSchema.prefault({}),
+  api_key: apiKeySchema.prefault({}),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -197,6 +200,8 @@ export const configSchema = z.strictObject({
   banned: c.banned,
   flappingDetect: c.flapping_detect,
   zones: c.zones,
+  dashboard: c.dashboard,
+  apiKey: c.api_key,
   ipc: { ringSize: c.ipc.ring_size },
   warnings: [],
 }));
