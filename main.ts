@@ -1,13 +1,16 @@
 /**
- * Culex CLI: `start`, `version`, `--help`. Parses flags, loads the Config, sets up logging and
- * starts the supervisor; installs the SIGINT/SIGTERM handlers that stop it. Touches no socket,
- * no ring and no MQTT state: everything past start-up belongs to src/supervisor/. The same
- * main() serves `deno run main.ts`, the tests and the compiled binary.
+ * Culex CLI: `start [--daemon]`, `stop`, `ping`, `pid`, `ctl`, `version`, `--help`. Parses
+ * flags, loads the Config, sets up logging and starts the supervisor; installs the SIGINT/SIGTERM
+ * handlers that stop it and the SIGHUP handler that reloads the configuration. The commands that
+ * talk to a running node are in src/ctl/cli.ts. Touches no socket, no ring and no MQTT state:
+ * everything past start-up belongs to src/supervisor/. The same main() serves `deno run
+ * main.ts`, the tests and the compiled binary.
  */
 
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig, type LoadOptions } from "./src/config/mod.ts";
-import { getLog, setupLogging } from "./src/log.ts";
+import { closeLogFile, getLog, setupNodeLogging } from "./src/log.ts";
+import { runNodeCommand, startDaemon } from "./src/ctl/cli.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Exit status for invalid usage or configuration (as in BSD sysexits' convention of 2). */
@@ -17,13 +20,22 @@ const EXIT_FAILURE = 1;
 const USAGE = `Culex ${VERSION}: an MQTT broker for Deno
 
 Usage:
-  culex start [--config FILE] [--shards N] [--node-name NAME] [--set KEY=VALUE]...
+  culex start [--daemon] [--config FILE] [--shards N] [--node-name NAME] [--set KEY=VALUE]...
+  culex stop|ping|pid [--config FILE] [--set KEY=VALUE]...
+  culex ctl [--config FILE] [--set KEY=VALUE]... <command> [args]
   culex version
   culex <command> --help
 
 Commands:
-  start     Start the broker; runs until SIGINT or SIGTERM
+  start     Start the broker; runs until SIGINT or SIGTERM (--daemon: in the background)
+  stop      Stop the running node and wait until it has stopped
+  ping      Print "pong" when the node runs (exit 0), else exit 1
+  pid       Print the running node's process id
+  ctl       Inspect and manage the running node (culex ctl help lists the commands)
   version   Print the Culex and Deno versions
+
+stop, ping, pid and ctl find the node through node.data_dir of the same configuration as
+start (--config, --set, CULEX__* variables) and talk to it over <node.data_dir>/culex.sock.
 
 Options:
   -h, --help  Show this help
@@ -36,6 +48,8 @@ environment variables < flags. An invalid configuration is reported with its key
 line, and culex exits with status 2 before it opens any port.
 
 Options:
+  --daemon           Run in the background: console off, log.file on; returns once the node
+                     answers (culex ping), with its pid in <node.data_dir>/culex.pid
   --config FILE      YAML file layered over the embedded default (config/culex.yaml)
   --shards N         Shard workers, sets node.shards (0 = one per CPU core)
   --node-name NAME   Node name "name@host", sets node.name
@@ -45,6 +59,8 @@ Options:
 
 Environment:
   CULEX__<LEVEL>__<LEVEL>=VALUE   e.g. CULEX__MQTT__MAX_INFLIGHT=64 (levels joined by __)
+
+SIGHUP re-reads the configuration and applies what can change at run time (see README).
 
 Exit status: 0 stopped by a signal, 1 failed while starting, 2 invalid usage or config.
 `;
@@ -75,6 +91,11 @@ export async function main(args: string[]): Promise<number> {
       return await runStart(rest);
     case "version":
       return runVersion(rest);
+    case "stop":
+    case "ping":
+    case "pid":
+    case "ctl":
+      return await runNodeCommand(command, rest);
     case "-h":
     case "--help":
       console.log(USAGE.trimEnd());
@@ -123,6 +144,7 @@ async function runStart(args: string[]): Promise<number> {
         shards: { type: "string" },
         "node-name": { type: "string" },
         set: { type: "string", multiple: true },
+        daemon: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -148,6 +170,7 @@ async function runStart(args: string[]): Promise<number> {
     ...(values.shards !== undefined ? { shards: Number(values.shards) } : {}),
     ...(values["node-name"] !== undefined ? { nodeName: values["node-name"] } : {}),
   };
+  if (values.daemon) return await startDaemon(args.filter((a) => a !== "--daemon"), opts);
   let config: Config;
   try {
     config = loadConfig(opts);
@@ -158,7 +181,14 @@ async function runStart(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  await setupLogging(config.log.level, config.log.format);
+  try {
+    await setupNodeLogging(config.log);
+  } catch (e) {
+    console.error(
+      `Invalid config: log.file.path: cannot write ${config.log.file.path}: ${errorText(e)}`,
+    );
+    return EXIT_USAGE;
+  }
   const log = getLog("cli");
   log.info("Culex {version} starting node {node} with {shards} shard(s)", {
     version: VERSION,
@@ -172,37 +202,55 @@ async function runStart(args: string[]): Promise<number> {
   const signalled = watchSignals();
   // Imported only now, so `version`, `--help` and config errors never load the broker.
   const { startSupervisor } = await import("./src/supervisor/mod.ts");
-  let handle: { stop(): Promise<void>; reloadCertificates(): void };
+  let handle: Awaited<ReturnType<typeof startSupervisor>>;
   try {
-    handle = await startSupervisor(config);
+    handle = await startSupervisor(config, {
+      controlSocket: true,
+      reloadSource: () => loadConfig(opts),
+      requestStop: () => signalled.stop("culex stop"),
+    });
   } catch (e) {
     log.error("Culex failed to start: {error}", { error: e });
+    closeLogFile();
     return EXIT_FAILURE;
   }
-  // SIGHUP: TLS listeners re-read their certificate files (issue 12); connections stay open.
+  // SIGHUP: the configuration is re-read and what can change at run time applies (TLS
+  // certificates included); connections stay open. A bad file is logged and changes nothing.
   if (Deno.build.os !== "windows") {
     const running = handle;
-    Deno.addSignalListener("SIGHUP", () => running.reloadCertificates());
+    Deno.addSignalListener("SIGHUP", () => {
+      log.info("Received SIGHUP, reloading the configuration");
+      running.reload().catch(() => {/* logged by reload, nothing changed */});
+    });
   }
-  const signal = await signalled;
+  const signal = await signalled.signal;
   log.info("Received {signal}, stopping", { signal });
   try {
     await handle.stop();
   } catch (e) {
     log.error("Culex failed to stop cleanly: {error}", { error: e });
+    closeLogFile();
     return EXIT_FAILURE;
   }
+  closeLogFile();
   return 0;
 }
 
 /**
- * Resolves with the first SIGINT/SIGTERM; a second signal exits 1 at once, so a hung start or
- * drain can still be ended with Ctrl-C.
+ * `signal` resolves with the first SIGINT/SIGTERM (or `stop(why)`, from `culex stop`); a
+ * second signal exits 1 at once, so a hung start or drain can still be ended with Ctrl-C.
  */
-function watchSignals(): Promise<Deno.Signal> {
+function watchSignals(): { signal: Promise<string>; stop(why: string): void } {
   const log = getLog("cli");
   let seen = false;
-  return new Promise((resolve) => {
+  let stop: (why: string) => void = () => {};
+  const signal = new Promise<string>((resolve) => {
+    stop = (why) => {
+      if (!seen) {
+        seen = true;
+        resolve(why);
+      }
+    };
     const onSignal = (signal: Deno.Signal) => {
       if (seen) {
         log.warn("Received {signal} again while stopping; exiting now", { signal });
@@ -215,6 +263,7 @@ function watchSignals(): Promise<Deno.Signal> {
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
     for (const signal of signals) Deno.addSignalListener(signal, () => onSignal(signal));
   });
+  return { signal, stop: (why) => stop(why) };
 }
 
 function errorText(e: unknown): string {

@@ -5,11 +5,19 @@
 
 import type { Config } from "../src/config/types.ts";
 import type { ShardRings } from "../src/ipc/mod.ts";
-import { setupLogging } from "../src/log.ts";
+import { setupShardLogging } from "../src/log.ts";
 import { Shard } from "../src/shard/mod.ts";
 
 type Control =
-  | { type: "init"; index: number; count: number; config: Config; rings: ShardRings }
+  | {
+    type: "init";
+    index: number;
+    count: number;
+    config: Config;
+    rings: ShardRings;
+    /** This shard's port to the store worker (transferred), or null without one. */
+    store: MessagePort | null;
+  }
   | { type: "peers"; rings: ShardRings; rebuilt: number }
   | { type: "shutdown" };
 
@@ -24,8 +32,12 @@ let shard: Shard | null = null;
 port.onmessage = async (e: MessageEvent<Control>) => {
   const msg = e.data;
   if (msg.type === "init") {
-    await setupLogging(msg.config.log.level, msg.config.log.format);
+    // log.file lines go to the main isolate, the file's one writer.
+    await setupShardLogging(msg.config.log, (line) => port.postMessage({ type: "log", line }));
     shard = new Shard(msg);
+    // Durable mode: the shard's persistent sessions are loaded before it says ready, so no
+    // client is placed on it before its sessions exist.
+    await shard.load();
     shard.start();
     port.postMessage({ type: "ready" });
   } else if (msg.type === "peers") {

@@ -75,8 +75,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const base = opts.file !== undefined ? dirname(resolve(opts.file)) : Deno.cwd();
   const d = config.node.dataDir;
   const dataDir = isAbsolute(d) ? d : resolve(base, d);
+  const logPath = isAbsolute(config.log.file.path)
+    ? config.log.file.path
+    : resolve(base, config.log.file.path);
+  const log = { ...config.log, file: { ...config.log.file, path: logPath } };
   const warnings = retainerWarnings(merged);
-  return deepFreeze({ ...config, node: { ...config.node, shards, dataDir }, warnings });
+  return deepFreeze({ ...config, node: { ...config.node, shards, dataDir }, log, warnings });
 }
 
 function readEmbedded(): string {

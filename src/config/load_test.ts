@@ -40,7 +40,18 @@ Deno.test("loadConfig() returns the documented defaults when given nothing", () 
   const c = loadConfig();
   assertEquals(c.node.name, "culex@127.0.0.1");
   assertEquals(c.node.shards, Math.max(1, navigator.hardwareConcurrency));
-  assertEquals(c.log, { level: "info", format: "text" });
+  assertEquals(c.log, {
+    level: "info",
+    format: "text",
+    console: { enable: true, level: "info" },
+    file: {
+      enable: false,
+      level: "info",
+      path: `${Deno.cwd()}/log/culex.log`,
+      rotationSize: 50 * 1024 * 1024,
+      rotationCount: 10,
+    },
+  });
   assertEquals(c.listeners.tcp, {
     default: {
       enable: true,
@@ -91,7 +102,12 @@ Deno.test("configSchema defaults equal the embedded config/culex.yaml", () => {
   const fromSchema = configSchema.parse({});
   const fromYaml = loadConfig({ shards: 3 });
   const dataDir = `${Deno.cwd()}/data`;
-  assertEquals(fromYaml, { ...fromSchema, node: { ...fromSchema.node, shards: 3, dataDir } });
+  const file = { ...fromSchema.log.file, path: `${Deno.cwd()}/log/culex.log` };
+  assertEquals(fromYaml, {
+    ...fromSchema,
+    node: { ...fromSchema.node, shards: 3, dataDir },
+    log: { ...fromSchema.log, file },
+  });
 });
 
 Deno.test("loadConfig() applies a file over the defaults and keeps the rest", () => {

@@ -16,6 +16,7 @@ export type {
   Config,
   DropPolicy,
   DurableSessionsConfig,
+  LogConfig,
   LogLevel,
   MqttConfig,
   ResolvedZone,
@@ -39,3 +40,5 @@ export type {
   WssListenerConfig,
 } from "./types_listeners.ts";
 export { parseAccessRule } from "./_schema_listeners.ts";
+// HTTP API and dashboard (issue 14).
+export type * from "./types_dashboard.ts";

@@ -29,7 +29,9 @@ import {
 } from "./_fields.ts";
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
+import { logSchema } from "./_schema_log.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
+import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -153,10 +155,7 @@ export const configSchema = z.strictObject({
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
   }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
-  log: z.strictObject({
-    level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
-    format: oneOf(["text", "json"] as const).default("text"),
-  }).prefault({}),
+  log: logSchema.prefault({}),
   listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
   retainer: retainerSchema.prefault({}),
@@ -170,6 +169,8 @@ export const configSchema = z.strictObject({
   banned: bannedSchema.prefault({}),
   flapping_detect: flappingSchema.prefault({}),
   zones: zonesSchema(mqttShape, forceGcShape),
+  dashboard: dashboardSchema.prefault({}),
+  api_key: apiKeySchema.prefault({}),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -199,6 +200,8 @@ export const configSchema = z.strictObject({
   banned: c.banned,
   flappingDetect: c.flapping_detect,
   zones: c.zones,
+  dashboard: c.dashboard,
+  apiKey: c.api_key,
   ipc: { ringSize: c.ipc.ring_size },
   warnings: [],
 }));

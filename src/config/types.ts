@@ -19,9 +19,28 @@ export type {
   StoreSync,
 } from "./types_store.ts";
 import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
+import type { ApiKeyConfig, DashboardConfig } from "./types_dashboard.ts";
+export type * from "./types_dashboard.ts";
 export type * from "./types_listeners.ts";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
+
+/** `log.*`: EMQX's console and file handlers; log.level is the default of both. */
+export interface LogConfig {
+  readonly level: LogLevel;
+  readonly format: "text" | "json";
+  readonly console: { readonly enable: boolean; readonly level: LogLevel };
+  readonly file: {
+    readonly enable: boolean;
+    readonly level: LogLevel;
+    /** Absolute after loadConfig (resolved as node.data_dir is). */
+    readonly path: string;
+    /** Bytes at which the file is rotated. */
+    readonly rotationSize: number;
+    /** Rotated files kept (culex.log.1 ... culex.log.N). */
+    readonly rotationCount: number;
+  };
+}
 export type DropPolicy = "drop_oldest" | "drop_newest";
 
 export interface MqttConfig {
@@ -108,7 +127,7 @@ export interface Config {
      */
     readonly dataDir: string;
   };
-  readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
+  readonly log: LogConfig;
   readonly listeners: ListenersConfig;
   readonly mqtt: MqttConfig;
   readonly retainer: RetainerConfig;
@@ -124,6 +143,9 @@ export interface Config {
   readonly flappingDetect: FlappingDetectConfig;
   /** zones.<name>: overrides; resolve with zoneConfig(config, name). */
   readonly zones: Readonly<Record<string, ZoneOverrides>>;
+  /** The HTTP API and dashboard server. */
+  readonly dashboard: DashboardConfig;
+  readonly apiKey: ApiKeyConfig;
   readonly ipc: {
     /** Bytes per ring (power of two); records of any size cross it, in pieces when large. */
     readonly ringSize: number;

@@ -10,8 +10,10 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
-import { type Message, validateTopicName } from "../mqtt/mod.ts";
+import { matches, type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
+import type { Config } from "../config/types.ts";
 import { clientMethods } from "./_control_clients.ts";
+import { authMethods } from "./_control_auth.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -36,6 +38,25 @@ function retainedJson(m: Message, withPayload: boolean): Record<string, unknown>
   };
 }
 
+/** The v5 properties of an API publish (EMQX's POST /publish `properties`, snake_case). */
+function propertiesOf(v: unknown): MessageProperties {
+  if (typeof v !== "object" || v === null) return {};
+  const p = v as Record<string, unknown>;
+  const out: {
+    -readonly [K in keyof MessageProperties]: MessageProperties[K];
+  } = {};
+  if (p.payload_format_indicator === 1) out.payloadFormatIndicator = true;
+  if (typeof p.content_type === "string") out.contentType = p.content_type;
+  if (typeof p.response_topic === "string") out.responseTopic = p.response_topic;
+  if (typeof p.correlation_data === "string") {
+    out.correlationData = new TextEncoder().encode(p.correlation_data);
+  }
+  if (typeof p.user_properties === "object" && p.user_properties !== null) {
+    out.userProperties = Object.entries(p.user_properties).map(([k, x]) => [k, String(x)]);
+  }
+  return out;
+}
+
 /** One message of a `publish` request (the API's POST /publish, $SYS from the supervisor). */
 function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): Message {
   const topic = str(p.topic, "topic");
@@ -51,7 +72,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
     payload,
     qos: qos as 0 | 1 | 2,
     retain: p.retain === true,
-    properties: {},
+    properties: propertiesOf(p.properties),
     origin: typeof p.from === "string" ? p.from : "",
     expiresAt: expiry > 0 ? now + expiry * 1000 : 0,
     timestamp: now,
@@ -60,6 +81,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
+  ...authMethods,
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;
@@ -143,6 +165,28 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   },
   "retained.delete"(svc, params) {
     return svc.broker.retainer.delete(str(params.topic, "topic"));
+  },
+  /** Deletes the retained messages whose topic matches `topic` (a filter; all when absent). */
+  "retained.clean"(svc, params) {
+    const filter = typeof params.topic === "string" ? params.topic : "#";
+    const doomed: string[] = [];
+    for (const m of svc.broker.retainer.entries()) {
+      if (matches(filter, m.topic)) doomed.push(m.topic);
+    }
+    for (const t of doomed) svc.broker.retainer.delete(t);
+    return doomed.length;
+  },
+  /**
+   * A run-time config change (src/supervisor/reload.ts): the keys that can change without a
+   * restart take effect for what happens next; open connections stay open.
+   */
+  "config.update"(svc, params) {
+    const next = params.config as Config | undefined;
+    if (!next || typeof next !== "object" || !next.mqtt || !next.log) {
+      throw new ControlError("config must be a whole Config");
+    }
+    svc.reconfigure(next);
+    return true;
   },
 };
 

@@ -12,8 +12,12 @@
 
 import type { Logger } from "@logtape/logtape";
 import {
+  AclStore,
+  type AuthDeps,
   AuthMetrics,
+  type AuthnChain,
   type AuthnResult,
+  type Authorizer,
   type AuthzClient,
   type BanEntry,
   type Banned,
@@ -36,6 +40,7 @@ import type {
   ClientFacts,
   Credentials,
   FoldStep,
+  HookCallbacks,
   Hooks,
   PublishVerdict,
 } from "./hooks.ts";
@@ -90,6 +95,10 @@ function clientInfo(c: ClientFacts, password?: Uint8Array): ClientInfo {
 }
 
 const stop = <T>(value: T): FoldStep<T> => ({ stop: true, value });
+const ALLOW_STEP: FoldStep<AuthzDecision> = stop("allow");
+const DENY_STEP: FoldStep<AuthzDecision> = stop("deny");
+const verdictStep = (v: "allow" | "deny"): FoldStep<AuthzDecision> =>
+  v === "allow" ? ALLOW_STEP : DENY_STEP;
 
 function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
   if (r.result === "deny") return stop(r);
@@ -105,8 +114,17 @@ function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
 export class ShardSecurity {
   readonly metrics = new AuthMetrics();
   readonly banned: Banned;
+  /** Users of the built-in database authenticators (the HTTP API changes them on every shard). */
+  readonly userStore = new MemoryUserStore();
+  /** Rules of the built_in_database authorization source (likewise). */
+  readonly aclStore: AclStore;
   readonly #deps: SecurityDeps;
   readonly #flapping: FlappingDetector;
+  readonly #authDeps: AuthDeps;
+  #chain: AuthnChain | null = null;
+  #authz: Authorizer | null = null;
+  #authnHook: HookCallbacks["client.authenticate"] | null = null;
+  #authzHook: HookCallbacks["client.authorize"] | null = null;
 
   constructor(deps: SecurityDeps) {
     this.#deps = deps;
@@ -116,31 +134,21 @@ export class ShardSecurity {
       zoneConfig(config, "default").flappingDetect,
       this.banned,
     );
-    const authDeps = {
+    const builtinSource = config.authorization.sources.find((s) => s.type === "built_in_database");
+    this.aclStore = new AclStore(
+      builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
+    );
+    this.#authDeps = {
       shards: deps.shards,
       metrics: this.metrics,
-      userStore: new MemoryUserStore(),
+      userStore: this.userStore,
+      aclStore: this.aclStore,
       now: () => clock.now(),
     };
-    const chain = createAuthenticationChain(config.authentication, authDeps);
-    for (const m of chain.enhancedMethods) deps.authMethods.register(m);
-    if (chain.authenticators.length > 0) {
-      hooks.add("client.authenticate", function authenticate(c: ClientFacts, cred: Credentials) {
-        const r = chain.authenticate(clientInfo(c, cred.password));
-        return r instanceof Promise ? r.then(authnStep) : authnStep(r);
-      }, { name: "authentication" });
-    }
-    const authz = createAuthorizer(config.authorization, authDeps);
-    if (authz.sources.length > 0 || authz.noMatch === "deny") {
-      hooks.add("client.authorize", function authorize(c: ClientFacts, action: AuthzAction) {
-        const client: AuthzClient = { ...clientInfo(c), superuser: c.superuser, acl: c.acl };
-        const d = authz.authorize(client, action);
-        const step = (v: "allow" | "deny"): FoldStep<AuthzDecision> => stop(v);
-        return d instanceof Promise ? d.then(step) : step(d);
-      }, { name: "authorization" });
-    }
+    this.#installAuthn(config);
+    this.#installAuthz(config);
     hooks.add("client.disconnected", (c: ClientFacts) => {
-      authz.clientClosed(c.clientId);
+      this.#authz?.clientClosed(c.clientId);
       const ban = this.#flapping.recordDisconnect(c.clientId, clock.now());
       if (ban) {
         deps.log.warn("Client {clientId} is flapping: banned until {until}", {
@@ -150,6 +158,61 @@ export class ShardSecurity {
         deps.reportBan(ban);
       }
     }, { name: "flapping" });
+  }
+
+  /**
+   * A run-time config change: the authenticators are rebuilt when `authentication` changed,
+   * the authorization sources when `authorization` changed or a file source is configured (its
+   * ACL file is re-read). The old backends are closed in the background; connections stay.
+   */
+  reconfigure(previous: Config, next: Config): void {
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(previous.authentication, next.authentication)) this.#installAuthn(next);
+    const hasFile = next.authorization.sources.some((s) => s.enable && s.type === "file");
+    if (hasFile || !same(previous.authorization, next.authorization)) this.#installAuthz(next);
+  }
+
+  #installAuthn(config: Config): void {
+    const { hooks, authMethods, log } = this.#deps;
+    const chain = createAuthenticationChain(config.authentication, this.#authDeps);
+    const old = this.#chain;
+    if (this.#authnHook) hooks.remove("client.authenticate", this.#authnHook);
+    this.#authnHook = null;
+    this.#chain = chain;
+    for (const m of chain.enhancedMethods) authMethods.register(m);
+    if (chain.authenticators.length > 0) {
+      this.#authnHook = function authenticate(c: ClientFacts, cred: Credentials) {
+        const r = chain.authenticate(clientInfo(c, cred.password));
+        return r instanceof Promise ? r.then(authnStep) : authnStep(r);
+      };
+      hooks.add("client.authenticate", this.#authnHook, { name: "authentication" });
+    }
+    old?.close().catch((err) => log.warn("Closing old authenticators: {err}", { err }));
+  }
+
+  #installAuthz(config: Config): void {
+    const { hooks, log } = this.#deps;
+    const authz = createAuthorizer(config.authorization, this.#authDeps);
+    const old = this.#authz;
+    if (this.#authzHook) hooks.remove("client.authorize", this.#authzHook);
+    this.#authzHook = null;
+    this.#authz = authz;
+    if (authz.sources.length > 0 || authz.noMatch === "deny") {
+      // A Channel keeps its facts until one changes, so the client as the authorizer sees it is
+      // made once per connection, not per PUBLISH (nor is its peer address split again).
+      const clients = new WeakMap<ClientFacts, AuthzClient>();
+      this.#authzHook = function authorize(c: ClientFacts, action: AuthzAction) {
+        let client = clients.get(c);
+        if (!client) {
+          client = { ...clientInfo(c), superuser: c.superuser, acl: c.acl };
+          clients.set(c, client);
+        }
+        const d = authz.authorize(client, action);
+        return d instanceof Promise ? d.then(verdictStep) : verdictStep(d);
+      };
+      hooks.add("client.authorize", this.#authzHook, { name: "authorization" });
+    }
+    old?.close().catch((err) => log.warn("Closing old authorization sources: {err}", { err }));
   }
 
   /** A ban on this client (id, user name, address) refuses its CONNECT (MQTT 5: 0x8A). */

@@ -46,7 +46,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
   readonly #sessions = new Map<string, Session>();
   readonly #live = new Map<string, C>();
   readonly #wills = new Map<string, PendingWill>();
-  readonly #config: Config;
+  #config: Config;
   readonly #broker: Broker;
   readonly #clock: Clock;
   readonly #metrics: Metrics;
@@ -56,6 +56,11 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     this.#broker = broker;
     this.#clock = clock;
     this.#metrics = metrics;
+  }
+
+  /** A run-time config change: sessions opened from now on take their limits from `config`. */
+  set config(config: Config) {
+    this.#config = config;
   }
 
   get size(): number {

@@ -26,6 +26,7 @@ import { handleControl } from "./control.ts";
 import { readConnInfo } from "./conn_info.ts";
 import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
+import { StoreClient } from "../store/mod.ts";
 
 /**
  * Supervisor records handled per pass. A record carries one socket read (up to 64 KiB, hundreds
@@ -55,7 +56,17 @@ export class Shard implements ChannelOutput {
   #stopped = false;
   #tick: TimerHandle | undefined;
 
-  constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
+  /** This shard's port to the store worker; null without one (tests of the shard alone). */
+  readonly #store: StoreClient | null;
+
+  constructor(init: {
+    index: number;
+    count: number;
+    config: Config;
+    rings: ShardRings;
+    store?: MessagePort | null;
+  }) {
+    this.#store = init.store ? new StoreClient(init.store) : null;
     this.index = init.index;
     this.count = init.count;
     this.#rings = init.rings;
@@ -97,7 +108,19 @@ export class Shard implements ChannelOutput {
         );
       },
       kick: (clientId) => this.#kick(clientId),
+      store: this.#store,
     });
+  }
+
+  /** Loads this shard's partitions from the store (durable mode) before the first pass. */
+  async load(): Promise<void> {
+    // Filled in by the durable sessions wiring.
+    // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
+    // partitions go back into its heap.
+    const delayed = await this.svc.delayed?.load() ?? 0;
+    if (delayed > 0) {
+      this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
+    }
   }
 
   /** Runs the drain loop and the tick until shutdown. */
@@ -130,6 +153,8 @@ export class Shard implements ChannelOutput {
     this.svc.clock.clearTimer(this.#tick);
     this.#stopGc();
     this.svc.delayed?.stop();
+    this.svc.store?.flush(); // the last pass's writes (wills' retained messages) go first
+    this.#store?.close();
   }
 
   // ChannelOutput -------------------------------------------------------------------------

@@ -20,9 +20,14 @@ interface ByteRate {
 
 /** See the file header. */
 export class ClientPolicy {
-  readonly #config: Config;
+  #config: Config;
   readonly #banned: Banned;
   readonly #byteRates = new Map<Connection, ByteRate>();
+
+  /** A run-time config change: connections opened from now on get its bytes_rate. */
+  set config(config: Config) {
+    this.#config = config;
+  }
 
   constructor(config: Config, banned: Banned) {
     this.#config = config;

@@ -50,6 +50,11 @@ export class ConnectGate {
     this.#sweepMs = Math.max(10, Math.min(1000, Math.floor(options.idleTimeout / 4)));
   }
 
+  /** A run-time config change: connections entering from now on get these limits. */
+  setLimits(maxPacketSize: number, idleTimeout: number): void {
+    this.#options = { ...this.#options, maxPacketSize, idleTimeout };
+  }
+
   /** A new connection enters the gate; its CONNECT deadline starts now. */
   enter(conn: Connection): void {
     if (this.#options.idleTimeout <= 0) return;

@@ -7,6 +7,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
+import { writeForwardedLine } from "../log.ts";
 import {
   createMesh,
   type Mesh,
@@ -29,6 +30,11 @@ export interface ShardPoolOptions {
   workerUrl?: string | URL;
   /** Called after shard i got new rings, before its new worker starts. */
   onRestart?: (index: number, mesh: Mesh) => void;
+  /**
+   * A new port to the store worker for each shard worker spawned (a restarted shard gets a new
+   * one; the dead worker's port just closes). Null without a store (tests of the pool alone).
+   */
+  storePort?: () => MessagePort | null;
 }
 
 interface Slot {
@@ -37,7 +43,7 @@ interface Slot {
   restartedAt: number;
 }
 
-type ShardMessage = { type: "ready" } | { type: "shutdown-done" };
+type ShardMessage = { type: "ready" } | { type: "shutdown-done" } | { type: "log"; line: string };
 
 /** The shard workers of this node; see the file header. */
 export class ShardPool {
@@ -46,6 +52,7 @@ export class ShardPool {
   #config: Config;
   #workerUrl: string;
   #onRestart: ((index: number, mesh: Mesh) => void) | null;
+  #storePort: () => MessagePort | null;
   #mesh: Mesh;
   #slots: Slot[] = [];
   #started = false;
@@ -59,6 +66,7 @@ export class ShardPool {
       options.workerUrl ?? new URL("../../workers/shard.ts", import.meta.url).href,
     );
     this.#onRestart = options.onRestart ?? null;
+    this.#storePort = options.storePort ?? (() => null);
     this.#mesh = createMesh(this.count, config.ipc.ringSize);
   }
 
@@ -121,6 +129,11 @@ export class ShardPool {
     return [...late];
   }
 
+  /** A run-time config change: a shard restarted from now on starts with `config`. */
+  updateConfig(config: Config): void {
+    this.#config = config;
+  }
+
   /** Terminates every worker. */
   terminate(): void {
     this.#stopping = true;
@@ -143,6 +156,7 @@ export class ShardPool {
     worker.onmessage = (e: MessageEvent<ShardMessage>) => {
       if (e.data?.type === "ready") onReady();
       else if (e.data?.type === "shutdown-done") this.#shutdownWaiters.get(index)?.();
+      else if (e.data?.type === "log") writeForwardedLine(e.data.line);
     };
     worker.onerror = (e: ErrorEvent) => {
       // Without preventDefault an uncaught error in a worker takes the whole process down.
@@ -153,13 +167,15 @@ export class ShardPool {
     worker.onmessageerror = () => {
       log.error("Shard {index} sent a message that cannot be read", { index });
     };
+    const store = this.#storePort();
     worker.postMessage({
       type: "init",
       index,
       count: this.count,
       config: this.#config,
       rings: this.#mesh.shards[index],
-    });
+      store,
+    }, store ? [store] : []);
     return { worker, ready, restartedAt };
   }
 

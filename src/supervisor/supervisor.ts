@@ -29,6 +29,15 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
+import { serveDashboard } from "../dashboard/serve.ts";
+
+import { setupNodeLogging } from "../log.ts";
+import type { CtlServer } from "./ctl_server.ts";
+import { startNodeCtl } from "./_node_ctl.ts";
+import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
+
+import { StoreLink } from "./_store_link.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -49,16 +58,37 @@ export interface Supervisor {
   readonly connectionCount: number;
   /** The node's control plane (clients, publish, stats...), answered by the shards. */
   readonly control: BrokerControl;
+  /** The HTTP API and dashboard server (null before start or when no dashboard listener). */
+  readonly api: ApiServer | null;
   /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
   stop(): Promise<void>;
   /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
   reloadCertificates(): void;
+  /** The configuration in effect (changes with reload() and applyConfig()). */
+  readonly config: Config;
+  /**
+   * SIGHUP and `culex ctl conf reload`: re-reads the configuration through the `reloadSource`
+   * given at start and applies what can change at run time (src/supervisor/reload.ts). Throws
+   * (nothing changed) when it does not load, or when there is no reloadSource.
+   */
+  reload(): Promise<ReloadResult>;
+  /** `PUT /configs`: applies a loaded Config as reload() does. */
+  applyConfig(next: Config): Promise<ReloadResult>;
 }
 
 /** Options of startSupervisor(). */
 export interface StartSupervisorOptions {
   /** Module of the shard worker; default workers/shard.ts (tests pass a stand-in). */
   workerUrl?: string | URL;
+  /**
+   * Serve `culex ctl|ping|pid|stop` on `<node.data_dir>/culex.sock` (and write the pid file).
+   * Off by default so that in-process tests need no data directory; the CLI turns it on.
+   */
+  controlSocket?: boolean;
+  /** How reload() re-reads the configuration (the CLI: the same file, env and flags). */
+  reloadSource?: () => Config;
+  /** What `culex stop` does; default: SIGTERM to this process, as a service manager would. */
+  requestStop?: () => void;
 }
 
 /**
@@ -86,9 +116,12 @@ export async function startSupervisor(
 }
 
 /** The supervisor of one node; see the file header. */
-class Node implements Supervisor {
+class Node implements Supervisor, ReloadTarget {
   readonly addresses = new Map<string, ListenAddress>();
   #config: Config;
+  readonly #options: StartSupervisorOptions;
+  readonly #startedAt = Date.now();
+  #ctl: CtlServer | null = null;
   #pool: ShardPool;
   #links: ShardLink[];
   #listeners: Listener[] = [];
@@ -105,9 +138,12 @@ class Node implements Supervisor {
   #onIdle: (() => void) | null = null;
   readonly #rpc: ShardRpc;
   readonly control: BrokerControl;
+  api: ApiServer | null = null;
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
+  /** The store worker and the supervisor's own port to it (started before any listener). */
+  readonly #store: StoreLink;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -116,9 +152,16 @@ class Node implements Supervisor {
 
   constructor(config: Config, options: StartSupervisorOptions) {
     this.#config = config;
+    this.#options = options;
+    this.#store = new StoreLink(config, () => {
+      // Without its store worker the node would go on without durability: stop, exit non-zero,
+      // and let whatever supervises Culex restart it.
+      void this.stop().finally(() => Deno.exit(1));
+    });
     this.#pool = new ShardPool(config, {
       ...(options.workerUrl === undefined ? {} : { workerUrl: options.workerUrl }),
       onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
+      storePort: () => this.#store.connect(),
     });
     this.#links = this.#pool.mesh.shards.map((rings, i) => new ShardLink(i, rings));
     this.#rpc = new ShardRpc(
@@ -156,6 +199,31 @@ class Node implements Supervisor {
     return this.#conns.size;
   }
 
+  get config(): Config {
+    return this.#config;
+  }
+
+  reload(): Promise<ReloadResult> {
+    const source = this.#options.reloadSource;
+    if (!source) return Promise.reject(new Error("this node has no configuration to re-read"));
+    return reloadConfig(this, source);
+  }
+
+  applyConfig(next: Config): Promise<ReloadResult> {
+    return applyConfig(this, next);
+  }
+
+  /** ReloadTarget: `next` is the running config with only live keys changed. */
+  async applyLive(next: Config): Promise<void> {
+    await setupNodeLogging(next.log);
+    await this.control.updateConfig(next);
+    this.#config = next;
+    this.#pool.updateConfig(next);
+    this.#policy.config = next;
+    this.#gate.setLimits(next.mqtt.maxPacketSize, next.mqtt.idleTimeout);
+    this.reloadCertificates();
+  }
+
   async start(): Promise<void> {
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
@@ -164,8 +232,16 @@ class Node implements Supervisor {
       (m, p) => log.debug(m, p),
       "supervisor",
     );
+    // The store opens (or refuses to) before any shard loads from it or any listener opens.
+    await this.#store.start();
     await this.#pool.start();
+    // Bans kept in the store are in force on every shard before the first client connects.
+    const bans = await this.control.attachStore(this.#store.client!, {
+      retainedOnDisc: this.#config.retainer.storageType === "disc",
+    });
+    if (bans > 0) log.info("Loaded {n} bans from the store", { n: bans });
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
     for (const listener of listeners) {
@@ -176,6 +252,49 @@ class Node implements Supervisor {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    const storeClient = this.#store.client;
+    this.api = await startApi({
+      config: this.#config,
+      control: this.control,
+      listeners: () => this.#listenerInfo(),
+      dashboard: serveDashboard,
+      // Admins live in the durable store's users table (group "dashboard").
+      ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
+    });
+    if (this.#options.controlSocket) {
+      // Last: once `culex ping` answers, every listener is open.
+      this.#ctl = await startNodeCtl({
+        control: this.control,
+        startedAt: this.#startedAt,
+        config: () => this.#config,
+        addresses: this.addresses,
+        listeners: () => this.#listeners,
+        stopping: () => this.#stopping !== null,
+        api: () => this.api,
+        reload: this.#options.reloadSource ? () => this.reload() : null,
+        requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
+      });
+    }
+  }
+
+  /** The MQTT listeners for GET /api/v5/listeners. */
+  #listenerInfo(): ListenerInfo[] {
+    const byType = this.#config.listeners as unknown as Record<
+      string,
+      Record<string, { bind: string; maxConnections: number } | undefined> | undefined
+    >;
+    return this.#listeners.map((l) => {
+      const [type = "", name = ""] = l.name.split(":");
+      const cfg = byType[type]?.[name];
+      const addr = this.addresses.get(l.name);
+      return {
+        id: l.name,
+        bind: addr ? `${addr.host}:${addr.port}` : (cfg?.bind ?? ""),
+        running: addr !== undefined && !this.#stopping,
+        currentConnections: l.connectionCount,
+        maxConnections: cfg?.maxConnections ?? 0,
+      };
+    });
   }
 
   stop(): Promise<void> {
@@ -201,6 +320,7 @@ class Node implements Supervisor {
 
   async #stop(): Promise<void> {
     this.#sys.stop();
+    const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
     this.#gate.close();
@@ -218,7 +338,12 @@ class Node implements Supervisor {
     for (const link of this.#links) link.close();
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
+    // After the shards: their last commits (sessions detached at shutdown) are in.
+    await this.#store.close();
     await Promise.all(listenersClosed);
+    await apiStopped;
+    // Last: `culex stop` waits until the socket is gone, i.e. until everything above is done.
+    await this.#ctl?.stop();
     log.info("Supervisor stopped");
   }
 

@@ -97,6 +97,12 @@ export class AclStore {
   readonly #users = new Map<string, AclRule[]>();
   readonly #clients = new Map<string, AclRule[]>();
   #all: AclRule[] = [];
+  /** The rules as given, for the HTTP API to show back (EMQX's shape). */
+  readonly #raw = {
+    username: new Map<string, readonly RawRule[]>(),
+    clientid: new Map<string, readonly RawRule[]>(),
+    all: new Map<string, readonly RawRule[]>(),
+  };
 
   constructor(maxRules: number) {
     this.maxRules = maxRules;
@@ -112,9 +118,21 @@ export class AclStore {
     const rules = raw.map((r) => compileRawRule(r));
     if (kind === "all") this.#all = rules;
     else (kind === "username" ? this.#users : this.#clients).set(who, rules);
+    this.#raw[kind].set(kind === "all" ? "" : who, raw);
+  }
+
+  /** The rules of one username / client id (or of everyone) as given, or undefined. */
+  rawRules(kind: "username" | "clientid" | "all", who: string): readonly RawRule[] | undefined {
+    return this.#raw[kind].get(kind === "all" ? "" : who);
+  }
+
+  /** Every username / client id with rules, and their rules as given. */
+  rawEntries(kind: "username" | "clientid"): IterableIterator<[string, readonly RawRule[]]> {
+    return this.#raw[kind].entries();
   }
 
   delete(kind: "username" | "clientid" | "all", who: string): boolean {
+    this.#raw[kind].delete(kind === "all" ? "" : who);
     if (kind === "all") {
       const had = this.#all.length > 0;
       this.#all = [];

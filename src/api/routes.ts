@@ -1,0 +1,52 @@
+/**
+ * The route table of /api/v5: every resource group's routes, in one list that the Router
+ * serves and openapi.ts documents.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/types.ts";
+import type { BrokerControl } from "../supervisor/broker_control.ts";
+import type { ApiAuth } from "./auth.ts";
+import type { Route } from "./router.ts";
+import { loginRoutes } from "./routes_login.ts";
+import { statusRoutes } from "./routes_status.ts";
+import { clientRoutes } from "./routes_clients.ts";
+import { publishRoutes } from "./routes_publish.ts";
+import { apiKeyRoutes } from "./routes_api_key.ts";
+import { bannedRoutes } from "./routes_banned.ts";
+import { subscriptionRoutes } from "./routes_subs.ts";
+import { type ListenerInfo, nodeRoutes } from "./routes_node.ts";
+export type { ListenerInfo };
+import { authRoutes } from "./routes_auth.ts";
+
+/** What the routes are built from. */
+export interface RouteDeps {
+  readonly config: Config;
+  readonly control: BrokerControl;
+  readonly auth: ApiAuth;
+  listeners(): ListenerInfo[];
+  running(): boolean;
+  /** Epoch ms when the node started. */
+  readonly startedAt: number;
+}
+
+/** Every route. */
+export function allRoutes(deps: RouteDeps): Route[] {
+  const { config, control } = deps;
+  const limits = {
+    maxTopicLevels: config.mqtt.maxTopicLevels,
+    maxPacketSize: config.mqtt.maxPacketSize,
+  };
+  return [
+    ...statusRoutes(config.node.name, deps.running),
+    ...loginRoutes(deps.auth),
+    ...clientRoutes(control, limits),
+    ...publishRoutes(control, limits),
+    ...subscriptionRoutes(control, config.node.name, config.retainer),
+    ...bannedRoutes(control),
+    ...nodeRoutes(deps),
+    ...apiKeyRoutes(deps.auth.keys),
+    ...authRoutes(control, config),
+  ];
+}

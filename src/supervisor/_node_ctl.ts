@@ -1,0 +1,95 @@
+/**
+ * Wires `culex ctl` to the running node: builds the CtlDeps of ctl.ts from the supervisor's
+ * parts (its control plane, listeners, HTTP API) and starts the CtlServer on
+ * `<node.data_dir>/culex.sock`. Private to src/supervisor/; holds no state of its own.
+ *
+ * @module
+ */
+
+import { type ApiServer, weakPassword } from "../api/mod.ts";
+import type { Config } from "../config/mod.ts";
+import { VERSION } from "../version.ts";
+import type { BrokerControl } from "./broker_control.ts";
+import { type CtlListener, runCtl } from "./ctl.ts";
+import { CtlServer } from "./ctl_server.ts";
+import type { ListenAddress, Listener } from "./listener.ts";
+import type { ReloadResult } from "./reload.ts";
+
+/** What the node lends to its control socket. */
+export interface NodeCtlParts {
+  readonly control: BrokerControl;
+  readonly startedAt: number;
+  config(): Config;
+  readonly addresses: ReadonlyMap<string, ListenAddress>;
+  listeners(): readonly Listener[];
+  stopping(): boolean;
+  api(): ApiServer | null;
+  readonly reload: (() => Promise<ReloadResult>) | null;
+  readonly requestStop: () => void;
+}
+
+/** Starts the control socket of the node; see the file header. */
+export async function startNodeCtl(parts: NodeCtlParts): Promise<CtlServer> {
+  const server = new CtlServer(
+    parts.config().node.dataDir,
+    (args) =>
+      runCtl(args, {
+        control: parts.control,
+        nodeName: parts.config().node.name,
+        version: VERSION,
+        startedAt: parts.startedAt,
+        config: parts.config,
+        listeners: () => ctlListeners(parts),
+        reload: parts.reload,
+        setAdminPassword: (user, password) => setAdminPassword(parts.api(), user, password),
+      }),
+    parts.requestStop,
+  );
+  await server.start();
+  return server;
+}
+
+/** `ctl listeners`: every configured MQTT listener, running or not. */
+function ctlListeners(parts: NodeCtlParts): CtlListener[] {
+  const out: CtlListener[] = [];
+  const all = parts.config().listeners as unknown as Record<
+    string,
+    Record<
+      string,
+      { enable: boolean; bind: string; proxyProtocol: boolean; maxConnections: number }
+    >
+  >;
+  for (const [type, byName] of Object.entries(all)) {
+    for (const [name, l] of Object.entries(byName)) {
+      const id = `${type}:${name}`;
+      const addr = parts.addresses.get(id);
+      const live = parts.listeners().find((x) => x.name === id);
+      const host = addr && addr.host.includes(":") ? `[${addr.host}]` : addr?.host;
+      out.push({
+        id,
+        listenOn: addr ? `${host}:${addr.port}` : l.bind,
+        proxyProtocol: l.proxyProtocol,
+        enable: l.enable,
+        running: addr !== undefined && !parts.stopping(),
+        currentConn: live?.connectionCount ?? 0,
+        maxConns: l.maxConnections,
+      });
+    }
+  }
+  return out;
+}
+
+/** `ctl admins passwd`: the answers of EMQX's emqx_dashboard_admin:change_password/2. */
+async function setAdminPassword(
+  api: ApiServer | null,
+  username: string,
+  password: string,
+): Promise<string | null> {
+  if (!api) return "the HTTP API is not running";
+  const user = await api.auth.admins.get(username);
+  if (!user) return "username_not_found";
+  const weak = weakPassword(password);
+  if (weak) return weak;
+  await api.auth.setPassword(user, password);
+  return null;
+}

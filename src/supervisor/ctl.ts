@@ -1,0 +1,318 @@
+/**
+ * The `culex ctl` commands, each answering in EMQX's text (`emqx ctl`, apps/emqx_management/src/
+ * emqx_mgmt_cli.erl and emqx_retainer_cli.erl): status, broker [stats|metrics], clients,
+ * subscriptions, topics, retainer, listeners, banned (Culex's own: EMQX bans only through the
+ * API), cluster status, conf reload. Every answer about clients, topics or messages comes from
+ * BrokerControl (the shards' request/reply); nothing is read from files. Served on the control
+ * socket by CtlServer. Owns no state.
+ *
+ * @module
+ */
+
+import { BAN_AS, type BanAs, type BanEntry } from "../auth/mod.ts";
+import type { Config } from "../config/mod.ts";
+import type { CtlAnswer } from "../ctl/protocol.ts";
+import type { BrokerControl, Json } from "./broker_control.ts";
+import type { ReloadResult } from "./reload.ts";
+import {
+  clientLine,
+  dateTimeText,
+  pad,
+  statLines,
+  subscriptionLine,
+  uptimeText,
+  usage,
+} from "./_ctl_text.ts";
+
+/** One listener as `ctl listeners` shows it. */
+export interface CtlListener {
+  /** "tcp:default" */
+  readonly id: string;
+  readonly listenOn: string;
+  readonly proxyProtocol: boolean;
+  readonly enable: boolean;
+  readonly running: boolean;
+  readonly currentConn: number;
+  /** 0 = unlimited (printed as EMQX's `infinity`). */
+  readonly maxConns: number;
+}
+
+/** What the commands need from the running node. */
+export interface CtlDeps {
+  readonly control: BrokerControl;
+  readonly nodeName: string;
+  readonly version: string;
+  readonly startedAt: number;
+  config(): Config;
+  listeners(): CtlListener[];
+  /** Re-reads the config file as SIGHUP does; null when the node has no file to re-read. */
+  reload: (() => Promise<ReloadResult>) | null;
+  /**
+   * `admins passwd`: sets a dashboard admin's password (the HTTP API's AdminStore); answers an
+   * error text (EMQX's reason) or null when done.
+   */
+  setAdminPassword(username: string, password: string): Promise<string | null>;
+}
+
+/** Largest page asked of the shards while listing everything. */
+const PAGE = 10_000;
+
+const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
+  status: [["status", "Show broker status"]],
+  broker: [
+    ["broker", "Show broker version, uptime and description"],
+    ["broker stats", "Show broker statistics of clients, topics, subscribers"],
+    ["broker metrics", "Show broker metrics"],
+  ],
+  clients: [
+    ["clients list", "List all clients"],
+    ["clients show <ClientId>", "Show a client"],
+    ["clients kick <ClientId>", "Kick out a client"],
+  ],
+  subscriptions: [
+    ["subscriptions list", "List all subscriptions"],
+    ["subscriptions show <ClientId>", "Show subscriptions of a client"],
+    ["subscriptions add <ClientId> <Topic> <QoS>", "Add a static subscription manually"],
+    ["subscriptions del <ClientId> <Topic>", "Delete a static subscription manually"],
+  ],
+  topics: [["topics list", "List all topics"], ["topics show <Topic>", "Show a topic"]],
+  retainer: [
+    ["retainer info", "Show the count of retained messages"],
+    ["retainer topics", "Same as retainer topic 1 1000"],
+    ["retainer topics <Start> <Limit>", "Show topics of retained messages by the specified range"],
+    ["retainer clean", "Clean all retained messages"],
+    ["retainer clean <Topic>", "Clean retained messages by the specified topic filter"],
+  ],
+  listeners: [["listeners", "List listeners"]],
+  banned: [
+    ["banned list", "List the bans"],
+    ["banned add <As> <Who> [<Reason>] [<Seconds>]", `Ban; As is one of ${BAN_AS.join("|")}`],
+    ["banned del <As> <Who>", "Remove a ban"],
+  ],
+  cluster: [["cluster status [--json]", "Cluster status"]],
+  conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
+  admins: [["admins passwd <Username> <Password>", "Reset dashboard user password"]],
+};
+
+const ok = (text: string): CtlAnswer => ({ code: 0, text });
+const fail = (text: string): CtlAnswer => ({ code: 1, text });
+
+/**
+ * Runs one command (the words after `ctl`). An unknown command or wrong arguments answer the
+ * usage text with status 1, as `emqx ctl` prints its usage.
+ */
+export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<CtlAnswer> {
+  const [cmd = "", ...rest] = args;
+  const c = deps.control;
+  const key = rest.join(" ");
+  switch (cmd) {
+    case "status":
+      if (rest.length > 0) break;
+      return ok(`Node '${deps.nodeName}' ${deps.version} is started`);
+    case "broker":
+      if (rest.length === 0) {
+        return ok([
+          `${pad("sysdescr", 10)}: Culex`,
+          `${pad("version", 10)}: ${deps.version}`,
+          `${pad("datetime", 10)}: ${dateTimeText(new Date())}`,
+          `${pad("uptime", 10)}: ${uptimeText(Date.now() - deps.startedAt)}`,
+        ].join("\n"));
+      }
+      if (key === "stats") return ok(statLines(await c.stats()));
+      if (key === "metrics") return ok(statLines(await c.metrics()));
+      break;
+    case "clients":
+      return await clients(rest, c);
+    case "subscriptions":
+      return await subscriptions(rest, c);
+    case "topics": {
+      const show = rest[0] === "show" && rest.length === 2;
+      if (!show && key !== "list") break;
+      const topic = show ? rest[1] : undefined;
+      const all = await everything((page) =>
+        c.listTopics({ page, limit: PAGE, ...(topic ? { topic } : {}) })
+      );
+      // `topics show` of an unknown topic prints nothing, as EMQX.
+      if (all.length === 0) return ok(topic ? "" : "No topics.");
+      return ok(all.map((t) => `${String(t.topic)} -> ${deps.nodeName}`).join("\n"));
+    }
+    case "retainer":
+      return await retainer(rest, deps);
+    case "listeners":
+      if (rest.length > 0) break;
+      return ok(deps.listeners().map(listenerText).join("\n"));
+    case "banned":
+      return await banned(rest, c);
+    case "cluster":
+      if (key === "status --json") {
+        return ok(JSON.stringify({ running_nodes: [deps.nodeName], stopped_nodes: [] }));
+      }
+      if (key !== "status") break;
+      return ok(`Cluster status: #{running_nodes => ['${deps.nodeName}'],stopped_nodes => []}`);
+    case "admins": {
+      const [sub, user, password] = rest;
+      if (sub !== "passwd" || rest.length !== 3 || !user || !password) break;
+      const error = await deps.setAdminPassword(user, password);
+      return error === null ? ok("ok") : fail(`Error: ${error}`);
+    }
+    case "conf": {
+      if (key !== "reload") break;
+      if (!deps.reload) return fail("Error: the node has no config to re-read");
+      try {
+        const r = await deps.reload();
+        return ok(
+          `applied: ${r.applied.join(", ") || "nothing"}\n` +
+            `restart required: ${r.restartRequired.join(", ") || "nothing"}`,
+        );
+      } catch (err) {
+        return fail(`Error: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  const help = USAGE[cmd];
+  if (help) return fail(usage(help));
+  return fail(usage(Object.values(USAGE).flat()));
+}
+
+async function clients(rest: readonly string[], c: BrokerControl): Promise<CtlAnswer> {
+  const [sub, id] = rest;
+  if (sub === "list" && rest.length === 1) {
+    const all = await everything((page) => c.listClients({ page, limit: PAGE }));
+    return ok(all.length === 0 ? "No clients." : all.map(clientLine).join("\n"));
+  }
+  if (sub === "show" && rest.length === 2 && id !== undefined) {
+    const client = await c.getClient(id);
+    return ok(client ? clientLine(client) : "Not Found.");
+  }
+  if (sub === "kick" && rest.length === 2 && id !== undefined) {
+    // EMQX answers ok whether or not the client existed.
+    await c.kickClient(id);
+    return ok("ok");
+  }
+  return fail(usage(USAGE.clients!));
+}
+
+async function subscriptions(rest: readonly string[], c: BrokerControl): Promise<CtlAnswer> {
+  const [sub, id = "", topic = "", qos = ""] = rest;
+  if (sub === "list" && rest.length === 1) {
+    const all = await everything((page) => c.listSubscriptions({ page, limit: PAGE }));
+    return ok(all.length === 0 ? "No subscriptions." : all.map(subscriptionLine).join("\n"));
+  }
+  if (sub === "show" && rest.length === 2) {
+    const subs = await c.clientSubscriptions(id);
+    return ok(!subs || subs.length === 0 ? "Not Found." : subs.map(subscriptionLine).join("\n"));
+  }
+  if (sub === "add" && rest.length === 4) {
+    if (!/^[012]$/.test(qos)) return fail("QoS should be 0, 1, 2");
+    const granted = await c.subscribe(id, [{ topic, qos: Number(qos) }]);
+    // EMQX prints this one without a newline.
+    if (!granted) return fail("Error: Channel not found!");
+    return (granted[0] ?? 0x80) < 0x80
+      ? ok("ok")
+      : fail(`Error: subscription refused (0x${granted[0]!.toString(16)})`);
+  }
+  if (sub === "del" && rest.length === 3) {
+    const codes = await c.unsubscribe(id, [topic]);
+    return codes ? ok("ok") : fail("Error: Channel not found!");
+  }
+  return fail(usage(USAGE.subscriptions!));
+}
+
+async function retainer(rest: readonly string[], deps: CtlDeps): Promise<CtlAnswer> {
+  const c = deps.control;
+  const config = deps.config();
+  if (!config.retainer.enable || !config.mqtt.retainAvailable) return ok("Retainer is not enabled");
+  const [sub, a, b] = rest;
+  const countLine = async () => {
+    const stats = await c.stats();
+    return `Number of retained messages: ${stats["retained.count"] ?? 0}`;
+  };
+  if (sub === "info" && rest.length === 1) return ok(await countLine());
+  if (sub === "topics" && (rest.length === 1 || rest.length === 3)) {
+    const page = rest.length === 3 ? Number(a) : 1;
+    const limit = rest.length === 3 ? Number(b) : 1000;
+    if (!Number.isInteger(page) || page < 1 || !Number.isInteger(limit) || limit < 1) {
+      return fail(usage(USAGE.retainer!));
+    }
+    const head = await countLine();
+    const p = await c.listRetained({ page, limit });
+    return ok([head, ...p.data.map((m) => String(m.topic))].join("\n"));
+  }
+  if (sub === "clean" && rest.length <= 2) {
+    await c.cleanRetained(a ?? "#");
+    // EMQX prints nothing here.
+    return ok("");
+  }
+  return fail(usage(USAGE.retainer!));
+}
+
+function banText(b: BanEntry): string {
+  const until = Number.isFinite(b.until) && b.until > 0
+    ? new Date(b.until).toISOString()
+    : "infinity";
+  return `Banned(as=${b.as}, who=${b.who}, by=${b.by}, reason=${JSON.stringify(b.reason)}, ` +
+    `at=${new Date(b.at).toISOString()}, until=${until})`;
+}
+
+async function banned(rest: readonly string[], c: BrokerControl): Promise<CtlAnswer> {
+  const [sub, as = "", who = "", reason, seconds] = rest;
+  if (sub === "list" && rest.length === 1) {
+    const all = c.listBans();
+    return ok(all.length === 0 ? "No bans." : all.map(banText).join("\n"));
+  }
+  const validAs = (BAN_AS as readonly string[]).includes(as);
+  if (sub === "add" && rest.length >= 3 && rest.length <= 5 && validAs) {
+    const secs = seconds === undefined ? null : Number(seconds);
+    if (secs !== null && (!Number.isInteger(secs) || secs <= 0)) {
+      return fail("Error: Seconds must be a positive whole number");
+    }
+    try {
+      const r = await c.addBan({
+        as: as as BanAs,
+        who,
+        by: "culex_ctl",
+        reason: reason ?? "",
+        ...(secs !== null ? { until: Date.now() + secs * 1000 } : {}),
+      });
+      return "added" in r ? ok("ok") : fail(`Error: already exists: ${banText(r.exists)}`);
+    } catch (err) {
+      return fail(`Error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (sub === "del" && rest.length === 3 && validAs) {
+    return (await c.deleteBan(as as BanAs, who)) ? ok("ok") : fail("Not Found.");
+  }
+  return fail(usage(USAGE.banned!));
+}
+
+function listenerText(l: CtlListener): string {
+  const lines = [
+    l.id,
+    `  ${pad("listen_on", 16)}: ${l.listenOn}`,
+    `  ${pad("acceptors", 16)}: 1`,
+    `  ${pad("proxy_protocol", 16)}: ${l.proxyProtocol}`,
+    // Sic: EMQX 5.8 prints "enbale".
+    `  ${pad("enbale", 16)}: ${l.enable}`,
+    `  ${pad("running", 16)}: ${l.running}`,
+  ];
+  if (l.running) {
+    lines.push(
+      `  ${pad("current_conn", 16)}: ${l.currentConn}`,
+      `  ${pad("max_conns", 16)}: ${l.maxConns > 0 ? l.maxConns : "infinity"}`,
+      `  ${pad("shutdown_count", 16)}: []`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Every item of a paged list, page by page. */
+async function everything(
+  fetch: (page: number) => Promise<{ data: Json[]; meta: { hasnext: boolean } }>,
+): Promise<Json[]> {
+  const out: Json[] = [];
+  for (let page = 1;; page++) {
+    const p = await fetch(page);
+    out.push(...p.data);
+    if (!p.meta.hasnext || p.data.length === 0) return out;
+  }
+}
