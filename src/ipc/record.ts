@@ -145,6 +145,7 @@ export class FieldWriter {
 
   /** Appends a string as u32 byte length + UTF-8. */
   str(s: string): this {
+    if (s === "") return this.u32(0); // most of ConnOpen's fields: no encoder call
     // UTF-8 needs at most 3 bytes per UTF-16 code unit.
     this.#reserve(4 + s.length * 3);
     const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#pos + 4));
@@ -254,7 +255,8 @@ export class FieldReader {
 
   /** Reads a u32-length-prefixed UTF-8 string. */
   str(): string {
-    return decoder.decode(this.#slice("str"));
+    const bytes = this.#slice("str");
+    return bytes.length === 0 ? "" : decoder.decode(bytes);
   }
 
   /** Reads u32-length-prefixed bytes as a subarray view of the payload (no copy). */
