@@ -39,3 +39,5 @@ export type {
   WssListenerConfig,
 } from "./types_listeners.ts";
 export { parseAccessRule } from "./_schema_listeners.ts";
+// Cluster area (issue 15).
+export type { ClusterConfig, DiscoveryStrategy, DnsRecordType } from "./types_cluster.ts";

@@ -30,6 +30,7 @@ import {
 import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
+import { clusterSchema, cookie } from "./_schema_cluster.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -150,7 +151,14 @@ export const configSchema = z.strictObject({
     name: text(/^[^@\s]+@[^@\s]+$/, `a node name "name@host"`).default("culex@127.0.0.1"),
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
-  }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
+    cookie: cookie(),
+  }).transform((n) => ({
+    name: n.name,
+    shards: n.shards,
+    dataDir: n.data_dir,
+    cookie: n.cookie,
+  })).prefault({}),
+  cluster: clusterSchema.prefault({}),
   log: z.strictObject({
     level: oneOf(["debug", "info", "warning", "error"] as const).default("info"),
     format: oneOf(["text", "json"] as const).default("text"),
@@ -183,6 +191,7 @@ export const configSchema = z.strictObject({
   }
 }).transform((c): Config => ({
   node: c.node,
+  cluster: c.cluster,
   log: c.log,
   listeners: c.listeners,
   mqtt: c.mqtt,

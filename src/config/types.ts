@@ -19,6 +19,8 @@ export type {
   StoreSync,
 } from "./types_store.ts";
 import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
+import type { ClusterConfig } from "./types_cluster.ts";
+export type * from "./types_cluster.ts";
 export type * from "./types_listeners.ts";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -105,7 +107,10 @@ export interface Config {
      * resolved against the --config file's directory, else the current directory).
      */
     readonly dataDir: string;
+    /** `node.cookie`: the cluster links' shared secret (never logged, never on the wire). */
+    readonly cookie: string;
   };
+  readonly cluster: ClusterConfig;
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" };
   readonly listeners: ListenersConfig;
   readonly mqtt: MqttConfig;

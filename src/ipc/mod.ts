@@ -26,3 +26,4 @@ export {
   shardOf,
   shardOfPartition,
 } from "./partition.ts";
+export * from "./cluster_records.ts";

@@ -29,6 +29,7 @@ import { ShardSecurity } from "./security.ts";
 import type { BanEntry } from "../auth/mod.ts";
 import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
+import { NodeRouting } from "./node_routing.ts";
 
 /** Everything a shard's Channels, control requests and loop use. */
 export interface ShardServices extends ChannelServices {
@@ -57,6 +58,8 @@ export interface ShardWiring {
   kick(clientId: string): boolean;
   /** Tells the supervisor about a ban decided in this shard (flapping). */
   reportBan(entry: BanEntry): void;
+  /** Writes a record to the supervisor's ring (the cluster records). */
+  toSupervisor(kind: number, parts: readonly Uint8Array[]): void;
 }
 
 /** Builds a shard's parts. */
@@ -74,6 +77,7 @@ export function composeServices(w: ShardWiring): ShardServices {
   const counts = new SharedCounts(w.counts, w.count, w.index);
   let registry: SessionRegistry<Channel> | null = null;
   let retainWarnedAt = -Infinity;
+  const nodes = new NodeRouting(config.cluster.discoveryStrategy !== "singleton", w.toSupervisor);
   const broker = new Broker({
     index: w.index,
     count: w.count,
@@ -101,6 +105,7 @@ export function composeServices(w: ShardWiring): ShardServices {
     shared: new SharedSubs(config.broker.sharedSubscriptionStrategy),
     retainEnabled: config.retainer.enable && config.mqtt.retainAvailable,
     upgradeQos: config.mqtt.upgradeQos,
+    nodes,
   });
   registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
@@ -110,6 +115,10 @@ export function composeServices(w: ShardWiring): ShardServices {
   addPublishRules(hooks, { delayed, maxTopicLevels: config.mqtt.maxTopicLevels, metrics, log });
   addSysEvents(hooks, config, clock, (m) => void broker.publish(m, "sys"));
   hooks.add("client.connected", () => metrics.add("client.connected"), { name: "metrics" });
+  if (nodes.enabled) {
+    // After authentication: an unauthenticated CONNECT must not end a session on another node.
+    hooks.add("client.connected", (c) => nodes.clientOpened(c.clientId), { name: "cluster" });
+  }
   hooks.add("client.disconnected", () => metrics.add("client.disconnected"), { name: "metrics" });
   const authMethods = new EnhancedAuthRegistry();
   const security = new ShardSecurity({

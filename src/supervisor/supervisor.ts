@@ -29,6 +29,9 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { clusterRecord, type ClusterRuntime, startCluster } from "./_cluster_glue.ts";
+import type { Cluster } from "../cluster/mod.ts";
+import { shardOf } from "../ipc/mod.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -108,6 +111,7 @@ class Node implements Supervisor {
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
+  #cluster: ClusterRuntime | null = null;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -152,6 +156,11 @@ class Node implements Supervisor {
     });
   }
 
+  /** The cluster links, when the node is clustered. */
+  get cluster(): Cluster | undefined {
+    return this.#cluster?.cluster;
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
@@ -166,6 +175,14 @@ class Node implements Supervisor {
     );
     await this.#pool.start();
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    this.#cluster = await startCluster(this.#config, {
+      shardCount: this.#links.length,
+      shardOf: (key) => shardOf(key, this.#links.length),
+      toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),
+      pauseClients: (on) => {
+        for (const link of this.#links) link.setClusterPause(on);
+      },
+    });
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
     for (const listener of listeners) {
@@ -211,6 +228,8 @@ class Node implements Supervisor {
     this.#stopGc();
     ringDoorbell(this.#pool.mesh.supervisorDoorbell);
     await this.#pump;
+    // After the drain: wills and last forwards of the shards went out on the links.
+    await this.#cluster?.stop();
     for (const conn of this.#conns.values()) conn.end();
     await this.#allClosed(CLOSE_TIMEOUT_MS);
     for (const conn of this.#conns.values()) conn.destroy();
@@ -277,6 +296,7 @@ class Node implements Supervisor {
     const old = this.#links[index];
     this.#links[index] = new ShardLink(index, rings);
     this.#rpc.failShard(index, "the shard restarted");
+    this.#cluster?.cluster.shardRestarted(index);
     if (!old) return;
     old.close();
     const orphans = [...old.connections];
@@ -343,6 +363,7 @@ class Node implements Supervisor {
           return;
         }
         default:
+          if (clusterRecord(this.#cluster?.cluster, link.index, kind, payload)) return;
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }
     } catch (err) {

@@ -1,0 +1,197 @@
+/**
+ * Integration suite 29: a cluster of three real Culex nodes on 127.0.0.1 (static seeds, random
+ * ports, 2 shards each), driven by npm:mqtt clients. A publish on one node reaches subscribers
+ * on the others at QoS 0/1/2 with each publisher's order kept [MQTT-4.6.0-5]; a wildcard route
+ * takes a message once to each node; a shared group spans the nodes with one member per message
+ * [MQTT-4.8.2-3]; a retained message is seen on another node [MQTT-3.3.1-6]; a client id that
+ * connects on another node ends the old connection with 0x8E (Session taken over, MQTT 5.0
+ * 3.14.2.1); a node with the wrong cookie is refused; a node killed with SIGKILL does not stop
+ * the others and, restarted, gets its routes back.
+ */
+
+import type { MqttClient } from "mqtt";
+import { assert, assertEquals } from "./_helpers/assert.ts";
+import {
+  closeAll,
+  connect,
+  disconnectOf,
+  drain,
+  publish,
+  type Received,
+  runTag,
+  subscribe,
+  takeMatching,
+  waitClosed,
+} from "./_helpers/clients.ts";
+import {
+  awaitRoute,
+  type ClusterNode,
+  freePorts,
+  startNode,
+  takeReal,
+  waitLog,
+  waitUp,
+} from "./_helpers/cluster.ts";
+
+Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
+  const tag = runTag();
+  const [pa, pb, pc, pd] = freePorts(4) as [number, number, number, number];
+  const seed = (s: string, p: number) => `${s}@127.0.0.1:${p}`;
+  const all = [seed("a", pa), seed("b", pb), seed("c", pc)];
+  const nodes: ClusterNode[] = [];
+  const clients: MqttClient[] = [];
+  const client = async (n: ClusterNode, id: string, v: 4 | 5 = 5, clean = true) => {
+    const c = await connect(n.url, { protocolVersion: v, clientId: `${id}${tag}`, clean });
+    clients.push(c);
+    return c;
+  };
+  try {
+    const [a, b, c] = await Promise.all([
+      startNode({ short: "a", clusterPort: pa, seeds: all }),
+      startNode({ short: "b", clusterPort: pb, seeds: all }),
+      startNode({ short: "c", clusterPort: pc, seeds: all }),
+    ]) as [ClusterNode, ClusterNode, ClusterNode];
+    nodes.push(a, b, c);
+
+    await t.step("every node links to the two others", async () => {
+      await waitUp(a, [b.name, c.name]);
+      await waitUp(b, [a.name, c.name]);
+      await waitUp(c, [a.name, b.name]);
+    });
+
+    await t.step("publish on A reaches B at QoS 0, 1, 2 in the publisher's order", async () => {
+      const pub = await client(a, "p29q");
+      const sub = await client(b, "s29q");
+      for (const qos of [0, 1, 2] as const) {
+        const topic = `t29/${tag}/q${qos}`;
+        await subscribe(sub, `t29/${tag}/q${qos}/#`, { qos: 2 });
+        await awaitRoute(pub, sub, `${topic}/x`);
+        const sent = Array.from({ length: 50 }, (_, i) => `m${i}`);
+        for (const p of sent) await publish(pub, `${topic}/x`, p, { qos });
+        const got = await takeReal(sub, 50, 10_000);
+        assertEquals(got.map((m) => m.payload), sent, `QoS ${qos}: every message, in order`);
+        assert(got.every((m) => m.packet.qos === qos), `delivered at QoS ${qos}`);
+      }
+    });
+
+    await t.step("a wildcard route takes a message once to each node (B and C)", async () => {
+      const pub = await client(a, "p29w");
+      const onB = await client(b, "s29wb");
+      const onB2 = await client(b, "s29wb2");
+      const onC = await client(c, "s29wc");
+      for (const s of [onB, onB2, onC]) await subscribe(s, `w29/${tag}/+/z`, { qos: 1 });
+      for (const s of [onB, onB2, onC]) await awaitRoute(pub, s, `w29/${tag}/probe/z`);
+      await publish(pub, `w29/${tag}/k/z`, "one", { qos: 1 });
+      for (const s of [onB, onB2, onC]) {
+        const got = await takeReal(s, 1, 5_000);
+        assertEquals(got.map((m) => m.payload), ["one"], "the message");
+        const more = (await drain(s, 300)).filter((m) => m.payload !== "probe");
+        assertEquals(more.length, 0, "no second copy");
+      }
+    });
+
+    await t.step("a shared group spans the nodes: one member per message", async () => {
+      const topic = `sh29/${tag}/x`;
+      const members = [
+        await client(a, "m29a"),
+        await client(b, "m29b"),
+        await client(c, "m29c"),
+      ];
+      for (const m of members) await subscribe(m, `$share/g/${topic}`, { qos: 1 });
+      const pub = await client(a, "p29s");
+      // Membership reached A when probes went round to every member.
+      const seen = new Set<number>();
+      for (let i = 0; i < 200 && seen.size < 3; i++) {
+        await publish(pub, topic, "probe", { qos: 1 });
+        for (const [k, m] of members.entries()) {
+          if ((await drain(m, 10)).some((r) => r.payload === "probe")) seen.add(k);
+        }
+      }
+      assertEquals(seen.size, 3, "every member got a probe");
+      const sent = Array.from({ length: 30 }, (_, i) => `s${i}`);
+      for (const p of sent) await publish(pub, topic, p, { qos: 1 });
+      const got: Received[][] = [[], [], []];
+      for (let i = 0; i < 100 && got.flat().length < 30; i++) {
+        for (const [k, m] of members.entries()) {
+          got[k]!.push(...(await drain(m, 20)).filter((r) => r.payload !== "probe"));
+        }
+      }
+      const payloads = got.flat().map((m) => m.payload).sort();
+      assertEquals(payloads, [...sent].sort(), "each message exactly once in the group");
+      assert(
+        got.every((g) => g.length > 0),
+        `every node's member got some: ${got.map((g) => g.length)}`,
+      );
+    });
+
+    await t.step("a retained message published on A is seen by a subscriber on B", async () => {
+      const pub = await client(a, "p29r");
+      const topic = `r29/${tag}/cfg`;
+      await publish(pub, topic, "retained-v1", { qos: 1, retain: true });
+      let found: Received | null = null;
+      for (let i = 0; i < 50 && !found; i++) {
+        const s = await connect(b.url, { protocolVersion: 5, clientId: `s29r${i}${tag}` });
+        await subscribe(s, topic, { qos: 1 });
+        found = await takeMatching(s, (m) => m.topic === topic, 200).catch(() => null);
+        await closeAll([s]);
+      }
+      assert(found !== null, "retained message replicated to B");
+      assertEquals(found.payload, "retained-v1", "the retained payload");
+      assert(found.packet.retain, "retain flag set [MQTT-3.3.1-8]");
+    });
+
+    await t.step("the same client id on B ends A's connection with 0x8E", async () => {
+      const old = await client(a, "tk29");
+      await client(b, "tk29");
+      await waitClosed(old, 10_000);
+      assertEquals(disconnectOf(old)?.reasonCode, 0x8e, "Session taken over");
+    });
+
+    await t.step("a node with the wrong cookie is refused", async () => {
+      const d = await startNode({
+        short: "d",
+        clusterPort: pd,
+        seeds: [seed("a", pa)],
+        cookie: "wrong",
+      });
+      nodes.push(d);
+      await waitLog(a, "wrong cookie");
+      await waitLog(d, "wrong cookie");
+      assert(!d.broker.logs().includes("is up"), "no link came up on the refused node");
+      await d.broker.stop();
+      nodes.pop();
+    });
+
+    await t.step("C killed (SIGKILL): A and B go on; C restarted gets its routes", async () => {
+      c.broker.kill();
+      await c.broker.stop();
+      await waitLog(a, `node ${c.name} is down`);
+      const pub = await client(a, "p29k");
+      const sub = await client(b, "s29k");
+      await subscribe(sub, `k29/${tag}/#`, { qos: 1 });
+      await awaitRoute(pub, sub, `k29/${tag}/x`);
+      await publish(pub, `k29/${tag}/x`, "while-c-down", { qos: 1 });
+      assertEquals(
+        (await takeReal(sub, 1, 5_000)).map((m) => m.payload),
+        ["while-c-down"],
+        "A → B",
+      );
+
+      const c2 = await startNode({ short: "c", clusterPort: pc, seeds: all });
+      nodes[2] = c2;
+      await waitUp(a, [c2.name], 15_000, 2);
+      const onC = await client(c2, "s29kc");
+      await subscribe(onC, `k29/${tag}/#`, { qos: 1 });
+      await awaitRoute(pub, onC, `k29/${tag}/y`);
+      await publish(pub, `k29/${tag}/y`, "after-restart", { qos: 1 });
+      assertEquals(
+        (await takeReal(onC, 1, 5_000)).map((m) => m.payload),
+        ["after-restart"],
+        "A → C",
+      );
+    });
+  } finally {
+    await closeAll(clients);
+    await Promise.all(nodes.map((n) => n.broker.stop()));
+  }
+});
