@@ -13,7 +13,9 @@ import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   closeAll,
+  connackOf,
   connect,
+  disconnect,
   disconnectOf,
   drain,
   publish,
@@ -146,6 +148,46 @@ Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
       await waitClosed(old, 10_000);
       assertEquals(disconnectOf(old)?.reasonCode, 0x8e, "Session taken over");
     });
+
+    await t.step(
+      "a persistent session moves from A to B with its subscriptions and queue [MQTT-3.2.2-2]",
+      async () => {
+        const topic = `mv29/${tag}`;
+        const props = { sessionExpiryInterval: 300 };
+        const opts = { protocolVersion: 5 as const, clientId: `mv29${tag}`, clean: false };
+        const first = await connect(a.url, { ...opts, properties: props });
+        clients.push(first);
+        await subscribe(first, `${topic}/#`, { qos: 1 });
+        const pub = await client(c, "p29mv");
+        await awaitRoute(pub, first, `${topic}/x`);
+        await disconnect(first);
+        const sent = Array.from({ length: 5 }, (_, i) => `queued${i}`);
+        for (const p of sent) await publish(pub, `${topic}/x`, p, { qos: 1 });
+        // The same id on B with clean_start = false takes the session over from A.
+        const moved = await connect(b.url, { ...opts, properties: props });
+        clients.push(moved);
+        assertEquals(connackOf(moved).sessionPresent, true, "session present on B");
+        const got = await takeReal(moved, 5, 10_000);
+        assertEquals(got.map((m) => m.payload), sent, "the queue, in order");
+        // The subscription moved too: a publish anywhere reaches the client on B.
+        await awaitRoute(pub, moved, `${topic}/y`);
+        await publish(pub, `${topic}/y`, "after-move", { qos: 1 });
+        assertEquals(
+          (await takeReal(moved, 1, 5_000)).map((m) => m.payload),
+          ["after-move"],
+          "new",
+        );
+
+        // Connected on B, the id connects on A: B's connection ends with 0x8E, the session
+        // comes back to A.
+        const back = await connect(a.url, { ...opts, properties: props });
+        clients.push(back);
+        await waitClosed(moved, 10_000);
+        assertEquals(disconnectOf(moved)?.reasonCode, 0x8e, "Session taken over on B");
+        assertEquals(connackOf(back).sessionPresent, true, "session present on A again");
+        await awaitRoute(pub, back, `${topic}/z`);
+      },
+    );
 
     await t.step("a node with the wrong cookie is refused", async () => {
       const d = await startNode({

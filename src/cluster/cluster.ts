@@ -10,7 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Config } from "../config/types.ts";
-import { FieldReader, FieldWriter } from "../ipc/mod.ts";
+import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { NodeState } from "./node_state.ts";
@@ -46,6 +46,13 @@ interface Dial {
   wanted: boolean;
 }
 
+interface Takeover {
+  readonly waiting: Set<PeerLink>;
+  body: string;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly done: (body: string) => void;
+}
+
 /** Status of one peer, for `cluster status` and the tests. */
 export interface PeerStatus {
   readonly node: string;
@@ -67,6 +74,9 @@ export class Cluster {
   #refusalLogged = new Map<string, number>();
   #congested = new Set<PeerLink>();
   #stopped = false;
+  /** Takeovers this node asked for, waiting for the peers' replies. */
+  #takeovers = new Map<number, Takeover>();
+  #nextTakeover = 1;
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
   droppedNodeDown = 0;
   #dropLoggedAt = 0;
@@ -213,6 +223,63 @@ export class Cluster {
     if (this.#links.size > 0) this.#broadcast(Frame.ClientOpen, [str(clientId)]);
   }
 
+  /**
+   * A shard asks for a client's session (clean_start = false, none here): every peer is asked,
+   * the one that has it ends the connection (0x8E) and sends it; the shard gets the answer (""
+   * for none) when all replied, or at cluster.takeover_timeout with what came.
+   */
+  takeover(shard: number, requestId: number, clientId: string): void {
+    const done = (body: string) => {
+      const payload = new FieldWriter().u32(requestId).str(body).finish();
+      this.#host.toShard(shard, RecordKind.TakeoverAnswer, [payload]);
+    };
+    const peers = [...this.#links.values()];
+    if (peers.length === 0) return done("");
+    const key = this.#nextTakeover;
+    this.#nextTakeover = key >= 0xffff_fffe ? 1 : key + 1;
+    const timer = setTimeout(() => {
+      log.warning("Cluster: takeover of {clientId} timed out; going on with what came", {
+        clientId,
+      });
+      this.#finishTakeover(key);
+    }, this.#config.cluster.takeoverTimeout);
+    this.#takeovers.set(key, { waiting: new Set(peers), body: "", timer, done });
+    const frame = new FieldWriter().u32(key).str(clientId).finish();
+    for (const link of peers) link.send(Frame.TakeoverBegin, [frame]);
+  }
+
+  #takeoverReply(link: PeerLink, key: number, body: string): void {
+    const t = this.#takeovers.get(key);
+    if (!t) return;
+    t.waiting.delete(link);
+    if (body !== "") t.body = body;
+    if (t.waiting.size === 0) this.#finishTakeover(key);
+  }
+
+  #finishTakeover(key: number): void {
+    const t = this.#takeovers.get(key);
+    if (!t) return;
+    this.#takeovers.delete(key);
+    clearTimeout(t.timer);
+    t.done(t.body);
+  }
+
+  /** A peer asks for a session of this node: its shard ends the client and exports it. */
+  #takeoverAsked(link: PeerLink, key: number, clientId: string): void {
+    const reply = (body: string) => {
+      link.send(Frame.TakeoverReply, [new FieldWriter().u32(key).str(body).finish()]);
+    };
+    this.#host.request(this.#host.shardOf(clientId), "clients.takeover", { clientid: clientId })
+      .then((moved) => reply(moved === null ? "" : JSON.stringify(moved)))
+      .catch((err) => {
+        log.warning("Cluster: exporting the session of {clientId} failed: {error}", {
+          clientId,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        reply("");
+      });
+  }
+
   // Links ------------------------------------------------------------------------------------
 
   #events: LinkEvents = {
@@ -296,6 +363,9 @@ export class Cluster {
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
     this.#pending.delete(link);
+    for (const [key, t] of [...this.#takeovers]) {
+      if (t.waiting.delete(link) && t.waiting.size === 0) this.#finishTakeover(key);
+    }
     this.#drained(link);
     const d = this.#dialOf(link);
     if (d) d.link = null;
@@ -403,6 +473,16 @@ export class Cluster {
         case Frame.ClientOpen:
           this.state.clientOpenedElsewhere(r.str());
           return;
+        case Frame.TakeoverBegin: {
+          const key = r.u32();
+          this.#takeoverAsked(link, key, r.str());
+          return;
+        }
+        case Frame.TakeoverReply: {
+          const key = r.u32();
+          this.#takeoverReply(link, key, r.str());
+          return;
+        }
         default:
           link.close(`unknown frame type ${type}`);
       }

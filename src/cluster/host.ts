@@ -9,6 +9,8 @@ export interface ClusterHost {
   shardOf(key: string): number;
   /** Writes one record to one shard's ring. */
   toShard(shard: number, kind: number, parts: readonly Uint8Array[]): void;
+  /** A control request to one shard (Request/Reply); resolves with its JSON answer. */
+  request(shard: number, method: string, params: unknown): Promise<unknown>;
   /** Stops (true) or resumes (false) reading every client socket of this node. */
   pauseClients(on: boolean): void;
 }

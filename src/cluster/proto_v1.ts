@@ -38,6 +38,10 @@ export const Frame = {
   Retain: 22,
   /** client id str: the client connected on the sender; the receiver ends its own (0x8E). */
   ClientOpen: 30,
+  /** id u32, client id str: "hand me this client's session" (takeover across nodes). */
+  TakeoverBegin: 31,
+  /** id u32, body str: the session as JSON, "" when the receiver had none. */
+  TakeoverReply: 32,
 } as const;
 
 /** Frame header bytes: u32 length + u8 type. */

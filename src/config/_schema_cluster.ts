@@ -52,6 +52,7 @@ export const clusterSchema = z.strictObject({
   heartbeat_timeout: duration(300, 600_000).default(5_000),
   autoclean: duration(0, MAX_TIMER_MS).default(300_000),
   max_send_queue: size(64 * KB, GB).default(16 * MB),
+  takeover_timeout: duration(100, 60_000).default(5_000),
   discovery_interval: duration(500, 3_600_000).default(5_000),
   static: z.strictObject({
     seeds: list(z.string().regex(SEED), 'a list of node names "name@host" or "name@host:port"')
@@ -100,6 +101,7 @@ export const clusterSchema = z.strictObject({
   heartbeatTimeout: c.heartbeat_timeout,
   autoclean: c.autoclean,
   maxSendQueue: c.max_send_queue,
+  takeoverTimeout: c.takeover_timeout,
   discoveryInterval: c.discovery_interval,
   staticSeeds: c.static.seeds,
   dns: { name: c.dns.name, recordType: c.dns.record_type, nameservers: c.dns.nameservers },

@@ -25,6 +25,8 @@ export interface ClusterConfig {
   readonly heartbeatTimeout: number;
   /** How long a down node's routes are kept before they are removed, ms. */
   readonly autoclean: number;
+  /** How long a connect waits for the other nodes to hand over a session, ms. */
+  readonly takeoverTimeout: number;
   /** Bytes a link may hold unsent before this node's clients stop being read. */
   readonly maxSendQueue: number;
   /** `cluster.static.seeds`: "name@host" or "name@host:port" (port 4370 when left out). */

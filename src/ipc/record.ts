@@ -62,6 +62,10 @@ export const RecordKind = {
   ClusterRetain: 44,
   /** client id: a client connected here (after authentication); other nodes end theirs. */
   ClusterClientOpen: 52,
+  /** request id u32, client id: ask the other nodes for the client's session (takeover). */
+  ClusterTakeover: 53,
+  /** Supervisor → shard: request id u32, body str (the moved session as JSON, "" for none). */
+  TakeoverAnswer: 54,
   // Supervisor → shard:
   /** op u8, node, filter: a route of another node. */
   NodeRoute: 45,

@@ -97,6 +97,11 @@ export class Broker {
   #nextQueryId = 1;
   readonly #shardSet: ShardMatch;
 
+  /** The other nodes of the cluster. */
+  get nodes(): NodeRouting {
+    return this.#opts.nodes;
+  }
+
   constructor(port: BrokerPort, opts: BrokerOptions) {
     this.#port = port;
     this.#opts = opts;
@@ -191,6 +196,11 @@ export class Broker {
       case RecordKind.RemoteRetain:
         this.#retain(decodeMessage(payload));
         return true;
+      case RecordKind.TakeoverAnswer: {
+        const r = new FieldReader(payload);
+        this.#opts.nodes.answer(r.u32(), r.str());
+        return true;
+      }
       default:
         return false;
     }

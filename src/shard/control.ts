@@ -12,6 +12,7 @@
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
 import { type Message, validateTopicName } from "../mqtt/mod.ts";
 import { clientMethods } from "./_control_clients.ts";
+import { exportSession } from "./_session_move.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -60,6 +61,13 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
+  /**
+   * Another node takes the client over (issue 15): its connection here ends with 0x8E and its
+   * session is exported and discarded; null when there is none.
+   */
+  "clients.takeover"(svc, params) {
+    return exportSession(svc.registry, svc.broker, str(params.clientid, "clientid"));
+  },
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;

@@ -29,6 +29,9 @@ export class NodeRouting {
   readonly #trie = new TopicTrie<true>();
   /** Nodes matched for the current message (reused; a handful of nodes). */
   readonly #matched: string[] = [];
+  /** Session fetches waiting for their TakeoverAnswer, by request id. */
+  readonly #fetches = new Map<number, (body: string) => void>();
+  #nextFetch = 1;
 
   constructor(enabled: boolean, send: ToSupervisor) {
     this.enabled = enabled;
@@ -87,6 +90,28 @@ export class NodeRouting {
     const length = parts[0].length + parts[1].length;
     const head = nodeSharedHead(node, clientId, subscription, hops, length);
     this.#send(RecordKind.NodeShared, [head, ...parts]);
+  }
+
+  /**
+   * Asks the other nodes for the session of `clientId` (takeover across nodes). Resolves with
+   * the moved session's JSON, or null when no node had it. The supervisor always answers, at
+   * the latest after cluster.takeover_timeout.
+   */
+  fetchSession(clientId: string): Promise<string | null> {
+    if (!this.enabled) return Promise.resolve(null);
+    const id = this.#nextFetch;
+    this.#nextFetch = id >= 0xffff_fffe ? 1 : id + 1;
+    this.#send(RecordKind.ClusterTakeover, [new FieldWriter().u32(id).str(clientId).finish()]);
+    return new Promise((resolve) => {
+      this.#fetches.set(id, (body) => resolve(body === "" ? null : body));
+    });
+  }
+
+  /** A TakeoverAnswer arrived. */
+  answer(id: number, body: string): void {
+    const done = this.#fetches.get(id);
+    this.#fetches.delete(id);
+    done?.(body);
   }
 
   /** A route of another node (NodeRoute). */

@@ -65,6 +65,12 @@ export function clusterRecord(
       cluster?.retain(r.str(), r.bytes());
       return true;
     }
+    case RecordKind.ClusterTakeover: {
+      const r = new FieldReader(payload);
+      const id = r.u32();
+      cluster?.takeover(shard, id, r.str());
+      return true;
+    }
     case RecordKind.ClusterClientOpen:
       cluster?.clientOpened(new FieldReader(payload).str());
       return true;

@@ -179,6 +179,7 @@ class Node implements Supervisor {
       shardCount: this.#links.length,
       shardOf: (key) => shardOf(key, this.#links.length),
       toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),
+      request: (shard, method, params) => this.#rpc.call(shard, method, params),
       pauseClients: (on) => {
         for (const link of this.#links) link.setClusterPause(on);
       },
