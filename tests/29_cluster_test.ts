@@ -6,7 +6,7 @@
  * [MQTT-4.8.2-3]; a retained message is seen on another node [MQTT-3.3.1-6]; a client id that
  * connects on another node ends the old connection with 0x8E (Session taken over, MQTT 5.0
  * 3.14.2.1); a node with the wrong cookie is refused; a node killed with SIGKILL does not stop
- * the others and, restarted, gets its routes back.
+ * the others and, restarted, gets its routes and the retained messages back.
  */
 
 import type { MqttClient } from "mqtt";
@@ -204,34 +204,46 @@ Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
       nodes.pop();
     });
 
-    await t.step("C killed (SIGKILL): A and B go on; C restarted gets its routes", async () => {
-      c.broker.kill();
-      await c.broker.stop();
-      await waitLog(a, `node ${c.name} is down`);
-      const pub = await client(a, "p29k");
-      const sub = await client(b, "s29k");
-      await subscribe(sub, `k29/${tag}/#`, { qos: 1 });
-      await awaitRoute(pub, sub, `k29/${tag}/x`);
-      await publish(pub, `k29/${tag}/x`, "while-c-down", { qos: 1 });
-      assertEquals(
-        (await takeReal(sub, 1, 5_000)).map((m) => m.payload),
-        ["while-c-down"],
-        "A → B",
-      );
+    await t.step(
+      "C killed (SIGKILL): A and B go on; C restarted gets routes and retained",
+      async () => {
+        c.broker.kill();
+        await c.broker.stop();
+        await waitLog(a, `node ${c.name} is down`);
+        const pub = await client(a, "p29k");
+        const sub = await client(b, "s29k");
+        await subscribe(sub, `k29/${tag}/#`, { qos: 1 });
+        await awaitRoute(pub, sub, `k29/${tag}/x`);
+        await publish(pub, `k29/${tag}/x`, "while-c-down", { qos: 1 });
+        assertEquals(
+          (await takeReal(sub, 1, 5_000)).map((m) => m.payload),
+          ["while-c-down"],
+          "A → B",
+        );
 
-      const c2 = await startNode({ short: "c", clusterPort: pc, seeds: all });
-      nodes[2] = c2;
-      await waitUp(a, [c2.name], 15_000, 2);
-      const onC = await client(c2, "s29kc");
-      await subscribe(onC, `k29/${tag}/#`, { qos: 1 });
-      await awaitRoute(pub, onC, `k29/${tag}/y`);
-      await publish(pub, `k29/${tag}/y`, "after-restart", { qos: 1 });
-      assertEquals(
-        (await takeReal(onC, 1, 5_000)).map((m) => m.payload),
-        ["after-restart"],
-        "A → C",
-      );
-    });
+        const c2 = await startNode({ short: "c", clusterPort: pc, seeds: all });
+        nodes[2] = c2;
+        await waitUp(a, [c2.name], 15_000, 2);
+        const onC = await client(c2, "s29kc");
+        await subscribe(onC, `k29/${tag}/#`, { qos: 1 });
+        await awaitRoute(pub, onC, `k29/${tag}/y`);
+        await publish(pub, `k29/${tag}/y`, "after-restart", { qos: 1 });
+        assertEquals(
+          (await takeReal(onC, 1, 5_000)).map((m) => m.payload),
+          ["after-restart"],
+          "A → C",
+        );
+        // The retained message published on A before C died reached the new C in the full set.
+        let found: Received | null = null;
+        for (let i = 0; i < 50 && !found; i++) {
+          const s = await connect(c2.url, { protocolVersion: 5, clientId: `s29rc${i}${tag}` });
+          await subscribe(s, `r29/${tag}/cfg`, { qos: 1 });
+          found = await takeMatching(s, (m) => m.topic === `r29/${tag}/cfg`, 200).catch(() => null);
+          await closeAll([s]);
+        }
+        assertEquals(found?.payload, "retained-v1", "retained set sent to the restarted node");
+      },
+    );
   } finally {
     await closeAll(clients);
     await Promise.all(nodes.map((n) => n.broker.stop()));

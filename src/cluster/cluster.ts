@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Config } from "../config/types.ts";
 import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
+import { decodeBase64 } from "../bytes.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { NodeState } from "./node_state.ts";
@@ -27,6 +28,8 @@ const BACKOFF_MAX_MS = 10_000;
 const REFUSAL_LOG_MS = 60_000;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
 const FRAME_SLACK = 64 * 1024;
+/** Retained messages asked from a shard per request when a link comes up. */
+const RETAINED_PAGE = 500;
 
 /** A peer address to dial, as discovery names it. */
 export interface Target {
@@ -359,6 +362,44 @@ export class Cluster {
     link.send(Frame.RoutesReset, []);
     for (const filter of this.state.localFilters()) link.send(Frame.RouteAdd, [str(filter)]);
     for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
+    void this.#sendRetained(link);
+  }
+
+  /**
+   * Every retained message of this node, to a peer that just linked (it may have restarted or
+   * been cut off), a page per request; the receiver keeps the newer of two writes.
+   */
+  async #sendRetained(link: PeerLink): Promise<void> {
+    let sent = 0;
+    try {
+      for (let shard = 0; shard < this.#host.shardCount; shard++) {
+        for (let offset = 0; link.isUp;) {
+          const params = { offset, limit: RETAINED_PAGE };
+          const page = await this.#host.request(shard, "retained.export", params) as {
+            total: number;
+            items: [string, string][];
+          };
+          for (const [topic, b64] of page.items) {
+            const message = decodeBase64(b64);
+            link.send(Frame.Retain, [
+              new FieldWriter().str(topic).u32(message.length).finish(),
+              message,
+            ]);
+            sent++;
+          }
+          offset += page.items.length;
+          if (page.items.length === 0 || offset >= page.total) break;
+        }
+      }
+      if (sent > 0) {
+        log.info("Cluster: sent {sent} retained messages to {peer}", { sent, peer: link.peer });
+      }
+    } catch (err) {
+      log.warning("Cluster: retained messages for {peer} not all sent: {error}", {
+        peer: link.peer,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {

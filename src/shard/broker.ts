@@ -193,9 +193,14 @@ export class Broker {
         this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
         return true;
       }
-      case RecordKind.RemoteRetain:
-        this.#retain(decodeMessage(payload));
+      case RecordKind.RemoteRetain: {
+        // Last writer wins by the time it was published: a full set sent on link up may
+        // arrive after a newer write of the same topic.
+        const m = decodeMessage(payload);
+        const held = this.retainer.get(m.topic, this.#port.clock.now());
+        if (!held || held.timestamp <= m.timestamp) this.#retain(m);
         return true;
+      }
       case RecordKind.TakeoverAnswer: {
         const r = new FieldReader(payload);
         this.#opts.nodes.answer(r.u32(), r.str());

@@ -10,7 +10,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
-import { type Message, validateTopicName } from "../mqtt/mod.ts";
+import { encodeMessage, type Message, validateTopicName } from "../mqtt/mod.ts";
 import { clientMethods } from "./_control_clients.ts";
 import { exportSession } from "./_session_move.ts";
 import {
@@ -142,6 +142,19 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
       params,
       (m) => (topic === null || m.topic === topic) && (m.expiresAt === 0 || m.expiresAt > now),
       (m) => retainedJson(m, false),
+    );
+  },
+  /**
+   * A page of this shard's retained messages for another node's copy (issue 15: full set on
+   * link up): `[topic, base64 encoded Message]` pairs; `$SYS` stays per node.
+   */
+  "retained.export"(svc, params) {
+    const now = svc.clock.now();
+    return page(
+      svc.broker.retainer.entries(),
+      params,
+      (m) => !m.topic.startsWith("$SYS/") && (m.expiresAt === 0 || m.expiresAt > now),
+      (m) => [m.topic, encodeBase64(encodeMessage(m))],
     );
   },
   /** One retained message with its payload (base64), or null. */
