@@ -80,6 +80,8 @@ export class Cluster {
   /** Takeovers this node asked for, waiting for the peers' replies. */
   #takeovers = new Map<number, Takeover>();
   #nextTakeover = 1;
+  /** When each peer's full route set began to arrive (RoutesReset). */
+  #resyncFrom = new Map<string, number>();
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
   droppedNodeDown = 0;
   #dropLoggedAt = 0;
@@ -362,6 +364,7 @@ export class Cluster {
     link.send(Frame.RoutesReset, []);
     for (const filter of this.state.localFilters()) link.send(Frame.RouteAdd, [str(filter)]);
     for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
+    link.send(Frame.RoutesEnd, []);
     void this.#sendRetained(link);
   }
 
@@ -491,7 +494,18 @@ export class Cluster {
       switch (type) {
         case Frame.RoutesReset:
           this.state.resetNode(peer);
+          this.#resyncFrom.set(peer, performance.now());
           return;
+        case Frame.RoutesEnd: {
+          const began = this.#resyncFrom.get(peer) ?? performance.now();
+          this.#resyncFrom.delete(peer);
+          // Exact text: operators (and bench/cluster_bench.ts) read how long a full set took.
+          log.info(
+            `Cluster: full route set of ${peer} received: ${this.state.routeCount(peer)} ` +
+              `routes in ${(performance.now() - began).toFixed(1)} ms`,
+          );
+          return;
+        }
         case Frame.RouteAdd:
         case Frame.RouteDel:
           this.state.remoteRoute(peer, type === Frame.RouteAdd, r.str());

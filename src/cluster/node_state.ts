@@ -105,6 +105,11 @@ export class NodeState {
 
   // From peers -------------------------------------------------------------------------------
 
+  /** Routes of `node` known here. */
+  routeCount(node: string): number {
+    return this.#remote.get(node)?.size ?? 0;
+  }
+
   /** The peer re-sends its full set next: forget what it sent before. */
   resetNode(node: string): void {
     this.dropNode(node);

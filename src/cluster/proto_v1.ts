@@ -22,6 +22,8 @@ export const Frame = {
   Heartbeat: 3,
   /** Nothing: forget every route and shared member of the sender; a full set follows. */
   RoutesReset: 10,
+  /** Nothing: the full set that followed RoutesReset is complete. */
+  RoutesEnd: 15,
   /** filter str: the sender gained its first subscriber of the filter. */
   RouteAdd: 11,
   /** filter str: ... lost its last one. */
