@@ -217,3 +217,59 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  { name: "29 discovery: k8s Endpoints API (a stand-in server, no real cluster)" },
+  async () => {
+    const tag = runTag();
+    const [port] = freePorts(1) as [number];
+    const asked: string[] = [];
+    // The Endpoints object of a two-pod service, as the Kubernetes API answers it.
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+      asked.push(new URL(req.url).pathname);
+      return Response.json({
+        kind: "Endpoints",
+        metadata: { name: "culex", namespace: "mqtt" },
+        subsets: [{
+          addresses: [{ ip: "127.0.0.2" }, { ip: "127.0.0.3" }],
+          ports: [{ name: "cluster", port, protocol: "TCP" }],
+        }],
+      });
+    });
+    const nodes: ClusterNode[] = [];
+    try {
+      const sets = [
+        `cluster.k8s.apiserver=http://127.0.0.1:${server.addr.port}`,
+        "cluster.k8s.service_name=culex",
+        "cluster.k8s.namespace=mqtt",
+        "cluster.discovery_interval=500ms",
+      ];
+      const [a, b] = await Promise.all([
+        startNode({
+          short: "a",
+          host: "127.0.0.2",
+          clusterPort: port,
+          strategy: "k8s",
+          sets,
+          shards: 1,
+        }),
+        startNode({
+          short: "b",
+          host: "127.0.0.3",
+          clusterPort: port,
+          strategy: "k8s",
+          sets,
+          shards: 1,
+        }),
+      ]);
+      nodes.push(a, b);
+      await waitUp(a, [b.name]);
+      await waitUp(b, [a.name]);
+      await messageCrosses(b, a, tag);
+      assertEquals(asked[0], "/api/v1/namespaces/mqtt/endpoints/culex", "the Endpoints API path");
+    } finally {
+      await Promise.all(nodes.map((n) => n.broker.stop()));
+      await server.shutdown();
+    }
+  },
+);

@@ -57,6 +57,8 @@ export function startDiscovery(config: Config, cluster: Cluster, port: number): 
       return polling(c.discoveryInterval, () => dnsTargets(config, port), cluster, "dns");
     case "etcd":
       return etcdDiscovery(config, cluster, port);
+    case "k8s":
+      return polling(c.discoveryInterval, () => k8sTargets(config, port), cluster, "k8s");
     default:
       return { stop: () => Promise.resolve() };
   }
@@ -145,6 +147,57 @@ async function dnsTargets(config: Config, port: number): Promise<Target[]> {
   const type = recordType === "aaaa" ? "AAAA" : "A";
   const ips = await onServers(config, (o) => Deno.resolveDns(name, type, o));
   return ips.map((ip) => ({ address: ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}` }));
+}
+
+// Kubernetes ------------------------------------------------------------------------------------
+
+const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+function readOptional(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+interface Endpoints {
+  subsets?: { addresses?: { ip?: string; hostname?: string }[] }[];
+}
+
+/** The Endpoints of `cluster.k8s.service_name`, as dial targets on this node's cluster port. */
+async function k8sTargets(config: Config, port: number): Promise<Target[]> {
+  const k = config.cluster.k8s;
+  const url = `${k.apiserver.replace(/\/$/, "")}/api/v1/namespaces/${k.namespace}/endpoints/` +
+    k.serviceName;
+  const token = readOptional(`${SERVICE_ACCOUNT}/token`);
+  const ca = readOptional(`${SERVICE_ACCOUNT}/ca.crt`);
+  const client = ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined;
+  try {
+    const res = await fetch(url, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      ...(client ? { client } : {}),
+    });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    const body = await res.json() as Endpoints;
+    const out: Target[] = [];
+    for (const subset of body.subsets ?? []) {
+      for (const a of subset.addresses ?? []) {
+        const host = k.addressType === "ip"
+          ? a.ip
+          : k.addressType === "dns"
+          ? a.ip && `${a.ip.replaceAll(".", "-")}.${k.namespace}.${k.suffix}`
+          : a.hostname && `${a.hostname}.${k.serviceName}.${k.namespace}.${k.suffix}`;
+        if (host) {
+          out.push({ address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}` });
+        }
+      }
+    }
+    return out;
+  } finally {
+    client?.close();
+  }
 }
 
 // etcd -----------------------------------------------------------------------------------------

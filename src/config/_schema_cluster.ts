@@ -45,7 +45,7 @@ export function cookie() {
 /** `cluster.*`. */
 export const clusterSchema = z.strictObject({
   name: text(/^[A-Za-z0-9_.-]{1,64}$/, "a name of 1-64 letters, digits, _ . -").default("culex"),
-  discovery_strategy: oneOf(["singleton", "manual", "static", "dns", "etcd"] as const)
+  discovery_strategy: oneOf(["singleton", "manual", "static", "dns", "etcd", "k8s"] as const)
     .default("singleton"),
   listen: bind().default({ bind: "0.0.0.0:4370", host: "0.0.0.0", port: 4370 }),
   heartbeat_interval: duration(100, 60_000).default(1_000),
@@ -75,6 +75,17 @@ export const clusterSchema = z.strictObject({
     prefix: text(/^[A-Za-z0-9_./-]{1,128}$/, "a key prefix of 1-128 letters, digits, _ . / -")
       .default("culex"),
     node_ttl: duration(2_000, 86_400_000).default(60_000),
+  }).prefault({}),
+  k8s: z.strictObject({
+    apiserver: text(/^https?:\/\/[^\s/]+\/?$/, 'an API server URL "https://host:port"')
+      .default("https://kubernetes.default.svc:443"),
+    service_name: text(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Kubernetes service name")
+      .default("culex"),
+    address_type: oneOf(["ip", "dns", "hostname"] as const).default("ip"),
+    namespace: text(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Kubernetes namespace")
+      .default("default"),
+    suffix: text(/^[A-Za-z0-9.-]{0,253}$/, 'a DNS suffix such as "pod.local"')
+      .default("pod.local"),
   }).prefault({}),
 }).superRefine((c, ctx) => {
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
@@ -106,4 +117,11 @@ export const clusterSchema = z.strictObject({
   staticSeeds: c.static.seeds,
   dns: { name: c.dns.name, recordType: c.dns.record_type, nameservers: c.dns.nameservers },
   etcd: { server: c.etcd.server, prefix: c.etcd.prefix, nodeTtl: c.etcd.node_ttl },
+  k8s: {
+    apiserver: c.k8s.apiserver,
+    serviceName: c.k8s.service_name,
+    addressType: c.k8s.address_type,
+    namespace: c.k8s.namespace,
+    suffix: c.k8s.suffix,
+  },
 }));

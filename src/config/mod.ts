@@ -40,4 +40,9 @@ export type {
 } from "./types_listeners.ts";
 export { parseAccessRule } from "./_schema_listeners.ts";
 // Cluster area (issue 15).
-export type { ClusterConfig, DiscoveryStrategy, DnsRecordType } from "./types_cluster.ts";
+export type {
+  ClusterConfig,
+  DiscoveryStrategy,
+  DnsRecordType,
+  K8sAddressType,
+} from "./types_cluster.ts";

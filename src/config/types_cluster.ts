@@ -8,7 +8,10 @@
  * `cluster.discovery_strategy`. `singleton` (EMQX's name for "no cluster") is Culex's default:
  * a lone broker opens no cluster port nobody asked for.
  */
-export type DiscoveryStrategy = "singleton" | "manual" | "static" | "dns" | "etcd";
+export type DiscoveryStrategy = "singleton" | "manual" | "static" | "dns" | "etcd" | "k8s";
+
+/** `cluster.k8s.address_type`: how an endpoint becomes a host to dial. */
+export type K8sAddressType = "ip" | "dns" | "hostname";
 
 /** `cluster.dns.record_type`. */
 export type DnsRecordType = "a" | "aaaa" | "srv";
@@ -44,6 +47,15 @@ export interface ClusterConfig {
     /** Lease time of this node's key, ms. */
     readonly nodeTtl: number;
   };
-  /** How often dns and etcd are asked again, ms. */
+  readonly k8s: {
+    /** "https://kubernetes.default.svc:443". */
+    readonly apiserver: string;
+    readonly serviceName: string;
+    readonly addressType: K8sAddressType;
+    readonly namespace: string;
+    /** Domain suffix of `dns` and `hostname` addresses ("pod.local" in EMQX's default). */
+    readonly suffix: string;
+  };
+  /** How often dns, etcd and k8s are asked again, ms. */
   readonly discoveryInterval: number;
 }
