@@ -80,13 +80,15 @@ for target in "${targets[@]}"; do
   # default config is read from config/culex.yaml at run time; neither is a static import, so
   # deno compile would otherwise leave them out. Permissions are the broker's own needs:
   # net (listeners), read (config, certificates), env (CULEX__*), sys (core count), write
-  # (durable store).
+  # (durable store). src/dashboard/assets/ holds the built dashboard (tools/build_dashboard.ts),
+  # read by src/dashboard/serve.ts with Deno.readFile, so it too must be included.
   "${DENO_CMD[@]}" compile \
     --target "$target" \
     --output "$out" \
     --include workers/shard.ts \
     --include workers/store.ts \
     --include config/ \
+    --include src/dashboard/assets/ \
     --allow-net --allow-read --allow-env --allow-sys --allow-write \
     main.ts
 done

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { createAuthorizer } from "../src/auth/mod.ts";
 import type { AuthzAction, AuthzClient } from "../src/auth/mod.ts";
+import { sampleAcl } from "./_acl_rules.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,31 +25,6 @@ const RULES = Number(values.rules);
 const CLIENTS = Number(values.clients);
 const SECONDS = Number(values.seconds);
 const FANIN_QOS1 = Number(values["fanin-qos1"]);
-
-/** An ACL shaped like a real one: per-user rules, a few regex and network rules, a default. */
-function acl(n: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < n - 4; i++) {
-    const kind = i % 4;
-    if (kind === 0) {
-      lines.push(`{allow, {username, "user-${i}"}, publish, ["devices/\${clientid}/#"]}.`);
-    } else if (kind === 1) {
-      lines.push(`{allow, {clientid, "dev-${i}"}, subscribe, ["cmd/dev-${i}/+"]}.`);
-    } else if (kind === 2) lines.push(`{deny, {username, {re, "^banned-${i}$"}}, all, ["#"]}.`);
-    else {lines.push(
-        `{allow, {ipaddr, "10.${
-          i % 250
-        }.0.0/16"}, {publish, [{qos, [0, 1]}]}, ["site/${i}/+/data"]}.`,
-      );}
-  }
-  lines.push(
-    `{allow, {'and', [{username, {re, "^fleet-"}}, {ipaddrs, ["127.0.0.0/8"]}]}, publish, ["fleet/\${username}/#"]}.`,
-  );
-  lines.push(`{allow, {ipaddr, "127.0.0.1"}, all, ["$SYS/#", "#"]}.`);
-  lines.push(`{deny, all, subscribe, ["$SYS/#", {eq, "#"}, {eq, "+/#"}]}.`);
-  lines.push(`{allow, all}.`);
-  return lines.join("\n");
-}
 
 const clients: AuthzClient[] = Array.from({ length: CLIENTS }, (_, i) => ({
   clientId: `fleet-client-${i}`,
@@ -79,7 +55,7 @@ function run(label: string, cache: boolean, actions: AuthzAction[]): number {
     noMatch: "deny",
     denyAction: "ignore",
     cache: { enable: cache, maxSize: 32, ttl: 60_000, excludes: [] },
-    sources: [{ type: "file", enable: true, path: "", rules: acl(RULES) }],
+    sources: [{ type: "file", enable: true, path: "", rules: sampleAcl(RULES) }],
   });
   let ops = 0;
   let allowed = 0;

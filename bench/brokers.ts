@@ -40,6 +40,8 @@ export interface StartOptions {
   aedesDir?: string;
   /** Extra `--set` for Culex (documented in bench/README.md when used). */
   culexSets?: string[];
+  /** A YAML config file for Culex (`--config`); the `--set`s above still apply over it. */
+  culexConfig?: string;
   /** Certificate and key (PEM files readable by any user) for the brokers' TLS listeners. */
   tls?: { certFile: string; keyFile: string };
 }
@@ -142,7 +144,13 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
       "--shards",
       String(def.shards ?? 1),
     ];
-    const sets = ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=info"];
+    const sets = [
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      "log.level=info",
+    ];
+    // Each run its own store file (culexSets may set another node.data_dir after this one).
+    sets.push(`node.data_dir=${Deno.makeTempDirSync({ prefix: "culex_bench_data_" })}`);
     sets.push("listeners.ws.default.bind=127.0.0.1:0");
     extraListening = [CULEX_WS];
     if (opts.tls) {
@@ -153,6 +161,7 @@ export async function startBroker(def: BrokerDef, opts: StartOptions): Promise<R
       );
       extraListening.push(CULEX_TLS);
     }
+    if (opts.culexConfig) args.push("--config", opts.culexConfig);
     for (const s of [...sets, ...(opts.culexSets ?? [])]) args.push("--set", s);
     listening = CULEX_LISTENING;
   } else if (def.kind === "mosquitto") {

@@ -211,6 +211,7 @@ for (let round = 1; round <= rounds; round++) {
           ...(aedesDir ? { aedesDir } : {}),
           tls,
           ...(sc.culexSets ? { culexSets: sc.culexSets } : {}),
+          ...(sc.culexConfig ? { culexConfig: await sc.culexConfig(work) } : {}),
         });
         current = broker;
         const out = await sc.run({

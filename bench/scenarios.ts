@@ -10,6 +10,7 @@ import type { FloodSpec } from "./lg_flood.ts";
 import { type LoadProc, type LoadRuntime, startAll } from "./lg_proc.ts";
 import { runConnections } from "./sc_connections.ts";
 import { big } from "./sc_big.ts";
+import { sampleAcl } from "./_acl_rules.ts";
 
 /** One figure a scenario reports. */
 export interface Metric {
@@ -50,6 +51,8 @@ export interface Scenario {
   metrics: Metric[];
   /** Extra `--set` for Culex in this scenario (the others run on the embedded defaults). */
   culexSets?: string[];
+  /** Writes a Culex config file under `dir` (the bench's temp dir) and returns its path. */
+  culexConfig?: (dir: string) => Promise<string>;
   run(ctx: RunCtx): Promise<RunOutcome>;
 }
 
@@ -295,6 +298,31 @@ export const SCENARIOS: Scenario[] = [
     window: 32,
     lag: 800,
   }),
+  // Issue 12: the same fan-in QoS 1 with an ACL of 1,000 file rules (Culex only; the cache on,
+  // EMQX's default). Compare with fanin-qos1 in the same run: the target is at most 10% less.
+  {
+    ...flood("fanin-qos1-acl", "fan-in QoS 1 as above, Culex with a 1,000-rule acl.conf", {
+      pubs: 50,
+      subs: 1,
+      qos: 1,
+      topic: "bench/fanin",
+      sameTopic: false,
+      filter: "bench/#",
+      payload: 64,
+      window: 32,
+      lag: 800,
+    }),
+    culexConfig: async (dir: string) => {
+      const acl = `${dir}/acl_1000.conf`;
+      await Deno.writeTextFile(acl, sampleAcl(1000));
+      const config = `${dir}/culex_acl.yaml`;
+      await Deno.writeTextFile(
+        config,
+        `authorization:\n  no_match: deny\n  sources:\n    - { type: file, path: "${acl}" }\n`,
+      );
+      return config;
+    },
+  },
   flood("fanout-qos0", "fan-out QoS 0, 1 publisher -> 500 subscribers of one topic", {
     pubs: 1,
     subs: 500,

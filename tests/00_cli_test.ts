@@ -144,6 +144,8 @@ async function startAndStop(extra: string[]): Promise<string> {
       "1",
       "--set",
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
       ...extra,
     ],
     cwd: REPO.pathname,

@@ -52,9 +52,16 @@ function config(c: TestCerts): string {
     listener("optional", ["verify: verify_peer"]),
     listener("v12", ["versions: [tlsv1.2]"]),
     listener("v13", ["versions: tlsv1.3"]),
+    listener("zoned", ["verify: verify_peer", "fail_if_no_peer_cert: true"]),
+    "      zone: own_ids",
     "mqtt:",
     "  peer_cert_as_username: cn",
     "  peer_cert_as_clientid: dn",
+    "zones:",
+    "  own_ids:",
+    "    mqtt:",
+    "      peer_cert_as_username: disabled",
+    "      peer_cert_as_clientid: disabled",
     "",
   ].join("\n");
 }
@@ -94,7 +101,7 @@ Deno.test("19 TLS listeners", async (t) => {
   const broker: BrokerHandle = await startBroker({
     shards: SHARDS,
     config: config(certs),
-    listeners: ["ssl:default", "ssl:mtls", "ssl:optional", "ssl:v12", "ssl:v13"],
+    listeners: ["ssl:default", "ssl:mtls", "ssl:optional", "ssl:v12", "ssl:v13", "ssl:zoned"],
   });
   const tag = runTag();
   const ca = certs.ca;
@@ -238,6 +245,23 @@ Deno.test("19 TLS listeners", async (t) => {
       });
       clients.push(b);
       await waitClosed(a, 5000); // taken over: same certificate, same client id, same shard
+
+      // A listener whose zone turns peer_cert_as_* off keeps the CONNECT's own ids (EMQX reads
+      // every mqtt.* key through the listener's zone).
+      const own = await connect(tlsUrl("zoned"), {
+        ...opts,
+        protocolVersion: 5,
+        clientId: `${tag}own`,
+        username: "own-name",
+      });
+      clients.push(own);
+      const ownEv = await takeMatching(
+        watcher,
+        (m) => m.topic.endsWith(`/${tag}own/connected`),
+        5000,
+      );
+      const ownBody = JSON.parse(ownEv.payload) as { clientid: string; username: string };
+      assertEquals(ownBody.username, "own-name", "zone own_ids: the CONNECT's username stays");
     });
 
     await t.step(
@@ -334,7 +358,17 @@ Deno.test("19 TLS configuration errors name the key", async (t) => {
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   const main = new URL("../main.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "start", "--set", "listeners.tcp.default.bind=127.0.0.1:0", ...args],
+    args: [
+      "run",
+      "-A",
+      main,
+      "start",
+      "--set",
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      ...args,
+    ],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",

@@ -9,7 +9,15 @@ import { setupLogging } from "../src/log.ts";
 import { Shard } from "../src/shard/mod.ts";
 
 type Control =
-  | { type: "init"; index: number; count: number; config: Config; rings: ShardRings }
+  | {
+    type: "init";
+    index: number;
+    count: number;
+    config: Config;
+    rings: ShardRings;
+    /** This shard's port to the store worker (transferred), or null without one. */
+    store: MessagePort | null;
+  }
   | { type: "peers"; rings: ShardRings; rebuilt: number }
   | { type: "shutdown" };
 
@@ -26,6 +34,9 @@ port.onmessage = async (e: MessageEvent<Control>) => {
   if (msg.type === "init") {
     await setupLogging(msg.config.log.level, msg.config.log.format);
     shard = new Shard(msg);
+    // Durable mode: the shard's persistent sessions are loaded before it says ready, so no
+    // client is placed on it before its sessions exist.
+    await shard.load();
     shard.start();
     port.postMessage({ type: "ready" });
   } else if (msg.type === "peers") {

@@ -173,7 +173,7 @@ const TLS_VERSIONS = ["tlsv1.3", "tlsv1.2"] as const;
 
 const path = () => z.string().min(1, { message: "a file path" });
 
-const sslOptions = z.strictObject({
+export const sslOptions = z.strictObject({
   certfile: path(),
   keyfile: path(),
   cacertfile: z.string().default(""),

@@ -46,3 +46,5 @@ export type {
   DnsRecordType,
   K8sAddressType,
 } from "./types_cluster.ts";
+// HTTP API and dashboard (issue 14).
+export type * from "./types_dashboard.ts";

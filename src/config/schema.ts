@@ -31,6 +31,7 @@ import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
 import { clusterSchema, cookie } from "./_schema_cluster.ts";
+import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KB = 1024;
@@ -176,6 +177,8 @@ export const configSchema = z.strictObject({
   banned: bannedSchema.prefault({}),
   flapping_detect: flappingSchema.prefault({}),
   zones: zonesSchema(mqttShape, forceGcShape),
+  dashboard: dashboardSchema.prefault({}),
+  api_key: apiKeySchema.prefault({}),
   ipc: z.strictObject({
     // Lower bound: createRing() in src/ipc/ needs at least 4096 bytes.
     ring_size: size(4 * KB, GB).default(4 * MB),
@@ -206,6 +209,8 @@ export const configSchema = z.strictObject({
   banned: c.banned,
   flappingDetect: c.flapping_detect,
   zones: c.zones,
+  dashboard: c.dashboard,
+  apiKey: c.api_key,
   ipc: { ringSize: c.ipc.ring_size },
   warnings: [],
 }));

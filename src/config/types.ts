@@ -21,6 +21,8 @@ export type {
 import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
 import type { ClusterConfig } from "./types_cluster.ts";
 export type * from "./types_cluster.ts";
+import type { ApiKeyConfig, DashboardConfig } from "./types_dashboard.ts";
+export type * from "./types_dashboard.ts";
 export type * from "./types_listeners.ts";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -127,6 +129,9 @@ export interface Config {
   readonly flappingDetect: FlappingDetectConfig;
   /** zones.<name>: overrides; resolve with zoneConfig(config, name). */
   readonly zones: Readonly<Record<string, ZoneOverrides>>;
+  /** The HTTP API and dashboard server. */
+  readonly dashboard: DashboardConfig;
+  readonly apiKey: ApiKeyConfig;
   readonly ipc: {
     /** Bytes per ring (power of two); records of any size cross it, in pieces when large. */
     readonly ringSize: number;

@@ -13,6 +13,7 @@ import type { IConnectPacket } from "../mqtt/mod.ts";
 import type { ClientAcl, EnhancedAuthMethod } from "../auth/mod.ts";
 import type { Session } from "./session.ts";
 import type { Will } from "./will.ts";
+import type { ClientFacts } from "./hooks.ts";
 
 /** Lifecycle: waiting for CONNECT, in an AUTH exchange, connected, or closed. */
 export type ChannelStateName = "connecting" | "authenticating" | "connected" | "closed";
@@ -70,6 +71,11 @@ export class ChannelState {
   #keepalive = 0;
   #keepaliveMs = 0;
   #cleanStart = true;
+  /**
+   * What hooks are told about this connection (Channel.facts()), made once and kept until a
+   * transition below changes a fact: the authorize hook asks for it on every PUBLISH.
+   */
+  protected cachedFacts: ClientFacts | null = null;
   #clientMaxPacketSize = 0;
   #clientTopicAliasMax = 0;
   #connectSessionExpiry = 0;
@@ -148,6 +154,7 @@ export class ChannelState {
     this.#clientId = who.clientId;
     this.#assignedId = who.assigned;
     this.#username = who.username;
+    this.cachedFacts = null;
   }
 
   /** Authentication allowed the client, possibly as a superuser, with what else it granted. */
@@ -155,6 +162,7 @@ export class ChannelState {
     if (this.#state === "closed") stateError("authenticate", this.#state);
     this.#superuser = superuser;
     if (grant && (grant.acl !== undefined || grant.expireAt !== undefined)) this.#grant = grant;
+    this.cachedFacts = null;
   }
 
   /** An enhanced authentication exchange starts (CONNECT or AUTH 0x19). */
@@ -194,6 +202,7 @@ export class ChannelState {
     this.#connectSessionExpiry = e.connectSessionExpiry;
     this.#connectedAt = e.connectedAt;
     this.#state = "connected";
+    this.cachedFacts = null;
   }
 
   /** The connection ends: nothing more is read or sent. Returns the session it was bound to. */

@@ -62,6 +62,10 @@ function clientFilter(svc: ShardServices, p: Record<string, unknown>): (s: Sessi
   const state = typeof p.conn_state === "string" ? p.conn_state : null;
   const protoVer = typeof p.proto_ver === "number" ? p.proto_ver : null;
   const clean = typeof p.clean_start === "boolean" ? p.clean_start : null;
+  // EMQX's gte_/lte_created_at and gte_/lte_connected_at, as epoch ms.
+  const at = (k: string) => (typeof p[k] === "number" ? p[k] as number : null);
+  const [gteCreated, lteCreated] = [at("gte_created_at"), at("lte_created_at")];
+  const [gteConnected, lteConnected] = [at("gte_connected_at"), at("lte_connected_at")];
   return (s) => {
     const ch = svc.registry.channelOf(s.clientId);
     if (ids && !ids.includes(s.clientId)) return false;
@@ -74,6 +78,11 @@ function clientFilter(svc: ShardServices, p: Record<string, unknown>): (s: Sessi
     if (state === "disconnected" && ch) return false;
     if (protoVer !== null && ch?.protocolVersion !== protoVer) return false;
     if (clean !== null && (ch?.cleanStart ?? false) !== clean) return false;
+    if (gteCreated !== null && s.createdAt < gteCreated) return false;
+    if (lteCreated !== null && s.createdAt > lteCreated) return false;
+    const connectedAt = ch?.connectedAt ?? -1;
+    if (gteConnected !== null && (connectedAt < 0 || connectedAt < gteConnected)) return false;
+    if (lteConnected !== null && (connectedAt < 0 || connectedAt > lteConnected)) return false;
     return true;
   };
 }

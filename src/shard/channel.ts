@@ -181,7 +181,7 @@ export class Channel extends ChannelSender<ChannelServices> {
 
   /** What hooks are told about this connection. */
   override facts(): ClientFacts {
-    return {
+    return this.cachedFacts ??= {
       clientId: this.clientId,
       username: this.username,
       peer: this.peer,

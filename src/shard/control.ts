@@ -10,7 +10,12 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
-import { encodeMessage, type Message, validateTopicName } from "../mqtt/mod.ts";
+import {
+  encodeMessage,
+  type Message,
+  type MessageProperties,
+  validateTopicName,
+} from "../mqtt/mod.ts";
 import { clientMethods } from "./_control_clients.ts";
 import { exportSession } from "./_session_move.ts";
 import {
@@ -37,6 +42,25 @@ function retainedJson(m: Message, withPayload: boolean): Record<string, unknown>
   };
 }
 
+/** The v5 properties of an API publish (EMQX's POST /publish `properties`, snake_case). */
+function propertiesOf(v: unknown): MessageProperties {
+  if (typeof v !== "object" || v === null) return {};
+  const p = v as Record<string, unknown>;
+  const out: {
+    -readonly [K in keyof MessageProperties]: MessageProperties[K];
+  } = {};
+  if (p.payload_format_indicator === 1) out.payloadFormatIndicator = true;
+  if (typeof p.content_type === "string") out.contentType = p.content_type;
+  if (typeof p.response_topic === "string") out.responseTopic = p.response_topic;
+  if (typeof p.correlation_data === "string") {
+    out.correlationData = new TextEncoder().encode(p.correlation_data);
+  }
+  if (typeof p.user_properties === "object" && p.user_properties !== null) {
+    out.userProperties = Object.entries(p.user_properties).map(([k, x]) => [k, String(x)]);
+  }
+  return out;
+}
+
 /** One message of a `publish` request (the API's POST /publish, $SYS from the supervisor). */
 function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): Message {
   const topic = str(p.topic, "topic");
@@ -52,7 +76,7 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
     payload,
     qos: qos as 0 | 1 | 2,
     retain: p.retain === true,
-    properties: {},
+    properties: propertiesOf(p.properties),
     origin: typeof p.from === "string" ? p.from : "",
     expiresAt: expiry > 0 ? now + expiry * 1000 : 0,
     timestamp: now,

@@ -90,6 +90,10 @@ function clientInfo(c: ClientFacts, password?: Uint8Array): ClientInfo {
 }
 
 const stop = <T>(value: T): FoldStep<T> => ({ stop: true, value });
+const ALLOW_STEP: FoldStep<AuthzDecision> = stop("allow");
+const DENY_STEP: FoldStep<AuthzDecision> = stop("deny");
+const verdictStep = (v: "allow" | "deny"): FoldStep<AuthzDecision> =>
+  v === "allow" ? ALLOW_STEP : DENY_STEP;
 
 function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
   if (r.result === "deny") return stop(r);
@@ -132,11 +136,17 @@ export class ShardSecurity {
     }
     const authz = createAuthorizer(config.authorization, authDeps);
     if (authz.sources.length > 0 || authz.noMatch === "deny") {
+      // A Channel keeps its facts until one changes, so the client as the authorizer sees it is
+      // made once per connection, not per PUBLISH (nor is its peer address split again).
+      const clients = new WeakMap<ClientFacts, AuthzClient>();
       hooks.add("client.authorize", function authorize(c: ClientFacts, action: AuthzAction) {
-        const client: AuthzClient = { ...clientInfo(c), superuser: c.superuser, acl: c.acl };
+        let client = clients.get(c);
+        if (!client) {
+          client = { ...clientInfo(c), superuser: c.superuser, acl: c.acl };
+          clients.set(c, client);
+        }
         const d = authz.authorize(client, action);
-        const step = (v: "allow" | "deny"): FoldStep<AuthzDecision> => stop(v);
-        return d instanceof Promise ? d.then(step) : step(d);
+        return d instanceof Promise ? d.then(verdictStep) : verdictStep(d);
       }, { name: "authorization" });
     }
     hooks.add("client.disconnected", (c: ClientFacts) => {

@@ -26,6 +26,7 @@ import { handleControl } from "./control.ts";
 import { readConnInfo } from "./conn_info.ts";
 import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
+import { StoreClient } from "../store/mod.ts";
 
 /**
  * Supervisor records handled per pass. A record carries one socket read (up to 64 KiB, hundreds
@@ -55,7 +56,17 @@ export class Shard implements ChannelOutput {
   #stopped = false;
   #tick: TimerHandle | undefined;
 
-  constructor(init: { index: number; count: number; config: Config; rings: ShardRings }) {
+  /** This shard's port to the store worker; null without one (tests of the shard alone). */
+  readonly #store: StoreClient | null;
+
+  constructor(init: {
+    index: number;
+    count: number;
+    config: Config;
+    rings: ShardRings;
+    store?: MessagePort | null;
+  }) {
+    this.#store = init.store ? new StoreClient(init.store) : null;
     this.index = init.index;
     this.count = init.count;
     this.#rings = init.rings;
@@ -101,6 +112,11 @@ export class Shard implements ChannelOutput {
     });
   }
 
+  /** Loads this shard's partitions from the store (durable mode) before the first pass. */
+  async load(): Promise<void> {
+    // Filled in by the durable sessions wiring.
+  }
+
   /** Runs the drain loop and the tick until shutdown. */
   start(): void {
     this.#armTick();
@@ -131,6 +147,7 @@ export class Shard implements ChannelOutput {
     this.svc.clock.clearTimer(this.#tick);
     this.#stopGc();
     this.svc.delayed?.stop();
+    this.#store?.close();
   }
 
   // ChannelOutput -------------------------------------------------------------------------

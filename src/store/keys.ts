@@ -7,8 +7,14 @@
  * the range. Pure functions; no I/O.
  */
 
-/** Virtual partitions (issue 11, item 5). */
-export const PARTITIONS = 1024;
+import { PARTITION_COUNT } from "../ipc/mod.ts";
+
+/**
+ * Virtual partitions: the one count of src/ipc/partition.ts (issue 11, item 5), whose
+ * partitionOf/shardOf place the rows' client ids and topics. One constant, so the store and the
+ * shards can never disagree.
+ */
+export const PARTITIONS = PARTITION_COUNT;
 /** Keys per partition. */
 export const KEYS_PER_PARTITION = 2 ** 32;
 

@@ -44,6 +44,8 @@ export interface PublishRequest {
   readonly qos?: number;
   readonly retain?: boolean;
   readonly message_expiry_interval?: number;
+  /** MQTT 5 properties, EMQX's snake_case names (payload_format_indicator, content_type...). */
+  readonly properties?: Readonly<Record<string, unknown>>;
   /** Who the message is from (EMQX: "http_api"). */
   readonly from?: string;
 }

@@ -6,6 +6,9 @@ import mqtt from "mqtt";
 import { loadConfig } from "../config/mod.ts";
 import { fnv1a32, startSupervisor } from "./mod.ts";
 
+/** The store of the nodes started here: a temp directory, never the repository's data/. */
+const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
+
 const SHARDS = 4;
 
 /** A client id whose hash lands on `shard`, as the supervisor places connections. */
@@ -33,7 +36,13 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
   // graph. One shard first fills the cache, so the real node below starts in seconds.
   const warm = await startSupervisor(loadConfig({
     env: {},
-    sets: ["listeners.tcp.default.bind=127.0.0.1:0", "log.level=error"],
+    sets: [
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
+
+      `node.data_dir=${DATA_DIR}`,
+      "log.level=error",
+    ],
     shards: 1,
   }));
   await warm.stop();
@@ -41,6 +50,9 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     env: {},
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
+
+      `node.data_dir=${DATA_DIR}`,
       "log.level=error",
       "sys_topics.sys_msg_interval=0",
     ],

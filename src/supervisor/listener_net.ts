@@ -12,6 +12,7 @@ import type { Config, ListenerCommonConfig, PeerCertAs } from "../config/types.t
 import { AccessRules, hostOf } from "./_access.ts";
 import { Prelude, type PreludeOptions } from "./_prelude.ts";
 import { TlsTerminator } from "./_tls.ts";
+import { zoneConfig } from "../config/zones.ts";
 import {
   type AcceptHandler,
   Admission,
@@ -199,13 +200,14 @@ export class TcpListener extends NetListener {
 
 /**
  * One NetListener per enabled `listeners.<type>.<name>` of `config`, in the order tcp, ssl, ws,
- * wss. Every TLS file is read here, before any listener opens.
+ * wss, each with its zone's mqtt settings. Every TLS file is read here, before any listener opens.
  */
 export function createListeners(config: Config, onAccept: AcceptHandler): NetListener[] {
   const out: NetListener[] = [];
-  const mqtt = config.mqtt;
   for (const type of ["tcp", "ssl", "ws", "wss"] as const) {
     for (const [name, cfg] of Object.entries(config.listeners[type])) {
+      // The listener's zone may override mqtt.peer_cert_as_* (as every mqtt.* key in EMQX).
+      const mqtt = zoneConfig(config, cfg.zone).mqtt;
       if (cfg.enable) out.push(new NetListener(type, name, cfg, { onAccept, mqtt }));
     }
   }

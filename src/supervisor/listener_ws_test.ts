@@ -13,6 +13,9 @@ import { fnv1a32, startSupervisor } from "./mod.ts";
 import { WsFrameDecoder, type WsFrameSink } from "./_ws_frame.ts";
 import { checkUpgrade, cookieValue } from "./_ws_handshake.ts";
 
+/** The store of the nodes started here: a temp directory, never the repository's data/. */
+const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
+
 const enc = new TextEncoder();
 
 class Sink implements WsFrameSink {
@@ -98,6 +101,9 @@ Deno.test("a paused shard stops reading a WebSocket client (its writes block)", 
     shards: 1,
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
+
+      `node.data_dir=${DATA_DIR}`,
       "listeners.ws.default.bind=127.0.0.1:0",
       "ipc.ring_size=64KB",
       "mqtt.max_packet_size=4KB",

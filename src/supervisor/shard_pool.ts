@@ -29,6 +29,11 @@ export interface ShardPoolOptions {
   workerUrl?: string | URL;
   /** Called after shard i got new rings, before its new worker starts. */
   onRestart?: (index: number, mesh: Mesh) => void;
+  /**
+   * A new port to the store worker for each shard worker spawned (a restarted shard gets a new
+   * one; the dead worker's port just closes). Null without a store (tests of the pool alone).
+   */
+  storePort?: () => MessagePort | null;
 }
 
 interface Slot {
@@ -46,6 +51,7 @@ export class ShardPool {
   #config: Config;
   #workerUrl: string;
   #onRestart: ((index: number, mesh: Mesh) => void) | null;
+  #storePort: () => MessagePort | null;
   #mesh: Mesh;
   #slots: Slot[] = [];
   #started = false;
@@ -59,6 +65,7 @@ export class ShardPool {
       options.workerUrl ?? new URL("../../workers/shard.ts", import.meta.url).href,
     );
     this.#onRestart = options.onRestart ?? null;
+    this.#storePort = options.storePort ?? (() => null);
     this.#mesh = createMesh(this.count, config.ipc.ringSize);
   }
 
@@ -150,13 +157,15 @@ export class ShardPool {
     worker.onmessageerror = () => {
       log.error("Shard {index} sent a message that cannot be read", { index });
     };
+    const store = this.#storePort();
     worker.postMessage({
       type: "init",
       index,
       count: this.count,
       config: this.#config,
       rings: this.#mesh.shards[index],
-    });
+      store,
+    }, store ? [store] : []);
     return { worker, ready, restartedAt };
   }
 

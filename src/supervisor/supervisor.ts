@@ -32,6 +32,9 @@ import { ClientPolicy } from "./_client_policy.ts";
 import { clusterRecord, type ClusterRuntime, startCluster } from "./_cluster_glue.ts";
 import type { Cluster } from "../cluster/mod.ts";
 import { shardOf } from "../ipc/mod.ts";
+import { type ApiServer, type ListenerInfo, startApi } from "../api/mod.ts";
+
+import { StoreLink } from "./_store_link.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -52,6 +55,8 @@ export interface Supervisor {
   readonly connectionCount: number;
   /** The node's control plane (clients, publish, stats...), answered by the shards. */
   readonly control: BrokerControl;
+  /** The HTTP API and dashboard server (null before start or when no dashboard listener). */
+  readonly api: ApiServer | null;
   /** Stops accepting, lets shards finish, flushes and closes sockets, ends the workers. */
   stop(): Promise<void>;
   /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
@@ -108,10 +113,13 @@ class Node implements Supervisor {
   #onIdle: (() => void) | null = null;
   readonly #rpc: ShardRpc;
   readonly control: BrokerControl;
+  api: ApiServer | null = null;
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
   #cluster: ClusterRuntime | null = null;
+  /** The store worker and the supervisor's own port to it (started before any listener). */
+  readonly #store: StoreLink;
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -120,9 +128,15 @@ class Node implements Supervisor {
 
   constructor(config: Config, options: StartSupervisorOptions) {
     this.#config = config;
+    this.#store = new StoreLink(config, () => {
+      // Without its store worker the node would go on without durability: stop, exit non-zero,
+      // and let whatever supervises Culex restart it.
+      void this.stop().finally(() => Deno.exit(1));
+    });
     this.#pool = new ShardPool(config, {
       ...(options.workerUrl === undefined ? {} : { workerUrl: options.workerUrl }),
       onRestart: (index, mesh) => this.#relink(index, mesh.shards[index]!),
+      storePort: () => this.#store.connect(),
     });
     this.#links = this.#pool.mesh.shards.map((rings, i) => new ShardLink(i, rings));
     this.#rpc = new ShardRpc(
@@ -173,6 +187,8 @@ class Node implements Supervisor {
       (m, p) => log.debug(m, p),
       "supervisor",
     );
+    // The store opens (or refuses to) before any shard loads from it or any listener opens.
+    await this.#store.start();
     await this.#pool.start();
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#cluster = await startCluster(this.#config, {
@@ -184,6 +200,7 @@ class Node implements Supervisor {
         for (const link of this.#links) link.setClusterPause(on);
       },
     });
+    this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
     for (const listener of listeners) {
@@ -194,6 +211,31 @@ class Node implements Supervisor {
       const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
       log.info(`Listener ${listener.name} listening on ${host}:${addr.port}`);
     }
+    this.api = await startApi({
+      config: this.#config,
+      control: this.control,
+      listeners: () => this.#listenerInfo(),
+    });
+  }
+
+  /** The MQTT listeners for GET /api/v5/listeners. */
+  #listenerInfo(): ListenerInfo[] {
+    const byType = this.#config.listeners as unknown as Record<
+      string,
+      Record<string, { bind: string; maxConnections: number } | undefined> | undefined
+    >;
+    return this.#listeners.map((l) => {
+      const [type = "", name = ""] = l.name.split(":");
+      const cfg = byType[type]?.[name];
+      const addr = this.addresses.get(l.name);
+      return {
+        id: l.name,
+        bind: addr ? `${addr.host}:${addr.port}` : (cfg?.bind ?? ""),
+        running: addr !== undefined && !this.#stopping,
+        currentConnections: l.connectionCount,
+        maxConnections: cfg?.maxConnections ?? 0,
+      };
+    });
   }
 
   stop(): Promise<void> {
@@ -219,6 +261,7 @@ class Node implements Supervisor {
 
   async #stop(): Promise<void> {
     this.#sys.stop();
+    const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
@@ -237,7 +280,10 @@ class Node implements Supervisor {
     for (const link of this.#links) link.close();
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
+    // After the shards: their last commits (sessions detached at shutdown) are in.
+    await this.#store.close();
     await Promise.all(listenersClosed);
+    await apiStopped;
     log.info("Supervisor stopped");
   }
 

@@ -10,6 +10,9 @@ import { loadConfig } from "../config/mod.ts";
 import { startSupervisor } from "./mod.ts";
 import { shardOf } from "../ipc/mod.ts";
 
+/** The store of the nodes started here: a temp directory, never the repository's data/. */
+const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
+
 const workerUrl = new URL("./_echo_shard_test_worker.ts", import.meta.url);
 /** The "big" reply of the echo shard: BIG_COUNT records of BIG_CHUNK bytes 0x61. */
 const BIG_CHUNK = 3000;
@@ -155,6 +158,9 @@ Deno.test("supervisor end to end with echo shards", async (t) => {
     shards: 2,
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.enable=false",
+
+      `node.data_dir=${DATA_DIR}`,
       "listeners.tcp.default.max_connections=6",
       "mqtt.idle_timeout=400ms",
       "mqtt.max_packet_size=4KB",

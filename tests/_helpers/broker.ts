@@ -13,7 +13,8 @@
 
 const LISTENING = /Listener tcp:default listening on ([\d.]+):(\d+)/;
 /** Any listener's start-up line: `Listener <type>:<name> listening on <host>:<port>`. */
-const ANY_LISTENING = /Listener ((?:tcp|ssl|ws|wss):[A-Za-z0-9_-]+) listening on (\S+):(\d+)/g;
+const ANY_LISTENING =
+  /Listener ((?:tcp|ssl|ws|wss|http|https):[A-Za-z0-9_-]+) listening on (\S+):(\d+)/g;
 const MOSQUITTO_RUNNING = /mosquitto version \S+ running/;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -57,6 +58,12 @@ export interface StartBrokerOptions {
   config?: string;
   /** Listeners besides tcp:default ("ssl:default", ...) whose start-up line to wait for. */
   listeners?: string[];
+  /**
+   * node.data_dir of the broker (the durable store's directory). Default: a new temp directory,
+   * removed at stop(), so tests never share a store file. Pass one to restart a broker on the
+   * same store (it is left in place).
+   */
+  dataDir?: string;
 }
 
 /** Which broker the suite runs against: "culex" (default) or "mosquitto". */
@@ -82,9 +89,20 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     "--set",
     "listeners.tcp.default.bind=127.0.0.1:0",
     "--set",
+    // A free port for the HTTP API too: brokers of parallel test files must not share 18083.
+    "dashboard.listeners.http.bind=127.0.0.1:0",
+    "--set",
     "log.level=info",
   ];
+  // Before the caller's sets, so a test may still set node.data_dir itself.
+  const ownDataDir = opts.dataDir === undefined
+    ? await Deno.makeTempDir({ prefix: "culex_test_data_" })
+    : null;
+  args.push("--set", `node.data_dir=${opts.dataDir ?? ownDataDir}`);
   for (const s of opts.sets ?? []) args.push("--set", s);
+  const removeOwn = async () => {
+    if (ownDataDir) await Deno.remove(ownDataDir, { recursive: true }).catch(() => {});
+  };
   let configDir: string | null = null;
   if (opts.configFile !== undefined && opts.config !== undefined) {
     throw new TypeError("startBroker: give config (YAML text) or configFile, not both");
@@ -113,6 +131,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     false,
   ).catch(async (err) => {
     if (configDir) await Deno.remove(configDir, { recursive: true }).catch(() => {});
+    await removeOwn();
     throw err;
   });
   // tcp:default opens first; wait (bounded) for the others the test needs.
@@ -122,19 +141,21 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
       if (Date.now() > deadline) {
         await handle.stop();
         if (configDir) await Deno.remove(configDir, { recursive: true }).catch(() => {});
+        await removeOwn();
         throw new Error(`Listener ${name} did not start:\n${handle.logs()}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  if (!configDir) return handle;
+  if (!configDir && !ownDataDir) return handle;
   const dir = configDir;
   const stop = handle.stop;
   return {
     ...handle,
     async stop() {
       const code = await stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeOwn();
       return code;
     },
   };

@@ -1,0 +1,16 @@
+/**
+ * Public API of src/api/: the HTTP API and dashboard server (EMQX's /api/v5 on port 18083).
+ * The supervisor starts it beside the MQTT listeners; it reaches the broker only through
+ * BrokerControl.
+ *
+ * @module
+ */
+
+export { adminFilePath, type ApiDeps, type ApiServer, startApi } from "./server.ts";
+export type { ListenerInfo } from "./routes.ts";
+export {
+  type AdminStore,
+  type AdminUser,
+  FileAdminStore,
+  MemoryAdminStore,
+} from "./admin_store.ts";

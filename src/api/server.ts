@@ -1,0 +1,124 @@
+/**
+ * The HTTP API and dashboard server (EMQX's port 18083): `dashboard.listeners.http` and
+ * `.https` on Deno.serve, each logging `Listener http:dashboard listening on <host>:<port>`
+ * (tests and operators read the port there). `/api/v5/...` goes to the Router, `/status` too
+ * (no auth, as EMQX), `/api-docs/swagger.json` to the OpenAPI document; other paths are the
+ * dashboard's. Runs in the supervisor isolate and reaches broker state only through
+ * BrokerControl (request/reply to the shards), so a slow request never blocks a shard. Owns the
+ * HTTP listeners and the ApiAuth.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Config, DashboardListenerConfig } from "../config/types.ts";
+import type { BrokerControl } from "../supervisor/broker_control.ts";
+import { type AdminStore, FileAdminStore } from "./admin_store.ts";
+import { ApiAuth } from "./auth.ts";
+import { errorResponse, json } from "./_http.ts";
+import { ApiError } from "./_http.ts";
+import { allRoutes, type ListenerInfo } from "./routes.ts";
+import { openApiDocument } from "./openapi.ts";
+import { Router } from "./router.ts";
+
+const log = getLogger(["culex", "api"]);
+const API_PREFIX = "/api/v5";
+
+/** What the API server is given by the supervisor. */
+export interface ApiDeps {
+  readonly config: Config;
+  readonly control: BrokerControl;
+  /** The MQTT listeners and their live connection counts (GET /listeners). */
+  listeners(): ListenerInfo[];
+  /** Where admins live; default: a file under node.data_dir. */
+  readonly admins?: AdminStore;
+  /** Non-API paths (the dashboard's pages); null = not one of its paths. */
+  readonly dashboard?: (request: Request) => Promise<Response | null>;
+}
+
+/** A running API server. */
+export interface ApiServer {
+  /** "http:dashboard" / "https:dashboard" → where it listens. */
+  readonly addresses: ReadonlyMap<string, { host: string; port: number }>;
+  readonly auth: ApiAuth;
+  stop(): Promise<void>;
+}
+
+/** Path of the admin file under node.data_dir (until the durable store keeps admins). */
+export function adminFilePath(config: Config): string {
+  return `${config.node.dataDir}/dashboard_admins.json`;
+}
+
+/**
+ * Starts the enabled dashboard listeners. Throws (naming the key) when a port cannot be bound
+ * or a certificate file cannot be read.
+ */
+export async function startApi(deps: ApiDeps): Promise<ApiServer> {
+  const { config } = deps;
+  const admins = deps.admins ?? await FileAdminStore.open(adminFilePath(config));
+  const auth = new ApiAuth(admins, { dashboard: config.dashboard, apiKey: config.apiKey });
+  await auth.init();
+  let running = true;
+  const routes = allRoutes({ ...deps, auth, running: () => running });
+  const router = new Router(routes, { auth, log, maxBody: config.dashboard.maxBodySize });
+  const swagger = config.dashboard.swaggerSupport ? openApiDocument(routes) : null;
+
+  const handler = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) {
+      return await router.handle(request, path.slice(API_PREFIX.length) || "/");
+    }
+    if (path === "/status") return await router.handle(request, "/status");
+    if (path === "/api-docs/swagger.json" && swagger) return json(swagger);
+    const page = deps.dashboard ? await deps.dashboard(request) : null;
+    return page ?? errorResponse(new ApiError(404, "NOT_FOUND", `Not found: ${path}`));
+  };
+
+  const servers: Deno.HttpServer[] = [];
+  const addresses = new Map<string, { host: string; port: number }>();
+  const listeners = config.dashboard.listeners;
+  try {
+    for (const [name, l] of [["http", listeners.http], ["https", listeners.https]] as const) {
+      if (!l.enable) continue;
+      const server = serve(name, l, handler);
+      servers.push(server);
+      const addr = server.addr as Deno.NetAddr;
+      addresses.set(`${name}:dashboard`, { host: addr.hostname, port: addr.port });
+      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      // Exact text, as the MQTT listeners': tests read the real port from this line.
+      log.info(`Listener ${name}:dashboard listening on ${host}:${addr.port}`);
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.shutdown()));
+    throw err;
+  }
+  return {
+    addresses,
+    auth,
+    async stop() {
+      running = false;
+      await Promise.all(servers.map((s) => s.shutdown()));
+    },
+  };
+}
+
+function serve(
+  name: "http" | "https",
+  l: DashboardListenerConfig,
+  handler: (r: Request) => Promise<Response>,
+): Deno.HttpServer {
+  const key = `dashboard.listeners.${name}`;
+  const base = { hostname: l.host, port: l.port, onListen: () => {} };
+  try {
+    if (name === "http" || !l.sslOptions) return Deno.serve(base, handler);
+    const tls = l.sslOptions;
+    return Deno.serve({
+      ...base,
+      cert: Deno.readTextFileSync(tls.certfile),
+      key: Deno.readTextFileSync(tls.keyfile),
+    }, handler);
+  } catch (err) {
+    throw new Error(`${key}: cannot listen on ${l.bind}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Test helper: headless chromium (Debian's package) driven by npm:puppeteer-core, for the
+ * dashboard tests and `deno task screenshots`. Every request the page makes to a host other than
+ * 127.0.0.1 is aborted and recorded (the dashboard must work offline), as are the page's uncaught
+ * errors. Owns the chromium process and its temp profile; close() removes both.
+ */
+
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+/** Where Debian installs chromium; CHROMIUM_PATH overrides it. */
+export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+
+/** Whether the chromium executable is there. */
+export async function hasChromium(): Promise<boolean> {
+  return await Deno.stat(CHROMIUM_PATH).then((s) => s.isFile, () => false);
+}
+
+/** A browser page plus what it did that a test checks afterwards. */
+export interface DashboardBrowser {
+  page: Page;
+  /** URLs the page tried to load from anywhere but 127.0.0.1 (all were aborted). */
+  offsite: string[];
+  /** Uncaught errors in the page. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** Launches chromium with one 1280×800 page. */
+export async function openBrowser(): Promise<DashboardBrowser> {
+  const profile = await Deno.makeTempDir({ prefix: "culex_test_dashboard_" });
+  let browser: Browser;
+  try {
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      userDataDir: profile,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+      defaultViewport: { width: 1280, height: 800 },
+    });
+  } catch (e) {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  const page = await browser.newPage();
+  const offsite: string[] = [];
+  const errors: string[] = [];
+  await page.setRequestInterception(true);
+  page.on("request", (req) => {
+    const url = new URL(req.url());
+    if (url.protocol === "data:" || url.hostname === "127.0.0.1") {
+      void req.continue();
+    } else {
+      offsite.push(req.url());
+      void req.abort();
+    }
+  });
+  page.on("pageerror", (e) => errors.push(e instanceof Error ? e.message : String(e)));
+  return {
+    page,
+    offsite,
+    errors,
+    async close() {
+      await browser.close().catch(() => {});
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Waits (bounded) until the element's text satisfies `ok`; returns the text. */
+export async function waitForText(
+  page: Page,
+  selector: string,
+  ok: (text: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    last = await page.$eval(selector, (e) => e.textContent ?? "").catch(() => "");
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${selector}: text still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+}
