@@ -104,25 +104,24 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         `cluster.dns.nameservers=127.0.0.1:${dnsPort}`,
         "cluster.discovery_interval=500ms",
       ];
-      const [a, b] = await Promise.all([
-        startNode({
-          short: "a",
-          host: "127.0.0.2",
-          clusterPort: shared,
-          strategy: "dns",
-          sets,
-          shards: 1,
-        }),
-        startNode({
-          short: "b",
-          host: "127.0.0.3",
-          clusterPort: shared,
-          strategy: "dns",
-          sets,
-          shards: 1,
-        }),
-      ]);
-      nodes.push(a, b);
+      const a = await startNode({
+        short: "a",
+        host: "127.0.0.2",
+        clusterPort: shared,
+        strategy: "dns",
+        sets,
+        shards: 1,
+      });
+      nodes.push(a);
+      const b = await startNode({
+        short: "b",
+        host: "127.0.0.3",
+        clusterPort: shared,
+        strategy: "dns",
+        sets,
+        shards: 1,
+      });
+      nodes.push(b);
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
       await messageCrosses(a, b, `${tag}a`);
@@ -135,11 +134,10 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         `cluster.dns.nameservers=127.0.0.1:${dnsPort}`,
         "cluster.discovery_interval=500ms",
       ];
-      const [c, d] = await Promise.all([
-        startNode({ short: "c", clusterPort: p1, strategy: "dns", sets, shards: 1 }),
-        startNode({ short: "d", clusterPort: p2, strategy: "dns", sets, shards: 1 }),
-      ]);
-      nodes.push(c, d);
+      const c = await startNode({ short: "c", clusterPort: p1, strategy: "dns", sets, shards: 1 });
+      nodes.push(c);
+      const d = await startNode({ short: "d", clusterPort: p2, strategy: "dns", sets, shards: 1 });
+      nodes.push(d);
       await waitUp(c, [d.name]);
       await waitUp(d, [c.name]);
       await messageCrosses(d, c, `${tag}s`);
@@ -191,11 +189,10 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
       "cluster.etcd.node_ttl=6s",
       "cluster.discovery_interval=500ms",
     ];
-    const [a, b] = await Promise.all([
-      startNode({ short: "a", clusterPort: pa, strategy: "etcd", sets, shards: 1 }),
-      startNode({ short: "b", clusterPort: pb, strategy: "etcd", sets, shards: 1 }),
-    ]);
-    nodes.push(a, b);
+    const a = await startNode({ short: "a", clusterPort: pa, strategy: "etcd", sets, shards: 1 });
+    nodes.push(a);
+    const b = await startNode({ short: "b", clusterPort: pb, strategy: "etcd", sets, shards: 1 });
+    nodes.push(b);
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     await messageCrosses(a, b, tag);
@@ -244,25 +241,24 @@ Deno.test(
         "cluster.k8s.namespace=mqtt",
         "cluster.discovery_interval=500ms",
       ];
-      const [a, b] = await Promise.all([
-        startNode({
-          short: "a",
-          host: "127.0.0.2",
-          clusterPort: port,
-          strategy: "k8s",
-          sets,
-          shards: 1,
-        }),
-        startNode({
-          short: "b",
-          host: "127.0.0.3",
-          clusterPort: port,
-          strategy: "k8s",
-          sets,
-          shards: 1,
-        }),
-      ]);
-      nodes.push(a, b);
+      const a = await startNode({
+        short: "a",
+        host: "127.0.0.2",
+        clusterPort: port,
+        strategy: "k8s",
+        sets,
+        shards: 1,
+      });
+      nodes.push(a);
+      const b = await startNode({
+        short: "b",
+        host: "127.0.0.3",
+        clusterPort: port,
+        strategy: "k8s",
+        sets,
+        shards: 1,
+      });
+      nodes.push(b);
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
       await messageCrosses(b, a, tag);

@@ -35,11 +35,15 @@ Deno.test(
     };
     try {
       // A dials B through the proxy only; B dials nobody.
-      const [a, b] = await Promise.all([
-        startNode({ short: "a", clusterPort: pa, seeds: [`b@127.0.0.1:${proxy.port}`], shards: 1 }),
-        startNode({ short: "b", clusterPort: pb, strategy: "manual", shards: 1 }),
-      ]) as [ClusterNode, ClusterNode];
-      nodes.push(a, b);
+      const a = await startNode({
+        short: "a",
+        clusterPort: pa,
+        seeds: [`b@127.0.0.1:${proxy.port}`],
+        shards: 1,
+      });
+      nodes.push(a);
+      const b = await startNode({ short: "b", clusterPort: pb, strategy: "manual", shards: 1 });
+      nodes.push(b);
       await waitUp(a, [b.name]);
       const pubA = await client(a, "p29nA");
       const subB = await client(b, "s29nB");

@@ -14,7 +14,7 @@ import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
 import { decodeBase64 } from "../bytes.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
-import { NodeState } from "./node_state.ts";
+import { batches, NodeState } from "./node_state.ts";
 import type { ClusterHost } from "./host.ts";
 
 export type { ClusterHost };
@@ -173,7 +173,7 @@ export class Cluster {
   /** A shard's filter gained its first (add) or lost its last subscriber. */
   shardRoute(shard: number, add: boolean, filter: string): void {
     const change = this.state.localRoute(shard, add, filter);
-    if (change) this.#broadcast(add ? Frame.RouteAdd : Frame.RouteDel, [str(filter)]);
+    if (change) this.#broadcast(add ? Frame.RouteAdd : Frame.RouteDel, [routeFrame([filter])]);
   }
 
   /** A shard's client joined (add) or left a shared-subscription group. */
@@ -185,9 +185,8 @@ export class Cluster {
 
   /** Shard `shard` restarted empty: its routes go, remote state is sent to it again. */
   shardRestarted(shard: number): void {
-    for (const { add, filter } of this.state.dropShard(shard)) {
-      this.#broadcast(add ? Frame.RouteAdd : Frame.RouteDel, [str(filter)]);
-    }
+    const gone = this.state.dropShard(shard).map((c) => c.filter);
+    for (const batch of batches(gone)) this.#broadcast(Frame.RouteDel, [routeFrame(batch)]);
     for (const m of this.state.dropShardShared(shard)) {
       this.#broadcast(Frame.SharedDel, [sharedFields(m)]);
     }
@@ -362,7 +361,9 @@ export class Cluster {
     });
     // The full set on every link up: the peer may have restarted or healed from a split.
     link.send(Frame.RoutesReset, []);
-    for (const filter of this.state.localFilters()) link.send(Frame.RouteAdd, [str(filter)]);
+    for (const batch of batches(this.state.localFilters())) {
+      link.send(Frame.RouteAdd, [routeFrame(batch)]);
+    }
     for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
     link.send(Frame.RoutesEnd, []);
     void this.#sendRetained(link);
@@ -507,9 +508,12 @@ export class Cluster {
           return;
         }
         case Frame.RouteAdd:
-        case Frame.RouteDel:
-          this.state.remoteRoute(peer, type === Frame.RouteAdd, r.str());
+        case Frame.RouteDel: {
+          const filters: string[] = [];
+          for (let n = r.u32(); n > 0; n--) filters.push(r.str());
+          this.state.remoteRoutes(peer, type === Frame.RouteAdd, filters);
           return;
+        }
         case Frame.SharedAdd:
         case Frame.SharedDel: {
           const m = { group: r.str(), filter: r.str(), clientId: r.str(), subscription: r.str() };
@@ -549,6 +553,13 @@ export class Cluster {
 
 function str(s: string): Uint8Array {
   return new FieldWriter().str(s).finish();
+}
+
+/** RouteAdd / RouteDel payload: count, then the filters. */
+function routeFrame(filters: readonly string[]): Uint8Array {
+  const w = new FieldWriter().u32(filters.length);
+  for (const f of filters) w.str(f);
+  return w.finish();
 }
 
 function sharedFields(m: SharedKey): Uint8Array {

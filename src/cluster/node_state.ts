@@ -12,11 +12,25 @@ import {
   FieldWriter,
   RecordKind,
   remoteSharedHead,
+  ROUTES_PER_BATCH,
   type SharedKey,
 } from "../ipc/mod.ts";
 import type { ClusterHost } from "./host.ts";
 
 export type { SharedKey };
+
+/** Cuts `items` into arrays of at most ROUTES_PER_BATCH. */
+export function* batches(items: Iterable<string>): Generator<string[]> {
+  let batch: string[] = [];
+  for (const x of items) {
+    batch.push(x);
+    if (batch.length >= ROUTES_PER_BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
 
 const memberKey = (m: SharedKey) => `${m.group}\u0000${m.filter}\u0000${m.clientId}`;
 
@@ -92,8 +106,8 @@ export class NodeState {
   /** Sends every peer's routes and members to one (restarted) shard. */
   replayTo(shard: number): void {
     for (const [node, filters] of this.#remote) {
-      for (const f of filters) {
-        this.#host.toShard(shard, RecordKind.NodeRoute, [encodeNodeRoute(true, node, f)]);
+      for (const batch of batches(filters)) {
+        this.#host.toShard(shard, RecordKind.NodeRoute, [encodeNodeRoute(true, node, batch)]);
       }
     }
     for (const [node, members] of this.#remoteShared) {
@@ -123,12 +137,15 @@ export class NodeState {
     this.#toAll(RecordKind.NodeReset, [payload]);
   }
 
-  remoteRoute(node: string, add: boolean, filter: string): void {
+  /** Routes a peer gained (add) or lost, one frame's worth. */
+  remoteRoutes(node: string, add: boolean, changed: readonly string[]): void {
     let filters = this.#remote.get(node);
     if (!filters) this.#remote.set(node, filters = new Set());
-    if (add) filters.add(filter);
-    else filters.delete(filter);
-    this.#toAll(RecordKind.NodeRoute, [encodeNodeRoute(add, node, filter)]);
+    for (const f of changed) {
+      if (add) filters.add(f);
+      else filters.delete(f);
+    }
+    this.#toAll(RecordKind.NodeRoute, [encodeNodeRoute(add, node, changed)]);
   }
 
   remoteShared(node: string, add: boolean, m: SharedKey): void {

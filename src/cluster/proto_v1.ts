@@ -24,9 +24,9 @@ export const Frame = {
   RoutesReset: 10,
   /** Nothing: the full set that followed RoutesReset is complete. */
   RoutesEnd: 15,
-  /** filter str: the sender gained its first subscriber of the filter. */
+  /** count u32, filters str: the sender gained its first subscriber of each filter. */
   RouteAdd: 11,
-  /** filter str: ... lost its last one. */
+  /** count u32, filters str: ... lost its last one. */
   RouteDel: 12,
   /** group, filter, client id, subscription (str each): a shared-subscription member joined. */
   SharedAdd: 13,

@@ -45,15 +45,40 @@ export function decodeOpShared(b: Uint8Array): { add: boolean; m: SharedKey } {
   return { add, m: { group: r.str(), filter: r.str(), clientId: r.str(), subscription: r.str() } };
 }
 
-/** NodeRoute (op, node, filter). */
-export function encodeNodeRoute(add: boolean, node: string, filter: string): Uint8Array {
-  return new FieldWriter().u8(add ? 1 : 0).str(node).str(filter).finish();
+/**
+ * NodeRoute (op, node, count, filters): many filters per record, so that a peer's full set of
+ * 100,000 routes is a few hundred records, not 100,000.
+ *
+ * @example
+ * ```ts
+ * import { decodeNodeRoute, encodeNodeRoute } from "./cluster_records.ts";
+ * import assert from "node:assert/strict";
+ * const r = decodeNodeRoute(encodeNodeRoute(false, "b@h", ["a/#", "c"]));
+ * assert.deepEqual(r, { add: false, node: "b@h", filters: ["a/#", "c"] });
+ * ```
+ */
+export function encodeNodeRoute(
+  add: boolean,
+  node: string,
+  filters: readonly string[],
+): Uint8Array {
+  const w = new FieldWriter().u8(add ? 1 : 0).str(node).u32(filters.length);
+  for (const f of filters) w.str(f);
+  return w.finish();
 }
 
-export function decodeNodeRoute(b: Uint8Array): { add: boolean; node: string; filter: string } {
+export function decodeNodeRoute(b: Uint8Array): { add: boolean; node: string; filters: string[] } {
   const r = new FieldReader(b);
-  return { add: r.u8() === 1, node: r.str(), filter: r.str() };
+  const add = r.u8() === 1;
+  const node = r.str();
+  const n = r.u32();
+  const filters: string[] = [];
+  for (let i = 0; i < n; i++) filters.push(r.str());
+  return { add, node, filters };
 }
+
+/** Filters per RouteAdd frame and NodeRoute record in a full set. */
+export const ROUTES_PER_BATCH = 1000;
 
 /** NodeMember (op, node, membership). */
 export function encodeNodeMember(add: boolean, node: string, m: SharedKey): Uint8Array {

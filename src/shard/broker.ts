@@ -168,7 +168,7 @@ export class Broker {
     switch (kind) {
       case RecordKind.NodeRoute: {
         const r = decodeNodeRoute(payload);
-        this.#opts.nodes.remoteRoute(r.add, r.node, r.filter);
+        for (const f of r.filters) this.#opts.nodes.remoteRoute(r.add, r.node, f);
         return true;
       }
       case RecordKind.NodeMember: {
