@@ -32,3 +32,4 @@ export {
   shardOf,
   shardOfPartition,
 } from "./partition.ts";
+export * from "./cluster_records.ts";

@@ -49,6 +49,38 @@ export const RecordKind = {
   SharedLeave: 28,
   /** A message picked for one group member, sent to the member's shard. */
   SharedDeliver: 29,
+  // Cluster records (issue 15; payloads in cluster_records.ts). Shard → supervisor:
+  /** op u8 (1 add, 0 remove), filter: this shard's first/last subscriber of a filter. */
+  ClusterRoute: 40,
+  /** op u8, group, filter, client id, subscription: a shared member of this shard. */
+  ClusterShared: 41,
+  /** node, topic, message bytes: one message for node's subscribers (once per node). */
+  NodeForward: 42,
+  /** node, client id, subscription, hops u8, message bytes: one shared member's message. */
+  NodeShared: 43,
+  /** topic, message bytes: a retained write to replicate to every node. */
+  ClusterRetain: 44,
+  /** client id: a client connected here (after authentication); other nodes end theirs. */
+  ClusterClientOpen: 52,
+  /** request id u32, client id: ask the other nodes for the client's session (takeover). */
+  ClusterTakeover: 53,
+  /** Supervisor → shard: request id u32, body str (the moved session as JSON, "" for none). */
+  TakeoverAnswer: 54,
+  // Supervisor → shard:
+  /** op u8, node, filter: a route of another node. */
+  NodeRoute: 45,
+  /** op u8, node, group, filter, client id, subscription: a member on another node. */
+  NodeMember: 46,
+  /** node: forget every route and member of that node. */
+  NodeReset: 47,
+  /** message (encoded Message): from another node; dispatch here, never forward again. */
+  RemotePublish: 48,
+  /** client id, subscription, hops u8, message bytes: a shared delivery from another node. */
+  RemoteShared: 49,
+  /** message (encoded Message): a retained write made on another node. */
+  RemoteRetain: 50,
+  /** client id: the client connected on another node; end it here (0x8E). */
+  RemoteClientOpen: 51,
   /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
   Pad: 253,
   /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */

@@ -121,6 +121,7 @@ export class Shard implements ChannelOutput {
       },
       kick: (clientId) => this.#kick(clientId),
       store: this.#store,
+      toSupervisor: (kind, parts) => this.#toSupervisor.write(kind, parts),
     });
   }
 
@@ -351,8 +352,26 @@ export class Shard implements ChannelOutput {
         );
         return;
       }
+      case RecordKind.RemoteClientOpen:
+        this.#takenOverElsewhere(r.str());
+        return;
       default:
+        if (this.svc.broker.applyClusterRecord(kind, payload)) return;
         this.svc.log.error("Unknown record kind {kind} from the supervisor", { kind });
+    }
+  }
+
+  /**
+   * The client connected on another node: its connection here ends with 0x8E (session taken
+   * over) and its session here is discarded (docs/cluster.md: the session does not move yet).
+   */
+  #takenOverElsewhere(clientId: string): void {
+    const ch = this.svc.registry.channelOf(clientId);
+    if (ch) ch.disconnect(ReasonCode.SessionTakenOver, "takenover");
+    if (this.svc.registry.discard(clientId)) {
+      this.svc.log.info("Client {clientId} connected on another node: session discarded here", {
+        clientId,
+      });
     }
   }
 

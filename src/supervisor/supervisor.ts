@@ -36,6 +36,9 @@ import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
+import { clusterRecord, type ClusterRuntime, startCluster } from "./_cluster_glue.ts";
+import type { Cluster } from "../cluster/mod.ts";
+import { shardOf } from "../ipc/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
 
@@ -147,6 +150,7 @@ class Node implements Supervisor, ReloadTarget {
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
+  #cluster: ClusterRuntime | null = null;
   /** The store worker and the supervisor's own port to it (started before any listener). */
   readonly #store: StoreLink;
   #events: ConnectionEvents = {
@@ -198,6 +202,11 @@ class Node implements Supervisor, ReloadTarget {
         );
       },
     });
+  }
+
+  /** The cluster links, when the node is clustered. */
+  get cluster(): Cluster | undefined {
+    return this.#cluster?.cluster;
   }
 
   get connectionCount(): number {
@@ -258,6 +267,15 @@ class Node implements Supervisor, ReloadTarget {
       });
     }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    this.#cluster = await startCluster(this.#config, {
+      shardCount: this.#links.length,
+      shardOf: (key) => shardOf(key, this.#links.length),
+      toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),
+      request: (shard, method, params) => this.#rpc.call(shard, method, params),
+      pauseClients: (on) => {
+        for (const link of this.#links) link.setClusterPause(on);
+      },
+    });
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
@@ -356,6 +374,8 @@ class Node implements Supervisor, ReloadTarget {
     this.#stopGc();
     ringDoorbell(this.#pool.mesh.supervisorDoorbell);
     await this.#pump;
+    // After the drain: wills and last forwards of the shards went out on the links.
+    await this.#cluster?.stop();
     for (const conn of this.#conns.values()) conn.end();
     await this.#allClosed(CLOSE_TIMEOUT_MS);
     for (const conn of this.#conns.values()) conn.destroy();
@@ -427,6 +447,7 @@ class Node implements Supervisor, ReloadTarget {
     const old = this.#links[index];
     this.#links[index] = new ShardLink(index, rings);
     this.#rpc.failShard(index, "the shard restarted");
+    this.#cluster?.cluster.shardRestarted(index);
     if (!old) return;
     old.close();
     const orphans = [...old.connections];
@@ -501,6 +522,7 @@ class Node implements Supervisor, ReloadTarget {
           return;
         }
         default:
+          if (clusterRecord(this.#cluster?.cluster, link.index, kind, payload)) return;
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }
     } catch (err) {
