@@ -206,7 +206,9 @@ async function runStart(args: string[]): Promise<number> {
   try {
     handle = await startSupervisor(config, {
       controlSocket: true,
-      reloadSource: () => loadConfig(opts),
+      // `extra`: `PUT /api/v5/configs` keys, applied over the same file, environment and flags.
+      reloadSource: (extra: readonly string[] = []) =>
+        loadConfig({ ...opts, sets: [...(opts.sets ?? []), ...extra] }),
       requestStop: () => signalled.stop("culex stop"),
     });
   } catch (e) {

@@ -7,7 +7,9 @@
  * - startup:   open a store of --sessions persistent sessions and --retained retained messages
  *              and load what N shards need, directly and through the store worker;
  * - retained:  "#" over every retained message, "sensor/+/temp" (one match per 1000);
- * - rss:       RSS growth for --queued messages queued for offline sessions (a child process).
+ * - rss:       RSS growth for --queued messages queued for offline sessions (a child process);
+ * - broker:    a Culex process with the disc retainer on that data set: start to listening,
+ *              "#" and "sensor/+/temp" subscribers (store_broker.ts), --runs times.
  * Writes bench/results/store.json.
  */
 
@@ -23,11 +25,13 @@ import {
 } from "../src/store/mod.ts";
 import { benchMessage, benchSid, ensureDataSet, SPECS } from "./_store_data.ts";
 import { runPlacement } from "./store_placement.ts";
+import { runBrokerRetained } from "./store_broker.ts";
 
 const { values: f } = parseArgs({
   args: Deno.args,
   options: {
-    sections: { type: "string", default: "commit,placement,startup,retained,rss" },
+    sections: { type: "string", default: "commit,placement,startup,retained,rss,broker" },
+    runs: { type: "string", default: "3" },
     duration: { type: "string", default: "2" },
     sessions: { type: "string", default: "100000" },
     retained: { type: "string", default: "1000000" },
@@ -133,7 +137,7 @@ if (sections.has("placement")) {
 }
 
 const sessionsN = Number(f.sessions), retainedN = Number(f.retained), shards = Number(f.shards);
-if (sections.has("startup") || sections.has("retained")) {
+if (sections.has("startup") || sections.has("retained") || sections.has("broker")) {
   ensureDataSet(f.data, sessionsN, retainedN);
 }
 
@@ -323,6 +327,10 @@ if (sections.has("rss")) {
   console.log(
     `rss: ${r.queued} queued messages for ${r.sessions} offline sessions: RSS ${r.beforeMiB} -> ${r.afterMiB} MiB (+${r.growthMiB} MiB), store file ${r.fileMiB} MiB, ${r.rowsPerSec} rows/s`,
   );
+}
+
+if (sections.has("broker")) {
+  results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs));
 }
 
 Deno.mkdirSync(f.out.slice(0, f.out.lastIndexOf("/")), { recursive: true });

@@ -103,19 +103,30 @@ export function time(v: unknown): string {
 /** A button that asks once more before it acts (no native confirm(): it blocks automation). */
 export function confirmButton(label: string, action: () => Promise<void>): HTMLButtonElement {
   let armed = false;
+  let disarm: ReturnType<typeof setTimeout> | undefined;
   const button = h("button", { class: "danger", type: "button" }, label);
   button.addEventListener("click", async () => {
     if (!armed) {
       armed = true;
       button.textContent = `Confirm ${label.toLowerCase()}`;
-      setTimeout(() => {
+      disarm = setTimeout(() => {
         armed = false;
         button.textContent = label;
       }, 4000);
       return;
     }
+    clearTimeout(disarm);
     button.disabled = true;
-    await action().finally(() => button.disabled = false);
+    try {
+      await action();
+      button.textContent = label;
+    } catch (e) {
+      // Shown on the button itself: the row it belongs to may have no other place for it.
+      button.textContent = `${label} failed: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      button.disabled = false;
+      armed = false;
+    }
   });
   return button;
 }

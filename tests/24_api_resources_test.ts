@@ -227,6 +227,25 @@ Deno.test("24 api resources: keys, subscriptions, retained, bans, metrics, prome
           const cfg = await api.get("/configs");
           assertEquals(cfg.json.mqtt.max_inflight, 32, "EMQX key names");
           assertEquals(cfg.json.dashboard.default_password, "******", "secrets masked");
+          const put = await api.put("/configs", {
+            mqtt: { max_inflight: 64 },
+            listeners: { tcp: { default: { max_connections: 10 } } },
+          });
+          assertEquals(put.status, 200, put.text);
+          // The default ACL file is re-read on every reload, so it is reported too.
+          assert(put.json.applied.includes("mqtt.max_inflight"), put.text);
+          assertEquals(
+            put.json.restart_required,
+            ["listeners.tcp.default.max_connections"],
+            "restart",
+          );
+          assertEquals((await api.get("/configs")).json.mqtt.max_inflight, 64, "in effect");
+          const bad = await api.put("/configs", { mqtt: { max_inflight: "many" } });
+          assertEquals([bad.status, bad.json.code], [400, "BAD_REQUEST"], bad.text);
+          assert(bad.json.message.includes("mqtt.max_inflight"), bad.json.message);
+          const unknown = await api.put("/configs", { mqtt: { max_inflite: 1 } });
+          assertEquals(unknown.status, 400, unknown.text);
+          assertEquals((await api.get("/configs")).json.mqtt.max_inflight, 64, "unchanged");
         });
 
         await t.step("/prometheus/stats parses as Prometheus text with EMQX's names", async () => {

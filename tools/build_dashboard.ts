@@ -45,6 +45,7 @@ async function shortHash(text: string): Promise<string> {
 /** Builds every asset in memory: file name → contents. */
 async function buildAssets(): Promise<Map<string, string>> {
   const uplotDir = await npmPackageDir(UPLOT);
+  const license = (await Deno.readTextFile(`${uplotDir}/LICENSE`)).replaceAll("*/", "* /");
   // esbuild does not know Deno's npm cache: point the bare "uplot" import at its ESM build.
   const resolveNpm: esbuild.Plugin = {
     name: "deno-npm-uplot",
@@ -61,12 +62,18 @@ async function buildAssets(): Promise<Map<string, string>> {
     legalComments: "eof",
     write: false,
     plugins: [resolveNpm],
+    // uPlot's MIT license travels with the bundled copy of its code.
+    footer: { js: `/*! uPlot ${UPLOT.slice(UPLOT.lastIndexOf("@") + 1)}:\n${license}*/` },
     logLevel: "error",
   });
   await esbuild.stop();
   const js = result.outputFiles[0]?.text;
   if (js === undefined) throw new Error("esbuild produced no output");
-  const css = await Deno.readTextFile(`${uplotDir}/dist/uPlot.min.css`) + "\n" +
+  const css =
+    `/*! uPlot ${
+      UPLOT.slice(UPLOT.lastIndexOf("@") + 1)
+    }'s styles, MIT License (in the script) */\n` +
+    await Deno.readTextFile(`${uplotDir}/dist/uPlot.min.css`) + "\n" +
     await Deno.readTextFile(new URL("dashboard/style.css", root));
   const jsName = `app-${await shortHash(js)}.js`;
   const cssName = `app-${await shortHash(css)}.css`;

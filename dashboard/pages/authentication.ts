@@ -39,21 +39,29 @@ function usersSection(id: string): HTMLElement {
         title: "",
         cell: (u) => {
           const pwd = h("input", { type: "password", placeholder: "new password", class: "small" });
+          const done = h("span", { role: "status" });
           const set = h("button", {
             type: "button",
             class: "secondary",
             onclick: async () => {
-              await call("PUT", `/authentication/${seg(id)}/users/${seg(u.user_id)}`, {
-                body: { password: pwd.value, is_superuser: u.is_superuser ?? false },
-              });
-              pwd.value = "";
+              try {
+                await call("PUT", `/authentication/${seg(id)}/users/${seg(u.user_id)}`, {
+                  body: { password: pwd.value, is_superuser: u.is_superuser ?? false },
+                });
+                pwd.value = "";
+                done.className = "ok";
+                done.textContent = "Saved.";
+              } catch (e) {
+                done.className = "error";
+                done.textContent = e instanceof Error ? e.message : String(e);
+              }
             },
           }, "Set password");
           const del = confirmButton("Delete", async () => {
             await call("DELETE", `/authentication/${seg(id)}/users/${seg(u.user_id)}`);
             await list.reload();
           });
-          return [pwd, set, del];
+          return [pwd, set, del, done];
         },
       },
     ],

@@ -124,8 +124,11 @@ export async function renderAuthorization(main: HTMLElement): Promise<void> {
       call<{ sources: Source[] } | Source[]>("GET", "/authorization/sources"),
     ]);
     const list = Array.isArray(sources) ? sources : sources.sources;
+    // Culex's GET /authorization/sources carries the settings beside the sources.
+    const { sources: _s, ...besides } = Array.isArray(sources) ? { sources } : sources;
+    const shownSettings = settings ?? (Object.keys(besides).length > 0 ? besides : null);
     main.append(
-      ...(settings ? [h("h3", null, "Settings"), kvTable(settings)] : []),
+      ...(shownSettings ? [h("h3", null, "Settings"), kvTable(shownSettings)] : []),
       h("h3", null, "Sources, in order"),
       table(
         [

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { ApiError, changePassword, currentUser, login, requirePasswordChange } from "../api.ts";
+import {
+  ApiError,
+  changePassword,
+  currentUser,
+  login,
+  mustChangePassword,
+  requirePasswordChange,
+} from "../api.ts";
 import { field, h } from "../dom.ts";
 
 /** The rule EMQX applies to a new password: 8–64 characters of at least two kinds. */
@@ -79,7 +86,9 @@ export function renderChangePassword(box: HTMLElement): void {
       "p",
       null,
       `Choose a new password for ${currentUser() ?? ""}. `,
-      "The default password must be changed before the dashboard can be used.",
+      mustChangePassword()
+        ? "The default password must be changed before the dashboard can be used."
+        : h("a", { href: "#/overview" }, "Back to the dashboard"),
     ),
     field("Current password", oldPwd),
     field("New password", newPwd),

@@ -18,6 +18,13 @@ const MAX_SAMPLES = WINDOW_S * 1000 / SAMPLE_MS + 1;
 
 type Counters = Record<string, number>;
 
+/** An uptime in milliseconds (EMQX's unit) as days, hours and minutes. */
+function uptime(ms: number): string {
+  const m = Math.floor(ms / 60_000);
+  const parts = [[Math.floor(m / 1440), "d"], [Math.floor(m / 60) % 24, "h"], [m % 60, "min"]];
+  return parts.filter(([v], i) => v !== 0 || i === 2).map(([v, u]) => `${v} ${u}`).join(" ");
+}
+
 /** Sums per-node objects (GET /stats and /metrics answer a list without `aggregate=true`). */
 function aggregate(body: unknown): Counters {
   const nodes = Array.isArray(body) ? body : [body];
@@ -85,10 +92,19 @@ export function renderOverview(main: HTMLElement): () => void {
     }),
   );
   const status = h("div", { class: "status" });
+  const nodes = h("div", { class: "status", id: "nodes" });
+  // The node line is a nicety: an API without GET /nodes leaves it empty.
+  call<Record<string, unknown>[]>("GET", "/nodes").then((list) => {
+    nodes.textContent = list.map((n) =>
+      `${String(n.node)} · ${String(n.node_status ?? "")} · version ${String(n.version ?? "?")}` +
+      (typeof n.uptime === "number" ? ` · up ${uptime(n.uptime)}` : "")
+    ).join("  |  ");
+  }, () => {});
   const chartBoxes = CHARTS.map(() => h("div", { class: "card chart" }));
   replace(
     main,
     h("h2", null, "Overview"),
+    nodes,
     cardRow,
     status,
     h("div", { class: "charts" }, chartBoxes),

@@ -41,7 +41,8 @@ export function renderRetained(main: HTMLElement): void {
         detail,
         h("h3", null, `Retained on ${t}`),
         kvTable(rest),
-        h("pre", { class: "payload" }, payload === undefined ? "" : payloadText(payload)),
+        h("h4", null, "Payload"),
+        h("pre", { class: "card payload" }, payload === undefined ? "" : payloadText(payload)),
       );
     } catch (e) {
       replace(detail, errorLine(e));

@@ -15,5 +15,6 @@ export {
   MemoryAdminStore,
 } from "./admin_store.ts";
 export { ADMIN_GROUP, StoreAdminStore } from "./admin_store_durable.ts";
+
 // `culex ctl admins passwd` applies the same password rule as the API.
 export { weakPassword } from "./_password.ts";

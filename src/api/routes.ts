@@ -17,7 +17,8 @@ import { apiKeyRoutes } from "./routes_api_key.ts";
 import { bannedRoutes } from "./routes_banned.ts";
 import { subscriptionRoutes } from "./routes_subs.ts";
 import { type ListenerInfo, nodeRoutes } from "./routes_node.ts";
-export type { ListenerInfo };
+import { type ConfigChange, configRoutes } from "./routes_configs.ts";
+export type { ConfigChange, ListenerInfo };
 import { authRoutes } from "./routes_auth.ts";
 
 /** What the routes are built from. */
@@ -29,6 +30,9 @@ export interface RouteDeps {
   running(): boolean;
   /** Epoch ms when the node started. */
   readonly startedAt: number;
+  readonly applyConfig?: (sets: readonly string[]) => Promise<ConfigChange>;
+  /** The configuration in effect (changes with PUT /configs and SIGHUP). */
+  readonly currentConfig?: () => Config;
 }
 
 /** Every route. */
@@ -48,5 +52,6 @@ export function allRoutes(deps: RouteDeps): Route[] {
     ...nodeRoutes(deps),
     ...apiKeyRoutes(deps.auth.keys),
     ...authRoutes(control, config),
+    ...configRoutes(deps.currentConfig ?? (() => config), deps.applyConfig),
   ];
 }

@@ -1,8 +1,7 @@
 /**
  * The node: `GET /stats`, `/metrics` (EMQX's `aggregate`), `/nodes`, `/nodes/{node}`,
- * `/listeners`, `/prometheus/stats` (no authentication, as EMQX without
- * `prometheus.enable_basic_auth`; text, or JSON on `Accept: application/json`) and
- * `GET /configs` (the running configuration, secrets masked).
+ * `/listeners` and `/prometheus/stats` (no authentication, as EMQX without
+ * `prometheus.enable_basic_auth`; text, or JSON on `Accept: application/json`).
  *
  * @module
  */
@@ -46,22 +45,6 @@ function gauges(): NodeGauges {
     nodesRunning: 1,
     nodesStopped: 0,
   };
-}
-
-/** camelCase keys to EMQX's snake_case, secrets masked. */
-function configJson(v: unknown, key = ""): unknown {
-  if (/password|secret|keyfile_password/i.test(key) && typeof v === "string" && v !== "") {
-    return "******";
-  }
-  if (Array.isArray(v)) return v.map((x) => configJson(x));
-  if (v === Infinity) return "infinity";
-  if (typeof v !== "object" || v === null) return v;
-  return Object.fromEntries(
-    Object.entries(v).map(([k, x]) => {
-      const snake = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-      return [snake, configJson(x, snake)];
-    }),
-  );
 }
 
 /** The routes; see the file header. */
@@ -195,17 +178,6 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
         return new Response(prometheusText(stats, metrics, gauges()), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
-      },
-    }),
-    route({
-      method: "GET",
-      path: "/configs",
-      tag: "Configs",
-      summary: "The running configuration (EMQX's key names; secrets masked)",
-      responses: { 200: "the configuration" },
-      handle() {
-        const { warnings: _w, ...rest } = config;
-        return json(configJson(rest));
       },
     }),
   ];

@@ -17,7 +17,7 @@ import { type AdminStore, FileAdminStore } from "./admin_store.ts";
 import { ApiAuth } from "./auth.ts";
 import { errorResponse, json } from "./_http.ts";
 import { ApiError } from "./_http.ts";
-import { allRoutes, type ListenerInfo } from "./routes.ts";
+import { allRoutes, type ConfigChange, type ListenerInfo } from "./routes.ts";
 import { openApiDocument } from "./openapi.ts";
 import { Router } from "./router.ts";
 
@@ -32,6 +32,13 @@ export interface ApiDeps {
   listeners(): ListenerInfo[];
   /** Where admins live; default: a file under node.data_dir. */
   readonly admins?: AdminStore;
+  /**
+   * `PUT /configs`: loads the node's configuration with these `key=value` sets laid over it and
+   * applies what can change at run time (src/supervisor/reload.ts). Absent: PUT /configs is 501.
+   */
+  readonly applyConfig?: (sets: readonly string[]) => Promise<ConfigChange>;
+  /** The configuration in effect (GET /configs); default: the one given at start. */
+  readonly currentConfig?: () => Config;
   /** Non-API paths (the dashboard's pages); null = not one of its paths. */
   readonly dashboard?: (request: Request) => Promise<Response | null>;
 }

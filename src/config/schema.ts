@@ -133,6 +133,7 @@ const forceGcShape = {
   interval: duration(1000, MAX_TIMER_MS).default(10_000),
   heap_growth: size(MB, GB).default(8 * MB),
   quiet_rate: int(0, UNLIMITED).default(1000),
+  trim_native: bool().default(true),
 };
 
 const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
@@ -140,6 +141,7 @@ const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   interval: g.interval,
   heapGrowth: g.heap_growth,
   quietRate: g.quiet_rate,
+  trimNative: g.trim_native,
 }));
 
 /**

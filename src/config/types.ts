@@ -112,6 +112,8 @@ export interface ForceGcConfig {
   readonly heapGrowth: number;
   /** Work per second (ring records, socket reads) under which an isolate counts as quiet. */
   readonly quietRate: number;
+  /** After a collection, give the C heap's free pages back (glibc malloc_trim; needs --allow-ffi). */
+  readonly trimNative: boolean;
 }
 
 export interface Config {

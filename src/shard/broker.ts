@@ -22,6 +22,7 @@ import type { Metrics } from "./metrics.ts";
 import type { Delivery } from "./delivery.ts";
 import { RouteTable, ShardMatch } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
+import type { DiscRetained } from "./retained_disc.ts";
 import type { Session, SubOptions } from "./session.ts";
 import { type SharedMember, SharedSubs } from "./shared_subs.ts";
 import { SubscriptionIndex } from "./subscription_index.ts";
@@ -56,6 +57,8 @@ export interface BrokerPort {
 /** What the Broker takes from the config. */
 export interface BrokerOptions {
   readonly retainer: Retainer;
+  /** Retained messages in the store file (`storage_type: disc`) instead of `retainer`. */
+  readonly disc?: DiscRetained | null;
   readonly shared: SharedSubs;
   readonly retainEnabled: boolean;
   /** Deliver at the subscription's QoS even when published lower (EMQX upgrade_qos). */
@@ -69,6 +72,9 @@ interface RetainedQuery {
   remaining: number;
 }
 
+/** Disc retained messages delivered between two looks at the subscriber's backlog. */
+const RETAINED_CHUNK = 100;
+
 /** A SharedDeliver that finds its member gone is passed on at most this often. */
 const MAX_SHARED_HOPS = 3;
 
@@ -77,6 +83,8 @@ export class Broker {
   readonly index = new SubscriptionIndex();
   readonly routes = new RouteTable();
   readonly retainer: Retainer;
+  /** Set with `retainer.backend.storage_type: disc`: `retainer` then stays empty. */
+  readonly disc: DiscRetained | null;
   readonly shared: SharedSubs;
   readonly #port: BrokerPort;
   readonly #opts: BrokerOptions;
@@ -91,6 +99,7 @@ export class Broker {
     this.#opts = opts;
     this.#shardSet = new ShardMatch(port.count);
     this.retainer = opts.retainer;
+    this.disc = opts.disc ?? null;
     this.shared = opts.shared;
   }
 
@@ -104,7 +113,13 @@ export class Broker {
   publish(original: Message, source: PublishSource): number {
     const message = this.#port.hooks.publish(original, source);
     if ("reasonCode" in message) return message.reasonCode;
-    if (message.retain && this.#opts.retainEnabled) this.#storeRetained(message);
+    if (message.retain && this.#opts.retainEnabled) {
+      if (this.disc) {
+        if (this.disc.store(message) && message.payload.byteLength > 0) {
+          this.#port.metrics.add("messages.retained");
+        }
+      } else this.#storeRetained(message);
+    }
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
     let encoded: Uint8Array[] | null = null;
@@ -211,10 +226,18 @@ export class Broker {
 
   /**
    * Sends the retained messages matching a new subscription: an exact filter asks the one
-   * owner shard, a wildcard asks every shard. Answers arrive as RetainAnswer records.
+   * owner shard, a wildcard asks every shard. Answers arrive as RetainAnswer records. With a
+   * disc retainer the store file is read instead, page by page.
    */
   requestRetained(clientId: string, filter: string, opts: SubOptions): void {
     if (!this.#opts.retainEnabled) return;
+    if (this.disc) {
+      this.disc.lookup(
+        filter,
+        (page, more) => this.#deliverPaced(clientId, filter, opts, page, 0, more),
+      );
+      return;
+    }
     const targets = hasWildcard(filter)
       ? [...Array(this.#port.count).keys()]
       : [shardOf(filter, this.#port.count)];
@@ -388,18 +411,51 @@ export class Broker {
     const q = this.#queries.get(id);
     if (!q) return;
     if (--q.remaining <= 0) this.#queries.delete(id);
-    const session = this.#port.session(q.clientId);
+    this.#deliverRetainedTo(q.clientId, q.filter, q.opts, found);
+  }
+
+  /**
+   * Delivers a page of disc retained messages from `from` on, pausing while the subscriber is
+   * backlogged (Session.whenUnblocked), then asks for the next page; stops when the
+   * subscription is gone or replaced.
+   */
+  #deliverPaced(
+    clientId: string,
+    filter: string,
+    opts: SubOptions,
+    page: Message[],
+    from: number,
+    more: (go: boolean) => void,
+  ): void {
+    let i = from;
+    for (; i < page.length; i += RETAINED_CHUNK) {
+      const session = this.#port.session(clientId);
+      if (!session || session.subscriptions.get(filter) !== opts) return more(false);
+      if (session.backlogged) {
+        const at = i;
+        session.whenUnblocked(() => this.#deliverPaced(clientId, filter, opts, page, at, more));
+        return;
+      }
+      this.#deliverRetainedTo(clientId, filter, opts, page.slice(i, i + RETAINED_CHUNK));
+    }
+    more(true);
+  }
+
+  /** Delivers retained messages to a subscription; false when it is gone or replaced. */
+  #deliverRetainedTo(clientId: string, filter: string, opts: SubOptions, found: Message[]) {
+    const session = this.#port.session(clientId);
     // The subscription may be gone or replaced by the time the answer arrives.
-    if (!session || session.subscriptions.get(q.filter) !== q.opts) return;
+    if (!session || session.subscriptions.get(filter) !== opts) return false;
     const now = this.#port.clock.now();
     for (const message of found) {
       session.deliver({
         message,
-        qos: this.#grantedQos(q.opts.qos, message.qos),
+        qos: this.#grantedQos(opts.qos, message.qos),
         retain: true, // [MQTT-3.3.1-8]
-        subscriptionIds: q.opts.subscriptionId > 0 ? [q.opts.subscriptionId] : [],
+        subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
       }, now);
     }
+    return true;
   }
 
   /** Sends a record to every other shard and commits it before anything else is answered. */

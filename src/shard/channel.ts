@@ -27,6 +27,7 @@ import type { ClientFacts, Hooks, PublishVerdict } from "./hooks.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { WorkQueue } from "./work_queue.ts";
+import type { StorePass } from "./store_pass.ts";
 import { ChannelSender } from "./_channel_send.ts";
 import { InputFlow } from "./_input_flow.ts";
 import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
@@ -55,6 +56,8 @@ export interface ChannelServices {
   readonly hooks: Hooks;
   readonly authMethods: EnhancedAuthRegistry;
   readonly work: WorkQueue;
+  /** The durable store's per-pass writes; null when nothing of this broker is stored. */
+  readonly store?: StorePass | null;
   /** The packet dispatcher (handlers/dispatch.ts), injected so channel.ts imports no handler. */
   readonly dispatch: (ch: Channel, packet: Packet) => void;
   /** A refusal of this client before authentication (a ban: 0x8A), or null to go on. */

@@ -5,18 +5,43 @@
  * min-heap by due time and one timer armed for the earliest; bounded by a broker-wide count
  * (SharedCounts, so the bound holds whatever shard a publisher lands on). A held message keeps a
  * copy of just its payload when that was a view into a larger buffer (see _keep.ts).
+ *
+ * With a store (`retainer.backend.storage_type: disc` or durable sessions) every scheduled
+ * message is also a row of the store's `delayed` table, written in the shard's pass commit (the
+ * PUBACK of the `$delayed` publish follows that commit: handlers/publish.ts), keyed in one of
+ * this shard's partitions; load() puts the rows of this shard's partitions back in the heap at
+ * start, and a message that fires deletes its row in the commit of the pass that published it.
+ * A message due while the broker was down fires once right after the start.
  */
 
 import type { DelayedConfig } from "../config/types.ts";
 import { CountKind, type SharedCounts } from "../ipc/mod.ts";
-import { type Message, MqttError, ReasonCode, validateTopicName } from "../mqtt/mod.ts";
+import { partitionOf } from "../ipc/mod.ts";
+import {
+  decodeMessage,
+  type Message,
+  MqttError,
+  ReasonCode,
+  validateTopicName,
+} from "../mqtt/mod.ts";
+import { makeKey } from "../store/mod.ts";
+import type { StorePass } from "./store_pass.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import { keepMessage } from "./_keep.ts";
 
 interface Pending {
   readonly due: number;
   readonly seq: number;
+  /** The store row's key; 0 without a store. */
+  readonly id: number;
   readonly message: Message;
+}
+
+/** Where a shard keeps its delayed messages across restarts. */
+export interface DelayedStore {
+  readonly pass: StorePass;
+  /** This shard's partitions [first, end): new rows are keyed in one of them. */
+  readonly partitions: readonly [number, number];
 }
 
 /** Splits a delayed topic: null when `topic` is not one; throws MqttError 0x90 when malformed. */
@@ -49,14 +74,19 @@ export class DelayedPublish {
 
   readonly #counts: SharedCounts;
   readonly #clock: Clock;
+  readonly #store: DelayedStore | null;
+  /** Next free key number per partition of this shard (from the store at load()). */
+  #nextKey = new Map<number, number>();
 
   constructor(
     config: DelayedConfig,
     counts: SharedCounts,
     clock: Clock,
     publish: (m: Message) => void,
+    store: DelayedStore | null = null,
   ) {
     this.#clock = clock;
+    this.#store = store;
     this.#max = config.maxDelayedMessages;
     this.#maxDelay = config.maxDelayInterval;
     this.#counts = counts;
@@ -75,9 +105,39 @@ export class DelayedPublish {
     if (this.#max > 0 && this.#counts.total(CountKind.Delayed) >= this.#max) {
       throw new MqttError(ReasonCode.QuotaExceeded, "Too many delayed messages");
     }
-    this.#push({ due: now + delayMs, seq: this.#seq++, message: keepMessage(message) });
+    const due = now + delayMs;
+    const id = this.#store ? this.#newKey(message.origin) : 0;
+    if (this.#store) this.#store.pass.batch.delay(id, due, message);
+    this.#push({ due, seq: this.#seq++, id, message: keepMessage(message) });
     this.#counts.add(CountKind.Delayed, 1);
     this.#arm(now);
+  }
+
+  /**
+   * Puts the store's rows of this shard's partitions in the heap (call once, before the shard
+   * takes clients). Returns how many were loaded.
+   */
+  async load(): Promise<number> {
+    const store = this.#store;
+    if (!store) return 0;
+    const [first, end] = store.partitions;
+    const partitions = Array.from({ length: end - first }, (_, i) => first + i);
+    const [next, rows] = await Promise.all([
+      store.pass.client.readAsync({ kind: "nextKeys", partitions }),
+      store.pass.client.readAsync({ kind: "delayed", partitions }),
+    ]);
+    this.#nextKey = new Map(Object.entries(next).map(([p, n]) => [Number(p), n]));
+    for (const row of rows) {
+      this.#push({
+        due: row.dueAt,
+        seq: this.#seq++,
+        id: row.id,
+        message: decodeMessage(row.body),
+      });
+    }
+    this.#counts.add(CountKind.Delayed, rows.length);
+    this.#arm(this.#clock.now());
+    return rows.length;
   }
 
   /** Publishes everything due, then re-arms for the next. */
@@ -85,6 +145,7 @@ export class DelayedPublish {
     while (this.#heap.length > 0 && (this.#heap[0] as Pending).due <= now) {
       const p = this.#pop() as Pending;
       this.#counts.add(CountKind.Delayed, -1);
+      if (p.id !== 0) this.#store?.pass.batch.delayDelete(p.id);
       this.#publish({ ...p.message, timestamp: now });
     }
     this.#arm(now);
@@ -93,6 +154,16 @@ export class DelayedPublish {
   stop(): void {
     this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** A key in the publisher's partition when this shard owns it, else in this shard's first. */
+  #newKey(origin: string): number {
+    const [first, end] = this.#store!.partitions;
+    const own = partitionOf(origin);
+    const p = own >= first && own < end ? own : first;
+    const n = this.#nextKey.get(p) ?? 1;
+    this.#nextKey.set(p, n + 1);
+    return makeKey(p, n);
   }
 
   #arm(now: number): void {

@@ -53,6 +53,8 @@ export class Session {
   #nextPacketId = 1;
   /** The socket's pending output is over its high watermark: hold deliveries in the queue. */
   #congested = false;
+  /** Callers waiting for the backlog to clear (a disc retained lookup's next page). */
+  #unblockWaiters: (() => void)[] | null = null;
 
   /** Epoch ms when the session was created (the API's created_at). */
   readonly createdAt: number;
@@ -116,6 +118,30 @@ export class Session {
     this.#output = null;
     this.#congested = false;
     this.disconnectedAt = now;
+    this.#runUnblocked();
+  }
+
+  /**
+   * True while more deliveries would only pile up: the socket is congested or the queue holds
+   * half its bound (then a burst such as a page of retained messages would be dropped). Never
+   * true offline: a queue of an offline session fills and drops by its own policy.
+   */
+  get backlogged(): boolean {
+    if (this.#output === null) return false;
+    return this.#congested || this.queueLength * 2 >= this.#mqtt.maxMqueueLen;
+  }
+
+  /** Runs `fn` once the session is no longer backlogged (or detached). */
+  whenUnblocked(fn: () => void): void {
+    if (!this.backlogged) return fn();
+    (this.#unblockWaiters ??= []).push(fn);
+  }
+
+  #runUnblocked(): void {
+    const waiters = this.#unblockWaiters;
+    if (waiters === null || this.backlogged) return;
+    this.#unblockWaiters = null;
+    for (const fn of waiters) fn();
   }
 
   /**
@@ -228,10 +254,11 @@ export class Session {
     if (!out) return;
     while (!this.#congested) {
       const d = this.#queue?.peek();
-      if (!d || (d.qos > 0 && this.#inflight.isFull())) return;
+      if (!d || (d.qos > 0 && this.#inflight.isFull())) break;
       this.#queue!.dequeue();
       this.#send(out, d, now);
     }
+    if (this.#unblockWaiters !== null) this.#runUnblocked();
   }
 
   #send(out: SessionOutput, d: Delivery, now: number): void {

@@ -128,3 +128,25 @@ Deno.test("Session.setCongested() holds deliveries in the queue until relief", (
   s.setCongested(false, 0);
   assert.deepEqual(out.sent, ["t/1#0", "t/2#1"]);
 });
+
+Deno.test("Session.backlogged: on while congested or the queue is half full; whenUnblocked runs once it clears", () => {
+  const s = new Session("c", mqtt, 0);
+  const out = recorder();
+  s.attach(out, 10);
+  assert.equal(s.backlogged, false);
+  let resumed = 0;
+  s.whenUnblocked(() => resumed++); // not backlogged: at once
+  assert.equal(resumed, 1);
+  s.setCongested(true, 0);
+  assert.equal(s.backlogged, true);
+  s.whenUnblocked(() => resumed++);
+  s.deliver(delivery(1, 0), 0); // queued while congested
+  s.deliver(delivery(2, 0), 0);
+  assert.equal(resumed, 1);
+  s.setCongested(false, 0); // the queue drains, then the waiter runs
+  assert.deepEqual(out.sent, ["t/1#0", "t/2#0"]);
+  assert.equal(resumed, 2);
+  // Offline: never backlogged (the queue's own policy applies).
+  s.detach(0);
+  assert.equal(s.backlogged, false);
+});

@@ -10,6 +10,7 @@ import { writeU32LE } from "../bytes.ts";
 import type { Config } from "../config/types.ts";
 import { startForceGc } from "../idle_gc.ts";
 import {
+  blockOnDoorbell,
   FieldReader,
   readDoorbell,
   RecordKind,
@@ -34,6 +35,14 @@ import { StoreClient } from "../store/mod.ts";
  */
 const CLIENT_BATCH = 32;
 const TICK_MS = 1000;
+/**
+ * While traffic flows the loop blocks on its doorbell (Atomics.wait) instead of sleeping in the
+ * event loop, and gives the event loop a turn at least this often (timers, control messages,
+ * I/O of authentication backends are delayed by at most this).
+ */
+const YIELD_MS = 2;
+/** After this long without work the loop sleeps in the event loop again (an idle shard costs nothing). */
+const LINGER_MS = 20;
 
 /** One shard; see the file header. */
 export class Shard implements ChannelOutput {
@@ -55,6 +64,9 @@ export class Shard implements ChannelOutput {
   readonly #outboundHeader = new Uint8Array(8);
   #stopped = false;
   #tick: TimerHandle | undefined;
+  /** performance.now() of the last pass that did work, and of the last event loop turn. */
+  #lastWork = -Infinity;
+  #lastYield = 0;
 
   /** This shard's port to the store worker; null without one (tests of the shard alone). */
   readonly #store: StoreClient | null;
@@ -108,12 +120,19 @@ export class Shard implements ChannelOutput {
         );
       },
       kick: (clientId) => this.#kick(clientId),
+      store: this.#store,
     });
   }
 
   /** Loads this shard's partitions from the store (durable mode) before the first pass. */
   async load(): Promise<void> {
     // Filled in by the durable sessions wiring.
+    // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
+    // partitions go back into its heap.
+    const delayed = await this.svc.delayed?.load() ?? 0;
+    if (delayed > 0) {
+      this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
+    }
   }
 
   /** Runs the drain loop and the tick until shutdown. */
@@ -146,6 +165,7 @@ export class Shard implements ChannelOutput {
     this.svc.clock.clearTimer(this.#tick);
     this.#stopGc();
     this.svc.delayed?.stop();
+    this.svc.store?.flush(); // the last pass's writes (wills' retained messages) go first
     this.#store?.close();
   }
 
@@ -220,22 +240,54 @@ export class Shard implements ChannelOutput {
       this.svc.broker.answerQueries();
       // Results of asynchronous work next: they were decided before the client bytes below.
       work += this.svc.work.runSettled();
+      let clientRecords = 0;
       if (!this.#toSupervisor.congested) {
-        work += this.#fromSupervisor.drain(
+        clientRecords = this.#fromSupervisor.drain(
           (kind, payload) => this.#onClientRecord(kind, payload),
           CLIENT_BATCH,
         );
+        work += clientRecords;
       }
       this.#flushAll();
       this.#workDone += work;
-      if (work === 0) {
-        await waitDoorbell(this.#rings.doorbell, seen);
+      const now = performance.now();
+      if (work > 0) this.#lastWork = now;
+      if (clientRecords === CLIENT_BATCH || readDoorbell(this.#rings.doorbell) !== seen) {
+        // More is waiting. A macrotask turn between passes: timers, control messages and the
+        // ring writers' space notifications run while traffic keeps the rings busy.
+        await this.#yield();
+        continue;
+      }
+      // Everything committed before this pass was taken and nothing rang since: sleep now
+      // rather than after one more, empty pass (at 5,000 paced messages a second nearly every
+      // pass handles one message, and that pass was one more event loop turn per wake-up).
+      if (now - this.#lastWork < LINGER_MS && this.#mayBlock()) {
+        // Traffic: block on the doorbell (a cheap futex wake), yielding every YIELD_MS.
+        const slice = YIELD_MS - (now - this.#lastYield);
+        if (slice <= 0) await this.#yield();
+        else blockOnDoorbell(this.#rings.doorbell, seen, slice);
       } else {
-        // A macrotask turn between passes: timers, control messages and the ring writers'
-        // space notifications run while traffic keeps the rings busy.
-        await new Promise((resolve) => setImmediate(resolve));
+        // Quiet, or the event loop has work of ours to finish: sleep in it.
+        await waitDoorbell(this.#rings.doorbell, seen);
+        this.#lastYield = performance.now();
       }
     }
+  }
+
+  /** One macrotask turn of the event loop: timers, messages, I/O and settled waits run. */
+  async #yield(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
+  }
+
+  /**
+   * True when blocking the thread delays nothing but timers and control messages: no
+   * asynchronous work is out (its result comes through the event loop) and no ring writer waits
+   * for space (its wake-up is an Atomics.waitAsync in this isolate).
+   */
+  #mayBlock(): boolean {
+    return this.svc.work.inFlight === 0 && this.#congestedPeers === 0 &&
+      !this.#toSupervisor.congested;
   }
 
   /** Commits this pass's output: per-connection batches, then every ring. */

@@ -11,7 +11,8 @@
 import { getLogger } from "@logtape/logtape";
 import { EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Config } from "../config/types.ts";
-import { FieldWriter, SharedCounts } from "../ipc/mod.ts";
+import { FieldWriter, partitionsOfShard, SharedCounts } from "../ipc/mod.ts";
+import type { StoreClient } from "../store/mod.ts";
 import type { Message } from "../mqtt/mod.ts";
 import { Broker } from "./broker.ts";
 import type { Channel, ChannelServices } from "./channel.ts";
@@ -22,6 +23,8 @@ import { Hooks } from "./hooks.ts";
 import { Metrics } from "./metrics.ts";
 import { addPublishRules } from "./publish_rules.ts";
 import { Retainer } from "./retainer.ts";
+import { DiscRetained } from "./retained_disc.ts";
+import { StorePass } from "./store_pass.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { SharedSubs } from "./shared_subs.ts";
 import { addSysEvents } from "./sys.ts";
@@ -36,6 +39,7 @@ export interface ShardServices extends ChannelServices {
   readonly index: number;
   readonly count: number;
   readonly delayed: DelayedPublish | null;
+  readonly store: StorePass | null;
   readonly security: ShardSecurity;
   /** One reusable record field writer for the shard's own records (replies). */
   readonly fields: FieldWriter;
@@ -66,6 +70,8 @@ export interface ShardWiring {
   kick(clientId: string): boolean;
   /** Tells the supervisor about a ban decided in this shard (flapping). */
   reportBan(entry: BanEntry): void;
+  /** This shard's port to the store worker (docs/store.md), or null without one. */
+  readonly store?: StoreClient | null;
 }
 
 /** Builds a shard's parts. */
@@ -84,38 +90,67 @@ export function composeServices(w: ShardWiring): ShardServices {
   const counts = new SharedCounts(w.counts, w.count, w.index);
   let registry: SessionRegistry<Channel> | null = null;
   let retainWarnedAt = -Infinity;
+  const onRetainRefused = (why: "refused" | "too_large") => {
+    // Logged at most once a minute: a full store refuses every new topic until there is room.
+    const now = clock.now();
+    if (now - retainWarnedAt < 60_000) return;
+    retainWarnedAt = now;
+    log.warn(
+      "Retained message not stored: {why} (retainer.backend.max_retained_messages, " +
+        "retainer.max_payload_size)",
+      { why: why === "refused" ? "the store is full" : "the payload is over the limit" },
+    );
+  };
+  const work = new WorkQueue(w.wake);
+  let storeWarnedAt = -Infinity;
+  const store = w.store
+    ? new StorePass(w.store, work, (r) => {
+      metrics.add("messages.dropped");
+      const now = clock.now();
+      if (now - storeWarnedAt < 60_000) return; // once a minute: a full disk refuses every commit
+      storeWarnedAt = now;
+      log.error("The store refused a commit ({code}): {message}", r);
+    })
+    : null;
+  const disc = store && config.retainer.storageType === "disc"
+    ? new DiscRetained(store, config.retainer.maxPayloadSize, onRetainRefused, (filter, err) => {
+      log.error("Reading retained messages for {filter} failed: {err}", {
+        filter,
+        err: err.message,
+      });
+    })
+    : null;
   const broker = new Broker({
     index: w.index,
     count: w.count,
     clock,
     hooks,
     metrics,
-    onRetainRefused: (why) => {
-      // Logged at most once a minute: a full store refuses every new topic until there is room.
-      const now = clock.now();
-      if (now - retainWarnedAt < 60_000) return;
-      retainWarnedAt = now;
-      log.warn(
-        "Retained message not stored: {why} (retainer.max_retained_messages, max_payload_size)",
-        {
-          why: why === "refused" ? "the store is full" : "the payload is over the limit",
-        },
-      );
-    },
+    onRetainRefused,
     sendToShard: w.sendToShard,
     flushPeers: w.flushPeers,
     whenPeersCommitted: w.whenPeersCommitted,
     session: (clientId) => registry?.get(clientId),
   }, {
     retainer: new Retainer(config.retainer, counts),
+    disc,
     shared: new SharedSubs(config.broker.sharedSubscriptionStrategy),
     retainEnabled: config.retainer.enable && config.mqtt.retainAvailable,
     upgradeQos: config.mqtt.upgradeQos,
   });
   registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
+  // Delayed messages are kept in the store with a disc retainer or durable sessions.
+  const keepDelayed = store !== null &&
+    (config.retainer.storageType === "disc" || config.durableSessions.enable);
   const delayed = config.delayed.enable
-    ? new DelayedPublish(config.delayed, counts, clock, publishDelayed)
+    ? new DelayedPublish(
+      config.delayed,
+      counts,
+      clock,
+      publishDelayed,
+      keepDelayed ? { pass: store, partitions: partitionsOfShard(w.index, w.count) } : null,
+    )
     : null;
   addPublishRules(hooks, { delayed, maxTopicLevels: config.mqtt.maxTopicLevels, metrics, log });
   addSysEvents(hooks, config, clock, (m) => void broker.publish(m, "sys"));
@@ -146,9 +181,10 @@ export function composeServices(w: ShardWiring): ShardServices {
     registry,
     authMethods,
     delayed,
+    store,
     security,
     admit: (client) => security.admit(client),
-    work: new WorkQueue(w.wake),
+    work,
     dispatch: dispatchPacket,
     fields: new FieldWriter(),
     kick: w.kick,

@@ -10,7 +10,16 @@
  */
 
 import type { BanEntry, BanInput, Banned, StoredUser } from "../auth/mod.ts";
+import {
+  type BanRecord,
+  isRefusal,
+  StoreBatch,
+  type StoreClient,
+  StoreError,
+  type WireBatch,
+} from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
+import { StoredRetained } from "./retained_view.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
 export interface PageQuery {
@@ -56,6 +65,10 @@ export class BrokerControl {
   readonly #shards: () => number;
   readonly #shardOf: (key: string) => number;
   readonly #banned: Banned;
+  /** The supervisor's port to the store: bans are kept there (docs/store.md). */
+  #store: StoreClient | null = null;
+  /** Set with `retainer.backend.storage_type: disc`: retained messages are read from the file. */
+  #retained: StoredRetained | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -73,6 +86,45 @@ export class BrokerControl {
     this.#banned = banned;
   }
 
+  /**
+   * Keeps bans in the store from now on, and loads the ones kept there: expired ones are
+   * deleted, the others added here and on every shard. Call once at start, after the shards
+   * are ready and before any listener opens. `retainedOnDisc`: answer the retained listings,
+   * reads and deletes from the file (`retainer.backend.storage_type: disc`). Returns how many
+   * bans were loaded.
+   */
+  async attachStore(
+    store: StoreClient,
+    opts: { retainedOnDisc?: boolean; now?: number } = {},
+  ): Promise<number> {
+    const now = opts.now ?? Date.now();
+    this.#store = store;
+    if (opts.retainedOnDisc) this.#retained = new StoredRetained(store);
+    const live: BanEntry[] = [];
+    const expired = new StoreBatch();
+    for (let after: BanRecord | null = null;;) {
+      const page: BanRecord[] = await store.readAsync({ kind: "banned", after, limit: 1000 });
+      for (const r of page) {
+        const entry = { ...r, until: r.until ?? Infinity } as BanEntry;
+        if (entry.until <= now) expired.banDelete(r.as, r.who);
+        else live.push(entry);
+      }
+      if (page.length < 1000) break;
+      after = page[page.length - 1]!;
+    }
+    if (expired.size > 0) await this.#commit(expired.take());
+    let loaded = 0;
+    for (const entry of live) {
+      try {
+        if ("added" in this.#banned.add(entry)) loaded++;
+      } catch {
+        continue; // expired between the read and now, or no longer valid: not spread
+      }
+      await this.#rpc.gather("banned.add", { entry });
+    }
+    return loaded;
+  }
+
   /** The node's bans (EMQX's GET /banned), expired ones dropped. */
   listBans(): BanEntry[] {
     this.#banned.purge();
@@ -86,6 +138,16 @@ export class BrokerControl {
   async addBan(input: BanInput): Promise<{ added: BanEntry } | { exists: BanEntry }> {
     const r = this.#banned.add(input);
     const entry = "added" in r ? r.added : r.exists;
+    if ("added" in r && this.#store) {
+      const b = new StoreBatch();
+      b.ban({ ...entry, until: entry.until === Infinity ? null : entry.until });
+      try {
+        await this.#commit(b.take());
+      } catch (err) {
+        this.#banned.delete(entry.as, entry.who); // not kept: not in force either
+        throw err;
+      }
+    }
     await this.#rpc.gather("banned.add", { entry });
     return r;
   }
@@ -93,8 +155,19 @@ export class BrokerControl {
   /** Removes a ban everywhere; false when there was none. */
   async deleteBan(as: BanEntry["as"], who: string): Promise<boolean> {
     const had = this.#banned.delete(as, who);
+    if (this.#store) {
+      const b = new StoreBatch();
+      b.banDelete(as, who);
+      await this.#commit(b.take());
+    }
     await this.#rpc.gather("banned.delete", { as, who });
     return had;
+  }
+
+  /** Commits a batch through the supervisor's port; a refusal throws its StoreError. */
+  async #commit(batch: WireBatch): Promise<void> {
+    const [r] = await this.#store!.commitAsync(batch);
+    if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
   }
 
   /** Clients of every shard, filtered (EMQX's GET /clients query) and paged. */
@@ -171,6 +244,7 @@ export class BrokerControl {
         out[k] = k === "topics.count" ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
       }
     }
+    if (this.#retained) out["retained.count"] = await this.#retained.count();
     return out;
   }
 
@@ -200,29 +274,25 @@ export class BrokerControl {
   }
 
   /** Retained messages of every shard (no payloads), paged. */
-  listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+  async listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+    if (this.#retained) {
+      const { page, limit } = pageOf(query);
+      const p = await this.#retained.list((page - 1) * limit, limit, query.topic ?? null);
+      return paged(p.items, page, limit, p.total);
+    }
     return this.#pageAcross("retained.list", query, query.topic ? { topic: query.topic } : {});
   }
 
   /** One retained message with its payload (base64), or null. */
   getRetained(topic: string): Promise<Json | null> {
+    if (this.#retained) return this.#retained.get(topic);
     return this.#rpc.call(this.#shardOf(topic), "retained.get", { topic });
   }
 
   /** Deletes one retained message; false when there was none. */
   deleteRetained(topic: string): Promise<boolean> {
+    if (this.#retained) return this.#retained.delete(topic);
     return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
-  }
-
-  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
-  async cleanRetained(filter = "#"): Promise<number> {
-    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
-    return counts.reduce((a, b) => a + b, 0);
-  }
-
-  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
-  async updateConfig(config: unknown): Promise<void> {
-    await this.#rpc.gather("config.update", { config });
   }
 
   /** Users of the built-in database authenticator (every shard holds all: shard 0 answers). */
@@ -281,6 +351,17 @@ export class BrokerControl {
   async deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
     const r = await this.#rpc.gather<boolean>("authz.rules.delete", { kind, who });
     return r.some((x) => x);
+  }
+
+  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
+  async cleanRetained(filter = "#"): Promise<number> {
+    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
+  async updateConfig(config: unknown): Promise<void> {
+    await this.#rpc.gather("config.update", { config });
   }
 
   /**

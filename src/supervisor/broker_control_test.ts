@@ -39,7 +39,6 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
-
       `node.data_dir=${DATA_DIR}`,
       "log.level=error",
     ],
@@ -51,7 +50,6 @@ Deno.test("BrokerControl: clients, subscriptions, publish, stats and retained an
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
-
       `node.data_dir=${DATA_DIR}`,
       "log.level=error",
       "sys_topics.sys_msg_interval=0",

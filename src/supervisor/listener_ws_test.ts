@@ -102,7 +102,6 @@ Deno.test("a paused shard stops reading a WebSocket client (its writes block)", 
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
-
       `node.data_dir=${DATA_DIR}`,
       "listeners.ws.default.bind=127.0.0.1:0",
       "ipc.ring_size=64KB",

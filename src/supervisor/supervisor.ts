@@ -29,11 +29,13 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
+import { serveDashboard } from "../dashboard/serve.ts";
+
 import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
-import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "../api/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
 
@@ -83,8 +85,11 @@ export interface StartSupervisorOptions {
    * Off by default so that in-process tests need no data directory; the CLI turns it on.
    */
   controlSocket?: boolean;
-  /** How reload() re-reads the configuration (the CLI: the same file, env and flags). */
-  reloadSource?: () => Config;
+  /**
+   * How reload() re-reads the configuration (the CLI: the same file, env and flags); `extra`
+   * are `key=value` sets laid over it (`PUT /api/v5/configs`).
+   */
+  reloadSource?: (extra?: readonly string[]) => Config;
   /** What `culex stop` does; default: SIGTERM to this process, as a service manager would. */
   requestStop?: () => void;
 }
@@ -126,6 +131,8 @@ class Node implements Supervisor, ReloadTarget {
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
+  /** The last pass stopped at BATCH records on some ring: more may be waiting. */
+  #batchFull = false;
   #nextId = 1;
   #stopped = false;
   /** Socket reads and ring records handled so far: the idle GC's measure of load. */
@@ -204,7 +211,7 @@ class Node implements Supervisor, ReloadTarget {
   reload(): Promise<ReloadResult> {
     const source = this.#options.reloadSource;
     if (!source) return Promise.reject(new Error("this node has no configuration to re-read"));
-    return reloadConfig(this, source);
+    return reloadConfig(this, () => source());
   }
 
   applyConfig(next: Config): Promise<ReloadResult> {
@@ -233,6 +240,11 @@ class Node implements Supervisor, ReloadTarget {
     // The store opens (or refuses to) before any shard loads from it or any listener opens.
     await this.#store.start();
     await this.#pool.start();
+    // Bans kept in the store are in force on every shard before the first client connects.
+    const bans = await this.control.attachStore(this.#store.client!, {
+      retainedOnDisc: this.#config.retainer.storageType === "disc",
+    });
+    if (bans > 0) log.info("Loaded {n} bans from the store", { n: bans });
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
@@ -250,6 +262,14 @@ class Node implements Supervisor, ReloadTarget {
       config: this.#config,
       control: this.control,
       listeners: () => this.#listenerInfo(),
+      dashboard: serveDashboard,
+      currentConfig: () => this.config,
+      ...(this.#options.reloadSource
+        ? {
+          applyConfig: (sets: readonly string[]) =>
+            this.applyConfig(this.#options.reloadSource!(sets)),
+        }
+        : {}),
       // Admins live in the durable store's users table (group "dashboard").
       ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
     });
@@ -315,6 +335,7 @@ class Node implements Supervisor, ReloadTarget {
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
+    this.#gate.close();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
     if (late.length > 0) log.warning("Shards {late} did not finish shutdown in time", { late });
     // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
@@ -411,7 +432,10 @@ class Node implements Supervisor, ReloadTarget {
     const bell = this.#pool.mesh.supervisorDoorbell;
     while (!this.#stopped) {
       const seen = readDoorbell(bell);
-      if (this.#drainOnce() === 0) {
+      const work = this.#drainOnce();
+      // Sleep at once when the pass took everything and nothing rang since (the wake-up is a
+      // macrotask turn too): one event loop iteration less per wake-up (see Shard.#run).
+      if (work === 0 || (!this.#batchFull && readDoorbell(bell) === seen)) {
         await waitDoorbell(bell, seen);
       } else {
         // Socket reads and writes are macrotasks: let them run between busy passes.
@@ -423,7 +447,12 @@ class Node implements Supervisor, ReloadTarget {
   /** One pass over every shard → supervisor ring; writes go out once per pass. */
   #drainOnce(): number {
     let work = 0;
-    for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    this.#batchFull = false;
+    for (const link of this.#links) {
+      const n = link.drain(this.#onRecord, BATCH);
+      if (n === BATCH) this.#batchFull = true;
+      work += n;
+    }
     this.#workDone += work;
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;

@@ -159,7 +159,6 @@ Deno.test("supervisor end to end with echo shards", async (t) => {
     sets: [
       "listeners.tcp.default.bind=127.0.0.1:0",
       "dashboard.listeners.http.enable=false",
-
       `node.data_dir=${DATA_DIR}`,
       "listeners.tcp.default.max_connections=6",
       "mqtt.idle_timeout=400ms",

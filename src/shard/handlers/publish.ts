@@ -8,6 +8,7 @@
 
 import type { IPublishPacket } from "../../mqtt/mod.ts";
 import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
+import { isRefusal } from "../../store/mod.ts";
 import type { Channel } from "../channel.ts";
 import { authorize, enforceDenyAction, type Verdict } from "./_authorize.ts";
 
@@ -57,10 +58,17 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   else route(ch, p, topic, verdict);
 }
 
-/** Publishes an authorized message and acknowledges with the broker's reason. */
+/**
+ * Publishes an authorized message and acknowledges with the broker's reason. When the publish
+ * wrote to the store (a retained message on disc, a delayed message kept there), the
+ * acknowledgement follows the pass's commit; a refused commit answers 0x97 (full) or 0x80 on
+ * MQTT 5 and closes a 3.x connection, which has no such codes.
+ */
 function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict): void {
   const { clock, broker, metrics, log } = ch.svc;
   const now = clock.now();
+  const store = ch.svc.store ?? null;
+  const opsBefore = store?.size ?? 0;
   let reasonCode: number;
   if (verdict === "deny") {
     // EMQX: QoS 0 dropped, QoS 1/2 acknowledged with 0x87 (MQTT 5); the message goes nowhere.
@@ -75,7 +83,21 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
       metrics.add("messages.dropped.no_subscribers");
     }
   }
-  acknowledge(ch, p.qos, p.messageId ?? 0, reasonCode, now);
+  const packetId = p.messageId ?? 0;
+  if (store && p.qos > 0 && store.size > opsBefore) {
+    ch.suspendUntil(store.committed(), (r) => {
+      let code = reasonCode;
+      if (isRefusal(r)) {
+        code = r.code === "full" ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+        if (ch.protocolVersion !== 5) {
+          throw new MqttError(code, `The store refused the message: ${r.message}`);
+        }
+      }
+      acknowledge(ch, p.qos, packetId, code, clock.now());
+    });
+    return;
+  }
+  acknowledge(ch, p.qos, packetId, reasonCode, now);
 }
 
 /**

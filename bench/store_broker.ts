@@ -1,0 +1,169 @@
+/**
+ * The `broker` section of `deno task bench:store`: issue 13's retained figures through a real
+ * Culex process with `retainer.backend.storage_type: disc` on the data set's store file
+ * (1,000,000 retained `sensor/<n>/<metric>` messages): the time from spawning the process to
+ * "listening" (against the same process on an empty data directory), the time from SUBSCRIBE
+ * `#` to the last of the 1,000,000 retained messages on the socket, and from SUBSCRIBE
+ * `sensor/+/temp` to the last of its 1,000 matches. The subscriber is a raw socket that frames
+ * packets by their fixed headers only (bench/wire.ts), so the client costs next to nothing.
+ */
+
+import { connectPacket, DISCONNECT, Scanner, subscribePacket, T } from "./wire.ts";
+
+const LISTENING = /Listener tcp:default listening on 127\.0\.0\.1:(\d+)/;
+
+interface Running {
+  readonly port: number;
+  /** CPU ms of the broker process so far, every thread (/proc/<pid>/stat utime + stime). */
+  cpuMs(): number;
+  /** ms from spawn to the listening line. */
+  readonly listeningMs: number;
+  stop(): Promise<void>;
+}
+
+/** Spawns `culex start` on `dataDir`; resolves once tcp:default listens. */
+async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promise<Running> {
+  const sets = [
+    "listeners.tcp.default.bind=127.0.0.1:0",
+    "dashboard.listeners.http.enable=false",
+    "log.level=info",
+    "sys_topics.sys_msg_interval=0",
+    `node.data_dir=${dataDir}`,
+    ...(disc
+      ? ["retainer.backend.storage_type=disc", "retainer.backend.max_retained_messages=infinity"]
+      : []),
+  ];
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../main.ts", import.meta.url).pathname,
+      "start",
+      "--shards",
+      String(shards),
+      ...sets.flatMap((s) => ["--set", s]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const decoder = new TextDecoder();
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${log}`)), 120_000);
+    for (const stream of [child.stdout, child.stderr]) {
+      void (async () => {
+        for await (const chunk of stream) {
+          log += decoder.decode(chunk);
+          const m = LISTENING.exec(log);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        }
+      })();
+    }
+  });
+  const listeningMs = performance.now() - t0;
+  const tick = 100; // USER_HZ on Linux
+  return {
+    port,
+    cpuMs() {
+      const f = Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) * 1000 / tick;
+    },
+    listeningMs,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/** Subscribes `filter` at QoS 0 on a raw connection; ms from SUBSCRIBE to the n-th PUBLISH. */
+async function timeRetained(port: number, filter: string, n: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    let connacked: () => void = () => {};
+    const connack = new Promise<void>((r) => connacked = r);
+    let publishes = 0;
+    let done: () => void = () => {};
+    const all = new Promise<void>((r) => done = r);
+    const scanner = new Scanner((_buf, first) => {
+      const type = first >> 4;
+      if (type === T.CONNACK) connacked();
+      else if (type === T.PUBLISH && ++publishes === n) done();
+    });
+    const reading = (async () => {
+      const buf = new Uint8Array(256 * 1024);
+      for (;;) {
+        const got = await conn.read(buf).catch(() => null);
+        if (got === null) return;
+        scanner.push(buf.subarray(0, got));
+      }
+    })();
+    await conn.write(connectPacket(`bench-${crypto.randomUUID()}`));
+    await connack;
+    const t0 = performance.now();
+    await conn.write(subscribePacket(filter, 0));
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${filter}: ${publishes} of ${n} in 120 s`)), 120_000)
+    );
+    await Promise.race([all, timeout]);
+    const ms = performance.now() - t0;
+    await conn.write(DISCONNECT).catch(() => {});
+    conn.close();
+    await reading;
+    return ms;
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    throw e;
+  }
+}
+
+/** Runs the section; `retained` is the data set's count, `runs` repetitions of each figure. */
+export async function runBrokerRetained(
+  dataDir: string,
+  retained: number,
+  shards: number,
+  runs: number,
+): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {
+    emptyListeningMs: [],
+    listeningMs: [],
+    hashMs: [],
+    hashCpuMs: [],
+    sensorTempMs: [],
+    sensorTempWarmMs: [],
+  };
+  const sensors = Math.max(1, Math.round(retained / 1000));
+  for (let i = 0; i < runs; i++) {
+    const empty = await Deno.makeTempDir({ prefix: "culex_bench_empty_" });
+    const e = await spawnCulex(empty, shards, true);
+    out.emptyListeningMs!.push(e.listeningMs);
+    await e.stop();
+    await Deno.remove(empty, { recursive: true });
+
+    const b = await spawnCulex(dataDir, shards, true);
+    out.listeningMs!.push(b.listeningMs);
+    try {
+      out.sensorTempMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
+      out.sensorTempWarmMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
+      const cpu0 = b.cpuMs();
+      out.hashMs!.push(await timeRetained(b.port, "#", retained));
+      out.hashCpuMs!.push(b.cpuMs() - cpu0);
+    } finally {
+      await b.stop();
+    }
+    const f = (xs: number[]) => xs[xs.length - 1]!.toFixed(0);
+    console.log(
+      `broker, run ${i + 1}: listening after ${f(out.listeningMs!)} ms (empty store: ` +
+        `${f(out.emptyListeningMs!)} ms); "sensor/+/temp" ${sensors} matches in ` +
+        `${f(out.sensorTempMs!)} ms (again: ${f(out.sensorTempWarmMs!)} ms); "#" ${retained} ` +
+        `retained in ${f(out.hashMs!)} ms (broker CPU ${f(out.hashCpuMs!)} ms)`,
+    );
+  }
+  return out;
+}

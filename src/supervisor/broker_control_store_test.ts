@@ -1,0 +1,112 @@
+/**
+ * BrokerControl keeps bans in the store (issue 13): a ban added or deleted through it is
+ * committed before the answer, a new BrokerControl on the same file loads the bans in force,
+ * spreads them to the shards and deletes the expired ones. Against a real store over the worker
+ * protocol (StoreHost, MessagePorts); the shards are a recording stub of ShardRpc.
+ */
+
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { Banned } from "../auth/mod.ts";
+import { Store, StoreBatch, StoreClient, StoreHost } from "../store/mod.ts";
+import { cleanup, msg, options, tempDir } from "../store/_test_util.ts";
+import { BrokerControl } from "./broker_control.ts";
+import type { ShardRpc } from "./shard_rpc.ts";
+
+Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired ones deleted", async () => {
+  const dir = tempDir();
+  const store = Store.open(options(dir));
+  const host = new StoreHost(store);
+  const ports: StoreClient[] = [];
+  const connect = () => {
+    const ch = new MessageChannel();
+    host.attach(ch.port1);
+    const c = new StoreClient(ch.port2);
+    ports.push(c);
+    return c;
+  };
+  const spread: string[] = [];
+  const rpc = {
+    gather: (method: string, params: { entry?: { who: string }; who?: string }) => {
+      spread.push(`${method} ${params.entry?.who ?? params.who}`);
+      return Promise.resolve([]);
+    },
+  } as unknown as ShardRpc;
+  let now = 1_000_000;
+  const control = (banned: Banned) => new BrokerControl(rpc, () => 1, () => 0, banned);
+  try {
+    const first = control(new Banned(() => now));
+    strictEqual(await first.attachStore(connect(), { now }), 0);
+    await first.addBan({ as: "clientid", who: "forever", at: now });
+    await first.addBan({ as: "username", who: "brief", at: now, until: now + 1000 });
+    await first.addBan({ as: "peerhost_net", who: "10.0.0.0/8", at: now, until: now + 60_000 });
+    await first.addBan({ as: "clientid", who: "gone", at: now });
+    strictEqual(await first.deleteBan("clientid", "gone"), true);
+    deepStrictEqual(
+      store.security.bannedList().map((b) => [b.as, b.who, b.until]).sort(),
+      [
+        ["clientid", "forever", null],
+        ["peerhost_net", "10.0.0.0/8", now + 60_000],
+        ["username", "brief", now + 1000],
+      ],
+    );
+
+    // A restart 2 s later: "brief" has expired.
+    now += 2000;
+    spread.length = 0;
+    const banned = new Banned(() => now);
+    const second = control(banned);
+    strictEqual(await second.attachStore(connect(), { now }), 2);
+    deepStrictEqual(banned.list().map((b) => b.who).sort(), ["10.0.0.0/8", "forever"]);
+    deepStrictEqual(spread.sort(), ["banned.add 10.0.0.0/8", "banned.add forever"]);
+    deepStrictEqual(store.security.bannedList().map((b) => b.who).sort(), [
+      "10.0.0.0/8",
+      "forever",
+    ]);
+    strictEqual(
+      banned.isBanned({ clientId: "forever", username: "", peerhost: "" })?.who,
+      "forever",
+    );
+  } finally {
+    for (const p of ports) p.close();
+    host.close();
+    store.close();
+    cleanup(dir);
+  }
+});
+
+Deno.test("BrokerControl with retained on disc: count, listing pages, one message and delete come from the store", async () => {
+  const dir = tempDir();
+  const store = Store.open(options(dir));
+  const host = new StoreHost(store);
+  const ch = new MessageChannel();
+  host.attach(ch.port1);
+  const client = new StoreClient(ch.port2);
+  const rpc = {
+    gather: () => Promise.resolve([{ "retained.count": 0, "connections.count": 1 }]),
+  } as unknown as ShardRpc;
+  try {
+    const b = new StoreBatch();
+    for (let i = 0; i < 25; i++) b.retain(0, msg(`r/${i}`, `p${i}`, { retain: true }));
+    b.retain(0, msg("$SYS/brokers/x", "sys", { retain: true }));
+    store.apply(b.take());
+    const c = new BrokerControl(rpc, () => 1, () => 0, new Banned());
+    await c.attachStore(client, { retainedOnDisc: true });
+    strictEqual((await c.stats())["retained.count"], 26);
+    const p1 = await c.listRetained({ page: 1, limit: 10 });
+    const p3 = await c.listRetained({ page: 3, limit: 10 });
+    deepStrictEqual([p1.data.length, p1.meta.count, p1.meta.hasnext], [10, 26, true]);
+    deepStrictEqual([p3.data.length, p3.meta.hasnext], [6, false]);
+    ok(p3.data.some((m) => m.topic === "$SYS/brokers/x"));
+    ok(!("payload" in p1.data[0]!));
+    strictEqual((await c.getRetained("r/7"))?.payload, btoa("p7"));
+    strictEqual(await c.deleteRetained("r/7"), true);
+    strictEqual(await c.deleteRetained("r/7"), false);
+    strictEqual(await c.getRetained("r/7"), null);
+    strictEqual((await c.listRetained({ topic: "r/8" })).data.length, 1);
+  } finally {
+    client.close();
+    host.close();
+    store.close();
+    cleanup(dir);
+  }
+});
