@@ -283,12 +283,12 @@ export class Shard implements ChannelOutput {
 
   /**
    * True when blocking the thread delays nothing but timers and control messages: no
-   * asynchronous work is out (its result comes through the event loop) and no ring writer waits
-   * for space (its wake-up is an Atomics.waitAsync in this isolate).
+   * asynchronous work is out and no store reply is awaited (both come through the event loop),
+   * and no ring writer waits for space (its wake-up is an Atomics.waitAsync in this isolate).
    */
   #mayBlock(): boolean {
     return this.svc.work.inFlight === 0 && this.#congestedPeers === 0 &&
-      !this.#toSupervisor.congested;
+      !this.#toSupervisor.congested && (this.#store === null || this.#store.pending === 0);
   }
 
   /** Commits this pass's output: per-connection batches, then every ring. */
