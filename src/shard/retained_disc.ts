@@ -74,11 +74,6 @@ export class DiscRetained {
     return true;
   }
 
-  /** Removes one topic's retained message (an operator's delete). */
-  delete(topic: string): void {
-    this.#pass.batch.retainDelete(topic);
-  }
-
   /**
    * Reads the live retained messages matching `filter` page by page. `deliver` gets each page
    * (in a later pass) with `more`: it calls `more(true)` when it is ready for the next page (once
