@@ -89,6 +89,6 @@ for target in "${targets[@]}"; do
     --include workers/store.ts \
     --include config/ \
     --include src/dashboard/assets/ \
-    --allow-net --allow-read --allow-env --allow-sys --allow-write \
+    --allow-net --allow-read --allow-env --allow-sys --allow-write --allow-ffi \
     main.ts
 done

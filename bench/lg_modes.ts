@@ -22,6 +22,12 @@ export interface P2pSpec {
   /** Latencies of messages sent in the first warmupMs are not counted. */
   warmupMs: number;
   idPrefix: string;
+  /**
+   * "tick" (default): a 1 ms timer sends what is due, about rate/1000 messages at once.
+   * "even": one message every 1000/rate ms (200 µs at 5,000 msg/s), as ../shared/loadgen's
+   * timerfd does; a clock thread (evenTicks) wakes the sender.
+   */
+  pacing?: "tick" | "even";
 }
 
 /** Idle clients: connect `clients` (CONNECT/CONNACK) and hold them until told to close. */
@@ -54,6 +60,45 @@ function cpuSince(cpu0: ReturnType<typeof process.cpuUsage>, ms: number): number
 function pct(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+// The clock thread of "even" pacing: sleeps in Atomics.wait (a futex with a sub-millisecond
+// timeout; timers have 1 ms resolution) until each send is due, then bumps word 0 and wakes the
+// main thread's Atomics.waitAsync. Word 1 set to 1 stops it. CommonJS for node:worker_threads'
+// eval, which Node and Deno both run.
+const EVEN_CLOCK = `
+const { workerData } = require("node:worker_threads");
+const word = new Int32Array(workerData.sab);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const t0 = performance.now();
+for (let k = 1; Atomics.load(word, 1) === 0; k++) {
+  const wait = t0 + k * workerData.intervalMs - performance.now();
+  if (wait > 0) Atomics.wait(nap, 0, 0, wait);
+  Atomics.add(word, 0, 1);
+  Atomics.notify(word, 0);
+}`;
+
+/**
+ * Calls `onTick` every `intervalMs` (sub-millisecond) from a clock thread until stop(); ticks
+ * that come late are merged into one call. Used by "even" pacing.
+ */
+async function evenTicks(intervalMs: number, onTick: () => boolean): Promise<void> {
+  const { Worker } = await import("node:worker_threads");
+  const sab = new SharedArrayBuffer(8);
+  const word = new Int32Array(sab);
+  const clock = new Worker(EVEN_CLOCK, { eval: true, workerData: { sab, intervalMs } });
+  try {
+    let seen = 0;
+    for (;;) {
+      const r = Atomics.waitAsync(word, 0, seen);
+      if (r.async) await r.value;
+      seen = Atomics.load(word, 0);
+      if (!onTick()) return;
+    }
+  } finally {
+    Atomics.store(word, 1, 1);
+    await clock.terminate();
+  }
 }
 
 /** p2p mode; see P2pSpec. */
@@ -106,32 +151,41 @@ export async function setupP2p(spec: P2pSpec): Promise<() => Promise<Record<stri
     const t0 = performance.now();
     countFrom = t0 + spec.warmupMs;
     let attempted = 0;
-    await new Promise<void>((resolve) => {
-      const tick = () => {
-        const now = performance.now();
-        if (now - t0 >= spec.durationMs) return resolve();
-        const due = Math.floor((now - t0) * spec.rate / 1000) - attempted;
-        for (let k = 0; k < due; k++) {
-          const p = pubs[attempted++ % pubs.length]!;
-          if (p.inflight >= spec.window || p.conn.closed) {
-            skipped++;
-            continue;
-          }
-          const bytes = p.t.bytes.slice();
-          if (spec.qos > 0) {
-            setPid(bytes, p.t.pidOffset, p.nextPid);
-            p.nextPid = p.nextPid === 0xffff ? 1 : p.nextPid + 1;
-            p.inflight++;
-          }
-          f64[0] = performance.now();
-          bytes.set(f64b, p.t.payloadOffset);
-          p.conn.write(bytes);
-          sent++;
+    /** Sends what is due; false once the window is over. */
+    const sendDue = (): boolean => {
+      const now = performance.now();
+      if (now - t0 >= spec.durationMs) return false;
+      const due = Math.floor((now - t0) * spec.rate / 1000) - attempted;
+      for (let k = 0; k < due; k++) {
+        const p = pubs[attempted++ % pubs.length]!;
+        if (p.inflight >= spec.window || p.conn.closed) {
+          skipped++;
+          continue;
         }
-        setTimeout(tick, 1);
-      };
-      tick();
-    });
+        const bytes = p.t.bytes.slice();
+        if (spec.qos > 0) {
+          setPid(bytes, p.t.pidOffset, p.nextPid);
+          p.nextPid = p.nextPid === 0xffff ? 1 : p.nextPid + 1;
+          p.inflight++;
+        }
+        f64[0] = performance.now();
+        bytes.set(f64b, p.t.payloadOffset);
+        p.conn.write(bytes);
+        sent++;
+      }
+      return true;
+    };
+    if (spec.pacing === "even") {
+      await evenTicks(1000 / spec.rate, sendDue);
+    } else {
+      await new Promise<void>((resolve) => {
+        const tick = () => {
+          if (!sendDue()) return resolve();
+          setTimeout(tick, 1);
+        };
+        tick();
+      });
+    }
     const windowMs = performance.now() - t0;
     const cpuPct = cpuSince(cpu0, windowMs);
     const bound = performance.now() + P2P_DRAIN_MS;

@@ -167,6 +167,26 @@ export function targets(
     measured: `${fmt(p99)} ms`,
     met: Number.isFinite(p99) ? p99 < 2 : null,
   });
+  // Issue 11's efficiency targets, on the evenly paced p2p run.
+  const pacedC = med("p2p-qos1-paced", "p50", culex);
+  const pacedQ = med("p2p-qos1-paced", "p50", "mosquitto");
+  out.push({
+    target: `p2p-qos1-paced (issue 11): ${culex} p50 <= 2.5 x mosquitto`,
+    measured: `${fmt(pacedC)} vs ${fmt(pacedQ)} ms = ${(pacedC / pacedQ).toFixed(2)}×`,
+    met: Number.isFinite(pacedC / pacedQ) ? pacedC / pacedQ <= 2.5 : null,
+  });
+  const pacedP99 = med("p2p-qos1-paced", "p99", culex);
+  out.push({
+    target: `p2p-qos1-paced (issue 11): ${culex} p99 < 1.5 ms`,
+    measured: `${fmt(pacedP99)} ms`,
+    met: Number.isFinite(pacedP99) ? pacedP99 < 1.5 : null,
+  });
+  const pacedCpu = med("p2p-qos1-paced", "brokerCpuPct", culex);
+  out.push({
+    target: `p2p-qos1-paced (issue 11): ${culex} broker CPU <= 45% of a core`,
+    measured: `${fmt(pacedCpu)}% vs ${fmt(med("p2p-qos1-paced", "brokerCpuPct", "mosquitto"))}%`,
+    met: Number.isFinite(pacedCpu) ? pacedCpu <= 45 : null,
+  });
   const bigC = med("big-qos1", "p50", culex);
   const bigQ = med("big-qos1", "p50", "mosquitto");
   out.push({

@@ -160,9 +160,15 @@ function flood(
 const P2P_PAIRS = 200;
 const P2P_RATE = 5_000;
 
-const p2p: Scenario = {
-  name: "p2p-qos1",
-  title: `point-to-point QoS 1, ${P2P_PAIRS} pairs, ${P2P_RATE} msg/s in total`,
+/**
+ * Point-to-point latency. "tick" sends what is due every 1 ms (about 5 messages at once);
+ * "even" (issue 11) sends one message every 200 µs, round robin over the publishers, as
+ * ../shared/loadgen's p2p-q1 does, and uses its window of 20.
+ */
+const p2p = (name: string, pacing: "tick" | "even"): Scenario => ({
+  name,
+  title: `point-to-point QoS 1, ${P2P_PAIRS} pairs, ${P2P_RATE} msg/s in total` +
+    (pacing === "even" ? `, one message every ${1e6 / P2P_RATE} µs` : ""),
   metrics: [
     m("p50", "latency p50", "ms", false),
     m("p99", "latency p99", "ms", false),
@@ -177,10 +183,11 @@ const p2p: Scenario = {
       rate: P2P_RATE,
       qos: 1,
       payload: 64,
-      window: 32,
+      window: pacing === "even" ? 20 : 32,
       durationMs: ctx.durationMs,
       warmupMs: Math.min(1000, ctx.durationMs / 5),
       idPrefix: ctx.tag,
+      pacing,
     }]);
     const { result: r, cpuPct, lgProcPct } = await timed(
       ctx,
@@ -206,7 +213,7 @@ const p2p: Scenario = {
       raw: { ...r, loadgenCpuPctProc: lgProcPct },
     };
   },
-};
+});
 
 const RETAINED_TOPICS = 10_000;
 
@@ -334,7 +341,8 @@ export const SCENARIOS: Scenario[] = [
     window: 32,
     lag: 200,
   }),
-  p2p,
+  p2p("p2p-qos1", "tick"),
+  p2p("p2p-qos1-paced", "even"),
   flood("fanin-qos2", "QoS 2, 20 publishers (window 32) -> 1 bench/# subscriber", {
     pubs: 20,
     subs: 1,

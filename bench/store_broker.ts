@@ -38,6 +38,10 @@ async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promi
     args: [
       "run",
       "--allow-all",
+      // STORE_BENCH_CPU_PROF=DIR: V8 profiles of every isolate (bench/profile_summary.ts).
+      ...(Deno.env.get("STORE_BENCH_CPU_PROF")
+        ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("STORE_BENCH_CPU_PROF")}`]
+        : []),
       new URL("../main.ts", import.meta.url).pathname,
       "start",
       "--shards",

@@ -37,10 +37,15 @@ export function listView<T>(opts: ListOptions<T>): ListView {
   const next = h("button", { type: "button", class: "secondary" }, "Next");
   const el = h("div", { class: "list" }, body, h("div", { class: "pager" }, prev, info, next));
 
+  // Only the newest load may draw: an older answer arriving late must not replace a newer one.
+  let newest = 0;
   async function reload(first = false): Promise<void> {
     if (first) page = 1;
+    const mine = ++newest;
+    el.setAttribute("aria-busy", "true");
     try {
       const result = await opts.load(page, limit);
+      if (mine !== newest) return;
       const rows = Array.isArray(result) ? result as T[] : result.data;
       replace(body, table(opts.columns, rows, opts.empty));
       const meta = Array.isArray(result) ? {} : result.meta;
@@ -49,7 +54,9 @@ export function listView<T>(opts: ListOptions<T>): ListView {
       prev.disabled = page <= 1;
       next.disabled = !(meta.hasnext ?? false);
     } catch (e) {
-      replace(body, errorLine(e));
+      if (mine === newest) replace(body, errorLine(e));
+    } finally {
+      if (mine === newest) el.setAttribute("aria-busy", "false");
     }
   }
   prev.addEventListener("click", () => {

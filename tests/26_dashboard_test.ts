@@ -188,8 +188,9 @@ Deno.test({
         await page.waitForSelector("#client-search", { timeout: 20_000 });
         await page.type("#client-search", clientId.slice(2));
         await page.keyboard.press("Enter");
-        await waitForText(page, ".client-link", (t) => t === clientId);
-        await page.click(".client-link");
+        // The list is settled (no load in flight) and shows just that client.
+        await waitForText(page, ".list[aria-busy=false] .client-link", (t) => t === clientId);
+        await page.$eval(".client-link", (a) => (a as unknown as { click(): void }).click());
         await waitForText(page, "#client-subscriptions", (t) => t.includes(`${clientId}/t`));
         const kick = "main .toolbar button.danger";
         await page.click(kick);

@@ -15,6 +15,5 @@ export {
   MemoryAdminStore,
 } from "./admin_store.ts";
 export { ADMIN_GROUP, StoreAdminStore } from "./admin_store_durable.ts";
-
 // `culex ctl admins passwd` applies the same password rule as the API.
 export { weakPassword } from "./_password.ts";

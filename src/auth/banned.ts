@@ -134,8 +134,15 @@ export class Banned {
     return n;
   }
 
+  /** True while no ban is held: callers skip the per-connection checks. */
+  get empty(): boolean {
+    return this.#exact.size === 0 && this.#scanned.size === 0;
+  }
+
   /** The ban that refuses this client at CONNECT, or null. */
   isBanned(info: Pick<ClientInfo, "clientId" | "username" | "peerhost">): BanEntry | null {
+    // No bans (the usual case): no keys built, no clock read, on every CONNECT.
+    if (this.#exact.size === 0 && this.#scanned.size === 0) return null;
     const now = this.#now();
     const hit = this.#live(keyOf("clientid", info.clientId), now) ??
       (info.username === undefined ? null : this.#live(keyOf("username", info.username), now)) ??
@@ -158,6 +165,7 @@ export class Banned {
 
   /** The ban that refuses this address at accept (peerhost, peerhost_net), or null. */
   isBannedPeer(peerhost: string): BanEntry | null {
+    if (this.#exact.size === 0 && this.#scanned.size === 0) return null;
     const now = this.#now();
     const hit = this.#live(keyOf("peerhost", peerhost), now);
     if (hit) return hit;

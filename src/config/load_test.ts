@@ -155,7 +155,12 @@ Deno.test("loadConfig() lets --set override the environment, and --shards/--node
     nodeName: "edge@10.0.0.1",
   });
   assertEquals(c.mqtt.maxInflight, 256);
-  assertEquals(c.node, { name: "edge@10.0.0.1", shards: 5, dataDir: `${Deno.cwd()}/data` });
+  assertEquals(c.node, {
+    name: "edge@10.0.0.1",
+    shards: 5,
+    dataDir: `${Deno.cwd()}/data`,
+    cookie: "culexsecretcookie",
+  });
   assertEquals(c.log.level, "debug");
 });
 

@@ -40,5 +40,12 @@ export type {
   WssListenerConfig,
 } from "./types_listeners.ts";
 export { parseAccessRule } from "./_schema_listeners.ts";
+// Cluster area (issue 15).
+export type {
+  ClusterConfig,
+  DiscoveryStrategy,
+  DnsRecordType,
+  K8sAddressType,
+} from "./types_cluster.ts";
 // HTTP API and dashboard (issue 14).
 export type * from "./types_dashboard.ts";

@@ -31,6 +31,7 @@ import { authenticationSchema, authorizationSchema } from "./_schema_auth.ts";
 import { bannedSchema, flappingSchema, zonesSchema } from "./_schema_security.ts";
 import { logSchema } from "./_schema_log.ts";
 import { dataDir, durableSessionsSchema, retainerSchema } from "./_schema_store.ts";
+import { clusterSchema, cookie } from "./_schema_cluster.ts";
 import { apiKeySchema, dashboardSchema } from "./_schema_dashboard.ts";
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -133,6 +134,7 @@ const forceGcShape = {
   interval: duration(1000, MAX_TIMER_MS).default(10_000),
   heap_growth: size(MB, GB).default(8 * MB),
   quiet_rate: int(0, UNLIMITED).default(1000),
+  trim_native: bool().default(true),
 };
 
 const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
@@ -140,6 +142,7 @@ const forceGc = z.strictObject(forceGcShape).transform((g): ForceGcConfig => ({
   interval: g.interval,
   heapGrowth: g.heap_growth,
   quietRate: g.quiet_rate,
+  trimNative: g.trim_native,
 }));
 
 /**
@@ -152,7 +155,14 @@ export const configSchema = z.strictObject({
     name: text(/^[^@\s]+@[^@\s]+$/, `a node name "name@host"`).default("culex@127.0.0.1"),
     shards: int(0, 1024).default(0),
     data_dir: dataDir(),
-  }).transform((n) => ({ name: n.name, shards: n.shards, dataDir: n.data_dir })).prefault({}),
+    cookie: cookie(),
+  }).transform((n) => ({
+    name: n.name,
+    shards: n.shards,
+    dataDir: n.data_dir,
+    cookie: n.cookie,
+  })).prefault({}),
+  cluster: clusterSchema.prefault({}),
   log: logSchema.prefault({}),
   listeners: listenersSchema.prefault({}),
   mqtt: mqtt.prefault({}),
@@ -184,6 +194,7 @@ export const configSchema = z.strictObject({
   }
 }).transform((c): Config => ({
   node: c.node,
+  cluster: c.cluster,
   log: c.log,
   listeners: c.listeners,
   mqtt: c.mqtt,

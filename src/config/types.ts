@@ -19,6 +19,8 @@ export type {
   StoreSync,
 } from "./types_store.ts";
 import type { ListenersConfig, PeerCertAs } from "./types_listeners.ts";
+import type { ClusterConfig } from "./types_cluster.ts";
+export type * from "./types_cluster.ts";
 import type { ApiKeyConfig, DashboardConfig } from "./types_dashboard.ts";
 export type * from "./types_dashboard.ts";
 export type * from "./types_listeners.ts";
@@ -112,6 +114,8 @@ export interface ForceGcConfig {
   readonly heapGrowth: number;
   /** Work per second (ring records, socket reads) under which an isolate counts as quiet. */
   readonly quietRate: number;
+  /** After a collection, give the C heap's free pages back (glibc malloc_trim; needs --allow-ffi). */
+  readonly trimNative: boolean;
 }
 
 export interface Config {
@@ -124,7 +128,10 @@ export interface Config {
      * resolved against the --config file's directory, else the current directory).
      */
     readonly dataDir: string;
+    /** `node.cookie`: the cluster links' shared secret (never logged, never on the wire). */
+    readonly cookie: string;
   };
+  readonly cluster: ClusterConfig;
   readonly log: LogConfig;
   readonly listeners: ListenersConfig;
   readonly mqtt: MqttConfig;

@@ -14,7 +14,13 @@ export {
   recordKindName,
   type RecordKindValue,
 } from "./record.ts";
-export { createDoorbell, readDoorbell, ringDoorbell, waitDoorbell } from "./waiter.ts";
+export {
+  blockOnDoorbell,
+  createDoorbell,
+  readDoorbell,
+  ringDoorbell,
+  waitDoorbell,
+} from "./waiter.ts";
 export { createMesh, type Mesh, rebuildShard, type ShardRings } from "./mesh.ts";
 export { CountKind, createCounts, resetCounts, SharedCounts } from "./counts.ts";
 export {
@@ -26,3 +32,4 @@ export {
   shardOf,
   shardOfPartition,
 } from "./partition.ts";
+export * from "./cluster_records.ts";

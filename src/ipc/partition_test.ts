@@ -93,3 +93,14 @@ Deno.test("hashPick() picks an index in [0, n) by the key's hash", () => {
   deepStrictEqual([hashPick("x", 0), hashPick("x", 1)], [0, 0]);
   for (const k of keys.slice(0, 100)) strictEqual(hashPick(k, 5), fnv1a32(k) % 5);
 });
+
+Deno.test("fnv1a32() hashes the UTF-8 bytes whether a key is ASCII, mixed or not ASCII at all", () => {
+  const reference = (key: string) => {
+    let h = 0x811c9dc5;
+    for (const b of new TextEncoder().encode(key)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    return h;
+  };
+  for (const key of ["", "a", "client-42", "abcé", "é", "日本語", "a\u{1F600}b", "x".repeat(300)]) {
+    strictEqual(fnv1a32(key), reference(key), key);
+  }
+});

@@ -49,6 +49,38 @@ export const RecordKind = {
   SharedLeave: 28,
   /** A message picked for one group member, sent to the member's shard. */
   SharedDeliver: 29,
+  // Cluster records (issue 15; payloads in cluster_records.ts). Shard → supervisor:
+  /** op u8 (1 add, 0 remove), filter: this shard's first/last subscriber of a filter. */
+  ClusterRoute: 40,
+  /** op u8, group, filter, client id, subscription: a shared member of this shard. */
+  ClusterShared: 41,
+  /** node, topic, message bytes: one message for node's subscribers (once per node). */
+  NodeForward: 42,
+  /** node, client id, subscription, hops u8, message bytes: one shared member's message. */
+  NodeShared: 43,
+  /** topic, message bytes: a retained write to replicate to every node. */
+  ClusterRetain: 44,
+  /** client id: a client connected here (after authentication); other nodes end theirs. */
+  ClusterClientOpen: 52,
+  /** request id u32, client id: ask the other nodes for the client's session (takeover). */
+  ClusterTakeover: 53,
+  /** Supervisor → shard: request id u32, body str (the moved session as JSON, "" for none). */
+  TakeoverAnswer: 54,
+  // Supervisor → shard:
+  /** op u8, node, filter: a route of another node. */
+  NodeRoute: 45,
+  /** op u8, node, group, filter, client id, subscription: a member on another node. */
+  NodeMember: 46,
+  /** node: forget every route and member of that node. */
+  NodeReset: 47,
+  /** message (encoded Message): from another node; dispatch here, never forward again. */
+  RemotePublish: 48,
+  /** client id, subscription, hops u8, message bytes: a shared delivery from another node. */
+  RemoteShared: 49,
+  /** message (encoded Message): a retained write made on another node. */
+  RemoteRetain: 50,
+  /** client id: the client connected on another node; end it here (0x8E). */
+  RemoteClientOpen: 51,
   /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
   Pad: 253,
   /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */
@@ -145,6 +177,7 @@ export class FieldWriter {
 
   /** Appends a string as u32 byte length + UTF-8. */
   str(s: string): this {
+    if (s === "") return this.u32(0); // most of ConnOpen's fields: no encoder call
     // UTF-8 needs at most 3 bytes per UTF-16 code unit.
     this.#reserve(4 + s.length * 3);
     const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#pos + 4));
@@ -254,7 +287,8 @@ export class FieldReader {
 
   /** Reads a u32-length-prefixed UTF-8 string. */
   str(): string {
-    return decoder.decode(this.#slice("str"));
+    const bytes = this.#slice("str");
+    return bytes.length === 0 ? "" : decoder.decode(bytes);
   }
 
   /** Reads u32-length-prefixed bytes as a subarray view of the payload (no copy). */

@@ -1,8 +1,16 @@
 /**
- * Doorbells: one Int32 sequence word in its own SharedArrayBuffer that producers bump and notify
- * once per committed batch, and that a consumer sleeps on with Atomics.waitAsync. Owns only the
- * doorbell word; it knows nothing about rings or records. Code outside src/ipc/ uses these
- * functions and never touches the word itself.
+ * Doorbells: one Int32 sequence word in its own SharedArrayBuffer that producers bump once per
+ * committed batch, and that a consumer sleeps on with Atomics.waitAsync; beside it a "sleeping"
+ * word, so that a producer notifies only when the consumer may be asleep. Owns only the doorbell
+ * words; it knows nothing about rings or records. Code outside src/ipc/ uses these functions and
+ * never touches the words itself.
+ *
+ * Why the sleeping word: an Atomics.notify that finds an async waiter posts a V8 task to the
+ * waiter's isolate and wakes its event loop from another thread, and even one that finds none
+ * takes V8's process-wide futex lock. At 5,000 QoS 1 messages a second notifies were 12% of the
+ * supervisor's samples and 4% of each shard's (bench/README.md). A consumer that is still
+ * working re-reads the sequence before it sleeps, so it needs no notify; only the first producer
+ * after the consumer announced its sleep pays one.
  *
  * A consumer loop reads the doorbell *before* checking its rings, then waits for it to move past
  * that value, so a batch committed between the check and the wait is never missed:
@@ -15,8 +23,11 @@
  * ```
  */
 
-// A whole cache line, so the word does not share a line with anything else.
+// A whole cache line, so the words do not share a line with anything else.
 const DOORBELL_BYTES = 64;
+/** Word indexes: the sequence producers bump, and the consumer's "I may be asleep" flag. */
+const SEQ = 0;
+const SLEEPING = 1;
 
 // One Int32Array view per doorbell, made once: the loops of every isolate read and wait on their
 // doorbell on each pass, and a fresh view each time was a steady source of garbage.
@@ -24,7 +35,7 @@ const words = new WeakMap<SharedArrayBuffer, Int32Array>();
 
 function wordOf(doorbell: SharedArrayBuffer): Int32Array {
   let word = words.get(doorbell);
-  if (word === undefined) words.set(doorbell, word = new Int32Array(doorbell, 0, 1));
+  if (word === undefined) words.set(doorbell, word = new Int32Array(doorbell, 0, 2));
   return word;
 }
 
@@ -33,16 +44,27 @@ export function createDoorbell(): SharedArrayBuffer {
   return new SharedArrayBuffer(DOORBELL_BYTES);
 }
 
-/** Bumps the doorbell's sequence and wakes its sleeper. Producers call it once per batch. */
+/**
+ * Bumps the doorbell's sequence and wakes its sleeper if it may be asleep. Producers call it once
+ * per batch.
+ *
+ * The sequence is bumped before the flag is read, and a consumer raises the flag before its wait
+ * compares the sequence (both sequentially consistent): either this call sees the flag and
+ * notifies, or the consumer's wait sees the new sequence and does not sleep. The flag is cleared
+ * here (exchange), never by the consumer, so with several waiters on one doorbell a waiter that
+ * timed out cannot hide another that still sleeps; a stale flag costs one needless notify.
+ */
 export function ringDoorbell(doorbell: SharedArrayBuffer): void {
   const word = wordOf(doorbell);
-  Atomics.add(word, 0, 1);
-  Atomics.notify(word, 0);
+  Atomics.add(word, SEQ, 1);
+  if (Atomics.load(word, SLEEPING) !== 0 && Atomics.exchange(word, SLEEPING, 0) !== 0) {
+    Atomics.notify(word, SEQ);
+  }
 }
 
 /** Reads the doorbell's sequence; pass it to waitDoorbell after checking the rings. */
 export function readDoorbell(doorbell: SharedArrayBuffer): number {
-  return Atomics.load(wordOf(doorbell), 0);
+  return Atomics.load(wordOf(doorbell), SEQ);
 }
 
 /**
@@ -58,12 +80,15 @@ export async function waitDoorbell(
   timeoutMs?: number,
 ): Promise<void> {
   const word = wordOf(doorbell);
+  if (Atomics.load(word, SEQ) !== seen) return;
+  // Raised before the wait compares the sequence: see ringDoorbell.
+  Atomics.store(word, SLEEPING, 1);
   if (timeoutMs === undefined) {
-    const result = Atomics.waitAsync(word, 0, seen);
+    const result = Atomics.waitAsync(word, SEQ, seen);
     if (result.async) await result.value;
     return;
   }
-  const result = Atomics.waitAsync(word, 0, seen, timeoutMs);
+  const result = Atomics.waitAsync(word, SEQ, seen, timeoutMs);
   if (!result.async) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
@@ -71,4 +96,25 @@ export async function waitDoorbell(
     new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
   ]);
   clearTimeout(timer);
+}
+
+/**
+ * Blocks the calling thread until the doorbell rang after `seen`, or `timeoutMs` passed. For
+ * worker isolates only (the main isolate may not block), and only while nothing else needs that
+ * isolate's event loop: timers, messages and I/O wait until the caller yields again.
+ *
+ * Why block at all: waking an isolate parked in Atomics.waitAsync goes through a V8 task and its
+ * event loop, a futex wake does not. Measured here (bench/README.md), a round trip between the
+ * main isolate and a worker cost 28 µs of CPU with both sides in waitAsync and 10 µs with the
+ * worker in Atomics.wait.
+ */
+export function blockOnDoorbell(
+  doorbell: SharedArrayBuffer,
+  seen: number,
+  timeoutMs: number,
+): void {
+  const word = wordOf(doorbell);
+  if (Atomics.load(word, SEQ) !== seen) return;
+  Atomics.store(word, SLEEPING, 1); // see ringDoorbell
+  Atomics.wait(word, SEQ, seen, timeoutMs);
 }

@@ -20,6 +20,12 @@ import { fastDecode } from "./_fast_decode.ts";
 import { decodeFrame } from "./_decode.ts";
 import { ReasonCode } from "./reason_codes.ts";
 
+// mqtt-packet's encoder otherwise builds, on its first use in each isolate, a cache of 65,536
+// two-byte Buffers (one per 16-bit number): 6.5 MiB of heap per isolate that is never freed,
+// paid after start-up (the first CONNACK), so it showed as broker growth in the connections
+// and fuzz benchmarks. Writing those numbers directly costs nothing measurable.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 export type {
   IAuthPacket,
   IConnackPacket,
@@ -57,6 +63,9 @@ export interface PacketDecoderOptions {
   readonly protocolVersion?: ProtocolVersion;
 }
 
+/** First buffer of a packet split across reads, unless the packet is smaller. */
+const MIN_PARTIAL = 256;
+
 const HEADER = 0;
 const LENGTH = 1;
 const BODY = 2;
@@ -65,8 +74,10 @@ const BODY = 2;
  * Incremental decoder for one connection. `push` takes the bytes as they arrive and returns every
  * packet they complete, in order. Whole packets inside a chunk are decoded in place (payloads are
  * views into the chunk, so do not reuse its memory); only a packet split across chunks is copied,
- * once, into a buffer of its exact size. After the first error the decoder is dead and returns
- * nothing more. A decoded CONNECT switches the decoder to that protocol level.
+ * into a buffer that grows with the bytes received (at most twice what arrived, never sized from
+ * the header's claim alone: a header announcing 256 MB allocates nothing of that until the bytes
+ * come). After the first error the decoder is dead and returns nothing more. A decoded CONNECT
+ * switches the decoder to that protocol level.
  *
  * @example
  * ```ts
@@ -86,8 +97,11 @@ export class PacketDecoder {
   #remLen = 0;
   #lenBytes = 0;
   #mult = 1;
+  /** The partial packet's bytes so far (fixed header included); capacity grows to #total. */
   #body: Uint8Array | null = null;
   #filled = 0;
+  /** Whole size of the partial packet, fixed header included. */
+  #total = 0;
 
   constructor(opts: PacketDecoderOptions) {
     this.#max = opts.maxPacketSize;
@@ -120,12 +134,12 @@ export class PacketDecoder {
     let start = -1; // where the current packet began in this chunk, -1 if in an earlier one
     while (pos < n && !this.#dead) {
       if (this.#state === BODY) {
-        const body = this.#body!;
-        const take = Math.min(body.length - this.#filled, n - pos);
+        const take = Math.min(this.#total - this.#filled, n - pos);
+        const body = this.#room(this.#filled + take);
         body.set(chunk.subarray(pos, pos + take), this.#filled);
         this.#filled += take;
         pos += take;
-        if (this.#filled === body.length) this.#finish(out, body);
+        if (this.#filled === this.#total) this.#finish(out, body);
       } else if (this.#state === HEADER) {
         start = pos;
         this.#type = chunk[pos++]!;
@@ -159,7 +173,12 @@ export class PacketDecoder {
             pos = start + total;
             this.#finish(out, chunk.subarray(start, pos));
           } else {
-            const body = new Uint8Array(total);
+            // Sized by what has arrived, not by what the header claims (a header alone must not
+            // make the decoder allocate max_packet_size): #room grows it as bytes come.
+            this.#total = total;
+            const body = new Uint8Array(
+              Math.min(total, Math.max(MIN_PARTIAL, 1 + this.#lenBytes + n - pos)),
+            );
             body[0] = this.#type;
             for (let i = 1, v = this.#remLen; i <= this.#lenBytes; i++, v = Math.floor(v / 128)) {
               body[i] = (v % 128) | (i < this.#lenBytes ? 0x80 : 0);
@@ -173,6 +192,24 @@ export class PacketDecoder {
       }
     }
     return out;
+  }
+
+  /**
+   * The partial packet's buffer with room for `need` bytes: doubled (at most to the packet's whole
+   * size) when full, so a packet arriving in pieces costs at most twice what has arrived, and
+   * copies stay linear in its size.
+   */
+  #room(need: number): Uint8Array {
+    const body = this.#body!;
+    if (need <= body.length) return body;
+    const grown = new Uint8Array(Math.min(this.#total, Math.max(need, body.length * 2)));
+    grown.set(body.subarray(0, this.#filled));
+    return this.#body = grown;
+  }
+
+  /** Bytes held for the partial packet (its buffer's capacity); 0 between packets. */
+  get bufferedCapacity(): number {
+    return this.#body?.length ?? 0;
   }
 
   #fail(out: DecodeResult[], message: string, reasonCode: number = ReasonCode.MalformedPacket) {
@@ -300,6 +337,29 @@ export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): 
   }
 }
 
+/**
+ * CONNACK without properties, byte for byte as mqtt-packet writes it (MQTT 5: an empty property
+ * length), once per connection: mqtt-packet's generate builds a stream accumulator and several
+ * Buffers for these four or five bytes. Null when it has properties or an invalid code (left to
+ * mqtt-packet, which refuses the latter).
+ */
+function encodeConnack(packet: Packet, version: ProtocolVersion): Uint8Array | null {
+  const ack = packet as {
+    returnCode?: number;
+    reasonCode?: number;
+    sessionPresent?: boolean;
+    properties?: object;
+  };
+  const rc = version === 5 ? ack.reasonCode : ack.returnCode;
+  if (typeof rc !== "number" || rc < 0 || rc > 255 || ack.properties !== undefined) return null;
+  const out = new Uint8Array(version === 5 ? 5 : 4);
+  out[0] = 0x20;
+  out[1] = version === 5 ? 3 : 2;
+  out[2] = ack.sessionPresent ? 1 : 0;
+  out[3] = rc; // out[4] (MQTT 5): property length 0
+  return out;
+}
+
 const ACK_TYPES: Readonly<Record<string, number>> = {
   puback: 0x40,
   pubrec: 0x50,
@@ -309,13 +369,14 @@ const ACK_TYPES: Readonly<Record<string, number>> = {
 const PINGRESP = new Uint8Array([0xd0, 0x00]);
 
 /**
- * PUBACK, PUBREC, PUBREL and PUBCOMP without properties, and PINGRESP, byte for byte as
+ * PUBACK, PUBREC, PUBREL and PUBCOMP without properties, PINGRESP and CONNACK, byte for byte as
  * mqtt-packet writes them (MQTT 5: reason code 0 omitted, else reason code and an empty property
  * length), without its stream machinery: these go out once per QoS 1/2 message. Null for
  * anything else.
  */
 function encodeAck(packet: Packet, version: ProtocolVersion): Uint8Array | null {
   if (packet.cmd === "pingresp") return PINGRESP.slice();
+  if (packet.cmd === "connack") return encodeConnack(packet, version);
   const type = ACK_TYPES[packet.cmd];
   if (type === undefined) return null;
   const ack = packet as {

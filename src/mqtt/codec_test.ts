@@ -99,6 +99,49 @@ Deno.test("PacketDecoder.push() fails with 0x95 from the header alone when the p
   assert.deepEqual(d.push(u8(0xc0, 0x00)), []);
 });
 
+Deno.test("PacketDecoder.push() buffers what arrived, not what a header claims", () => {
+  // A PUBLISH whose header announces 256 MB (MQTT's largest; the limit allows it) and whose
+  // bytes come 64 KiB at a time: the buffer stays within twice what arrived, never the claim.
+  const max = 268_435_455;
+  const d = new PacketDecoder({ maxPacketSize: max });
+  const header = u8(0x30, 0xff, 0xff, 0xff, 0x7f, 0, 3, 0x61, 0x2f, 0x62); // topic "a/b"
+  assert.deepEqual(d.push(header), []);
+  assert.ok(d.bufferedCapacity < 1024, `capacity ${d.bufferedCapacity} after the header`);
+  const piece = new Uint8Array(64 * 1024).fill(0x78);
+  let arrived = header.length;
+  for (let i = 0; i < 32; i++) {
+    assert.deepEqual(d.push(piece), []);
+    arrived += piece.length;
+    assert.ok(d.bufferedCapacity <= 2 * arrived, `capacity ${d.bufferedCapacity} for ${arrived}`);
+  }
+  assert.ok(!d.idle && !d.dead);
+});
+
+Deno.test("PacketDecoder.push() completes a packet that grew across many small reads", () => {
+  // 100 KB of payload in reads of 1 to 4,000 bytes: the same packet as when sent whole.
+  const payload = new Uint8Array(100_000).map((_, i) => i % 251);
+  const packet = encodePacket({
+    cmd: "publish",
+    topic: "big/t",
+    payload: payload as IPublishPacket["payload"],
+    qos: 1,
+    messageId: 7,
+    dup: false,
+    retain: false,
+  }, 4);
+  const d = new PacketDecoder({ maxPacketSize: 1 << 20 });
+  const results: DecodeResult[] = [];
+  for (let at = 0, step = 1; at < packet.length; at += step, step = (step * 7 + 3) % 4000 + 1) {
+    results.push(...d.push(packet.subarray(at, at + step)));
+  }
+  assert.equal(results.length, 1);
+  const pub = ok(results[0]) as IPublishPacket;
+  assert.equal(pub.topic, "big/t");
+  assert.deepEqual(new Uint8Array(pub.payload as Uint8Array), payload);
+  assert.ok(d.idle);
+  assert.equal(d.bufferedCapacity, 0);
+});
+
 Deno.test("PacketDecoder.push() accepts a remaining length equal to maxPacketSize", () => {
   const d = new PacketDecoder({ maxPacketSize: 5 });
   ok(d.push(u8(0x30, 5, 0, 1, 0x61, 0x68, 0x69))[0]);
@@ -363,4 +406,33 @@ Deno.test("PacketDecoder.push() decodes an MQTT 3.1 CONNECT and switches to leve
   assert.equal(p.cmd, "connect");
   assert.equal((p as { clientId: string }).clientId, "legacy");
   assert.equal(d.protocolVersion, 3);
+});
+
+Deno.test("encodePacket() writes CONNACK without properties as mqtt-packet does", async () => {
+  const { default: mqttPacket } = await import("mqtt-packet");
+  for (const version of [3, 4, 5] as const) {
+    for (const sessionPresent of [false, true]) {
+      for (const code of [0, 1, 5, 0x80, 0x87]) {
+        if (version !== 5 && code > 5) continue;
+        const packet = (version === 5
+          ? { cmd: "connack", reasonCode: code, sessionPresent }
+          : { cmd: "connack", returnCode: code, sessionPresent }) as Packet;
+        const theirs = new Uint8Array(mqttPacket.generate(packet, { protocolVersion: version }));
+        assert.deepEqual(encodePacket(packet, version), theirs, `v${version} ${code}`);
+      }
+    }
+  }
+  // With properties it is still mqtt-packet's encoding (a v5 CONNACK with properties).
+  const withProps = {
+    cmd: "connack",
+    reasonCode: 0,
+    sessionPresent: false,
+    properties: {
+      serverKeepAlive: 30,
+    },
+  } as Packet;
+  assert.deepEqual(
+    encodePacket(withProps, 5),
+    new Uint8Array(mqttPacket.generate(withProps, { protocolVersion: 5 })),
+  );
 });

@@ -50,6 +50,7 @@ export class TestShard implements ChannelOutput {
       flushPeers: () => {},
       whenPeersCommitted: () => null,
       reportBan: () => {},
+      toSupervisor: () => {},
       kick: (clientId) => {
         const ch = this.svc.registry.channelOf(clientId);
         ch?.disconnect(0x98, "kicked");

@@ -6,7 +6,15 @@
  * SubscriptionIndex and SharedSubs together.
  */
 
-import { FieldReader, FieldWriter, RecordKind, shardOf } from "../ipc/mod.ts";
+import {
+  decodeNodeMember,
+  decodeNodeRoute,
+  decodeRemoteShared,
+  FieldReader,
+  FieldWriter,
+  RecordKind,
+  shardOf,
+} from "../ipc/mod.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -26,6 +34,7 @@ import type { DiscRetained } from "./retained_disc.ts";
 import type { Session, SubOptions } from "./session.ts";
 import { type SharedMember, SharedSubs } from "./shared_subs.ts";
 import { SubscriptionIndex } from "./subscription_index.ts";
+import type { NodeRouting } from "./node_routing.ts";
 import {
   decodeMembership,
   decodeSharedDelivery,
@@ -63,6 +72,8 @@ export interface BrokerOptions {
   readonly retainEnabled: boolean;
   /** Deliver at the subscription's QoS even when published lower (EMQX upgrade_qos). */
   readonly upgradeQos: boolean;
+  /** The other nodes of the cluster (disabled when the node is alone). */
+  readonly nodes: NodeRouting;
 }
 
 interface RetainedQuery {
@@ -94,6 +105,11 @@ export class Broker {
   #nextQueryId = 1;
   readonly #shardSet: ShardMatch;
 
+  /** The other nodes of the cluster. */
+  get nodes(): NodeRouting {
+    return this.#opts.nodes;
+  }
+
   constructor(port: BrokerPort, opts: BrokerOptions) {
     this.#port = port;
     this.#opts = opts;
@@ -113,12 +129,15 @@ export class Broker {
   publish(original: Message, source: PublishSource): number {
     const message = this.#port.hooks.publish(original, source);
     if ("reasonCode" in message) return message.reasonCode;
+    // $SYS is each node's own: neither forwarded nor replicated (docs/cluster.md).
+    const clustered = this.#opts.nodes.enabled && !message.topic.startsWith("$SYS/");
     if (message.retain && this.#opts.retainEnabled) {
       if (this.disc) {
         if (this.disc.store(message) && message.payload.byteLength > 0) {
           this.#port.metrics.add("messages.retained");
         }
       } else this.#storeRetained(message);
+      if (clustered) this.#opts.nodes.retain(message);
     }
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
@@ -130,6 +149,7 @@ export class Broker {
       this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
     }
     const local = shards.has(this.#port.index);
+    if (clustered && this.#opts.nodes.forward(message, encoded)) matched = true;
     if (local) this.dispatch(message);
     this.shared.match(message.topic, (g) => {
       matched = true;
@@ -137,6 +157,71 @@ export class Broker {
       if (member) this.#sendShared(member, message, 0);
     });
     return matched ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
+  }
+
+  /**
+   * A message forwarded by another node: to this node's subscribers only. It is not stored as
+   * retained (Retain frames replicate that), not forwarded and no shared member is picked (the
+   * publishing node picked one cluster-wide): EMQX's dispatch.
+   */
+  dispatchRemote(message: Message): void {
+    const shards = this.routes.matchShards(message.topic, this.#shardSet);
+    let encoded: Uint8Array[] | null = null;
+    for (let k = 0; k < shards.size; k++) {
+      const shard = shards.at(k);
+      if (shard === this.#port.index) continue;
+      encoded ??= encodeMessageParts(message);
+      this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
+    }
+    if (shards.has(this.#port.index)) this.dispatch(message);
+  }
+
+  /** Applies one cluster record from the supervisor; false for kinds it does not own. */
+  applyClusterRecord(kind: number, payload: Uint8Array): boolean {
+    switch (kind) {
+      case RecordKind.NodeRoute: {
+        const r = decodeNodeRoute(payload);
+        for (const f of r.filters) this.#opts.nodes.remoteRoute(r.add, r.node, f);
+        return true;
+      }
+      case RecordKind.NodeMember: {
+        const { add, node, m } = decodeNodeMember(payload);
+        if (add) {
+          const member = { clientId: m.clientId, shard: -1, subscription: m.subscription, node };
+          this.shared.join(m.group, m.filter, member);
+        } else this.shared.leave(m.group, m.filter, m.clientId, node);
+        return true;
+      }
+      case RecordKind.NodeReset: {
+        const node = new FieldReader(payload).str();
+        this.#opts.nodes.resetNode(node);
+        this.shared.removeNode(node);
+        return true;
+      }
+      case RecordKind.RemotePublish:
+        this.dispatchRemote(decodeMessage(payload));
+        return true;
+      case RecordKind.RemoteShared: {
+        const d = decodeRemoteShared(payload);
+        this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
+        return true;
+      }
+      case RecordKind.RemoteRetain: {
+        // Last writer wins by the time it was published: a full set sent on link up may
+        // arrive after a newer write of the same topic.
+        const m = decodeMessage(payload);
+        const held = this.retainer.get(m.topic, this.#port.clock.now());
+        if (!held || held.timestamp <= m.timestamp) this.#retain(m);
+        return true;
+      }
+      case RecordKind.TakeoverAnswer: {
+        const r = new FieldReader(payload);
+        this.#opts.nodes.answer(r.u32(), r.str());
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   /** A delivery of `message` to one subscriber was dropped (the session says why). */
@@ -178,11 +263,13 @@ export class Broker {
       const m = { ...shared, clientId: session.clientId, subscription: filter };
       this.shared.join(shared.group, shared.filter, this.#member(m.clientId, filter));
       this.#broadcast(RecordKind.SharedJoin, encodeMembership(m));
+      this.#opts.nodes.member(true, m);
       return;
     }
     if (this.index.add(filter, session.clientId, opts)) {
       this.routes.add(filter, this.#port.index);
       this.#broadcast(RecordKind.RouteAdd, encodeFilter(filter));
+      this.#opts.nodes.route(true, filter);
     }
   }
 
@@ -194,9 +281,11 @@ export class Broker {
       this.shared.leave(shared.group, shared.filter, session.clientId);
       const m = { ...shared, clientId: session.clientId, subscription: filter };
       this.#broadcast(RecordKind.SharedLeave, encodeMembership(m));
+      this.#opts.nodes.member(false, m);
     } else if (this.index.remove(filter, session.clientId)) {
       this.routes.remove(filter, this.#port.index);
       this.#broadcast(RecordKind.RouteRemove, encodeFilter(filter));
+      this.#opts.nodes.route(false, filter);
     }
     return true;
   }
@@ -356,6 +445,10 @@ export class Broker {
   }
 
   #sendShared(member: SharedMember, message: Message, hops: number): void {
+    if (member.node !== undefined) {
+      this.#opts.nodes.shared(member.node, member.clientId, member.subscription, hops, message);
+      return;
+    }
     if (member.shard === this.#port.index) {
       this.#deliverShared(member.clientId, member.subscription, message, hops);
       return;

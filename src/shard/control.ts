@@ -10,10 +10,17 @@
  */
 
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
-import { matches, type Message, type MessageProperties, validateTopicName } from "../mqtt/mod.ts";
+import {
+  encodeMessage,
+  matches,
+  type Message,
+  type MessageProperties,
+  validateTopicName,
+} from "../mqtt/mod.ts";
 import type { Config } from "../config/types.ts";
 import { clientMethods } from "./_control_clients.ts";
 import { authMethods } from "./_control_auth.ts";
+import { exportSession } from "./_session_move.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -82,6 +89,13 @@ function messageOf(p: Record<string, unknown>, now: number, maxLevels: number): 
 const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
   ...authMethods,
+  /**
+   * Another node takes the client over (issue 15): its connection here ends with 0x8E and its
+   * session is exported and discarded; null when there is none.
+   */
+  "clients.takeover"(svc, params) {
+    return exportSession(svc.registry, svc.broker, str(params.clientid, "clientid"));
+  },
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
     let subscriptions = 0;
@@ -156,6 +170,19 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
       params,
       (m) => (topic === null || m.topic === topic) && (m.expiresAt === 0 || m.expiresAt > now),
       (m) => retainedJson(m, false),
+    );
+  },
+  /**
+   * A page of this shard's retained messages for another node's copy (issue 15: full set on
+   * link up): `[topic, base64 encoded Message]` pairs; `$SYS` stays per node.
+   */
+  "retained.export"(svc, params) {
+    const now = svc.clock.now();
+    return page(
+      svc.broker.retainer.entries(),
+      params,
+      (m) => !m.topic.startsWith("$SYS/") && (m.expiresAt === 0 || m.expiresAt > now),
+      (m) => [m.topic, encodeBase64(encodeMessage(m))],
     );
   },
   /** One retained message with its payload (base64), or null. */

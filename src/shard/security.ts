@@ -138,6 +138,8 @@ export class ShardSecurity {
     this.aclStore = new AclStore(
       builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
     );
+    // One user store and one rule store for the shard's life: a reload rebuilds the chain and
+    // the sources around them, so the users and rules the API added stay.
     this.#authDeps = {
       shards: deps.shards,
       metrics: this.metrics,
@@ -217,6 +219,7 @@ export class ShardSecurity {
 
   /** A ban on this client (id, user name, address) refuses its CONNECT (MQTT 5: 0x8A). */
   admit(c: ClientFacts): PublishVerdict | null {
+    if (this.banned.empty) return null;
     const [peerhost] = splitPeer(c.peer);
     const ban = this.banned.isBanned({ clientId: c.clientId, username: c.username, peerhost });
     if (!ban) return null;

@@ -241,6 +241,21 @@ export class Session {
     return taken;
   }
 
+  /**
+   * Takes every delivery the client has not surely received: inflight entries still waiting for
+   * PUBACK or PUBREC, then the queue, in that order (the session moves to another node). QoS 2
+   * entries waiting for PUBCOMP are dropped: the client has that message.
+   */
+  takePending(): Delivery[] {
+    const taken: Delivery[] = [];
+    for (const entry of this.#inflight.values()) {
+      if (entry.phase === "publish") taken.push(entry.delivery);
+    }
+    this.#inflight.clear();
+    if (this.#queue) taken.push(...this.#queue.removeWhere(() => true));
+    return taken;
+  }
+
   /** Drops all delivery state (clean start, or expiry). */
   clear(): void {
     this.#inflight.clear();

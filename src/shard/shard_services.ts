@@ -33,6 +33,7 @@ import type { BanEntry } from "../auth/mod.ts";
 import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
 import { setupShardLogging } from "../log.ts";
+import { NodeRouting } from "./node_routing.ts";
 
 /** Everything a shard's Channels, control requests and loop use. */
 export interface ShardServices extends ChannelServices {
@@ -72,6 +73,8 @@ export interface ShardWiring {
   reportBan(entry: BanEntry): void;
   /** This shard's port to the store worker (docs/store.md), or null without one. */
   readonly store?: StoreClient | null;
+  /** Writes a record to the supervisor's ring (the cluster records). */
+  toSupervisor(kind: number, parts: readonly Uint8Array[]): void;
 }
 
 /** Builds a shard's parts. */
@@ -120,6 +123,7 @@ export function composeServices(w: ShardWiring): ShardServices {
       });
     })
     : null;
+  const nodes = new NodeRouting(config.cluster.discoveryStrategy !== "singleton", w.toSupervisor);
   const broker = new Broker({
     index: w.index,
     count: w.count,
@@ -137,6 +141,7 @@ export function composeServices(w: ShardWiring): ShardServices {
     shared: new SharedSubs(config.broker.sharedSubscriptionStrategy),
     retainEnabled: config.retainer.enable && config.mqtt.retainAvailable,
     upgradeQos: config.mqtt.upgradeQos,
+    nodes,
   });
   registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
@@ -155,6 +160,10 @@ export function composeServices(w: ShardWiring): ShardServices {
   addPublishRules(hooks, { delayed, maxTopicLevels: config.mqtt.maxTopicLevels, metrics, log });
   addSysEvents(hooks, config, clock, (m) => void broker.publish(m, "sys"));
   hooks.add("client.connected", () => metrics.add("client.connected"), { name: "metrics" });
+  if (nodes.enabled) {
+    // After authentication: an unauthenticated CONNECT must not end a session on another node.
+    hooks.add("client.connected", (c) => nodes.clientOpened(c.clientId), { name: "cluster" });
+  }
   hooks.add("client.disconnected", () => metrics.add("client.disconnected"), { name: "metrics" });
   const authMethods = new EnhancedAuthRegistry();
   const security = new ShardSecurity({

@@ -17,6 +17,8 @@ export interface SharedMember {
   readonly shard: number;
   /** The filter as subscribed ("$share/g/f" or "$queue/f"), the session's key for it. */
   readonly subscription: string;
+  /** Set for a member on another node of the cluster (then `shard` is -1). */
+  readonly node?: string;
 }
 
 /** One group on one filter. Members are kept sorted by client id so that every shard agrees. */
@@ -50,7 +52,7 @@ export class SharedSubs {
       g = { group, filter, members: [], roundRobin: 0, sticky: null };
       this.#trie.add(filter, group, g);
     }
-    const i = g.members.findIndex((m) => m.clientId === member.clientId);
+    const i = g.members.findIndex((m) => m.clientId === member.clientId && m.node === member.node);
     if (i >= 0) g.members[i] = member;
     else {
       g.members.push(member);
@@ -58,16 +60,28 @@ export class SharedSubs {
     }
   }
 
-  leave(group: string, filter: string, clientId: string): void {
+  /** Removes a member; with `node`, only the member of that node (the same id may be on two). */
+  leave(group: string, filter: string, clientId: string, node?: string): void {
     const g = this.#trie.get(filter)?.get(group);
     if (!g) return;
-    g.members = g.members.filter((m) => m.clientId !== clientId);
+    g.members = g.members.filter((m) => m.clientId !== clientId || m.node !== node);
     if (g.sticky?.clientId === clientId) g.sticky = null;
     if (g.members.length === 0) this.#trie.remove(filter, group);
   }
 
   get(group: string, filter: string): SharedGroup | undefined {
     return this.#trie.get(filter)?.get(group);
+  }
+
+  /** Drops every member on another node (NodeReset). */
+  removeNode(node: string): void {
+    for (const filter of [...this.#trie.filters()]) {
+      for (const g of [...(this.#trie.get(filter)?.values() ?? [])]) {
+        for (const m of g.members) {
+          if (m.node === node) this.leave(g.group, filter, m.clientId, node);
+        }
+      }
+    }
   }
 
   /** Drops every member on one shard (it restarted with empty state). */

@@ -78,6 +78,12 @@ export type ReadQuery =
     readonly limit: number;
   }
   | { readonly kind: "acl"; readonly whoType: AclWhoType; readonly who: string }
+  | {
+    readonly kind: "acls";
+    readonly whoType: AclWhoType;
+    readonly afterWho: string | null;
+    readonly limit: number;
+  }
   | { readonly kind: "health" };
 
 /** The value each read answers. */
@@ -94,6 +100,7 @@ export interface ReadResults {
   user: UserRecord | null;
   users: UserRecord[];
   acl: AclRuleSet | null;
+  acls: AclRuleSet[];
   health: StoreHealth;
 }
 

@@ -238,6 +238,8 @@ export class StoreHost {
         return s.security.usersList(q.userIdType, q.afterId, cap(q.limit));
       case "acl":
         return s.security.aclRulesGet(q.whoType, q.who);
+      case "acls":
+        return s.security.aclRulesList(q.whoType, q.afterWho, cap(q.limit));
       case "health":
         return s.health();
     }

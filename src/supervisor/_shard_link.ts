@@ -41,6 +41,8 @@ export class ShardLink {
   #maxChunk: number;
   #ringFull = false;
   #inputPaused = false;
+  /** A cluster link's send queue is over cluster.max_send_queue. */
+  #clusterPaused = false;
   #paused = false;
 
   constructor(index: number, rings: ShardRings) {
@@ -106,6 +108,17 @@ export class ShardLink {
     this.#writer.write(RecordKind.ConnCongested, this.#fields.u32(conn.id).u8(on ? 1 : 0).finish());
   }
 
+  /** Any record to this shard (the cluster's records, built by src/cluster/). */
+  write(kind: number, parts: readonly Uint8Array[]): void {
+    this.#writer.write(kind, parts);
+  }
+
+  /** A cluster link is over its send queue (true) or drained (false): stop reading clients. */
+  setClusterPause(on: boolean): void {
+    this.#clusterPaused = on;
+    this.#update();
+  }
+
   /** Request: a control request to this shard (ShardRpc). */
   request(id: number, method: string, params: string): void {
     this.#writer.write(RecordKind.Request, this.#fields.u32(id).str(method).str(params).finish());
@@ -148,7 +161,7 @@ export class ShardLink {
   }
 
   #update(): void {
-    const paused = this.#ringFull || this.#inputPaused;
+    const paused = this.#ringFull || this.#inputPaused || this.#clusterPaused;
     if (paused === this.#paused) return;
     this.#paused = paused;
     log.debug("Shard {index} input {state} (ring full: {ringFull}, InputPause: {inputPaused})", {

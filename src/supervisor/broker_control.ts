@@ -20,6 +20,7 @@ import {
 } from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
 import { StoredRetained } from "./retained_view.ts";
+import { SecurityStore } from "./_security_store.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
 export interface PageQuery {
@@ -69,6 +70,8 @@ export class BrokerControl {
   #store: StoreClient | null = null;
   /** Set with `retainer.backend.storage_type: disc`: retained messages are read from the file. */
   #retained: StoredRetained | null = null;
+  /** Built-in users and ACL rules kept in the store (null before attachStore). */
+  #security: SecurityStore | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -90,16 +93,36 @@ export class BrokerControl {
    * Keeps bans in the store from now on, and loads the ones kept there: expired ones are
    * deleted, the others added here and on every shard. Call once at start, after the shards
    * are ready and before any listener opens. `retainedOnDisc`: answer the retained listings,
-   * reads and deletes from the file (`retainer.backend.storage_type: disc`). Returns how many
-   * bans were loaded.
+   * reads and deletes from the file (`retainer.backend.storage_type: disc`). `userIdType`: the
+   * built-in authenticator's (users are loaded and kept only with one); `aclRules`: the
+   * built-in authorization source is configured (its rules are loaded). Returns how many bans,
+   * users and rule sets were loaded.
    */
   async attachStore(
     store: StoreClient,
-    opts: { retainedOnDisc?: boolean; now?: number } = {},
-  ): Promise<number> {
+    opts: {
+      retainedOnDisc?: boolean;
+      userIdType?: "username" | "clientid" | null;
+      aclRules?: boolean;
+      now?: number;
+    } = {},
+  ): Promise<{ bans: number; users: number; aclRules: number }> {
     const now = opts.now ?? Date.now();
     this.#store = store;
     if (opts.retainedOnDisc) this.#retained = new StoredRetained(store);
+    this.#security = new SecurityStore(store, opts.userIdType ?? "username");
+    const users = opts.userIdType ? await this.#security.users() : [];
+    for (const user of users) await this.#rpc.gather("authn.users.put", { user });
+    const ruleSets = opts.aclRules ? await this.#security.ruleSets() : [];
+    for (const r of ruleSets) {
+      await this.#rpc.gather("authz.rules.set", { kind: r.kind, who: r.who, rules: r.rules });
+    }
+    const bans = await this.#loadBans(store, now);
+    return { bans, users: users.length, aclRules: ruleSets.length };
+  }
+
+  /** Bans kept in the store: the expired ones deleted, the others in force everywhere. */
+  async #loadBans(store: StoreClient, now: number): Promise<number> {
     const live: BanEntry[] = [];
     const expired = new StoreBatch();
     for (let after: BanRecord | null = null;;) {
@@ -295,6 +318,18 @@ export class BrokerControl {
     return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
   }
 
+  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
+  async cleanRetained(filter = "#"): Promise<number> {
+    if (this.#retained) return this.#retained.clean(filter);
+    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
+  async updateConfig(config: unknown): Promise<void> {
+    await this.#rpc.gather("config.update", { config });
+  }
+
   /** Users of the built-in database authenticator (every shard holds all: shard 0 answers). */
   async authnUsers(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
     const { page, limit } = pageOf(query);
@@ -313,11 +348,13 @@ export class BrokerControl {
 
   /** Adds or replaces a built-in user (already hashed) on every shard. */
   async putAuthnUser(user: StoredUser): Promise<void> {
+    await this.#security?.putUser(user); // kept before it is in force
     await this.#rpc.gather("authn.users.put", { user });
   }
 
   /** Removes a built-in user from every shard; false when there was none. */
   async deleteAuthnUser(userId: string): Promise<boolean> {
+    await this.#security?.deleteUser(userId);
     const r = await this.#rpc.gather<boolean>("authn.users.delete", { user_id: userId });
     return r.some((x) => x);
   }
@@ -345,23 +382,15 @@ export class BrokerControl {
   /** Replaces rules on every shard (validate before: a bad rule fails every shard). */
   async setAclRules(kind: "username" | "clientid" | "all", who: string, rules: Json[]) {
     await this.#rpc.gather("authz.rules.set", { kind, who, rules });
+    // After the shards accepted them (they validate): a bad rule is never stored.
+    await this.#security?.setRules(kind, kind === "all" ? "" : who, rules);
   }
 
   /** Removes rules on every shard; false when there were none. */
   async deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
+    await this.#security?.deleteRules(kind, kind === "all" ? "" : who);
     const r = await this.#rpc.gather<boolean>("authz.rules.delete", { kind, who });
     return r.some((x) => x);
-  }
-
-  /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
-  async cleanRetained(filter = "#"): Promise<number> {
-    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
-    return counts.reduce((a, b) => a + b, 0);
-  }
-
-  /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
-  async updateConfig(config: unknown): Promise<void> {
-    await this.#rpc.gather("config.update", { config });
   }
 
   /**

@@ -35,7 +35,7 @@ Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired o
   const control = (banned: Banned) => new BrokerControl(rpc, () => 1, () => 0, banned);
   try {
     const first = control(new Banned(() => now));
-    strictEqual(await first.attachStore(connect(), { now }), 0);
+    strictEqual((await first.attachStore(connect(), { now })).bans, 0);
     await first.addBan({ as: "clientid", who: "forever", at: now });
     await first.addBan({ as: "username", who: "brief", at: now, until: now + 1000 });
     await first.addBan({ as: "peerhost_net", who: "10.0.0.0/8", at: now, until: now + 60_000 });
@@ -55,7 +55,7 @@ Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired o
     spread.length = 0;
     const banned = new Banned(() => now);
     const second = control(banned);
-    strictEqual(await second.attachStore(connect(), { now }), 2);
+    strictEqual((await second.attachStore(connect(), { now })).bans, 2);
     deepStrictEqual(banned.list().map((b) => b.who).sort(), ["10.0.0.0/8", "forever"]);
     deepStrictEqual(spread.sort(), ["banned.add 10.0.0.0/8", "banned.add forever"]);
     deepStrictEqual(store.security.bannedList().map((b) => b.who).sort(), [
@@ -103,8 +103,70 @@ Deno.test("BrokerControl with retained on disc: count, listing pages, one messag
     strictEqual(await c.deleteRetained("r/7"), false);
     strictEqual(await c.getRetained("r/7"), null);
     strictEqual((await c.listRetained({ topic: "r/8" })).data.length, 1);
+    strictEqual(await c.cleanRetained("r/#"), 24);
+    strictEqual((await c.stats())["retained.count"], 1);
   } finally {
     client.close();
+    host.close();
+    store.close();
+    cleanup(dir);
+  }
+});
+
+Deno.test("BrokerControl: built-in users and ACL rules are kept in the store and handed to the shards at start", async () => {
+  const dir = tempDir();
+  const store = Store.open(options(dir));
+  const host = new StoreHost(store);
+  const ports: StoreClient[] = [];
+  const connect = () => {
+    const ch = new MessageChannel();
+    host.attach(ch.port1);
+    const c = new StoreClient(ch.port2);
+    ports.push(c);
+    return c;
+  };
+  const spread: string[] = [];
+  const rpc = {
+    gather: (method: string, params: Record<string, unknown>) => {
+      spread.push(`${method} ${JSON.stringify(params)}`);
+      return Promise.resolve([true]);
+    },
+  } as unknown as ShardRpc;
+  const opts = { userIdType: "username" as const, aclRules: true };
+  try {
+    const first = new BrokerControl(rpc, () => 1, () => 0, new Banned());
+    await first.attachStore(connect(), opts);
+    await first.putAuthnUser({
+      userId: "alice",
+      isSuperuser: false,
+      passwordHash: "h1",
+      salt: "s1",
+    });
+    await first.putAuthnUser({ userId: "bob", isSuperuser: true, passwordHash: "h2", salt: "s2" });
+    await first.putAuthnUser({ userId: "gone", isSuperuser: false, passwordHash: "h3", salt: "" });
+    await first.deleteAuthnUser("gone");
+    const rule = { topic: "t/#", permission: "allow", action: "all" };
+    await first.setAclRules("username", "alice", [rule]);
+    await first.setAclRules("all", "", [{ ...rule, permission: "deny" }]);
+    await first.setAclRules("clientid", "c1", [rule]);
+    await first.deleteAclRules("clientid", "c1");
+
+    spread.length = 0;
+    const second = new BrokerControl(rpc, () => 1, () => 0, new Banned());
+    deepStrictEqual(await second.attachStore(connect(), opts), { bans: 0, users: 2, aclRules: 2 });
+    deepStrictEqual(spread, [
+      `authn.users.put {"user":{"userId":"alice","isSuperuser":false,"passwordHash":"h1","salt":"s1"}}`,
+      `authn.users.put {"user":{"userId":"bob","isSuperuser":true,"passwordHash":"h2","salt":"s2"}}`,
+      `authz.rules.set {"kind":"all","who":"","rules":[{"topic":"t/#","permission":"deny","action":"all"}]}`,
+      `authz.rules.set {"kind":"username","who":"alice","rules":[{"topic":"t/#","permission":"allow","action":"all"}]}`,
+    ]);
+    // Without a built-in authenticator or source nothing is handed over.
+    spread.length = 0;
+    const third = new BrokerControl(rpc, () => 1, () => 0, new Banned());
+    deepStrictEqual(await third.attachStore(connect()), { bans: 0, users: 0, aclRules: 0 });
+    deepStrictEqual(spread, []);
+  } finally {
+    for (const p of ports) p.close();
     host.close();
     store.close();
     cleanup(dir);

@@ -70,6 +70,7 @@ export class Connection implements SocketHandlers {
   #events: ConnectionEvents;
   // Bytes before the CONNECT reached a shard; null afterwards (most of a connection's life).
   #pending: Uint8Array | null = null;
+  #pendingLength = 0;
   #pauses = 0;
   #corked = false;
   #congested = false;
@@ -128,17 +129,25 @@ export class Connection implements SocketHandlers {
    */
   buffer(bytes: Uint8Array): Uint8Array {
     const before = this.#pending;
-    if (before === null) return this.#pending = bytes.slice();
-    const all = new Uint8Array(before.length + bytes.length);
-    all.set(before);
-    all.set(bytes, before.length);
-    return this.#pending = all;
+    const held = this.#pendingLength;
+    const need = held + bytes.length;
+    if (before === null || need > before.length) {
+      // Doubled when full: a CONNECT dribbled in small reads is copied a bounded number of times
+      // (linear in its size), and the buffer never holds more than twice what arrived.
+      const grown = new Uint8Array(Math.max(need, (before?.length ?? 0) * 2));
+      if (before !== null) grown.set(before.subarray(0, held));
+      this.#pending = grown;
+    }
+    this.#pending!.set(bytes, held);
+    this.#pendingLength = need;
+    return this.#pending!.subarray(0, need);
   }
 
   /** Hands over (and forgets) the bytes buffered by buffer(). */
   takeBuffered(): Uint8Array {
-    const out = this.#pending ?? new Uint8Array(0);
+    const out = this.#pending?.subarray(0, this.#pendingLength) ?? new Uint8Array(0);
     this.#pending = null;
+    this.#pendingLength = 0;
     return out;
   }
 

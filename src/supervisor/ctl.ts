@@ -169,6 +169,7 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       }
     }
   }
+  if (cmd === "help" && rest.length === 0) return ok(usage(Object.values(USAGE).flat()));
   const help = USAGE[cmd];
   if (help) return fail(usage(help));
   return fail(usage(Object.values(USAGE).flat()));

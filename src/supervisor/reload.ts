@@ -104,8 +104,9 @@ function validateFiles(next: Config): void {
   if (next.log.file.enable) RotatingFileProbe.check(next.log.file.path);
 }
 
+/** An operator's ACL file (not the embedded default, which cannot change). */
 function hasAclFile(c: Config): boolean {
-  return c.authorization.sources.some((s) => s.enable && s.type === "file");
+  return c.authorization.sources.some((s) => s.enable && s.type === "file" && s.path !== "");
 }
 
 /** Whether a change at `path` (Config's camelCase path) can be applied at run time. */

@@ -67,6 +67,28 @@ export class StoredRetained {
     return had;
   }
 
+  /** Deletes every retained message matching `filter`; how many. */
+  async clean(filter: string): Promise<number> {
+    let n = 0;
+    for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
+      const page: RetainedPage = await this.#store.readAsync({
+        kind: "retained",
+        filter,
+        cursor,
+        limit: MAX_READ_LIMIT,
+      });
+      if (page.rows.length > 0) {
+        const b = new StoreBatch();
+        for (const row of page.rows) b.retainDelete(row.topic);
+        const [r] = await this.#store.commitAsync(b.take());
+        if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
+        n += page.rows.length;
+      }
+      cursor = page.next;
+    }
+    return n;
+  }
+
   /** Rows `offset` to `offset + limit` of the listing (no payloads), and the total. */
   async list(
     offset: number,

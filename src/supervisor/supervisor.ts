@@ -36,6 +36,9 @@ import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
+import { clusterRecord, type ClusterRuntime, startCluster } from "./_cluster_glue.ts";
+import type { Cluster } from "../cluster/mod.ts";
+import { shardOf } from "../ipc/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
 
@@ -131,6 +134,8 @@ class Node implements Supervisor, ReloadTarget {
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
+  /** The last pass stopped at BATCH records on some ring: more may be waiting. */
+  #batchFull = false;
   #nextId = 1;
   #stopped = false;
   /** Socket reads and ring records handled so far: the idle GC's measure of load. */
@@ -145,6 +150,7 @@ class Node implements Supervisor, ReloadTarget {
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
+  #cluster: ClusterRuntime | null = null;
   /** The store worker and the supervisor's own port to it (started before any listener). */
   readonly #store: StoreLink;
   #events: ConnectionEvents = {
@@ -198,6 +204,11 @@ class Node implements Supervisor, ReloadTarget {
     });
   }
 
+  /** The cluster links, when the node is clustered. */
+  get cluster(): Cluster | undefined {
+    return this.#cluster?.cluster;
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
@@ -238,12 +249,33 @@ class Node implements Supervisor, ReloadTarget {
     // The store opens (or refuses to) before any shard loads from it or any listener opens.
     await this.#store.start();
     await this.#pool.start();
-    // Bans kept in the store are in force on every shard before the first client connects.
-    const bans = await this.control.attachStore(this.#store.client!, {
+    // Bans, built-in users and ACL rules kept in the store are in force on every shard before
+    // the first client connects.
+    const builtinAuthn = this.#config.authentication.find((a) =>
+      a.mechanism === "password_based" && "backend" in a && a.backend === "built_in_database"
+    );
+    const loaded = await this.control.attachStore(this.#store.client!, {
       retainedOnDisc: this.#config.retainer.storageType === "disc",
+      userIdType: builtinAuthn && "userIdType" in builtinAuthn ? builtinAuthn.userIdType : null,
+      aclRules: this.#config.authorization.sources.some((s) => s.type === "built_in_database"),
     });
-    if (bans > 0) log.info("Loaded {n} bans from the store", { n: bans });
+    if (loaded.bans > 0) log.info("Loaded {n} bans from the store", { n: loaded.bans });
+    if (loaded.users + loaded.aclRules > 0) {
+      log.info("Loaded {users} built-in users and {rules} ACL rule sets from the store", {
+        users: loaded.users,
+        rules: loaded.aclRules,
+      });
+    }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    this.#cluster = await startCluster(this.#config, {
+      shardCount: this.#links.length,
+      shardOf: (key) => shardOf(key, this.#links.length),
+      toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),
+      request: (shard, method, params) => this.#rpc.call(shard, method, params),
+      pauseClients: (on) => {
+        for (const link of this.#links) link.setClusterPause(on);
+      },
+    });
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
@@ -333,6 +365,7 @@ class Node implements Supervisor, ReloadTarget {
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
+    this.#gate.close();
     const late = await this.#pool.shutdown(SHUTDOWN_TIMEOUT_MS);
     if (late.length > 0) log.warning("Shards {late} did not finish shutdown in time", { late });
     // What the shards wrote while shutting down (DISCONNECTs, closes) goes out before the end.
@@ -341,6 +374,8 @@ class Node implements Supervisor, ReloadTarget {
     this.#stopGc();
     ringDoorbell(this.#pool.mesh.supervisorDoorbell);
     await this.#pump;
+    // After the drain: wills and last forwards of the shards went out on the links.
+    await this.#cluster?.stop();
     for (const conn of this.#conns.values()) conn.end();
     await this.#allClosed(CLOSE_TIMEOUT_MS);
     for (const conn of this.#conns.values()) conn.destroy();
@@ -412,6 +447,7 @@ class Node implements Supervisor, ReloadTarget {
     const old = this.#links[index];
     this.#links[index] = new ShardLink(index, rings);
     this.#rpc.failShard(index, "the shard restarted");
+    this.#cluster?.cluster.shardRestarted(index);
     if (!old) return;
     old.close();
     const orphans = [...old.connections];
@@ -429,7 +465,10 @@ class Node implements Supervisor, ReloadTarget {
     const bell = this.#pool.mesh.supervisorDoorbell;
     while (!this.#stopped) {
       const seen = readDoorbell(bell);
-      if (this.#drainOnce() === 0) {
+      const work = this.#drainOnce();
+      // Sleep at once when the pass took everything and nothing rang since (the wake-up is a
+      // macrotask turn too): one event loop iteration less per wake-up (see Shard.#run).
+      if (work === 0 || (!this.#batchFull && readDoorbell(bell) === seen)) {
         await waitDoorbell(bell, seen);
       } else {
         // Socket reads and writes are macrotasks: let them run between busy passes.
@@ -441,7 +480,12 @@ class Node implements Supervisor, ReloadTarget {
   /** One pass over every shard → supervisor ring; writes go out once per pass. */
   #drainOnce(): number {
     let work = 0;
-    for (const link of this.#links) work += link.drain(this.#onRecord, BATCH);
+    this.#batchFull = false;
+    for (const link of this.#links) {
+      const n = link.drain(this.#onRecord, BATCH);
+      if (n === BATCH) this.#batchFull = true;
+      work += n;
+    }
     this.#workDone += work;
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;
@@ -478,6 +522,7 @@ class Node implements Supervisor, ReloadTarget {
           return;
         }
         default:
+          if (clusterRecord(this.#cluster?.cluster, link.index, kind, payload)) return;
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }
     } catch (err) {

@@ -11,6 +11,8 @@ import type { IConnectPacket } from "../../mqtt/mod.ts";
 import { asBuffer, fromWill, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 import type { AuthnDecision } from "../hooks.ts";
+import { importSession, type MovedSession } from "../_session_move.ts";
+import type { Session } from "../session.ts";
 
 const NEVER = 0xFFFFFFFF;
 
@@ -167,7 +169,59 @@ function completeConnect(
   const keepalive = agreedKeepalive(p.keepalive ?? 0, v5, mqtt.serverKeepalive, mqtt.maxKeepalive);
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
 
-  const { session, present } = registry.open(ch, clean, expiryMs);
+  // A persistent session may live on another node: fetch it first (takeover across nodes;
+  // the client's later packets wait behind this CONNECT).
+  const nodes = ch.svc.broker.nodes;
+  if (!clean && nodes.enabled && !registry.get(clientId)) {
+    ch.suspendUntil(nodes.fetchSession(clientId), (moved) => {
+      if (moved !== null) {
+        log.info("Client {clientId}: session moved from another node", { clientId });
+      }
+      openSession(moved === null ? null : JSON.parse(moved) as MovedSession, clock.now());
+    });
+    return;
+  }
+  openSession(null, now);
+
+  function openSession(moved: MovedSession | null, at: number): void {
+    const { session, present: here } = registry.open(ch, clean, expiryMs);
+    if (moved) importSession(ch.svc.broker, session, moved, at);
+    connected(ch, p, {
+      session,
+      present: here || moved !== null,
+      clean,
+      v5,
+      asked,
+      expiryMs,
+      keepalive,
+      receiveMaximum,
+      now: at,
+      authProps,
+    });
+  }
+}
+
+/** What completeConnect() decided, for the CONNACK. */
+interface Opened {
+  readonly session: Session;
+  readonly present: boolean;
+  readonly clean: boolean;
+  readonly v5: boolean;
+  readonly asked: number;
+  readonly expiryMs: number;
+  readonly keepalive: number;
+  readonly receiveMaximum: number;
+  readonly now: number;
+  readonly authProps: Record<string, unknown> | undefined;
+}
+
+/** Binds the session, sends CONNACK, resumes the session. */
+function connected(ch: Channel, p: IConnectPacket, o: Opened): void {
+  const { config, log } = ch.svc;
+  const mqtt = config.mqtt;
+  const { session, present, clean, v5, asked, expiryMs, keepalive, receiveMaximum, now } = o;
+  const authProps = o.authProps;
+  const clientId = ch.clientId;
   ch.establish({
     session,
     keepalive,

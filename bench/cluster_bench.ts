@@ -1,0 +1,260 @@
+/**
+ * Cluster figures (issue 15), measured on this machine with two real nodes (`main.ts start`,
+ * 2 shards each) and npm:mqtt clients in this process:
+ *
+ * - fan-in QoS 1: 4 publishers on node A, one subscriber on node B, against the same with the
+ *   subscriber on A (no node hop), in the same run, alternating, 3 rounds;
+ * - latency: one QoS 1 publisher on A, p50/p99 of publish → receive with the subscriber on B and
+ *   on A; the difference is the hop;
+ * - route update: time from SUBACK on B until a publisher on A that publishes every 1 ms
+ *   reaches it (an upper bound of the route's travel);
+ * - route sync: 100,000 subscriptions on A, then B starts: time from B's link up to B routing a
+ *   message to the last of them.
+ *
+ * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N]`
+ */
+
+import mqtt from "mqtt";
+
+const args = new Map<string, string>();
+for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
+const MESSAGES = Number(args.get("--messages") ?? 20_000);
+const ROUNDS = Number(args.get("--rounds") ?? 3);
+const SUBS = Number(args.get("--subscriptions") ?? 100_000);
+const repo = new URL("../", import.meta.url).pathname;
+
+interface Node {
+  name: string;
+  mqttPort: number;
+  child: Deno.ChildProcess;
+  logs: string[];
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+async function startNode(short: string, clusterPort: number, seeds: string[]): Promise<Node> {
+  const name = `${short}@127.0.0.1`;
+  const mqttPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${repo}main.ts`,
+      "start",
+      "--shards",
+      "2",
+      "--node-name",
+      name,
+      "--set",
+      `listeners.tcp.default.bind=127.0.0.1:${mqttPort}`,
+      "--set",
+      "cluster.discovery_strategy=static",
+      "--set",
+      `cluster.listen=127.0.0.1:${clusterPort}`,
+      "--set",
+      `cluster.static.seeds=${seeds.join(",")}`,
+      "--set",
+      "node.cookie=bench",
+      "--set",
+      "mqtt.max_mqueue_len=1000000",
+      "--set",
+      "mqtt.max_inflight=1000",
+      "--set",
+      "mqtt.max_subscriptions=infinity",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const logs: string[] = [];
+  const node = { name, mqttPort, child, logs };
+  for (const stream of [child.stdout, child.stderr]) {
+    void (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) logs.push(...dec.decode(chunk).split("\n"));
+    })();
+  }
+  await until(() => logs.some((l) => l.includes("Listener tcp:default listening")), 60_000);
+  return node;
+}
+
+async function until(pred: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function client(port: number, id: string): Promise<mqtt.MqttClient> {
+  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: id,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    properties: { receiveMaximum: 65535 },
+  });
+  await new Promise<void>((resolve, reject) => {
+    c.once("connect", () => resolve());
+    c.once("error", reject);
+  });
+  return c;
+}
+
+async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
+  const topic = `bench/${tag}`;
+  const sub = await client(subPort, `s-${tag}`);
+  await sub.subscribeAsync(topic, { qos: 1 });
+  const pubs = await Promise.all([0, 1, 2, 3].map((i) => client(pubPort, `p${i}-${tag}`)));
+  // The route reaches A: probe until one arrives.
+  let got = 0;
+  let probed = false;
+  sub.on("message", (_t, payload) => {
+    if (payload.length === 5 && new TextDecoder().decode(payload) === "probe") probed = true;
+    else got++;
+  });
+  for (let i = 0; i < 1000 && !probed; i++) {
+    await pubs[0]!.publishAsync(topic, "probe", { qos: 0 });
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const per = Math.floor(MESSAGES / pubs.length);
+  const payload = new Uint8Array(64);
+  const start = performance.now();
+  await Promise.all(pubs.map(async (p) => {
+    for (let sent = 0; sent < per;) {
+      const batch: Promise<unknown>[] = [];
+      for (let k = 0; k < 100 && sent < per; k++, sent++) {
+        batch.push(p.publishAsync(topic, payload as unknown as Buffer, { qos: 1 }));
+      }
+      await Promise.all(batch);
+    }
+  }));
+  await until(() => got >= per * pubs.length, 120_000);
+  const rate = (per * pubs.length) / ((performance.now() - start) / 1000);
+  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
+  return rate;
+}
+
+async function latency(pubPort: number, subPort: number, tag: string): Promise<[number, number]> {
+  const topic = `lat/${tag}`;
+  const sub = await client(subPort, `ls-${tag}`);
+  await sub.subscribeAsync(topic, { qos: 1 });
+  const pub = await client(pubPort, `lp-${tag}`);
+  const samples: number[] = [];
+  let probed = false;
+  sub.on("message", (_t, payload) => {
+    const text = new TextDecoder().decode(payload);
+    if (text === "probe") probed = true;
+    else samples.push(performance.now() - Number(text));
+  });
+  for (let i = 0; i < 1000 && !probed; i++) {
+    await pub.publishAsync(topic, "probe", { qos: 0 });
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  for (let i = 0; i < 2000; i++) {
+    await pub.publishAsync(topic, String(performance.now()), { qos: 1 });
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  await until(() => samples.length >= 2000, 30_000);
+  samples.sort((a, b) => a - b);
+  await Promise.all([sub, pub].map((c) => c.endAsync()));
+  return [samples[1000]!, samples[1980]!];
+}
+
+async function routeUpdate(a: Node, b: Node): Promise<number[]> {
+  const out: number[] = [];
+  const pub = await client(a.mqttPort, "ru-pub");
+  const sub = await client(b.mqttPort, "ru-sub");
+  for (let i = 0; i < 10; i++) {
+    const topic = `ru/${i}`;
+    let arrived = 0;
+    const onMessage = (t: string) => {
+      if (t === topic && arrived === 0) arrived = performance.now();
+    };
+    sub.on("message", onMessage);
+    let publishing = true;
+    const loop = (async () => {
+      while (publishing) {
+        pub.publish(topic, "x", { qos: 0 });
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    const subacked = performance.now();
+    await sub.subscribeAsync(topic, { qos: 0 });
+    await until(() => arrived > 0, 10_000);
+    publishing = false;
+    await loop;
+    sub.off("message", onMessage);
+    out.push(arrived - subacked);
+    await sub.unsubscribeAsync(topic);
+  }
+  await Promise.all([sub, pub].map((c) => c.endAsync()));
+  return out.sort((x, y) => x - y);
+}
+
+async function routeSync(): Promise<number> {
+  const [pa, pb] = [freePort(), freePort()];
+  const a = await startNode("sa", pa, []);
+  const sub = await client(a.mqttPort, "many");
+  for (let i = 0; i < SUBS; i += 1000) {
+    const filters: Record<string, { qos: 0 }> = {};
+    for (let k = i; k < i + 1000 && k < SUBS; k++) filters[`many/${k}/+`] = { qos: 0 };
+    await sub.subscribeAsync(filters);
+  }
+  const b = await startNode("sb", pb, [`sa@127.0.0.1:${pa}`]);
+  const done = /full route set of sa@127.0.0.1 received: (\d+) routes in ([\d.]+) ms/;
+  await until(() => b.logs.some((l) => done.test(l)), 120_000);
+  const m = b.logs.map((l) => done.exec(l)).find((x) => x !== null)!;
+  if (Number(m[1]) !== SUBS) throw new Error(`B got ${m[1]} routes of ${SUBS}`);
+  await sub.endAsync();
+  for (const n of [a, b]) {
+    n.child.kill("SIGTERM");
+    await n.child.status;
+  }
+  return Number(m[2]);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const [ca, cb] = [freePort(), freePort()];
+const a = await startNode("a", ca, [`b@127.0.0.1:${cb}`]);
+const b = await startNode("b", cb, [`a@127.0.0.1:${ca}`]);
+await until(() => a.logs.some((l) => l.includes("is up")), 30_000);
+const local: number[] = [];
+const remote: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  local.push(await fanIn(a.mqttPort, a.mqttPort, `l${r}`));
+  remote.push(await fanIn(a.mqttPort, b.mqttPort, `r${r}`));
+}
+const latLocal = await latency(a.mqttPort, a.mqttPort, "l");
+const latRemote = await latency(a.mqttPort, b.mqttPort, "r");
+const routes = await routeUpdate(a, b);
+for (const n of [a, b]) {
+  n.child.kill("SIGTERM");
+  await n.child.status;
+}
+const sync = await routeSync();
+const fmt = (n: number) => n.toFixed(0);
+console.log(`fan-in QoS 1, ${MESSAGES} messages, 4 publishers on A (msg/s, median of ${ROUNDS}):`);
+console.log(`  subscriber on A: ${fmt(median(local))}  [${local.map(fmt).join(", ")}]`);
+console.log(`  subscriber on B: ${fmt(median(remote))}  [${remote.map(fmt).join(", ")}]`);
+console.log(`  ratio B/A: ${(median(remote) / median(local)).toFixed(2)}`);
+console.log(
+  `latency QoS 1 (ms): A→A p50 ${latLocal[0].toFixed(2)} p99 ${latLocal[1].toFixed(2)}; ` +
+    `A→B p50 ${latRemote[0].toFixed(2)} p99 ${latRemote[1].toFixed(2)}; hop p50 ` +
+    `${((latRemote[0] - latLocal[0]) * 1000).toFixed(0)} µs`,
+);
+console.log(
+  `route update, SUBSCRIBE sent on B → first message from A (ms, 10 runs): median ` +
+    `${median(routes).toFixed(1)}, max ${routes[routes.length - 1]!.toFixed(1)}`,
+);
+console.log(
+  `route sync: ${SUBS} subscriptions on A reach a joining B in ${
+    sync.toFixed(0)
+  } ms (RoutesReset → RoutesEnd, B's log)`,
+);

@@ -1,0 +1,574 @@
+/**
+ * Cluster: this node's peer links and the cluster state it replicates. Listens on
+ * `cluster.listen`, dials the targets discovery proposes (backoff 0.5 s doubling to 10 s,
+ * jittered), keeps one link per peer node, replicates this node's routes and shared-subscription
+ * members (full set on every link up), carries forwarded publishes, shared deliveries, retained
+ * writes and client opens, and hands what peers send to the shards through the ClusterHost.
+ * Lives in the supervisor isolate; never touches a ring itself.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import type { Config } from "../config/types.ts";
+import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
+import { decodeBase64 } from "../bytes.ts";
+import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
+import { Frame } from "./proto_v1.ts";
+import { batches, NodeState } from "./node_state.ts";
+import type { ClusterHost } from "./host.ts";
+
+export type { ClusterHost };
+import type { SharedKey } from "../ipc/mod.ts";
+
+const log = getLogger(["culex", "cluster"]);
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+/** A refused link (wrong cookie, other cluster) is logged once per peer address and minute. */
+const REFUSAL_LOG_MS = 60_000;
+/** Frames beyond the largest MQTT packet carry the message's own fields. */
+const FRAME_SLACK = 64 * 1024;
+/** Retained messages asked from a shard per request when a link comes up. */
+const RETAINED_PAGE = 500;
+
+/** A peer address to dial, as discovery names it. */
+export interface Target {
+  /** "host:port". */
+  readonly address: string;
+  /** The node name when discovery knows it (seeds); else learned from HELLO. */
+  readonly name?: string;
+}
+
+interface Dial {
+  target: Target;
+  attempt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  link: PeerLink | null;
+  /** The address turned out to be this node. */
+  self: boolean;
+  wanted: boolean;
+}
+
+interface Takeover {
+  readonly waiting: Set<PeerLink>;
+  body: string;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly done: (body: string) => void;
+}
+
+/** Status of one peer, for `cluster status` and the tests. */
+export interface PeerStatus {
+  readonly node: string;
+  readonly status: "running" | "stopped";
+}
+
+/** This node's links; see the file header. */
+export class Cluster {
+  readonly node: string;
+  readonly state: NodeState;
+  #config: Config;
+  #host: ClusterHost;
+  #id: LinkIdentity;
+  #server: Server | null = null;
+  #dials = new Map<string, Dial>();
+  #links = new Map<string, PeerLink>();
+  #pending = new Set<PeerLink>();
+  #down = new Map<string, ReturnType<typeof setTimeout>>();
+  #refusalLogged = new Map<string, number>();
+  #congested = new Set<PeerLink>();
+  #stopped = false;
+  /** Takeovers this node asked for, waiting for the peers' replies. */
+  #takeovers = new Map<number, Takeover>();
+  #nextTakeover = 1;
+  /** When each peer's full route set began to arrive (RoutesReset). */
+  #resyncFrom = new Map<string, number>();
+  /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
+  droppedNodeDown = 0;
+  #dropLoggedAt = 0;
+
+  constructor(config: Config, host: ClusterHost) {
+    this.#config = config;
+    this.#host = host;
+    this.node = config.node.name;
+    this.state = new NodeState(host);
+    this.#id = {
+      node: config.node.name,
+      cluster: config.cluster.name,
+      cookie: config.node.cookie,
+      heartbeatInterval: config.cluster.heartbeatInterval,
+      heartbeatTimeout: config.cluster.heartbeatTimeout,
+      maxFrame: config.mqtt.maxPacketSize + FRAME_SLACK,
+    };
+  }
+
+  /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
+  async start(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.#config.cluster.listen;
+    const server = createServer((socket) => this.#accepted(socket));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    const real = typeof addr === "object" && addr ? addr.port : port;
+    // Exact text: tests and operators read the port from this line.
+    log.info(`Cluster ${this.#config.cluster.name} node ${this.node} listening on ${host}:${real}`);
+    return { host, port: real };
+  }
+
+  /** Nodes this node has a link to, or had one to and keeps routes of. */
+  peers(): PeerStatus[] {
+    const out: PeerStatus[] = [];
+    for (const node of this.#links.keys()) out.push({ node, status: "running" });
+    for (const node of this.#down.keys()) out.push({ node, status: "stopped" });
+    return out;
+  }
+
+  /** Discovery's current proposal: dials new targets, stops redialling vanished ones. */
+  setTargets(targets: readonly Target[]): void {
+    const seen = new Set<string>();
+    for (const t of targets) {
+      if (t.name === this.node) continue;
+      seen.add(t.address);
+      const d = this.#dials.get(t.address);
+      if (d) {
+        d.wanted = true;
+        continue;
+      }
+      const dial: Dial = {
+        target: t,
+        attempt: 0,
+        timer: undefined,
+        link: null,
+        self: false,
+        wanted: true,
+      };
+      this.#dials.set(t.address, dial);
+      this.#dial(dial);
+    }
+    for (const [address, d] of this.#dials) {
+      if (seen.has(address)) continue;
+      d.wanted = false;
+      clearTimeout(d.timer);
+      if (!d.link) this.#dials.delete(address);
+    }
+  }
+
+  /** Closes every link and the listener. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const d of this.#dials.values()) clearTimeout(d.timer);
+    for (const t of this.#down.values()) clearTimeout(t);
+    for (const link of [...this.#links.values(), ...this.#pending]) link.close("the node stops");
+    const server = this.#server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // From the shards --------------------------------------------------------------------------
+
+  /** A shard's filter gained its first (add) or lost its last subscriber. */
+  shardRoute(shard: number, add: boolean, filter: string): void {
+    const change = this.state.localRoute(shard, add, filter);
+    if (change) this.#broadcast(add ? Frame.RouteAdd : Frame.RouteDel, [routeFrame([filter])]);
+  }
+
+  /** A shard's client joined (add) or left a shared-subscription group. */
+  shardShared(shard: number, add: boolean, m: SharedKey): void {
+    if (this.state.localShared(shard, add, m)) {
+      this.#broadcast(add ? Frame.SharedAdd : Frame.SharedDel, [sharedFields(m)]);
+    }
+  }
+
+  /** Shard `shard` restarted empty: its routes go, remote state is sent to it again. */
+  shardRestarted(shard: number): void {
+    const gone = this.state.dropShard(shard).map((c) => c.filter);
+    for (const batch of batches(gone)) this.#broadcast(Frame.RouteDel, [routeFrame(batch)]);
+    for (const m of this.state.dropShardShared(shard)) {
+      this.#broadcast(Frame.SharedDel, [sharedFields(m)]);
+    }
+    this.state.replayTo(shard);
+  }
+
+  /** One message for the subscribers of node `node` (frame: topic, message). */
+  forward(node: string, topic: string, message: Uint8Array): void {
+    this.#sendTo(node, Frame.Publish, [
+      new FieldWriter().str(topic).u32(message.length).finish(),
+      message,
+    ]);
+  }
+
+  /** One message for one shared-group member on node `node`. */
+  forwardShared(
+    node: string,
+    clientId: string,
+    subscription: string,
+    hops: number,
+    message: Uint8Array,
+  ): void {
+    const head = new FieldWriter().str(clientId).str(subscription).u8(hops).u32(message.length)
+      .finish();
+    this.#sendTo(node, Frame.SharedDeliver, [head, message]);
+  }
+
+  /** A retained write made on this node, for every other node's copy. */
+  retain(topic: string, message: Uint8Array): void {
+    this.#broadcast(Frame.Retain, [
+      new FieldWriter().str(topic).u32(message.length).finish(),
+      message,
+    ]);
+  }
+
+  /** A client connected here: other nodes end their connection of the same id (0x8E). */
+  clientOpened(clientId: string): void {
+    if (this.#links.size > 0) this.#broadcast(Frame.ClientOpen, [str(clientId)]);
+  }
+
+  /**
+   * A shard asks for a client's session (clean_start = false, none here): every peer is asked,
+   * the one that has it ends the connection (0x8E) and sends it; the shard gets the answer (""
+   * for none) when all replied, or at cluster.takeover_timeout with what came.
+   */
+  takeover(shard: number, requestId: number, clientId: string): void {
+    const done = (body: string) => {
+      const payload = new FieldWriter().u32(requestId).str(body).finish();
+      this.#host.toShard(shard, RecordKind.TakeoverAnswer, [payload]);
+    };
+    const peers = [...this.#links.values()];
+    if (peers.length === 0) return done("");
+    const key = this.#nextTakeover;
+    this.#nextTakeover = key >= 0xffff_fffe ? 1 : key + 1;
+    const timer = setTimeout(() => {
+      log.warning("Cluster: takeover of {clientId} timed out; going on with what came", {
+        clientId,
+      });
+      this.#finishTakeover(key);
+    }, this.#config.cluster.takeoverTimeout);
+    this.#takeovers.set(key, { waiting: new Set(peers), body: "", timer, done });
+    const frame = new FieldWriter().u32(key).str(clientId).finish();
+    for (const link of peers) link.send(Frame.TakeoverBegin, [frame]);
+  }
+
+  #takeoverReply(link: PeerLink, key: number, body: string): void {
+    const t = this.#takeovers.get(key);
+    if (!t) return;
+    t.waiting.delete(link);
+    if (body !== "") t.body = body;
+    if (t.waiting.size === 0) this.#finishTakeover(key);
+  }
+
+  #finishTakeover(key: number): void {
+    const t = this.#takeovers.get(key);
+    if (!t) return;
+    this.#takeovers.delete(key);
+    clearTimeout(t.timer);
+    t.done(t.body);
+  }
+
+  /** A peer asks for a session of this node: its shard ends the client and exports it. */
+  #takeoverAsked(link: PeerLink, key: number, clientId: string): void {
+    const reply = (body: string) => {
+      link.send(Frame.TakeoverReply, [new FieldWriter().u32(key).str(body).finish()]);
+    };
+    this.#host.request(this.#host.shardOf(clientId), "clients.takeover", { clientid: clientId })
+      .then((moved) => reply(moved === null ? "" : JSON.stringify(moved)))
+      .catch((err) => {
+        log.warning("Cluster: exporting the session of {clientId} failed: {error}", {
+          clientId,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        reply("");
+      });
+  }
+
+  // Links ------------------------------------------------------------------------------------
+
+  #events: LinkEvents = {
+    up: (link) => this.#linkUp(link),
+    frame: (link, type, payload) => this.#onFrame(link, type, payload),
+    down: (link, reason, refused) => this.#linkDown(link, reason, refused),
+    drained: (link) => this.#drained(link),
+  };
+
+  #accepted(socket: Socket): void {
+    if (this.#stopped) {
+      socket.destroy();
+      return;
+    }
+    this.#pending.add(new PeerLink(socket, false, this.#id, this.#events));
+  }
+
+  #dial(d: Dial): void {
+    if (this.#stopped || d.self || !d.wanted || d.link) return;
+    // A link to the named node may already exist (the peer dialled us first).
+    if (d.target.name && this.#links.has(d.target.name)) return;
+    const [host, port] = splitAddress(d.target.address);
+    const socket = connect({ host, port });
+    const link = new PeerLink(socket, true, this.#id, this.#events);
+    d.link = link;
+    this.#pending.add(link);
+  }
+
+  #redial(d: Dial): void {
+    if (this.#stopped || d.self || !d.wanted) return;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** d.attempt);
+    d.attempt++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    clearTimeout(d.timer);
+    d.timer = setTimeout(() => this.#dial(d), delay);
+  }
+
+  #dialOf(link: PeerLink): Dial | undefined {
+    for (const d of this.#dials.values()) if (d.link === link) return d;
+    return undefined;
+  }
+
+  #linkUp(link: PeerLink): void {
+    this.#pending.delete(link);
+    const peer = link.peer!;
+    if (peer === this.node) {
+      const d = this.#dialOf(link);
+      if (d) d.self = true; // DNS and etcd list this node too
+      link.close("a link to itself");
+      return;
+    }
+    const old = this.#links.get(peer);
+    if (old) {
+      // Both nodes dialled: keep the link dialled by the smaller name, on both sides alike.
+      const dialer = (l: PeerLink) => (l.dialled ? this.node : peer);
+      const smaller = this.node < peer ? this.node : peer;
+      const keepNew = dialer(link) === smaller && dialer(old) !== smaller;
+      if (!keepNew && dialer(old) === smaller) {
+        link.close("a second link to the same node");
+        return;
+      }
+      this.#links.delete(peer);
+      old.close("replaced by a newer link");
+    }
+    this.#links.set(peer, link);
+    const d = this.#dialOf(link);
+    if (d) d.attempt = 0;
+    const wasDown = this.#down.get(peer);
+    if (wasDown !== undefined) clearTimeout(wasDown);
+    this.#down.delete(peer);
+    log.info("Cluster: node {peer} is up ({way} {remote})", {
+      peer,
+      way: link.dialled ? "dialled" : "accepted from",
+      remote: link.remote,
+    });
+    // The full set on every link up: the peer may have restarted or healed from a split.
+    link.send(Frame.RoutesReset, []);
+    for (const batch of batches(this.state.localFilters())) {
+      link.send(Frame.RouteAdd, [routeFrame(batch)]);
+    }
+    for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
+    link.send(Frame.RoutesEnd, []);
+    void this.#sendRetained(link);
+  }
+
+  /**
+   * Every retained message of this node, to a peer that just linked (it may have restarted or
+   * been cut off), a page per request; the receiver keeps the newer of two writes.
+   */
+  async #sendRetained(link: PeerLink): Promise<void> {
+    let sent = 0;
+    try {
+      for (let shard = 0; shard < this.#host.shardCount; shard++) {
+        for (let offset = 0; link.isUp;) {
+          const params = { offset, limit: RETAINED_PAGE };
+          const page = await this.#host.request(shard, "retained.export", params) as {
+            total: number;
+            items: [string, string][];
+          };
+          for (const [topic, b64] of page.items) {
+            const message = decodeBase64(b64);
+            link.send(Frame.Retain, [
+              new FieldWriter().str(topic).u32(message.length).finish(),
+              message,
+            ]);
+            sent++;
+          }
+          offset += page.items.length;
+          if (page.items.length === 0 || offset >= page.total) break;
+        }
+      }
+      if (sent > 0) {
+        log.info("Cluster: sent {sent} retained messages to {peer}", { sent, peer: link.peer });
+      }
+    } catch (err) {
+      log.warning("Cluster: retained messages for {peer} not all sent: {error}", {
+        peer: link.peer,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  #linkDown(link: PeerLink, reason: string, refused: boolean): void {
+    this.#pending.delete(link);
+    for (const [key, t] of [...this.#takeovers]) {
+      if (t.waiting.delete(link) && t.waiting.size === 0) this.#finishTakeover(key);
+    }
+    this.#drained(link);
+    const d = this.#dialOf(link);
+    if (d) d.link = null;
+    const peer = link.peer;
+    if (refused) {
+      const key = link.dialled
+        ? (d?.target.address ?? link.remote)
+        : link.remote.replace(/:\d+$/, "");
+      const at = this.#refusalLogged.get(key) ?? -Infinity;
+      if (Date.now() - at >= REFUSAL_LOG_MS) {
+        this.#refusalLogged.set(key, Date.now());
+        log.warning("Cluster: refused the link {way} {remote} ({peer}): {reason}", {
+          way: link.dialled ? "to" : "from",
+          remote: link.remote,
+          peer: peer ?? "?",
+          reason,
+        });
+      }
+    }
+    if (peer && this.#links.get(peer) === link) {
+      this.#links.delete(peer);
+      if (!this.#stopped) {
+        log.warning("Cluster: node {peer} is down: {reason}", { peer, reason });
+        // Its routes stay for autoclean: a quick restart does not churn every route.
+        this.#down.set(
+          peer,
+          setTimeout(() => {
+            this.#down.delete(peer);
+            log.info("Cluster: node {peer} cleaned after autoclean", { peer });
+            this.state.dropNode(peer);
+          }, this.#config.cluster.autoclean),
+        );
+      }
+    }
+    if (d && !d.self) {
+      if (!d.wanted) this.#dials.delete(d.target.address);
+      else this.#redial(d);
+    }
+  }
+
+  #drained(link: PeerLink): void {
+    if (!this.#congested.delete(link)) return;
+    if (this.#congested.size === 0) this.#host.pauseClients(false);
+  }
+
+  #sendTo(node: string, type: number, parts: readonly Uint8Array[]): void {
+    const link = this.#links.get(node);
+    if (!link) {
+      this.droppedNodeDown++;
+      const now = Date.now();
+      if (now - this.#dropLoggedAt >= 10_000) {
+        this.#dropLoggedAt = now;
+        log.warning("Cluster: node {node} is down, {count} messages for it dropped so far", {
+          node,
+          count: this.droppedNodeDown,
+        });
+      }
+      return;
+    }
+    link.send(type, parts);
+    this.#checkQueue(link);
+  }
+
+  #broadcast(type: number, parts: readonly Uint8Array[]): void {
+    for (const link of this.#links.values()) {
+      link.send(type, parts);
+      this.#checkQueue(link);
+    }
+  }
+
+  /** A link over max_send_queue stops this node's clients until the socket drains. */
+  #checkQueue(link: PeerLink): void {
+    if (link.queued <= this.#config.cluster.maxSendQueue || this.#congested.has(link)) return;
+    if (this.#congested.size === 0) this.#host.pauseClients(true);
+    this.#congested.add(link);
+  }
+
+  #onFrame(link: PeerLink, type: number, payload: Uint8Array): void {
+    const peer = link.peer!;
+    try {
+      const r = new FieldReader(payload);
+      switch (type) {
+        case Frame.RoutesReset:
+          this.state.resetNode(peer);
+          this.#resyncFrom.set(peer, performance.now());
+          return;
+        case Frame.RoutesEnd: {
+          const began = this.#resyncFrom.get(peer) ?? performance.now();
+          this.#resyncFrom.delete(peer);
+          // Exact text: operators (and bench/cluster_bench.ts) read how long a full set took.
+          log.info(
+            `Cluster: full route set of ${peer} received: ${this.state.routeCount(peer)} ` +
+              `routes in ${(performance.now() - began).toFixed(1)} ms`,
+          );
+          return;
+        }
+        case Frame.RouteAdd:
+        case Frame.RouteDel: {
+          const filters: string[] = [];
+          for (let n = r.u32(); n > 0; n--) filters.push(r.str());
+          this.state.remoteRoutes(peer, type === Frame.RouteAdd, filters);
+          return;
+        }
+        case Frame.SharedAdd:
+        case Frame.SharedDel: {
+          const m = { group: r.str(), filter: r.str(), clientId: r.str(), subscription: r.str() };
+          this.state.remoteShared(peer, type === Frame.SharedAdd, m);
+          return;
+        }
+        case Frame.Publish:
+          this.state.deliver(r.str(), r.bytes());
+          return;
+        case Frame.SharedDeliver:
+          this.state.deliverShared(r.str(), r.str(), r.u8(), r.bytes());
+          return;
+        case Frame.Retain:
+          this.state.retain(r.str(), r.bytes());
+          return;
+        case Frame.ClientOpen:
+          this.state.clientOpenedElsewhere(r.str());
+          return;
+        case Frame.TakeoverBegin: {
+          const key = r.u32();
+          this.#takeoverAsked(link, key, r.str());
+          return;
+        }
+        case Frame.TakeoverReply: {
+          const key = r.u32();
+          this.#takeoverReply(link, key, r.str());
+          return;
+        }
+        default:
+          link.close(`unknown frame type ${type}`);
+      }
+    } catch (err) {
+      link.close(`bad frame ${type}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+function str(s: string): Uint8Array {
+  return new FieldWriter().str(s).finish();
+}
+
+/** RouteAdd / RouteDel payload: count, then the filters. */
+function routeFrame(filters: readonly string[]): Uint8Array {
+  const w = new FieldWriter().u32(filters.length);
+  for (const f of filters) w.str(f);
+  return w.finish();
+}
+
+function sharedFields(m: SharedKey): Uint8Array {
+  return new FieldWriter().str(m.group).str(m.filter).str(m.clientId).str(m.subscription).finish();
+}
+
+/** "host:port" or "[v6]:port" → [host, port]. */
+export function splitAddress(address: string): [string, number] {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (!m) throw new TypeError(`not an address "host:port": ${address}`);
+  return [m[1] ?? m[2] ?? "", Number(m[3])];
+}

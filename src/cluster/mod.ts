@@ -1,0 +1,13 @@
+/**
+ * Public API of src/cluster/ (issue 15): the node links, the state they replicate, discovery.
+ * Lives in the supervisor isolate; the supervisor imports from here only.
+ */
+
+export {
+  Cluster,
+  type ClusterHost,
+  type PeerStatus,
+  splitAddress,
+  type Target,
+} from "./cluster.ts";
+export { startDiscovery } from "./discovery.ts";

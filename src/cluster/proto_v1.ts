@@ -1,0 +1,133 @@
+/**
+ * The node-link protocol, version 1: frames, the handshake's proof and the frame types. Frozen
+ * once released: a change is proto_v2.ts with negotiation in HELLO. Pure: no sockets, no timers.
+ *
+ * A frame is `[u32 LE length of type + payload][u8 type][payload]`; payloads are FieldWriter
+ * fields (src/ipc/record.ts) and messages the binary Message format of src/mqtt/message.ts.
+ */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readU32LE, writeU32LE } from "../bytes.ts";
+
+/** Protocol version this file speaks. */
+export const PROTO_VERSION = 1;
+
+/** Frame types. */
+export const Frame = {
+  /** proto u8, cluster str, node str, nonce bytes (32). Sent first by both sides. */
+  Hello: 1,
+  /** proof bytes (32): HMAC-SHA256(cookie, sender nonce ‖ receiver nonce ‖ sender ‖ receiver). */
+  Auth: 2,
+  /** Nothing: "I am alive". Any frame counts as alive. */
+  Heartbeat: 3,
+  /** Nothing: forget every route and shared member of the sender; a full set follows. */
+  RoutesReset: 10,
+  /** Nothing: the full set that followed RoutesReset is complete. */
+  RoutesEnd: 15,
+  /** count u32, filters str: the sender gained its first subscriber of each filter. */
+  RouteAdd: 11,
+  /** count u32, filters str: ... lost its last one. */
+  RouteDel: 12,
+  /** group, filter, client id, subscription (str each): a shared-subscription member joined. */
+  SharedAdd: 13,
+  /** group, filter, client id, subscription: ... left. */
+  SharedDel: 14,
+  /** message bytes: deliver to the receiver's local subscribers, never forward again. */
+  Publish: 20,
+  /** client id, subscription str, hops u8, message bytes: one shared-group member's message. */
+  SharedDeliver: 21,
+  /** message bytes: a retained write (an empty payload clears the topic). */
+  Retain: 22,
+  /** client id str: the client connected on the sender; the receiver ends its own (0x8E). */
+  ClientOpen: 30,
+  /** id u32, client id str: "hand me this client's session" (takeover across nodes). */
+  TakeoverBegin: 31,
+  /** id u32, body str: the session as JSON, "" when the receiver had none. */
+  TakeoverReply: 32,
+} as const;
+
+/** Frame header bytes: u32 length + u8 type. */
+export const FRAME_HEADER = 5;
+
+/** Nonce bytes in HELLO. */
+export const NONCE_BYTES = 32;
+
+/** Builds the header of a frame whose payload is `payloadLength` bytes. */
+export function frameHeader(type: number, payloadLength: number): Uint8Array {
+  const h = new Uint8Array(FRAME_HEADER);
+  writeU32LE(h, 0, payloadLength + 1);
+  h[4] = type;
+  return h;
+}
+
+/**
+ * The proof a node sends in AUTH: only a holder of the cookie can compute it, it is bound to
+ * both nonces (no replay) and both names (no reflection to a third node).
+ *
+ * @example
+ * ```ts
+ * import { proof, proofMatches } from "./proto_v1.ts";
+ * import assert from "node:assert/strict";
+ * const a = new Uint8Array(32).fill(1), b = new Uint8Array(32).fill(2);
+ * const p = proof("secret", a, b, "a@h", "b@h");
+ * assert.ok(proofMatches(p, proof("secret", a, b, "a@h", "b@h")));
+ * assert.ok(!proofMatches(p, proof("other", a, b, "a@h", "b@h")));
+ * ```
+ */
+export function proof(
+  cookie: string,
+  senderNonce: Uint8Array,
+  receiverNonce: Uint8Array,
+  sender: string,
+  receiver: string,
+): Uint8Array {
+  const h = createHmac("sha256", cookie);
+  h.update(senderNonce);
+  h.update(receiverNonce);
+  h.update(`${sender}\n${receiver}`);
+  return new Uint8Array(h.digest());
+}
+
+/** Constant-time comparison of two proofs. */
+export function proofMatches(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Cuts a byte stream into frames. Holds at most one partial frame; a frame longer than
+ * `maxFrame` is an error (the link closes) rather than a buffer that grows without bound.
+ */
+export class FrameDecoder {
+  readonly #maxFrame: number;
+  #buf: Uint8Array = new Uint8Array(0);
+
+  constructor(maxFrame: number) {
+    this.#maxFrame = maxFrame;
+  }
+
+  /** Feeds bytes; calls `onFrame` per whole frame (payload is a view valid during the call). */
+  push(chunk: Uint8Array, onFrame: (type: number, payload: Uint8Array) => void): void {
+    let buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = readU32LE(buf, at);
+      if (len < 1 || len > this.#maxFrame) {
+        throw new RangeError(`frame of ${len} bytes (at most ${this.#maxFrame})`);
+      }
+      if (buf.length - at - 4 < len) break;
+      const type = buf[at + 4]!;
+      onFrame(type, buf.subarray(at + 5, at + 4 + len));
+      at += 4 + len;
+    }
+    buf = buf.subarray(at);
+    // Keep a copy: the chunk belongs to the socket's read.
+    this.#buf = buf.length === 0 ? new Uint8Array(0) : buf.slice();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,134 @@
+/**
+ * NodeRouting: a shard's view of the other nodes of the cluster (issue 15). Holds every peer
+ * node's routes (filter → nodes, replicated by the supervisor's NodeRoute records), forwards a
+ * message once to each node with a match, and tells the supervisor about this shard's route and
+ * membership changes, retained writes and connects. Disabled (every method a no-op, no records)
+ * when the node is not clustered. Writes only through the `toSupervisor` function it is given.
+ */
+
+import {
+  clusterRetainHead,
+  encodeOpFilter,
+  encodeOpShared,
+  FieldWriter,
+  nodeForwardHead,
+  nodeSharedHead,
+  RecordKind,
+  type SharedKey,
+} from "../ipc/mod.ts";
+import { encodeMessageParts, type Message } from "../mqtt/mod.ts";
+import { TopicTrie } from "./topic_trie.ts";
+
+/** Writes one record to the supervisor's ring. */
+export type ToSupervisor = (kind: number, parts: readonly Uint8Array[]) => void;
+
+/** See the file header. */
+export class NodeRouting {
+  readonly enabled: boolean;
+  readonly #send: ToSupervisor;
+  readonly #trie = new TopicTrie<true>();
+  /** Nodes matched for the current message (reused; a handful of nodes). */
+  readonly #matched: string[] = [];
+  /** Session fetches waiting for their TakeoverAnswer, by request id. */
+  readonly #fetches = new Map<number, (body: string) => void>();
+  #nextFetch = 1;
+
+  constructor(enabled: boolean, send: ToSupervisor) {
+    this.enabled = enabled;
+    this.#send = send;
+  }
+
+  /** This shard gained its first (add) or lost its last subscriber of `filter`. */
+  route(add: boolean, filter: string): void {
+    if (this.enabled) this.#send(RecordKind.ClusterRoute, [encodeOpFilter(add, filter)]);
+  }
+
+  /** A client of this shard joined (add) or left a shared group. */
+  member(add: boolean, m: SharedKey): void {
+    if (this.enabled) this.#send(RecordKind.ClusterShared, [encodeOpShared(add, m)]);
+  }
+
+  /** A client connected here: the other nodes end their connection of the same id. */
+  clientOpened(clientId: string): void {
+    if (this.enabled) {
+      this.#send(RecordKind.ClusterClientOpen, [new FieldWriter().str(clientId).finish()]);
+    }
+  }
+
+  /**
+   * Sends `message` once to each node with a matching route; `encoded` is reused when the
+   * caller already encoded it. Returns true when some node matched.
+   */
+  forward(message: Message, encoded: Uint8Array[] | null): boolean {
+    if (!this.enabled) return false;
+    const nodes = this.#matched;
+    nodes.length = 0;
+    this.#trie.match(message.topic, (_filter, entries) => {
+      for (const node of entries.keys()) if (!nodes.includes(node)) nodes.push(node);
+    });
+    if (nodes.length === 0) return false;
+    const parts = encoded ?? encodeMessageParts(message);
+    const length = (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0);
+    for (const node of nodes) {
+      this.#send(RecordKind.NodeForward, [nodeForwardHead(node, message.topic, length), ...parts]);
+    }
+    nodes.length = 0;
+    return true;
+  }
+
+  /** A retained write made by a client of this node, for every other node's copy. */
+  retain(message: Message): void {
+    if (!this.enabled) return;
+    const parts = encodeMessageParts(message);
+    const length = parts[0].length + parts[1].length;
+    this.#send(RecordKind.ClusterRetain, [clusterRetainHead(message.topic, length), ...parts]);
+  }
+
+  /** One message for a shared-group member on another node. */
+  shared(node: string, clientId: string, subscription: string, hops: number, message: Message) {
+    const parts = encodeMessageParts(message);
+    const length = parts[0].length + parts[1].length;
+    const head = nodeSharedHead(node, clientId, subscription, hops, length);
+    this.#send(RecordKind.NodeShared, [head, ...parts]);
+  }
+
+  /**
+   * Asks the other nodes for the session of `clientId` (takeover across nodes). Resolves with
+   * the moved session's JSON, or null when no node had it. The supervisor always answers, at
+   * the latest after cluster.takeover_timeout.
+   */
+  fetchSession(clientId: string): Promise<string | null> {
+    if (!this.enabled) return Promise.resolve(null);
+    const id = this.#nextFetch;
+    this.#nextFetch = id >= 0xffff_fffe ? 1 : id + 1;
+    this.#send(RecordKind.ClusterTakeover, [new FieldWriter().u32(id).str(clientId).finish()]);
+    return new Promise((resolve) => {
+      this.#fetches.set(id, (body) => resolve(body === "" ? null : body));
+    });
+  }
+
+  /** A TakeoverAnswer arrived. */
+  answer(id: number, body: string): void {
+    const done = this.#fetches.get(id);
+    this.#fetches.delete(id);
+    done?.(body);
+  }
+
+  /** A route of another node (NodeRoute). */
+  remoteRoute(add: boolean, node: string, filter: string): void {
+    if (add) this.#trie.add(filter, node, true);
+    else this.#trie.remove(filter, node);
+  }
+
+  /** Forgets every route of `node` (NodeReset). */
+  resetNode(node: string): void {
+    for (const filter of [...this.#trie.filters()]) this.#trie.remove(filter, node);
+  }
+
+  /** Every remote filter with its nodes (for listings). */
+  *entries(): Generator<[string, string[]]> {
+    for (const filter of this.#trie.filters()) {
+      yield [filter, [...(this.#trie.get(filter)?.keys() ?? [])]];
+    }
+  }
+}

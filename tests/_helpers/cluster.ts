@@ -1,0 +1,134 @@
+/**
+ * Test helper for clusters (issue 15): starts real Culex nodes (`main.ts start` processes) on
+ * 127.0.0.1 with a cluster port each, waits for their links from their logs, and waits for a
+ * route to reach a publisher's node by publishing probes (bounded). Owns nothing but the
+ * processes it starts through startBroker().
+ */
+
+import type { MqttClient } from "mqtt";
+import { type BrokerHandle, startBroker } from "./broker.ts";
+import { publish, type Received, takeMatching } from "./clients.ts";
+
+/** A started node: its broker handle, node name and cluster port. */
+export interface ClusterNode {
+  readonly name: string;
+  readonly clusterPort: number;
+  readonly broker: BrokerHandle;
+  readonly url: string;
+}
+
+/** Options of startNode(). */
+export interface NodeOptions {
+  /** "a" → node name a@127.0.0.1 (a@<host>). */
+  readonly short: string;
+  /** Loopback address of the node's name and cluster listener; default 127.0.0.1. */
+  readonly host?: string;
+  readonly clusterPort: number;
+  /** Seeds (static discovery), e.g. ["b@127.0.0.1:4371"]. */
+  readonly seeds?: readonly string[];
+  readonly cookie?: string;
+  readonly strategy?: string;
+  readonly sets?: readonly string[];
+  readonly shards?: number;
+}
+
+/** Free TCP ports on 127.0.0.1 (bound then released). */
+export function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
+/** Starts one node; resolves once its MQTT listener is up. */
+export async function startNode(o: NodeOptions): Promise<ClusterNode> {
+  const host = o.host ?? "127.0.0.1";
+  const name = `${o.short}@${host}`;
+  const sets = [
+    `node.name=${name}`,
+    `node.cookie=${o.cookie ?? "test-cookie-29"}`,
+    `cluster.discovery_strategy=${o.strategy ?? "static"}`,
+    `cluster.listen=${host}:${o.clusterPort}`,
+    "cluster.heartbeat_interval=200ms",
+    "cluster.heartbeat_timeout=1500ms",
+    ...(o.seeds && o.seeds.length > 0 ? [`cluster.static.seeds=${o.seeds.join(",")}`] : []),
+    ...(o.sets ?? []),
+  ];
+  const broker = await startBroker({ shards: o.shards ?? 2, sets });
+  return { name, clusterPort: o.clusterPort, broker, url: broker.url };
+}
+
+/** Waits (bounded) until `node` logged that each of `peers` is up; counts `times` ups each. */
+export async function waitUp(
+  node: ClusterNode,
+  peers: readonly string[],
+  timeoutMs = 15_000,
+  times = 1,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const logs = node.broker.logs();
+    const missing = peers.filter((p) => countOf(logs, `node ${p} is up`) < times);
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${node.name}: no link to ${missing.join(", ")}:\n${logs.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits (bounded) until `node`'s log contains `text` at least `times` times. */
+export async function waitLog(
+  node: ClusterNode,
+  text: string,
+  timeoutMs = 15_000,
+  times = 1,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (countOf(node.broker.logs(), text) < times) {
+    if (Date.now() > deadline) {
+      throw new Error(`${node.name}: no "${text}" in the log:\n${node.broker.logs().slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function countOf(text: string, needle: string): number {
+  let n = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) n++;
+  return n;
+}
+
+/**
+ * Publishes QoS 0 probes to `topic` from `pub` until `sub` receives one (at most ~100 tries): the
+ * subscription's route reached the publisher's node. Probes have payload "probe"; later
+ * messages of the same publisher arrive after them (per-publisher order).
+ */
+export async function awaitRoute(pub: MqttClient, sub: MqttClient, topic: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await publish(pub, topic, "probe", { qos: 0 });
+    try {
+      await takeMatching(sub, (m) => m.topic === topic && m.payload === "probe", 150);
+      return;
+    } catch { /* not there yet */ }
+  }
+  throw new Error(`The route for ${topic} never reached the publisher's node`);
+}
+
+/** Takes `n` messages that are not probes, in arrival order (at most timeoutMs). */
+export async function takeReal(
+  client: MqttClient,
+  n: number,
+  timeoutMs: number,
+): Promise<Received[]> {
+  const out: Received[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    const left = Math.max(1, deadline - Date.now());
+    out.push(await takeMatching(client, (m) => m.payload !== "probe", left));
+  }
+  return out;
+}
