@@ -29,6 +29,21 @@ const httpsListener = z.strictObject({
       path: ["ssl_options"],
     });
   }
+  // Deno.serve takes a PEM certificate and key only: refuse what it would silently ignore.
+  if (l.ssl_options?.verify === "verify_peer") {
+    ctx.addIssue({
+      code: "custom",
+      message: "verify_none: the HTTPS server cannot ask for client certificates",
+      path: ["ssl_options", "verify"],
+    });
+  }
+  if (l.ssl_options && l.ssl_options.password !== "") {
+    ctx.addIssue({
+      code: "custom",
+      message: '"" (the HTTPS server cannot read an encrypted key file)',
+      path: ["ssl_options", "password"],
+    });
+  }
 }).transform((l): DashboardListenerConfig => ({
   enable: l.enable,
   ...l.bind,

@@ -33,3 +33,20 @@ Deno.test("dashboard keys refuse bad values, naming the key", () => {
   assert.match(configError(["dashboard.listeners.http.bind=nope"]).message, /http\.bind/);
   assert.match(configError(["api_key.max_keys=0"]).message, /api_key\.max_keys/);
 });
+
+Deno.test("dashboard https refuses what Deno.serve would ignore: verify_peer, key passwords", () => {
+  const base = [
+    "dashboard.listeners.https.enable=true",
+    "dashboard.listeners.https.ssl_options.certfile=c.pem",
+    "dashboard.listeners.https.ssl_options.keyfile=k.pem",
+    "dashboard.listeners.https.ssl_options.cacertfile=ca.pem",
+  ];
+  assert.match(
+    configError([...base, "dashboard.listeners.https.ssl_options.verify=verify_peer"]).message,
+    /https\.ssl_options\.verify/,
+  );
+  assert.match(
+    configError([...base, "dashboard.listeners.https.ssl_options.password=x"]).message,
+    /https\.ssl_options\.password/,
+  );
+});
