@@ -75,6 +75,8 @@ export class PeerLink {
     this.#decoder = new FrameDecoder(id.maxFrame);
     this.remote = dialled ? "" : `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     socket.setNoDelay(true);
+    // Again once connected: a dialled socket may not keep a setting made before its connect.
+    if (dialled) socket.once("connect", () => socket.setNoDelay(true));
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("error", (err: Error) => this.close(`socket error: ${err.message}`));
     socket.on("close", () => this.close("closed by peer"));
