@@ -73,6 +73,8 @@ if [ -n "${DENORT_BIN:-}" ]; then
 fi
 
 mkdir -p dist
+# The dashboard's assets hold third-party code (uPlot) and are not committed: build them first.
+"${DENO_CMD[@]}" run --allow-all tools/build_dashboard.ts
 for target in "${targets[@]}"; do
   out="dist/culex-$target"
   echo "compile.sh: building $out" >&2

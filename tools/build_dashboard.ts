@@ -1,10 +1,12 @@
 /**
  * Builds the dashboard (`deno task dashboard:build`): bundles dashboard/main.ts with npm:esbuild
  * (uPlot included) into src/dashboard/assets/, beside one stylesheet (uPlot's and ours) and
- * index.html. The assets are committed, so neither the broker nor CI runs this; compile.sh embeds
- * them. Output names carry a content hash, so serve.ts can let browsers cache them for a year.
+ * index.html. The output holds third-party code (uPlot), so it is built, never committed
+ * (.gitignore): `deno task start` builds it when missing (`--if-missing`), compile.sh before it
+ * embeds it, tests/26 before it serves it. Output names carry a content hash, so serve.ts can let
+ * browsers cache them for a year.
  *
- * `--check` builds into a temp dir and fails when the committed assets differ (stale build).
+ * `--check` builds in memory and fails when src/dashboard/assets/ differs (a stale build).
  *
  * Owns src/dashboard/assets/ (deletes its old hashed files); reads dashboard/ and npm packages
  * from Deno's cache; fetches nothing at run time of the broker.
@@ -91,6 +93,8 @@ async function readDir(dir: URL): Promise<Map<string, string>> {
   return files;
 }
 
+const built = await Deno.stat(new URL("index.html", assetsDir)).then(() => true, () => false);
+if (Deno.args.includes("--if-missing") && built) Deno.exit(0);
 const assets = await buildAssets();
 if (Deno.args.includes("--check")) {
   const committed = await readDir(assetsDir).catch(() => new Map<string, string>());

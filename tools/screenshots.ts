@@ -18,6 +18,12 @@ const OUT = new URL("../docs/screenshots/", import.meta.url);
 const PASSWORD = "Screen-shots-1";
 const SETTLE_MS = 1500;
 
+// The page is built, not committed (it holds uPlot): build it from dashboard/ first.
+const build = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-all", new URL("build_dashboard.ts", import.meta.url).pathname],
+}).output();
+if (!build.success) throw new Error("deno task dashboard:build failed");
+
 const dir = await Deno.makeTempDir({ prefix: "culex_screenshots_" });
 const users = `${dir}/users.csv`;
 await Deno.writeTextFile(users, "user_id,password,is_superuser\nsensor,s3nsor-pass,false\n");

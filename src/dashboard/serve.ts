@@ -76,6 +76,16 @@ export async function serveDashboard(request: Request): Promise<Response | null>
     });
   }
   const bytes = await readAsset(name);
+  if (bytes === null && name === "index.html") {
+    // A checkout run without `deno task start` (which builds them): say what to do.
+    return new Response(
+      "The dashboard is not built: run `deno task dashboard:build` (deno task start does it).\n",
+      {
+        status: 503,
+        headers: { ...COMMON_HEADERS, "content-type": "text/plain; charset=utf-8" },
+      },
+    );
+  }
   if (bytes === null) {
     return new Response("Not Found\n", {
       status: 404,
