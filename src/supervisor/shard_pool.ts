@@ -19,8 +19,13 @@ import {
 
 const log = getLogger(["culex", "supervisor"]);
 
-/** How long a worker may take to load and answer init. */
-const READY_TIMEOUT_MS = 30_000;
+/**
+ * How long a worker may take to load and answer init. Generous: a shard's init now waits for the
+ * store to open, and on a loaded 2-core box (or under `deno test`, which type-checks each worker
+ * module as it is spawned) loading alone took over 30 s; a shard that never answers still fails
+ * the start.
+ */
+const READY_TIMEOUT_MS = 90_000;
 /** A shard that crashes again within this time waits this long before it is restarted. */
 const RESTART_BACKOFF_MS = 1000;
 
