@@ -49,6 +49,11 @@ export const RecordKind = {
   SharedLeave: 28,
   /** A message picked for one group member, sent to the member's shard. */
   SharedDeliver: 29,
+  /**
+   * Durable mode: a RoutedPublish of a QoS 1/2 client publish with its store commit token
+   * (str key, u32 parts, then the message): the destination commits its part under that token.
+   */
+  RoutedPublishToken: 30,
   /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
   Pad: 253,
   /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */

@@ -27,6 +27,7 @@ import type { ClientFacts, Hooks, PublishVerdict } from "./hooks.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { WorkQueue } from "./work_queue.ts";
+import type { ShardStore } from "./durable.ts";
 import { ChannelSender } from "./_channel_send.ts";
 import { InputFlow } from "./_input_flow.ts";
 import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
@@ -55,6 +56,8 @@ export interface ChannelServices {
   readonly hooks: Hooks;
   readonly authMethods: EnhancedAuthRegistry;
   readonly work: WorkQueue;
+  /** Durable mode's store end (docs/store.md); null in memory mode. */
+  readonly store: ShardStore | null;
   /** The packet dispatcher (handlers/dispatch.ts), injected so channel.ts imports no handler. */
   readonly dispatch: (ch: Channel, packet: Packet) => void;
   /** A refusal of this client before authentication (a ban: 0x8A), or null to go on. */
@@ -92,6 +95,8 @@ export class Channel extends ChannelSender<ChannelServices> {
   #flow: InputFlow | null = null;
   /** Whether the listener's messages_rate was looked up (on the first PUBLISH). */
   #rateKnown = false;
+  /** Durable mode: acknowledgements waiting for a store commit (later ones queue behind). */
+  storeWaits = 0;
 
   constructor(out: ChannelOutput, svc: ChannelServices, init: ChannelInit) {
     super(out, svc, init.connId);

@@ -29,6 +29,8 @@ import { ShardSecurity } from "./security.ts";
 import type { BanEntry } from "../auth/mod.ts";
 import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
+import { ShardStore } from "./durable.ts";
+import type { StoreClient } from "../store/mod.ts";
 
 /** Everything a shard's Channels, control requests and loop use. */
 export interface ShardServices extends ChannelServices {
@@ -57,6 +59,8 @@ export interface ShardWiring {
   kick(clientId: string): boolean;
   /** Tells the supervisor about a ban decided in this shard (flapping). */
   reportBan(entry: BanEntry): void;
+  /** This shard's port to the store worker, if the node has one. */
+  readonly store?: StoreClient | null;
 }
 
 /** Builds a shard's parts. */
@@ -72,6 +76,11 @@ export function composeServices(w: ShardWiring): ShardServices {
     });
   });
   const counts = new SharedCounts(w.counts, w.count, w.index);
+  const work = new WorkQueue(w.wake);
+  // Durable mode only: memory mode has no ShardStore, so none of its code runs there.
+  const store = config.durableSessions.enable && w.store
+    ? new ShardStore(w.store, work, log, w.index)
+    : null;
   let registry: SessionRegistry<Channel> | null = null;
   let retainWarnedAt = -Infinity;
   const broker = new Broker({
@@ -96,13 +105,14 @@ export function composeServices(w: ShardWiring): ShardServices {
     flushPeers: w.flushPeers,
     whenPeersCommitted: w.whenPeersCommitted,
     session: (clientId) => registry?.get(clientId),
+    store,
   }, {
     retainer: new Retainer(config.retainer, counts),
     shared: new SharedSubs(config.broker.sharedSubscriptionStrategy),
     retainEnabled: config.retainer.enable && config.mqtt.retainAvailable,
     upgradeQos: config.mqtt.upgradeQos,
   });
-  registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
+  registry = new SessionRegistry<Channel>(config, broker, clock, metrics, store);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
   const delayed = config.delayed.enable
     ? new DelayedPublish(config.delayed, counts, clock, publishDelayed)
@@ -136,7 +146,8 @@ export function composeServices(w: ShardWiring): ShardServices {
     delayed,
     security,
     admit: (client) => security.admit(client),
-    work: new WorkQueue(w.wake),
+    work,
+    store,
     dispatch: dispatchPacket,
     fields: new FieldWriter(),
     kick: w.kick,

@@ -167,7 +167,10 @@ function completeConnect(
   const keepalive = agreedKeepalive(p.keepalive ?? 0, v5, mqtt.serverKeepalive, mqtt.maxKeepalive);
   const receiveMaximum = p.properties?.receiveMaximum ?? 65535;
 
-  const { session, present } = registry.open(ch, clean, expiryMs);
+  const store = ch.svc.store;
+  const mark = store?.mark() ?? 0;
+  const { session, present } = registry.open(ch, clean, expiryMs, ch.protocolVersion);
+  registry.storeRow(session, true, ch.will); // durable mode, persistent session: its row
   ch.establish({
     session,
     keepalive,
@@ -200,15 +203,35 @@ function completeConnect(
     const granted = expiryMs === Infinity ? NEVER : Math.floor(expiryMs / 1000);
     if (granted !== asked) props.sessionExpiryInterval = granted; // tell the client what it got
   }
-  ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
-  log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
-    clientId,
-    peer: ch.peer,
-    version: ch.protocolVersion,
-    clean,
-    present,
-  });
-  ch.svc.hooks.run("client.connected", ch.facts());
-  session.attach(ch, receiveMaximum);
-  if (present) session.resume(now);
+  const finish = () => {
+    ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
+    log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
+      clientId,
+      peer: ch.peer,
+      version: ch.protocolVersion,
+      clean,
+      present,
+    });
+    ch.svc.hooks.run("client.connected", ch.facts());
+    session.attach(ch, receiveMaximum);
+    if (present) session.resume(clock.now());
+  };
+  const durable = session.durable;
+  if (!store || (!store.wroteSince(mark) && (!durable || durable.relLoaded))) {
+    finish();
+    return;
+  }
+  // Durable mode: CONNACK once the session's row is committed, and for a session loaded from
+  // the store, once its QoS 2 ids awaiting PUBREL are back (a resent PUBLISH is not delivered
+  // twice [MQTT-4.3.3]). The client's next packets wait meanwhile (suspendUntil holds them).
+  const waits: Promise<unknown>[] = [store.committed()];
+  if (durable && !durable.relLoaded) {
+    waits.push(
+      store.readAsync({ kind: "awaitingRel", sid: durable.sid }).then((rels) => {
+        for (const r of rels) session.awaitRel(r.packetId, r.receivedAt);
+        durable.relLoaded = true;
+      }),
+    );
+  }
+  ch.suspendUntil(Promise.all(waits), finish);
 }

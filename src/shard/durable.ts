@@ -1,0 +1,254 @@
+/**
+ * ShardStore: a shard's end of the durable store in durable mode (`durable_sessions.enable`),
+ * per docs/store.md "How the lead wires it". During a pass, handlers and sessions add ops to
+ * the current StoreBatch part and register what must wait for the commit (a PUBACK, a CONNACK,
+ * a PUBLISH to a persistent subscriber); at the end of the pass `flush()` sends every part in
+ * one commit request, then the reads asked during the pass (so they see that commit). Replies
+ * come back as events through the WorkQueue, in order. A QoS 1/2 publish that goes to other
+ * shards gets a commit token: its ops on this shard and on each destination travel in parts
+ * with that token, which the store worker commits in one transaction.
+ *
+ * Exists only in durable mode (memory mode has none: nothing of this runs on its hot path).
+ * Owns the per-pass parts, the callbacks waiting on them, and the shard's key counters.
+ */
+
+import type { Logger } from "@logtape/logtape";
+import {
+  type CommitPart,
+  type CommitToken,
+  isRefusal,
+  makeKey,
+  type NextKeys,
+  type PartResult,
+  type ReadQuery,
+  type ReadResults,
+  StoreBatch,
+  type StoreClient,
+  StoreError,
+} from "../store/mod.ts";
+import type { WorkQueue } from "./work_queue.ts";
+
+/** A commit's answer for one waiter: null when committed, else why it was refused. */
+export type CommitOutcome = null | { readonly code: string; readonly message: string };
+
+/** How long the store may refuse writes before the next "full" warning. */
+const FULL_LOG_MS = 60_000;
+
+interface Waiter {
+  readonly part: number;
+  readonly run: (r: CommitOutcome) => void;
+}
+
+/** A commit sent: its parts, who waits on it, and its answer once it came. */
+interface SentCommit {
+  readonly parts: CommitPart[];
+  readonly waiters: Waiter[];
+  answered: boolean;
+  results: PartResult[] | null;
+}
+
+interface PendingRead {
+  readonly q: ReadQuery;
+  readonly done: (r: unknown) => void;
+}
+
+/** See the file header. */
+export class ShardStore {
+  readonly client: StoreClient;
+  readonly #work: WorkQueue;
+  readonly #log: Logger;
+  readonly #index: number;
+  #batch = new StoreBatch();
+  #token: CommitToken | null = null;
+  /** A token opened whose part count is still 1 (no other shard yet): committed plainly. */
+  #parts: CommitPart[] = [];
+  #waiters: Waiter[] = [];
+  #reads: PendingRead[] = [];
+  #nextKey = new Map<number, number>();
+  #tokens = 0;
+  #fullLoggedAt = -Infinity;
+  /** Commits sent, oldest first; their waiters run in this order whatever order answers come. */
+  #sent: SentCommit[] = [];
+  #idle: (() => void)[] = [];
+
+  constructor(client: StoreClient, work: WorkQueue, log: Logger, index: number) {
+    this.client = client;
+    this.#work = work;
+    this.#log = log;
+    this.#index = index;
+  }
+
+  /** The part ops go into now. */
+  get batch(): StoreBatch {
+    return this.#batch;
+  }
+
+  /** Something to remember what was written: compare with `wroteSince`. */
+  mark(): number {
+    return this.#parts.length * 1_000_000 + this.#batch.size;
+  }
+
+  /** True when ops or parts were added after `mark`. */
+  wroteSince(mark: number): boolean {
+    return this.mark() !== mark;
+  }
+
+  /** The next free key counters of this shard's partitions (read at load). */
+  setKeys(keys: NextKeys): void {
+    for (const [p, n] of Object.entries(keys)) this.#nextKey.set(Number(p), n);
+  }
+
+  /** A new partitioned key (a session's sid) in `partition`. */
+  newKey(partition: number): number {
+    const n = this.#nextKey.get(partition) ?? 1;
+    this.#nextKey.set(partition, n + 1);
+    return makeKey(partition, n);
+  }
+
+  /**
+   * Starts a part of its own for one publish. `token` is given on a destination shard (from
+   * the routed record); the publishing shard passes none and later `joinShards` sets the count.
+   */
+  beginToken(token?: CommitToken): CommitToken {
+    this.#closePart();
+    this.#token = token ?? { key: `${this.#index}:${++this.#tokens}`, parts: 1 };
+    return this.#token;
+  }
+
+  /** The publishing shard routes the message to `shards` other shards: their parts join. */
+  joinShards(shards: number): CommitToken | null {
+    if (!this.#token) return null;
+    this.#token = { key: this.#token.key, parts: 1 + shards };
+    return this.#token;
+  }
+
+  /** Ends the publish's part (sent even empty: its token counts it). */
+  endToken(): void {
+    const token = this.#token;
+    if (!token) return;
+    if (token.parts > 1 || this.#batch.size > 0) {
+      this.#parts.push(
+        token.parts > 1 ? { batch: this.#batch.take(), token } : {
+          batch: this.#batch.take(),
+        },
+      );
+    }
+    this.#token = null;
+  }
+
+  /** Runs `run` once the ops added so far are committed (or refused), in a later pass. */
+  after(run: (r: CommitOutcome) => void): void {
+    // The index the current part will have once closed (nothing is pushed before it closes),
+    // or the last closed part when the current one is empty.
+    const n = this.#parts.length;
+    this.#waiters.push({ part: this.#batch.size > 0 ? n : n - 1, run });
+  }
+
+  /** `after` as a Promise (for Channel.suspendUntil). */
+  committed(): Promise<CommitOutcome> {
+    return new Promise((resolve) => this.after(resolve));
+  }
+
+  /** A read sent after this pass's commit, answered in a later pass. */
+  read<K extends ReadQuery["kind"]>(
+    q: Extract<ReadQuery, { kind: K }>,
+    done: (r: ReadResults[K] | StoreError) => void,
+  ): void {
+    this.#reads.push({ q, done: done as (r: unknown) => void });
+  }
+
+  /** `read` as a Promise that rejects with the StoreError. */
+  readAsync<K extends ReadQuery["kind"]>(
+    q: Extract<ReadQuery, { kind: K }>,
+  ): Promise<ReadResults[K]> {
+    return new Promise((resolve, reject) =>
+      this.read(q, (r) => r instanceof StoreError ? reject(r) : resolve(r as ReadResults[K]))
+    );
+  }
+
+  /** End of a pass: commits what was added, then sends the reads. */
+  flush(): void {
+    if (this.#token) return; // never inside a publish (the shard flushes between records)
+    this.#closePart();
+    const parts = this.#parts;
+    const waiters = this.#waiters;
+    if (parts.length > 0) {
+      this.#parts = [];
+      this.#waiters = [];
+      const sent: SentCommit = { parts, waiters, answered: false, results: null };
+      this.#sent.push(sent);
+      const answer = new Promise<PartResult[]>((resolve) => this.client.commit(parts, resolve));
+      this.#work.await(answer, (o) => {
+        sent.answered = true;
+        sent.results = o.ok ? o.value : null;
+        this.#runAnswered();
+      });
+    } else if (waiters.length > 0) {
+      // Nothing written this pass: they wait only for what is still in flight (order kept).
+      this.#waiters = [];
+      const last = this.#sent[this.#sent.length - 1];
+      if (last) { for (const w of waiters) last.waiters.push({ part: -1, run: w.run }); }
+      else this.#work.await(Promise.resolve(), () => waiters.forEach((w) => w.run(null)));
+    }
+    if (this.#reads.length > 0) {
+      const reads = this.#reads;
+      this.#reads = [];
+      for (const r of reads) {
+        const answer = new Promise<unknown>((resolve) => this.client.read(r.q, resolve));
+        this.#work.await(answer, (o) => r.done(o.ok ? o.value : new StoreError("io", "lost")));
+      }
+    }
+  }
+
+  /** Resolves once every commit sent so far was answered (shutdown), at most `ms`. */
+  drained(ms: number): Promise<void> {
+    if (this.#sent.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #closePart(): void {
+    if (this.#token) return; // ops of a publish stay in its part until endToken
+    if (this.#batch.size > 0) this.#parts.push({ batch: this.#batch.take() });
+  }
+
+  /** Runs the waiters of the answered commits at the head of the queue, in order sent. */
+  #runAnswered(): void {
+    while (this.#sent[0]?.answered) {
+      const c = this.#sent.shift()!;
+      this.#answered(c.parts, c.waiters, c.results);
+    }
+    if (this.#sent.length === 0) {
+      for (const f of this.#idle.splice(0)) f();
+    }
+  }
+
+  #answered(parts: CommitPart[], waiters: Waiter[], results: PartResult[] | null): void {
+    const outcome = (i: number): CommitOutcome => {
+      if (i < 0) return null; // nothing was written before it: nothing to wait for
+      const r = results?.[i];
+      if (!r) return { code: "io", message: "the store worker did not answer" };
+      return isRefusal(r) ? r : null;
+    };
+    for (let i = 0; i < parts.length; i++) {
+      const o = outcome(i);
+      if (o) this.#refused(o);
+    }
+    for (const w of waiters) w.run(outcome(w.part));
+  }
+
+  #refused(o: { code: string; message: string }): void {
+    const now = Date.now();
+    if (o.code === "full" && now - this.#fullLoggedAt < FULL_LOG_MS) return;
+    if (o.code === "full") this.#fullLoggedAt = now;
+    this.#log.error("Store commit refused ({code}): {message}", {
+      code: o.code,
+      message: o.message,
+    });
+  }
+}
