@@ -41,6 +41,8 @@ export interface DurableHost {
 
 /** Rows read per page at most (a window is at most this, whatever max_inflight says). */
 const MAX_PAGE = 1000;
+/** Rows an online session keeps in memory beside the disk, to refill its window without reads. */
+const CACHE_MAX = 1024;
 
 /** An inflight entry in PUBREL phase needs no message: one empty delivery stands for all. */
 const NO_MESSAGE: Message = {
@@ -76,6 +78,9 @@ export class DurableQueue {
   readonly #maxLen: number;
   readonly #storeQos0: boolean;
   #reading = false;
+  /** Online only: the rows right after the cursor, as enqueued (they are on disk too). */
+  #cache: { seq: number; d: Delivery }[] = [];
+  #cacheHead = 0;
 
   constructor(
     store: ShardStore,
@@ -119,11 +124,9 @@ export class DurableQueue {
       const seq = ++this.lastSeq;
       const packetId = s.claimPacketId();
       const entry: InflightEntry = { packetId, delivery: d, phase: "publish", sentAt: now, seq };
-      entry.pending = true;
-      s.inflightInsert(entry);
       this.#store.batch.enqueue(this.sid, seq, d, packetId);
       this.cursor = seq;
-      this.#store.after((r) => this.#sendStored(s, entry, r));
+      this.#sendAfterCommit(s, entry);
       return;
     }
     if (this.onDisk >= this.#maxLen) {
@@ -131,6 +134,11 @@ export class DurableQueue {
       return;
     }
     this.#store.batch.enqueue(this.sid, ++this.lastSeq, d);
+    // Online, and every row after the cursor is cached: keep this one too, so that the window
+    // refills without a read (bounded; an offline session keeps nothing in memory).
+    if (online && this.#cached() === this.onDisk && this.#cached() < CACHE_MAX) {
+      this.#cache.push({ seq: this.lastSeq, d });
+    }
     this.onDisk++;
     // Rows still queued on disk while online (a read found none yet): read after this commit.
     if (online) this.pump(s);
@@ -153,7 +161,12 @@ export class DurableQueue {
 
   /** The window has room (or the session resumed): read the next rows from the store. */
   pump(s: DurableHost): void {
-    if (this.#reading || this.onDisk <= 0 || !s.connected() || s.congested()) return;
+    if (this.onDisk <= 0 || !s.connected() || s.congested()) return;
+    if (this.#cached() > 0) {
+      this.#takeCached(s);
+      if (this.onDisk <= 0 || this.#cached() > 0) return;
+    }
+    if (this.#reading) return;
     const free = s.inflightFree();
     // After a restart the inflight rows come first whatever the window: read them anyway.
     if (free <= 0 && this.cursor > 0) return;
@@ -167,6 +180,54 @@ export class DurableQueue {
         this.#take(s, rows);
       },
     );
+  }
+
+  /** The session went offline: the cached rows stay on disk only. */
+  offline(): void {
+    this.#cache = [];
+    this.#cacheHead = 0;
+  }
+
+  #cached(): number {
+    return this.#cache.length - this.#cacheHead;
+  }
+
+  /** Moves cached rows into the window while it has room. */
+  #takeCached(s: DurableHost): void {
+    const now = s.now();
+    while (this.#cached() > 0 && s.inflightFree() > 0) {
+      const { seq, d } = this.#cache[this.#cacheHead]!;
+      this.#cache[this.#cacheHead++] = undefined as unknown as { seq: number; d: Delivery };
+      this.cursor = seq;
+      this.onDisk--;
+      if (isExpired(d.message, now)) {
+        this.done(seq);
+        s.drop(d, "expired");
+        continue;
+      }
+      const packetId = s.claimPacketId();
+      this.#store.batch.sent(this.sid, seq, packetId);
+      this.#sendAfterCommit(s, { packetId, delivery: d, phase: "publish", sentAt: now, seq });
+    }
+    if (this.#cacheHead > 256 && this.#cacheHead * 2 > this.#cache.length) {
+      this.#cache = this.#cache.slice(this.#cacheHead);
+      this.#cacheHead = 0;
+    }
+  }
+
+  /**
+   * Puts `entry` in the window and sends it: QoS 1 at once (a crash before the commit at worst
+   * sends it again after the restart, which QoS 1 allows); QoS 2 only once its row (with this
+   * packet id) is committed, or a crash could deliver it twice under two packet ids.
+   */
+  #sendAfterCommit(s: DurableHost, entry: InflightEntry): void {
+    s.inflightInsert(entry);
+    if (entry.delivery.qos === 1) {
+      this.#sendStored(s, entry, null);
+      return;
+    }
+    entry.pending = true;
+    this.#store.after((r) => this.#sendStored(s, entry, r));
   }
 
   /** Rows read from the store, in seq order. */
@@ -211,17 +272,14 @@ export class DurableQueue {
         } else if (s.inflightFree() <= 0) break;
         else {
           const packetId = s.claimPacketId();
-          const entry: InflightEntry = {
+          this.#store.batch.sent(this.sid, row.seq, packetId);
+          this.#sendAfterCommit(s, {
             packetId,
             delivery: d,
             phase: "publish",
             sentAt: now,
             seq: row.seq,
-          };
-          entry.pending = true;
-          s.inflightInsert(entry);
-          this.#store.batch.sent(this.sid, row.seq, packetId);
-          this.#store.after((r) => this.#sendStored(s, entry, r));
+          });
         }
       }
       this.cursor = row.seq;

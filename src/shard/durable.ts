@@ -60,7 +60,8 @@ export class ShardStore {
   readonly #index: number;
   #batch = new StoreBatch();
   #token: CommitToken | null = null;
-  /** A token opened whose part count is still 1 (no other shard yet): committed plainly. */
+  /** Inside a client's QoS 1/2 publish that has no token (yet). */
+  #publishing = false;
   #parts: CommitPart[] = [];
   #waiters: Waiter[] = [];
   #reads: PendingRead[] = [];
@@ -106,33 +107,40 @@ export class ShardStore {
   }
 
   /**
-   * Starts a part of its own for one publish. `token` is given on a destination shard (from
-   * the routed record); the publishing shard passes none and later `joinShards` sets the count.
+   * A destination shard's part for one routed publish (the token came with the record): its
+   * ops go in a part of their own, sent even when empty (the token counts it).
    */
-  beginToken(token?: CommitToken): CommitToken {
+  beginToken(token: CommitToken): void {
     this.#closePart();
-    this.#token = token ?? { key: `${this.#index}:${++this.#tokens}`, parts: 1 };
-    return this.#token;
+    this.#token = token;
   }
 
-  /** The publishing shard routes the message to `shards` other shards: their parts join. */
+  /**
+   * The publishing shard starts a client's QoS 1/2 publish: a token is made only if the broker
+   * routes it to other shards (`joinShards`); otherwise its ops stay in the current part.
+   */
+  openPublish(): void {
+    this.#publishing = true;
+  }
+
+  /**
+   * The publish being routed goes to `shards` other shards: from here its ops are in a part of
+   * their own whose token the destinations' parts join. Null when there is none to join.
+   */
   joinShards(shards: number): CommitToken | null {
-    if (!this.#token) return null;
-    this.#token = { key: this.#token.key, parts: 1 + shards };
+    if (!this.#publishing || shards === 0) return null;
+    this.#publishing = false;
+    this.#closePart();
+    this.#token = { key: `${this.#index}:${++this.#tokens}`, parts: 1 + shards };
     return this.#token;
   }
 
-  /** Ends the publish's part (sent even empty: its token counts it). */
+  /** Ends the publish's part, if it got one (sent even empty: its token counts it). */
   endToken(): void {
+    this.#publishing = false;
     const token = this.#token;
     if (!token) return;
-    if (token.parts > 1 || this.#batch.size > 0) {
-      this.#parts.push(
-        token.parts > 1 ? { batch: this.#batch.take(), token } : {
-          batch: this.#batch.take(),
-        },
-      );
-    }
+    this.#parts.push({ batch: this.#batch.take(), token });
     this.#token = null;
   }
 
@@ -168,7 +176,7 @@ export class ShardStore {
 
   /** End of a pass: commits what was added, then sends the reads. */
   flush(): void {
-    if (this.#token) return; // never inside a publish (the shard flushes between records)
+    if (this.#token || this.#publishing) return; // never inside a publish
     this.#closePart();
     const parts = this.#parts;
     const waiters = this.#waiters;

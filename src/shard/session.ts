@@ -121,6 +121,7 @@ export class Session {
   }
 
   detach(now: number): void {
+    this.durable?.offline();
     this.#output = null;
     this.#congested = false;
     this.disconnectedAt = now;

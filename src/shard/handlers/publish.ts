@@ -92,12 +92,12 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
 function publishDurable(ch: Channel, message: Message, packetId: number, now: number): number {
   const store = ch.svc.store!;
   const durable = ch.session!.durable;
-  store.beginToken();
-  // Before the deliveries, in the same part: the resent PUBLISH after a crash is recognised.
-  if (message.qos === 2 && durable) store.batch.awaitRel(durable.sid, packetId, now);
+  store.openPublish();
   const reasonCode = ch.svc.broker.publish(message, "client");
-  if (message.qos === 2 && durable && reasonCode >= 0x80) {
-    store.batch.releaseRel(durable.sid, packetId);
+  // In the same part as the deliveries (one transaction): after a crash a resent PUBLISH is
+  // either known (and not delivered again) or was delivered nowhere.
+  if (message.qos === 2 && durable && reasonCode < 0x80) {
+    store.batch.awaitRel(durable.sid, packetId, now);
   }
   store.endToken();
   return reasonCode;
