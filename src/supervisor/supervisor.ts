@@ -173,9 +173,10 @@ class Node implements Supervisor {
       (m, p) => log.debug(m, p),
       "supervisor",
     );
-    // The store opens (or refuses to) before any shard loads from it or any listener opens.
-    await this.#store.start();
-    await this.#pool.start();
+    // The store opens (or refuses to) before any shard loads from it or any listener opens; the
+    // shard workers load their modules meanwhile (their init waits for the store).
+    const storeOpened = this.#store.start();
+    await Promise.all([storeOpened, this.#pool.start(storeOpened)]);
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
