@@ -98,7 +98,7 @@ export class Conn {
    * Opens a connection to HOST:port over the transport set by useTransport() and completes
    * CONNECT/CONNACK (return code 0).
    */
-  static open(port: number, clientId: string, keepalive = 0): Promise<Conn> {
+  static open(port: number, clientId: string, keepalive = 0, clean = true): Promise<Conn> {
     const t = transport;
     const sock = openSocket(t, HOST, port);
     sock.setNoDelay(true);
@@ -106,10 +106,10 @@ export class Conn {
     const acked = conn.#await(T.CONNACK, `CONNACK for ${clientId}`);
     sock.on(connectEvent(t), () => {
       if (t.kind !== "ws") {
-        conn.write(connectPacket(clientId, keepalive));
+        conn.write(connectPacket(clientId, keepalive, clean));
         return;
       }
-      conn.onUpgraded = () => conn.write(connectPacket(clientId, keepalive));
+      conn.onUpgraded = () => conn.write(connectPacket(clientId, keepalive, clean));
       sock.write(upgradeRequest(HOST, port));
     });
     return acked.then((rc) => {
@@ -188,6 +188,7 @@ export async function openMany(
   concurrency: number,
   idOf: (i: number) => string,
   keepalive = 0,
+  clean = true,
 ): Promise<{ conns: Conn[]; errors: number; firstError: string | null }> {
   const conns: Conn[] = [];
   let errors = 0;
@@ -197,7 +198,7 @@ export async function openMany(
     while (next < n) {
       const i = next++;
       try {
-        conns.push(await Conn.open(port, idOf(i), keepalive));
+        conns.push(await Conn.open(port, idOf(i), keepalive, clean));
       } catch (err) {
         errors++;
         firstError ??= err instanceof Error ? err.message : String(err);

@@ -45,6 +45,8 @@ export interface FloodSpec {
   idPrefix: string;
   /** TLS or WebSocket instead of plain TCP (issue 12's scenarios). */
   transport?: Transport;
+  /** Subscribers keep a persistent session (clean session 0): the durable scenarios. */
+  persistentSubs?: boolean;
 }
 
 /** What a flood process reports. */
@@ -92,7 +94,14 @@ interface Pub {
 export async function setupFlood(spec: FloodSpec): Promise<() => Promise<FloodResult>> {
   const { qos, subs: nSubs } = spec;
   if (spec.transport) useTransport(spec.transport);
-  const subOpen = await openMany(spec.port, nSubs, 50, (i) => `${spec.idPrefix}-s${i}`);
+  const subOpen = await openMany(
+    spec.port,
+    nSubs,
+    50,
+    (i) => `${spec.idPrefix}-s${i}`,
+    0,
+    !spec.persistentSubs,
+  );
   if (subOpen.errors > 0) throw new Error(`subscriber connect: ${subOpen.firstError}`);
   const subs = subOpen.conns;
   await Promise.all(subs.map((s) => s.subscribe(spec.filter, qos)));

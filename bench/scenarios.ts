@@ -330,6 +330,32 @@ export const SCENARIOS: Scenario[] = [
       return config;
     },
   },
+  // Issue 13: fan-in QoS 1 into one persistent subscriber (clean session 0), in memory mode and
+  // with durable sessions (sync normal, full). Durable mode is Culex's: run these with
+  // `--brokers culex-1,culex-N` (the others would run the memory shape three times).
+  ...([null, "normal", "full"] as const).map((sync) => ({
+    ...flood(
+      sync ? `fanin-qos1-durable-${sync}` : "fanin-qos1-persistent",
+      sync
+        ? `fan-in QoS 1 -> 1 persistent subscriber, durable sessions, sync ${sync}`
+        : "fan-in QoS 1 -> 1 persistent subscriber, memory mode",
+      {
+        pubs: 50,
+        subs: 1,
+        qos: 1,
+        topic: "bench/fanin",
+        sameTopic: false,
+        filter: "bench/#",
+        payload: 64,
+        window: 32,
+        lag: 800,
+        persistentSubs: true,
+      },
+    ),
+    ...(sync
+      ? { culexSets: ["durable_sessions.enable=true", `durable_sessions.sync=${sync}`] }
+      : {}),
+  })),
   flood("fanout-qos0", "fan-out QoS 0, 1 publisher -> 500 subscribers of one topic", {
     pubs: 1,
     subs: 500,

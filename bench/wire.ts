@@ -38,12 +38,15 @@ function packet(first: number, body: number[]): Uint8Array {
   return Uint8Array.from([first, ...varInt(body.length), ...body]);
 }
 
-/** CONNECT, MQTT 3.1.1, clean session, no will, no credentials. keepalive in seconds (0 = off). */
-export function connectPacket(clientId: string, keepalive = 0): Uint8Array {
+/**
+ * CONNECT, MQTT 3.1.1, no will, no credentials; clean session unless `clean` is false (a
+ * persistent session, for the durable scenarios). keepalive in seconds (0 = off).
+ */
+export function connectPacket(clientId: string, keepalive = 0, clean = true): Uint8Array {
   return packet(0x10, [
     ...str("MQTT"),
     4,
-    0x02,
+    clean ? 0x02 : 0x00,
     keepalive >> 8,
     keepalive & 0xff,
     ...str(clientId),

@@ -7,6 +7,8 @@
  * - A corrupt store file: moved aside as `culex.db.corrupt-<timestamp>`, the broker starts with
  *   an empty store, logs it, and publishes the report as the retained
  *   `$SYS/brokers/{node}/store/corruption`.
+ * - The same for a truncated file left by a durable run: the stored session is gone
+ *   (session present 0 [MQTT-3.2.2-3]) and `$SYS` says why.
  * - The store file lives in node.data_dir (the test helper's own temp directory by default).
  *
  * Broker: 2 shards (each gets its own port to the store worker).
@@ -14,7 +16,7 @@
 
 import { assert } from "./_helpers/assert.ts";
 import { brokerKind, startBroker } from "./_helpers/broker.ts";
-import { closeAll, connect, subscribe, takeMatching } from "./_helpers/clients.ts";
+import { closeAll, connackOf, connect, subscribe, takeMatching } from "./_helpers/clients.ts";
 
 const culexOnly = brokerKind() === "culex";
 
@@ -75,6 +77,56 @@ Deno.test({
       assert(report.reason.length > 0, m.payload);
       // A new, empty store is in place.
       assert(Deno.statSync(`${dir}/culex.db`).isFile, "a new culex.db");
+    } finally {
+      await closeAll([client]);
+      await broker.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "27 store: a truncated file (after a durable run) is moved aside and $SYS says so",
+  ignore: !culexOnly,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "culex_test_27_" });
+    const sets = ["durable_sessions.enable=true", "node.name=t27@127.0.0.1"];
+    let broker = await startBroker({ dataDir: dir, sets });
+    let client = null;
+    try {
+      // Some rows: a persistent session with a subscription and queued messages.
+      const sub = await connect(broker.url, {
+        protocolVersion: 5,
+        clientId: "t27sub",
+        clean: false,
+        properties: { sessionExpiryInterval: 600 },
+      });
+      await subscribe(sub, "t27/#", { qos: 1 });
+      await closeAll([sub]);
+      const pub = await connect(broker.url, { protocolVersion: 4, clientId: "t27pub" });
+      for (let i = 0; i < 50; i++) await pub.publishAsync("t27/x", "y".repeat(2000), { qos: 1 });
+      await closeAll([pub]);
+      assert(await broker.stop() === 0, "clean stop");
+      const size = Deno.statSync(`${dir}/culex.db`).size;
+      assert(size > 8192, `a store with pages: ${size} bytes`);
+      await Deno.truncate(`${dir}/culex.db`, Math.floor(size / 2) + 100); // not a page boundary
+      broker = await startBroker({ dataDir: dir, sets });
+      assert(/Store file .*culex\.db was corrupt/.test(broker.logs()), broker.logs());
+      const moved = [...Deno.readDirSync(dir)].map((e) => e.name)
+        .filter((n) => n.startsWith("culex.db.corrupt-"));
+      assert(moved.length >= 1, `moved aside: ${moved}`);
+      client = await connect(broker.url, {
+        protocolVersion: 5,
+        clientId: "t27sub",
+        clean: false,
+        properties: { sessionExpiryInterval: 600 },
+      });
+      // The store started empty: the session is gone [MQTT-3.2.2-3], and $SYS tells why.
+      assert(connackOf(client).sessionPresent === false, "no session after the corruption");
+      await subscribe(client, "$SYS/brokers/t27@127.0.0.1/store/corruption", { qos: 0 });
+      const m = await takeMatching(client, (r) => r.topic.endsWith("/store/corruption"), 10_000);
+      const report = JSON.parse(m.payload) as { reason: string; movedTo: string[] };
+      assert(report.movedTo.length >= 1 && report.reason !== "", m.payload);
     } finally {
       await closeAll([client]);
       await broker.stop();

@@ -157,7 +157,7 @@ Deno.test({
       await broker.stop();
       // Due 20 s after the publish: the restart (a few seconds here) ends before, and the
       // subscriber below is there when they fire. A message due during the downtime fires at
-      // start (src/shard/store_pass_test.ts checks that without a clock race).
+      // start (src/shard/shard_store_test.ts checks that without a clock race).
       broker = await start();
       assert.match(broker.logs(), /Loaded 2 delayed messages from the store/);
       const again = await connect(broker.url, { protocolVersion: 5, clientId: `s28e${tag}` });

@@ -43,7 +43,7 @@ port.onmessage = async (e: MessageEvent<Control>) => {
   } else if (msg.type === "peers") {
     shard?.replacePeers(msg.rings, msg.rebuilt);
   } else if (msg.type === "shutdown") {
-    shard?.shutdown();
+    await shard?.shutdown();
     // Let the flush microtasks commit before telling the supervisor we are done.
     await new Promise((resolve) => setTimeout(resolve, 0));
     port.postMessage({ type: "shutdown-done" });

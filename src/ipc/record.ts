@@ -81,6 +81,11 @@ export const RecordKind = {
   RemoteRetain: 50,
   /** client id: the client connected on another node; end it here (0x8E). */
   RemoteClientOpen: 51,
+  /**
+   * Durable mode: a RoutedPublish of a QoS 1/2 client publish with its store commit token
+   * (str key, u32 parts, then the message): the destination commits its part under that token.
+   */
+  RoutedPublishToken: 31,
   /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
   Pad: 253,
   /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */

@@ -35,6 +35,7 @@ import type { Session, SubOptions } from "./session.ts";
 import { type SharedMember, SharedSubs } from "./shared_subs.ts";
 import { SubscriptionIndex } from "./subscription_index.ts";
 import type { NodeRouting } from "./node_routing.ts";
+import type { ShardStore } from "./durable.ts";
 import {
   decodeMembership,
   decodeSharedDelivery,
@@ -61,6 +62,8 @@ export interface BrokerPort {
    */
   whenPeersCommitted(): Promise<void> | null;
   session(clientId: string): Session | undefined;
+  /** The shard's store end (durable mode or a disc retainer); null when nothing is stored. */
+  readonly store?: ShardStore | null;
 }
 
 /** What the Broker takes from the config. */
@@ -142,11 +145,20 @@ export class Broker {
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
     let encoded: Uint8Array[] | null = null;
+    // Durable mode, inside a client's QoS 1/2 publish (the handler opened its token): every
+    // destination shard commits its part with this one (docs/store.md, commit tokens).
+    const token = this.#port.store?.joinShards(
+      shards.size - (shards.has(this.#port.index) ? 1 : 0),
+    );
+    let tokenHeader: Uint8Array | null = null;
     for (let k = 0; k < shards.size; k++) {
       const shard = shards.at(k);
       if (shard === this.#port.index) continue;
       encoded ??= encodeMessageParts(message); // once, whatever the number of shards
-      this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
+      if (token) {
+        tokenHeader ??= new FieldWriter().str(token.key).u32(token.parts).finish();
+        this.#port.sendToShard(shard, RecordKind.RoutedPublishToken, [tokenHeader, ...encoded]);
+      } else this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
     }
     const local = shards.has(this.#port.index);
     if (clustered && this.#opts.nodes.forward(message, encoded)) matched = true;
@@ -351,6 +363,17 @@ export class Broker {
       case RecordKind.RoutedPublish:
         this.dispatch(decodeMessage(payload));
         return true;
+      case RecordKind.RoutedPublishToken: {
+        const r = new FieldReader(payload);
+        const key = r.str();
+        const parts = r.u32();
+        const message = decodeMessage(payload.subarray(r.offset));
+        const store = this.#port.store;
+        store?.beginToken({ key, parts });
+        this.dispatch(message);
+        store?.endToken();
+        return true;
+      }
       case RecordKind.RouteAdd:
         this.routes.add(new FieldReader(payload).str(), from);
         return true;

@@ -27,7 +27,7 @@ import type { ClientFacts, Hooks, PublishVerdict } from "./hooks.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { WorkQueue } from "./work_queue.ts";
-import type { StorePass } from "./store_pass.ts";
+import type { ShardStore } from "./durable.ts";
 import { ChannelSender } from "./_channel_send.ts";
 import { InputFlow } from "./_input_flow.ts";
 import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
@@ -56,8 +56,11 @@ export interface ChannelServices {
   readonly hooks: Hooks;
   readonly authMethods: EnhancedAuthRegistry;
   readonly work: WorkQueue;
-  /** The durable store's per-pass writes; null when nothing of this broker is stored. */
-  readonly store?: StorePass | null;
+  /**
+   * The shard's per-pass store end (docs/store.md): durable sessions, disc retained, delayed;
+   * null when nothing of this shard is stored (memory mode, ram retainer).
+   */
+  readonly store: ShardStore | null;
   /** The packet dispatcher (handlers/dispatch.ts), injected so channel.ts imports no handler. */
   readonly dispatch: (ch: Channel, packet: Packet) => void;
   /** A refusal of this client before authentication (a ban: 0x8A), or null to go on. */
@@ -95,6 +98,8 @@ export class Channel extends ChannelSender<ChannelServices> {
   #flow: InputFlow | null = null;
   /** Whether the listener's messages_rate was looked up (on the first PUBLISH). */
   #rateKnown = false;
+  /** Durable mode: acknowledgements waiting for a store commit (later ones queue behind). */
+  storeWaits = 0;
 
   constructor(out: ChannelOutput, svc: ChannelServices, init: ChannelInit) {
     super(out, svc, init.connId);

@@ -24,8 +24,7 @@ import {
   ReasonCode,
   validateTopicName,
 } from "../mqtt/mod.ts";
-import { makeKey } from "../store/mod.ts";
-import type { StorePass } from "./store_pass.ts";
+import type { ShardStore } from "./durable.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import { keepMessage } from "./_keep.ts";
 
@@ -39,7 +38,7 @@ interface Pending {
 
 /** Where a shard keeps its delayed messages across restarts. */
 export interface DelayedStore {
-  readonly pass: StorePass;
+  readonly store: ShardStore;
   /** This shard's partitions [first, end): new rows are keyed in one of them. */
   readonly partitions: readonly [number, number];
 }
@@ -75,8 +74,6 @@ export class DelayedPublish {
   readonly #counts: SharedCounts;
   readonly #clock: Clock;
   readonly #store: DelayedStore | null;
-  /** Next free key number per partition of this shard (from the store at load()). */
-  #nextKey = new Map<number, number>();
 
   constructor(
     config: DelayedConfig,
@@ -107,7 +104,7 @@ export class DelayedPublish {
     }
     const due = now + delayMs;
     const id = this.#store ? this.#newKey(message.origin) : 0;
-    if (this.#store) this.#store.pass.batch.delay(id, due, message);
+    if (this.#store) this.#store.store.batch.delay(id, due, message);
     this.#push({ due, seq: this.#seq++, id, message: keepMessage(message) });
     this.#counts.add(CountKind.Delayed, 1);
     this.#arm(now);
@@ -123,10 +120,11 @@ export class DelayedPublish {
     const [first, end] = store.partitions;
     const partitions = Array.from({ length: end - first }, (_, i) => first + i);
     const [next, rows] = await Promise.all([
-      store.pass.client.readAsync({ kind: "nextKeys", partitions }),
-      store.pass.client.readAsync({ kind: "delayed", partitions }),
+      store.store.client.readAsync({ kind: "nextKeys", partitions }),
+      store.store.client.readAsync({ kind: "delayed", partitions }),
     ]);
-    this.#nextKey = new Map(Object.entries(next).map(([p, n]) => [Number(p), n]));
+    // The shard's key counters (shared with session ids); Shard.load() set them already.
+    store.store.setKeys(next);
     for (const row of rows) {
       this.#push({
         due: row.dueAt,
@@ -145,7 +143,7 @@ export class DelayedPublish {
     while (this.#heap.length > 0 && (this.#heap[0] as Pending).due <= now) {
       const p = this.#pop() as Pending;
       this.#counts.add(CountKind.Delayed, -1);
-      if (p.id !== 0) this.#store?.pass.batch.delayDelete(p.id);
+      if (p.id !== 0) this.#store?.store.batch.delayDelete(p.id);
       this.#publish({ ...p.message, timestamp: now });
     }
     this.#arm(now);
@@ -161,9 +159,7 @@ export class DelayedPublish {
     const [first, end] = this.#store!.partitions;
     const own = partitionOf(origin);
     const p = own >= first && own < end ? own : first;
-    const n = this.#nextKey.get(p) ?? 1;
-    this.#nextKey.set(p, n + 1);
-    return makeKey(p, n);
+    return this.#store!.store.newKey(p);
   }
 
   #arm(now: number): void {

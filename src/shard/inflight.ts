@@ -15,6 +15,10 @@ export interface InflightEntry {
   readonly delivery: Delivery;
   phase: InflightPhase;
   sentAt: number;
+  /** Durable mode: the row's seq in the session's `outgoing` rows. */
+  readonly seq?: number;
+  /** Durable mode: stored in a commit not answered yet; not on the wire, never resent. */
+  pending?: boolean;
 }
 
 const NONE: ReadonlyMap<number, InflightEntry> = new Map();
@@ -39,6 +43,11 @@ export class Inflight {
 
   get size(): number {
     return this.#entries?.size ?? 0;
+  }
+
+  /** The window's width. */
+  get max(): number {
+    return this.#max;
   }
 
   isFull(): boolean {

@@ -5,7 +5,7 @@
  * matches, page by page, through the plan of src/store/retained_plan.ts, so a wildcard read only
  * touches the rows its levels can match. The store keeps the count and enforces
  * `retainer.backend.max_retained_messages` (a new topic over it is refused in the commit's
- * result). Writes join the shard's pass commit (StorePass); a QoS 1/2 retained publish is
+ * result). Writes join the shard's pass commit (ShardStore, durable.ts); a QoS 1/2 retained publish is
  * acknowledged after it (handlers/publish.ts). Owns no messages: only the pages being delivered.
  *
  * @module
@@ -14,7 +14,7 @@
 import { partitionOf } from "../ipc/mod.ts";
 import { decodeMessage, type Message } from "../mqtt/mod.ts";
 import { StoreError } from "../store/mod.ts";
-import type { StorePass } from "./store_pass.ts";
+import type { ShardStore } from "./durable.ts";
 
 /** Rows per read: big enough that a `#` read of 1,000,000 rows is 200 round trips. */
 export const RETAINED_PAGE = 5000;
@@ -24,17 +24,17 @@ export type RetainRefusal = "refused" | "too_large";
 
 /** The disc retainer of one shard. */
 export class DiscRetained {
-  readonly #pass: StorePass;
+  readonly #pass: ShardStore;
   readonly #maxPayload: number;
   readonly #onRefused: (why: RetainRefusal) => void;
   readonly #onReadError: (filter: string, err: StoreError) => void;
   /** Lookups whose pages are being read and delivered. */
   #reading = 0;
-  /** The pass whose commit result is already watched for refusals. */
-  #watchedPass = -1;
+  /** The store part whose commit result is already watched for refusals. */
+  #watchedPart = -1;
 
   constructor(
-    pass: StorePass,
+    pass: ShardStore,
     maxPayload: number,
     onRefused: (why: RetainRefusal) => void,
     onReadError: (filter: string, err: StoreError) => void,
@@ -65,10 +65,11 @@ export class DiscRetained {
     }
     this.#pass.batch.retain(partitionOf(message.topic), message);
     // The store answers how many new topics it refused for max_retained_messages.
-    if (this.#watchedPass !== this.#pass.passes) {
-      this.#watchedPass = this.#pass.passes;
-      void this.#pass.committed().then((r) => {
-        if ("retainRefused" in r && r.retainRefused > 0) this.#onRefused("refused");
+    // One waiter per store part: the count is the part's.
+    if (this.#watchedPart !== this.#pass.partId) {
+      this.#watchedPart = this.#pass.partId;
+      this.#pass.after((_, r) => {
+        if (r && "retainRefused" in r && r.retainRefused > 0) this.#onRefused("refused");
       });
     }
     return true;

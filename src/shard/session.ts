@@ -10,6 +10,7 @@ import { isExpired } from "../mqtt/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { Inflight, type InflightEntry } from "./inflight.ts";
 import { MQueue } from "./mqueue.ts";
+import type { DurableHost, DurableQueue } from "./_durable_session.ts";
 
 /** Subscription options as granted [MQTT-3.8.3.1]. */
 export interface SubOptions {
@@ -58,6 +59,13 @@ export class Session {
 
   /** Epoch ms when the session was created (the API's created_at). */
   readonly createdAt: number;
+  /**
+   * Durable mode, persistent session: its rows in the store and its on-disk queue. Null in
+   * memory mode, where nothing of the store is touched.
+   */
+  durable: DurableQueue | null = null;
+  /** The durable queue's port onto this session, made with it. */
+  #host: DurableHost | null = null;
 
   constructor(clientId: string, mqtt: MqttConfig, expiryInterval: number, createdAt = 0) {
     this.clientId = clientId;
@@ -115,6 +123,7 @@ export class Session {
   }
 
   detach(now: number): void {
+    this.durable?.offline();
     this.#output = null;
     this.#congested = false;
     this.disconnectedAt = now;
@@ -161,6 +170,7 @@ export class Session {
     const out = this.#output;
     if (!out) return;
     for (const entry of this.#inflight.values()) {
+      if (entry.pending) continue; // its commit's answer sends it
       entry.sentAt = now;
       if (entry.phase === "pubrel") out.sendPubrel(entry.packetId);
       else out.sendPublish(entry.packetId, entry.delivery, true);
@@ -170,6 +180,10 @@ export class Session {
 
   /** Takes one delivery: straight out if connected and the window allows, else queued. */
   deliver(d: Delivery, now: number): void {
+    if (this.durable) {
+      this.durable.deliver(this.#durableHost(), d, now);
+      return;
+    }
     const out = this.#output;
     const free = !this.#congested && this.queueLength === 0;
     if (out && free && (d.qos === 0 || !this.#inflight.isFull())) {
@@ -187,7 +201,10 @@ export class Session {
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a delivery; returns it (undefined for unknown ids). */
   complete(packetId: number, now: number): Delivery | undefined {
     const entry = this.#inflight.delete(packetId);
-    if (entry) this.#pump(now);
+    if (entry) {
+      if (entry.seq !== undefined) this.durable?.done(entry.seq);
+      this.#pump(now);
+    }
     return entry?.delivery;
   }
 
@@ -197,11 +214,18 @@ export class Session {
     if (!entry || entry.phase !== "publish" || entry.delivery.qos !== 2) return false;
     if (failed) {
       this.#inflight.delete(packetId);
+      if (entry.seq !== undefined) this.durable?.done(entry.seq);
       this.#pump(now);
       return true;
     }
     entry.phase = "pubrel";
     entry.sentAt = now;
+    if (this.durable && entry.seq !== undefined) {
+      // PUBREL only once PUBREC is committed: the client forgets the id at PUBREL, so a crash
+      // before the commit would otherwise resend a PUBLISH it takes for a new message.
+      this.durable.pubrel(this.#durableHost(), entry);
+      return true;
+    }
     this.#output?.sendPubrel(packetId);
     return true;
   }
@@ -209,7 +233,7 @@ export class Session {
   /** Entries unacknowledged for longer than `interval`, for 3.1.1-style retries. */
   *stale(now: number, interval: number): Generator<InflightEntry> {
     for (const entry of this.#inflight.values()) {
-      if (now - entry.sentAt >= interval) yield entry;
+      if (!entry.pending && now - entry.sentAt >= interval) yield entry;
     }
   }
 
@@ -228,6 +252,8 @@ export class Session {
    * them. QoS 2 stays: the spec has it completed with this client [MQTT-4.8.2-4/-5].
    */
   takeShared(pred: (d: Delivery) => boolean, now: number): Delivery[] {
+    // A persistent session's rows are in the store: they stay with it (no second copy).
+    if (this.durable) return [];
     const select = (d: Delivery) => d.shared !== undefined && d.qos === 1 && pred(d);
     const taken: Delivery[] = [];
     for (const entry of [...this.#inflight.values()]) {
@@ -256,8 +282,14 @@ export class Session {
     return taken;
   }
 
+  /** Durable mode: reads the next rows of the disk queue if the window has room. */
+  pumpStore(now: number): void {
+    if (this.durable) this.#pump(now);
+  }
+
   /** Drops all delivery state (clean start, or expiry). */
   clear(): void {
+    this.durable = null;
     this.#inflight.clear();
     this.#queue = null;
     this.#awaitingRel = null;
@@ -265,6 +297,10 @@ export class Session {
   }
 
   #pump(now: number): void {
+    if (this.durable) {
+      this.durable.pump(this.#durableHost());
+      return;
+    }
     const out = this.#output;
     if (!out) return;
     while (!this.#congested) {
@@ -292,6 +328,26 @@ export class Session {
       return;
     }
     this.#inflight.insert({ packetId, delivery: d, phase: "publish", sentAt: now });
+  }
+
+  /** The port the durable queue acts on this session through (made once, on first use). */
+  #durableHost(): DurableHost {
+    if (this.#host) return this.#host;
+    const inflight = this.#inflight;
+    return this.#host = {
+      connected: () => this.#output !== null,
+      congested: () => this.#congested,
+      inflightFree: () => Math.max(0, inflight.max - inflight.size),
+      inflightGet: (id) => inflight.get(id),
+      inflightInsert: (e) => inflight.insert(e),
+      inflightDelete: (id) => void inflight.delete(id),
+      claimPacketId: () => this.#allocatePacketId(),
+      sendPublish: (id, d, dup) => this.#output?.sendPublish(id, d, dup) ?? false,
+      sendPubrel: (id) => this.#output?.sendPubrel(id),
+      drop: (d, reason) => this.onDrop?.(d, reason),
+      pump: (now) => this.#pump(now),
+      now: () => Date.now(),
+    };
   }
 
   #allocatePacketId(): number {

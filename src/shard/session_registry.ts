@@ -5,13 +5,17 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { ReasonCode } from "../mqtt/mod.ts";
+import { partitionOf } from "../ipc/mod.ts";
+import { decodeMessage, ReasonCode } from "../mqtt/mod.ts";
+import type { LoadedSession } from "../store/mod.ts";
 import type { Broker } from "./broker.ts";
 import type { Clock } from "./clock.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Metrics } from "./metrics.ts";
 import { type DropReason, Session } from "./session.ts";
 import type { Will } from "./will.ts";
+import type { ShardStore } from "./durable.ts";
+import { DurableQueue } from "./_durable_session.ts";
 
 /** EMQX's metric for each reason a delivery to one subscriber is dropped. */
 const DROP_METRIC: Readonly<Record<DropReason, string>> = {
@@ -50,12 +54,21 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
   readonly #broker: Broker;
   readonly #clock: Clock;
   readonly #metrics: Metrics;
+  /** Durable mode only: sessions with an expiry are stored (docs/store.md). */
+  readonly #store: ShardStore | null;
 
-  constructor(config: Config, broker: Broker, clock: Clock, metrics: Metrics) {
+  constructor(
+    config: Config,
+    broker: Broker,
+    clock: Clock,
+    metrics: Metrics,
+    store: ShardStore | null = null,
+  ) {
     this.#config = config;
     this.#broker = broker;
     this.#clock = clock;
     this.#metrics = metrics;
+    this.#store = store;
   }
 
   /** A run-time config change: sessions opened from now on take their limits from `config`. */
@@ -80,7 +93,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
    * [MQTT-3.1.4-3]; clean start discards the old session [MQTT-3.1.2-4], otherwise it resumes
    * and any delayed will is cancelled [MQTT-3.1.3-9].
    */
-  open(channel: C, cleanStart: boolean, expiryMs: number) {
+  open(channel: C, cleanStart: boolean, expiryMs: number, protoVer = 4) {
     const clientId = channel.clientId;
     const old = this.#live.get(clientId);
     if (old) {
@@ -104,6 +117,11 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       if (session) this.#end(session);
       session = new Session(clientId, this.#config.mqtt, expiryMs, this.#clock.now());
       session.onDrop = this.#countDrop;
+      if (this.#store && expiryMs > 0) {
+        // A persistent session in durable mode: its rows live in the store from now on.
+        const sid = this.#store.newKey(partitionOf(clientId));
+        session.durable = this.#durableQueue(sid, protoVer, 0, 0, true);
+      }
       this.#sessions.set(clientId, session);
       this.#metrics.add("session.created");
     }
@@ -118,12 +136,78 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     if (session.connected) session.detach(this.#clock.now());
     const now = session.disconnectedAt;
     this.#broker.redispatchShared(session);
+    let keptWill: Will | null = null;
     if (will) {
       const delay = Math.min(will.delayMs, session.expiryInterval);
-      if (delay > 0) this.#wills.set(session.clientId, { will, at: now + delay });
+      if (delay > 0) this.#wills.set(session.clientId, { will: keptWill = will, at: now + delay });
       else this.#publishWill(will);
     }
     if (session.expiryInterval === 0 && !this.#live.has(session.clientId)) this.#end(session);
+    else if (session.durable && !this.#live.has(session.clientId)) {
+      this.storeRow(session, false, keptWill); // a delayed will stays stored until published
+    }
+  }
+
+  /**
+   * Durable mode: writes the session's row (CONNECT, disconnect, a will published). A no-op for
+   * a session that is not stored.
+   */
+  storeRow(session: Session, connected: boolean, will: Will | null): void {
+    const d = session.durable;
+    if (!d || !this.#store) return;
+    this.#store.batch.session({
+      sid: d.sid,
+      clientId: session.clientId,
+      protoVer: d.protoVer,
+      expiryMs: session.expiryInterval,
+      connected,
+      disconnectedAt: connected ? 0 : session.disconnectedAt,
+      createdAt: session.createdAt,
+      will: will?.message ?? null,
+      willDelayMs: will?.delayMs ?? 0,
+    });
+  }
+
+  /**
+   * A persistent session read from the store at start: subscriptions back into the index and
+   * routes, its will pending per its delay, its queue left on disk. One that was connected when
+   * the broker stopped (a crash) lost its connection now.
+   */
+  restore(row: LoadedSession, now: number): void {
+    const expiryMs = row.expiryMs < 0 ? Infinity : row.expiryMs;
+    const session = new Session(row.clientId, this.#config.mqtt, expiryMs, row.createdAt);
+    session.onDrop = this.#countDrop;
+    session.disconnectedAt = row.connected || row.disconnectedAt === 0 ? now : row.disconnectedAt;
+    const d = this.#durableQueue(
+      row.sid,
+      row.protoVer,
+      row.outgoing.lastSeq,
+      row.outgoing.rows,
+      false,
+    );
+    session.durable = d;
+    this.#sessions.set(row.clientId, session);
+    for (const s of row.subscriptions) this.#broker.subscribe(session, s.filter, s.opts);
+    let will: Will | null = null;
+    if (row.will) {
+      will = { message: decodeMessage(row.will), delayMs: row.willDelayMs };
+      const at = session.disconnectedAt + Math.min(row.willDelayMs, expiryMs);
+      this.#wills.set(row.clientId, { will, at });
+    }
+    if (row.connected) this.storeRow(session, false, will);
+  }
+
+  #durableQueue(sid: number, protoVer: number, lastSeq: number, onDisk: number, fresh: boolean) {
+    const mqtt = this.#config.mqtt;
+    return new DurableQueue(this.#store!, {
+      sid,
+      protoVer,
+      lastSeq,
+      onDisk,
+      relLoaded: fresh,
+      maxLen: mqtt.maxMqueueLen,
+      storeQos0: mqtt.mqueueStoreQos0,
+    });
   }
 
   /** Publishes due delayed wills and ends expired sessions. Called by the shard's tick. */
@@ -132,6 +216,8 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       if (p.at <= now) {
         this.#wills.delete(clientId);
         this.#publishWill(p.will);
+        const session = this.#sessions.get(clientId);
+        if (session?.durable && !this.#live.has(clientId)) this.storeRow(session, false, null);
       }
     }
     for (const session of this.#sessions.values()) {
@@ -174,6 +260,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       this.#publishWill(pending.will); // the session ends before the delay [MQTT-3.1.3-9]
     }
     this.#broker.unsubscribeAll(session);
+    if (session.durable) this.#store?.batch.sessionDelete(session.durable.sid);
     session.clear();
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }

@@ -12,6 +12,7 @@ import { startForceGc } from "../idle_gc.ts";
 import {
   blockOnDoorbell,
   FieldReader,
+  partitionsOfShard,
   readDoorbell,
   RecordKind,
   ringDoorbell,
@@ -127,12 +128,42 @@ export class Shard implements ChannelOutput {
 
   /** Loads this shard's partitions from the store (durable mode) before the first pass. */
   async load(): Promise<void> {
-    // Filled in by the durable sessions wiring.
+    const store = this.svc.store;
+    if (!store) return; // memory mode: nothing of this shard is stored
+    const [first, end] = partitionsOfShard(this.index, this.count);
+    const mine = Array.from({ length: end - first }, (_, i) => first + i);
+    // One key counter per partition for sids and delayed ids alike (the store's nextKeys).
+    store.setKeys(await store.client.readAsync({ kind: "nextKeys", partitions: mine }));
     // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
     // partitions go back into its heap.
     const delayed = await this.svc.delayed?.load() ?? 0;
     if (delayed > 0) {
       this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
+    }
+    if (!store.durable) return;
+    const now = this.svc.clock.now();
+    const PAGE = 10_000;
+    let after = 0;
+    let loaded = 0;
+    for (;;) {
+      const page = await store.client.readAsync({
+        kind: "sessions",
+        partitions: mine,
+        afterSid: after,
+        limit: PAGE,
+      });
+      for (const row of page) this.svc.registry.restore(row, now);
+      loaded += page.length;
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.sid;
+    }
+    // Rows of sessions that were connected at the crash; routes to the peers.
+    this.#flushAll();
+    if (loaded > 0) {
+      this.svc.log.info("Shard {index} loaded {loaded} persistent session(s) from the store", {
+        index: this.index,
+        loaded,
+      });
     }
   }
 
@@ -156,8 +187,11 @@ export class Shard implements ChannelOutput {
     this.svc.broker.resetPeer(rebuilt);
   }
 
-  /** Ends every connection as a server shutdown (wills go out) and flushes all rings. */
-  shutdown(): void {
+  /**
+   * Ends every connection as a server shutdown (wills go out), flushes all rings and waits (at
+   * most 3 s) for the store to answer this shard's last commits.
+   */
+  async shutdown(): Promise<void> {
     for (const ch of [...this.#channels.values()]) {
       ch.disconnect(ReasonCode.ServerShuttingDown, "shutdown");
     }
@@ -167,6 +201,7 @@ export class Shard implements ChannelOutput {
     this.#stopGc();
     this.svc.delayed?.stop();
     this.svc.store?.flush(); // the last pass's writes (wills' retained messages) go first
+    await this.svc.store?.drained(3000);
     this.#store?.close();
   }
 
@@ -293,6 +328,8 @@ export class Shard implements ChannelOutput {
 
   /** Commits this pass's output: per-connection batches, then every ring. */
   #flushAll(): void {
+    // The store's commit first: what waits on it answers in a later pass anyway.
+    this.svc.store?.flush();
     this.#outbound.flush();
     this.#toSupervisor.flush();
     for (const w of this.#toPeers) w?.flush();
@@ -400,6 +437,7 @@ export class Shard implements ChannelOutput {
       for (const [id, at] of session.awaitingRel) {
         if (now - at >= mqtt.awaitRelTimeout) {
           session.releaseRel(id);
+          if (session.durable) this.svc.store?.batch.releaseRel(session.durable.sid, id);
           this.svc.metrics.add("messages.dropped.await_pubrel_timeout");
         }
       }
@@ -408,7 +446,10 @@ export class Shard implements ChannelOutput {
     // resending on a live connection [MQTT-4.4.0-1].
     for (const ch of this.#channels.values()) {
       const s = ch.session;
-      if (!s || ch.state !== "connected" || ch.protocolVersion === 5) continue;
+      if (!s || ch.state !== "connected") continue;
+      // Durable mode: rows a read did not see yet (held in a commit token) are read again.
+      if (s.durable && s.durable.onDisk > 0) s.pumpStore(now);
+      if (ch.protocolVersion === 5) continue;
       for (const entry of [...s.stale(now, mqtt.retryInterval)]) s.retry(entry, now);
     }
     this.svc.registry.sweep(now);

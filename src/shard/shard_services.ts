@@ -24,7 +24,6 @@ import { Metrics } from "./metrics.ts";
 import { addPublishRules } from "./publish_rules.ts";
 import { Retainer } from "./retainer.ts";
 import { DiscRetained } from "./retained_disc.ts";
-import { StorePass } from "./store_pass.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { SharedSubs } from "./shared_subs.ts";
 import { addSysEvents } from "./sys.ts";
@@ -34,13 +33,14 @@ import { addTestHooks } from "./test_hooks.ts";
 import { WorkQueue } from "./work_queue.ts";
 import { setupShardLogging } from "../log.ts";
 import { NodeRouting } from "./node_routing.ts";
+import { ShardStore } from "./durable.ts";
 
 /** Everything a shard's Channels, control requests and loop use. */
 export interface ShardServices extends ChannelServices {
   readonly index: number;
   readonly count: number;
   readonly delayed: DelayedPublish | null;
-  readonly store: StorePass | null;
+  readonly store: ShardStore | null;
   readonly security: ShardSecurity;
   /** One reusable record field writer for the shard's own records (replies). */
   readonly fields: FieldWriter;
@@ -105,15 +105,12 @@ export function composeServices(w: ShardWiring): ShardServices {
     );
   };
   const work = new WorkQueue(w.wake);
-  let storeWarnedAt = -Infinity;
-  const store = w.store
-    ? new StorePass(w.store, work, (r) => {
-      metrics.add("messages.dropped");
-      const now = clock.now();
-      if (now - storeWarnedAt < 60_000) return; // once a minute: a full disk refuses every commit
-      storeWarnedAt = now;
-      log.error("The store refused a commit ({code}): {message}", r);
-    })
+  // One store end per shard for everything it stores: durable sessions, retained messages on
+  // disc, delayed messages. Memory mode with a ram retainer has none, so none of its code runs
+  // there (delayed messages are kept in the store only alongside one of the two).
+  const durable = config.durableSessions.enable;
+  const store = w.store && (durable || config.retainer.storageType === "disc")
+    ? new ShardStore(w.store, work, log, w.index, durable, () => metrics.add("messages.dropped"))
     : null;
   const disc = store && config.retainer.storageType === "disc"
     ? new DiscRetained(store, config.retainer.maxPayloadSize, onRetainRefused, (filter, err) => {
@@ -135,6 +132,7 @@ export function composeServices(w: ShardWiring): ShardServices {
     flushPeers: w.flushPeers,
     whenPeersCommitted: w.whenPeersCommitted,
     session: (clientId) => registry?.get(clientId),
+    store,
   }, {
     retainer: new Retainer(config.retainer, counts),
     disc,
@@ -143,7 +141,7 @@ export function composeServices(w: ShardWiring): ShardServices {
     upgradeQos: config.mqtt.upgradeQos,
     nodes,
   });
-  registry = new SessionRegistry<Channel>(config, broker, clock, metrics);
+  registry = new SessionRegistry<Channel>(config, broker, clock, metrics, durable ? store : null);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
   // Delayed messages are kept in the store with a disc retainer or durable sessions.
   const keepDelayed = store !== null &&
@@ -154,7 +152,7 @@ export function composeServices(w: ShardWiring): ShardServices {
       counts,
       clock,
       publishDelayed,
-      keepDelayed ? { pass: store, partitions: partitionsOfShard(w.index, w.count) } : null,
+      keepDelayed ? { store, partitions: partitionsOfShard(w.index, w.count) } : null,
     )
     : null;
   addPublishRules(hooks, { delayed, maxTopicLevels: config.mqtt.maxTopicLevels, metrics, log });

@@ -104,9 +104,13 @@ export class ShardPool {
     return shard;
   }
 
-  /** Spawns every worker and resolves once all answered init with ready. */
-  async start(): Promise<void> {
-    for (let i = 0; i < this.count; i++) this.#slots.push(this.#spawn(i, 0));
+  /**
+   * Spawns every worker and resolves once all answered init with ready. The workers load their
+   * modules at once; their init message waits for `before` (the store opening), so the two
+   * start-ups overlap. A rejected `before` sends no init: the caller fails the start.
+   */
+  async start(before: Promise<unknown> = Promise.resolve()): Promise<void> {
+    for (let i = 0; i < this.count; i++) this.#slots.push(this.#spawn(i, 0, before));
     await Promise.all(this.#slots.map((s) => s.ready));
     this.#started = true;
   }
@@ -145,7 +149,7 @@ export class ShardPool {
     for (const slot of this.#slots) slot.worker.terminate();
   }
 
-  #spawn(index: number, restartedAt: number): Slot {
+  #spawn(index: number, restartedAt: number, before?: Promise<unknown>): Slot {
     const worker = new Worker(this.#workerUrl, { type: "module", name: `shard-${index}` });
     let onReady = (): void => {};
     let onFail = (_err: Error): void => {};
@@ -172,15 +176,19 @@ export class ShardPool {
     worker.onmessageerror = () => {
       log.error("Shard {index} sent a message that cannot be read", { index });
     };
-    const store = this.#storePort();
-    worker.postMessage({
-      type: "init",
-      index,
-      count: this.count,
-      config: this.#config,
-      rings: this.#mesh.shards[index],
-      store,
-    }, store ? [store] : []);
+    const init = () => {
+      const store = this.#storePort();
+      worker.postMessage({
+        type: "init",
+        index,
+        count: this.count,
+        config: this.#config,
+        rings: this.#mesh.shards[index],
+        store,
+      }, store ? [store] : []);
+    };
+    if (before) before.then(init, () => {});
+    else init();
     return { worker, ready, restartedAt };
   }
 

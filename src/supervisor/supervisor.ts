@@ -246,9 +246,10 @@ class Node implements Supervisor, ReloadTarget {
       (m, p) => log.debug(m, p),
       "supervisor",
     );
-    // The store opens (or refuses to) before any shard loads from it or any listener opens.
-    await this.#store.start();
-    await this.#pool.start();
+    // The store opens (or refuses to) before any shard loads from it or any listener opens; the
+    // shard workers load their modules meanwhile (their init waits for the store).
+    const storeOpened = this.#store.start();
+    await Promise.all([storeOpened, this.#pool.start(storeOpened)]);
     // Bans, built-in users and ACL rules kept in the store are in force on every shard before
     // the first client connects.
     const builtinAuthn = this.#config.authentication.find((a) =>

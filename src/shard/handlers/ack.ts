@@ -12,6 +12,7 @@ import type {
 } from "../../mqtt/mod.ts";
 import { ReasonCode } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
+import { sendAck } from "./_store_ack.ts";
 
 /** PUBACK: QoS 1 delivery done. */
 export function handlePuback(ch: Channel, p: IPuback): void {
@@ -43,12 +44,22 @@ export function handlePubrec(ch: Channel, p: IPubrecPacket): void {
 /** PUBREL: release the inbound packet id and answer PUBCOMP [MQTT-4.3.3-11]. */
 export function handlePubrel(ch: Channel, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
-  const known = ch.session!.releaseRel(id);
-  if (ch.protocolVersion === 5 && !known) {
-    ch.send({ cmd: "pubcomp", messageId: id, reasonCode: ReasonCode.PacketIdentifierNotFound });
-  } else {
-    ch.send({ cmd: "pubcomp", messageId: id });
-  }
+  const session = ch.session!;
+  const known = session.releaseRel(id);
+  const store = ch.svc.store;
+  const mark = store?.mark() ?? 0;
+  // Durable mode: the id is free again only once that is committed (else, after a crash, the
+  // client's next QoS 2 PUBLISH with this id would be taken for a resend and lost).
+  if (known && store && session.durable) store.batch.releaseRel(session.durable.sid, id);
+  const answer = () => {
+    if (ch.protocolVersion === 5 && !known) {
+      ch.send({ cmd: "pubcomp", messageId: id, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    } else {
+      ch.send({ cmd: "pubcomp", messageId: id });
+    }
+  };
+  if (store) sendAck(ch, answer, mark);
+  else answer();
 }
 
 type IPuback = IPubackPacket;

@@ -184,8 +184,10 @@ function completeConnect(
   openSession(null, now);
 
   function openSession(moved: MovedSession | null, at: number): void {
-    const { session, present: here } = registry.open(ch, clean, expiryMs);
+    const mark = ch.svc.store?.mark() ?? 0; // what the store had before this CONNECT
+    const { session, present: here } = registry.open(ch, clean, expiryMs, ch.protocolVersion);
     if (moved) importSession(ch.svc.broker, session, moved, at);
+    registry.storeRow(session, true, ch.will); // durable mode, persistent session: its row
     connected(ch, p, {
       session,
       present: here || moved !== null,
@@ -197,6 +199,7 @@ function completeConnect(
       receiveMaximum,
       now: at,
       authProps,
+      mark,
     });
   }
 }
@@ -213,15 +216,19 @@ interface Opened {
   readonly receiveMaximum: number;
   readonly now: number;
   readonly authProps: Record<string, unknown> | undefined;
+  /** The store's mark before the session was opened (durable mode waits for its commit). */
+  readonly mark: number;
 }
 
 /** Binds the session, sends CONNACK, resumes the session. */
 function connected(ch: Channel, p: IConnectPacket, o: Opened): void {
-  const { config, log } = ch.svc;
+  const { config, log, clock } = ch.svc;
   const mqtt = config.mqtt;
   const { session, present, clean, v5, asked, expiryMs, keepalive, receiveMaximum, now } = o;
   const authProps = o.authProps;
   const clientId = ch.clientId;
+  const store = ch.svc.store;
+  const mark = o.mark;
   ch.establish({
     session,
     keepalive,
@@ -254,15 +261,35 @@ function connected(ch: Channel, p: IConnectPacket, o: Opened): void {
     const granted = expiryMs === Infinity ? NEVER : Math.floor(expiryMs / 1000);
     if (granted !== asked) props.sessionExpiryInterval = granted; // tell the client what it got
   }
-  ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
-  log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
-    clientId,
-    peer: ch.peer,
-    version: ch.protocolVersion,
-    clean,
-    present,
-  });
-  ch.svc.hooks.run("client.connected", ch.facts());
-  session.attach(ch, receiveMaximum);
-  if (present) session.resume(now);
+  const finish = () => {
+    ch.sendConnack(ReasonCode.Success, present, v5 ? props : undefined);
+    log.debug("Connected {clientId} ({peer}) v{version} clean={clean} present={present}", {
+      clientId,
+      peer: ch.peer,
+      version: ch.protocolVersion,
+      clean,
+      present,
+    });
+    ch.svc.hooks.run("client.connected", ch.facts());
+    session.attach(ch, receiveMaximum);
+    if (present) session.resume(clock.now());
+  };
+  const durable = session.durable;
+  if (!store || (!store.wroteSince(mark) && (!durable || durable.relLoaded))) {
+    finish();
+    return;
+  }
+  // Durable mode: CONNACK once the session's row is committed, and for a session loaded from
+  // the store, once its QoS 2 ids awaiting PUBREL are back (a resent PUBLISH is not delivered
+  // twice [MQTT-4.3.3]). The client's next packets wait meanwhile (suspendUntil holds them).
+  const waits: Promise<unknown>[] = [store.committed()];
+  if (durable && !durable.relLoaded) {
+    waits.push(
+      store.readAsync({ kind: "awaitingRel", sid: durable.sid }).then((rels) => {
+        for (const r of rels) session.awaitRel(r.packetId, r.receivedAt);
+        durable.relLoaded = true;
+      }),
+    );
+  }
+  ch.suspendUntil(Promise.all(waits), finish);
 }

@@ -6,9 +6,9 @@
  * of [MQTT-4.3.3]); the packet id waits in awaiting-rel until PUBREL.
  */
 
-import type { IPublishPacket } from "../../mqtt/mod.ts";
+import type { IPublishPacket, Message } from "../../mqtt/mod.ts";
+import { sendAck } from "./_store_ack.ts";
 import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
-import { isRefusal } from "../../store/mod.ts";
 import type { Channel } from "../channel.ts";
 import { authorize, enforceDenyAction, type Verdict } from "./_authorize.ts";
 
@@ -44,7 +44,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   const packetId = p.messageId ?? 0;
   if (qos === 2 && session.awaitingRel.has(packetId)) {
     // A resent QoS 2 PUBLISH before PUBREL is acknowledged again, never delivered twice.
-    ch.send({ cmd: "pubrec", messageId: packetId });
+    sendAck(ch, () => ch.send({ cmd: "pubrec", messageId: packetId }));
     return;
   }
   if (qos === 2 && session.awaitingRel.size >= mqtt.maxAwaitingRel && mqtt.maxAwaitingRel > 0) {
@@ -67,8 +67,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
 function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict): void {
   const { clock, broker, metrics, log } = ch.svc;
   const now = clock.now();
-  const store = ch.svc.store ?? null;
-  const opsBefore = store?.size ?? 0;
+  const mark = ch.svc.store?.mark() ?? 0; // what the store had before this publish
   let reasonCode: number;
   if (verdict === "deny") {
     // EMQX: QoS 0 dropped, QoS 1/2 acknowledged with 0x87 (MQTT 5); the message goes nowhere.
@@ -77,47 +76,80 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
     metrics.add("messages.dropped");
     reasonCode = ReasonCode.NotAuthorized;
   } else {
-    reasonCode = broker.publish(fromPublishPacket(p, ch.clientId, now, topic), "client");
+    const message = fromPublishPacket(p, ch.clientId, now, topic);
+    const store = ch.svc.store;
+    if (store?.durable && p.qos > 0) {
+      reasonCode = publishDurable(ch, message, p.messageId ?? 0, now);
+    } else reasonCode = broker.publish(message, "client");
     if (reasonCode === ReasonCode.NoMatchingSubscribers) {
       metrics.add("messages.dropped");
       metrics.add("messages.dropped.no_subscribers");
     }
   }
-  const packetId = p.messageId ?? 0;
-  if (store && p.qos > 0 && store.size > opsBefore) {
-    ch.suspendUntil(store.committed(), (r) => {
-      let code = reasonCode;
-      if (isRefusal(r)) {
-        code = r.code === "full" ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
-        if (ch.protocolVersion !== 5) {
-          throw new MqttError(code, `The store refused the message: ${r.message}`);
-        }
-      }
-      acknowledge(ch, p.qos, packetId, code, clock.now());
-    });
-    return;
+  acknowledge(ch, p.qos, p.messageId ?? 0, reasonCode, now, mark);
+}
+
+/**
+ * Durable mode, QoS 1/2: the publish's ops (its deliveries to persistent sessions here, the
+ * publisher's awaiting-PUBREL row) go in one part under a commit token that the destination
+ * shards' parts join, so one transaction has all of them or none (docs/store.md).
+ */
+function publishDurable(ch: Channel, message: Message, packetId: number, now: number): number {
+  const store = ch.svc.store!;
+  const durable = ch.session!.durable;
+  store.openPublish();
+  try {
+    const reasonCode = ch.svc.broker.publish(message, "client");
+    // In the same part as the deliveries (one transaction): after a crash a resent PUBLISH is
+    // either known (and not delivered again) or was delivered nowhere.
+    if (message.qos === 2 && durable && reasonCode < 0x80) {
+      store.batch.awaitRel(durable.sid, packetId, now);
+    }
+    return reasonCode;
+  } finally {
+    // Also when a hook threw (a refused $delayed publish): an open publish holds every flush.
+    store.endToken();
   }
-  acknowledge(ch, p.qos, packetId, reasonCode, now);
 }
 
 /**
  * PUBACK (QoS 1) or PUBREC (QoS 2) with the reason (MQTT 5 only; 3.x has no codes). A QoS 2
  * packet id waits for PUBREL only when the message was accepted [MQTT-4.3.3].
  */
-function acknowledge(ch: Channel, qos: number, packetId: number, reasonCode: number, now: number) {
+function acknowledge(
+  ch: Channel,
+  qos: number,
+  packetId: number,
+  reasonCode: number,
+  now: number,
+  mark: number,
+) {
+  if (qos === 0) return;
   const v5 = ch.protocolVersion === 5;
-  if (qos === 1) {
-    ch.send(
-      v5
-        ? { cmd: "puback", messageId: packetId, reasonCode }
-        : { cmd: "puback", messageId: packetId },
-    );
-  } else if (qos === 2) {
-    if (reasonCode < 0x80) ch.session!.awaitRel(packetId, now);
-    ch.send(
-      v5
-        ? { cmd: "pubrec", messageId: packetId, reasonCode }
-        : { cmd: "pubrec", messageId: packetId },
-    );
+  if (qos === 2 && reasonCode < 0x80) ch.session!.awaitRel(packetId, now);
+  const store = ch.svc.store;
+  if (!store) {
+    ch.send(pubAck(qos, packetId, v5, reasonCode));
+    return;
   }
+  sendAck(ch, (refused) => {
+    if (refused === null) {
+      ch.send(pubAck(qos, packetId, v5, reasonCode));
+      return;
+    }
+    // Not committed: the message is not accepted. MQTT 5 says why; 3.1.1 has no code, so the
+    // connection closes and the client resends after reconnecting.
+    if (qos === 2) ch.session?.releaseRel(packetId);
+    if (!v5) {
+      ch.disconnect(ReasonCode.UnspecifiedError, "store_refused");
+      return;
+    }
+    const code = refused.code === "full" ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+    ch.send(pubAck(qos, packetId, v5, code));
+  }, mark);
+}
+
+function pubAck(qos: number, packetId: number, v5: boolean, reasonCode: number) {
+  const cmd = qos === 1 ? "puback" as const : "pubrec" as const;
+  return v5 ? { cmd, messageId: packetId, reasonCode } : { cmd, messageId: packetId };
 }

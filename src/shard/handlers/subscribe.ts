@@ -55,6 +55,8 @@ function subscribeAll(ch: Channel, p: ISubscribePacket, verdicts: (Verdict | num
   const subId = v5 ? p.properties?.subscriptionIdentifier ?? 0 : 0;
   const granted: number[] = [];
   const retained: { filter: string; opts: SubOptions }[] = [];
+  const store = ch.svc.store;
+  const mark = store?.mark() ?? 0;
   for (const [i, s] of p.subscriptions.entries()) {
     const verdict = verdicts[i]!;
     if (verdict !== "allow") {
@@ -69,6 +71,7 @@ function subscribeAll(ch: Channel, p: ISubscribePacket, verdicts: (Verdict | num
     }
     const opts = grantedOptions(s, mqtt.maxQosAllowed, v5, subId);
     broker.subscribe(session, s.topic, opts);
+    if (session.durable) store?.batch.subscribe(session.durable.sid, s.topic, opts);
     granted.push(opts.qos);
     const hooks = ch.svc.hooks;
     if (hooks.has("session.subscribed")) {
@@ -87,7 +90,12 @@ function subscribeAll(ch: Channel, p: ISubscribePacket, verdicts: (Verdict | num
   };
   // Route before SUBACK, also under congestion: a route record parked in a full peer ring's
   // overflow is not yet visible to that shard, so the SUBACK waits until it is (DESIGN.md).
-  const committed = broker.routesCommitted();
+  const routed = broker.routesCommitted();
+  // Durable mode: the SUBACK also waits for the subscriptions' commit.
+  const stored = store?.wroteSince(mark) ? store.committed() : null;
+  const committed: Promise<unknown> | null = stored && routed
+    ? Promise.all([routed, stored])
+    : stored ?? routed;
   if (committed) {
     ch.svc.log.debug("SUBACK for {clientId} waits for congested peer rings", {
       clientId: ch.clientId,
@@ -111,18 +119,25 @@ export function handleUnsubscribe(ch: Channel, p: IUnsubscribePacket): void {
   const { broker, hooks } = ch.svc;
   const session = ch.session!;
   const codes: number[] = [];
+  const store = ch.svc.store;
+  const mark = store?.mark() ?? 0;
   for (const filter of p.unsubscriptions) {
     const existed = broker.unsubscribe(session, filter);
+    if (existed && session.durable) store?.batch.unsubscribe(session.durable.sid, filter);
     codes.push(existed ? 0 : ReasonCode.NoSubscriptionExisted);
     if (existed && hooks.has("session.unsubscribed")) {
       hooks.run("session.unsubscribed", ch.facts(), filter);
     }
   }
-  if (ch.protocolVersion === 5) {
-    ch.send({ cmd: "unsuback", messageId: p.messageId ?? 0, granted: codes });
-  } else {
-    ch.send({ cmd: "unsuback", messageId: p.messageId ?? 0, granted: [] });
-  }
+  const answer = () => {
+    if (ch.protocolVersion === 5) {
+      ch.send({ cmd: "unsuback", messageId: p.messageId ?? 0, granted: codes });
+    } else {
+      ch.send({ cmd: "unsuback", messageId: p.messageId ?? 0, granted: [] });
+    }
+  };
+  if (store?.wroteSince(mark)) ch.suspendUntil(store.committed(), answer);
+  else answer();
 }
 
 /** 0 when the filter may be subscribed, else the MQTT 5 reason code. */
