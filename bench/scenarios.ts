@@ -258,67 +258,50 @@ const retained: Scenario = {
   },
 };
 
+/** The fan-in shapes: 50 publishers of 64 B under bench/fanin/ into one bench/# subscriber. */
+type FloodShape = Parameters<typeof flood>[2];
+const FANIN_QOS0: FloodShape = {
+  pubs: 50,
+  subs: 1,
+  qos: 0,
+  topic: "bench/fanin",
+  sameTopic: false,
+  filter: "bench/#",
+  payload: 64,
+  window: 32,
+  lag: 5000,
+};
+const FANIN_QOS1: FloodShape = { ...FANIN_QOS0, qos: 1, lag: 800 };
+
 /** Every scenario, in the order they run. */
 export const SCENARIOS: Scenario[] = [
-  flood("fanin-qos0", "fan-in QoS 0, 50 publishers -> 1 bench/# subscriber, 64 B", {
-    pubs: 50,
-    subs: 1,
-    qos: 0,
-    topic: "bench/fanin",
-    sameTopic: false,
-    filter: "bench/#",
-    payload: 64,
-    window: 32,
-    lag: 5000,
-  }),
+  flood("fanin-qos0", "fan-in QoS 0, 50 publishers -> 1 bench/# subscriber, 64 B", FANIN_QOS0),
   // Issue 12: the same fan-in over TLS and over WebSocket (every client on that transport).
-  flood("fanin-qos0-tls", "fan-in QoS 0 over TLS, 50 publishers -> 1 subscriber, 64 B", {
-    pubs: 50,
-    subs: 1,
-    qos: 0,
-    topic: "bench/fanin",
-    sameTopic: false,
-    filter: "bench/#",
-    payload: 64,
-    window: 32,
-    lag: 5000,
-  }, "tls"),
-  flood("fanin-qos0-ws", "fan-in QoS 0 over WebSocket, 50 publishers -> 1 subscriber, 64 B", {
-    pubs: 50,
-    subs: 1,
-    qos: 0,
-    topic: "bench/fanin",
-    sameTopic: false,
-    filter: "bench/#",
-    payload: 64,
-    window: 32,
-    lag: 5000,
-  }, "ws"),
-  flood("fanin-qos1", "fan-in QoS 1, 50 publishers (window 32) -> 1 bench/# subscriber", {
-    pubs: 50,
-    subs: 1,
-    qos: 1,
-    topic: "bench/fanin",
-    sameTopic: false,
-    filter: "bench/#",
-    payload: 64,
-    window: 32,
-    lag: 800,
-  }),
+  flood(
+    "fanin-qos0-tls",
+    "fan-in QoS 0 over TLS, 50 publishers -> 1 subscriber, 64 B",
+    FANIN_QOS0,
+    "tls",
+  ),
+  flood(
+    "fanin-qos0-ws",
+    "fan-in QoS 0 over WebSocket, 50 publishers -> 1 subscriber, 64 B",
+    FANIN_QOS0,
+    "ws",
+  ),
+  flood(
+    "fanin-qos1",
+    "fan-in QoS 1, 50 publishers (window 32) -> 1 bench/# subscriber",
+    FANIN_QOS1,
+  ),
   // Issue 12: the same fan-in QoS 1 with an ACL of 1,000 file rules (Culex only; the cache on,
   // EMQX's default). Compare with fanin-qos1 in the same run: the target is at most 10% less.
   {
-    ...flood("fanin-qos1-acl", "fan-in QoS 1 as above, Culex with a 1,000-rule acl.conf", {
-      pubs: 50,
-      subs: 1,
-      qos: 1,
-      topic: "bench/fanin",
-      sameTopic: false,
-      filter: "bench/#",
-      payload: 64,
-      window: 32,
-      lag: 800,
-    }),
+    ...flood(
+      "fanin-qos1-acl",
+      "fan-in QoS 1 as above, Culex with a 1,000-rule acl.conf",
+      FANIN_QOS1,
+    ),
     culexConfig: async (dir: string) => {
       const acl = `${dir}/acl_1000.conf`;
       await Deno.writeTextFile(acl, sampleAcl(1000));
@@ -339,18 +322,7 @@ export const SCENARIOS: Scenario[] = [
       sync
         ? `fan-in QoS 1 -> 1 persistent subscriber, durable sessions, sync ${sync}`
         : "fan-in QoS 1 -> 1 persistent subscriber, memory mode",
-      {
-        pubs: 50,
-        subs: 1,
-        qos: 1,
-        topic: "bench/fanin",
-        sameTopic: false,
-        filter: "bench/#",
-        payload: 64,
-        window: 32,
-        lag: 800,
-        persistentSubs: true,
-      },
+      { ...FANIN_QOS1, persistentSubs: true },
     ),
     ...(sync
       ? { culexSets: ["durable_sessions.enable=true", `durable_sessions.sync=${sync}`] }
