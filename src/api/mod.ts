@@ -7,7 +7,8 @@
  */
 
 export { adminFilePath, type ApiDeps, type ApiServer, startApi } from "./server.ts";
-export type { ListenerInfo } from "./routes.ts";
+export type { ClusterView, ListenerInfo } from "./routes.ts";
+export { nodeInfo } from "./node_info.ts";
 export {
   type AdminStore,
   type AdminUser,

@@ -20,6 +20,9 @@ import { type ListenerInfo, nodeRoutes } from "./routes_node.ts";
 import { type ConfigChange, configRoutes } from "./routes_configs.ts";
 export type { ConfigChange, ListenerInfo };
 import { authRoutes } from "./routes_auth.ts";
+import { clusterClients, clusterRoutes, type ClusterView } from "./routes_cluster.ts";
+import { getLogger } from "@logtape/logtape";
+export type { ClusterView };
 
 /** What the routes are built from. */
 export interface RouteDeps {
@@ -33,6 +36,8 @@ export interface RouteDeps {
   readonly applyConfig?: (sets: readonly string[]) => Promise<ConfigChange>;
   /** The configuration in effect (changes with PUT /configs and SIGHUP). */
   readonly currentConfig?: () => Config;
+  /** The cluster, when the node is clustered (GET /cluster, /nodes, /clients, /stats). */
+  readonly cluster?: ClusterView | null;
 }
 
 /** Every route. */
@@ -45,7 +50,16 @@ export function allRoutes(deps: RouteDeps): Route[] {
   return [
     ...statusRoutes(config.node.name, deps.running),
     ...loginRoutes(deps.auth),
-    ...clientRoutes(control, limits),
+    ...clientRoutes(control, {
+      ...limits,
+      ...(deps.cluster
+        ? {
+          listClients: (q) =>
+            clusterClients(deps.cluster!, control, getLogger(["culex", "api"]), q),
+        }
+        : {}),
+    }),
+    ...clusterRoutes(deps.cluster ?? null, config.cluster.name, config.node.name),
     ...publishRoutes(control, limits),
     ...subscriptionRoutes(control, config.node.name, config.retainer),
     ...bannedRoutes(control),

@@ -7,7 +7,7 @@
  */
 
 import { z } from "zod";
-import type { BrokerControl, Json } from "../supervisor/broker_control.ts";
+import type { BrokerControl, Json, Paged } from "../supervisor/broker_control.ts";
 import { validateTopicFilter } from "../mqtt/mod.ts";
 import { ApiError, badRequest, json, noContent } from "./_http.ts";
 import { paging, qBool, qInt, qList, qos, qTime } from "./_schemas.ts";
@@ -63,8 +63,16 @@ function pick(items: Json[], fields: string | undefined): Json[] {
   return items.map((c) => Object.fromEntries(keep.filter((k) => k in c).map((k) => [k, c[k]])));
 }
 
+/** GET /clients over several nodes (routes_cluster.ts); absent: this node's clients. */
+export type ClientLister = (
+  q: { page: number; limit: number; node?: string; filter: Json },
+) => Promise<Paged<Json>>;
+
 /** The routes; see the file header. */
-export function clientRoutes(control: BrokerControl, opts: { maxTopicLevels: number }): Route[] {
+export function clientRoutes(
+  control: BrokerControl,
+  opts: { maxTopicLevels: number; listClients?: ClientLister },
+): Route[] {
   const subscribe = async (clientid: string, subs: SubscribeBody[]) => {
     subs.forEach((s, i) =>
       checkFilter(s.topic, opts.maxTopicLevels, subs.length > 1 ? `${i}.topic` : "topic")
@@ -89,12 +97,19 @@ export function clientRoutes(control: BrokerControl, opts: { maxTopicLevels: num
       query: clientsQuery,
       responses: { 200: "{data: [client], meta}", 400: "BAD_REQUEST" },
       async handle({ query }) {
-        const { page, limit, fields, node: _node, ...filter } = query;
-        const r = await control.listClients({
-          ...(page === undefined ? {} : { page }),
-          ...(limit === undefined ? {} : { limit }),
-          filter: filter as Json,
-        });
+        const { page, limit, fields, node, ...filter } = query;
+        const r = opts.listClients
+          ? await opts.listClients({
+            page: page ?? 1,
+            limit: limit ?? 100,
+            ...(node === undefined ? {} : { node }),
+            filter: filter as Json,
+          })
+          : await control.listClients({
+            ...(page === undefined ? {} : { page }),
+            ...(limit === undefined ? {} : { limit }),
+            filter: filter as Json,
+          });
         return json({ data: pick(r.data, fields), meta: r.meta });
       },
     }),

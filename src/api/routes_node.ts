@@ -6,11 +6,13 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import type { Config } from "../config/types.ts";
 import type { BrokerControl } from "../supervisor/broker_control.ts";
-import { VERSION } from "../version.ts";
 import { ApiError, json } from "./_http.ts";
+import { nodeInfo as thisNode } from "./node_info.ts";
+import { type ClusterView, gatherNodes } from "./routes_cluster.ts";
 import { qBool } from "./_schemas.ts";
 import { type NodeGauges, prometheusJson, prometheusText } from "./prometheus.ts";
 import { type Route, route } from "./router.ts";
@@ -35,55 +37,55 @@ export interface NodeDeps {
   listeners(): ListenerInfo[];
   /** Epoch ms when the node started. */
   readonly startedAt: number;
+  /** The cluster, when the node is clustered: /nodes, /stats and /metrics answer for all. */
+  readonly cluster?: ClusterView | null;
 }
 
-function gauges(): NodeGauges {
+const log = getLogger(["culex", "api"]);
+
+function gauges(cluster: ClusterView | null): NodeGauges {
   const sys = Deno.systemMemoryInfo();
+  const status = cluster?.status();
   return {
     vmUsedMemory: Deno.memoryUsage().rss,
     vmTotalMemory: sys.total,
-    nodesRunning: 1,
-    nodesStopped: 0,
+    nodesRunning: status ? status.running.length : 1,
+    nodesStopped: status ? status.stopped.length : 0,
   };
+}
+
+/** EMQX's sum of every node's numbers (`aggregate=true`). */
+function sum(all: readonly (Record<string, number> | null)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const one of all) {
+    for (const [k, v] of Object.entries(one ?? {})) out[k] = (out[k] ?? 0) + v;
+  }
+  return out;
 }
 
 /** The routes; see the file header. */
 export function nodeRoutes(deps: NodeDeps): Route[] {
   const { control, config } = deps;
   const node = config.node.name;
-  const nodeInfo = async () => {
-    const stats = await control.stats();
-    const sys = Deno.systemMemoryInfo();
-    const [load1 = 0, load5 = 0, load15 = 0] = Deno.loadavg();
-    return {
-      node,
-      connections: stats["connections.count"] ?? 0,
-      live_connections: stats["live_connections.count"] ?? 0,
-      cluster_sessions: stats["sessions.count"] ?? 0,
-      load1,
-      load5,
-      load15,
-      max_fds: 0,
-      memory_total: sys.total,
-      memory_used: Deno.memoryUsage().rss,
-      node_status: "running",
-      otp_release: `deno ${Deno.version.deno}`,
-      process_available: 0,
-      process_used: 0,
-      uptime: Date.now() - deps.startedAt,
-      version: VERSION,
-      edition: "Opensource",
-      sys_path: Deno.cwd(),
-      log_path: "",
-      role: "core",
-      shards: config.node.shards,
-    };
+  const cluster = deps.cluster ?? null;
+  const nodeInfo = () => thisNode(deps);
+  const known = (n: string) => {
+    const st = cluster?.status();
+    return st ? st.running.includes(n) || st.stopped.includes(n) : n === node;
   };
-  const perNode = (q: AggregateQuery, data: Record<string, number>) => {
-    if (q.node !== undefined && q.node !== node) {
+  /** Every node's answer (`?node=` keeps one, 404 when the cluster has no such node). */
+  const perNode = async (
+    q: AggregateQuery,
+    method: "node.stats" | "node.metrics",
+    local: () => Promise<Record<string, number>>,
+  ) => {
+    if (q.node !== undefined && !known(q.node)) {
       throw new ApiError(404, "NOT_FOUND", `Node not found: ${q.node}`);
     }
-    return q.aggregate ? json(data) : json([{ node, ...data }]);
+    const only = q.node === undefined ? {} : { only: q.node };
+    const all = await gatherNodes(cluster, node, log, { method, params: {}, ...only }, local);
+    if (q.aggregate) return json(sum(all.map((a) => a.answer)));
+    return json(all.filter((a) => a.answer).map((a) => ({ node: a.node, ...a.answer })));
   };
   return [
     route<AggregateQuery>({
@@ -93,8 +95,8 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
       summary: "EMQX's stats (connections.count, topics.count, ...), per node or summed",
       query: aggregateQuery,
       responses: { 200: "[{node, ...}] or {...} with aggregate=true" },
-      async handle({ query }) {
-        return perNode(query, await control.stats());
+      handle({ query }) {
+        return perNode(query, "node.stats", () => control.stats());
       },
     }),
     route<AggregateQuery>({
@@ -104,18 +106,29 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
       summary: "EMQX's metrics (messages.received, ...), per node or summed",
       query: aggregateQuery,
       responses: { 200: "[{node, ...}] or {...} with aggregate=true" },
-      async handle({ query }) {
-        return perNode(query, await control.metrics());
+      handle({ query }) {
+        return perNode(query, "node.metrics", () => control.metrics());
       },
     }),
     route({
       method: "GET",
       path: "/nodes",
       tag: "Nodes",
-      summary: "The nodes of the cluster (this node)",
+      summary: "Every node of the cluster (a stopped or silent one as {node, node_status})",
       responses: { 200: "[node]" },
       async handle() {
-        return json([await nodeInfo()]);
+        const all = await gatherNodes(
+          cluster,
+          node,
+          log,
+          { method: "node.info", params: {} },
+          nodeInfo,
+        );
+        const stopped = cluster?.status().stopped ?? [];
+        return json([
+          ...all.map((a) => a.answer ?? { node: a.node, node_status: "stopped" }),
+          ...stopped.map((n) => ({ node: n, node_status: "stopped" })),
+        ]);
       },
     }),
     route({
@@ -125,8 +138,16 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
       summary: "One node",
       responses: { 200: "node", 404: "NOT_FOUND" },
       async handle({ params }) {
-        if (params.node !== node) throw new ApiError(404, "NOT_FOUND", "Node not found");
-        return json(await nodeInfo());
+        const name = params.node ?? "";
+        if (!known(name)) throw new ApiError(404, "NOT_FOUND", "Node not found");
+        const [one] = await gatherNodes(
+          cluster,
+          node,
+          log,
+          { method: "node.info", params: {}, only: name },
+          nodeInfo,
+        );
+        return json(one?.answer ?? { node: name, node_status: "stopped" });
       },
     }),
     route({
@@ -173,9 +194,9 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
       async handle({ request }) {
         const [stats, metrics] = await Promise.all([control.stats(), control.metrics()]);
         if ((request.headers.get("accept") ?? "").includes("application/json")) {
-          return json(prometheusJson(stats, metrics, gauges()));
+          return json(prometheusJson(stats, metrics, gauges(cluster)));
         }
-        return new Response(prometheusText(stats, metrics, gauges()), {
+        return new Response(prometheusText(stats, metrics, gauges(cluster)), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       },

@@ -17,7 +17,7 @@ import { type AdminStore, FileAdminStore } from "./admin_store.ts";
 import { ApiAuth } from "./auth.ts";
 import { errorResponse, json } from "./_http.ts";
 import { ApiError } from "./_http.ts";
-import { allRoutes, type ConfigChange, type ListenerInfo } from "./routes.ts";
+import { allRoutes, type ClusterView, type ConfigChange, type ListenerInfo } from "./routes.ts";
 import { openApiDocument } from "./openapi.ts";
 import { Router } from "./router.ts";
 
@@ -39,6 +39,8 @@ export interface ApiDeps {
   readonly applyConfig?: (sets: readonly string[]) => Promise<ConfigChange>;
   /** The configuration in effect (GET /configs); default: the one given at start. */
   readonly currentConfig?: () => Config;
+  /** The cluster, when the node is clustered (GET /cluster, /nodes, /clients, /stats). */
+  readonly cluster?: ClusterView | null;
   /** Non-API paths (the dashboard's pages); null = not one of its paths. */
   readonly dashboard?: (request: Request) => Promise<Response | null>;
 }

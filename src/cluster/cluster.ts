@@ -16,6 +16,7 @@ import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { batches, NodeState } from "./node_state.ts";
 import type { ClusterHost } from "./host.ts";
+import { type NodeMethod, type NodeMethods, NodeRequestError, NodeRpc } from "./node_rpc.ts";
 
 export type { ClusterHost };
 import type { SharedKey } from "../ipc/mod.ts";
@@ -30,6 +31,8 @@ const REFUSAL_LOG_MS = 60_000;
 const FRAME_SLACK = 64 * 1024;
 /** Retained messages asked from a shard per request when a link comes up. */
 const RETAINED_PAGE = 500;
+/** How long `ctl cluster join` waits for the link to the named node. */
+const JOIN_TIMEOUT_MS = 10_000;
 
 /** A peer address to dial, as discovery names it. */
 export interface Target {
@@ -82,6 +85,18 @@ export class Cluster {
   #nextTakeover = 1;
   /** When each peer's full route set began to arrive (RoutesReset). */
   #resyncFrom = new Map<string, number>();
+  /** Discovery's proposal (setTargets). */
+  #discovered: readonly Target[] = [];
+  /** Targets from `ctl cluster join` and from peers' Members frames, by address. */
+  #extra = new Map<string, Target>();
+  /** `ctl cluster leave` ran: discovery's proposals are ignored until the next join. */
+  #left = false;
+  /** This node's cluster address as peers should dial it ("host:port"). */
+  #advertised = "";
+  /** Why the last link to an address failed (for `ctl cluster join`'s error). */
+  #lastFailure = new Map<string, string>();
+  /** Questions to other nodes (API, ctl). */
+  readonly #rpc: NodeRpc;
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
   droppedNodeDown = 0;
   #dropLoggedAt = 0;
@@ -99,6 +114,7 @@ export class Cluster {
       heartbeatTimeout: config.cluster.heartbeatTimeout,
       maxFrame: config.mqtt.maxPacketSize + FRAME_SLACK,
     };
+    this.#rpc = new NodeRpc(config.cluster.requestTimeout);
   }
 
   /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
@@ -115,6 +131,8 @@ export class Cluster {
     });
     const addr = server.address();
     const real = typeof addr === "object" && addr ? addr.port : port;
+    const own = this.node.slice(this.node.indexOf("@") + 1);
+    this.#advertised = own.includes(":") ? `[${own}]:${real}` : `${own}:${real}`;
     // Exact text: tests and operators read the port from this line.
     log.info(`Cluster ${this.#config.cluster.name} node ${this.node} listening on ${host}:${real}`);
     return { host, port: real };
@@ -128,10 +146,113 @@ export class Cluster {
     return out;
   }
 
+  /** Names of the nodes linked now (running) and of those down but not yet cleaned (stopped). */
+  status(): { running: string[]; stopped: string[] } {
+    return {
+      running: [this.node, ...this.#links.keys()].sort(),
+      stopped: [...this.#down.keys()].sort(),
+    };
+  }
+
   /** Discovery's current proposal: dials new targets, stops redialling vanished ones. */
   setTargets(targets: readonly Target[]): void {
+    this.#discovered = targets;
+    this.#applyTargets();
+  }
+
+  /**
+   * `ctl cluster join`: dials `target` (and, through its Members frame, the nodes it links to)
+   * and resolves with null once the link is up, or with why not after JOIN_TIMEOUT_MS (the
+   * target is then dropped again).
+   */
+  async join(target: Target): Promise<string | null> {
+    if (target.name === this.node) return "cannot join itself";
+    this.#left = false;
+    this.#extra.set(target.address, target);
+    this.#lastFailure.delete(target.address);
+    this.#applyTargets();
+    const deadline = Date.now() + JOIN_TIMEOUT_MS;
+    for (;;) {
+      const name = target.name ?? this.#dials.get(target.address)?.link?.peer;
+      if (name && this.#links.get(name)?.isUp) return null;
+      if (Date.now() > deadline || this.#stopped) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#extra.delete(target.address);
+    this.#applyTargets();
+    const why = this.#lastFailure.get(target.address) ?? "no answer";
+    return `no link to ${target.name ?? target.address} within ${JOIN_TIMEOUT_MS} ms (${why})`;
+  }
+
+  /**
+   * `ctl cluster leave`: tells every peer to forget this node, closes the links, forgets every
+   * peer's routes now and stops dialling (discovery too) until the next join.
+   */
+  leave(): void {
+    this.#broadcast(Frame.Leave, []);
+    this.#left = true;
+    this.#extra.clear();
+    this.#applyTargets();
+    const peers = [...this.#links.keys(), ...this.#down.keys()];
+    for (const link of [...this.#links.values()]) {
+      link.close("this node left the cluster", false, true);
+    }
+    for (const peer of peers) this.#forgetLocally(peer);
+    log.info("Cluster: this node left the cluster");
+  }
+
+  /**
+   * `ctl cluster force-leave`: every node (this one included) forgets `node` now: its routes
+   * go without waiting for autoclean, nobody dials it again; if it is linked it leaves.
+   * Null when done, else why not.
+   */
+  forceLeave(node: string): string | null {
+    if (node === this.node) return "cannot force-leave this node itself (use cluster leave)";
+    if (!this.#links.has(node) && !this.#down.has(node)) {
+      return `node ${node} is not in the cluster`;
+    }
+    this.#broadcast(Frame.Forget, [str(node)]);
+    this.#forgetLocally(node);
+    return null;
+  }
+
+  /** Drops `node`: its link, its dial targets, its routes and members, its autoclean timer. */
+  #forgetLocally(node: string): void {
+    for (const [address, t] of [...this.#extra]) {
+      if (t.name === node || this.#dials.get(address)?.link?.peer === node) {
+        this.#extra.delete(address);
+      }
+    }
+    this.#applyTargets();
+    this.#links.get(node)?.close("forgotten (leave or force-leave)", false, true);
+    const timer = this.#down.get(node);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#down.delete(node);
+    this.state.dropNode(node);
+    log.info("Cluster: node {node} forgotten", { node });
+  }
+
+  /**
+   * Asks `node` (a linked peer) one of NodeMethods; rejects with NodeRequestError when it is
+   * not linked, its link goes down or it does not answer within cluster.request_timeout.
+   */
+  ask<M extends NodeMethod>(
+    node: string,
+    method: M,
+    params: NodeMethods[M]["params"],
+  ): Promise<NodeMethods[M]["result"]> {
+    const link = this.#links.get(node);
+    if (!link?.isUp) return Promise.reject(new NodeRequestError(node, "not linked"));
+    return this.#rpc.ask(link, method, params);
+  }
+
+  /** Dials the union of discovery's proposal (unless left) and the joined/learned targets. */
+  #applyTargets(): void {
+    const targets = new Map<string, Target>();
+    if (!this.#left) { for (const t of this.#discovered) targets.set(t.address, t); }
+    for (const [address, t] of this.#extra) if (!targets.has(address)) targets.set(address, t);
     const seen = new Set<string>();
-    for (const t of targets) {
+    for (const t of targets.values()) {
       if (t.name === this.node) continue;
       seen.add(t.address);
       const d = this.#dials.get(t.address);
@@ -156,6 +277,35 @@ export class Cluster {
       clearTimeout(d.timer);
       if (!d.link) this.#dials.delete(address);
     }
+  }
+
+  /** Another node's Members frame: dial the nodes it names that this node does not know. */
+  #members(from: PeerLink, members: readonly Target[]): void {
+    let added = false;
+    for (const [i, t] of members.entries()) {
+      if (!t.name || t.name === this.node || t.address === "") continue;
+      // The sender itself: remembered so that a link it dialled can be redialled from here.
+      if (i > 0 && this.#links.has(t.name)) continue;
+      if (this.#dials.has(t.address) || this.#extra.has(t.address)) continue;
+      if (i === 0 && from.dialled) continue;
+      this.#extra.set(t.address, t);
+      added = true;
+    }
+    if (added) this.#applyTargets();
+  }
+
+  /** This node and the nodes it links to, as a Members frame names them. */
+  #membersFrame(): Uint8Array {
+    const list: [string, string][] = [[this.node, this.#advertised]];
+    for (const [peer, link] of this.#links) {
+      const d = this.#dialOf(link);
+      const known = d?.target.address ??
+        [...this.#extra.values()].find((t) => t.name === peer)?.address;
+      if (known) list.push([peer, known]);
+    }
+    const w = new FieldWriter().u32(list.length);
+    for (const [node, address] of list) w.str(node).str(address);
+    return w.finish();
   }
 
   /** Closes every link and the listener. */
@@ -366,6 +516,7 @@ export class Cluster {
     }
     for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
     link.send(Frame.RoutesEnd, []);
+    link.send(Frame.Members, [this.#membersFrame()]);
     void this.#sendRetained(link);
   }
 
@@ -408,12 +559,16 @@ export class Cluster {
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
     this.#pending.delete(link);
+    this.#rpc.linkDown(link);
     for (const [key, t] of [...this.#takeovers]) {
       if (t.waiting.delete(link) && t.waiting.size === 0) this.#finishTakeover(key);
     }
     this.#drained(link);
     const d = this.#dialOf(link);
-    if (d) d.link = null;
+    if (d) {
+      d.link = null;
+      this.#lastFailure.set(d.target.address, reason);
+    }
     const peer = link.peer;
     if (refused) {
       const key = link.dialled
@@ -540,6 +695,35 @@ export class Cluster {
         case Frame.TakeoverReply: {
           const key = r.u32();
           this.#takeoverReply(link, key, r.str());
+          return;
+        }
+        case Frame.Members: {
+          const members: Target[] = [];
+          for (let n = r.u32(); n > 0; n--) members.push({ name: r.str(), address: r.str() });
+          this.#members(link, members);
+          return;
+        }
+        case Frame.Leave:
+          log.info("Cluster: node {peer} leaves the cluster", { peer });
+          this.#forgetLocally(peer);
+          return;
+        case Frame.Forget: {
+          const node = r.str();
+          log.info("Cluster: {peer} asks to forget {node}", { peer, node });
+          if (node === this.node) this.leave();
+          else this.#forgetLocally(node);
+          return;
+        }
+        case Frame.Request: {
+          const id = r.u32();
+          const method = r.str();
+          this.#rpc.answer(link, id, method, r.str(), (m, p) => this.#host.serve(m, p));
+          return;
+        }
+        case Frame.Reply: {
+          const id = r.u32();
+          const ok = r.u8() === 1;
+          this.#rpc.replied(link, id, ok, r.str());
           return;
         }
         default:

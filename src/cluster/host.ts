@@ -11,6 +11,8 @@ export interface ClusterHost {
   toShard(shard: number, kind: number, parts: readonly Uint8Array[]): void;
   /** A control request to one shard (Request/Reply); resolves with its JSON answer. */
   request(shard: number, method: string, params: unknown): Promise<unknown>;
+  /** Answers another node's question (NodeMethods of node_rpc.ts); rejects with why not. */
+  serve(method: string, params: unknown): Promise<unknown>;
   /** Stops (true) or resumes (false) reading every client socket of this node. */
   pauseClients(on: boolean): void;
 }

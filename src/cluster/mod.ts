@@ -10,4 +10,5 @@ export {
   splitAddress,
   type Target,
 } from "./cluster.ts";
-export { startDiscovery } from "./discovery.ts";
+export { seedTarget, startDiscovery } from "./discovery.ts";
+export { type NodeMethod, type NodeMethods, NodeRequestError } from "./node_rpc.ts";

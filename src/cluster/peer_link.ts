@@ -43,6 +43,9 @@ export interface LinkEvents {
 
 type LinkState = "hello" | "auth" | "up" | "closed";
 
+/** A gracefully closed socket is destroyed after this long at the latest. */
+const GRACE_MS = 1_000;
+
 /** Parts this large are written to the socket as they are; smaller ones are gathered. */
 const DIRECT_WRITE = 64 * 1024;
 
@@ -145,12 +148,21 @@ export class PeerLink {
     if (this.#state !== "closed") this.#socket.write(out);
   }
 
-  /** Closes the link (idempotent); `refused` marks a failed handshake. */
-  close(reason: string, refused = false): void {
+  /**
+   * Closes the link (idempotent); `refused` marks a failed handshake. `graceful` first hands
+   * the frames sent so far to the socket and ends it (a Leave or Forget must arrive), and
+   * destroys it after GRACE_MS at the latest.
+   */
+  close(reason: string, refused = false, graceful = false): void {
     if (this.#state === "closed") return;
+    if (graceful) this.#flush();
     this.#state = "closed";
     clearInterval(this.#timer);
-    this.#socket.destroy();
+    if (graceful) {
+      const socket = this.#socket;
+      socket.end();
+      setTimeout(() => socket.destroy(), GRACE_MS);
+    } else this.#socket.destroy();
     this.#events.down(this, reason, refused);
   }
 

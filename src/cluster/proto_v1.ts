@@ -4,6 +4,8 @@
  *
  * A frame is `[u32 LE length of type + payload][u8 type][payload]`; payloads are FieldWriter
  * fields (src/ipc/record.ts) and messages the binary Message format of src/mqtt/message.ts.
+ * Frame types 33-51 were added before the first release (an unknown type closes the link, so
+ * nodes of one cluster run the same build).
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -44,6 +46,23 @@ export const Frame = {
   TakeoverBegin: 31,
   /** id u32, body str: the session as JSON, "" when the receiver had none. */
   TakeoverReply: 32,
+  /**
+   * count u32, then (client id str, connected_at f64) per client: the sender's connected
+   * clients, part of the full set on link up (netsplit heal: the newest connection stays).
+   */
+  ClientsFull: 33,
+  /** Nothing: the ClientsFull frames of this link up are complete. */
+  ClientsEnd: 34,
+  /** Nothing: the sender leaves the cluster (`ctl cluster leave`): forget it now. */
+  Leave: 40,
+  /** node str: `ctl cluster force-leave`: forget that node now (itself: leave). */
+  Forget: 41,
+  /** count u32, then (node str, address str): the sender first, then the nodes it links to. */
+  Members: 42,
+  /** id u32, method str, params str (JSON): a question to the receiving node (API, ctl). */
+  Request: 50,
+  /** id u32, ok u8, body str (JSON, or the error text): the answer to a Request. */
+  Reply: 51,
 } as const;
 
 /** Frame header bytes: u32 length + u8 type. */

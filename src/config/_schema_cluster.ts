@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import type { ClusterConfig } from "./types_cluster.ts";
-import { bind, duration, MAX_TIMER_MS, oneOf, size, text } from "./_fields.ts";
+import { bind, bool, duration, int, MAX_TIMER_MS, oneOf, size, text } from "./_fields.ts";
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -45,7 +45,9 @@ export function cookie() {
 /** `cluster.*`. */
 export const clusterSchema = z.strictObject({
   name: text(/^[A-Za-z0-9_.-]{1,64}$/, "a name of 1-64 letters, digits, _ . -").default("culex"),
-  discovery_strategy: oneOf(["singleton", "manual", "static", "dns", "etcd", "k8s"] as const)
+  discovery_strategy: oneOf(
+    ["singleton", "manual", "static", "dns", "mcast", "etcd", "k8s"] as const,
+  )
     .default("singleton"),
   listen: bind().default({ bind: "0.0.0.0:4370", host: "0.0.0.0", port: 4370 }),
   heartbeat_interval: duration(100, 60_000).default(1_000),
@@ -53,6 +55,9 @@ export const clusterSchema = z.strictObject({
   autoclean: duration(0, MAX_TIMER_MS).default(300_000),
   max_send_queue: size(64 * KB, GB).default(16 * MB),
   takeover_timeout: duration(100, 60_000).default(5_000),
+  request_timeout: duration(100, 120_000).default(5_000),
+  retain_tombstone_ttl: duration(0, MAX_TIMER_MS).default(86_400_000),
+  retain_tombstone_max: int(0, 10_000_000).default(100_000),
   discovery_interval: duration(500, 3_600_000).default(5_000),
   static: z.strictObject({
     seeds: list(z.string().regex(SEED), 'a list of node names "name@host" or "name@host:port"')
@@ -66,6 +71,19 @@ export const clusterSchema = z.strictObject({
       z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(?::\d{1,5})?$/),
       'a list of name servers "ip" or "ip:port", e.g. ["127.0.0.1:5353"]',
     ).default([]),
+  }).prefault({}),
+  mcast: z.strictObject({
+    addr: text(
+      /^(22[4-9]|23\d)(\.\d{1,3}){3}$/,
+      "an IPv4 multicast address (224.0.0.0-239.255.255.255)",
+    )
+      .default("239.192.0.1"),
+    ports: list(z.coerce.number().int().min(1).max(65535), "a list of UDP ports, e.g. [4369, 4370]")
+      .default([4369, 4370]),
+    iface: text(/^\d{1,3}(\.\d{1,3}){3}$/, 'an IPv4 address of a local interface, e.g. "0.0.0.0"')
+      .default("0.0.0.0"),
+    ttl: int(0, 255).default(255),
+    loop: bool().default(true),
   }).prefault({}),
   etcd: z.strictObject({
     server: list(
@@ -96,6 +114,14 @@ export const clusterSchema = z.strictObject({
       path: ["heartbeat_timeout"],
     });
   }
+  if (c.discovery_strategy === "mcast" && c.mcast.ports.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: "at least one UDP port (discovery_strategy is mcast)",
+      input: c.mcast.ports,
+      path: ["mcast", "ports"],
+    });
+  }
   if (c.discovery_strategy === "etcd" && c.etcd.server.length === 0) {
     ctx.addIssue({
       code: "custom",
@@ -113,6 +139,16 @@ export const clusterSchema = z.strictObject({
   autoclean: c.autoclean,
   maxSendQueue: c.max_send_queue,
   takeoverTimeout: c.takeover_timeout,
+  requestTimeout: c.request_timeout,
+  retainTombstoneTtl: c.retain_tombstone_ttl,
+  retainTombstoneMax: c.retain_tombstone_max,
+  mcast: {
+    addr: c.mcast.addr,
+    ports: c.mcast.ports,
+    iface: c.mcast.iface,
+    ttl: c.mcast.ttl,
+    loop: c.mcast.loop,
+  },
   discoveryInterval: c.discovery_interval,
   staticSeeds: c.static.seeds,
   dns: { name: c.dns.name, recordType: c.dns.record_type, nameservers: c.dns.nameservers },

@@ -8,7 +8,14 @@
  * `cluster.discovery_strategy`. `singleton` (EMQX's name for "no cluster") is Culex's default:
  * a lone broker opens no cluster port nobody asked for.
  */
-export type DiscoveryStrategy = "singleton" | "manual" | "static" | "dns" | "etcd" | "k8s";
+export type DiscoveryStrategy =
+  | "singleton"
+  | "manual"
+  | "static"
+  | "dns"
+  | "mcast"
+  | "etcd"
+  | "k8s";
 
 /** `cluster.k8s.address_type`: how an endpoint becomes a host to dial. */
 export type K8sAddressType = "ip" | "dns" | "hostname";
@@ -30,6 +37,24 @@ export interface ClusterConfig {
   readonly autoclean: number;
   /** How long a connect waits for the other nodes to hand over a session, ms. */
   readonly takeoverTimeout: number;
+  /** How long a question to another node (API, ctl) waits for its answer, ms. */
+  readonly requestTimeout: number;
+  /** How long a cleared retained topic is remembered against older copies from peers, ms. */
+  readonly retainTombstoneTtl: number;
+  /** Most cleared retained topics remembered (the oldest are forgotten first). */
+  readonly retainTombstoneMax: number;
+  /** `cluster.mcast.*` (EMQX 4.x's names; EMQX 5 dropped mcast). */
+  readonly mcast: {
+    /** Multicast group announcements go to. */
+    readonly addr: string;
+    /** UDP ports: announcements go to each; this node listens on the first it can bind. */
+    readonly ports: readonly number[];
+    /** Local interface address the group is joined on and sent from ("0.0.0.0": the default). */
+    readonly iface: string;
+    readonly ttl: number;
+    /** Whether this host's own announcements come back to its listeners (IP_MULTICAST_LOOP). */
+    readonly loop: boolean;
+  };
   /** Bytes a link may hold unsent before this node's clients stop being read. */
   readonly maxSendQueue: number;
   /** `cluster.static.seeds`: "name@host" or "name@host:port" (port 4370 when left out). */

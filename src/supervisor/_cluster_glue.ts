@@ -7,6 +7,8 @@
 import type { Config } from "../config/types.ts";
 import { Cluster, type ClusterHost, startDiscovery } from "../cluster/mod.ts";
 import { decodeOpFilter, decodeOpShared, FieldReader, RecordKind } from "../ipc/mod.ts";
+import { nodeInfo } from "../api/mod.ts";
+import type { BrokerControl, Json } from "./broker_control.ts";
 
 /** A started cluster with its discovery. */
 export interface ClusterRuntime {
@@ -22,7 +24,13 @@ export async function startCluster(
   if (config.cluster.discoveryStrategy === "singleton") return null;
   const cluster = new Cluster(config, host);
   const { port } = await cluster.start();
-  const discovery = startDiscovery(config, cluster, port);
+  let discovery: { stop(): Promise<void> };
+  try {
+    discovery = startDiscovery(config, cluster, port);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
   return {
     cluster,
     stop: async () => {
@@ -30,6 +38,36 @@ export async function startCluster(
       await cluster.stop();
     },
   };
+}
+
+/**
+ * Answers another node's question (src/cluster/node_rpc.ts NodeMethods) from this node's
+ * control plane; an unknown method or bad parameters reject with why.
+ */
+export function serveNode(
+  node: { config: () => Config; control: BrokerControl; startedAt: number },
+  method: string,
+  params: unknown,
+): Promise<unknown> {
+  const p = (typeof params === "object" && params !== null ? params : {}) as Json;
+  switch (method) {
+    case "node.info":
+      return nodeInfo({ ...node, config: node.config() });
+    case "node.stats":
+      return node.control.stats();
+    case "node.metrics":
+      return node.control.metrics();
+    case "clients.slice": {
+      const { offset, limit } = p;
+      if (typeof offset !== "number" || typeof limit !== "number" || offset < 0 || limit < 0) {
+        return Promise.reject(new TypeError("clients.slice: offset and limit must be numbers"));
+      }
+      const filter = (typeof p.filter === "object" && p.filter !== null ? p.filter : {}) as Json;
+      return node.control.sliceClients(filter, offset, limit);
+    }
+    default:
+      return Promise.reject(new TypeError(`unknown method ${JSON.stringify(method)}`));
+  }
 }
 
 /** Applies one shard → supervisor cluster record; false when `kind` is not one. */

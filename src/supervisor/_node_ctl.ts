@@ -14,6 +14,7 @@ import { type CtlListener, runCtl } from "./ctl.ts";
 import { CtlServer } from "./ctl_server.ts";
 import type { ListenAddress, Listener } from "./listener.ts";
 import type { ReloadResult } from "./reload.ts";
+import type { Cluster } from "../cluster/mod.ts";
 
 /** What the node lends to its control socket. */
 export interface NodeCtlParts {
@@ -24,6 +25,7 @@ export interface NodeCtlParts {
   listeners(): readonly Listener[];
   stopping(): boolean;
   api(): ApiServer | null;
+  cluster(): Cluster | undefined;
   readonly reload: (() => Promise<ReloadResult>) | null;
   readonly requestStop: () => void;
 }
@@ -40,6 +42,7 @@ export async function startNodeCtl(parts: NodeCtlParts): Promise<CtlServer> {
         startedAt: parts.startedAt,
         config: parts.config,
         listeners: () => ctlListeners(parts),
+        cluster: parts.cluster,
         reload: parts.reload,
         setAdminPassword: (user, password) => setAdminPassword(parts.api(), user, password),
       }),

@@ -37,7 +37,8 @@ export interface Paged<T> {
 /** A JSON object as the shards answer it (EMQX's field names). */
 export type Json = Record<string, unknown>;
 
-interface ShardPage {
+/** A slice of a list and the length of the whole list. */
+export interface ShardPage {
   readonly total: number;
   readonly items: Json[];
 }
@@ -399,9 +400,27 @@ export class BrokerControl {
    */
   async #pageAcross(method: string, query: PageQuery, params: Json): Promise<Paged<Json>> {
     const { page, limit } = pageOf(query);
+    const { total, items } = await this.#sliceAcross(method, params, (page - 1) * limit, limit);
+    return paged(items, page, limit, total);
+  }
+
+  /**
+   * Clients `offset` to `offset + limit` of the node, shards in order (GET /clients pages over
+   * a cluster's nodes with it), and how many match in all; limit 0 answers the count only.
+   */
+  sliceClients(filter: Json, offset: number, limit: number): Promise<ShardPage> {
+    return this.#sliceAcross("clients.list", { filter }, offset, Math.min(limit, MAX_PAGE_LIMIT));
+  }
+
+  async #sliceAcross(
+    method: string,
+    params: Json,
+    offset: number,
+    limit: number,
+  ): Promise<ShardPage> {
     const counts = await this.#rpc.gather<ShardPage>(method, { ...params, offset: 0, limit: 0 });
     const total = counts.reduce((n, c) => n + c.total, 0);
-    let skip = (page - 1) * limit;
+    let skip = offset;
     const data: Json[] = [];
     for (let shard = 0; shard < this.#shards() && data.length < limit; shard++) {
       const n = counts[shard]?.total ?? 0;
@@ -418,7 +437,7 @@ export class BrokerControl {
       data.push(...p.items);
       skip = 0;
     }
-    return paged(data, page, limit, total);
+    return { total, items: data };
   }
 }
 

@@ -14,6 +14,8 @@ import type { Config } from "../config/mod.ts";
 import type { CtlAnswer } from "../ctl/protocol.ts";
 import type { BrokerControl, Json } from "./broker_control.ts";
 import type { ReloadResult } from "./reload.ts";
+import type { Cluster } from "../cluster/mod.ts";
+import { clusterCtl } from "./_ctl_cluster.ts";
 import {
   clientLine,
   dateTimeText,
@@ -45,6 +47,8 @@ export interface CtlDeps {
   readonly startedAt: number;
   config(): Config;
   listeners(): CtlListener[];
+  /** The cluster links; undefined on a singleton node. */
+  cluster(): Cluster | undefined;
   /** Re-reads the config file as SIGHUP does; null when the node has no file to re-read. */
   reload: (() => Promise<ReloadResult>) | null;
   /**
@@ -89,7 +93,12 @@ const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = 
     ["banned add <As> <Who> [<Reason>] [<Seconds>]", `Ban; As is one of ${BAN_AS.join("|")}`],
     ["banned del <As> <Who>", "Remove a ban"],
   ],
-  cluster: [["cluster status [--json]", "Cluster status"]],
+  cluster: [
+    ["cluster join <Node>", "Join the cluster"],
+    ["cluster leave", "Leave the cluster"],
+    ["cluster force-leave <Node>", "Force the node leave from cluster"],
+    ["cluster status [--json]", "Cluster status"],
+  ],
   conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
   admins: [["admins passwd <Username> <Password>", "Reset dashboard user password"]],
 };
@@ -143,12 +152,11 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       return ok(deps.listeners().map(listenerText).join("\n"));
     case "banned":
       return await banned(rest, c);
-    case "cluster":
-      if (key === "status --json") {
-        return ok(JSON.stringify({ running_nodes: [deps.nodeName], stopped_nodes: [] }));
-      }
-      if (key !== "status") break;
-      return ok(`Cluster status: #{running_nodes => ['${deps.nodeName}'],stopped_nodes => []}`);
+    case "cluster": {
+      const answer = await clusterCtl(rest, deps.cluster(), deps.nodeName);
+      if (answer) return answer;
+      break;
+    }
     case "admins": {
       const [sub, user, password] = rest;
       if (sub !== "passwd" || rest.length !== 3 || !user || !password) break;

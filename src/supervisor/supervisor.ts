@@ -36,7 +36,7 @@ import { setupNodeLogging } from "../log.ts";
 import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
-import { clusterRecord, type ClusterRuntime, startCluster } from "./_cluster_glue.ts";
+import { clusterRecord, type ClusterRuntime, serveNode, startCluster } from "./_cluster_glue.ts";
 import type { Cluster } from "../cluster/mod.ts";
 import { shardOf } from "../ipc/mod.ts";
 
@@ -273,6 +273,12 @@ class Node implements Supervisor, ReloadTarget {
       shardOf: (key) => shardOf(key, this.#links.length),
       toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),
       request: (shard, method, params) => this.#rpc.call(shard, method, params),
+      serve: (method, params) =>
+        serveNode(
+          { config: () => this.#config, control: this.control, startedAt: this.#startedAt },
+          method,
+          params,
+        ),
       pauseClients: (on) => {
         for (const link of this.#links) link.setClusterPause(on);
       },
@@ -295,6 +301,7 @@ class Node implements Supervisor, ReloadTarget {
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
       currentConfig: () => this.config,
+      cluster: this.#cluster?.cluster ?? null,
       ...(this.#options.reloadSource
         ? {
           applyConfig: (sets: readonly string[]) =>
@@ -314,6 +321,7 @@ class Node implements Supervisor, ReloadTarget {
         listeners: () => this.#listeners,
         stopping: () => this.#stopping !== null,
         api: () => this.api,
+        cluster: () => this.#cluster?.cluster,
         reload: this.#options.reloadSource ? () => this.reload() : null,
         requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
       });

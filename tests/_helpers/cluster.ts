@@ -30,6 +30,10 @@ export interface NodeOptions {
   readonly strategy?: string;
   readonly sets?: readonly string[];
   readonly shards?: number;
+  /** node.data_dir (for `culex ctl`); default a temp directory removed at stop. */
+  readonly dataDir?: string;
+  /** Listeners besides tcp:default to wait for ("http:dashboard"). */
+  readonly listeners?: string[];
 }
 
 /** Free TCP ports on 127.0.0.1 (bound then released). */
@@ -57,7 +61,12 @@ export async function startNode(o: NodeOptions): Promise<ClusterNode> {
     ...(o.seeds && o.seeds.length > 0 ? [`cluster.static.seeds=${o.seeds.join(",")}`] : []),
     ...(o.sets ?? []),
   ];
-  const broker = await startBroker({ shards: o.shards ?? 2, sets });
+  const broker = await startBroker({
+    shards: o.shards ?? 2,
+    sets,
+    ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    ...(o.listeners ? { listeners: o.listeners } : {}),
+  });
   return { name, clusterPort: o.clusterPort, broker, url: broker.url };
 }
 
