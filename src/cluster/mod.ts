@@ -11,4 +11,5 @@ export {
   type Target,
 } from "./cluster.ts";
 export { seedTarget, startDiscovery } from "./discovery.ts";
+export { startMcast } from "./mcast.ts";
 export { type NodeMethod, type NodeMethods, NodeRequestError } from "./node_rpc.ts";

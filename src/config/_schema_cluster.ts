@@ -18,7 +18,11 @@ const SEED = /^[^@\s]+@(?:\[[0-9A-Fa-f:.]+\]|[^@\s:[\]]+)(?::\d{1,5})?$/;
 function list<T extends z.ZodType>(item: T, expected: string) {
   return z.unknown().transform((v, ctx): z.output<T>[] => {
     // One string is taken as a comma-separated list (the environment and --set give strings).
-    const items = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+    const items = typeof v === "string"
+      ? v.split(",").map((s) => s.trim()).filter(Boolean)
+      : typeof v === "number" // one port given alone (--set cluster.mcast.ports=4369)
+      ? [v]
+      : v;
     if (!Array.isArray(items) || items.length > 256) {
       ctx.addIssue({ code: "custom", message: expected, input: v });
       return z.NEVER;

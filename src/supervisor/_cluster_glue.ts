@@ -5,7 +5,7 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { Cluster, type ClusterHost, startDiscovery } from "../cluster/mod.ts";
+import { Cluster, type ClusterHost, startDiscovery, startMcast } from "../cluster/mod.ts";
 import { decodeOpFilter, decodeOpShared, FieldReader, RecordKind } from "../ipc/mod.ts";
 import { nodeInfo } from "../api/mod.ts";
 import type { BrokerControl, Json } from "./broker_control.ts";
@@ -26,7 +26,9 @@ export async function startCluster(
   const { port } = await cluster.start();
   let discovery: { stop(): Promise<void> };
   try {
-    discovery = startDiscovery(config, cluster, port);
+    discovery = config.cluster.discoveryStrategy === "mcast"
+      ? await startMcast(config, cluster, port)
+      : startDiscovery(config, cluster, port);
   } catch (err) {
     await cluster.stop();
     throw err;
