@@ -11,12 +11,18 @@ import { getLogger } from "@logtape/logtape";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Config } from "../config/types.ts";
 import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
-import { decodeBase64 } from "../bytes.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { batches, NodeState } from "./node_state.ts";
 import type { ClusterHost } from "./host.ts";
 import { type NodeMethod, type NodeMethods, NodeRequestError, NodeRpc } from "./node_rpc.ts";
+import {
+  connectedClients,
+  olderHere,
+  RetainTombstones,
+  sendConnected,
+  sendRetainedSet,
+} from "./heal.ts";
 
 export type { ClusterHost };
 import type { SharedKey } from "../ipc/mod.ts";
@@ -29,8 +35,6 @@ const BACKOFF_MAX_MS = 10_000;
 const REFUSAL_LOG_MS = 60_000;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
 const FRAME_SLACK = 64 * 1024;
-/** Retained messages asked from a shard per request when a link comes up. */
-const RETAINED_PAGE = 500;
 /** How long `ctl cluster join` waits for the link to the named node. */
 const JOIN_TIMEOUT_MS = 10_000;
 
@@ -97,6 +101,10 @@ export class Cluster {
   #lastFailure = new Map<string, string>();
   /** Questions to other nodes (API, ctl). */
   readonly #rpc: NodeRpc;
+  /** Cleared retained topics, against older copies from peers after a split. */
+  readonly #tombstones: RetainTombstones;
+  /** A peer's connected clients as its ClientsFull frames arrive (until ClientsEnd). */
+  #peerClients = new Map<PeerLink, Map<string, number>>();
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
   droppedNodeDown = 0;
   #dropLoggedAt = 0;
@@ -115,6 +123,10 @@ export class Cluster {
       maxFrame: config.mqtt.maxPacketSize + FRAME_SLACK,
     };
     this.#rpc = new NodeRpc(config.cluster.requestTimeout);
+    this.#tombstones = new RetainTombstones(
+      config.cluster.retainTombstoneTtl,
+      config.cluster.retainTombstoneMax,
+    );
   }
 
   /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
@@ -366,6 +378,8 @@ export class Cluster {
 
   /** A retained write made on this node, for every other node's copy. */
   retain(topic: string, message: Uint8Array): void {
+    // A local write is this node's newest word on the topic: sent whatever a tombstone says.
+    this.#tombstones.admit(topic, message);
     this.#broadcast(Frame.Retain, [
       new FieldWriter().str(topic).u32(message.length).finish(),
       message,
@@ -517,48 +531,32 @@ export class Cluster {
     for (const m of this.state.localMembers()) link.send(Frame.SharedAdd, [sharedFields(m)]);
     link.send(Frame.RoutesEnd, []);
     link.send(Frame.Members, [this.#membersFrame()]);
-    void this.#sendRetained(link);
+    void sendRetainedSet(link, this.#host, this.#tombstones);
+    void sendConnected(link, this.#host);
   }
 
   /**
-   * Every retained message of this node, to a peer that just linked (it may have restarted or
-   * been cut off), a page per request; the receiver keeps the newer of two writes.
+   * A peer's connected clients are all in: a client id connected on both sides stays with the
+   * newest connection; this node ends its own older ones (0x8E, session discarded).
    */
-  async #sendRetained(link: PeerLink): Promise<void> {
-    let sent = 0;
-    try {
-      for (let shard = 0; shard < this.#host.shardCount; shard++) {
-        for (let offset = 0; link.isUp;) {
-          const params = { offset, limit: RETAINED_PAGE };
-          const page = await this.#host.request(shard, "retained.export", params) as {
-            total: number;
-            items: [string, string][];
-          };
-          for (const [topic, b64] of page.items) {
-            const message = decodeBase64(b64);
-            link.send(Frame.Retain, [
-              new FieldWriter().str(topic).u32(message.length).finish(),
-              message,
-            ]);
-            sent++;
-          }
-          offset += page.items.length;
-          if (page.items.length === 0 || offset >= page.total) break;
-        }
-      }
-      if (sent > 0) {
-        log.info("Cluster: sent {sent} retained messages to {peer}", { sent, peer: link.peer });
-      }
-    } catch (err) {
-      log.warning("Cluster: retained messages for {peer} not all sent: {error}", {
-        peer: link.peer,
-        error: err instanceof Error ? err.message : String(err),
+  async #clientsEnd(link: PeerLink): Promise<void> {
+    const remote = this.#peerClients.get(link) ?? new Map<string, number>();
+    this.#peerClients.delete(link);
+    if (remote.size === 0) return;
+    const local = await connectedClients(this.#host);
+    const peer = link.peer ?? "";
+    for (const id of olderHere(local, remote, this.node, peer)) {
+      log.info("Cluster: {clientId} is connected on {peer} too, more recently: ended here", {
+        clientId: id,
+        peer,
       });
+      this.state.clientOpenedElsewhere(id);
     }
   }
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
     this.#pending.delete(link);
+    this.#peerClients.delete(link);
     this.#rpc.linkDown(link);
     for (const [key, t] of [...this.#takeovers]) {
       if (t.waiting.delete(link) && t.waiting.size === 0) this.#finishTakeover(key);
@@ -681,8 +679,29 @@ export class Cluster {
         case Frame.SharedDeliver:
           this.state.deliverShared(r.str(), r.str(), r.u8(), r.bytes());
           return;
-        case Frame.Retain:
-          this.state.retain(r.str(), r.bytes());
+        case Frame.Retain: {
+          const topic = r.str();
+          const message = r.bytes();
+          // Older than a clear remembered here: it would bring a deleted message back.
+          if (this.#tombstones.admit(topic, message)) this.state.retain(topic, message);
+          return;
+        }
+        case Frame.ClientsFull: {
+          let clients = this.#peerClients.get(link);
+          if (!clients) this.#peerClients.set(link, clients = new Map());
+          for (let n = r.u32(); n > 0; n--) {
+            const id = r.str();
+            clients.set(id, r.f64());
+          }
+          return;
+        }
+        case Frame.ClientsEnd:
+          this.#clientsEnd(link).catch((err) =>
+            log.warning("Cluster: comparing the clients of {peer} failed: {error}", {
+              peer,
+              error: err instanceof Error ? err.message : String(err),
+            })
+          );
           return;
         case Frame.ClientOpen:
           this.state.clientOpenedElsewhere(r.str());
