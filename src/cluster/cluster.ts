@@ -31,7 +31,10 @@ const log = getLogger(["culex", "cluster"]);
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
-/** A refused link (wrong cookie, other cluster) is logged once per peer address and minute. */
+/**
+ * A refused link (wrong cookie, other cluster) is logged once per peer address and minute; a
+ * failed TLS handshake once per address, reason and minute.
+ */
 const REFUSAL_LOG_MS = 60_000;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
 const FRAME_SLACK = 64 * 1024;
@@ -462,7 +465,27 @@ export class Cluster {
       socket.destroy();
       return;
     }
-    this.#pending.add(new PeerLink(socket, false, this.#id, this.#events));
+    const tls = this.#host.tls;
+    if (!tls) {
+      this.#pending.add(new PeerLink(socket, false, this.#id, this.#events));
+      return;
+    }
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    tls.accept(socket, (secured, why) => {
+      if (secured && !this.#stopped) {
+        this.#pending.add(new PeerLink(secured, false, this.#id, this.#events));
+        return;
+      }
+      secured?.destroy();
+      socket.destroy();
+      // Once per address, reason and minute: a redialling peer does not flood the log.
+      const key = `tls ${remote.replace(/:\d+$/, "")} ${why}`;
+      const at = this.#refusalLogged.get(key) ?? -Infinity;
+      if (secured === null && Date.now() - at >= REFUSAL_LOG_MS) {
+        this.#refusalLogged.set(key, Date.now());
+        log.warning("Cluster: refused the link from {remote}: {why}", { remote, why });
+      }
+    });
   }
 
   #dial(d: Dial): void {
@@ -470,7 +493,7 @@ export class Cluster {
     // A link to the named node may already exist (the peer dialled us first).
     if (d.target.name && this.#links.has(d.target.name)) return;
     const [host, port] = splitAddress(d.target.address);
-    const socket = connect({ host, port });
+    const socket = this.#host.tls ? this.#host.tls.connect(host, port) : connect({ host, port });
     const link = new PeerLink(socket, true, this.#id, this.#events);
     d.link = link;
     this.#pending.add(link);

@@ -3,8 +3,20 @@
  * implements it over its ShardLinks; the Cluster and NodeState only call it.
  */
 
+import type { Socket } from "node:net";
+
+/** TLS on the node links (`cluster.ssl_options`), built by the supervisor (src/supervisor/). */
+export interface LinkTls {
+  /** Server side of an accepted socket: `done` once, with the secured socket or why not. */
+  accept(raw: Socket, done: (secured: Socket | null, why: string) => void): void;
+  /** Dials `host:port` and starts the client side (frames written meanwhile wait for it). */
+  connect(host: string, port: number): Socket;
+}
+
 /** How the Cluster reaches the shards of this node (the supervisor implements it). */
 export interface ClusterHost {
+  /** TLS for the links, or null for plain TCP. */
+  readonly tls: LinkTls | null;
   readonly shardCount: number;
   shardOf(key: string): number;
   /** Writes one record to one shard's ring. */

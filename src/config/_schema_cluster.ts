@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import type { ClusterConfig } from "./types_cluster.ts";
+import { sslOptions } from "./_schema_listeners.ts";
 import { bind, bool, duration, int, MAX_TIMER_MS, oneOf, size, text } from "./_fields.ts";
 
 const KB = 1024;
@@ -60,6 +61,7 @@ export const clusterSchema = z.strictObject({
   max_send_queue: size(64 * KB, GB).default(16 * MB),
   takeover_timeout: duration(100, 60_000).default(5_000),
   request_timeout: duration(100, 120_000).default(5_000),
+  ssl_options: sslOptions.optional(),
   retain_tombstone_ttl: duration(0, MAX_TIMER_MS).default(86_400_000),
   retain_tombstone_max: int(0, 10_000_000).default(100_000),
   discovery_interval: duration(500, 3_600_000).default(5_000),
@@ -144,6 +146,7 @@ export const clusterSchema = z.strictObject({
   maxSendQueue: c.max_send_queue,
   takeoverTimeout: c.takeover_timeout,
   requestTimeout: c.request_timeout,
+  sslOptions: c.ssl_options ?? null,
   retainTombstoneTtl: c.retain_tombstone_ttl,
   retainTombstoneMax: c.retain_tombstone_max,
   mcast: {

@@ -4,6 +4,8 @@
  * types.ts. Nothing else constructs these.
  */
 
+import type { SslOptionsConfig } from "./types_listeners.ts";
+
 /**
  * `cluster.discovery_strategy`. `singleton` (EMQX's name for "no cluster") is Culex's default:
  * a lone broker opens no cluster port nobody asked for.
@@ -37,6 +39,11 @@ export interface ClusterConfig {
   readonly autoclean: number;
   /** How long a connect waits for the other nodes to hand over a session, ms. */
   readonly takeoverTimeout: number;
+  /**
+   * `cluster.ssl_options`: TLS on every node link (both ways: a node presents `certfile` when it
+   * dials too); null = plain TCP.
+   */
+  readonly sslOptions: SslOptionsConfig | null;
   /** How long a question to another node (API, ctl) waits for its answer, ms. */
   readonly requestTimeout: number;
   /** How long a cleared retained topic is remembered against older copies from peers, ms. */

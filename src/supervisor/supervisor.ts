@@ -41,6 +41,7 @@ import type { Cluster } from "../cluster/mod.ts";
 import { shardOf } from "../ipc/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
+import { clusterTls } from "./_cluster_tls.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -269,6 +270,10 @@ class Node implements Supervisor, ReloadTarget {
     }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
     this.#cluster = await startCluster(this.#config, {
+      // Files read now: a bad cluster.ssl_options stops the start before any listener opens.
+      tls: this.#config.cluster.sslOptions && this.#config.cluster.discoveryStrategy !== "singleton"
+        ? clusterTls(this.#config.cluster.sslOptions)
+        : null,
       shardCount: this.#links.length,
       shardOf: (key) => shardOf(key, this.#links.length),
       toShard: (shard, kind, parts) => this.#links[shard]?.write(kind, parts),

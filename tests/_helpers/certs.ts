@@ -143,3 +143,25 @@ export async function makeCerts(clientCn = "device-42"): Promise<TestCerts> {
     remove: () => Deno.remove(dir, { recursive: true }),
   };
 }
+
+/**
+ * A leaf for cluster nodes in `certs`'s directory, signed by `certs`'s CA (or the other CA with
+ * `otherCa`): CA:FALSE, 127.0.0.1/localhost, usable both to serve and to dial (serverAuth and
+ * clientAuth), as a node's `cluster.ssl_options` certificate is. Returns its cert and key paths.
+ */
+export async function makeNodeCert(
+  certs: TestCerts,
+  name: string,
+  otherCa = false,
+): Promise<{ cert: string; key: string }> {
+  await makeLeaf(certs.dir, {
+    ca: otherCa ? "other-ca" : "ca",
+    key: `${name}.key`,
+    out: name,
+    subj: `/CN=${name}`,
+    ext: "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n" +
+      "extendedKeyUsage=serverAuth,clientAuth\n",
+    newKey: true,
+  });
+  return { cert: `${certs.dir}/${name}.pem`, key: `${certs.dir}/${name}.key` };
+}

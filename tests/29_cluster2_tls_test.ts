@@ -1,0 +1,104 @@
+/**
+ * Integration suite 29 (TLS node links): real Culex nodes with `cluster.ssl_options` (mutual
+ * TLS: `verify_peer`, `fail_if_no_peer_cert`, certificates from a throw-away CA made with
+ * openssl) link and carry a publish; a node without TLS, and a node whose certificate comes from
+ * another CA, are refused by the TLS handshake before any cookie is exchanged, and the refusal
+ * is logged.
+ */
+
+import assert from "node:assert/strict";
+import type { MqttClient } from "mqtt";
+import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
+import { makeCerts, makeNodeCert, type TestCerts } from "./_helpers/certs.ts";
+import {
+  awaitRoute,
+  type ClusterNode,
+  freePorts,
+  startNode,
+  takeReal,
+  waitLog,
+  waitUp,
+} from "./_helpers/cluster.ts";
+
+Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
+  const tag = runTag();
+  const [pa, pb, pc, pd] = freePorts(4) as [number, number, number, number];
+  let certs: TestCerts | null = null;
+  const nodes: ClusterNode[] = [];
+  const clients: MqttClient[] = [];
+  try {
+    certs = await makeCerts();
+    const tlsSets = (cert: { cert: string; key: string }, ca: string) => [
+      `cluster.ssl_options.certfile=${cert.cert}`,
+      `cluster.ssl_options.keyfile=${cert.key}`,
+      `cluster.ssl_options.cacertfile=${ca}`,
+      "cluster.ssl_options.verify=verify_peer",
+      "cluster.ssl_options.fail_if_no_peer_cert=true",
+    ];
+    const na = await makeNodeCert(certs, "node-a");
+    const nb = await makeNodeCert(certs, "node-b");
+    const a = await startNode({
+      short: "a",
+      clusterPort: pa,
+      strategy: "manual",
+      shards: 1,
+      sets: tlsSets(na, certs.caFile),
+    });
+    nodes.push(a);
+    const b = await startNode({
+      short: "b",
+      clusterPort: pb,
+      seeds: [`a@127.0.0.1:${pa}`],
+      shards: 1,
+      sets: tlsSets(nb, certs.caFile),
+    });
+    nodes.push(b);
+
+    await t.step("two TLS nodes link and carry a publish", async () => {
+      await waitUp(a, [b.name]);
+      await waitUp(b, [a.name]);
+      const pub = await connect(b.url, { protocolVersion: 5, clientId: `p29t${tag}` });
+      clients.push(pub);
+      const sub = await connect(a.url, { protocolVersion: 5, clientId: `s29t${tag}` });
+      clients.push(sub);
+      await subscribe(sub, `t29tls/${tag}`, { qos: 1 });
+      await awaitRoute(pub, sub, `t29tls/${tag}`);
+      await publish(pub, `t29tls/${tag}`, "over-tls", { qos: 1 });
+      assert.deepEqual((await takeReal(sub, 1, 5_000)).map((m) => m.payload), ["over-tls"]);
+    });
+
+    await t.step("a node without TLS is refused by the handshake", async () => {
+      const c = await startNode({
+        short: "c",
+        clusterPort: pc,
+        seeds: [`a@127.0.0.1:${pa}`],
+        shards: 1,
+      });
+      nodes.push(c);
+      await waitLog(a, "Cluster: refused the link from 127.0.0.1:", 15_000);
+      assert.ok(!a.broker.logs().includes(`node ${c.name} is up`), "no link to the plain node");
+    });
+
+    await t.step("a node with a certificate of another CA is refused", async () => {
+      const refusal = "Cluster: refused the link from 127.0.0.1:";
+      const before = a.broker.logs().split(refusal).length - 1;
+      const nd = await makeNodeCert(certs!, "node-d", true);
+      const d = await startNode({
+        short: "d",
+        clusterPort: pd,
+        seeds: [`a@127.0.0.1:${pa}`],
+        shards: 1,
+        sets: tlsSets(nd, certs!.otherCaFile),
+      });
+      nodes.push(d);
+      // Logged once per address, reason and minute: d's reason is not c's.
+      await waitLog(a, refusal, 15_000, before + 1);
+      assert.ok(!a.broker.logs().includes(`node ${d.name} is up`), "no link to d");
+      assert.ok(!d.broker.logs().includes(`node ${a.name} is up`), "no link from d");
+    });
+  } finally {
+    await closeAll(clients);
+    await Promise.all(nodes.map((n) => n.broker.stop()));
+    await certs?.remove();
+  }
+});
