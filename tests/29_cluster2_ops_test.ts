@@ -57,9 +57,9 @@ Deno.test(
       return c;
     };
     try {
-      const start = async (short: string, port: number, shards: number) => {
-        const dataDir = await Deno.makeTempDir({ prefix: "culex_29ops_" });
-        dirs.push(dataDir);
+      const start = async (short: string, port: number, shards: number, dir?: string) => {
+        const dataDir = dir ?? await Deno.makeTempDir({ prefix: "culex_29ops_" });
+        if (!dir) dirs.push(dataDir);
         const n = await startNode({
           short,
           clusterPort: port,
@@ -75,7 +75,7 @@ Deno.test(
       };
       const a = await start("a", pa, 1);
       const b = await start("b", pb, 2);
-      const c = await start("c", pc, 1);
+      let c = await start("c", pc, 1);
       const apis = new Map<ClusterNode, Api>();
       const apiOf = async (n: ClusterNode) => {
         let api = apis.get(n);
@@ -193,6 +193,18 @@ Deno.test(
         const onlyC = await api.get(`/stats?node=${encodeURIComponent(c.name)}`);
         // deno-lint-ignore no-explicit-any
         assert.deepEqual(onlyC.json.map((s: any) => s.node), [c.name]);
+      });
+
+      await t.step("a killed node that joined is linked again when it restarts", async () => {
+        // C dialled A (its join); A knows C's address only from C's MEMBERS frame.
+        const dir = dirOf.get(c)!;
+        c.broker.kill();
+        await c.broker.stop();
+        await waitLog(a, `node ${c.name} is down`, 10_000);
+        await awaitStatus(a, status([a.name, b.name], [c.name]));
+        c = await start("c", pc, 1, dir);
+        const all = status([a.name, b.name, c.name]);
+        for (const n of [a, b, c]) await awaitStatus(n, all);
       });
 
       await t.step("cluster leave: C leaves, A and B forget it at once", async () => {

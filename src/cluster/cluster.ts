@@ -625,6 +625,15 @@ export class Cluster {
       if (!d.wanted) this.#dials.delete(d.target.address);
       else this.#redial(d);
     }
+    // A link the peer had dialled: this node redials it where it knows its address (MEMBERS),
+    // so a restarted node that joined through `ctl cluster join` is linked again.
+    if (peer && !this.#stopped && this.#links.get(peer) === undefined) {
+      for (const other of this.#dials.values()) {
+        if (other !== d && other.target.name === peer && !other.link && other.wanted) {
+          this.#redial(other);
+        }
+      }
+    }
   }
 
   #drained(link: PeerLink): void {
