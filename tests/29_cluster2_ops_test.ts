@@ -196,13 +196,14 @@ Deno.test(
       });
 
       await t.step("a killed node that joined is linked again when it restarts", async () => {
-        // C dialled A (its join); A knows C's address only from C's MEMBERS frame.
         const dir = dirOf.get(c)!;
         c.broker.kill();
         await c.broker.stop();
         await waitLog(a, `node ${c.name} is down`, 10_000);
         await awaitStatus(a, status([a.name, b.name], [c.name]));
         c = await start("c", pc, 1, dir);
+        // Its join was kept in its data directory: it dials A again itself.
+        await waitLog(c, `dialling 1 nodes joined before: ${a.name}`, 5_000);
         const all = status([a.name, b.name, c.name]);
         for (const n of [a, b, c]) await awaitStatus(n, all);
       });

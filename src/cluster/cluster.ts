@@ -14,6 +14,7 @@ import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { batches, NodeState } from "./node_state.ts";
+import { JoinedFile } from "./joined.ts";
 import type { ClusterHost } from "./host.ts";
 import { type NodeMethod, type NodeMethods, NodeRequestError, NodeRpc } from "./node_rpc.ts";
 import {
@@ -98,6 +99,8 @@ export class Cluster {
   #extra = new Map<string, Target>();
   /** `ctl cluster leave` ran: discovery's proposals are ignored until the next join. */
   #left = false;
+  /** The nodes `ctl cluster join` linked to, kept in node.data_dir for the next start. */
+  readonly #joined: JoinedFile;
   /** This node's cluster address as peers should dial it ("host:port"). */
   #advertised = "";
   /** Why the last link to an address failed (for `ctl cluster join`'s error). */
@@ -126,6 +129,7 @@ export class Cluster {
       maxFrame: config.mqtt.maxPacketSize + FRAME_SLACK,
     };
     this.#rpc = new NodeRpc(config.cluster.requestTimeout);
+    this.#joined = new JoinedFile(config.node.dataDir);
     this.#tombstones = new RetainTombstones(
       config.cluster.retainTombstoneTtl,
       config.cluster.retainTombstoneMax,
@@ -150,6 +154,16 @@ export class Cluster {
     this.#advertised = own.includes(":") ? `[${own}]:${real}` : `${own}:${real}`;
     // Exact text: tests and operators read the port from this line.
     log.info(`Cluster ${this.#config.cluster.name} node ${this.node} listening on ${host}:${real}`);
+    // The joins of an earlier run: this node dials them again (EMQX keeps them in Mnesia).
+    const joined = this.#joined.load();
+    if (joined.length > 0) {
+      log.info("Cluster: dialling {count} nodes joined before: {nodes}", {
+        count: joined.length,
+        nodes: joined.map((t) => t.name ?? t.address).join(", "),
+      });
+      for (const t of joined) this.#extra.set(t.address, t);
+      this.#applyTargets();
+    }
     return { host, port: real };
   }
 
@@ -189,7 +203,10 @@ export class Cluster {
     const deadline = Date.now() + JOIN_TIMEOUT_MS;
     for (;;) {
       const name = target.name ?? this.#dials.get(target.address)?.link?.peer;
-      if (name && this.#links.get(name)?.isUp) return null;
+      if (name && this.#links.get(name)?.isUp) {
+        this.#joined.add(target);
+        return null;
+      }
       if (Date.now() > deadline || this.#stopped) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -207,6 +224,7 @@ export class Cluster {
     this.#broadcast(Frame.Leave, []);
     this.#left = true;
     this.#extra.clear();
+    this.#joined.clear();
     this.#applyTargets();
     const peers = [...this.#links.keys(), ...this.#down.keys()];
     for (const link of [...this.#links.values()]) {
@@ -244,6 +262,7 @@ export class Cluster {
     if (timer !== undefined) clearTimeout(timer);
     this.#down.delete(node);
     this.state.dropNode(node);
+    this.#joined.remove(node);
     log.info("Cluster: node {node} forgotten", { node });
   }
 
@@ -624,15 +643,6 @@ export class Cluster {
     if (d && !d.self) {
       if (!d.wanted) this.#dials.delete(d.target.address);
       else this.#redial(d);
-    }
-    // A link the peer had dialled: this node redials it where it knows its address (MEMBERS),
-    // so a restarted node that joined through `ctl cluster join` is linked again.
-    if (peer && !this.#stopped && this.#links.get(peer) === undefined) {
-      for (const other of this.#dials.values()) {
-        if (other !== d && other.target.name === peer && !other.link && other.wanted) {
-          this.#redial(other);
-        }
-      }
     }
   }
 
