@@ -8,8 +8,15 @@
  */
 
 import { FieldWriter } from "../ipc/mod.ts";
-import type { PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
+
+/** What NodeRpc needs of a link (PeerLink has it). */
+export interface RpcLink {
+  /** The peer's node name once known. */
+  readonly peer: string | null;
+  /** Sends one frame; false when the link is closed. */
+  send(type: number, parts: readonly Uint8Array[]): boolean;
+}
 
 /** Requests waiting for replies at once, per node. */
 export const MAX_PENDING = 256;
@@ -44,7 +51,7 @@ export class NodeRequestError extends Error {
 }
 
 interface Pending {
-  readonly link: PeerLink;
+  readonly link: RpcLink;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
   readonly timer: ReturnType<typeof setTimeout>;
@@ -62,7 +69,7 @@ export class NodeRpc {
 
   /** Asks `link`'s node; rejects with NodeRequestError on timeout, link down or error answer. */
   ask<M extends NodeMethod>(
-    link: PeerLink,
+    link: RpcLink,
     method: M,
     params: NodeMethods[M]["params"],
   ): Promise<NodeMethods[M]["result"]> {
@@ -91,7 +98,7 @@ export class NodeRpc {
   }
 
   /** A Reply frame arrived on `link`. */
-  replied(link: PeerLink, id: number, ok: boolean, body: string): void {
+  replied(link: RpcLink, id: number, ok: boolean, body: string): void {
     const p = this.#pending.get(id);
     if (!p || p.link !== link) return;
     this.#pending.delete(id);
@@ -108,7 +115,7 @@ export class NodeRpc {
   }
 
   /** `link` went down: its requests fail now rather than at their timeout. */
-  linkDown(link: PeerLink): void {
+  linkDown(link: RpcLink): void {
     for (const [id, p] of [...this.#pending]) {
       if (p.link === link) this.#fail(id, "the link is down");
     }
@@ -119,7 +126,7 @@ export class NodeRpc {
    * Reply goes back on `link` if it is still up.
    */
   answer(
-    link: PeerLink,
+    link: RpcLink,
     id: number,
     method: string,
     params: string,
