@@ -133,6 +133,18 @@ Deno.test(
           }
         },
       );
+      await t.step("an interface that is not local stops the start, naming the key", async () => {
+        await assert.rejects(
+          startNode({
+            short: "x",
+            clusterPort: freePorts(1)[0]!,
+            strategy: "mcast",
+            shards: 1,
+            sets: [...sets, "cluster.mcast.iface=10.255.255.1"],
+          }),
+          /cluster\.mcast: cannot join 239\.255\.\d+\.\d+ on interface 10\.255\.255\.1/,
+        );
+      });
     } finally {
       await new Promise<void>((resolve) => rogue.close(() => resolve())).catch(() => {});
       await closeAll(clients);

@@ -96,6 +96,18 @@ Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
       assert.ok(!a.broker.logs().includes(`node ${d.name} is up`), "no link to d");
       assert.ok(!d.broker.logs().includes(`node ${a.name} is up`), "no link from d");
     });
+    await t.step("an unreadable certificate file stops the start, naming the key", async () => {
+      await assert.rejects(
+        startNode({
+          short: "x",
+          clusterPort: freePorts(1)[0]!,
+          strategy: "manual",
+          shards: 1,
+          sets: tlsSets({ cert: `${certs!.dir}/missing.pem`, key: na.key }, certs!.caFile),
+        }),
+        /Cannot read cluster\.ssl_options\.certfile/,
+      );
+    });
   } finally {
     await closeAll(clients);
     await Promise.all(nodes.map((n) => n.broker.stop()));

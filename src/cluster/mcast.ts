@@ -127,13 +127,23 @@ export async function startMcast(
     }
   }
   if (bound < 0) {
+    socket.close();
     throw new Error(`cluster.mcast.ports: none of ${m.ports.join(", ")} could be bound`);
   }
   const iface = m.iface === "0.0.0.0" ? undefined : m.iface;
-  socket.addMembership(m.addr, iface);
-  socket.setMulticastTTL(m.ttl);
-  socket.setMulticastLoopback(m.loop);
-  if (iface) socket.setMulticastInterface(iface);
+  try {
+    socket.addMembership(m.addr, iface);
+    socket.setMulticastTTL(m.ttl);
+    socket.setMulticastLoopback(m.loop);
+    if (iface) socket.setMulticastInterface(iface);
+  } catch (err) {
+    socket.close();
+    throw new Error(
+      `cluster.mcast: cannot join ${m.addr} on interface ${m.iface}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+  }
   log.info("Cluster mcast: announcing {node} at {address} to {group} (listening on port {port})", {
     node: config.node.name,
     address,
