@@ -190,6 +190,21 @@ Deno.test(
         );
         assert.deepEqual(sum.json["connections.count"], total);
         assert.ok(total >= 8, `8 clients connected in the steps above, got ${total}`);
+        // Prometheus: one labelled series per node, or their sum (EMQX's mode).
+        const perNode = await api.get("/prometheus/stats?mode=all_nodes_unaggregated", {
+          as: null,
+        });
+        assert.equal(perNode.status, 200);
+        const values = [a, b, c].map((n) => {
+          const m = new RegExp(`^emqx_connections_count\\{node="${n.name}"\\} (\\d+)$`, "m")
+            .exec(perNode.text);
+          assert.ok(m, `a series for ${n.name}:\n${perNode.text.slice(0, 500)}`);
+          return Number(m[1]);
+        });
+        assert.equal(values.reduce((x, y) => x + y, 0), total);
+        const summed = await api.get("/prometheus/stats?mode=all_nodes_aggregated", { as: null });
+        assert.match(summed.text, new RegExp(`^emqx_connections_count ${total}$`, "m"));
+        assert.match(summed.text, /^emqx_cluster_nodes_running 3$/m);
         const onlyC = await api.get(`/stats?node=${encodeURIComponent(c.name)}`);
         // deno-lint-ignore no-explicit-any
         assert.deepEqual(onlyC.json.map((s: any) => s.node), [c.name]);

@@ -15,6 +15,7 @@ import { nodeInfo as thisNode } from "./node_info.ts";
 import { type ClusterView, gatherNodes } from "./routes_cluster.ts";
 import { qBool } from "./_schemas.ts";
 import { type NodeGauges, prometheusJson, prometheusText } from "./prometheus.ts";
+import { type NodeNumbers, prometheusTextPerNode, sumNodes } from "./prometheus_cluster.ts";
 import { type Route, route } from "./router.ts";
 
 const aggregateQuery = z.object({ aggregate: qBool().optional(), node: z.string().optional() });
@@ -191,14 +192,42 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
         mode: z.enum(["node", "all_nodes_aggregated", "all_nodes_unaggregated"]).optional(),
       }),
       responses: { 200: "text/plain; version=0.0.4, or JSON" },
-      async handle({ request }) {
-        const [stats, metrics] = await Promise.all([control.stats(), control.metrics()]);
-        if ((request.headers.get("accept") ?? "").includes("application/json")) {
-          return json(prometheusJson(stats, metrics, gauges(cluster)));
+      async handle({ request, query }) {
+        const wantsJson = (request.headers.get("accept") ?? "").includes("application/json");
+        const text = (body: string) =>
+          new Response(body, {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          });
+        const g = gauges(cluster);
+        if (query.mode === undefined || query.mode === "node") {
+          const [stats, metrics] = await Promise.all([control.stats(), control.metrics()]);
+          return wantsJson
+            ? json(prometheusJson(stats, metrics, g))
+            : text(prometheusText(stats, metrics, g));
         }
-        return new Response(prometheusText(stats, metrics, gauges(cluster)), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
+        // Every running node that answered both questions (a silent one is left out).
+        const ask = (
+          method: "node.stats" | "node.metrics",
+          local: () => Promise<Record<string, number>>,
+        ) => gatherNodes(cluster, node, log, { method, params: {} }, local);
+        const [stats, metrics] = await Promise.all([
+          ask("node.stats", () => control.stats()),
+          ask("node.metrics", () => control.metrics()),
+        ]);
+        const nodes: NodeNumbers[] = [];
+        for (const [i, s] of stats.entries()) {
+          const m = metrics[i]?.answer;
+          if (s.answer && m) nodes.push({ node: s.node, stats: s.answer, metrics: m });
+        }
+        if (query.mode === "all_nodes_aggregated") {
+          const sum = sumNodes(nodes);
+          return wantsJson
+            ? json(prometheusJson(sum.stats, sum.metrics, g))
+            : text(prometheusText(sum.stats, sum.metrics, g));
+        }
+        return wantsJson
+          ? json(nodes.map((n) => ({ node: n.node, ...prometheusJson(n.stats, n.metrics, g) })))
+          : text(prometheusTextPerNode(nodes, g));
       },
     }),
   ];
