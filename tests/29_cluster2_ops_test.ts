@@ -98,7 +98,8 @@ Deno.test(
       });
 
       await t.step("cluster join: A joins B, then C joins A and learns B from A", async () => {
-        const joined = await ctl(a, "cluster", "join", `${b.name}:${pb}`);
+        // By address: the name given (here not B's own) only labels the target.
+        const joined = await ctl(a, "cluster", "join", `bee@127.0.0.1:${pb}`);
         assert.deepEqual(joined, {
           code: 0,
           out: `Join the cluster successfully.\n${status([a.name, b.name])}`,
@@ -263,6 +264,9 @@ Deno.test(
           code: 0,
           out: `Remove the node from cluster successfully.\n${status([a.name])}`,
         });
+        // A's join of B (by address, under B's real name once linked) is forgotten too.
+        const kept = JSON.parse(await Deno.readTextFile(`${dirOf.get(a)}/cluster_joined.json`));
+        assert.deepEqual(kept, { joined: [] });
       });
     } finally {
       await closeAll(clients);

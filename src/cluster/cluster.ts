@@ -202,8 +202,17 @@ export class Cluster {
     this.#applyTargets();
     const deadline = Date.now() + JOIN_TIMEOUT_MS;
     for (;;) {
-      const name = target.name ?? this.#dials.get(target.address)?.link?.peer;
-      if (name && this.#links.get(name)?.isUp) {
+      // The node may call itself otherwise than the join named it: its dialled link counts.
+      const dial = this.#dials.get(target.address);
+      const dialled = dial?.link;
+      if (dialled?.isUp && dialled.peer !== null && this.#links.get(dialled.peer) === dialled) {
+        const named = { address: target.address, name: dialled.peer };
+        dial!.target = named;
+        this.#extra.set(target.address, named);
+        this.#joined.add(named);
+        return null;
+      }
+      if (target.name !== undefined && this.#links.get(target.name)?.isUp) {
         this.#joined.add(target);
         return null;
       }
