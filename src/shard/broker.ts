@@ -380,17 +380,9 @@ export class Broker {
       case RecordKind.RoutedPublish:
         this.dispatch(decodeMessage(payload));
         return true;
-      case RecordKind.RoutedPublishToken: {
-        const r = new FieldReader(payload);
-        const key = r.str();
-        const parts = r.u32();
-        const message = decodeMessage(payload.subarray(r.offset));
-        const store = this.#port.store;
-        store?.beginToken({ key, parts });
-        this.dispatch(message);
-        store?.endToken();
+      case RecordKind.RoutedPublishToken:
+        this.#underToken(payload, (rest) => this.dispatch(decodeMessage(rest)));
         return true;
-      }
       case RecordKind.RouteAdd:
         this.routes.add(new FieldReader(payload).str(), from);
         return true;
@@ -416,20 +408,15 @@ export class Broker {
         this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
         return true;
       }
-      case RecordKind.SharedDeliverToken: {
-        // Durable mode: this shard's part of the publish's token holds the member's queue or
-        // inflight row. A member that left meanwhile passes the message on outside the token
-        // (its part is then empty): the publisher's PUBACK does not wait for that hop.
-        const r = new FieldReader(payload);
-        const key = r.str();
-        const parts = r.u32();
-        const d = decodeSharedDelivery(payload.subarray(r.offset));
-        const store = this.#port.store;
-        store?.beginToken({ key, parts });
-        this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
-        store?.endToken();
+      case RecordKind.SharedDeliverToken:
+        // The member's queue or inflight row is this shard's part of the token. A member that
+        // left meanwhile passes the message on outside it (the part is then empty): the
+        // publisher's PUBACK does not wait for that hop.
+        this.#underToken(payload, (rest) => {
+          const d = decodeSharedDelivery(rest);
+          this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
+        });
         return true;
-      }
       case RecordKind.RetainStore:
         this.#retain(decodeMessage(payload));
         return true;
@@ -496,6 +483,19 @@ export class Broker {
   #grantedQos(subQos: 0 | 1 | 2, msgQos: 0 | 1 | 2): 0 | 1 | 2 {
     if (this.#opts.upgradeQos) return subQos;
     return subQos < msgQos ? subQos : msgQos;
+  }
+
+  /**
+   * Durable mode: runs `apply` on what follows a record's commit token (str key, u32 parts), with
+   * this shard's store ops in that token's part.
+   */
+  #underToken(payload: Uint8Array, apply: (rest: Uint8Array) => void): void {
+    const r = new FieldReader(payload);
+    const token = { key: r.str(), parts: r.u32() };
+    const store = this.#port.store;
+    store?.beginToken(token);
+    apply(payload.subarray(r.offset));
+    store?.endToken();
   }
 
   /**
