@@ -151,6 +151,13 @@ class Node implements Supervisor, ReloadTarget {
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
   #cluster: ClusterRuntime | null = null;
+  /**
+   * Cluster records the shards sent before the cluster was up (the routes of the persistent
+   * sessions they restored from the store while loading): kept in order and applied once it
+   * starts, so a node that comes back announces its sessions' routes. Null when the node is not
+   * clustered, and once applied.
+   */
+  #earlyClusterRecords: { shard: number; kind: number; payload: Uint8Array }[] | null = null;
   /** The store worker and the supervisor's own port to it (started before any listener). */
   readonly #store: StoreLink;
   #events: ConnectionEvents = {
@@ -239,6 +246,7 @@ class Node implements Supervisor, ReloadTarget {
   }
 
   async start(): Promise<void> {
+    if (this.#config.cluster.discoveryStrategy !== "singleton") this.#earlyClusterRecords = [];
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
       this.#config.forceGc,
@@ -277,6 +285,9 @@ class Node implements Supervisor, ReloadTarget {
         for (const link of this.#links) link.setClusterPause(on);
       },
     });
+    const early = this.#earlyClusterRecords ?? [];
+    this.#earlyClusterRecords = null;
+    for (const r of early) clusterRecord(this.#cluster?.cluster, r.shard, r.kind, r.payload);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
@@ -523,6 +534,11 @@ class Node implements Supervisor, ReloadTarget {
           return;
         }
         default:
+          // Before the cluster is up its records wait (payloads are fresh copies: kept as is).
+          if (this.#earlyClusterRecords && clusterRecord(undefined, link.index, kind, payload)) {
+            this.#earlyClusterRecords.push({ shard: link.index, kind, payload });
+            return;
+          }
           if (clusterRecord(this.#cluster?.cluster, link.index, kind, payload)) return;
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }
