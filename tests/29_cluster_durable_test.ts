@@ -4,7 +4,10 @@
  * them again: a message published on the other node while the session was offline (before the
  * crash) is delivered after the restart [MQTT-4.4.0-1 for what was queued: QoS 1 at least once],
  * and a message published on the other node after the restart reaches the session through the
- * routes the restored node re-announced (docs/cluster.md, "Node failure").
+ * routes the restored node re-announced (docs/cluster.md, "Node failure"). And a persistent
+ * session taken over by another node brings its queue, which lives on disk with durable sessions:
+ * the messages queued while it was offline arrive through the new node [MQTT-3.1.2-4 session
+ * present, and its QoS 1 messages at least once].
  */
 
 import type { MqttClient } from "mqtt";
@@ -86,6 +89,63 @@ Deno.test({
       for (const n of nodes) await n.broker.stop();
       if (a) await a.broker.stop();
       await Deno.remove(dirA, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "29 cluster durable: a takeover moves the durable session's on-disk queue to the new node",
+  ignore: brokerKind() !== "culex",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const tag = runTag();
+    const [pa, pb] = freePorts(2) as [number, number];
+    const durable = ["durable_sessions.enable=true"];
+    const nodes: ClusterNode[] = [];
+    const clients: MqttClient[] = [];
+    try {
+      const a = await startNode({
+        short: "a",
+        clusterPort: pa,
+        seeds: [`b@127.0.0.1:${pb}`],
+        sets: durable,
+      });
+      nodes.push(a);
+      const b = await startNode({
+        short: "b",
+        clusterPort: pb,
+        seeds: [`a@127.0.0.1:${pa}`],
+        sets: durable,
+      });
+      nodes.push(b);
+      await waitUp(a, [b.name]);
+      await waitUp(b, [a.name]);
+      const id = `s29t${tag}`;
+      const onA = persistent(a.url, id, 5);
+      clients.push(onA);
+      await connected(onA, 10_000);
+      await onA.subscribeAsync(`ct29/${tag}/#`, { qos: 1 });
+      await onA.endAsync(); // offline: what comes next is queued on A's disk
+      const pubA = await connect(a.url, { protocolVersion: 5, clientId: `p29t${tag}` });
+      clients.push(pubA);
+      const sent = ["q1", "q2", "q3"];
+      // PUBACK comes after the queue rows are committed (durable mode).
+      for (const p of sent) await publish(pubA, `ct29/${tag}/t`, p, { qos: 1 });
+
+      const got: string[] = [];
+      const onB = persistent(b.url, id, 5);
+      clients.push(onB);
+      onB.on("message", (_t, p) => got.push(new TextDecoder().decode(p)));
+      await connected(onB, 15_000);
+      for (let i = 0; i < 50 && sent.some((p) => !got.includes(p)); i++) await sleep(100);
+      assert(
+        sent.every((p) => got.includes(p)),
+        `the queued messages came through node b after the takeover (got ${JSON.stringify(got)})`,
+      );
+    } finally {
+      await closeAll(clients);
+      for (const n of nodes) await n.broker.stop();
     }
   },
 });
