@@ -14,6 +14,7 @@ import { type CtlListener, runCtl } from "./ctl.ts";
 import { CtlServer } from "./ctl_server.ts";
 import type { ListenAddress, Listener } from "./listener.ts";
 import type { ReloadResult } from "./reload.ts";
+import type { ListenerAction, ListenerActionResult } from "./_listener_switch.ts";
 
 /** What the node lends to its control socket. */
 export interface NodeCtlParts {
@@ -25,6 +26,7 @@ export interface NodeCtlParts {
   stopping(): boolean;
   api(): ApiServer | null;
   readonly reload: (() => Promise<ReloadResult>) | null;
+  listenerAction(id: string, action: ListenerAction): Promise<ListenerActionResult>;
   readonly requestStop: () => void;
 }
 
@@ -41,6 +43,7 @@ export async function startNodeCtl(parts: NodeCtlParts): Promise<CtlServer> {
         config: parts.config,
         listeners: () => ctlListeners(parts),
         reload: parts.reload,
+        listenerAction: (id, action) => parts.listenerAction(id, action),
         setAdminPassword: (user, password) => setAdminPassword(parts.api(), user, password),
       }),
     parts.requestStop,

@@ -20,7 +20,12 @@ import {
 } from "../ipc/mod.ts";
 import { Connection, type ConnectionEvents } from "./connection.ts";
 import type { ListenAddress, Listener, SocketPort } from "./listener.ts";
-import { createListeners } from "./listener_net.ts";
+import { createListener, createListeners } from "./listener_net.ts";
+import {
+  type ListenerAction,
+  type ListenerActionResult,
+  ListenerSwitch,
+} from "./_listener_switch.ts";
 import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
@@ -77,6 +82,15 @@ export interface Supervisor {
   reload(): Promise<ReloadResult>;
   /** `PUT /configs`: applies a loaded Config as reload() does. */
   applyConfig(next: Config): Promise<ReloadResult>;
+  /**
+   * `ctl listeners stop|start|restart` and `POST /listeners/{id}/...`: one MQTT listener at run
+   * time (src/supervisor/_listener_switch.ts).
+   */
+  listenerAction(
+    id: string,
+    action: ListenerAction,
+    idempotent?: boolean,
+  ): Promise<ListenerActionResult>;
 }
 
 /** Options of startSupervisor(). */
@@ -130,7 +144,7 @@ class Node implements Supervisor, ReloadTarget {
   #ctl: CtlServer | null = null;
   #pool: ShardPool;
   #links: ShardLink[];
-  #listeners: Listener[] = [];
+  readonly #listeners: Listener[] = [];
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
@@ -153,6 +167,17 @@ class Node implements Supervisor, ReloadTarget {
   #cluster: ClusterRuntime | null = null;
   /** The store worker and the supervisor's own port to it (started before any listener). */
   readonly #store: StoreLink;
+  readonly #switch = new ListenerSwitch({
+    config: () => this.#config,
+    listeners: this.#listeners,
+    addresses: this.addresses,
+    create: (type, name) =>
+      createListener(this.#config, type, name, (socket, l) => this.#accept(socket, l)),
+    closeConnectionsOf: (id) => {
+      for (const conn of this.#conns.values()) if (conn.listener === id) conn.destroy();
+    },
+    stopping: () => this.#stopping !== null,
+  });
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -227,6 +252,14 @@ class Node implements Supervisor, ReloadTarget {
     return applyConfig(this, next);
   }
 
+  listenerAction(
+    id: string,
+    action: ListenerAction,
+    idempotent = false,
+  ): Promise<ListenerActionResult> {
+    return this.#switch.run(id, action, idempotent);
+  }
+
   /** ReloadTarget: `next` is the running config with only live keys changed. */
   async applyLive(next: Config): Promise<void> {
     await setupNodeLogging(next.log);
@@ -295,6 +328,8 @@ class Node implements Supervisor, ReloadTarget {
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
       currentConfig: () => this.config,
+      // The API sets a wanted state (EMQX's enable flag): repeating it is not an error.
+      listenerAction: (id, action) => this.listenerAction(id, action, true),
       ...(this.#options.reloadSource
         ? {
           applyConfig: (sets: readonly string[]) =>
@@ -315,6 +350,7 @@ class Node implements Supervisor, ReloadTarget {
         stopping: () => this.#stopping !== null,
         api: () => this.api,
         reload: this.#options.reloadSource ? () => this.reload() : null,
+        listenerAction: (id, action) => this.listenerAction(id, action),
         requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
       });
     }
