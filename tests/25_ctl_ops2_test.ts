@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import type mqtt from "mqtt";
-import { withApiBroker } from "./_helpers/api.ts";
+import { type Api, withApiBroker } from "./_helpers/api.ts";
 import {
   closeAll,
   connect,
@@ -34,6 +34,11 @@ async function running(dataDir: string, id: string): Promise<boolean> {
   const text = await ctl(dataDir, "listeners");
   const block = text.split(/\n(?=\S)/).find((b) => b.startsWith(`${id}\n`)) ?? "";
   return /running {9}: true/.test(block);
+}
+
+/** The status of a login over the HTTP API. */
+async function loginStatus(api: Api, username: string, password: string): Promise<number> {
+  return (await api.post("/login", { username, password }, { as: null })).status;
 }
 
 Deno.test("ctl and API: one listener stops and starts; dashboard admins from the shell", async (t) => {
@@ -133,6 +138,50 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
         // The client of tcp:default saw none of it.
         await publish(a, "ops2/t", "after", { qos: 1 });
         await takeMatching(a, (m) => m.topic === "ops2/t" && m.payload === "after", 10_000);
+      });
+
+      await t.step("ctl admins add|passwd|del, checked by logging in over the API", async () => {
+        const secret = "Ops2-secret-1";
+        assert.equal(
+          await ctl(dataDir, "admins", "add", "ops2user", secret, "Night shift"),
+          "ok\n",
+        );
+        assert.equal(await loginStatus(api, "ops2user", secret), 200);
+        const users = (await api.get("/users")).json as { username: string }[];
+        assert.deepEqual(users.find((u) => u.username === "ops2user"), {
+          username: "ops2user",
+          role: "administrator",
+          description: "Night shift",
+          backend: "local",
+        });
+        const runs = [
+          await culex(dataDir, ["ctl", "admins", "add", "ops2user", secret]),
+          await culex(dataDir, ["ctl", "admins", "add", "bad user", secret]),
+          await culex(dataDir, ["ctl", "admins", "add", "weak", "short"]),
+        ];
+        assert.deepEqual(runs.map((r) => [r.code, r.stderr]), [
+          [1, "Error: username_already_exists\n"],
+          [1, "Error: Bad Username. Only 1-64 letters, digits or _.@- are supported\n"],
+          [1, "Error: The range of password length is 8~64\n"],
+        ]);
+        // passwd: the old password and every token of the user stop working.
+        const token = await api.login("ops2user", secret);
+        const next = "Ops2-secret-2";
+        assert.equal(await ctl(dataDir, "admins", "passwd", "ops2user", next), "ok\n");
+        assert.equal((await api.get("/users", { as: { token } })).status, 401);
+        assert.equal(await loginStatus(api, "ops2user", secret), 401);
+        assert.equal(await loginStatus(api, "ops2user", next), 200);
+        assert.equal(await ctl(dataDir, "admins", "del", "ops2user"), "ok\n");
+        assert.equal(await loginStatus(api, "ops2user", next), 401);
+        const gone = await culex(dataDir, ["ctl", "admins", "del", "ops2user"]);
+        assert.deepEqual([gone.code, gone.stderr], [1, "Error: username_not_found\n"]);
+        const usage = await culex(dataDir, ["ctl", "admins"]);
+        assert.match(usage.stderr, /^admins del <Username> {27}# Delete dashboard user$/m);
+        // Secrets are never printed nor logged.
+        for (const r of [...runs, gone, usage]) {
+          assert.ok(!`${r.stdout}${r.stderr}`.includes(secret));
+        }
+        assert.ok(!broker.logs().includes(secret) && !broker.logs().includes(next));
       });
     } finally {
       await closeAll(clients);

@@ -51,10 +51,14 @@ export interface CtlDeps {
   /** `listeners stop|start|restart <Id>`. */
   listenerAction(id: string, action: ListenerAction): Promise<ListenerActionResult>;
   /**
-   * `admins passwd`: sets a dashboard admin's password (the HTTP API's AdminStore); answers an
-   * error text (EMQX's reason) or null when done.
+   * `admins add|passwd|del` on the HTTP API's admins; each answers an error text (EMQX's
+   * reason) or null when done.
    */
-  setAdminPassword(username: string, password: string): Promise<string | null>;
+  readonly admins: {
+    add(username: string, password: string, description: string): Promise<string | null>;
+    passwd(username: string, password: string): Promise<string | null>;
+    del(username: string): Promise<string | null>;
+  };
 }
 
 /** Largest page asked of the shards while listing everything. */
@@ -99,7 +103,11 @@ const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = 
   ],
   cluster: [["cluster status [--json]", "Cluster status"]],
   conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
-  admins: [["admins passwd <Username> <Password>", "Reset dashboard user password"]],
+  admins: [
+    ["admins add <Username> <Password> <Description>", "Add dashboard user"],
+    ["admins passwd <Username> <Password>", "Reset dashboard user password"],
+    ["admins del <Username>", "Delete dashboard user"],
+  ],
 };
 
 const ok = (text: string): CtlAnswer => ({ code: 0, text });
@@ -159,9 +167,16 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       if (key !== "status") break;
       return ok(`Cluster status: #{running_nodes => ['${deps.nodeName}'],stopped_nodes => []}`);
     case "admins": {
-      const [sub, user, password] = rest;
-      if (sub !== "passwd" || rest.length !== 3 || !user || !password) break;
-      const error = await deps.setAdminPassword(user, password);
+      // EMQX's emqx_dashboard_cli:admins/1; the password is never echoed nor logged.
+      const [sub, user = "", password = "", description = ""] = rest;
+      let error: string | null;
+      if (sub === "add" && (rest.length === 3 || rest.length === 4)) {
+        error = await deps.admins.add(user, password, description);
+      } else if (sub === "passwd" && rest.length === 3) {
+        error = await deps.admins.passwd(user, password);
+      } else if (sub === "del" && rest.length === 2) {
+        error = await deps.admins.del(user);
+      } else break;
       return error === null ? ok("ok") : fail(`Error: ${error}`);
     }
     case "conf": {
