@@ -140,6 +140,79 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
         await takeMatching(a, (m) => m.topic === "ops2/t" && m.payload === "after", 10_000);
       });
 
+      await t.step("per-client counters: GET /clients[/{id}] and ctl clients show", async () => {
+        // Maximum Packet Size 64 (MQTT 5, 3.1.2.11.4): a bigger delivery is dropped for this
+        // client alone [MQTT-3.1.2-25] and counted as send_msg.dropped.too_large.
+        const c = await connect(broker.url, {
+          clientId: "ops2-ctr",
+          protocolVersion: 5,
+          properties: { maximumPacketSize: 64 },
+        });
+        clients.push(c);
+        await subscribe(c, "ctr/#", { qos: 1 });
+        for (const qos of [0, 1, 2] as const) await publish(c, "ctr/x", `m${qos}`, { qos });
+        for (const qos of [0, 1, 2]) {
+          await takeMatching(c, (m) => m.payload === `m${qos}`, 10_000);
+        }
+        await publish(c, "ctr/big", "x".repeat(100), { qos: 1 });
+        await publish(c, "nobody/here", "lost", { qos: 1 });
+        // The big one's drop happened before the PUBACK of the next publish went out.
+        const one = (await api.get("/clients/ops2-ctr")).json;
+        const pick = (keys: string[]) => keys.map((k) => [k, one[k]]);
+        assert.deepEqual(
+          pick([
+            "recv_msg",
+            "recv_msg.qos0",
+            "recv_msg.qos1",
+            "recv_msg.qos2",
+            "recv_msg.dropped",
+            "send_msg",
+            "send_msg.qos0",
+            "send_msg.qos1",
+            "send_msg.qos2",
+            "send_msg.dropped",
+            "send_msg.dropped.too_large",
+            "send_msg.dropped.expired",
+            "send_msg.dropped.queue_full",
+            "mqueue_dropped",
+            "mqueue_len",
+            "inflight_cnt",
+          ]),
+          [
+            ["recv_msg", 5],
+            ["recv_msg.qos0", 1],
+            ["recv_msg.qos1", 3],
+            ["recv_msg.qos2", 1],
+            ["recv_msg.dropped", 1],
+            ["send_msg", 3],
+            ["send_msg.qos0", 1],
+            ["send_msg.qos1", 2],
+            ["send_msg.qos2", 0],
+            ["send_msg.dropped", 1],
+            ["send_msg.dropped.too_large", 1],
+            ["send_msg.dropped.expired", 0],
+            ["send_msg.dropped.queue_full", 0],
+            ["mqueue_dropped", 0],
+            ["mqueue_len", 0],
+            ["inflight_cnt", 0],
+          ],
+        );
+        // CONNECT, SUBSCRIBE, 5 PUBLISH, PUBREL, PUBACK x2 at least; CONNACK, SUBACK, ...
+        assert.ok(one.recv_pkt >= 10 && one.send_pkt >= 10, JSON.stringify(one));
+        assert.ok(one.recv_oct > 100 && one.send_oct > 30 && one.recv_cnt >= 1);
+        assert.equal(one.send_cnt, one.send_pkt);
+        const list = await api.get("/clients?clientid=ops2-ctr&fields=clientid,send_msg,recv_oct");
+        assert.deepEqual(list.json.data, [{
+          clientid: "ops2-ctr",
+          send_msg: 3,
+          recv_oct: one.recv_oct,
+        }]);
+        assert.match(
+          await ctl(dataDir, "clients", "show", "ops2-ctr"),
+          /, delivered_msgs=3, enqueued_msgs=0, dropped_msgs=0, /,
+        );
+      });
+
       await t.step("ctl admins add|passwd|del, checked by logging in over the API", async () => {
         const secret = "Ops2-secret-1";
         assert.equal(
