@@ -213,6 +213,37 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
         );
       });
 
+      await t.step(".max stats keep the peak: /stats, ctl broker stats, Prometheus", async () => {
+        const stats = async () => (await api.get("/stats?aggregate=true")).json;
+        const x = await connect(broker.url, { clientId: "ops2-x", protocolVersion: 4 });
+        const y = await connect(broker.url, { clientId: "ops2-y", protocolVersion: 4 });
+        const high = await stats();
+        for (
+          const name of ["connections", "live_connections", "sessions", "subscriptions", "topics"]
+        ) {
+          assert.ok(
+            high[`${name}.max`] >= high[`${name}.count`],
+            `${name}: ${JSON.stringify(high)}`,
+          );
+        }
+        assert.ok(high["connections.count"] >= 3 && "retained.max" in high);
+        // Two clients go: the counts drop, the marks stay.
+        await closeAll([x, y]);
+        let low = await stats();
+        for (let i = 0; i < 100 && low["connections.count"] > high["connections.count"] - 2; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          low = await stats();
+        }
+        assert.equal(low["connections.count"], high["connections.count"] - 2);
+        assert.ok(low["connections.max"] >= high["connections.count"]);
+        assert.ok(low["sessions.max"] >= high["sessions.count"]);
+        const text = await ctl(dataDir, "broker", "stats");
+        assert.match(text, new RegExp(`^connections\\.max {15}: ${low["connections.max"]}$`, "m"));
+        const prom = (await api.get("/prometheus/stats", { as: null })).text;
+        assert.match(prom, /^# TYPE emqx_connections_max gauge\nemqx_connections_max \d+$/m);
+        assert.match(prom, /^emqx_retained_max \d+$/m);
+      });
+
       await t.step("ctl admins add|passwd|del, checked by logging in over the API", async () => {
         const secret = "Ops2-secret-1";
         assert.equal(

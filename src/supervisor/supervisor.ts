@@ -301,6 +301,10 @@ class Node implements Supervisor, ReloadTarget {
       });
     }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    // The `.max` stats: the counts are sampled between reads too (EMQX samples on a timer).
+    this.control.peaks.start(() => this.control.stats(), (err) => {
+      log.debug("Stats sample failed: {error}", { error: String(err) });
+    });
     this.#cluster = await startCluster(this.#config, {
       shardCount: this.#links.length,
       shardOf: (key) => shardOf(key, this.#links.length),
@@ -399,6 +403,7 @@ class Node implements Supervisor, ReloadTarget {
 
   async #stop(): Promise<void> {
     this.#sys.stop();
+    this.control.peaks.stop();
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
