@@ -7,7 +7,13 @@
 
 import { StoreError } from "./errors.ts";
 import type { OpenReport } from "./_open.ts";
-import type { StoreControl, StoreControlReply, StoreWorkerOptions } from "./protocol.ts";
+import { writeForwardedLine } from "../log.ts";
+import type {
+  StoreControl,
+  StoreControlReply,
+  StoreLogConfig,
+  StoreWorkerOptions,
+} from "./protocol.ts";
 
 /** A running store worker. */
 export interface StoreWorkerHandle {
@@ -27,7 +33,7 @@ export interface StoreWorkerHandle {
  */
 export function startStoreWorker(
   options: StoreWorkerOptions,
-  log?: { level: "debug" | "info" | "warning" | "error"; format: "text" | "json" },
+  log?: StoreLogConfig,
   opts: {
     /**
      * Called if the worker dies after it opened the file (an uncaught error). Commits in flight
@@ -53,7 +59,8 @@ export function startStoreWorker(
     };
     worker.onmessage = (e: MessageEvent<StoreControlReply>) => {
       const msg = e.data;
-      if (msg.t === "open_failed") {
+      if (msg.t === "log") writeForwardedLine(msg.line);
+      else if (msg.t === "open_failed") {
         worker.terminate();
         reject(new StoreError(msg.code, msg.message));
       } else if (msg.t === "opened") {
@@ -84,6 +91,8 @@ function handle(
           resolve();
         }, 5000);
         worker.onmessage = (e: MessageEvent<StoreControlReply>) => {
+          // The worker's last lines (closing the file) still reach log.file.
+          if (e.data.t === "log") writeForwardedLine(e.data.line);
           if (e.data.t !== "closed") return;
           clearTimeout(timer);
           worker.terminate();
