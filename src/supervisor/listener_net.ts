@@ -179,6 +179,11 @@ export class NetListener implements Listener {
   }
 
   #handOver(port: SocketPort): void {
+    // A handshake that finished after stop(): the listener no longer admits anyone.
+    if (this.#server === null) {
+      port.destroy();
+      return;
+    }
     try {
       this.#onAccept(port, this);
     } catch (err) {
