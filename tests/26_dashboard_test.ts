@@ -226,8 +226,17 @@ Deno.test({
         await waitForText(page, ".list[aria-busy=false] tbody", (t) => t.includes("dash26-key"));
         await page.click(".key-enable");
         await waitForPredicate(async () => (await api.get("/clients", asKey)).status === 401);
-        await page.click("#main tbody button.danger");
-        await page.click("#main tbody button.danger");
+        // The page reloads its list after the change: wait for that before arming Delete.
+        await waitForPredicate(() =>
+          page.$eval(
+            ".list[aria-busy=false] .key-enable",
+            (e) => !(e as unknown as { checked: boolean }).checked,
+          ).catch(() => false)
+        );
+        const del = "#main tbody button.danger";
+        await page.click(del);
+        await waitForText(page, del, (t) => t === "Confirm delete");
+        await page.click(del);
         await waitForText(page, ".list[aria-busy=false]", (t) => t.includes("No API keys."));
         assertEquals((await api.get("/api_key/dash26-key")).status, 404, "deleted");
 
@@ -249,8 +258,9 @@ Deno.test({
         });
         assertEquals(old.status, 401, "the old password is refused");
         await api.login("dash26user", "Dash26-second");
-        await page.click("#main tbody button.danger");
-        await page.click("#main tbody button.danger");
+        await page.click(del);
+        await waitForText(page, del, (t) => t === "Confirm delete");
+        await page.click(del);
         await waitForText(page, ".list[aria-busy=false] tbody", (t) => !t.includes("dash26user"));
         const removed = await api.post("/login", {
           username: "dash26user",
