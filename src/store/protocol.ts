@@ -178,6 +178,8 @@ export type StoreControl =
     readonly log?: StoreLogConfig;
   }
   | { readonly t: "connect"; readonly port: MessagePort }
+  /** A reload changed `log.*`: new levels for the worker's handlers (lines still forwarded). */
+  | { readonly t: "log"; readonly log: LogConfig }
   | { readonly t: "close" };
 
 /** StoreOptions without the functions (which cannot cross isolates). */

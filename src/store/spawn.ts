@@ -7,6 +7,7 @@
 
 import { StoreError } from "./errors.ts";
 import type { OpenReport } from "./_open.ts";
+import type { LogConfig } from "../config/mod.ts";
 import { writeForwardedLine } from "../log.ts";
 import type {
   StoreControl,
@@ -21,6 +22,8 @@ export interface StoreWorkerHandle {
   readonly report: OpenReport;
   /** A new port served by the worker; transfer it to its user. */
   connect(): MessagePort;
+  /** Applies a reloaded `log.*` in the worker. */
+  setLog(log: LogConfig): void;
   /** Closes the database (the WAL is checkpointed by SQLite) and ends the worker. */
   close(): Promise<void>;
 }
@@ -83,6 +86,9 @@ function handle(
       const ch = new MessageChannel();
       send({ t: "connect", port: ch.port1 }, [ch.port1]);
       return ch.port2;
+    },
+    setLog(log) {
+      send({ t: "log", log });
     },
     close() {
       return new Promise((resolve) => {

@@ -42,6 +42,9 @@ export function runStoreWorker(self: ControlPort): void {
     } else if (msg.t === "connect") {
       if (host) host.attach(msg.port);
       else early.push(msg.port);
+    } else if (msg.t === "log") {
+      // The forward given at init is kept.
+      await setupShardLogging(msg.log);
     } else if (msg.t === "close") {
       host?.close();
       store?.close();

@@ -263,6 +263,7 @@ class Node implements Supervisor, ReloadTarget {
   /** ReloadTarget: `next` is the running config with only live keys changed. */
   async applyLive(next: Config): Promise<void> {
     await setupNodeLogging(next.log);
+    this.#store.setLog(next.log);
     await this.control.updateConfig(next);
     this.#config = next;
     this.#pool.updateConfig(next);
