@@ -45,7 +45,12 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
   await withApiBroker({
     shards: 2,
     listeners: ["tcp:second"],
-    sets: ["listeners.tcp.second.bind=127.0.0.1:0", "sys_topics.sys_msg_interval=0"],
+    sets: [
+      "listeners.tcp.second.bind=127.0.0.1:0",
+      "listeners.tcp.off.bind=127.0.0.1:0",
+      "listeners.tcp.off.enable=false",
+      "sys_topics.sys_msg_interval=0",
+    ],
   }, async ({ broker, api, dataDir }) => {
     const clients: mqtt.MqttClient[] = [];
     try {
@@ -135,6 +140,26 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
           code: "BAD_LISTENER_ID",
           message: "Listener id not found",
         }]);
+        // A listener disabled in the configuration is listed, and may be started by hand.
+        const off = () =>
+          api.get("/listeners").then((r) =>
+            (r.json as { id: string; enable: boolean; running: boolean }[])
+              .find((l) => l.id === "tcp:off")
+          );
+        const before = await off();
+        assert.deepEqual([before?.enable, before?.running], [false, false]);
+        assert.equal((await api.post("/listeners/tcp:off/start")).status, 200);
+        assert.equal((await off())?.running, true);
+        clients.push(
+          await connect(`mqtt://127.0.0.1:${await portOf(dataDir, "tcp:off")}`, {
+            clientId: "ops2-off",
+            protocolVersion: 4,
+          }),
+        );
+        assert.equal(
+          await ctl(dataDir, "listeners", "stop", "tcp:off"),
+          "Stop tcp:off listener successfully.\n",
+        );
         // The client of tcp:default saw none of it.
         await publish(a, "ops2/t", "after", { qos: 1 });
         await takeMatching(a, (m) => m.topic === "ops2/t" && m.payload === "after", 10_000);

@@ -23,6 +23,8 @@ export interface ListenerInfo {
   /** "tcp:default". */
   readonly id: string;
   readonly bind: string;
+  /** `listeners.<type>.<name>.enable` of the configuration. */
+  readonly enable: boolean;
   readonly running: boolean;
   readonly currentConnections: number;
   readonly maxConnections: number;
@@ -160,7 +162,7 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
               type,
               name,
               bind: l.bind,
-              enable: true,
+              enable: l.enable,
               running: l.running,
               current_connections: l.currentConnections,
               max_connections: status.max_connections,

@@ -363,22 +363,25 @@ class Node implements Supervisor, ReloadTarget {
 
   /** The MQTT listeners for GET /api/v5/listeners. */
   #listenerInfo(): ListenerInfo[] {
+    // Every configured listener, as EMQX lists them: disabled or stopped ones too (not running).
     const byType = this.#config.listeners as unknown as Record<
       string,
-      Record<string, { bind: string; maxConnections: number } | undefined> | undefined
+      Record<string, { enable: boolean; bind: string; maxConnections: number }>
     >;
-    return this.#listeners.map((l) => {
-      const [type = "", name = ""] = l.name.split(":");
-      const cfg = byType[type]?.[name];
-      const addr = this.addresses.get(l.name);
-      return {
-        id: l.name,
-        bind: addr ? `${addr.host}:${addr.port}` : (cfg?.bind ?? ""),
-        running: addr !== undefined && !this.#stopping,
-        currentConnections: l.connectionCount,
-        maxConnections: cfg?.maxConnections ?? 0,
-      };
-    });
+    return Object.entries(byType).flatMap(([type, byName]) =>
+      Object.entries(byName).map(([name, cfg]) => {
+        const id = `${type}:${name}`;
+        const addr = this.addresses.get(id);
+        return {
+          id,
+          bind: addr ? `${addr.host}:${addr.port}` : cfg.bind,
+          enable: cfg.enable,
+          running: addr !== undefined && !this.#stopping,
+          currentConnections: this.#listeners.find((l) => l.name === id)?.connectionCount ?? 0,
+          maxConnections: cfg.maxConnections,
+        };
+      })
+    );
   }
 
   stop(): Promise<void> {
