@@ -30,7 +30,8 @@ export interface NodeOptions {
   readonly strategy?: string;
   readonly sets?: readonly string[];
   readonly shards?: number;
-  /** node.data_dir (for `culex ctl`); default a temp directory removed at stop. */
+  /** node.data_dir (for `culex ctl`, or to restart the node on the same store); default a temp
+   * directory removed at stop. */
   readonly dataDir?: string;
   /** Listeners besides tcp:default to wait for ("http:dashboard"). */
   readonly listeners?: string[];
@@ -64,7 +65,7 @@ export async function startNode(o: NodeOptions): Promise<ClusterNode> {
   const broker = await startBroker({
     shards: o.shards ?? 2,
     sets,
-    ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
     ...(o.listeners ? { listeners: o.listeners } : {}),
   });
   return { name, clusterPort: o.clusterPort, broker, url: broker.url };
