@@ -174,8 +174,12 @@ export async function runBrokerRetained(
       out.sensorTempMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
       out.sensorTempWarmMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
       const cpu0 = b.cpuMs();
+      const threads0 = b.threadCpuMs();
       out.hashMs!.push(await timeRetained(b.port, "#", retained));
       out.hashCpuMs!.push(b.cpuMs() - cpu0);
+      const threads = Object.entries(b.threadCpuMs())
+        .map(([name, ms]) => `${name} ${((ms - (threads0[name] ?? 0)) / 1000).toFixed(2)} s`);
+      console.log(`broker, run ${i + 1}: "#" CPU by thread: ${threads.join(", ")}`);
     } finally {
       await b.stop();
     }
