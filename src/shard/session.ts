@@ -45,6 +45,8 @@ export class Session {
   /** When the last connection ended, for expiry; 0 while connected. */
   disconnectedAt = 0;
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
+  /** A durable queue dropped a row it never read (drop_oldest on disk): counted only. */
+  onDropUnread: ((reason: DropReason) => void) | null = null;
 
   #inflight: Inflight;
   /** Made on the first delivery that has to wait; most idle clients never have one. */
@@ -345,6 +347,7 @@ export class Session {
       sendPublish: (id, d, dup) => this.#output?.sendPublish(id, d, dup) ?? false,
       sendPubrel: (id) => this.#output?.sendPubrel(id),
       drop: (d, reason) => this.onDrop?.(d, reason),
+      dropUnread: (reason) => this.onDropUnread?.(reason),
       pump: (now) => this.#pump(now),
       now: () => Date.now(),
     };
