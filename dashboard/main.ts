@@ -23,6 +23,8 @@ import { renderAuthorization } from "./pages/authorization.ts";
 import { renderMetrics } from "./pages/metrics.ts";
 import { renderPublish } from "./pages/publish.ts";
 import { renderConfiguration } from "./pages/configuration.ts";
+import { renderApiKeys } from "./pages/api_keys.ts";
+import { renderAdmins } from "./pages/admins.ts";
 
 /** What a page render may return: a function that stops its timers. */
 export type Cleanup = (() => void) | void;
@@ -42,6 +44,8 @@ const PAGES: [string, string, Render][] = [
   ["metrics", "Metrics", renderMetrics],
   ["publish", "Publish", renderPublish],
   ["configuration", "Configuration", renderConfiguration],
+  ["api-key", "API keys", renderApiKeys],
+  ["users", "Users", renderAdmins],
 ];
 
 const app = document.getElementById("app") as HTMLElement;

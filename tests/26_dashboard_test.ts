@@ -8,14 +8,25 @@
  * End to end (the issue's "Done when"): a real broker with its HTTP API, the browser and a real
  * MQTT client (npm:mqtt). The user logs in as admin/public, is made to change the password, sees
  * the client's connection and its message counted on the overview (no reload), finds the client
- * by search, sees its subscription, and kicks it; the page fetches nothing from outside
- * 127.0.0.1 and throws no uncaught error.
+ * by search, sees its subscription, and kicks it; then creates an API key (its secret shown once
+ * and working over the API), disables and deletes it, and adds a dashboard user, changes its
+ * password and deletes it; the page fetches nothing from outside 127.0.0.1 and throws no
+ * uncaught error.
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { hasChromium, openBrowser, waitForText } from "./_helpers/dashboard_browser.ts";
 import { withApiBroker } from "./_helpers/api.ts";
 import { connect, destroy, publish, subscribe, waitClosed } from "./_helpers/clients.ts";
+
+/** Polls `ok` every 100 ms, at most 10 s (the page acts asynchronously). */
+async function waitForPredicate(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not met within 10 s");
+}
 import { serveDashboard } from "../src/dashboard/serve.ts";
 
 const NEW_PASSWORD = "Dash-board-26";
@@ -199,6 +210,63 @@ Deno.test({
         await page.waitForSelector("#client-search", { timeout: 20_000 });
         const gone = await api.get(`/clients/${encodeURIComponent(clientId)}`);
         assertEquals(gone.status, 404, "the client is gone");
+
+        // API keys: create (the secret shown once and working), disable, delete.
+        await page.click("#nav-api-key");
+        await page.waitForSelector("#api-key-form", { timeout: 20_000 });
+        await page.type("#api-key-form input[name=name]", "dash26-key");
+        await page.type("#api-key-form input[name=desc]", "from the page");
+        await page.click("#api-key-form button[type=submit]");
+        const key = await waitForText(page, "#new-api-key", (t) => t !== "");
+        const secret = await waitForText(page, "#new-api-secret", (t) => t !== "");
+        const asKey = { as: { key, secret } };
+        assertEquals((await api.get("/clients", asKey)).status, 200, "the shown secret works");
+        const keys = (await api.get("/api_key")).json as { name: string; api_key: string }[];
+        assertEquals(JSON.stringify(keys).includes(secret), false, "the list never has it");
+        await waitForText(page, ".list[aria-busy=false] tbody", (t) => t.includes("dash26-key"));
+        await page.click(".key-enable");
+        await waitForPredicate(async () => (await api.get("/clients", asKey)).status === 401);
+        // The page reloads its list after the change: wait for that before arming Delete.
+        await waitForPredicate(() =>
+          page.$eval(
+            ".list[aria-busy=false] .key-enable",
+            (e) => !(e as unknown as { checked: boolean }).checked,
+          ).catch(() => false)
+        );
+        const del = "#main tbody button.danger";
+        await page.click(del);
+        await waitForText(page, del, (t) => t === "Confirm delete");
+        await page.click(del);
+        await waitForText(page, ".list[aria-busy=false]", (t) => t.includes("No API keys."));
+        assertEquals((await api.get("/api_key/dash26-key")).status, 404, "deleted");
+
+        // Users: add one, change its password, delete it.
+        await page.click("#nav-users");
+        await page.waitForSelector("#admin-form", { timeout: 20_000 });
+        await page.type("#admin-form input[name=username]", "dash26user");
+        await page.type("#admin-form input[name=password]", "Dash26-first");
+        await page.click("#admin-form button[type=submit]");
+        await waitForText(page, ".list[aria-busy=false] tbody", (t) => t.includes("dash26user"));
+        assertEquals(await api.login("dash26user", "Dash26-first") !== "", true, "can log in");
+        await page.select("#pwd-user", "dash26user");
+        await page.type("#admin-pwd-form input[name=admin_old_pwd]", "Dash26-first");
+        await page.type("#admin-pwd-form input[name=admin_new_pwd]", "Dash26-second");
+        await page.click("#admin-pwd-form button[type=submit]");
+        await waitForText(page, "#admin-pwd-done", (t) => t.includes("dash26user"));
+        const old = await api.post("/login", { username: "dash26user", password: "Dash26-first" }, {
+          as: null,
+        });
+        assertEquals(old.status, 401, "the old password is refused");
+        await api.login("dash26user", "Dash26-second");
+        await page.click(del);
+        await waitForText(page, del, (t) => t === "Confirm delete");
+        await page.click(del);
+        await waitForText(page, ".list[aria-busy=false] tbody", (t) => !t.includes("dash26user"));
+        const removed = await api.post("/login", {
+          username: "dash26user",
+          password: "Dash26-second",
+        }, { as: null });
+        assertEquals(removed.status, 401, "the deleted user cannot log in");
 
         assertEquals(browser.offsite, [], "no request left 127.0.0.1");
         assertEquals(browser.errors, [], "no uncaught error in the page");

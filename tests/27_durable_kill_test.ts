@@ -10,10 +10,11 @@
  * The kill instants come from a seed printed on failure (CULEX_27_SEED=n replays it).
  */
 
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { assert } from "./_helpers/assert.ts";
 import { type BrokerHandle, brokerKind, startBroker } from "./_helpers/broker.ts";
 import { clientIdForShard, sleep } from "./_helpers/clients.ts";
+import { connected, freePort, persistent } from "./_helpers/durable.ts";
 
 const N = 400; // messages per publisher
 const WINDOW = 16; // publishes in flight per publisher
@@ -26,39 +27,6 @@ function rng(seed: number): () => number {
     s ^= s << 5;
     return (s >>> 0) / 2 ** 32;
   };
-}
-
-async function freePort(): Promise<number> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  await Promise.resolve();
-  return port;
-}
-
-/** A client that reconnects by itself (same object: its session state stays in memory). */
-function persistent(url: string, clientId: string, protocolVersion: 4 | 5): MqttClient {
-  return mqtt.connect(url, {
-    clientId,
-    protocolVersion,
-    clean: false,
-    reconnectPeriod: 250,
-    connectTimeout: 5000,
-    resubscribe: false, // the broker must remember the subscriptions itself
-    keepalive: 30,
-    ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
-  });
-}
-
-function connected(c: MqttClient, ms: number): Promise<void> {
-  if (c.connected) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no CONNACK within ${ms} ms`)), ms);
-    c.once("connect", () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }
 
 /** Counts each payload a subscriber gets. */

@@ -130,6 +130,21 @@ try {
   await page.click("#publish-form button[type=submit]");
   await shot("15-publish");
   await visit("configuration", "16-configuration");
+  await post("/api_key", { name: "ci", desc: "nightly jobs", role: "viewer" });
+  await post("/users", {
+    username: "operator",
+    password: "Night-shift-1",
+    description: "night shift",
+  });
+  // The secret box appears once, right after the key is made through the page.
+  await page.goto(`${origin}/#/api-key`);
+  await page.waitForSelector("#api-key-form");
+  await page.type("#api-key-form input[name=name]", "grafana");
+  await page.type("#api-key-form input[name=desc]", "dashboards");
+  await page.click("#api-key-form button[type=submit]");
+  await page.waitForSelector("#new-api-secret");
+  await shot("17-api-keys");
+  await visit("users", "18-users");
   if (browser.errors.length > 0) console.error("page errors:", browser.errors);
 } finally {
   await browser.close();

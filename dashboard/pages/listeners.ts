@@ -1,13 +1,14 @@
 /**
  * Listeners (GET /listeners): what each listens on and how many connections it holds. EMQX
  * answers either a flat list or one group per type (`{type, listeners}`) with counts under
- * `status`; both are shown the same way.
+ * `status`; both are shown the same way. Stop and start one listener (POST
+ * /listeners/{id}/stop|start; stopping closes its connections).
  *
  * @module
  */
 
-import { call } from "../api.ts";
-import { h, replace, show, table } from "../dom.ts";
+import { call, seg } from "../api.ts";
+import { confirmButton, h, replace, show, table } from "../dom.ts";
 import { errorLine } from "../list.ts";
 
 type Listener = Record<string, unknown>;
@@ -36,6 +37,20 @@ export async function renderListeners(main: HTMLElement): Promise<void> {
         { title: "Running", cell: (l) => show(statusOf(l, "running")) },
         { title: "Connections", cell: (l) => show(statusOf(l, "current_connections")) },
         { title: "Max connections", cell: (l) => show(statusOf(l, "max_connections")) },
+        {
+          title: "",
+          cell: (l) => {
+            const id = show(l.id);
+            const running = statusOf(l, "running") === true;
+            const act = async (action: string) => {
+              await call("POST", `/listeners/${seg(id)}/${action}`);
+              await renderListeners(main);
+            };
+            return running
+              ? confirmButton("Stop", () => act("stop"))
+              : h("button", { type: "button", onclick: () => void act("start") }, "Start");
+          },
+        },
       ],
       rows,
       "No listeners.",

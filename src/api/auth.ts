@@ -130,6 +130,8 @@ export class ApiAuth {
       mustChangePassword: false,
     });
     this.forgetTokensOf(user.username);
+    // A new password lifts a login lock on the name (EMQX resets it too).
+    this.#failures.delete(user.username);
   }
 
   /** Who sent `request`: a bearer token or an API key; throws 401 otherwise. */

@@ -15,5 +15,6 @@ export {
   MemoryAdminStore,
 } from "./admin_store.ts";
 export { ADMIN_GROUP, StoreAdminStore } from "./admin_store_durable.ts";
-// `culex ctl admins passwd` applies the same password rule as the API.
+// `culex ctl admins add|passwd|del` applies the API's rules.
 export { weakPassword } from "./_password.ts";
+export { addAdmin, type AdminRefusal, removeAdmin, resetAdminPassword } from "./admin_ops.ts";

@@ -16,9 +16,9 @@ import { publishRoutes } from "./routes_publish.ts";
 import { apiKeyRoutes } from "./routes_api_key.ts";
 import { bannedRoutes } from "./routes_banned.ts";
 import { subscriptionRoutes } from "./routes_subs.ts";
-import { type ListenerInfo, nodeRoutes } from "./routes_node.ts";
+import { type ListenerActionFn, type ListenerInfo, nodeRoutes } from "./routes_node.ts";
 import { type ConfigChange, configRoutes } from "./routes_configs.ts";
-export type { ConfigChange, ListenerInfo };
+export type { ConfigChange, ListenerActionFn, ListenerInfo };
 import { authRoutes } from "./routes_auth.ts";
 
 /** What the routes are built from. */
@@ -27,6 +27,7 @@ export interface RouteDeps {
   readonly control: BrokerControl;
   readonly auth: ApiAuth;
   listeners(): ListenerInfo[];
+  readonly listenerAction?: ListenerActionFn;
   running(): boolean;
   /** Epoch ms when the node started. */
   readonly startedAt: number;

@@ -14,7 +14,7 @@ import { ApiError, badRequest, json, noContent } from "./_http.ts";
 import { weakPassword } from "./_password.ts";
 import type { ApiAuth } from "./auth.ts";
 import { type Route, route } from "./router.ts";
-import { hashSecret } from "./_password.ts";
+import { addAdmin, removeAdmin } from "./admin_ops.ts";
 
 const TAG = "Dashboard";
 const log = getLogger(["culex", "api"]);
@@ -142,16 +142,12 @@ export function loginRoutes(auth: ApiAuth): Route[] {
       }),
       responses: { 200: "the user", 400: "BAD_REQUEST" },
       async handle({ body }) {
-        if (await auth.admins.get(body.username)) throw badRequest("username: already exists");
-        const weak = weakPassword(body.password);
-        if (weak) throw badRequest(`password: ${weak}`);
-        await auth.admins.put({
-          username: body.username,
-          passwordHash: await hashSecret(body.password),
-          role: body.role,
-          description: body.description,
-          mustChangePassword: false,
-        });
+        const refused = await addAdmin(auth, body);
+        if (refused?.code === "username_already_exists") {
+          throw badRequest("username: already exists");
+        }
+        if (refused?.code === "weak_password") throw badRequest(`password: ${refused.message}`);
+        if (refused) throw badRequest(`username: ${refused.message}`);
         return json({ username: body.username, role: body.role, description: body.description });
       },
     }),
@@ -163,16 +159,11 @@ export function loginRoutes(auth: ApiAuth): Route[] {
       access: "token",
       responses: { 204: "removed", 404: "USER_NOT_FOUND" },
       async handle({ params }) {
-        const name = params.username ?? "";
-        const all = await auth.admins.list();
-        const user = all.find((u) => u.username === name);
-        if (!user) throw new ApiError(404, "USER_NOT_FOUND", "User not found");
-        const admins = all.filter((u) => u.role === "administrator");
-        if (user.role === "administrator" && admins.length === 1) {
-          throw badRequest("username: the last administrator cannot be removed");
+        const refused = await removeAdmin(auth, params.username ?? "");
+        if (refused?.code === "username_not_found") {
+          throw new ApiError(404, "USER_NOT_FOUND", "User not found");
         }
-        await auth.admins.delete(name);
-        auth.forgetTokensOf(name);
+        if (refused) throw badRequest(`username: ${refused.message}`);
         return noContent();
       },
     }),

@@ -23,16 +23,29 @@ export interface ListenerInfo {
   /** "tcp:default". */
   readonly id: string;
   readonly bind: string;
+  /** `listeners.<type>.<name>.enable` of the configuration. */
+  readonly enable: boolean;
   readonly running: boolean;
   readonly currentConnections: number;
   readonly maxConnections: number;
 }
+
+/**
+ * Stops, starts or restarts one MQTT listener, setting the wanted state (repeating it is not an
+ * error); `error` "unknown" = no such listener.
+ */
+export type ListenerActionFn = (
+  id: string,
+  action: "start" | "stop" | "restart",
+) => Promise<{ readonly ok: true } | { readonly ok: false; readonly error: string }>;
 
 /** What the node routes read besides BrokerControl. */
 export interface NodeDeps {
   readonly config: Config;
   readonly control: BrokerControl;
   listeners(): ListenerInfo[];
+  /** POST /listeners/{id}/start|stop|restart; absent: those paths answer 501. */
+  readonly listenerAction?: ListenerActionFn;
   /** Epoch ms when the node started. */
   readonly startedAt: number;
 }
@@ -149,7 +162,7 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
               type,
               name,
               bind: l.bind,
-              enable: true,
+              enable: l.enable,
               running: l.running,
               current_connections: l.currentConnections,
               max_connections: status.max_connections,
@@ -160,6 +173,27 @@ export function nodeRoutes(deps: NodeDeps): Route[] {
         );
       },
     }),
+    ...(["start", "stop", "restart"] as const).map((action) =>
+      route({
+        method: "POST",
+        path: `/listeners/{id}/${action}`,
+        tag: "Listeners",
+        summary: `${action[0]!.toUpperCase()}${action.slice(1)} one MQTT listener ` +
+          "(until the node stops; stopping closes its connections)",
+        responses: { 200: "done", 400: "BAD_REQUEST", 404: "BAD_LISTENER_ID" },
+        async handle({ params }) {
+          if (!deps.listenerAction) {
+            throw new ApiError(501, "NOT_SUPPORTED", "Listeners cannot be switched here");
+          }
+          const r = await deps.listenerAction(params.id ?? "", action);
+          if (r.ok) return new Response(null, { status: 200 });
+          if (r.error === "unknown") {
+            throw new ApiError(404, "BAD_LISTENER_ID", "Listener id not found");
+          }
+          throw new ApiError(400, "BAD_REQUEST", r.error);
+        },
+      })
+    ),
     route({
       method: "GET",
       path: "/prometheus/stats",

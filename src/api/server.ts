@@ -17,7 +17,12 @@ import { type AdminStore, FileAdminStore } from "./admin_store.ts";
 import { ApiAuth } from "./auth.ts";
 import { errorResponse, json } from "./_http.ts";
 import { ApiError } from "./_http.ts";
-import { allRoutes, type ConfigChange, type ListenerInfo } from "./routes.ts";
+import {
+  allRoutes,
+  type ConfigChange,
+  type ListenerActionFn,
+  type ListenerInfo,
+} from "./routes.ts";
 import { openApiDocument } from "./openapi.ts";
 import { Router } from "./router.ts";
 
@@ -30,6 +35,8 @@ export interface ApiDeps {
   readonly control: BrokerControl;
   /** The MQTT listeners and their live connection counts (GET /listeners). */
   listeners(): ListenerInfo[];
+  /** POST /listeners/{id}/start|stop|restart (absent: 501). */
+  readonly listenerAction?: ListenerActionFn;
   /** Where admins live; default: a file under node.data_dir. */
   readonly admins?: AdminStore;
   /**

@@ -86,6 +86,11 @@ export const RecordKind = {
    * (str key, u32 parts, then the message): the destination commits its part under that token.
    */
   RoutedPublishToken: 31,
+  /**
+   * Durable mode: a SharedDeliver of a QoS 1/2 client publish with its store commit token (str
+   * key, u32 parts, then the SharedDeliver fields): the member's shard commits under that token.
+   */
+  SharedDeliverToken: 32,
   /** Filler that aligns the next record's payload (never delivered). Ring-internal. */
   Pad: 253,
   /** First piece of a record too big for one: u8 kind, u32 total length, bytes. Ring-internal. */

@@ -12,8 +12,12 @@
  * working re-reads the sequence before it sleeps, so it needs no notify; only the first producer
  * after the consumer announced its sleep pays one.
  *
- * A consumer loop reads the doorbell *before* checking its rings, then waits for it to move past
- * that value, so a batch committed between the check and the wait is never missed:
+ * A wake-up is a hint, never a promise that the doorbell moved: Atomics.wait and waitAsync can end
+ * with "ok" when no producer rang this doorbell (the soak test in waiter_test.ts saw a few in
+ * 240,000 waits, in workers and in the main isolate, with several isolates in one process). So a
+ * consumer loop reads the doorbell *before* checking its rings and waits again after every wake-up;
+ * a batch committed between the check and the wait is never missed, and a spurious wake-up costs
+ * one empty pass:
  *
  * ```ts ignore
  * for (;;) {

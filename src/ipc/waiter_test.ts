@@ -35,36 +35,36 @@ Deno.test("waitDoorbell() still wakes after an earlier waiter on the same doorbe
   strictEqual(readDoorbell(bell), seen + 1);
 });
 
-// Ignored, not deleted: in one of three CI runs on 2026-12-07 this found a lost wake-up (the main
-// isolate's waitAsync on `pong` slept its whole 10 s bound although the worker had rung). Until the
-// cause is found (the doorbell's sleeping flag, or Deno waking an idle event loop for a waitAsync
-// notification posted from another thread), a failure here says nothing new and would only make CI
-// flaky; the closing note of that session and issue 11 carry it. Run it with CULEX_DOORBELL_SOAK=1.
-Deno.test({
-  name: "a worker blocked on its doorbell and the main isolate in waitAsync ping-pong 2,000 times",
-  ignore: Deno.env.get("CULEX_DOORBELL_SOAK") !== "1",
-}, async () => {
+// The consumer loops (Shard.#run, the supervisor's pump) take every wake as a hint and re-read the
+// sequence, because a wait may end with "ok" and no ring: this soak test saw a few such wake-ups in
+// 240,000 round trips, in the main isolate and in the worker alike (waiter.ts). It asserts what the
+// loops rely on: every ring is seen within the bound, whatever spurious wake-ups come between.
+Deno.test("a worker blocked on its doorbell and the main isolate in waitAsync ping-pong 2,000 times", async () => {
   const ping = createDoorbell();
   const pong = createDoorbell();
   const rounds = 2000;
+  const boundMs = 10_000;
   const worker = new Worker(new URL("./_waiter_test_worker.ts", import.meta.url), {
     type: "module",
   });
   try {
-    const messages: { ready?: boolean; missed?: number }[] = [];
+    const messages: { ready?: boolean; missed?: number; spurious?: number }[] = [];
     let notify: (() => void) | null = null;
     worker.onmessage = (e) => {
       messages.push(e.data);
       notify?.();
     };
     const next = () => new Promise<void>((r) => (notify = r));
-    worker.postMessage({ ping, pong, rounds, boundMs: 10_000 });
+    worker.postMessage({ ping, pong, rounds, boundMs });
     while (messages.length === 0) await next();
     let answered = 0;
     for (let i = 0; i < rounds; i++) {
       const seen = readDoorbell(pong);
       ringDoorbell(ping);
-      await waitDoorbell(pong, seen, 10_000);
+      const end = performance.now() + boundMs;
+      while (readDoorbell(pong) === seen && performance.now() < end) {
+        await waitDoorbell(pong, seen, Math.max(1, end - performance.now()));
+      }
       if (readDoorbell(pong) === seen) break; // a lost wake-up: the counts below tell
       answered++;
     }

@@ -101,7 +101,7 @@ Deno.test("PacketDecoder.push() fails with 0x95 from the header alone when the p
 
 Deno.test("PacketDecoder.push() buffers what arrived, not what a header claims", () => {
   // A PUBLISH whose header announces 256 MB (MQTT's largest; the limit allows it) and whose
-  // bytes come 64 KiB at a time: the buffer stays within twice what arrived, never the claim.
+  // bytes come 64 KiB at a time: the buffer stays within four times what arrived, never the claim.
   const max = 268_435_455;
   const d = new PacketDecoder({ maxPacketSize: max });
   const header = u8(0x30, 0xff, 0xff, 0xff, 0x7f, 0, 3, 0x61, 0x2f, 0x62); // topic "a/b"
@@ -112,9 +112,42 @@ Deno.test("PacketDecoder.push() buffers what arrived, not what a header claims",
   for (let i = 0; i < 32; i++) {
     assert.deepEqual(d.push(piece), []);
     arrived += piece.length;
-    assert.ok(d.bufferedCapacity <= 2 * arrived, `capacity ${d.bufferedCapacity} for ${arrived}`);
+    assert.ok(d.bufferedCapacity <= 4 * arrived, `capacity ${d.bufferedCapacity} for ${arrived}`);
   }
   assert.ok(!d.idle && !d.dead);
+});
+
+Deno.test("PacketDecoder.push() sizes a big packet whole once a quarter of it arrived", () => {
+  // 1 MiB of payload in 64 KiB reads: doublings first, then one buffer of the packet's size (no
+  // more doublings for a packet that is really coming), and the packet completes from it.
+  const payload = new Uint8Array(1 << 20).map((_, i) => i % 253);
+  const packet = encodePacket({
+    cmd: "publish",
+    topic: "big/q",
+    payload: payload as IPublishPacket["payload"],
+    qos: 0,
+    dup: false,
+    retain: false,
+  }, 4);
+  const d = new PacketDecoder({ maxPacketSize: 2 << 20 });
+  const results: DecodeResult[] = [];
+  let sawWhole = false;
+  for (let at = 0; at < packet.length; at += 65536) {
+    results.push(...d.push(packet.subarray(at, at + 65536)));
+    const arrived = Math.min(at + 65536, packet.length);
+    if (results.length > 0) break;
+    assert.ok(d.bufferedCapacity <= 4 * arrived, `capacity ${d.bufferedCapacity} for ${arrived}`);
+    if (arrived * 4 >= packet.length) {
+      assert.equal(d.bufferedCapacity, packet.length);
+      sawWhole = true;
+    }
+  }
+  assert.ok(sawWhole);
+  assert.equal(results.length, 1);
+  assert.deepEqual(
+    new Uint8Array((ok(results[0]) as IPublishPacket).payload as Uint8Array),
+    payload,
+  );
 });
 
 Deno.test("PacketDecoder.push() completes a packet that grew across many small reads", () => {

@@ -45,6 +45,15 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
   readonly connId: number;
   readonly svc: S;
   readonly #out: SenderOutput;
+  /**
+   * This connection's outbound counters (EMQX's `send_pkt`, `send_oct`, `send_msg.qos0..2`):
+   * plain number fields, so counting costs the send path no allocation.
+   */
+  sendPkt = 0;
+  sendOct = 0;
+  sendQos0 = 0;
+  sendQos1 = 0;
+  sendQos2 = 0;
   #aliases: TopicAliases | null = null;
 
   constructor(out: SenderOutput, svc: S, connId: number) {
@@ -67,6 +76,8 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
     if (this.isClosed()) return;
     const bytes = encodePacket(packet, this.protocolVersion);
     this.#out.write(this.connId, bytes);
+    this.sendPkt++;
+    this.sendOct += bytes.byteLength;
     this.svc.metrics.packetOut(packet.cmd, 0, bytes.byteLength);
   }
 
@@ -102,6 +113,11 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
       out.write(this.connId, encodePublish(m, f, apart));
       if (apart) out.write(this.connId, m.payload);
     }
+    this.sendPkt++;
+    this.sendOct += size;
+    if (d.qos === 0) this.sendQos0++;
+    else if (d.qos === 1) this.sendQos1++;
+    else this.sendQos2++;
     this.svc.metrics.packetOut("publish", d.qos, size);
     this.svc.hooks.run("message.delivered", this.clientId, m);
     return true;

@@ -9,6 +9,7 @@
 
 import { parseShared, ReasonCode, validateTopicFilter } from "../mqtt/mod.ts";
 import type { Session, SubOptions } from "./session.ts";
+import type { Channel } from "./channel.ts";
 import type { ShardServices } from "./shard_services.ts";
 import { ControlError, type ControlMethod, isoTime, num, page, str } from "./_control_util.ts";
 
@@ -46,6 +47,40 @@ function clientJson(svc: ShardServices, s: Session): Record<string, unknown> {
     mqueue_max: mqtt.maxMqueueLen,
     awaiting_rel_cnt: s.awaitingRel.size,
     awaiting_rel_max: mqtt.maxAwaitingRel,
+    ...counters(s, ch),
+  };
+}
+
+/**
+ * EMQX's per-client counters. The connection's (recv_*, send_*) are this connection's, 0 while
+ * disconnected; the drops are the session's. `send_cnt` counts packets written (the supervisor
+ * coalesces them into fewer socket writes, which the shard does not see).
+ */
+function counters(s: Session, ch: Channel | undefined): Record<string, number> {
+  const recvMsg = ch ? ch.recvQos0 + ch.recvQos1 + ch.recvQos2 : 0;
+  const sendMsg = ch ? ch.sendQos0 + ch.sendQos1 + ch.sendQos2 : 0;
+  const queueDropped = s.droppedQueueFull + s.droppedQos0Offline;
+  return {
+    mqueue_dropped: queueDropped,
+    recv_cnt: ch?.recvCnt ?? 0,
+    recv_oct: ch?.recvOct ?? 0,
+    recv_pkt: ch?.recvPkt ?? 0,
+    recv_msg: recvMsg,
+    "recv_msg.qos0": ch?.recvQos0 ?? 0,
+    "recv_msg.qos1": ch?.recvQos1 ?? 0,
+    "recv_msg.qos2": ch?.recvQos2 ?? 0,
+    "recv_msg.dropped": ch?.recvDropped ?? 0,
+    send_cnt: ch?.sendPkt ?? 0,
+    send_oct: ch?.sendOct ?? 0,
+    send_pkt: ch?.sendPkt ?? 0,
+    send_msg: sendMsg,
+    "send_msg.qos0": ch?.sendQos0 ?? 0,
+    "send_msg.qos1": ch?.sendQos1 ?? 0,
+    "send_msg.qos2": ch?.sendQos2 ?? 0,
+    "send_msg.dropped": queueDropped + s.droppedExpired + s.droppedTooLarge,
+    "send_msg.dropped.expired": s.droppedExpired,
+    "send_msg.dropped.queue_full": s.droppedQueueFull,
+    "send_msg.dropped.too_large": s.droppedTooLarge,
   };
 }
 

@@ -148,10 +148,20 @@ export class Broker {
     const shards = this.routes.matchShards(message.topic, this.#shardSet);
     let matched = shards.size > 0;
     let encoded: Uint8Array[] | null = null;
+    // Shared members are picked before the token is made: those on other shards are parts too.
+    let picked = null as SharedMember[] | null; // allocated only when a group matches
+    let sharedElsewhere = 0;
+    this.shared.match(message.topic, (g) => {
+      matched = true;
+      const member = this.shared.pick(g, message);
+      if (!member) return;
+      (picked ??= []).push(member);
+      if (member.node === undefined && member.shard !== this.#port.index) sharedElsewhere++;
+    });
     // Durable mode, inside a client's QoS 1/2 publish (the handler opened its token): every
     // destination shard commits its part with this one (docs/store.md, commit tokens).
     const token = this.#port.store?.joinShards(
-      shards.size - (shards.has(this.#port.index) ? 1 : 0),
+      shards.size - (shards.has(this.#port.index) ? 1 : 0) + sharedElsewhere,
     );
     let tokenHeader: Uint8Array | null = null;
     for (let k = 0; k < shards.size; k++) {
@@ -166,11 +176,18 @@ export class Broker {
     const local = shards.has(this.#port.index);
     if (clustered && this.#opts.nodes.forward(message, encoded)) matched = true;
     if (local) this.dispatch(message);
-    this.shared.match(message.topic, (g) => {
-      matched = true;
-      const member = this.shared.pick(g, message);
-      if (member) this.#sendShared(member, message, 0);
-    });
+    if (picked) {
+      for (const member of picked) {
+        this.#sendShared(
+          member,
+          message,
+          0,
+          token && member.node === undefined
+            ? (tokenHeader ??= new FieldWriter().str(token.key).u32(token.parts).finish())
+            : null,
+        );
+      }
+    }
     return matched ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
   }
 
@@ -366,17 +383,9 @@ export class Broker {
       case RecordKind.RoutedPublish:
         this.dispatch(decodeMessage(payload));
         return true;
-      case RecordKind.RoutedPublishToken: {
-        const r = new FieldReader(payload);
-        const key = r.str();
-        const parts = r.u32();
-        const message = decodeMessage(payload.subarray(r.offset));
-        const store = this.#port.store;
-        store?.beginToken({ key, parts });
-        this.dispatch(message);
-        store?.endToken();
+      case RecordKind.RoutedPublishToken:
+        this.#underToken(payload, (rest) => this.dispatch(decodeMessage(rest)));
         return true;
-      }
       case RecordKind.RouteAdd:
         this.routes.add(new FieldReader(payload).str(), from);
         return true;
@@ -402,6 +411,15 @@ export class Broker {
         this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
         return true;
       }
+      case RecordKind.SharedDeliverToken:
+        // The member's queue or inflight row is this shard's part of the token. A member that
+        // left meanwhile passes the message on outside it (the part is then empty): the
+        // publisher's PUBACK does not wait for that hop.
+        this.#underToken(payload, (rest) => {
+          const d = decodeSharedDelivery(rest);
+          this.#deliverShared(d.clientId, d.subscription, decodeMessage(d.message), d.hops);
+        });
+        return true;
       case RecordKind.RetainStore:
         this.#retain(decodeMessage(payload));
         return true;
@@ -470,7 +488,29 @@ export class Broker {
     return subQos < msgQos ? subQos : msgQos;
   }
 
-  #sendShared(member: SharedMember, message: Message, hops: number): void {
+  /**
+   * Durable mode: runs `apply` on what follows a record's commit token (str key, u32 parts), with
+   * this shard's store ops in that token's part.
+   */
+  #underToken(payload: Uint8Array, apply: (rest: Uint8Array) => void): void {
+    const r = new FieldReader(payload);
+    const token = { key: r.str(), parts: r.u32() };
+    const store = this.#port.store;
+    store?.beginToken(token);
+    apply(payload.subarray(r.offset));
+    store?.endToken();
+  }
+
+  /**
+   * Sends one shared member its message: delivered here, or a SharedDeliver to its shard (with
+   * `tokenHeader`, the publish's commit token, as SharedDeliverToken), or to its node.
+   */
+  #sendShared(
+    member: SharedMember,
+    message: Message,
+    hops: number,
+    tokenHeader: Uint8Array | null = null,
+  ): void {
     if (member.node !== undefined) {
       this.#opts.nodes.shared(member.node, member.clientId, member.subscription, hops, message);
       return;
@@ -485,7 +525,9 @@ export class Broker {
       hops,
       message: encodeMessage(message),
     });
-    this.#port.sendToShard(member.shard, RecordKind.SharedDeliver, payload);
+    if (tokenHeader) {
+      this.#port.sendToShard(member.shard, RecordKind.SharedDeliverToken, [tokenHeader, payload]);
+    } else this.#port.sendToShard(member.shard, RecordKind.SharedDeliver, payload);
   }
 
   /** Delivers to the picked member; one that left meanwhile passes the message on. */

@@ -105,6 +105,18 @@ export class Channel extends ChannelSender<ChannelServices> {
   #rateKnown = false;
   /** Durable mode: acknowledgements waiting for a store commit (later ones queue behind). */
   storeWaits = 0;
+  /**
+   * This connection's inbound counters (EMQX's `recv_cnt` = reads, `recv_oct`, `recv_pkt`,
+   * `recv_msg.qos0..2`, `recv_msg.dropped` = PUBLISHes that went nowhere: denied or no
+   * subscriber). Plain numbers: no allocation on the read path.
+   */
+  recvCnt = 0;
+  recvOct = 0;
+  recvPkt = 0;
+  recvQos0 = 0;
+  recvQos1 = 0;
+  recvQos2 = 0;
+  recvDropped = 0;
 
   constructor(out: ChannelOutput, svc: ChannelServices, init: ChannelInit) {
     super(out, svc, init.connId);
@@ -125,6 +137,8 @@ export class Channel extends ChannelSender<ChannelServices> {
   handleBytes(bytes: Uint8Array): void {
     if (this.isClosed()) return;
     this.lastActivity = this.svc.clock.now();
+    this.recvCnt++;
+    this.recvOct += bytes.byteLength;
     this.svc.metrics.add("bytes.received", bytes.byteLength);
     const decoder = this.#decoder ?? new PacketDecoder({
       maxPacketSize: this.svc.config.mqtt.maxPacketSize,
@@ -253,7 +267,13 @@ export class Channel extends ChannelSender<ChannelServices> {
       const p = result.packet;
       const publish = p.cmd === "publish";
       this.svc.metrics.packetIn(p.cmd, publish ? p.qos : 0);
-      if (publish) this.#countPublish();
+      this.recvPkt++;
+      if (publish) {
+        if (p.qos === 0) this.recvQos0++;
+        else if (p.qos === 1) this.recvQos1++;
+        else this.recvQos2++;
+        this.#countPublish();
+      }
       this.#guard(() => this.svc.dispatch(this, p));
     }
   }

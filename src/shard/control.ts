@@ -94,7 +94,7 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
    * session is exported and discarded; null when there is none.
    */
   "clients.takeover"(svc, params) {
-    return exportSession(svc.registry, svc.broker, str(params.clientid, "clientid"));
+    return exportSession(svc.registry, svc.broker, str(params.clientid, "clientid"), svc.store);
   },
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
@@ -218,22 +218,38 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
 };
 
 /** Answers one request; a bad request or a failing method gives an error reply, never a throw. */
-export function handleControl(svc: ShardServices, method: string, params: string): ControlReply {
+export function handleControl(
+  svc: ShardServices,
+  method: string,
+  params: string,
+): ControlReply | Promise<ControlReply> {
   const fn = METHODS[method];
   if (!fn) return { ok: false, body: `unknown method ${method}` };
   try {
     const parsed = params === "" ? {} : JSON.parse(params);
     const result = fn(svc, typeof parsed === "object" && parsed !== null ? parsed : {});
+    // A method that waits for the store answers later (takeover of a durable session).
+    if (result instanceof Promise) {
+      return result.then(
+        (r: unknown) => ({ ok: true, body: JSON.stringify(r ?? null) }),
+        (err: unknown) => failed(svc, method, err),
+      );
+    }
     return { ok: true, body: JSON.stringify(result ?? null) };
   } catch (err) {
-    const known = err instanceof ControlError || err instanceof SyntaxError ||
-      (err instanceof Error && "reasonCode" in err);
-    if (!known) {
-      svc.log.error("Control request {method} failed: {err}", {
-        method,
-        err: String(err instanceof Error ? err.stack : err),
-      });
-    }
-    return { ok: false, body: err instanceof Error ? err.message : String(err) };
+    return failed(svc, method, err);
   }
+}
+
+/** The error reply; an unexpected error (a bug, not bad input) is logged with its stack. */
+function failed(svc: ShardServices, method: string, err: unknown): ControlReply {
+  const known = err instanceof ControlError || err instanceof SyntaxError ||
+    (err instanceof Error && "reasonCode" in err);
+  if (!known) {
+    svc.log.error("Control request {method} failed: {err}", {
+      method,
+      err: String(err instanceof Error ? err.stack : err),
+    });
+  }
+  return { ok: false, body: err instanceof Error ? err.message : String(err) };
 }

@@ -47,6 +47,14 @@ export class Session {
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
   /** A durable queue dropped a row it never read (drop_oldest on disk): counted only. */
   onDropUnread: ((reason: DropReason) => void) | null = null;
+  /**
+   * Deliveries to this session dropped, by reason (EMQX's per-client `mqueue_dropped` and
+   * `send_msg.dropped.*`): plain numbers, kept for the session's life.
+   */
+  droppedQueueFull = 0;
+  droppedQos0Offline = 0;
+  droppedExpired = 0;
+  droppedTooLarge = 0;
 
   #inflight: Inflight;
   /** Made on the first delivery that has to wait; most idle clients never have one. */
@@ -197,7 +205,7 @@ export class Session {
       dropPolicy: this.#mqtt.mqueueDropPolicy,
       storeQos0: this.#mqtt.mqueueStoreQos0,
     })).enqueue(d);
-    if (r.dropped) this.onDrop?.(r.dropped, r.reason);
+    if (r.dropped) this.#drop(r.dropped, r.reason);
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a delivery; returns it (undefined for unknown ids). */
@@ -316,20 +324,29 @@ export class Session {
 
   #send(out: SessionOutput, d: Delivery, now: number): void {
     if (isExpired(d.message, now)) {
-      this.onDrop?.(d, "expired");
+      this.#drop(d, "expired");
       return;
     }
     if (d.qos === 0) {
-      if (!out.sendPublish(0, d, false)) this.onDrop?.(d, "too_large");
+      if (!out.sendPublish(0, d, false)) this.#drop(d, "too_large");
       return;
     }
     const packetId = this.#allocatePacketId();
     if (!out.sendPublish(packetId, d, false)) {
       // Too large for this client: dropped for it alone, no packet id consumed [MQTT-3.1.2-25].
-      this.onDrop?.(d, "too_large");
+      this.#drop(d, "too_large");
       return;
     }
     this.#inflight.insert({ packetId, delivery: d, phase: "publish", sentAt: now });
+  }
+
+  /** Counts a dropped delivery here, then tells the shard (its metrics, the hook). */
+  #drop(d: Delivery, reason: DropReason): void {
+    if (reason === "queue_full") this.droppedQueueFull++;
+    else if (reason === "qos0_offline") this.droppedQos0Offline++;
+    else if (reason === "expired") this.droppedExpired++;
+    else this.droppedTooLarge++;
+    this.onDrop?.(d, reason);
   }
 
   /** The port the durable queue acts on this session through (made once, on first use). */
@@ -346,8 +363,11 @@ export class Session {
       claimPacketId: () => this.#allocatePacketId(),
       sendPublish: (id, d, dup) => this.#output?.sendPublish(id, d, dup) ?? false,
       sendPubrel: (id) => this.#output?.sendPubrel(id),
-      drop: (d, reason) => this.onDrop?.(d, reason),
-      dropUnread: (reason) => this.onDropUnread?.(reason),
+      drop: (d, reason) => this.#drop(d, reason),
+      dropUnread: (reason) => {
+        if (reason === "queue_full") this.droppedQueueFull++;
+        this.onDropUnread?.(reason);
+      },
       pump: (now) => this.#pump(now),
       now: () => Date.now(),
     };

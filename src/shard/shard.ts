@@ -24,7 +24,7 @@ import {
 import { ReasonCode } from "../mqtt/mod.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
-import { handleControl } from "./control.ts";
+import { type ControlReply, handleControl } from "./control.ts";
 import { readConnInfo } from "./conn_info.ts";
 import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
@@ -314,6 +314,14 @@ export class Shard implements ChannelOutput {
     }
   }
 
+  /** Reply: the answer to the supervisor's Request `id`. */
+  #reply(id: number, reply: ControlReply): void {
+    this.#toSupervisor.write(
+      RecordKind.Reply,
+      this.svc.fields.u32(id).u8(reply.ok ? 0 : 1).str(reply.body).finish(),
+    );
+  }
+
   /** One macrotask turn of the event loop: timers, messages, I/O and settled waits run. */
   async #yield(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
@@ -387,10 +395,8 @@ export class Shard implements ChannelOutput {
       case RecordKind.Request: {
         const id = r.u32();
         const reply = handleControl(this.svc, r.str(), r.str());
-        this.#toSupervisor.write(
-          RecordKind.Reply,
-          this.svc.fields.u32(id).u8(reply.ok ? 0 : 1).str(reply.body).finish(),
-        );
+        if (reply instanceof Promise) void reply.then((done) => this.#reply(id, done));
+        else this.#reply(id, reply);
         return;
       }
       case RecordKind.RemoteClientOpen:

@@ -8,6 +8,7 @@
  * reads, so a read sees every commit its port sent before it (token parts still held excepted).
  */
 
+import type { LogConfig } from "../config/mod.ts";
 import type { StoreErrorCode } from "./errors.ts";
 import type { OpenReport } from "./_open.ts";
 import type { DelayedRow, LoadedSession, NextKeys, OutgoingRow } from "./_reads.ts";
@@ -169,12 +170,16 @@ export type StoreControl =
   | {
     readonly t: "init";
     readonly options: StoreWorkerOptions;
-    readonly log?: {
-      readonly level: "debug" | "info" | "warning" | "error";
-      readonly format: "text" | "json";
-    };
+    /**
+     * `log.*` of the node: the console as configured, and the file handler's lines sent back as
+     * `{t: "log", line}` for the main isolate to write (it owns the file and its rotation).
+     * Only level and format (a test): the console alone.
+     */
+    readonly log?: StoreLogConfig;
   }
   | { readonly t: "connect"; readonly port: MessagePort }
+  /** A reload changed `log.*`: new levels for the worker's handlers (lines still forwarded). */
+  | { readonly t: "log"; readonly log: LogConfig }
   | { readonly t: "close" };
 
 /** StoreOptions without the functions (which cannot cross isolates). */
@@ -187,7 +192,17 @@ export type StoreWorkerOptions = Omit<StoreOptions, "now" | "migrations"> & {
 export type StoreControlReply =
   | { readonly t: "opened"; readonly report: OpenReport }
   | { readonly t: "open_failed"; readonly code: StoreErrorCode; readonly message: string }
-  | { readonly t: "closed" };
+  | { readonly t: "closed" }
+  /** A line for `log.file`, formatted in the worker (the main isolate writes it). */
+  | { readonly t: "log"; readonly line: string };
+
+/** The store worker's logging: the node's `log.*`, or just a console level and format. */
+export type StoreLogConfig =
+  | LogConfig
+  | {
+    readonly level: "debug" | "info" | "warning" | "error";
+    readonly format: "text" | "json";
+  };
 
 /** True when a part's result is a refusal. */
 export function isRefusal(r: PartResult): r is { code: StoreErrorCode; message: string } {

@@ -7,7 +7,14 @@
 
 import { StoreError } from "./errors.ts";
 import type { OpenReport } from "./_open.ts";
-import type { StoreControl, StoreControlReply, StoreWorkerOptions } from "./protocol.ts";
+import type { LogConfig } from "../config/mod.ts";
+import { writeForwardedLine } from "../log.ts";
+import type {
+  StoreControl,
+  StoreControlReply,
+  StoreLogConfig,
+  StoreWorkerOptions,
+} from "./protocol.ts";
 
 /** A running store worker. */
 export interface StoreWorkerHandle {
@@ -15,6 +22,8 @@ export interface StoreWorkerHandle {
   readonly report: OpenReport;
   /** A new port served by the worker; transfer it to its user. */
   connect(): MessagePort;
+  /** Applies a reloaded `log.*` in the worker. */
+  setLog(log: LogConfig): void;
   /** Closes the database (the WAL is checkpointed by SQLite) and ends the worker. */
   close(): Promise<void>;
 }
@@ -27,7 +36,7 @@ export interface StoreWorkerHandle {
  */
 export function startStoreWorker(
   options: StoreWorkerOptions,
-  log?: { level: "debug" | "info" | "warning" | "error"; format: "text" | "json" },
+  log?: StoreLogConfig,
   opts: {
     /**
      * Called if the worker dies after it opened the file (an uncaught error). Commits in flight
@@ -53,7 +62,8 @@ export function startStoreWorker(
     };
     worker.onmessage = (e: MessageEvent<StoreControlReply>) => {
       const msg = e.data;
-      if (msg.t === "open_failed") {
+      if (msg.t === "log") writeForwardedLine(msg.line);
+      else if (msg.t === "open_failed") {
         worker.terminate();
         reject(new StoreError(msg.code, msg.message));
       } else if (msg.t === "opened") {
@@ -77,6 +87,9 @@ function handle(
       send({ t: "connect", port: ch.port1 }, [ch.port1]);
       return ch.port2;
     },
+    setLog(log) {
+      send({ t: "log", log });
+    },
     close() {
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
@@ -84,6 +97,8 @@ function handle(
           resolve();
         }, 5000);
         worker.onmessage = (e: MessageEvent<StoreControlReply>) => {
+          // The worker's last lines (closing the file) still reach log.file.
+          if (e.data.t === "log") writeForwardedLine(e.data.line);
           if (e.data.t !== "closed") return;
           clearTimeout(timer);
           worker.terminate();

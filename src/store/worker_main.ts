@@ -4,7 +4,7 @@
  * test may call it with any port-like object. Owned by src/store/.
  */
 
-import { setupLogging } from "../log.ts";
+import { setupLogging, setupShardLogging } from "../log.ts";
 import { StoreError } from "./errors.ts";
 import type { StoreControl, StoreControlReply } from "./protocol.ts";
 import { Store } from "./store.ts";
@@ -24,7 +24,11 @@ export function runStoreWorker(self: ControlPort): void {
   self.onmessage = async (e: MessageEvent<StoreControl>) => {
     const msg = e.data;
     if (msg.t === "init") {
-      if (msg.log) await setupLogging(msg.log.level, msg.log.format);
+      const log = msg.log;
+      if (log && "file" in log) {
+        // As a shard does: file lines go to the main isolate, the file's only writer.
+        await setupShardLogging(log, (line) => self.postMessage({ t: "log", line }));
+      } else if (log) await setupLogging(log.level, log.format);
       try {
         store = Store.open(msg.options);
       } catch (err) {
@@ -38,6 +42,9 @@ export function runStoreWorker(self: ControlPort): void {
     } else if (msg.t === "connect") {
       if (host) host.attach(msg.port);
       else early.push(msg.port);
+    } else if (msg.t === "log") {
+      // The forward given at init is kept.
+      await setupShardLogging(msg.log);
     } else if (msg.t === "close") {
       host?.close();
       store?.close();

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type ApiServer, weakPassword } from "../api/mod.ts";
+import {
+  addAdmin,
+  type AdminRefusal,
+  type ApiServer,
+  removeAdmin,
+  resetAdminPassword,
+} from "../api/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
 import type { BrokerControl } from "./broker_control.ts";
@@ -14,6 +20,7 @@ import { type CtlListener, runCtl } from "./ctl.ts";
 import { CtlServer } from "./ctl_server.ts";
 import type { ListenAddress, Listener } from "./listener.ts";
 import type { ReloadResult } from "./reload.ts";
+import type { ListenerAction, ListenerActionResult } from "./_listener_switch.ts";
 
 /** What the node lends to its control socket. */
 export interface NodeCtlParts {
@@ -25,6 +32,7 @@ export interface NodeCtlParts {
   stopping(): boolean;
   api(): ApiServer | null;
   readonly reload: (() => Promise<ReloadResult>) | null;
+  listenerAction(id: string, action: ListenerAction): Promise<ListenerActionResult>;
   readonly requestStop: () => void;
 }
 
@@ -41,7 +49,17 @@ export async function startNodeCtl(parts: NodeCtlParts): Promise<CtlServer> {
         config: parts.config,
         listeners: () => ctlListeners(parts),
         reload: parts.reload,
-        setAdminPassword: (user, password) => setAdminPassword(parts.api(), user, password),
+        listenerAction: (id, action) => parts.listenerAction(id, action),
+        admins: {
+          add: (user, password, description) =>
+            adminChange(parts.api(), (api) =>
+              addAdmin(api.auth, { username: user, password, role: "administrator", description })),
+          passwd: (user, password) =>
+            adminChange(parts.api(), (api) =>
+              resetAdminPassword(api.auth, user, password)),
+          del: (user) =>
+            adminChange(parts.api(), (api) => removeAdmin(api.auth, user)),
+        },
       }),
     parts.requestStop,
   );
@@ -79,17 +97,27 @@ function ctlListeners(parts: NodeCtlParts): CtlListener[] {
   return out;
 }
 
-/** `ctl admins passwd`: the answers of EMQX's emqx_dashboard_admin:change_password/2. */
-async function setAdminPassword(
+/**
+ * `ctl admins ...`: runs one change of src/api/admin_ops.ts and words a refusal as
+ * emqx_dashboard_admin does (`username_not_found`, `username_already_exists`, the password rule's
+ * sentence); null when done.
+ */
+async function adminChange(
   api: ApiServer | null,
-  username: string,
-  password: string,
+  change: (api: ApiServer) => Promise<AdminRefusal | null>,
 ): Promise<string | null> {
   if (!api) return "the HTTP API is not running";
-  const user = await api.auth.admins.get(username);
-  if (!user) return "username_not_found";
-  const weak = weakPassword(password);
-  if (weak) return weak;
-  await api.auth.setPassword(user, password);
-  return null;
+  const refused = await change(api);
+  if (!refused) return null;
+  switch (refused.code) {
+    case "username_not_found":
+    case "username_already_exists":
+      return refused.code;
+    case "bad_username":
+      return refused.message === "Username cannot be empty"
+        ? refused.message
+        : `Bad Username. Only ${refused.message} are supported`;
+    default:
+      return refused.message;
+  }
 }

@@ -90,6 +90,11 @@ export class StoreLink {
     this.#client = new StoreClient(this.#handle.connect());
   }
 
+  /** A reload changed `log.*`: the store worker takes the new levels too. */
+  setLog(log: Config["log"]): void {
+    if (!this.#closed) this.#handle?.setLog(log);
+  }
+
   /** A new port for one shard worker; null once closed. */
   connect(): MessagePort | null {
     return this.#closed ? null : this.#handle?.connect() ?? null;

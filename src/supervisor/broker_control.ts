@@ -21,6 +21,7 @@ import {
 import type { ShardRpc } from "./shard_rpc.ts";
 import { StoredRetained } from "./retained_view.ts";
 import { SecurityStore } from "./_security_store.ts";
+import { StatsPeaks } from "./_stats_peaks.ts";
 
 /** EMQX's paging query: page from 1, limit up to 10,000. */
 export interface PageQuery {
@@ -72,6 +73,8 @@ export class BrokerControl {
   #retained: StoredRetained | null = null;
   /** Built-in users and ACL rules kept in the store (null before attachStore). */
   #security: SecurityStore | null = null;
+  /** The `<name>.max` high-water marks of stats(); sampled by the supervisor meanwhile. */
+  readonly peaks = new StatsPeaks();
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -258,7 +261,10 @@ export class BrokerControl {
     return codes;
   }
 
-  /** EMQX's stats, summed over shards (topics are replicated: the largest view counts). */
+  /**
+   * EMQX's stats, summed over shards (topics are replicated: the largest view counts), with the
+   * `<name>.max` high-water mark beside every `<name>.count` (_stats_peaks.ts).
+   */
   async stats(): Promise<Record<string, number>> {
     const all = await this.#rpc.gather<Record<string, number>>("stats");
     const out: Record<string, number> = {};
@@ -268,7 +274,7 @@ export class BrokerControl {
       }
     }
     if (this.#retained) out["retained.count"] = await this.#retained.count();
-    return out;
+    return this.peaks.apply(out);
   }
 
   /** EMQX's metrics, summed over shards. */

@@ -14,6 +14,7 @@ import type { Config } from "../config/mod.ts";
 import type { CtlAnswer } from "../ctl/protocol.ts";
 import type { BrokerControl, Json } from "./broker_control.ts";
 import type { ReloadResult } from "./reload.ts";
+import type { ListenerAction, ListenerActionResult } from "./_listener_switch.ts";
 import {
   clientLine,
   dateTimeText,
@@ -47,11 +48,17 @@ export interface CtlDeps {
   listeners(): CtlListener[];
   /** Re-reads the config file as SIGHUP does; null when the node has no file to re-read. */
   reload: (() => Promise<ReloadResult>) | null;
+  /** `listeners stop|start|restart <Id>`. */
+  listenerAction(id: string, action: ListenerAction): Promise<ListenerActionResult>;
   /**
-   * `admins passwd`: sets a dashboard admin's password (the HTTP API's AdminStore); answers an
-   * error text (EMQX's reason) or null when done.
+   * `admins add|passwd|del` on the HTTP API's admins; each answers an error text (EMQX's
+   * reason) or null when done.
    */
-  setAdminPassword(username: string, password: string): Promise<string | null>;
+  readonly admins: {
+    add(username: string, password: string, description: string): Promise<string | null>;
+    passwd(username: string, password: string): Promise<string | null>;
+    del(username: string): Promise<string | null>;
+  };
 }
 
 /** Largest page asked of the shards while listing everything. */
@@ -83,7 +90,12 @@ const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = 
     ["retainer clean", "Clean all retained messages"],
     ["retainer clean <Topic>", "Clean retained messages by the specified topic filter"],
   ],
-  listeners: [["listeners", "List listeners"]],
+  listeners: [
+    ["listeners", "List listeners"],
+    ["listeners stop    <Identifier>", "Stop a listener"],
+    ["listeners start   <Identifier>", "Start a listener"],
+    ["listeners restart <Identifier>", "Restart a listener"],
+  ],
   banned: [
     ["banned list", "List the bans"],
     ["banned add <As> <Who> [<Reason>] [<Seconds>]", `Ban; As is one of ${BAN_AS.join("|")}`],
@@ -91,7 +103,11 @@ const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = 
   ],
   cluster: [["cluster status [--json]", "Cluster status"]],
   conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
-  admins: [["admins passwd <Username> <Password>", "Reset dashboard user password"]],
+  admins: [
+    ["admins add <Username> <Password> <Description>", "Add dashboard user"],
+    ["admins passwd <Username> <Password>", "Reset dashboard user password"],
+    ["admins del <Username>", "Delete dashboard user"],
+  ],
 };
 
 const ok = (text: string): CtlAnswer => ({ code: 0, text });
@@ -139,8 +155,9 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
     case "retainer":
       return await retainer(rest, deps);
     case "listeners":
-      if (rest.length > 0) break;
-      return ok(deps.listeners().map(listenerText).join("\n"));
+      if (rest.length === 0) return ok(deps.listeners().map(listenerText).join("\n"));
+      if (rest.length === 2) return await listenerAction(rest[0]!, rest[1]!, deps);
+      break;
     case "banned":
       return await banned(rest, c);
     case "cluster":
@@ -150,9 +167,16 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       if (key !== "status") break;
       return ok(`Cluster status: #{running_nodes => ['${deps.nodeName}'],stopped_nodes => []}`);
     case "admins": {
-      const [sub, user, password] = rest;
-      if (sub !== "passwd" || rest.length !== 3 || !user || !password) break;
-      const error = await deps.setAdminPassword(user, password);
+      // EMQX's emqx_dashboard_cli:admins/1; the password is never echoed nor logged.
+      const [sub, user = "", password = "", description = ""] = rest;
+      let error: string | null;
+      if (sub === "add" && (rest.length === 3 || rest.length === 4)) {
+        error = await deps.admins.add(user, password, description);
+      } else if (sub === "passwd" && rest.length === 3) {
+        error = await deps.admins.passwd(user, password);
+      } else if (sub === "del" && rest.length === 2) {
+        error = await deps.admins.del(user);
+      } else break;
       return error === null ? ok("ok") : fail(`Error: ${error}`);
     }
     case "conf": {
@@ -284,6 +308,25 @@ async function banned(rest: readonly string[], c: BrokerControl): Promise<CtlAns
     return (await c.deleteBan(as as BanAs, who)) ? ok("ok") : fail("Not Found.");
   }
   return fail(usage(USAGE.banned!));
+}
+
+/** EMQX's past tense of each verb in the success line. */
+const DONE: Readonly<Record<ListenerAction, string>> = {
+  stop: "Stop",
+  start: "Started",
+  restart: "Restarted",
+};
+
+/** `listeners stop|start|restart <Id>` in EMQX's words (emqx_mgmt_cli:listeners/1). */
+async function listenerAction(verb: string, id: string, deps: CtlDeps): Promise<CtlAnswer> {
+  if (verb !== "stop" && verb !== "start" && verb !== "restart") {
+    return fail(usage(USAGE.listeners!));
+  }
+  const r = await deps.listenerAction(id, verb);
+  if (r.ok) return ok(`${DONE[verb]} ${id} listener successfully.`);
+  // `~0p` of the id as EMQX prints a string it cannot turn into a listener.
+  if (r.error === "unknown") return fail(`Invalid listener: ${JSON.stringify(id)}`);
+  return fail(`Failed to ${verb} ${id} listener: ${r.error}`);
 }
 
 function listenerText(l: CtlListener): string {

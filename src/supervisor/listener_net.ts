@@ -179,6 +179,11 @@ export class NetListener implements Listener {
   }
 
   #handOver(port: SocketPort): void {
+    // A handshake that finished after stop(): the listener no longer admits anyone.
+    if (this.#server === null) {
+      port.destroy();
+      return;
+    }
     try {
       this.#onAccept(port, this);
     } catch (err) {
@@ -204,12 +209,31 @@ export class TcpListener extends NetListener {
  */
 export function createListeners(config: Config, onAccept: AcceptHandler): NetListener[] {
   const out: NetListener[] = [];
-  for (const type of ["tcp", "ssl", "ws", "wss"] as const) {
+  for (const type of LISTENER_TYPES) {
     for (const [name, cfg] of Object.entries(config.listeners[type])) {
-      // The listener's zone may override mqtt.peer_cert_as_* (as every mqtt.* key in EMQX).
-      const mqtt = zoneConfig(config, cfg.zone).mqtt;
-      if (cfg.enable) out.push(new NetListener(type, name, cfg, { onAccept, mqtt }));
+      if (cfg.enable) out.push(createListener(config, type, name, onAccept));
     }
   }
   return out;
+}
+
+const LISTENER_TYPES = ["tcp", "ssl", "ws", "wss"] as const;
+
+/**
+ * The NetListener of `listeners.<type>.<name>` (enabled or not: `ctl listeners start` may start
+ * a disabled one). Throws when the configuration has no such listener or a TLS file cannot be
+ * read.
+ */
+export function createListener(
+  config: Config,
+  type: string,
+  name: string,
+  onAccept: AcceptHandler,
+): NetListener {
+  const t = LISTENER_TYPES.find((x) => x === type);
+  const cfg = t ? config.listeners[t][name] : undefined;
+  if (!t || !cfg) throw new Error(`No listener ${type}:${name} in the configuration`);
+  // The listener's zone may override mqtt.peer_cert_as_* (as every mqtt.* key in EMQX).
+  const mqtt = zoneConfig(config, cfg.zone).mqtt;
+  return new NetListener(t, name, cfg, { onAccept, mqtt });
 }

@@ -20,7 +20,12 @@ import {
 } from "../ipc/mod.ts";
 import { Connection, type ConnectionEvents } from "./connection.ts";
 import type { ListenAddress, Listener, SocketPort } from "./listener.ts";
-import { createListeners } from "./listener_net.ts";
+import { createListener, createListeners } from "./listener_net.ts";
+import {
+  type ListenerAction,
+  type ListenerActionResult,
+  ListenerSwitch,
+} from "./_listener_switch.ts";
 import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
@@ -77,6 +82,15 @@ export interface Supervisor {
   reload(): Promise<ReloadResult>;
   /** `PUT /configs`: applies a loaded Config as reload() does. */
   applyConfig(next: Config): Promise<ReloadResult>;
+  /**
+   * `ctl listeners stop|start|restart` and `POST /listeners/{id}/...`: one MQTT listener at run
+   * time (src/supervisor/_listener_switch.ts).
+   */
+  listenerAction(
+    id: string,
+    action: ListenerAction,
+    idempotent?: boolean,
+  ): Promise<ListenerActionResult>;
 }
 
 /** Options of startSupervisor(). */
@@ -130,7 +144,7 @@ class Node implements Supervisor, ReloadTarget {
   #ctl: CtlServer | null = null;
   #pool: ShardPool;
   #links: ShardLink[];
-  #listeners: Listener[] = [];
+  readonly #listeners: Listener[] = [];
   #conns = new Map<number, Connection>();
   #gate: ConnectGate;
   #touched: Connection[] = [];
@@ -151,8 +165,26 @@ class Node implements Supervisor, ReloadTarget {
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
   #cluster: ClusterRuntime | null = null;
+  /**
+   * Cluster records the shards sent before the cluster was up (the routes of the persistent
+   * sessions they restored from the store while loading): kept in order and applied once it
+   * starts, so a node that comes back announces its sessions' routes. Null when the node is not
+   * clustered, and once applied.
+   */
+  #earlyClusterRecords: { shard: number; kind: number; payload: Uint8Array }[] | null = null;
   /** The store worker and the supervisor's own port to it (started before any listener). */
   readonly #store: StoreLink;
+  readonly #switch = new ListenerSwitch({
+    config: () => this.#config,
+    listeners: this.#listeners,
+    addresses: this.addresses,
+    create: (type, name) =>
+      createListener(this.#config, type, name, (socket, l) => this.#accept(socket, l)),
+    closeConnectionsOf: (id) => {
+      for (const conn of this.#conns.values()) if (conn.listener === id) conn.destroy();
+    },
+    stopping: () => this.#stopping !== null,
+  });
   #events: ConnectionEvents = {
     data: (conn, bytes) => this.#onData(conn, bytes),
     congested: (conn, on) => this.#links[conn.shard]?.congested(conn, on),
@@ -227,9 +259,18 @@ class Node implements Supervisor, ReloadTarget {
     return applyConfig(this, next);
   }
 
+  listenerAction(
+    id: string,
+    action: ListenerAction,
+    idempotent = false,
+  ): Promise<ListenerActionResult> {
+    return this.#switch.run(id, action, idempotent);
+  }
+
   /** ReloadTarget: `next` is the running config with only live keys changed. */
   async applyLive(next: Config): Promise<void> {
     await setupNodeLogging(next.log);
+    this.#store.setLog(next.log);
     await this.control.updateConfig(next);
     this.#config = next;
     this.#pool.updateConfig(next);
@@ -239,6 +280,7 @@ class Node implements Supervisor, ReloadTarget {
   }
 
   async start(): Promise<void> {
+    if (this.#config.cluster.discoveryStrategy !== "singleton") this.#earlyClusterRecords = [];
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
       this.#config.forceGc,
@@ -268,6 +310,10 @@ class Node implements Supervisor, ReloadTarget {
       });
     }
     this.#sys.start(this.#config.sysTopics.sysMsgInterval);
+    // The `.max` stats: the counts are sampled between reads too (EMQX samples on a timer).
+    this.control.peaks.start(() => this.control.stats(), (err) => {
+      log.debug("Stats sample failed: {error}", { error: String(err) });
+    });
     this.#cluster = await startCluster(this.#config, {
       shardCount: this.#links.length,
       shardOf: (key) => shardOf(key, this.#links.length),
@@ -277,6 +323,9 @@ class Node implements Supervisor, ReloadTarget {
         for (const link of this.#links) link.setClusterPause(on);
       },
     });
+    const early = this.#earlyClusterRecords ?? [];
+    this.#earlyClusterRecords = null;
+    for (const r of early) clusterRecord(this.#cluster?.cluster, r.shard, r.kind, r.payload);
     this.#store.announce(this.control);
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#accept(socket, l));
@@ -295,6 +344,8 @@ class Node implements Supervisor, ReloadTarget {
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
       currentConfig: () => this.config,
+      // The API sets a wanted state (EMQX's enable flag): repeating it is not an error.
+      listenerAction: (id, action) => this.listenerAction(id, action, true),
       ...(this.#options.reloadSource
         ? {
           applyConfig: (sets: readonly string[]) =>
@@ -315,6 +366,7 @@ class Node implements Supervisor, ReloadTarget {
         stopping: () => this.#stopping !== null,
         api: () => this.api,
         reload: this.#options.reloadSource ? () => this.reload() : null,
+        listenerAction: (id, action) => this.listenerAction(id, action),
         requestStop: this.#options.requestStop ?? (() => Deno.kill(Deno.pid, "SIGTERM")),
       });
     }
@@ -322,22 +374,25 @@ class Node implements Supervisor, ReloadTarget {
 
   /** The MQTT listeners for GET /api/v5/listeners. */
   #listenerInfo(): ListenerInfo[] {
+    // Every configured listener, as EMQX lists them: disabled or stopped ones too (not running).
     const byType = this.#config.listeners as unknown as Record<
       string,
-      Record<string, { bind: string; maxConnections: number } | undefined> | undefined
+      Record<string, { enable: boolean; bind: string; maxConnections: number }>
     >;
-    return this.#listeners.map((l) => {
-      const [type = "", name = ""] = l.name.split(":");
-      const cfg = byType[type]?.[name];
-      const addr = this.addresses.get(l.name);
-      return {
-        id: l.name,
-        bind: addr ? `${addr.host}:${addr.port}` : (cfg?.bind ?? ""),
-        running: addr !== undefined && !this.#stopping,
-        currentConnections: l.connectionCount,
-        maxConnections: cfg?.maxConnections ?? 0,
-      };
-    });
+    return Object.entries(byType).flatMap(([type, byName]) =>
+      Object.entries(byName).map(([name, cfg]) => {
+        const id = `${type}:${name}`;
+        const addr = this.addresses.get(id);
+        return {
+          id,
+          bind: addr ? `${addr.host}:${addr.port}` : cfg.bind,
+          enable: cfg.enable,
+          running: addr !== undefined && !this.#stopping,
+          currentConnections: this.#listeners.find((l) => l.name === id)?.connectionCount ?? 0,
+          maxConnections: cfg.maxConnections,
+        };
+      })
+    );
   }
 
   stop(): Promise<void> {
@@ -363,6 +418,7 @@ class Node implements Supervisor, ReloadTarget {
 
   async #stop(): Promise<void> {
     this.#sys.stop();
+    this.control.peaks.stop();
     const apiStopped = this.api?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
@@ -523,6 +579,11 @@ class Node implements Supervisor, ReloadTarget {
           return;
         }
         default:
+          // Before the cluster is up its records wait (payloads are fresh copies: kept as is).
+          if (this.#earlyClusterRecords && clusterRecord(undefined, link.index, kind, payload)) {
+            this.#earlyClusterRecords.push({ shard: link.index, kind, payload });
+            return;
+          }
           if (clusterRecord(this.#cluster?.cluster, link.index, kind, payload)) return;
           log.error("Unknown record kind {kind} from shard {index}", { kind, index: link.index });
       }

@@ -3,8 +3,8 @@
  * `sys_topics.sys_msg_interval`: version and sysdescr (retained), uptime, datetime,
  * `stats/{name}/count|max` and `metrics/{a}/{b}` (a metric's dots become levels). The numbers
  * come from every shard through BrokerControl (request/reply); the messages go out through its
- * publish with source "sys", so they pass `message.publish` like any other. Owns the maxima and
- * its timer. Client connected/disconnected events are the shards' (src/shard/sys.ts).
+ * publish with source "sys", so they pass `message.publish` like any other (the maxima are
+ * BrokerControl's `.max` stats). Owns its timer. Client connected/disconnected events are the shards' (src/shard/sys.ts).
  *
  * @module
  */
@@ -29,7 +29,6 @@ export class SysPublisher {
   readonly #control: BrokerControl;
   readonly #prefix: string;
   readonly #startedAt = Date.now();
-  readonly #max = new Map<string, number>();
   readonly #onFailure: SysFailure;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
@@ -65,8 +64,8 @@ export class SysPublisher {
       pub("datetime", new Date(now).toISOString());
       for (const [name, key] of STATS) {
         const count = stats[key] ?? 0;
-        const max = Math.max(count, this.#max.get(name) ?? 0);
-        this.#max.set(name, max);
+        // The node's high-water mark, the same as /stats and Prometheus show (_stats_peaks.ts).
+        const max = Math.max(count, stats[`${name}.max`] ?? 0);
         pub(`stats/${name}/count`, String(count));
         pub(`stats/${name}/max`, String(max));
       }

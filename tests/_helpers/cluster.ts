@@ -30,6 +30,8 @@ export interface NodeOptions {
   readonly strategy?: string;
   readonly sets?: readonly string[];
   readonly shards?: number;
+  /** node.data_dir, to restart the node on the same store (see StartBrokerOptions.dataDir). */
+  readonly dataDir?: string;
 }
 
 /** Free TCP ports on 127.0.0.1 (bound then released). */
@@ -57,7 +59,11 @@ export async function startNode(o: NodeOptions): Promise<ClusterNode> {
     ...(o.seeds && o.seeds.length > 0 ? [`cluster.static.seeds=${o.seeds.join(",")}`] : []),
     ...(o.sets ?? []),
   ];
-  const broker = await startBroker({ shards: o.shards ?? 2, sets });
+  const broker = await startBroker({
+    shards: o.shards ?? 2,
+    sets,
+    ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+  });
   return { name, clusterPort: o.clusterPort, broker, url: broker.url };
 }
 

@@ -74,6 +74,7 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
     log.info("PUBLISH from {clientId} to {topic} not authorized", { clientId: ch.clientId, topic });
     enforceDenyAction(ch, `PUBLISH to ${topic}`);
     metrics.add("messages.dropped");
+    ch.recvDropped++;
     reasonCode = ReasonCode.NotAuthorized;
   } else {
     const message = fromPublishPacket(p, ch.clientId, now, topic);
@@ -84,6 +85,7 @@ function route(ch: Channel, p: IPublishPacket, topic: string, verdict: Verdict):
     if (reasonCode === ReasonCode.NoMatchingSubscribers) {
       metrics.add("messages.dropped");
       metrics.add("messages.dropped.no_subscribers");
+      ch.recvDropped++;
     }
   }
   acknowledge(ch, p.qos, p.messageId ?? 0, reasonCode, now, mark);

@@ -1,0 +1,319 @@
+/**
+ * Issue 14's operations, second part, against one running broker with two TCP listeners and
+ * real MQTT clients (npm:mqtt): `culex ctl listeners stop|start|restart <Id>` and `POST
+ * /api/v5/listeners/{id}/stop|start|restart` (EMQX's words, apps/emqx_management/src/
+ * emqx_mgmt_cli.erl and emqx_mgmt_api_listeners.erl), stopping one listener without touching
+ * the other's connections; `culex ctl admins add|passwd|del` (emqx_dashboard_cli.erl) checked
+ * through the HTTP API's login.
+ */
+
+import assert from "node:assert/strict";
+import type mqtt from "mqtt";
+import { type Api, withApiBroker } from "./_helpers/api.ts";
+import {
+  closeAll,
+  connect,
+  publish,
+  subscribe,
+  takeMatching,
+  waitClosed,
+} from "./_helpers/clients.ts";
+import { ctl, culex } from "./_helpers/culex_cli.ts";
+
+/** The port `ctl listeners` shows for listener `id`. */
+async function portOf(dataDir: string, id: string): Promise<number> {
+  const text = await ctl(dataDir, "listeners");
+  const block = text.split(/\n(?=\S)/).find((b) => b.startsWith(`${id}\n`)) ?? "";
+  const m = block.match(/listen_on {7}: 127\.0\.0\.1:(\d+)/);
+  if (!m) throw new Error(`no listen_on for ${id} in:\n${text}`);
+  return Number(m[1]);
+}
+
+/** Whether `ctl listeners` shows `id` running. */
+async function running(dataDir: string, id: string): Promise<boolean> {
+  const text = await ctl(dataDir, "listeners");
+  const block = text.split(/\n(?=\S)/).find((b) => b.startsWith(`${id}\n`)) ?? "";
+  return /running {9}: true/.test(block);
+}
+
+/** The status of a login over the HTTP API. */
+async function loginStatus(api: Api, username: string, password: string): Promise<number> {
+  return (await api.post("/login", { username, password }, { as: null })).status;
+}
+
+Deno.test("ctl and API: one listener stops and starts; dashboard admins from the shell", async (t) => {
+  await withApiBroker({
+    shards: 2,
+    listeners: ["tcp:second"],
+    sets: [
+      "listeners.tcp.second.bind=127.0.0.1:0",
+      "listeners.tcp.off.bind=127.0.0.1:0",
+      "listeners.tcp.off.enable=false",
+      "sys_topics.sys_msg_interval=0",
+    ],
+  }, async ({ broker, api, dataDir }) => {
+    const clients: mqtt.MqttClient[] = [];
+    try {
+      const second = broker.portOf("tcp:second");
+      const a = await connect(broker.url, { clientId: "ops2-a", protocolVersion: 5 });
+      const b = await connect(`mqtt://127.0.0.1:${second}`, {
+        clientId: "ops2-b",
+        protocolVersion: 4,
+      });
+      clients.push(a, b);
+      await subscribe(a, "ops2/t", { qos: 1 });
+
+      await t.step("ctl listeners stop: its clients go, the other listener's stay", async () => {
+        assert.equal(
+          await ctl(dataDir, "listeners", "stop", "tcp:second"),
+          "Stop tcp:second listener successfully.\n",
+        );
+        await waitClosed(b, 10_000);
+        assert.equal(await running(dataDir, "tcp:second"), false);
+        assert.equal(await running(dataDir, "tcp:default"), true);
+        // The client of tcp:default still publishes and receives.
+        await publish(a, "ops2/t", "still here", { qos: 1 });
+        await takeMatching(a, (m) => m.topic === "ops2/t", 10_000);
+        // Nobody listens on the stopped listener's port any more.
+        await assert.rejects(
+          connect(`mqtt://127.0.0.1:${second}`, { clientId: "ops2-c", protocolVersion: 4 }),
+        );
+        const again = await culex(dataDir, ["ctl", "listeners", "stop", "tcp:second"]);
+        assert.deepEqual([again.code, again.stderr], [
+          1,
+          "Failed to stop tcp:second listener: not_found\n",
+        ]);
+      });
+
+      await t.step("ctl listeners start and restart", async () => {
+        assert.equal(
+          await ctl(dataDir, "listeners", "start", "tcp:second"),
+          "Started tcp:second listener successfully.\n",
+        );
+        const twice = await culex(dataDir, ["ctl", "listeners", "start", "tcp:second"]);
+        assert.deepEqual([twice.code, twice.stderr], [
+          1,
+          "Failed to start tcp:second listener: already_started\n",
+        ]);
+        // bind 127.0.0.1:0: a new port at each start, shown by `ctl listeners`.
+        const c = await connect(`mqtt://127.0.0.1:${await portOf(dataDir, "tcp:second")}`, {
+          clientId: "ops2-c",
+          protocolVersion: 4,
+        });
+        clients.push(c);
+        assert.equal(
+          await ctl(dataDir, "listeners", "restart", "tcp:second"),
+          "Restarted tcp:second listener successfully.\n",
+        );
+        await waitClosed(c, 10_000);
+        assert.equal(await running(dataDir, "tcp:second"), true);
+        clients.push(
+          await connect(`mqtt://127.0.0.1:${await portOf(dataDir, "tcp:second")}`, {
+            clientId: "ops2-d",
+            protocolVersion: 4,
+          }),
+        );
+        const bad = await culex(dataDir, ["ctl", "listeners", "stop", "tcp:nope"]);
+        assert.deepEqual([bad.code, bad.stderr], [1, 'Invalid listener: "tcp:nope"\n']);
+        const usage = await culex(dataDir, ["ctl", "listeners", "pause", "tcp:second"]);
+        assert.equal(usage.code, 1);
+        assert.match(usage.stderr, /^listeners restart <Identifier> {18}# Restart a listener$/m);
+      });
+
+      await api.asAdmin();
+
+      await t.step("POST /listeners/{id}/stop|start|restart", async () => {
+        const stop = await api.post("/listeners/tcp:second/stop");
+        assert.deepEqual([stop.status, stop.text], [200, ""]);
+        const list = await api.get("/listeners");
+        const byId = new Map(
+          (list.json as { id: string; running: boolean }[]).map((l) => [l.id, l.running]),
+        );
+        assert.deepEqual([byId.get("tcp:second"), byId.get("tcp:default")], [false, true]);
+        // The API sets a wanted state: stopping a stopped listener is no error (as EMQX).
+        assert.equal((await api.post("/listeners/tcp:second/stop")).status, 200);
+        assert.equal((await api.post("/listeners/tcp%3Asecond/start")).status, 200);
+        assert.equal(await running(dataDir, "tcp:second"), true);
+        assert.equal((await api.post("/listeners/tcp:second/restart")).status, 200);
+        const nope = await api.post("/listeners/tcp:nope/start");
+        assert.deepEqual([nope.status, nope.json], [404, {
+          code: "BAD_LISTENER_ID",
+          message: "Listener id not found",
+        }]);
+        // A listener disabled in the configuration is listed, and may be started by hand.
+        const off = () =>
+          api.get("/listeners").then((r) =>
+            (r.json as { id: string; enable: boolean; running: boolean }[])
+              .find((l) => l.id === "tcp:off")
+          );
+        const before = await off();
+        assert.deepEqual([before?.enable, before?.running], [false, false]);
+        assert.equal((await api.post("/listeners/tcp:off/start")).status, 200);
+        assert.equal((await off())?.running, true);
+        clients.push(
+          await connect(`mqtt://127.0.0.1:${await portOf(dataDir, "tcp:off")}`, {
+            clientId: "ops2-off",
+            protocolVersion: 4,
+          }),
+        );
+        assert.equal(
+          await ctl(dataDir, "listeners", "stop", "tcp:off"),
+          "Stop tcp:off listener successfully.\n",
+        );
+        // The client of tcp:default saw none of it.
+        await publish(a, "ops2/t", "after", { qos: 1 });
+        await takeMatching(a, (m) => m.topic === "ops2/t" && m.payload === "after", 10_000);
+      });
+
+      await t.step("per-client counters: GET /clients[/{id}] and ctl clients show", async () => {
+        // Maximum Packet Size 64 (MQTT 5, 3.1.2.11.4): a bigger delivery is dropped for this
+        // client alone [MQTT-3.1.2-25] and counted as send_msg.dropped.too_large.
+        const c = await connect(broker.url, {
+          clientId: "ops2-ctr",
+          protocolVersion: 5,
+          properties: { maximumPacketSize: 64 },
+        });
+        clients.push(c);
+        await subscribe(c, "ctr/#", { qos: 1 });
+        for (const qos of [0, 1, 2] as const) await publish(c, "ctr/x", `m${qos}`, { qos });
+        for (const qos of [0, 1, 2]) {
+          await takeMatching(c, (m) => m.payload === `m${qos}`, 10_000);
+        }
+        await publish(c, "ctr/big", "x".repeat(100), { qos: 1 });
+        await publish(c, "nobody/here", "lost", { qos: 1 });
+        // The big one's drop happened before the PUBACK of the next publish went out.
+        const one = (await api.get("/clients/ops2-ctr")).json;
+        const pick = (keys: string[]) => keys.map((k) => [k, one[k]]);
+        assert.deepEqual(
+          pick([
+            "recv_msg",
+            "recv_msg.qos0",
+            "recv_msg.qos1",
+            "recv_msg.qos2",
+            "recv_msg.dropped",
+            "send_msg",
+            "send_msg.qos0",
+            "send_msg.qos1",
+            "send_msg.qos2",
+            "send_msg.dropped",
+            "send_msg.dropped.too_large",
+            "send_msg.dropped.expired",
+            "send_msg.dropped.queue_full",
+            "mqueue_dropped",
+            "mqueue_len",
+            "inflight_cnt",
+          ]),
+          [
+            ["recv_msg", 5],
+            ["recv_msg.qos0", 1],
+            ["recv_msg.qos1", 3],
+            ["recv_msg.qos2", 1],
+            ["recv_msg.dropped", 1],
+            ["send_msg", 3],
+            ["send_msg.qos0", 1],
+            ["send_msg.qos1", 2],
+            ["send_msg.qos2", 0],
+            ["send_msg.dropped", 1],
+            ["send_msg.dropped.too_large", 1],
+            ["send_msg.dropped.expired", 0],
+            ["send_msg.dropped.queue_full", 0],
+            ["mqueue_dropped", 0],
+            ["mqueue_len", 0],
+            ["inflight_cnt", 0],
+          ],
+        );
+        // CONNECT, SUBSCRIBE, 5 PUBLISH, PUBREL, PUBACK x2 at least; CONNACK, SUBACK, ...
+        assert.ok(one.recv_pkt >= 10 && one.send_pkt >= 10, JSON.stringify(one));
+        assert.ok(one.recv_oct > 100 && one.send_oct > 30 && one.recv_cnt >= 1);
+        assert.equal(one.send_cnt, one.send_pkt);
+        const list = await api.get("/clients?clientid=ops2-ctr&fields=clientid,send_msg,recv_oct");
+        assert.deepEqual(list.json.data, [{
+          clientid: "ops2-ctr",
+          send_msg: 3,
+          recv_oct: one.recv_oct,
+        }]);
+        assert.match(
+          await ctl(dataDir, "clients", "show", "ops2-ctr"),
+          /, delivered_msgs=3, enqueued_msgs=0, dropped_msgs=0, /,
+        );
+      });
+
+      await t.step(".max stats keep the peak: /stats, ctl broker stats, Prometheus", async () => {
+        const stats = async () => (await api.get("/stats?aggregate=true")).json;
+        const x = await connect(broker.url, { clientId: "ops2-x", protocolVersion: 4 });
+        const y = await connect(broker.url, { clientId: "ops2-y", protocolVersion: 4 });
+        const high = await stats();
+        for (
+          const name of ["connections", "live_connections", "sessions", "subscriptions", "topics"]
+        ) {
+          assert.ok(
+            high[`${name}.max`] >= high[`${name}.count`],
+            `${name}: ${JSON.stringify(high)}`,
+          );
+        }
+        assert.ok(high["connections.count"] >= 3 && "retained.max" in high);
+        // Two clients go: the counts drop, the marks stay.
+        await closeAll([x, y]);
+        let low = await stats();
+        for (let i = 0; i < 100 && low["connections.count"] > high["connections.count"] - 2; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          low = await stats();
+        }
+        assert.equal(low["connections.count"], high["connections.count"] - 2);
+        assert.ok(low["connections.max"] >= high["connections.count"]);
+        assert.ok(low["sessions.max"] >= high["sessions.count"]);
+        const text = await ctl(dataDir, "broker", "stats");
+        assert.match(text, new RegExp(`^connections\\.max {15}: ${low["connections.max"]}$`, "m"));
+        const prom = (await api.get("/prometheus/stats", { as: null })).text;
+        assert.match(prom, /^# TYPE emqx_connections_max gauge\nemqx_connections_max \d+$/m);
+        assert.match(prom, /^emqx_retained_max \d+$/m);
+      });
+
+      await t.step("ctl admins add|passwd|del, checked by logging in over the API", async () => {
+        const secret = "Ops2-secret-1";
+        assert.equal(
+          await ctl(dataDir, "admins", "add", "ops2user", secret, "Night shift"),
+          "ok\n",
+        );
+        assert.equal(await loginStatus(api, "ops2user", secret), 200);
+        const users = (await api.get("/users")).json as { username: string }[];
+        assert.deepEqual(users.find((u) => u.username === "ops2user"), {
+          username: "ops2user",
+          role: "administrator",
+          description: "Night shift",
+          backend: "local",
+        });
+        const runs = [
+          await culex(dataDir, ["ctl", "admins", "add", "ops2user", secret]),
+          await culex(dataDir, ["ctl", "admins", "add", "bad user", secret]),
+          await culex(dataDir, ["ctl", "admins", "add", "weak", "short"]),
+        ];
+        assert.deepEqual(runs.map((r) => [r.code, r.stderr]), [
+          [1, "Error: username_already_exists\n"],
+          [1, "Error: Bad Username. Only 1-64 letters, digits or _.@- are supported\n"],
+          [1, "Error: The range of password length is 8~64\n"],
+        ]);
+        // passwd: the old password and every token of the user stop working.
+        const token = await api.login("ops2user", secret);
+        const next = "Ops2-secret-2";
+        assert.equal(await ctl(dataDir, "admins", "passwd", "ops2user", next), "ok\n");
+        assert.equal((await api.get("/users", { as: { token } })).status, 401);
+        assert.equal(await loginStatus(api, "ops2user", secret), 401);
+        assert.equal(await loginStatus(api, "ops2user", next), 200);
+        assert.equal(await ctl(dataDir, "admins", "del", "ops2user"), "ok\n");
+        assert.equal(await loginStatus(api, "ops2user", next), 401);
+        const gone = await culex(dataDir, ["ctl", "admins", "del", "ops2user"]);
+        assert.deepEqual([gone.code, gone.stderr], [1, "Error: username_not_found\n"]);
+        const usage = await culex(dataDir, ["ctl", "admins"]);
+        assert.match(usage.stderr, /^admins del <Username> {27}# Delete dashboard user$/m);
+        // Secrets are never printed nor logged.
+        for (const r of [...runs, gone, usage]) {
+          assert.ok(!`${r.stdout}${r.stderr}`.includes(secret));
+        }
+        assert.ok(!broker.logs().includes(secret) && !broker.logs().includes(next));
+      });
+    } finally {
+      await closeAll(clients);
+    }
+  });
+});
