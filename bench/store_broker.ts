@@ -12,17 +12,23 @@ import { connectPacket, DISCONNECT, Scanner, subscribePacket, T } from "./wire.t
 
 const LISTENING = /Listener tcp:default listening on 127\.0\.0\.1:(\d+)/;
 
-interface Running {
+export interface Running {
   readonly port: number;
   /** CPU ms of the broker process so far, every thread (/proc/<pid>/stat utime + stime). */
   cpuMs(): number;
+  /**
+   * CPU ms so far per thread name (/proc/<pid>/task/<tid>/comm): "deno" is the supervisor (and
+   * the runtime's own thread), "worker-1" the store worker, "worker-2".. the shards, "V8 ..."
+   * V8's helper threads (concurrent GC, compilation), "tokio-runtime-w" socket I/O.
+   */
+  threadCpuMs(): Record<string, number>;
   /** ms from spawn to the listening line. */
   readonly listeningMs: number;
   stop(): Promise<void>;
 }
 
 /** Spawns `culex start` on `dataDir`; resolves once tcp:default listens. */
-async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promise<Running> {
+export async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promise<Running> {
   const sets = [
     "listeners.tcp.default.bind=127.0.0.1:0",
     "dashboard.listeners.http.enable=false",
@@ -76,6 +82,18 @@ async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promi
       const f = Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1]!.split(" ");
       return (Number(f[11]) + Number(f[12])) * 1000 / tick;
     },
+    threadCpuMs() {
+      const out: Record<string, number> = {};
+      for (const t of Deno.readDirSync(`/proc/${child.pid}/task`)) {
+        try {
+          const dir = `/proc/${child.pid}/task/${t.name}`;
+          const name = Deno.readTextFileSync(`${dir}/comm`).trim();
+          const f = Deno.readTextFileSync(`${dir}/stat`).split(") ")[1]!.split(" ");
+          out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) * 1000 / tick;
+        } catch { /* the thread ended */ }
+      }
+      return out;
+    },
     listeningMs,
     async stop() {
       child.kill("SIGTERM");
@@ -85,7 +103,7 @@ async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promi
 }
 
 /** Subscribes `filter` at QoS 0 on a raw connection; ms from SUBSCRIBE to the n-th PUBLISH. */
-async function timeRetained(port: number, filter: string, n: number): Promise<number> {
+export async function timeRetained(port: number, filter: string, n: number): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     let connacked: () => void = () => {};
@@ -110,10 +128,16 @@ async function timeRetained(port: number, filter: string, n: number): Promise<nu
     await connack;
     const t0 = performance.now();
     await conn.write(subscribePacket(filter, 0));
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${filter}: ${publishes} of ${n} in 120 s`)), 120_000)
-    );
-    await Promise.race([all, timeout]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${filter}: ${publishes} of ${n} in 120 s`)),
+        120_000,
+      );
+    });
+    // Cleared after: a pending 120 s timer kept the bench process alive two minutes after its
+    // last figure.
+    await Promise.race([all, timeout]).finally(() => clearTimeout(timer));
     const ms = performance.now() - t0;
     await conn.write(DISCONNECT).catch(() => {});
     conn.close();
@@ -156,8 +180,12 @@ export async function runBrokerRetained(
       out.sensorTempMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
       out.sensorTempWarmMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
       const cpu0 = b.cpuMs();
+      const threads0 = b.threadCpuMs();
       out.hashMs!.push(await timeRetained(b.port, "#", retained));
       out.hashCpuMs!.push(b.cpuMs() - cpu0);
+      const threads = Object.entries(b.threadCpuMs())
+        .map(([name, ms]) => `${name} ${((ms - (threads0[name] ?? 0)) / 1000).toFixed(2)} s`);
+      console.log(`broker, run ${i + 1}: "#" CPU by thread: ${threads.join(", ")}`);
     } finally {
       await b.stop();
     }

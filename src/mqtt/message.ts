@@ -39,6 +39,14 @@ export interface Message {
   readonly expiresAt: number;
   /** Epoch ms when the broker received it. */
   readonly timestamp: number;
+  /**
+   * The topic's UTF-8 bytes, when the message was decoded from bytes that hold them (a view, no
+   * copy): the PUBLISH encoder uses them instead of encoding the topic again. Valid only while
+   * `topicBytesOf` is `topic` (a copy made with another topic, `{ ...m, topic }`, keeps the old
+   * pair, which the encoder then ignores).
+   */
+  readonly topicBytes?: Uint8Array;
+  readonly topicBytesOf?: string;
 }
 
 /** Version byte leading every encoded message. */
@@ -175,7 +183,9 @@ export function decodeMessage(b: Uint8Array): Message {
   if (qos === 3) throw new SyntaxError("Cannot decode message: QoS 3");
   const expiresAt = r.f64();
   const timestamp = r.f64();
+  const topicAt = r.pos + 2;
   const topic = r.str();
+  const topicBytes = b.subarray(topicAt, r.pos);
   const origin = r.str();
   const props: {
     payloadFormatIndicator?: boolean;
@@ -204,6 +214,8 @@ export function decodeMessage(b: Uint8Array): Message {
     origin,
     expiresAt,
     timestamp,
+    topicBytes,
+    topicBytesOf: topic,
   };
 }
 

@@ -29,8 +29,10 @@ const full: Message = {
 
 function plain(m: Message): unknown {
   const p = m.properties;
+  // The decoder's topic bytes are a cache of `topic`, not part of the message.
+  const { topicBytes: _b, topicBytesOf: _of, ...rest } = m;
   return {
-    ...m,
+    ...rest,
     payload: [...m.payload],
     properties: {
       ...p,

@@ -69,4 +69,10 @@ export {
   remainingExpirySeconds,
 } from "./message.ts";
 export { peekConnect, type PeekResult } from "./connect_peek.ts";
-export { encodePublish, payloadApart, type PublishFields } from "./publish_encoder.ts";
+export {
+  encodePublish,
+  payloadApart,
+  type PublishFields,
+  publishSize,
+  writePublish,
+} from "./publish_encoder.ts";

@@ -38,6 +38,9 @@ const topicCache = new Map<string, Uint8Array>();
 const TOPIC_CACHE_MAX = 4096;
 
 function topicBytes(m: Message): Uint8Array {
+  // A decoded message carries its topic's bytes: no lookup, no encoding (a retained page of
+  // 5,000 distinct topics would only churn the cache).
+  if (m.topicBytesOf === m.topic && m.topicBytes !== undefined) return m.topicBytes;
   let b = topicCache.get(m.topic);
   if (!b) {
     if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
@@ -48,21 +51,22 @@ function topicBytes(m: Message): Uint8Array {
 }
 
 /**
- * Encodes one PUBLISH packet for `m` with the per-subscriber `f`. With `payloadApart`, the
- * result ends before the payload (the remaining length still counts it): the caller sends
- * `m.payload` right after it, so a big payload is not copied (see {@linkcode payloadApart}).
- *
- * @example
- * ```ts
- * import { encodePublish } from "./publish_encoder.ts";
- * import assert from "node:assert/strict";
- * const m = { topic: "a", payload: new Uint8Array([1]), qos: 0, retain: false, properties: {},
- *   origin: "", expiresAt: 0, timestamp: 0 } as const;
- * const b = encodePublish(m, { qos: 0, retain: false, dup: false, packetId: 0, protocolVersion: 4 });
- * assert.ok(b[0] === 0x30 && b.length === 6);
- * ```
+ * The layout of the last PUBLISH measured: {@linkcode publishSize} computes it and
+ * {@linkcode encodePublish} / {@linkcode writePublish} reuse it for the same message and fields
+ * objects (one measure per packet, with no allocation beyond the MQTT 5 strings).
  */
-export function encodePublish(m: Message, f: PublishFields, payloadApart = false): Uint8Array {
+const layout = {
+  m: null as Message | null,
+  f: null as PublishFields | null,
+  topic: EMPTY as Uint8Array,
+  props: null as (string | Uint8Array)[] | null,
+  propLen: 0,
+  remaining: 0,
+  size: 0,
+};
+
+function measure(m: Message, f: PublishFields): typeof layout {
+  if (layout.m === m && layout.f === f) return layout;
   const topic = f.aliasOnly ? EMPTY : topicBytes(m);
   const v5 = f.protocolVersion === 5;
   const p = m.properties;
@@ -97,8 +101,91 @@ export function encodePublish(m: Message, f: PublishFields, payloadApart = false
   }
   const remaining = 2 + topic.length + (f.qos > 0 ? 2 : 0) +
     (v5 ? varIntSize(propLen) + propLen : 0) + m.payload.length;
-  const size = 1 + varIntSize(remaining) + remaining;
-  const out = new Uint8Array(payloadApart ? size - m.payload.length : size);
+  layout.m = m;
+  layout.f = f;
+  layout.topic = topic;
+  layout.props = props;
+  layout.propLen = propLen;
+  layout.remaining = remaining;
+  layout.size = 1 + varIntSize(remaining) + remaining;
+  return layout;
+}
+
+/**
+ * Bytes of the whole PUBLISH packet for `m` with `f`, payload included. Pass the same `m` and
+ * `f` objects to {@linkcode writePublish} or {@linkcode encodePublish} right after: they reuse
+ * this measure.
+ *
+ * @example
+ * ```ts
+ * import { publishSize } from "./publish_encoder.ts";
+ * import assert from "node:assert/strict";
+ * const m = { topic: "a", payload: new Uint8Array([1]), qos: 0, retain: false, properties: {},
+ *   origin: "", expiresAt: 0, timestamp: 0 } as const;
+ * assert.equal(publishSize(m, { qos: 0, retain: false, dup: false, packetId: 0, protocolVersion: 4 }), 6);
+ * ```
+ */
+export function publishSize(m: Message, f: PublishFields): number {
+  return measure(m, f).size;
+}
+
+/**
+ * Encodes one PUBLISH packet for `m` with the per-subscriber `f`. With `payloadApart`, the
+ * result ends before the payload (the remaining length still counts it): the caller sends
+ * `m.payload` right after it, so a big payload is not copied (see {@linkcode payloadApart}).
+ *
+ * @example
+ * ```ts
+ * import { encodePublish } from "./publish_encoder.ts";
+ * import assert from "node:assert/strict";
+ * const m = { topic: "a", payload: new Uint8Array([1]), qos: 0, retain: false, properties: {},
+ *   origin: "", expiresAt: 0, timestamp: 0 } as const;
+ * const b = encodePublish(m, { qos: 0, retain: false, dup: false, packetId: 0, protocolVersion: 4 });
+ * assert.ok(b[0] === 0x30 && b.length === 6);
+ * ```
+ */
+export function encodePublish(m: Message, f: PublishFields, payloadApart = false): Uint8Array {
+  const l = measure(m, f);
+  const out = new Uint8Array(payloadApart ? l.size - m.payload.length : l.size);
+  write(m, f, l, out, payloadApart);
+  return out;
+}
+
+/**
+ * Writes the whole PUBLISH packet for `m` with `f` into `out`, which must be exactly
+ * {@linkcode publishSize} bytes (a view into a larger buffer: the shard's outbound batches).
+ *
+ * @example
+ * ```ts
+ * import { publishSize, writePublish } from "./publish_encoder.ts";
+ * import assert from "node:assert/strict";
+ * const m = { topic: "a", payload: new Uint8Array([1]), qos: 0, retain: false, properties: {},
+ *   origin: "", expiresAt: 0, timestamp: 0 } as const;
+ * const f = { qos: 0, retain: false, dup: false, packetId: 0, protocolVersion: 4 } as const;
+ * const out = new Uint8Array(publishSize(m, f));
+ * writePublish(m, f, out);
+ * assert.deepEqual([...out], [0x30, 4, 0, 1, 97, 1]);
+ * ```
+ */
+export function writePublish(m: Message, f: PublishFields, out: Uint8Array): void {
+  const l = measure(m, f);
+  if (out.length !== l.size) {
+    throw new RangeError(`PUBLISH of ${l.size} bytes given ${out.length} bytes to write into`);
+  }
+  write(m, f, l, out, false);
+}
+
+function write(
+  m: Message,
+  f: PublishFields,
+  l: typeof layout,
+  out: Uint8Array,
+  payloadApart: boolean,
+): void {
+  const { topic, props, propLen, remaining } = l;
+  // The layout's props are consumed below: a second write of the same pair measures again.
+  layout.m = null;
+  const p = m.properties;
   out[0] = 0x30 | (f.dup && f.qos > 0 ? 0x08 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
   let o = writeVarInt(out, 1, remaining);
   out[o++] = topic.length >> 8;
@@ -112,14 +199,14 @@ export function encodePublish(m: Message, f: PublishFields, payloadApart = false
   if (props) {
     o = writeVarInt(out, o, propLen);
     let i = 0;
-    const nextBytes = () => props![i++] as Uint8Array;
+    const nextBytes = () => props[i++] as Uint8Array;
     if (p.payloadFormatIndicator !== undefined) {
       out[o++] = 0x01;
       out[o++] = p.payloadFormatIndicator ? 1 : 0;
     }
     if (f.expirySeconds) {
       out[o++] = 0x02;
-      new DataView(out.buffer).setUint32(o, f.expirySeconds);
+      new DataView(out.buffer, out.byteOffset).setUint32(o, f.expirySeconds);
       o += 4;
     }
     if (f.topicAlias) {
@@ -144,7 +231,6 @@ export function encodePublish(m: Message, f: PublishFields, payloadApart = false
     if (p.contentType !== undefined) o = writeBinary(out, o, 0x03, nextBytes());
   }
   if (!payloadApart) out.set(m.payload, o);
-  return out;
 }
 
 /** Payloads from this size on are sent apart from their header. */

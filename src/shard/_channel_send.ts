@@ -12,7 +12,10 @@ import {
   encodePublish,
   type Packet,
   payloadApart,
+  type PublishFields,
+  publishSize,
   remainingExpirySeconds,
+  writePublish,
 } from "../mqtt/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Delivery } from "./delivery.ts";
@@ -32,6 +35,8 @@ export interface SenderServices {
 /** Where a channel's bytes go. */
 export interface SenderOutput {
   write(connId: number, bytes: Uint8Array): void;
+  /** Room for `size` bytes after what was written (see ChannelOutput.space). */
+  space?(connId: number, size: number): Uint8Array;
 }
 
 /** See the file header. */
@@ -83,8 +88,7 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
     const alias = v5 && this.clientTopicAliasMax > 0
       ? this.aliases.outbound(m.topic, this.clientTopicAliasMax)
       : null;
-    const apart = payloadApart(m); // a big payload goes behind the header, uncopied
-    const bytes = encodePublish(m, {
+    const f: PublishFields = {
       qos: d.qos,
       retain: d.retain,
       dup,
@@ -94,14 +98,21 @@ export abstract class ChannelSender<S extends SenderServices> extends ChannelSta
       aliasOnly: alias?.aliasOnly ?? false,
       subscriptionIds: d.subscriptionIds,
       expirySeconds: v5 ? remainingExpirySeconds(m, this.svc.clock.now()) : 0,
-    }, apart);
-    const size = bytes.byteLength + (apart ? m.payload.length : 0);
+    };
+    const size = publishSize(m, f);
     const max = this.clientMaxPacketSize;
     if (max > 0 && size > max) return false;
     if (this.isClosed()) return true;
     if (alias) this.aliases.commit(m.topic, alias);
-    this.#out.write(this.connId, bytes);
-    if (apart) this.#out.write(this.connId, m.payload);
+    const apart = payloadApart(m); // a big payload goes behind the header, uncopied
+    const out = this.#out;
+    if (!apart && out.space) {
+      // Encoded in place in the connection's batch: no buffer of its own (_outbound.ts).
+      writePublish(m, f, out.space(this.connId, size));
+    } else {
+      out.write(this.connId, encodePublish(m, f, apart));
+      if (apart) out.write(this.connId, m.payload);
+    }
     this.sendPkt++;
     this.sendOct += size;
     if (d.qos === 0) this.sendQos0++;

@@ -149,6 +149,8 @@ function subscribeFor(svc: ShardServices, s: Session, p: Record<string, unknown>
   };
   const isNew = !s.subscriptions.has(filter);
   svc.broker.subscribe(s, filter, opts);
+  // A persistent session keeps it across a restart, as one its client made (handlers/subscribe.ts).
+  if (s.durable) svc.store?.batch.subscribe(s.durable.sid, filter, opts);
   if (!parseShared(filter) && (opts.retainHandling === 0 || (opts.retainHandling === 1 && isNew))) {
     svc.broker.requestRetained(s.clientId, filter, opts);
   }
@@ -214,8 +216,10 @@ export const clientMethods: Readonly<Record<string, ControlMethod>> = {
     const topics = Array.isArray(params.topics)
       ? params.topics.map(String)
       : [str(params.topic, "topic")];
-    return topics.map((
-      t,
-    ) => (svc.broker.unsubscribe(s, t) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted));
+    return topics.map((t) => {
+      if (!svc.broker.unsubscribe(s, t)) return ReasonCode.NoSubscriptionExisted;
+      if (s.durable) svc.store?.batch.unsubscribe(s.durable.sid, t);
+      return ReasonCode.Success;
+    });
   },
 };

@@ -34,6 +34,8 @@ export interface DurableHost {
   sendPublish(packetId: number, d: Delivery, dup: boolean): boolean;
   sendPubrel(packetId: number): void;
   drop(d: Delivery, reason: DropReason): void;
+  /** A queued row was dropped without being read (its message is not in memory). */
+  dropUnread(reason: DropReason): void;
   /** The window freed (a drop after the commit): try the next. */
   pump(now: number): void;
   now(): number;
@@ -76,6 +78,8 @@ export class DurableQueue {
   relLoaded: boolean;
   readonly #store: ShardStore;
   readonly #maxLen: number;
+  /** mqtt.mqueue_drop_policy: drop_oldest (EMQX's default) or drop_newest. */
+  readonly #dropOldest: boolean;
   readonly #storeQos0: boolean;
   #reading = false;
   /** Online only: the rows right after the cursor, as enqueued (they are on disk too). */
@@ -91,6 +95,7 @@ export class DurableQueue {
       onDisk: number;
       relLoaded: boolean;
       maxLen: number;
+      dropOldest?: boolean;
       storeQos0: boolean;
     },
   ) {
@@ -101,6 +106,7 @@ export class DurableQueue {
     this.onDisk = init.onDisk;
     this.relLoaded = init.relLoaded;
     this.#maxLen = init.maxLen;
+    this.#dropOldest = init.dropOldest ?? false;
     this.#storeQos0 = init.storeQos0;
   }
 
@@ -129,7 +135,7 @@ export class DurableQueue {
       this.#sendAfterCommit(s, entry);
       return;
     }
-    if (this.onDisk >= this.#maxLen) {
+    if (this.onDisk >= this.#maxLen && !this.#dropOldestRow(s)) {
       s.drop(d, "queue_full"); // drop_newest: the disk queue keeps what it has
       return;
     }
@@ -142,6 +148,31 @@ export class DurableQueue {
     this.onDisk++;
     // Rows still queued on disk while online (a read found none yet): read after this commit.
     if (online) this.pump(s);
+  }
+
+  /**
+   * drop_oldest with a full queue: the oldest queued row (right after the cursor) goes, in the
+   * same commit as the new one. From the cache when it is there (its message is reported);
+   * otherwise by a delete of the first queued row after the cursor, unread. False (drop the new
+   * one instead) under drop_newest, with a zero-length queue, or while a read of the rows after
+   * the cursor is out: it could hand over the row being deleted.
+   */
+  #dropOldestRow(s: DurableHost): boolean {
+    if (!this.#dropOldest || this.#maxLen <= 0 || this.onDisk <= 0) return false;
+    if (this.#cached() > 0) {
+      const { seq, d } = this.#cache[this.#cacheHead]!;
+      this.#cache[this.#cacheHead++] = undefined as unknown as { seq: number; d: Delivery };
+      this.cursor = seq;
+      this.onDisk--;
+      this.done(seq);
+      s.drop(d, "queue_full");
+      return true;
+    }
+    if (this.#reading) return false;
+    this.#store.batch.dropOldest(this.sid, this.cursor);
+    this.onDisk--;
+    s.dropUnread("queue_full");
+    return true;
   }
 
   /** PUBACK, PUBCOMP, a failed PUBREC or a drop of an inflight entry: its row goes. */

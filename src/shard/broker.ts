@@ -86,6 +86,9 @@ interface RetainedQuery {
   remaining: number;
 }
 
+/** The subscription identifiers of a subscription without one. */
+const NO_IDS: readonly number[] = Object.freeze([]);
+
 /** Disc retained messages delivered between two looks at the subscriber's backlog. */
 const RETAINED_CHUNK = 100;
 
@@ -605,12 +608,14 @@ export class Broker {
     // The subscription may be gone or replaced by the time the answer arrives.
     if (!session || session.subscriptions.get(filter) !== opts) return false;
     const now = this.#port.clock.now();
+    // One list for the whole page: deliveries never change it.
+    const subscriptionIds = opts.subscriptionId > 0 ? [opts.subscriptionId] : NO_IDS;
     for (const message of found) {
       session.deliver({
         message,
         qos: this.#grantedQos(opts.qos, message.qos),
         retain: true, // [MQTT-3.3.1-8]
-        subscriptionIds: opts.subscriptionId > 0 ? [opts.subscriptionId] : [],
+        subscriptionIds,
       }, now);
     }
     return true;

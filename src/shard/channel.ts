@@ -37,6 +37,11 @@ export type { AuthExchange, ChannelStateName, Established } from "./_channel_sta
 /** What a Channel's output needs from its shard: bytes and the connection's socket. */
 export interface ChannelOutput {
   write(connId: number, bytes: Uint8Array): void;
+  /**
+   * Optional: `size` bytes queued after what was written so far, for the caller to fill before
+   * it yields (a PUBLISH encoded in place, without a buffer of its own).
+   */
+  space?(connId: number, size: number): Uint8Array;
   /** Writes what is pending, then closes the socket. */
   close(connId: number): void;
   /** Stops (true) or resumes (false) reading this connection's socket. */

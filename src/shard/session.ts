@@ -45,6 +45,8 @@ export class Session {
   /** When the last connection ended, for expiry; 0 while connected. */
   disconnectedAt = 0;
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
+  /** A durable queue dropped a row it never read (drop_oldest on disk): counted only. */
+  onDropUnread: ((reason: DropReason) => void) | null = null;
   /**
    * Deliveries to this session dropped, by reason (EMQX's per-client `mqueue_dropped` and
    * `send_msg.dropped.*`): plain numbers, kept for the session's life.
@@ -362,6 +364,10 @@ export class Session {
       sendPublish: (id, d, dup) => this.#output?.sendPublish(id, d, dup) ?? false,
       sendPubrel: (id) => this.#output?.sendPubrel(id),
       drop: (d, reason) => this.#drop(d, reason),
+      dropUnread: (reason) => {
+        if (reason === "queue_full") this.droppedQueueFull++;
+        this.onDropUnread?.(reason);
+      },
       pump: (now) => this.#pump(now),
       now: () => Date.now(),
     };

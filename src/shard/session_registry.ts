@@ -47,6 +47,11 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     this.#metrics.add(DROP_METRIC[reason]);
     this.#broker.dropped(d.message, reason);
   };
+  /** A row dropped from a disk queue unread: its message is not known, so no hook runs. */
+  readonly #countDropUnread = (reason: DropReason): void => {
+    this.#metrics.add("delivery.dropped");
+    this.#metrics.add(DROP_METRIC[reason]);
+  };
   readonly #sessions = new Map<string, Session>();
   readonly #live = new Map<string, C>();
   readonly #wills = new Map<string, PendingWill>();
@@ -117,6 +122,8 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       if (session) this.#end(session);
       session = new Session(clientId, this.#config.mqtt, expiryMs, this.#clock.now());
       session.onDrop = this.#countDrop;
+      session.onDropUnread = this.#countDropUnread;
+      session.onDropUnread = this.#countDropUnread;
       if (this.#store && expiryMs > 0) {
         // A persistent session in durable mode: its rows live in the store from now on.
         const sid = this.#store.newKey(partitionOf(clientId));
@@ -177,6 +184,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     const expiryMs = row.expiryMs < 0 ? Infinity : row.expiryMs;
     const session = new Session(row.clientId, this.#config.mqtt, expiryMs, row.createdAt);
     session.onDrop = this.#countDrop;
+    session.onDropUnread = this.#countDropUnread;
     session.disconnectedAt = row.connected || row.disconnectedAt === 0 ? now : row.disconnectedAt;
     const d = this.#durableQueue(
       row.sid,
@@ -206,6 +214,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       onDisk,
       relLoaded: fresh,
       maxLen: mqtt.maxMqueueLen,
+      dropOldest: mqtt.mqueueDropPolicy === "drop_oldest",
       storeQos0: mqtt.mqueueStoreQos0,
     });
   }

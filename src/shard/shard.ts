@@ -211,6 +211,10 @@ export class Shard implements ChannelOutput {
     this.#outbound.add(connId, bytes);
   }
 
+  space(connId: number, size: number): Uint8Array {
+    return this.#outbound.space(connId, size);
+  }
+
   close(connId: number): void {
     this.#outbound.flushConnection(connId); // what was written goes out before the close
     const h = new Uint8Array(4);

@@ -36,6 +36,8 @@ const SQL = {
   outSent: "UPDATE outgoing SET phase = 1, packet_id = ? WHERE sid = ? AND seq = ?",
   outPubrel: "UPDATE outgoing SET phase = 2, msg_id = NULL, body = NULL WHERE sid = ? AND seq = ?",
   outDelete: "DELETE FROM outgoing WHERE sid = ? AND seq = ?",
+  outDropOldest: `DELETE FROM outgoing WHERE sid = ? AND seq = (SELECT seq FROM outgoing
+      WHERE sid = ? AND seq > ? AND phase = 0 ORDER BY seq LIMIT 1)`,
   rel: "INSERT OR REPLACE INTO awaiting_rel (sid, packet_id, received_at) VALUES (?, ?, ?)",
   relDelete: "DELETE FROM awaiting_rel WHERE sid = ? AND packet_id = ?",
   retainedHas: "SELECT 1 AS x FROM retained WHERE topic = ?",
@@ -155,6 +157,9 @@ export class Writer {
           break;
         case "out_delete":
           s.outDelete!.run(o.sid, o.seq);
+          break;
+        case "out_drop_oldest":
+          s.outDropOldest!.run(o.sid, o.sid, o.after);
           break;
         case "rel":
           s.rel!.run(o.sid, o.packetId, o.at);

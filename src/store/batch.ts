@@ -133,6 +133,15 @@ export class StoreBatch {
     this.#ops.push({ op: "out_delete", sid, seq });
   }
 
+  /**
+   * The session's queue is full under drop_oldest: its oldest queued row after `after` (the
+   * queue's cursor) goes. Not a releasing op: on a full store it is refused with the enqueue that
+   * replaces it.
+   */
+  dropOldest(sid: number, after: number): void {
+    this.#ops.push({ op: "out_drop_oldest", sid, after });
+  }
+
   /** Incoming QoS 2 stored, PUBREC about to go [MQTT-4.3.3-8]. */
   awaitRel(sid: number, packetId: number, at: number): void {
     this.#ops.push({ op: "rel", sid, packetId, at });

@@ -134,6 +134,8 @@ export type StoreOp =
   }
   | { readonly op: "out_pubrel"; readonly sid: number; readonly seq: number }
   | { readonly op: "out_delete"; readonly sid: number; readonly seq: number }
+  /** The oldest queued (phase 0) row after `after`: mqueue_drop_policy drop_oldest. */
+  | { readonly op: "out_drop_oldest"; readonly sid: number; readonly after: number }
   | { readonly op: "rel"; readonly sid: number; readonly packetId: number; readonly at: number }
   | { readonly op: "rel_delete"; readonly sid: number; readonly packetId: number }
   | {
