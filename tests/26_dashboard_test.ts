@@ -15,7 +15,13 @@
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { hasChromium, openBrowser, waitForText } from "./_helpers/dashboard_browser.ts";
+import {
+  clickSettled,
+  confirmClick,
+  hasChromium,
+  openBrowser,
+  waitForText,
+} from "./_helpers/dashboard_browser.ts";
 import { withApiBroker } from "./_helpers/api.ts";
 import { connect, destroy, publish, subscribe, waitClosed } from "./_helpers/clients.ts";
 
@@ -194,7 +200,7 @@ Deno.test({
         );
 
         // Find the client by a part of its id, open it, see its subscription, kick it.
-        await page.click("#nav-clients");
+        await clickSettled(page, "#nav-clients");
         await page.waitForSelector("#client-search", { timeout: 20_000 });
         await page.type("#client-search", clientId.slice(2));
         await page.keyboard.press("Enter");
@@ -203,20 +209,18 @@ Deno.test({
         await page.$eval(".client-link", (a) => (a as unknown as { click(): void }).click());
         await waitForText(page, "#client-subscriptions", (t) => t.includes(`${clientId}/t`));
         const kick = "main .toolbar button.danger";
-        await page.click(kick);
-        await waitForText(page, kick, (t) => t === "Confirm kick");
-        await page.click(kick);
+        await confirmClick(page, kick, "Confirm kick");
         await waitClosed(client, 10_000);
         await page.waitForSelector("#client-search", { timeout: 20_000 });
         const gone = await api.get(`/clients/${encodeURIComponent(clientId)}`);
         assertEquals(gone.status, 404, "the client is gone");
 
         // API keys: create (the secret shown once and working), disable, delete.
-        await page.click("#nav-api-key");
+        await clickSettled(page, "#nav-api-key");
         await page.waitForSelector("#api-key-form", { timeout: 20_000 });
         await page.type("#api-key-form input[name=name]", "dash26-key");
         await page.type("#api-key-form input[name=desc]", "from the page");
-        await page.click("#api-key-form button[type=submit]");
+        await clickSettled(page, "#api-key-form button[type=submit]");
         const key = await waitForText(page, "#new-api-key", (t) => t !== "");
         const secret = await waitForText(page, "#new-api-secret", (t) => t !== "");
         const asKey = { as: { key, secret } };
@@ -224,7 +228,7 @@ Deno.test({
         const keys = (await api.get("/api_key")).json as { name: string; api_key: string }[];
         assertEquals(JSON.stringify(keys).includes(secret), false, "the list never has it");
         await waitForText(page, ".list[aria-busy=false] tbody", (t) => t.includes("dash26-key"));
-        await page.click(".key-enable");
+        await clickSettled(page, ".key-enable");
         await waitForPredicate(async () => (await api.get("/clients", asKey)).status === 401);
         // The page reloads its list after the change: wait for that before arming Delete.
         await waitForPredicate(() =>
@@ -234,33 +238,29 @@ Deno.test({
           ).catch(() => false)
         );
         const del = "#main tbody button.danger";
-        await page.click(del);
-        await waitForText(page, del, (t) => t === "Confirm delete");
-        await page.click(del);
+        await confirmClick(page, del, "Confirm delete");
         await waitForText(page, ".list[aria-busy=false]", (t) => t.includes("No API keys."));
         assertEquals((await api.get("/api_key/dash26-key")).status, 404, "deleted");
 
         // Users: add one, change its password, delete it.
-        await page.click("#nav-users");
+        await clickSettled(page, "#nav-users");
         await page.waitForSelector("#admin-form", { timeout: 20_000 });
         await page.type("#admin-form input[name=username]", "dash26user");
         await page.type("#admin-form input[name=password]", "Dash26-first");
-        await page.click("#admin-form button[type=submit]");
+        await clickSettled(page, "#admin-form button[type=submit]");
         await waitForText(page, ".list[aria-busy=false] tbody", (t) => t.includes("dash26user"));
         assertEquals(await api.login("dash26user", "Dash26-first") !== "", true, "can log in");
         await page.select("#pwd-user", "dash26user");
         await page.type("#admin-pwd-form input[name=admin_old_pwd]", "Dash26-first");
         await page.type("#admin-pwd-form input[name=admin_new_pwd]", "Dash26-second");
-        await page.click("#admin-pwd-form button[type=submit]");
+        await clickSettled(page, "#admin-pwd-form button[type=submit]");
         await waitForText(page, "#admin-pwd-done", (t) => t.includes("dash26user"));
         const old = await api.post("/login", { username: "dash26user", password: "Dash26-first" }, {
           as: null,
         });
         assertEquals(old.status, 401, "the old password is refused");
         await api.login("dash26user", "Dash26-second");
-        await page.click(del);
-        await waitForText(page, del, (t) => t === "Confirm delete");
-        await page.click(del);
+        await confirmClick(page, del, "Confirm delete");
         await waitForText(page, ".list[aria-busy=false] tbody", (t) => !t.includes("dash26user"));
         const removed = await api.post("/login", {
           username: "dash26user",

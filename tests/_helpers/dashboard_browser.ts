@@ -82,3 +82,37 @@ export async function waitForText(
   }
   throw new Error(`${selector}: text still ${JSON.stringify(last)} after ${timeoutMs} ms`);
 }
+
+/**
+ * Clicks `selector` once it is on the page and clickable. A list that reloads replaces its rows
+ * (and their buttons) under the pointer, and puppeteer then says the node "is either not
+ * clickable or not an Element": the click is tried again on the new node (bounded).
+ */
+export async function clickSettled(page: Page, selector: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await page.click(selector);
+      return;
+    } catch (err) {
+      const replaced = /not clickable|No element found|detached/i.test(String(err));
+      if (!replaced || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * The two-click danger buttons (arm, then confirm): clicks until the button arms (`armed` text),
+ * then once more. A reload between the two clicks puts back an unarmed button: armed again.
+ */
+export async function confirmClick(page: Page, selector: string, armed: string): Promise<void> {
+  await clickSettled(page, selector);
+  await waitForText(page, selector, (t) => t === armed);
+  await clickSettled(page, selector);
+  // Still armed a moment after the confirm: the list re-rendered between the two clicks and this
+  // click armed its new button. Confirm that one.
+  await new Promise((r) => setTimeout(r, 300));
+  const now = await page.$eval(selector, (e) => e.textContent ?? "").catch(() => "");
+  if (now === armed) await clickSettled(page, selector);
+}
