@@ -91,6 +91,14 @@ export class LeReader {
     this.pos += 8;
     return v;
   }
+  /** Skips a string (u16 length + UTF-8) without decoding it. */
+  skipStr(): void {
+    this.#need(2);
+    const len = readU16LE(this.#b, this.pos);
+    this.pos += 2;
+    this.#need(len);
+    this.pos += len;
+  }
   str(): string {
     this.#need(2);
     const len = readU16LE(this.#b, this.pos);

@@ -158,7 +158,9 @@ function encode(m: Message, withPayload: boolean): Uint8Array {
 
 /**
  * Decodes what {@linkcode encodeMessage} wrote. Payload and correlation data are views into `b`
- * (no copy). Throws SyntaxError on an unknown version or a truncated record.
+ * (no copy). Throws SyntaxError on an unknown version or a truncated record. `knownTopic`: the
+ * topic as the caller already has it (a retained row's topic column, written with these bytes),
+ * used instead of decoding the topic again; it must be the encoded message's topic.
  *
  * @example
  * ```ts
@@ -171,7 +173,7 @@ function encode(m: Message, withPayload: boolean): Uint8Array {
  * assert.ok(decodeMessage(b).topic === "温度/1");
  * ```
  */
-export function decodeMessage(b: Uint8Array): Message {
+export function decodeMessage(b: Uint8Array, knownTopic?: string): Message {
   const r = new LeReader(b);
   const version = r.u8();
   if (version !== MESSAGE_FORMAT_VERSION) {
@@ -184,7 +186,12 @@ export function decodeMessage(b: Uint8Array): Message {
   const expiresAt = r.f64();
   const timestamp = r.f64();
   const topicAt = r.pos + 2;
-  const topic = r.str();
+  let topic: string;
+  if (knownTopic === undefined) topic = r.str();
+  else {
+    r.skipStr();
+    topic = knownTopic;
+  }
   const topicBytes = b.subarray(topicAt, r.pos);
   const origin = r.str();
   const props: {

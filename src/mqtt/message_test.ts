@@ -199,3 +199,21 @@ Deno.test("fromPublishPacket() after the wire keeps user properties in wire orde
   const m = fromPublishPacket(r.packet, "c", 0);
   assert.deepEqual(m.properties.userProperties, [["b", "1"], ["a", "2"], ["b", "3"]]);
 });
+
+Deno.test("decodeMessage() with the topic known skips decoding it and keeps its bytes", () => {
+  const m: Message = {
+    topic: "ä/b",
+    payload: new Uint8Array([7]),
+    qos: 1,
+    retain: true,
+    properties: { contentType: "t" },
+    origin: "o",
+    expiresAt: 0,
+    timestamp: 5,
+  };
+  const b = encodeMessage(m);
+  const known = decodeMessage(b, "ä/b");
+  assert.deepEqual(plain(known), plain(decodeMessage(b)));
+  assert.equal(known.topicBytesOf, "ä/b");
+  assert.deepEqual([...known.topicBytes!], [...new TextEncoder().encode("ä/b")]);
+});

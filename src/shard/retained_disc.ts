@@ -100,7 +100,9 @@ export class DiscRetained {
       new Promise((resolve) =>
         this.#pass.read({ kind: "retained", filter, cursor, limit: RETAINED_PAGE }, (page) => {
           if (page instanceof StoreError) return resolve(page);
-          resolve({ messages: page.rows.map((row) => decodeMessage(row.body)), next: page.next });
+          // The row's topic is the stored message's (one write): not decoded a second time.
+          const messages = page.rows.map((row) => decodeMessage(row.body, row.topic));
+          resolve({ messages, next: page.next });
         })
       );
     const step = (page: Page) => {
