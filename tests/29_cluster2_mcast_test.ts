@@ -12,15 +12,13 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import dgram from "node:dgram";
 import type { MqttClient } from "mqtt";
-import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
+import { closeAll, runTag } from "./_helpers/clients.ts";
 import {
-  awaitRoute,
   type ClusterNode,
+  crossNodeDelivery,
   freePorts,
   startNode,
-  takeReal,
   waitLog,
-  waitUp,
 } from "./_helpers/cluster.ts";
 
 /** A free UDP port on 127.0.0.1 (bound then released). */
@@ -75,16 +73,9 @@ Deno.test(
       nodes.push(b);
 
       await t.step("the nodes find each other by their announcements and link", async () => {
-        await waitUp(a, [b.name]);
-        await waitUp(b, [a.name]);
-        const pub = await connect(a.url, { protocolVersion: 5, clientId: `p29m${tag}` });
-        clients.push(pub);
-        const sub = await connect(b.url, { protocolVersion: 5, clientId: `s29m${tag}` });
-        clients.push(sub);
-        await subscribe(sub, `m29/${tag}`, { qos: 1 });
-        await awaitRoute(pub, sub, `m29/${tag}`);
-        await publish(pub, `m29/${tag}`, "over-mcast", { qos: 1 });
-        assert.deepEqual((await takeReal(sub, 1, 5_000)).map((m) => m.payload), ["over-mcast"]);
+        const ids = { pub: `p29m${tag}`, sub: `s29m${tag}` };
+        const got = await crossNodeDelivery(a, b, `m29/${tag}`, "over-mcast", ids, clients);
+        assert.deepEqual(got, ["over-mcast"]);
       });
 
       await t.step(

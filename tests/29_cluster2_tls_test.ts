@@ -8,16 +8,14 @@
 
 import assert from "node:assert/strict";
 import type { MqttClient } from "mqtt";
-import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
+import { closeAll, runTag } from "./_helpers/clients.ts";
 import { makeCerts, makeNodeCert, type TestCerts } from "./_helpers/certs.ts";
 import {
-  awaitRoute,
   type ClusterNode,
+  crossNodeDelivery,
   freePorts,
   startNode,
-  takeReal,
   waitLog,
-  waitUp,
 } from "./_helpers/cluster.ts";
 
 Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
@@ -55,16 +53,9 @@ Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
     nodes.push(b);
 
     await t.step("two TLS nodes link and carry a publish", async () => {
-      await waitUp(a, [b.name]);
-      await waitUp(b, [a.name]);
-      const pub = await connect(b.url, { protocolVersion: 5, clientId: `p29t${tag}` });
-      clients.push(pub);
-      const sub = await connect(a.url, { protocolVersion: 5, clientId: `s29t${tag}` });
-      clients.push(sub);
-      await subscribe(sub, `t29tls/${tag}`, { qos: 1 });
-      await awaitRoute(pub, sub, `t29tls/${tag}`);
-      await publish(pub, `t29tls/${tag}`, "over-tls", { qos: 1 });
-      assert.deepEqual((await takeReal(sub, 1, 5_000)).map((m) => m.payload), ["over-tls"]);
+      const ids = { pub: `p29t${tag}`, sub: `s29t${tag}` };
+      const got = await crossNodeDelivery(b, a, `t29tls/${tag}`, "over-tls", ids, clients);
+      assert.deepEqual(got, ["over-tls"]);
     });
 
     await t.step("a node without TLS is refused by the handshake", async () => {

@@ -7,7 +7,7 @@
 
 import type { MqttClient } from "mqtt";
 import { type BrokerHandle, startBroker } from "./broker.ts";
-import { publish, type Received, takeMatching } from "./clients.ts";
+import { connect, publish, type Received, subscribe, takeMatching } from "./clients.ts";
 
 /** A started node: its broker handle, node name and cluster port. */
 export interface ClusterNode {
@@ -141,4 +141,30 @@ export async function takeReal(
     out.push(await takeMatching(client, (m) => m.payload !== "probe", left));
   }
   return out;
+}
+
+/**
+ * Waits until `from` and `to` are linked both ways, then connects a publisher to `from` and a
+ * subscriber to `to` (pushed on `clients` for the caller to close), subscribes the latter to
+ * `topic`, waits for the route, publishes `payload` at QoS 1 and returns the payloads of the
+ * first real message the subscriber gets.
+ */
+export async function crossNodeDelivery(
+  from: ClusterNode,
+  to: ClusterNode,
+  topic: string,
+  payload: string,
+  ids: { readonly pub: string; readonly sub: string },
+  clients: MqttClient[],
+): Promise<string[]> {
+  await waitUp(from, [to.name]);
+  await waitUp(to, [from.name]);
+  const pub = await connect(from.url, { protocolVersion: 5, clientId: ids.pub });
+  clients.push(pub);
+  const sub = await connect(to.url, { protocolVersion: 5, clientId: ids.sub });
+  clients.push(sub);
+  await subscribe(sub, topic, { qos: 1 });
+  await awaitRoute(pub, sub, topic);
+  await publish(pub, topic, payload, { qos: 1 });
+  return (await takeReal(sub, 1, 5_000)).map((m) => m.payload);
 }
