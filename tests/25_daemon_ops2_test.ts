@@ -35,7 +35,7 @@ Deno.test("start --daemon: the store worker's lines are in log.file", async () =
     assert.equal(started.code, 0, started.stderr);
     pid = Number((await culex(dataDir, ["pid"])).stdout.trim());
     const stopped = await culex(dataDir, ["stop"]);
-    assert.deepEqual([stopped.code, stopped.stdout], [0, "ok\n"]);
+    assert.deepEqual([stopped.code, stopped.stdout], [0, "ok\n"], stopped.stderr);
     for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     const text = Deno.readTextFileSync(logPath);
     // The store worker's own line (its isolate), and the supervisor's about the same event.

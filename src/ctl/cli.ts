@@ -86,7 +86,9 @@ async function stopNode(dataDir: string): Promise<number> {
     console.error(answer.text);
     return answer.code;
   }
-  // The node closes its socket last: once ping fails, it has finished stopping.
+  // The node closes its socket last: once ping finds no node, it has finished stopping. A ping
+  // that meets the node half-way through closing (the connection reset, or closed before the
+  // answer) says nothing yet: ask again.
   const deadline = Date.now() + WAIT_MS;
   while (Date.now() < deadline) {
     try {
@@ -96,7 +98,6 @@ async function stopNode(dataDir: string): Promise<number> {
         console.log("ok");
         return 0;
       }
-      throw e;
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

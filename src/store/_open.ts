@@ -96,9 +96,18 @@ function openChecked(path: string, opts: OpenOptions) {
   const size = fileSize(path);
   const db = new DatabaseSync(path, { timeout: 5000 });
   try {
-    const appId = pragmaInt(db, "application_id");
-    const from = pragmaInt(db, "user_version");
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.n as number;
+    // One read transaction, so that the three come from one snapshot: read one by one, another
+    // connection's first migration could commit in between (application_id still 0 but tables
+    // there), and a new file read as a foreign one (open_test.ts, several isolates at once).
+    db.exec("BEGIN");
+    let appId: number, from: number, tables: number;
+    try {
+      appId = pragmaInt(db, "application_id");
+      from = pragmaInt(db, "user_version");
+      tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.n as number;
+    } finally {
+      db.exec("COMMIT");
+    }
     const migrations = opts.migrations ?? MIGRATIONS;
     const latest = migrations[migrations.length - 1]!.version;
     if (appId !== APPLICATION_ID && (appId !== 0 || tables > 0)) {
