@@ -44,6 +44,8 @@ export interface LinkEvents {
 type LinkState = "hello" | "auth" | "up" | "closed";
 
 /** A gracefully closed socket is destroyed after this long at the latest. */
+/** Reason prefix of a link the peer refused (its Refuse frame); never answered with one. */
+const REFUSED_BY = "refused by the peer";
 const GRACE_MS = 1_000;
 
 /** Parts this large are written to the socket as they are; smaller ones are gathered. */
@@ -155,6 +157,11 @@ export class PeerLink {
    */
   close(reason: string, refused = false, graceful = false): void {
     if (this.#state === "closed") return;
+    // A refusal during the handshake tells the peer why (it may not have checked yet).
+    if (refused && this.#state !== "up" && !reason.startsWith(REFUSED_BY)) {
+      this.#sendFields(Frame.Refuse, new FieldWriter().str(reason));
+      graceful = true;
+    }
     if (graceful) this.#flush();
     this.#state = "closed";
     clearInterval(this.#timer);
@@ -196,6 +203,7 @@ export class PeerLink {
 
   #handshake(type: number, payload: Uint8Array): void {
     const r = new FieldReader(payload);
+    if (type === Frame.Refuse) return this.close(`${REFUSED_BY}: ${r.str()}`, true);
     if (this.#state === "hello" && type === Frame.Hello) {
       const proto = r.u8();
       const cluster = r.str();

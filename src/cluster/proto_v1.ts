@@ -22,6 +22,12 @@ export const Frame = {
   Auth: 2,
   /** Nothing: "I am alive". Any frame counts as alive. */
   Heartbeat: 3,
+  /**
+   * reason str: the sender refuses the link during the handshake (wrong cookie, other cluster)
+   * and closes it. Both sides checking at once, the faster one closed before the other could
+   * tell why; with this frame both log the reason.
+   */
+  Refuse: 4,
   /** Nothing: forget every route and shared member of the sender; a full set follows. */
   RoutesReset: 10,
   /** Nothing: the full set that followed RoutesReset is complete. */
