@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { fdRoom, freePort, onPath, startBroker } from "./brokers.ts";
 import type { FloodSpec } from "./lg_flood.ts";
+import { FANIN_QOS0 } from "./scenarios.ts";
 import type { IdleSpec } from "./lg_modes.ts";
 import { type LoadProc, prepareRuntime, startAll } from "./lg_proc.ts";
 
@@ -73,15 +74,7 @@ async function fanIn(tag: string): Promise<number> {
     durationMs: DURATION_MS,
     idPrefix: tag,
     maxMessages: 0,
-    pubs: 50,
-    subs: 1,
-    qos: 0,
-    topic: "bench/fanin",
-    sameTopic: false,
-    filter: "bench/#",
-    payload: 64,
-    window: 32,
-    lag: 5000,
+    ...FANIN_QOS0, // the `fanin-qos0` of `deno task bench`
   };
   const [proc] = await startAll(rt, [spec]);
   const r = await proc!.expect("done", DURATION_MS + 60_000);

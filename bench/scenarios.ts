@@ -260,7 +260,7 @@ const retained: Scenario = {
 
 /** The fan-in shapes: 50 publishers of 64 B under bench/fanin/ into one bench/# subscriber. */
 type FloodShape = Parameters<typeof flood>[2];
-const FANIN_QOS0: FloodShape = {
+export const FANIN_QOS0: FloodShape = {
   pubs: 50,
   subs: 1,
   qos: 0,

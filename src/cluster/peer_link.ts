@@ -43,9 +43,9 @@ export interface LinkEvents {
 
 type LinkState = "hello" | "auth" | "up" | "closed";
 
-/** A gracefully closed socket is destroyed after this long at the latest. */
 /** Reason prefix of a link the peer refused (its Refuse frame); never answered with one. */
 const REFUSED_BY = "refused by the peer";
+/** A gracefully closed socket is destroyed after this long at the latest. */
 const GRACE_MS = 1_000;
 
 /** Parts this large are written to the socket as they are; smaller ones are gathered. */

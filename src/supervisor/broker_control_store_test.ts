@@ -12,7 +12,8 @@ import { cleanup, msg, options, tempDir } from "../store/_test_util.ts";
 import { BrokerControl } from "./broker_control.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
 
-Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired ones deleted", async () => {
+/** A store in a temp dir with its worker host, and `connect` for a new port (kept in `ports`). */
+function openStore() {
   const dir = tempDir();
   const store = Store.open(options(dir));
   const host = new StoreHost(store);
@@ -24,6 +25,11 @@ Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired o
     ports.push(c);
     return c;
   };
+  return { dir, store, host, ports, connect };
+}
+
+Deno.test("BrokerControl: bans are kept in the store, loaded at start, expired ones deleted", async () => {
+  const { dir, store, host, ports, connect } = openStore();
   const spread: string[] = [];
   const rpc = {
     gather: (method: string, params: { entry?: { who: string }; who?: string }) => {
@@ -114,17 +120,7 @@ Deno.test("BrokerControl with retained on disc: count, listing pages, one messag
 });
 
 Deno.test("BrokerControl: built-in users and ACL rules are kept in the store and handed to the shards at start", async () => {
-  const dir = tempDir();
-  const store = Store.open(options(dir));
-  const host = new StoreHost(store);
-  const ports: StoreClient[] = [];
-  const connect = () => {
-    const ch = new MessageChannel();
-    host.attach(ch.port1);
-    const c = new StoreClient(ch.port2);
-    ports.push(c);
-    return c;
-  };
+  const { dir, store, host, ports, connect } = openStore();
   const spread: string[] = [];
   const rpc = {
     gather: (method: string, params: Record<string, unknown>) => {
