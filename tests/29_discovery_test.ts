@@ -7,15 +7,8 @@
 
 import type { MqttClient } from "mqtt";
 import { assertEquals } from "./_helpers/assert.ts";
-import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
-import {
-  awaitRoute,
-  type ClusterNode,
-  freePorts,
-  startNode,
-  takeReal,
-  waitUp,
-} from "./_helpers/cluster.ts";
+import { closeAll, runTag } from "./_helpers/clients.ts";
+import { type ClusterNode, crossNodeDelivery, freePorts, startNode } from "./_helpers/cluster.ts";
 
 /** A child process the test started, stopped at the end. */
 async function stopChild(child: Deno.ChildProcess): Promise<void> {
@@ -58,18 +51,13 @@ async function startDnsmasq(
   throw new Error("dnsmasq did not answer");
 }
 
-/** Publish on `from`, receive on `to`: the link carries routes and messages. */
+/** Both nodes linked; a publish on `from` is received on `to`: the link carries routes and messages. */
 async function messageCrosses(from: ClusterNode, to: ClusterNode, tag: string): Promise<void> {
   const clients: MqttClient[] = [];
   try {
-    const sub = await connect(to.url, { protocolVersion: 5, clientId: `s29d${tag}` });
-    clients.push(sub);
-    const pub = await connect(from.url, { protocolVersion: 5, clientId: `p29d${tag}` });
-    clients.push(pub);
-    await subscribe(sub, `d29/${tag}/#`, { qos: 1 });
-    await awaitRoute(pub, sub, `d29/${tag}/x`);
-    await publish(pub, `d29/${tag}/x`, "found", { qos: 1 });
-    assertEquals((await takeReal(sub, 1, 5_000)).map((m) => m.payload), ["found"], "crossed");
+    const ids = { pub: `p29d${tag}`, sub: `s29d${tag}` };
+    const got = await crossNodeDelivery(from, to, `d29/${tag}/x`, "found", ids, clients);
+    assertEquals(got, ["found"], "crossed");
   } finally {
     await closeAll(clients);
   }
@@ -122,8 +110,6 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         shards: 1,
       });
       nodes.push(b);
-      await waitUp(a, [b.name]);
-      await waitUp(b, [a.name]);
       await messageCrosses(a, b, `${tag}a`);
     });
 
@@ -138,8 +124,6 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
       nodes.push(c);
       const d = await startNode({ short: "d", clusterPort: p2, strategy: "dns", sets, shards: 1 });
       nodes.push(d);
-      await waitUp(c, [d.name]);
-      await waitUp(d, [c.name]);
       await messageCrosses(d, c, `${tag}s`);
     });
   } finally {
@@ -193,8 +177,6 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
     nodes.push(a);
     const b = await startNode({ short: "b", clusterPort: pb, strategy: "etcd", sets, shards: 1 });
     nodes.push(b);
-    await waitUp(a, [b.name]);
-    await waitUp(b, [a.name]);
     await messageCrosses(a, b, tag);
     // Each node's key is in etcd under the prefix, with its cluster address.
     const key = btoa("culextest/culex/nodes/");
@@ -259,8 +241,6 @@ Deno.test(
         shards: 1,
       });
       nodes.push(b);
-      await waitUp(a, [b.name]);
-      await waitUp(b, [a.name]);
       await messageCrosses(b, a, tag);
       assertEquals(asked[0], "/api/v1/namespaces/mqtt/endpoints/culex", "the Endpoints API path");
     } finally {
