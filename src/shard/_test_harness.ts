@@ -29,6 +29,13 @@ export interface TestConn {
   send(packet: Packet): void;
 }
 
+/** How a TestShard is one of several: its index, their number, and where its records go. */
+export interface TestPeers {
+  readonly index: number;
+  readonly count: number;
+  send(shard: number, kind: number, payload: Uint8Array | readonly Uint8Array[]): void;
+}
+
 /** A shard's parts on a manual clock. */
 export class TestShard implements ChannelOutput {
   readonly clock: ManualClock;
@@ -36,17 +43,21 @@ export class TestShard implements ChannelOutput {
   readonly #conns = new Map<number, TestConn & { parser: ReturnType<typeof mqttPacket.parser> }>();
   #nextId = 1;
 
-  constructor(sets: string[] = [], start = 1_700_000_000_000) {
+  /**
+   * `peers` makes this shard one of `count`: records for other shards go to `send`, and a test
+   * hands them over with `applyPeer` (TestShards below does both).
+   */
+  constructor(sets: string[] = [], start = 1_700_000_000_000, peers?: TestPeers) {
     const config: Config = loadConfig({ sets, env: {} });
     this.clock = new ManualClock(start);
     this.svc = composeServices({
-      index: 0,
-      count: 1,
+      index: peers?.index ?? 0,
+      count: peers?.count ?? 1,
       config,
-      counts: createCounts(1),
+      counts: createCounts(peers?.count ?? 1),
       clock: this.clock,
       wake: () => {},
-      sendToShard: () => {},
+      sendToShard: (shard, kind, payload) => peers?.send(shard, kind, payload),
       flushPeers: () => {},
       whenPeersCommitted: () => null,
       reportBan: () => {},
@@ -128,4 +139,69 @@ export function connectOf(
     clientId,
     ...extra,
   } as Packet;
+}
+
+/** A record between two TestShards, queued until the test hands it over. */
+interface PeerRecord {
+  readonly kind: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Several TestShards joined by FIFO queues instead of rings, so a test chooses when each
+ * shard reads its peers' records: the interleavings a loaded machine produces, on purpose.
+ */
+export class TestShards {
+  readonly shards: TestShard[];
+  /** Keyed `from>to`. */
+  readonly #queues = new Map<string, PeerRecord[]>();
+
+  constructor(count: number, sets: string[] = []) {
+    this.shards = Array.from({ length: count }, (_, index) =>
+      new TestShard(sets, undefined, {
+        index,
+        count,
+        send: (to, kind, payload) => {
+          const bytes = payload instanceof Uint8Array ? payload.slice() : concat(payload);
+          this.#queue(index, to).push({ kind, payload: bytes });
+        },
+      }));
+  }
+
+  /** Records queued from one shard to another. */
+  pending(from: number, to: number): number {
+    return this.#queue(from, to).length;
+  }
+
+  /**
+   * One pass of shard `to` over its peers, as Shard.#run does: every queued record from every
+   * peer, then the retained queries read in the pass.
+   */
+  drainPeers(to: number): void {
+    const broker = this.shards[to]?.svc.broker;
+    if (!broker) throw new RangeError(`no shard ${to}`);
+    for (let from = 0; from < this.shards.length; from++) {
+      const queue = this.#queue(from, to);
+      this.#queues.delete(`${from}>${to}`);
+      for (const r of queue) broker.applyPeerRecord(from, r.kind, r.payload);
+    }
+    broker.answerQueries();
+  }
+
+  #queue(from: number, to: number): PeerRecord[] {
+    const key = `${from}>${to}`;
+    let q = this.#queues.get(key);
+    if (!q) this.#queues.set(key, q = []);
+    return q;
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }

@@ -20,6 +20,7 @@ import {
   encodeMessage,
   encodeMessageParts,
   hasWildcard,
+  matches,
   type Message,
   parseShared,
   ReasonCode,
@@ -79,11 +80,19 @@ export interface BrokerOptions {
   readonly nodes: NodeRouting;
 }
 
+/** A new subscription's retained lookup, from the SUBSCRIBE until its last answer or page. */
 interface RetainedQuery {
   readonly clientId: string;
   readonly filter: string;
   readonly opts: SubOptions;
   remaining: number;
+  /**
+   * Topics of retained publishes this shard dispatched while the lookup was open. The owner
+   * answers after draining its rings ("answer queries last"), so its answer can hold a store
+   * that was published after the SUBSCRIBE and already delivered live: such a topic's answer
+   * row is that copy or an older one, and is skipped.
+   */
+  live: Set<string> | null;
 }
 
 /** The subscription identifiers of a subscription without one. */
@@ -106,6 +115,8 @@ export class Broker {
   readonly #port: BrokerPort;
   readonly #opts: BrokerOptions;
   readonly #queries = new Map<number, RetainedQuery>();
+  /** Every open lookup: memory ones (also in #queries) and disc ones. */
+  readonly #openLookups = new Set<RetainedQuery>();
   /** Retained queries from peers read in this pass, answered by answerQueries(). */
   #pendingQueries: { from: number; id: number; filter: string }[] = [];
   #nextQueryId = 1;
@@ -283,6 +294,13 @@ export class Broker {
       }, now);
       this.#port.metrics.add("messages.delivered");
     }
+    if (message.retain && this.#openLookups.size > 0) this.#noteLive(message.topic);
+  }
+
+  #noteLive(topic: string): void {
+    for (const q of this.#openLookups) {
+      if (matches(q.filter, topic)) (q.live ??= new Set()).add(topic);
+    }
   }
 
   /** Adds a subscription; a filter's first subscriber on this shard is announced to all. */
@@ -353,9 +371,12 @@ export class Broker {
   requestRetained(clientId: string, filter: string, opts: SubOptions): void {
     if (!this.#opts.retainEnabled) return;
     if (this.disc) {
+      const q: RetainedQuery = { clientId, filter, opts, remaining: 1, live: null };
+      this.#openLookups.add(q);
       this.disc.lookup(
         filter,
-        (page, more) => this.#deliverPaced(clientId, filter, opts, page, 0, more),
+        (page, more) => this.#deliverPaced(q, page, 0, more),
+        () => this.#openLookups.delete(q),
       );
       return;
     }
@@ -363,7 +384,9 @@ export class Broker {
       ? [...Array(this.#port.count).keys()]
       : [shardOf(filter, this.#port.count)];
     const id = this.#nextQueryId++;
-    this.#queries.set(id, { clientId, filter, opts, remaining: targets.length });
+    const q: RetainedQuery = { clientId, filter, opts, remaining: targets.length, live: null };
+    this.#queries.set(id, q);
+    this.#openLookups.add(q);
     for (const shard of targets) {
       if (shard === this.#port.index) {
         this.#deliverRetained(id, this.retainer.query(filter, this.#port.clock.now()));
@@ -571,8 +594,11 @@ export class Broker {
   #deliverRetained(id: number, found: Message[]): void {
     const q = this.#queries.get(id);
     if (!q) return;
-    if (--q.remaining <= 0) this.#queries.delete(id);
-    this.#deliverRetainedTo(q.clientId, q.filter, q.opts, found);
+    if (--q.remaining <= 0) {
+      this.#queries.delete(id);
+      this.#openLookups.delete(q);
+    }
+    this.#deliverRetainedTo(q, found);
   }
 
   /**
@@ -580,37 +606,30 @@ export class Broker {
    * backlogged (Session.whenUnblocked), then asks for the next page; stops when the
    * subscription is gone or replaced.
    */
-  #deliverPaced(
-    clientId: string,
-    filter: string,
-    opts: SubOptions,
-    page: Message[],
-    from: number,
-    more: (go: boolean) => void,
-  ): void {
-    let i = from;
-    for (; i < page.length; i += RETAINED_CHUNK) {
-      const session = this.#port.session(clientId);
-      if (!session || session.subscriptions.get(filter) !== opts) return more(false);
+  #deliverPaced(q: RetainedQuery, page: Message[], from: number, more: (go: boolean) => void) {
+    for (let i = from; i < page.length; i += RETAINED_CHUNK) {
+      const session = this.#port.session(q.clientId);
+      if (!session || session.subscriptions.get(q.filter) !== q.opts) return more(false);
       if (session.backlogged) {
-        const at = i;
-        session.whenUnblocked(() => this.#deliverPaced(clientId, filter, opts, page, at, more));
+        session.whenUnblocked(() => this.#deliverPaced(q, page, i, more));
         return;
       }
-      this.#deliverRetainedTo(clientId, filter, opts, page.slice(i, i + RETAINED_CHUNK));
+      this.#deliverRetainedTo(q, page.slice(i, i + RETAINED_CHUNK));
     }
     more(true);
   }
 
   /** Delivers retained messages to a subscription; false when it is gone or replaced. */
-  #deliverRetainedTo(clientId: string, filter: string, opts: SubOptions, found: Message[]) {
-    const session = this.#port.session(clientId);
+  #deliverRetainedTo(q: RetainedQuery, found: Message[]) {
+    const { opts, live } = q;
+    const session = this.#port.session(q.clientId);
     // The subscription may be gone or replaced by the time the answer arrives.
-    if (!session || session.subscriptions.get(filter) !== opts) return false;
+    if (!session || session.subscriptions.get(q.filter) !== opts) return false;
     const now = this.#port.clock.now();
     // One list for the whole page: deliveries never change it.
     const subscriptionIds = opts.subscriptionId > 0 ? [opts.subscriptionId] : NO_IDS;
     for (const message of found) {
+      if (live?.has(message.topic)) continue; // delivered live since the SUBSCRIBE
       session.deliver({
         message,
         qos: this.#grantedQos(opts.qos, message.qos),

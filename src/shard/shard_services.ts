@@ -65,7 +65,7 @@ export interface ShardWiring {
   readonly clock: Clock;
   /** Rings the shard's own doorbell: asynchronous work settled, run a pass. */
   wake(): void;
-  sendToShard(shard: number, kind: number, payload: Uint8Array): void;
+  sendToShard(shard: number, kind: number, payload: Uint8Array | readonly Uint8Array[]): void;
   flushPeers(): void;
   whenPeersCommitted(): Promise<void> | null;
   kick(clientId: string): boolean;
