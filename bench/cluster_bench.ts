@@ -14,7 +14,7 @@
  * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]`
  */
 
-import mqtt from "mqtt";
+import { client, freePort, type Node, startNode, stopNode, until } from "./_cluster_nodes.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
@@ -26,94 +26,6 @@ const LAT_ROUNDS = Number(args.get("--latency-rounds") ?? 8);
 const LAT_PER_ROUND = 500;
 /** Route updates timed. */
 const ROUTE_RUNS = Number(args.get("--route-runs") ?? 20);
-const repo = new URL("../", import.meta.url).pathname;
-
-interface Node {
-  name: string;
-  mqttPort: number;
-  child: Deno.ChildProcess;
-  logs: string[];
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
-}
-
-async function startNode(short: string, clusterPort: number, seeds: string[]): Promise<Node> {
-  const name = `${short}@127.0.0.1`;
-  const mqttPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${repo}main.ts`,
-      "start",
-      "--shards",
-      "2",
-      "--node-name",
-      name,
-      "--set",
-      `listeners.tcp.default.bind=127.0.0.1:${mqttPort}`,
-      "--set",
-      "cluster.discovery_strategy=static",
-      "--set",
-      `cluster.listen=127.0.0.1:${clusterPort}`,
-      "--set",
-      `cluster.static.seeds=${seeds.join(",")}`,
-      "--set",
-      "node.cookie=bench",
-      "--set",
-      `node.data_dir=${Deno.makeTempDirSync({ prefix: "culex_cluster_bench_" })}`,
-      "--set",
-      "dashboard.listeners.http.bind=127.0.0.1:0",
-      "--set",
-      "mqtt.max_mqueue_len=1000000",
-      "--set",
-      "mqtt.max_inflight=1000",
-      "--set",
-      "mqtt.max_subscriptions=infinity",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const logs: string[] = [];
-  const node = { name, mqttPort, child, logs };
-  for (const stream of [child.stdout, child.stderr]) {
-    void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) logs.push(...dec.decode(chunk).split("\n"));
-    })();
-  }
-  await until(() => logs.some((l) => l.includes("Listener tcp:default listening")), 60_000);
-  return node;
-}
-
-async function until(pred: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function client(port: number, id: string): Promise<mqtt.MqttClient> {
-  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-    clientId: id,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    properties: { receiveMaximum: 65535 },
-  });
-  await new Promise<void>((resolve, reject) => {
-    c.once("connect", () => resolve());
-    c.once("error", reject);
-  });
-  return c;
-}
-
 async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `s-${tag}`);
@@ -226,10 +138,7 @@ async function routeSync(): Promise<number> {
   const m = b.logs.map((l) => done.exec(l)).find((x) => x !== null)!;
   if (Number(m[1]) !== SUBS) throw new Error(`B got ${m[1]} routes of ${SUBS}`);
   await sub.endAsync();
-  for (const n of [a, b]) {
-    n.child.kill("SIGTERM");
-    await n.child.status;
-  }
+  for (const n of [a, b]) await stopNode(n);
   return Number(m[2]);
 }
 
@@ -262,10 +171,7 @@ for (let r = 0; r < LAT_ROUNDS; r++) {
 const latLocal = percentiles(latL);
 const latRemote = percentiles(latR);
 const routes = await routeUpdate(a, b);
-for (const n of [a, b]) {
-  n.child.kill("SIGTERM");
-  await n.child.status;
-}
+for (const n of [a, b]) await stopNode(n);
 const sync = await routeSync();
 const fmt = (n: number) => n.toFixed(0);
 console.log(`fan-in QoS 1, ${MESSAGES} messages, 4 publishers on A (msg/s, median of ${ROUNDS}):`);

@@ -17,6 +17,7 @@ import {
 } from "../ipc/mod.ts";
 import type { ClusterHost } from "./host.ts";
 import { TopicTrie } from "../shard/topic_trie.ts";
+import { hasWildcard } from "../mqtt/mod.ts";
 
 export type { SharedKey };
 
@@ -41,10 +42,11 @@ export class NodeState {
   /** filter → shards of this node with subscribers. */
   readonly #local = new Map<string, Set<number>>();
   /**
-   * The same routes as a trie (key: the shard's number as text), so that a message from a peer
-   * goes straight to the shards with subscribers (deliver).
+   * The wildcard filters of #local as a trie (key: the shard's number as text), so that a message
+   * from a peer goes straight to the shards with subscribers (deliver); exact filters are looked
+   * up in #local itself (no second copy: per-device exact filters are the many).
    */
-  readonly #localTrie = new TopicTrie<number>();
+  readonly #localWild = new TopicTrie<number>();
   /** Shards matched for the current message (reused; a handful). */
   readonly #matched: number[] = [];
   /** member key → this node's member and its shard. */
@@ -65,11 +67,11 @@ export class NodeState {
       if (!shards) this.#local.set(filter, shards = new Set());
       const first = shards.size === 0;
       shards.add(shard);
-      this.#localTrie.add(filter, String(shard), shard);
+      if (hasWildcard(filter)) this.#localWild.add(filter, String(shard), shard);
       return first;
     }
     if (!shards?.delete(shard)) return false;
-    this.#localTrie.remove(filter, String(shard));
+    if (hasWildcard(filter)) this.#localWild.remove(filter, String(shard));
     if (shards.size > 0) return false;
     this.#local.delete(filter);
     return true;
@@ -175,7 +177,9 @@ export class NodeState {
    */
   deliver(topic: string, message: Uint8Array): void {
     const shards = this.#matched;
-    this.#localTrie.match(topic, (_filter, entries) => {
+    const exact = this.#local.get(topic);
+    if (exact) { for (const shard of exact) shards.push(shard); }
+    this.#localWild.match(topic, (_filter, entries) => {
       for (const shard of entries.values()) if (!shards.includes(shard)) shards.push(shard);
     });
     for (const shard of shards) this.#host.toShard(shard, RecordKind.RemotePublish, [message]);
