@@ -151,14 +151,36 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   "auth.metrics"(svc) {
     return svc.security.metrics.snapshot();
   },
-  /** The route table (replicated: any one shard answers for all). */
+  /**
+   * The route table (replicated: any one shard answers for all). With `self` (this node's name)
+   * the other nodes' routes follow this node's, one row per (filter, node), each with its node
+   * (EMQX lists the routes of every node); `node` keeps one node's rows.
+   */
   "topics.list"(svc, params) {
     const topic = typeof params.topic === "string" ? params.topic : null;
+    const self = typeof params.self === "string" ? params.self : null;
+    const node = typeof params.node === "string" ? params.node : null;
+    if (self === null) {
+      return page(
+        svc.broker.routes.entries(),
+        params,
+        ([filter]) => topic === null || filter === topic,
+        ([filter]) => ({ topic: filter }),
+      );
+    }
+    function* rows(): Generator<[string, string]> {
+      if (node === null || node === self) {
+        for (const [filter] of svc.broker.routes.entries()) yield [filter, self!];
+      }
+      for (const [filter, nodes] of svc.broker.nodes.entries()) {
+        for (const n of nodes) if (node === null || node === n) yield [filter, n];
+      }
+    }
     return page(
-      svc.broker.routes.entries(),
+      rows(),
       params,
       ([filter]) => topic === null || filter === topic,
-      ([filter]) => ({ topic: filter }),
+      ([filter, n]) => ({ topic: filter, node: n }),
     );
   },
   /** This shard's retained messages, without payloads. */

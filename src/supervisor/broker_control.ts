@@ -291,13 +291,20 @@ export class BrokerControl {
     return this.#pageAcross("subscriptions.list", query, { filter: query.filter ?? {} });
   }
 
-  /** The route table (every shard holds all of it: shard 0 answers). */
-  async listTopics(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+  /**
+   * The route table (every shard holds all of it: shard 0 answers). With `self` (this node's
+   * name) the rows of every node, each `{topic, node}`; `node` keeps one node's.
+   */
+  async listTopics(
+    query: PageQuery & { topic?: string; self?: string; node?: string },
+  ): Promise<Paged<Json>> {
     const { page, limit } = pageOf(query);
     const params = {
       offset: (page - 1) * limit,
       limit,
       ...(query.topic ? { topic: query.topic } : {}),
+      ...(query.self ? { self: query.self } : {}),
+      ...(query.node ? { node: query.node } : {}),
     };
     const p = await this.#rpc.call<ShardPage>(0, "topics.list", params);
     return paged(p.items, page, limit, p.total);
