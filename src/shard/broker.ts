@@ -253,6 +253,12 @@ export class Broker {
         // Last writer wins by the time it was published: a full set sent on link up may
         // arrive after a newer write of the same topic.
         const m = decodeMessage(payload);
+        if (this.disc) {
+          // On disc the held message is not at hand without a read: the later arrival wins
+          // (the supervisor's tombstones still refuse a copy older than a clear).
+          this.disc.store(m);
+          return true;
+        }
         const held = this.retainer.get(m.topic, this.#port.clock.now());
         if (!held || held.timestamp <= m.timestamp) this.#retain(m);
         return true;

@@ -215,7 +215,10 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   "retained.delete"(svc, params) {
     return svc.broker.retainer.delete(str(params.topic, "topic"));
   },
-  /** Deletes the retained messages whose topic matches `topic` (a filter; all when absent). */
+  /**
+   * Deletes the retained messages whose topic matches `topic` (a filter; all when absent); how
+   * many, or with `list` their topics (the cluster sends their clears to the other nodes).
+   */
   "retained.clean"(svc, params) {
     const filter = typeof params.topic === "string" ? params.topic : "#";
     const doomed: string[] = [];
@@ -223,7 +226,7 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
       if (matches(filter, m.topic)) doomed.push(m.topic);
     }
     for (const t of doomed) svc.broker.retainer.delete(t);
-    return doomed.length;
+    return params.list === true ? doomed : doomed.length;
   },
   /**
    * A run-time config change (src/supervisor/reload.ts): the keys that can change without a

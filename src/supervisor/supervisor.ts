@@ -42,7 +42,7 @@ import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
 import { clusterRecord, type ClusterRuntime, serveNode, startCluster } from "./_cluster_glue.ts";
-import type { Cluster } from "../cluster/mod.ts";
+import { type Cluster, retainClear } from "../cluster/mod.ts";
 import { shardOf } from "../ipc/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
@@ -334,6 +334,15 @@ class Node implements Supervisor, ReloadTarget {
         for (const link of this.#links) link.setClusterPause(on);
       },
     });
+    const cluster = this.#cluster?.cluster;
+    // Deletes through the API or ctl reach the other nodes as clears (issue 15).
+    if (cluster) {
+      this.control.retainedCleared = (topics) => {
+        const at = Date.now();
+        // $SYS is per node: another node's own $SYS messages are not this node's to clear.
+        for (const t of topics) if (!t.startsWith("$SYS/")) cluster.retain(t, retainClear(t, at));
+      };
+    }
     const early = this.#earlyClusterRecords ?? [];
     this.#earlyClusterRecords = null;
     for (const r of early) clusterRecord(this.#cluster?.cluster, r.shard, r.kind, r.payload);
