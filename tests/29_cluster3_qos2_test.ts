@@ -10,6 +10,8 @@
  *   arrived. The client resends the PUBLISH (DUP, same id) to B, which must answer PUBREC without
  *   delivering it again [MQTT-4.3.3-9 (no duplicate after PUBREC)], and PUBCOMP to its PUBREL
  *   [MQTT-4.3.3-11] with reason 0x00, not 0x92 "packet identifier not found".
+ * Run twice: sessions in memory, and durable sessions (their rows and awaiting-PUBREL ids read
+ * from the store on the old node, the ids written to the store on the new one).
  */
 
 import mqtt, { type MqttClient, Store } from "mqtt";
@@ -124,8 +126,17 @@ async function until(pred: () => boolean, what: string): Promise<void> {
 
 const PUBREC = 5, PUBREL = 6;
 
-Deno.test({ name: "29 cluster3: QoS 2 exactly-once across a cross-node takeover" }, async (t) => {
+for (const mode of ["memory", "durable"] as const) {
+  Deno.test(
+    { name: `29 cluster3: QoS 2 exactly-once across a cross-node takeover (${mode})` },
+    (t) => qos2Move(t, mode),
+  );
+}
+
+/** The two steps on two nodes whose sessions are in memory, or on disc (durable_sessions). */
+async function qos2Move(t: Deno.TestContext, mode: "memory" | "durable"): Promise<void> {
   const tag = runTag();
+  const sets = mode === "durable" ? ["durable_sessions.enable=true"] : [];
   const [pa, pb] = freePorts(2) as [number, number];
   const seeds = [`a@127.0.0.1:${pa}`, `b@127.0.0.1:${pb}`];
   const nodes: ClusterNode[] = [];
@@ -133,9 +144,9 @@ Deno.test({ name: "29 cluster3: QoS 2 exactly-once across a cross-node takeover"
   const proxies: MuteProxy[] = [];
   const session = { clean: false, properties: { sessionExpiryInterval: 300 }, reconnectPeriod: 0 };
   try {
-    const a = await startNode({ short: "a", clusterPort: pa, seeds, shards: 2 });
+    const a = await startNode({ short: "a", clusterPort: pa, seeds, shards: 2, sets });
     nodes.push(a);
-    const b = await startNode({ short: "b", clusterPort: pb, seeds, shards: 2 });
+    const b = await startNode({ short: "b", clusterPort: pb, seeds, shards: 2, sets });
     nodes.push(b);
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
@@ -262,4 +273,4 @@ Deno.test({ name: "29 cluster3: QoS 2 exactly-once across a cross-node takeover"
     for (const p of proxies) p.close();
     for (const n of nodes) await n.broker.stop();
   }
-});
+}
