@@ -4,13 +4,14 @@
  * other nodes as a client's empty retained PUBLISH does [MQTT-3.3.1-6, MQTT-3.3.1-7 for what a
  * clear means]; and with retained messages on disc (`retainer.backend.storage_type = disc`) the
  * clear survives a restart of the node that made it: a node that was down during the delete
- * gets the clear when it links to the restarted node, instead of keeping the message.
+ * gets the clear when it links to the restarted node, instead of keeping the message; and a
+ * node on disc sends its retained set on link up, the newer of two writes winning on both.
  * Two real Culex nodes by static seeds, real clients (npm:mqtt), a real `culex ctl`.
  */
 
 import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
-import { closeAll, connect, publish, runTag } from "./_helpers/clients.ts";
+import { closeAll, collect, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
 import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
 import { culex } from "./_helpers/culex_cli.ts";
 import { Api } from "./_helpers/api.ts";
@@ -33,7 +34,8 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
       short,
       clusterPort: port,
       seeds,
-      shards: 2,
+      // One shard: a peer's retained writes are then applied in the order they came.
+      shards: 1,
       dataDir,
       listeners: short === "a" ? ["http:dashboard"] : [],
       sets: ["retainer.backend.storage_type=disc", "sys_topics.sys_msg_interval=0"],
@@ -105,6 +107,41 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
       await awaitTopics(b, [`${base}/keep`]);
       await awaitTopics(a, [`${base}/keep`]);
     });
+
+    await t.step(
+      "on disc too, a link up sends the retained set; the newer write wins",
+      async () => {
+        await stop(b);
+        // While B is down A overwrites `keep` (B keeps the older one on its disc) and adds `fresh`.
+        const pubA = await connect(a.url, { protocolVersion: 5, clientId: `ra29c3-${tag}` });
+        clients.push(pubA);
+        await publish(pubA, `${base}/keep`, "v2", { qos: 1, retain: true });
+        await publish(pubA, `${base}/fresh`, "f", { qos: 1, retain: true });
+        b = await start("b", pb);
+        await waitUp(a, [b.name]);
+        await waitUp(b, [a.name]);
+        // A marker written on B after its set went out: once A has it, A has weighed B's set
+        // (one shard, one link: in order).
+        await waitLog(b, `retained messages and`);
+        const pubB = await connect(b.url, { protocolVersion: 5, clientId: `rb29c3-${tag}` });
+        clients.push(pubB);
+        await publish(pubB, `${base}/mark`, "m", { qos: 1, retain: true });
+        const want = [`${base}/fresh`, `${base}/keep`, `${base}/mark`];
+        await awaitTopics(a, want);
+        await awaitTopics(b, want);
+        for (const n of [a, b]) {
+          const c = await connect(n.url, { protocolVersion: 5, clientId: `rr${n.name[0]}-${tag}` });
+          clients.push(c);
+          await subscribe(c, `${base}/keep`, { qos: 1 });
+          const [m] = await collect(c, 1, 5_000);
+          assert.deepEqual(
+            [m?.payload, m?.packet.retain],
+            ["v2", true],
+            `${n.name}: the newer write`,
+          );
+        }
+      },
+    );
   } finally {
     await closeAll(clients);
     for (const n of running) await n.broker.stop();

@@ -182,7 +182,12 @@ export async function sendRetainedSet(
 ): Promise<void> {
   let sent = 0;
   try {
-    for (let shard = 0; shard < host.shardCount; shard++) {
+    for await (const page of host.retainedPages?.() ?? []) {
+      if (!link.isUp) break;
+      for (const [topic, message] of page) link.send(Frame.Retain, retainFrame(topic, message));
+      sent += page.length;
+    }
+    for (let shard = 0; shard < host.shardCount && !host.retainedPages; shard++) {
       for (let offset = 0; link.isUp;) {
         const params = { offset, limit: RETAINED_PAGE };
         const page = await host.request(shard, "retained.export", params) as {

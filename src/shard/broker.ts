@@ -254,9 +254,7 @@ export class Broker {
         // arrive after a newer write of the same topic.
         const m = decodeMessage(payload);
         if (this.disc) {
-          // On disc the held message is not at hand without a read: the later arrival wins
-          // (the supervisor's tombstones still refuse a copy older than a clear).
-          this.disc.store(m);
+          this.disc.storeIfNewer(m);
           return true;
         }
         const held = this.retainer.get(m.topic, this.#port.clock.now());

@@ -89,6 +89,29 @@ export class StoredRetained {
     return topics;
   }
 
+  /**
+   * Every live retained message but the `$` topics (`$SYS` is per node), page by page as
+   * [topic, encoded Message], for another node's copy (the full set on link up).
+   */
+  async *exportPages(now = Date.now()): AsyncGenerator<[string, Uint8Array][]> {
+    let cursor: string | null = null;
+    do {
+      const page: RetainedPage = await this.#store.readAsync({
+        kind: "retained",
+        filter: "#",
+        cursor,
+        limit: MAX_READ_LIMIT,
+      });
+      const out: [string, Uint8Array][] = [];
+      for (const row of page.rows) {
+        const m = decodeMessage(row.body, row.topic);
+        if (m.expiresAt === 0 || m.expiresAt > now) out.push([row.topic, row.body]);
+      }
+      if (out.length > 0) yield out;
+      cursor = page.next;
+    } while (cursor !== null);
+  }
+
   /** Rows `offset` to `offset + limit` of the listing (no payloads), and the total. */
   async list(
     offset: number,

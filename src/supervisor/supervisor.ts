@@ -30,6 +30,7 @@ import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
 import { BrokerControl } from "./broker_control.ts";
+import { StoredRetained } from "./retained_view.ts";
 import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
@@ -333,6 +334,10 @@ class Node implements Supervisor, ReloadTarget {
       pauseClients: (on) => {
         for (const link of this.#links) link.setClusterPause(on);
       },
+      // Retained messages on disc are not in the shards: the full set is read from the file.
+      ...(this.#config.retainer.storageType === "disc" && this.#store.client
+        ? { retainedPages: () => new StoredRetained(this.#store.client!).exportPages() }
+        : {}),
     });
     const cluster = this.#cluster?.cluster;
     // Deletes through the API or ctl reach the other nodes as clears (issue 15).
