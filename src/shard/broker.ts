@@ -246,6 +246,10 @@ export class Broker {
         // Last writer wins by the time it was published: a full set sent on link up may
         // arrive after a newer write of the same topic.
         const m = decodeMessage(payload);
+        if (this.disc) {
+          this.disc.storeIfNewer(m);
+          return true;
+        }
         const held = this.retainer.get(m.topic, this.#port.clock.now());
         if (!held || held.timestamp <= m.timestamp) this.#retain(m);
         return true;
