@@ -14,6 +14,7 @@ import { FieldReader, FieldWriter, RecordKind } from "../ipc/mod.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { batches, NodeState } from "./node_state.ts";
+import { TakeoverFences } from "./takeover_fence.ts";
 import { JoinedFile } from "./joined.ts";
 import { TombstoneFile } from "./tombstone_file.ts";
 import type { ClusterHost } from "./host.ts";
@@ -64,8 +65,10 @@ interface Dial {
 interface Takeover {
   readonly waiting: Set<PeerLink>;
   body: string;
+  /** The node whose reply carried the body. */
+  from: string;
   readonly timer: ReturnType<typeof setTimeout>;
-  readonly done: (body: string) => void;
+  readonly done: (body: string, from: string) => void;
 }
 
 /** Status of one peer, for `cluster status` and the tests. */
@@ -108,6 +111,8 @@ export class Cluster {
   #lastFailure = new Map<string, string>();
   /** Questions to other nodes (API, ctl). */
   readonly #rpc: NodeRpc;
+  /** TAKEOVER_END's barrier (takeover_fence.ts). */
+  readonly #fences: TakeoverFences;
   /** Cleared retained topics, against older copies from peers after a split. */
   readonly #tombstones: RetainTombstones;
   readonly #tombstoneFile: TombstoneFile | null;
@@ -122,6 +127,7 @@ export class Cluster {
     this.#host = host;
     this.node = config.node.name;
     this.state = new NodeState(host);
+    this.#fences = new TakeoverFences(host);
     this.#id = {
       node: config.node.name,
       cluster: config.cluster.name,
@@ -365,6 +371,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#tombstoneFile?.stop();
+    this.#fences.stop();
     for (const d of this.#dials.values()) clearTimeout(d.timer);
     for (const t of this.#down.values()) clearTimeout(t);
     for (const link of [...this.#links.values(), ...this.#pending]) link.close("the node stops");
@@ -439,35 +446,70 @@ export class Cluster {
   }
 
   /**
-   * A shard asks for a client's session (clean_start = false, none here): every peer is asked,
-   * the one that has it ends the connection (0x8E) and sends it; the shard gets the answer (""
-   * for none) when all replied, or at cluster.takeover_timeout with what came.
+   * A shard asks for a client's session (clean_start = false, none here): every peer is asked
+   * (TAKEOVER_BEGIN), the one that has it ends the connection (0x8E) and sends it; the shard gets
+   * the answer ("" for none) and the node that sent it when all replied, or at
+   * cluster.takeover_timeout with what came.
    */
   takeover(shard: number, requestId: number, clientId: string): void {
-    const done = (body: string) => {
-      const payload = new FieldWriter().u32(requestId).str(body).finish();
+    const peers = [...this.#links.values()];
+    this.#ask(shard, requestId, peers, "TAKEOVER_BEGIN", clientId, (key) => {
+      const frame = new FieldWriter().u32(key).str(clientId).finish();
+      for (const link of peers) link.send(Frame.TakeoverBegin, [frame]);
+    });
+  }
+
+  /**
+   * The shard has imported the session from `node` and subscribed it (its route records came
+   * before this one, so they are on every link already): TAKEOVER_FENCE to every other peer,
+   * then TAKEOVER_END to `node`, naming those peers (takeover_fence.ts). The shard gets the
+   * pendings ("" for none), or "" at cluster.takeover_timeout or when the link goes down.
+   */
+  takeoverEnd(shard: number, requestId: number, node: string, clientId: string): void {
+    const link = this.#links.get(node);
+    this.#ask(shard, requestId, link ? [link] : [], "TAKEOVER_END", clientId, (key) => {
+      const others = [...this.#links.values()].filter((l) => l !== link && l.peer !== null);
+      const fence = new FieldWriter().u32(key).str(node).finish();
+      for (const l of others) l.send(Frame.TakeoverFence, [fence]);
+      const w = new FieldWriter().u32(key).str(clientId).u32(others.length);
+      for (const l of others) w.str(l.peer!);
+      link!.send(Frame.TakeoverEnd, [w.finish()]);
+    });
+  }
+
+  #ask(
+    shard: number,
+    requestId: number,
+    peers: PeerLink[],
+    step: string,
+    clientId: string,
+    send: (key: number) => void,
+  ): void {
+    const done = (body: string, from: string) => {
+      const payload = new FieldWriter().u32(requestId).str(body).str(from).finish();
       this.#host.toShard(shard, RecordKind.TakeoverAnswer, [payload]);
     };
-    const peers = [...this.#links.values()];
-    if (peers.length === 0) return done("");
+    if (peers.length === 0) return done("", "");
     const key = this.#nextTakeover;
     this.#nextTakeover = key >= 0xffff_fffe ? 1 : key + 1;
     const timer = setTimeout(() => {
-      log.warning("Cluster: takeover of {clientId} timed out; going on with what came", {
+      log.warning("Cluster: {step} of {clientId} timed out; going on with what came", {
+        step,
         clientId,
       });
       this.#finishTakeover(key);
     }, this.#config.cluster.takeoverTimeout);
-    this.#takeovers.set(key, { waiting: new Set(peers), body: "", timer, done });
-    const frame = new FieldWriter().u32(key).str(clientId).finish();
-    for (const link of peers) link.send(Frame.TakeoverBegin, [frame]);
+    this.#takeovers.set(key, { waiting: new Set(peers), body: "", from: "", timer, done });
+    send(key);
   }
 
   #takeoverReply(link: PeerLink, key: number, body: string): void {
     const t = this.#takeovers.get(key);
-    if (!t) return;
-    t.waiting.delete(link);
-    if (body !== "") t.body = body;
+    if (!t || !t.waiting.delete(link)) return;
+    if (body !== "") {
+      t.body = body;
+      t.from = link.peer ?? "";
+    }
     if (t.waiting.size === 0) this.#finishTakeover(key);
   }
 
@@ -476,18 +518,24 @@ export class Cluster {
     if (!t) return;
     this.#takeovers.delete(key);
     clearTimeout(t.timer);
-    t.done(t.body);
+    t.done(t.body, t.from);
   }
 
-  /** A peer asks for a session of this node: its shard ends the client and exports it. */
-  #takeoverAsked(link: PeerLink, key: number, clientId: string): void {
+  /**
+   * A peer asks for a session of this node (BEGIN: its shard ends the client and exports it) or
+   * for its pendings (END: the shard hands them over and forgets the session).
+   */
+  #takeoverAsked(link: PeerLink, key: number, clientId: string, end: boolean): void {
     const reply = (body: string) => {
-      link.send(Frame.TakeoverReply, [new FieldWriter().u32(key).str(body).finish()]);
+      const frame = end ? Frame.TakeoverPendings : Frame.TakeoverReply;
+      link.send(frame, [new FieldWriter().u32(key).str(body).finish()]);
     };
-    this.#host.request(this.#host.shardOf(clientId), "clients.takeover", { clientid: clientId })
+    const method = end ? "clients.takeover_end" : "clients.takeover";
+    this.#host.request(this.#host.shardOf(clientId), method, { clientid: clientId })
       .then((moved) => reply(moved === null ? "" : JSON.stringify(moved)))
       .catch((err) => {
-        log.warning("Cluster: exporting the session of {clientId} failed: {error}", {
+        log.warning("Cluster: {method} of {clientId} failed: {error}", {
+          method,
           clientId,
           error: err instanceof Error ? err.message : String(err),
         });
@@ -622,6 +670,7 @@ export class Cluster {
   }
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
+    if (link.peer !== null) this.#fences.linkDown(link.peer);
     this.#pending.delete(link);
     this.#peerClients.delete(link);
     this.#rpc.linkDown(link);
@@ -775,10 +824,38 @@ export class Cluster {
           return;
         case Frame.TakeoverBegin: {
           const key = r.u32();
-          this.#takeoverAsked(link, key, r.str());
+          this.#takeoverAsked(link, key, r.str(), false);
           return;
         }
-        case Frame.TakeoverReply: {
+        case Frame.TakeoverEnd: {
+          const key = r.u32();
+          const clientId = r.str();
+          const fenced: string[] = [];
+          for (let n = r.u32(); n > 0; n--) fenced.push(r.str());
+          // Peers not linked here forward nothing here: not waited for.
+          const linked = fenced.filter((p) => this.#links.get(p)?.isUp);
+          const wait = Math.floor(this.#config.cluster.takeoverTimeout / 2);
+          this.#fences.wait(peer, key, linked, wait, () => {
+            this.#takeoverAsked(link, key, clientId, true);
+          });
+          return;
+        }
+        case Frame.TakeoverFence: {
+          const key = r.u32();
+          const oldNode = r.str();
+          void this.#fences.pass().catch(() => {}).then(() => {
+            const frame = new FieldWriter().u32(key).str(peer).finish();
+            this.#links.get(oldNode)?.send(Frame.TakeoverFenced, [frame]);
+          });
+          return;
+        }
+        case Frame.TakeoverFenced: {
+          const key = r.u32();
+          this.#fences.fenced(r.str(), key, peer);
+          return;
+        }
+        case Frame.TakeoverReply:
+        case Frame.TakeoverPendings: {
           const key = r.u32();
           this.#takeoverReply(link, key, r.str());
           return;

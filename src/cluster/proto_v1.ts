@@ -53,6 +53,17 @@ export const Frame = {
   /** id u32, body str: the session as JSON, "" when the receiver had none. */
   TakeoverReply: 32,
   /**
+   * id u32, client id str, count u32, peer node strs: "I have the session and its routes: hand
+   * me its pendings once each named peer's TAKEOVER_FENCED came" (takeover_fence.ts).
+   */
+  TakeoverEnd: 35,
+  /** id u32, body str: the pendings as JSON ({deliveries}), "" for none. */
+  TakeoverPendings: 36,
+  /** id u32, old node str: sent before TAKEOVER_END to every other peer; it sends FENCED. */
+  TakeoverFence: 37,
+  /** id u32, new node str: to the old node, behind every forward sent to it before. */
+  TakeoverFenced: 38,
+  /**
    * count u32, then (client id str, connected_at f64) per client: the sender's connected
    * clients, part of the full set on link up (netsplit heal: the newest connection stays).
    */

@@ -64,8 +64,13 @@ export const RecordKind = {
   ClusterClientOpen: 52,
   /** request id u32, client id: ask the other nodes for the client's session (takeover). */
   ClusterTakeover: 53,
-  /** Supervisor → shard: request id u32, body str (the moved session as JSON, "" for none). */
+  /**
+   * Supervisor → shard: request id u32, body str (the moved session or the pendings as JSON, ""
+   * for none), from str (the node that answered; "" for END's answer).
+   */
   TakeoverAnswer: 54,
+  /** request id u32, node str, client id: TAKEOVER_END to the node that sent the session. */
+  ClusterTakeoverEnd: 55,
   // Supervisor → shard:
   /** op u8, node, filter: a route of another node. */
   NodeRoute: 45,

@@ -1,8 +1,13 @@
 /**
- * A persistent session moving between nodes (issue 15, takeover across nodes): the old node
- * exports it (subscriptions with their options, the deliveries the client has not surely
- * received, its expiry) as JSON and forgets it; the new node imports it into the session it just
- * opened, before CONNACK. A durable session's deliveries are read from its rows in the store.
+ * A persistent session moving between nodes (issue 15, takeover across nodes), in two phases as
+ * EMQX's emqx_cm takeover begin/end. BEGIN: the old node exports it (subscriptions with their
+ * options, the deliveries the client has not surely received, its expiry) as JSON and keeps it,
+ * offline and subscribed, so that what still arrives there is collected (its queue, or its rows
+ * written after the export's read). The new node imports it into the session it just opened,
+ * before CONNACK, and holds its own new deliveries. END: the old node hands over what it collected
+ * (the pendings) and forgets the session; the new node delivers the pendings, then what it held,
+ * dropping a held copy of a pending (the same message forwarded to both nodes). A durable
+ * session's deliveries are read from its rows in the store.
  * QoS 2 state moves too, so exactly-once holds across the move: the inbound packet ids awaiting
  * PUBREL (a resent PUBLISH is acknowledged, not delivered again; the PUBREL gets PUBCOMP
  * [MQTT-4.3.3]) and the outbound inflight entries with their packet ids and phases (PUBLISH
@@ -19,6 +24,8 @@ import type { ShardStore } from "./durable.ts";
 import { Phase } from "../store/mod.ts";
 import type { Delivery } from "./delivery.ts";
 import { PUBREL_DELIVERY } from "./_durable_session.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
+import type { Logger } from "@logtape/logtape";
 
 /** The session as it travels (JSON). */
 export interface MovedSession {
@@ -31,6 +38,37 @@ export interface MovedSession {
   readonly inflight?: readonly MovedInflight[];
   /** Inbound QoS 2 packet ids awaiting PUBREL, with their arrival times (epoch ms). */
   readonly awaitingRel?: readonly (readonly [number, number])[];
+}
+
+/** TAKEOVER_END's answer (JSON): what reached the old node after the export, in arrival order. */
+export interface MovedPendings {
+  readonly deliveries: readonly MovedDelivery[];
+}
+
+/** A session exported by BEGIN and kept here until END (or until the move times out). */
+interface Moving {
+  readonly session: Session;
+  /** Durable: the last row the export read; the pendings are the rows after it. */
+  readonly afterSeq: number;
+  readonly timer: TimerHandle;
+}
+
+/** What a shard needs to move a session (its ShardServices). */
+export interface MoveContext {
+  readonly registry: SessionRegistry<Channel>;
+  readonly broker: Broker;
+  readonly store: ShardStore | null;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly config: { readonly cluster: { readonly takeoverTimeout: number } };
+}
+
+/** Moving sessions per shard, keyed by the shard's registry (one registry per shard). */
+const movingOf = new WeakMap<SessionRegistry<Channel>, Map<string, Moving>>();
+
+/** True while the session of `clientId` is between BEGIN and END here. */
+export function isMoving(registry: SessionRegistry<Channel>, clientId: string): boolean {
+  return movingOf.get(registry)?.has(clientId) ?? false;
 }
 
 /** An inflight entry: "publish" awaits PUBACK/PUBREC (carries the message), "pubrel" PUBCOMP. */
@@ -50,17 +88,19 @@ interface MovedDelivery {
 }
 
 /**
- * Ends the client's connection here (0x8E; a will without delay goes out, a delayed one is
- * cancelled because the session goes on elsewhere), exports its session and discards it here.
- * Null when this shard has no session of that id. A durable session's deliveries are its rows in
- * the store (queued and inflight alike), read before the rows go: the answer is then a Promise.
+ * TAKEOVER_BEGIN. Ends the client's connection here (0x8E; a will without delay goes out, a
+ * delayed one is cancelled because the session goes on elsewhere) and exports its session,
+ * which stays here, offline and subscribed, collecting pendings until takeoverEnd() or
+ * twice cluster.takeover_timeout (B waits that long for BEGIN's answer, then for END's); then it
+ * is a normal offline session again, logged. Null when this shard has no session of that id. A
+ * durable session's deliveries are its rows in the store (queued and inflight alike): the answer
+ * is then a Promise.
  */
 export function exportSession(
-  registry: SessionRegistry<Channel>,
-  broker: Broker,
+  svc: MoveContext,
   clientId: string,
-  store: ShardStore | null = null,
 ): MovedSession | null | Promise<MovedSession | null> {
+  const { registry, broker, store } = svc;
   const ch = registry.channelOf(clientId);
   if (ch) {
     const will = ch.takeWill();
@@ -69,7 +109,13 @@ export function exportSession(
   }
   const session = registry.get(clientId);
   if (!session) return null;
-  if (session.durable && store) return exportDurable(registry, session, store);
+  if (session.durable && store) {
+    return exportDurable(registry, session, store).then((read) => {
+      if (!read) return null;
+      keepMoving(svc, session, read.afterSeq);
+      return movedOf(session, read.deliveries, read.inflight, read.rels);
+    });
+  }
   const { inflight, queued } = session.takeForMove();
   const moved = movedOf(
     session,
@@ -81,8 +127,64 @@ export function exportSession(
     })),
     [...session.awaitingRel],
   );
-  registry.discard(clientId);
+  keepMoving(svc, session, 0);
   return moved;
+}
+
+function keepMoving(svc: MoveContext, session: Session, afterSeq: number): void {
+  const { registry, clock, log } = svc;
+  let moving = movingOf.get(registry);
+  if (!moving) movingOf.set(registry, moving = new Map());
+  const clientId = session.clientId;
+  const old = moving.get(clientId);
+  if (old) clock.clearTimer(old.timer);
+  const timer = clock.setTimer(2 * svc.config.cluster.takeoverTimeout, () => {
+    if (moving.get(clientId)?.session !== session) return;
+    moving.delete(clientId);
+    log.warning(
+      "Client {clientId}: no TAKEOVER_END came for its exported session; it stays here as an " +
+        "offline session",
+      { clientId },
+    );
+  });
+  moving.set(clientId, { session, afterSeq, timer });
+}
+
+/**
+ * TAKEOVER_END: the new node has the session and its routes: this node hands over what reached
+ * the session since the export (its queue, or its rows after the export's read) and forgets it
+ * (unsubscribed, rows deleted). Null when it is not moving here (timed out, expired, or the
+ * client came back here meanwhile).
+ */
+export function takeoverEnd(
+  svc: MoveContext,
+  clientId: string,
+): MovedPendings | null | Promise<MovedPendings | null> {
+  const { registry, store, clock } = svc;
+  const moving = movingOf.get(registry);
+  const m = moving?.get(clientId);
+  if (!moving || !m) return null;
+  moving.delete(clientId);
+  clock.clearTimer(m.timer);
+  const session = m.session;
+  if (registry.get(clientId) !== session || session.connected) return null;
+  if (session.durable && store) {
+    return readRows(registry, session, store, m.afterSeq).then((read) => {
+      if (!read) return null;
+      registry.discard(clientId);
+      // Offline since the export: nothing was sent, so every row is a delivery.
+      return {
+        deliveries: [...read.inflight.flatMap((e) => e.d ? [e.d] : []), ...read.deliveries],
+      };
+    });
+  }
+  const { inflight, queued } = session.takeForMove();
+  registry.discard(clientId);
+  const deliveries = [
+    ...inflight.flatMap((e) => e.phase === "publish" ? [e.delivery] : []),
+    ...queued,
+  ];
+  return { deliveries: deliveries.map(movedDelivery) };
 }
 
 function movedDelivery(d: Delivery): MovedDelivery {
@@ -125,19 +227,21 @@ const MOVE_PAGE = 1000;
 /** Reads at most: bounded, so that a session under a firehose still moves (with what was read). */
 const MAX_MOVE_READS = 10_000;
 
+interface RowsRead {
+  readonly deliveries: MovedDelivery[];
+  readonly inflight: MovedInflight[];
+  readonly afterSeq: number;
+}
+
 /**
- * Reads every row of the durable session (those written after the read began too: it reads on
- * until it has the session's last row) and its inbound ids awaiting PUBREL, then discards the
- * session, which deletes the rows. Sent rows move as inflight with their packet ids (a PUBREL
- * phase row without its message), queued ones as deliveries.
+ * Reads every row of the durable session and its inbound ids awaiting PUBREL (BEGIN); the rows
+ * stay (the session collects pendings after them). Null when the session went meanwhile.
  */
 async function exportDurable(
   registry: SessionRegistry<Channel>,
   session: Session,
   store: ShardStore,
-): Promise<MovedSession | null> {
-  const deliveries: MovedDelivery[] = [];
-  const inflight: MovedInflight[] = [];
+): Promise<(RowsRead & { rels: [number, number][] }) | null> {
   const durableAtStart = session.durable;
   // Ids awaiting PUBREL are in memory once the client connected, else only in the store.
   const rels: [number, number][] = !durableAtStart || durableAtStart.relLoaded
@@ -145,7 +249,24 @@ async function exportDurable(
     : (await store.readAsync({ kind: "awaitingRel", sid: durableAtStart.sid })).map((
       r,
     ) => [r.packetId, r.receivedAt]);
-  let after = 0;
+  const read = await readRows(registry, session, store, 0);
+  return read && { ...read, rels };
+}
+
+/**
+ * Reads the session's rows after `afterSeq` (those written while reading too: it reads on until
+ * it has the session's last row). Sent rows come as inflight with their packet ids (a PUBREL
+ * phase row without its message), queued ones as deliveries.
+ */
+async function readRows(
+  registry: SessionRegistry<Channel>,
+  session: Session,
+  store: ShardStore,
+  afterSeq: number,
+): Promise<RowsRead | null> {
+  const deliveries: MovedDelivery[] = [];
+  const inflight: MovedInflight[] = [];
+  let after = afterSeq;
   for (let round = 0; round < MAX_MOVE_READS; round++) {
     const durable = session.durable;
     if (!durable || registry.get(session.clientId) !== session) return null; // gone meanwhile
@@ -181,9 +302,7 @@ async function exportDurable(
       else deliveries.push(d);
     }
   }
-  const moved = movedOf(session, deliveries, inflight, rels);
-  registry.discard(session.clientId);
-  return moved;
+  return { deliveries, inflight, afterSeq: after };
 }
 
 /**
@@ -208,4 +327,36 @@ export function importSession(
     if (store && session.durable) store.batch.awaitRel(session.durable.sid, packetId, at);
   }
   for (const d of moved.deliveries) session.deliver(deliveryOf(d), now);
+}
+
+/**
+ * The new node's side of END: delivers the pendings (after the resumed inflight and the moved
+ * queue), then what the session held meanwhile, less the held copies of pendings (a message
+ * forwarded to both nodes while the routes changed). Copies are recognised by origin, broker
+ * timestamp, topic and payload; `body` is TAKEOVER_END's answer (null for none: the old node
+ * timed out, went down, or had nothing).
+ */
+export function finishMove(session: Session, body: string | null, now: number): number {
+  const held = session.endHold();
+  const pendings = body === null
+    ? []
+    : (JSON.parse(body) as MovedPendings).deliveries.map(deliveryOf);
+  const seen = new Map<string, number>();
+  for (const d of pendings) seen.set(copyKey(d), (seen.get(copyKey(d)) ?? 0) + 1);
+  for (const d of pendings) session.deliver(d, now);
+  for (const d of held) {
+    const key = copyKey(d);
+    const n = seen.get(key) ?? 0;
+    if (n > 0) {
+      seen.set(key, n - 1);
+      continue;
+    }
+    session.deliver(d, now);
+  }
+  return pendings.length;
+}
+
+function copyKey(d: Delivery): string {
+  const m = d.message;
+  return `${m.origin}\u0000${m.timestamp}\u0000${m.topic}\u0000${encodeBase64(m.payload)}`;
 }

@@ -256,7 +256,7 @@ export class Broker {
       }
       case RecordKind.TakeoverAnswer: {
         const r = new FieldReader(payload);
-        this.#opts.nodes.answer(r.u32(), r.str());
+        this.#opts.nodes.answer(r.u32(), r.str(), r.str());
         return true;
       }
       default:

@@ -20,7 +20,7 @@ import {
 import type { Config } from "../config/types.ts";
 import { clientMethods } from "./_control_clients.ts";
 import { authMethods } from "./_control_auth.ts";
-import { exportSession } from "./_session_move.ts";
+import { exportSession, takeoverEnd } from "./_session_move.ts";
 import {
   ControlError,
   type ControlMethod,
@@ -90,11 +90,22 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   ...clientMethods,
   ...authMethods,
   /**
-   * Another node takes the client over (issue 15): its connection here ends with 0x8E and its
-   * session is exported and discarded; null when there is none.
+   * Another node takes the client over (issue 15, TAKEOVER_BEGIN): its connection here ends with
+   * 0x8E and its session is exported, then kept collecting pendings; null when there is none.
    */
   "clients.takeover"(svc, params) {
-    return exportSession(svc.registry, svc.broker, str(params.clientid, "clientid"), svc.store);
+    return exportSession(svc, str(params.clientid, "clientid"));
+  },
+  /**
+   * TAKEOVER_FENCE passing this node: answered after the route records before it were applied
+   * and behind the forwards this shard wrote before it (takeover_fence.ts).
+   */
+  "cluster.fence"() {
+    return true;
+  },
+  /** TAKEOVER_END: the pendings of the session moving away, which is then forgotten here. */
+  "clients.takeover_end"(svc, params) {
+    return takeoverEnd(svc, str(params.clientid, "clientid"));
   },
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {

@@ -29,8 +29,8 @@ export class NodeRouting {
   readonly #trie = new TopicTrie<true>();
   /** Nodes matched for the current message (reused; a handful of nodes). */
   readonly #matched: string[] = [];
-  /** Session fetches waiting for their TakeoverAnswer, by request id. */
-  readonly #fetches = new Map<number, (body: string) => void>();
+  /** Session fetches and ENDs waiting for their TakeoverAnswer, by request id. */
+  readonly #fetches = new Map<number, (body: string, from: string) => void>();
   #nextFetch = 1;
 
   constructor(enabled: boolean, send: ToSupervisor) {
@@ -93,25 +93,44 @@ export class NodeRouting {
   }
 
   /**
-   * Asks the other nodes for the session of `clientId` (takeover across nodes). Resolves with
-   * the moved session's JSON, or null when no node had it. The supervisor always answers, at
-   * the latest after cluster.takeover_timeout.
+   * Asks the other nodes for the session of `clientId` (TAKEOVER_BEGIN). Resolves with the
+   * moved session's JSON and the node that sent it, or null when no node had it. The
+   * supervisor always answers, at the latest after cluster.takeover_timeout.
    */
-  fetchSession(clientId: string): Promise<string | null> {
+  fetchSession(clientId: string): Promise<{ body: string; from: string } | null> {
     if (!this.enabled) return Promise.resolve(null);
-    const id = this.#nextFetch;
-    this.#nextFetch = id >= 0xffff_fffe ? 1 : id + 1;
+    const id = this.#ask();
     this.#send(RecordKind.ClusterTakeover, [new FieldWriter().u32(id).str(clientId).finish()]);
+    return new Promise((resolve) => {
+      this.#fetches.set(id, (body, from) => resolve(body === "" ? null : { body, from }));
+    });
+  }
+
+  /**
+   * TAKEOVER_END to `node`, which sent the session: resolves with its pendings' JSON, or null
+   * (none, node gone, or cluster.takeover_timeout).
+   */
+  endTakeover(node: string, clientId: string): Promise<string | null> {
+    if (!this.enabled) return Promise.resolve(null);
+    const id = this.#ask();
+    const frame = new FieldWriter().u32(id).str(node).str(clientId).finish();
+    this.#send(RecordKind.ClusterTakeoverEnd, [frame]);
     return new Promise((resolve) => {
       this.#fetches.set(id, (body) => resolve(body === "" ? null : body));
     });
   }
 
+  #ask(): number {
+    const id = this.#nextFetch;
+    this.#nextFetch = id >= 0xffff_fffe ? 1 : id + 1;
+    return id;
+  }
+
   /** A TakeoverAnswer arrived. */
-  answer(id: number, body: string): void {
+  answer(id: number, body: string, from: string): void {
     const done = this.#fetches.get(id);
     this.#fetches.delete(id);
-    done?.(body);
+    done?.(body, from);
   }
 
   /** A route of another node (NodeRoute). */

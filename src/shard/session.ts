@@ -69,6 +69,11 @@ export class Session {
   #congested = false;
   /** Callers waiting for the backlog to clear (a disc retained lookup's next page). */
   #unblockWaiters: (() => void)[] | null = null;
+  /**
+   * Deliveries held back while a session moved from another node waits for that node's
+   * pendings (TAKEOVER_END): they are newer, so they go out after them. Null when not holding.
+   */
+  #held: Delivery[] | null = null;
 
   /** Epoch ms when the session was created (the API's created_at). */
   readonly createdAt: number;
@@ -193,6 +198,11 @@ export class Session {
 
   /** Takes one delivery: straight out if connected and the window allows, else queued. */
   deliver(d: Delivery, now: number): void {
+    // Past the queue's own bound the hold gives way (order may then break; nothing is lost).
+    if (this.#held !== null && this.#held.length < this.#mqtt.maxMqueueLen) {
+      this.#held.push(d);
+      return;
+    }
     if (this.durable) {
       this.durable.deliver(this.#durableHost(), d, now);
       return;
@@ -302,6 +312,18 @@ export class Session {
     now: number,
   ): void {
     this.#inflight.insert({ ...entry, sentAt: now });
+  }
+
+  /** Holds new deliveries until endHold() (a moved session waiting for its pendings). */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Ends the hold; returns what was held, in arrival order, for the caller to deliver. */
+  endHold(): Delivery[] {
+    const held = this.#held ?? [];
+    this.#held = null;
+    return held;
   }
 
   /** Durable mode: reads the next rows of the disk queue if the window has room. */

@@ -22,6 +22,7 @@ import {
   waitDoorbell,
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
+import { isMoving } from "./_session_move.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
@@ -410,11 +411,14 @@ export class Shard implements ChannelOutput {
 
   /**
    * The client connected on another node: its connection here ends with 0x8E (session taken
-   * over) and its session here is discarded (docs/cluster.md: the session does not move yet).
+   * over) and its session here is discarded, unless it is moving to that node (docs/cluster.md).
    */
   #takenOverElsewhere(clientId: string): void {
     const ch = this.svc.registry.channelOf(clientId);
     if (ch) ch.disconnect(ReasonCode.SessionTakenOver, "takenover");
+    // The node taking the session over sends CLIENT_OPEN too, before its TAKEOVER_END: the
+    // session stays until END hands its pendings over (or the move times out).
+    if (isMoving(this.svc.registry, clientId)) return;
     if (this.svc.registry.discard(clientId)) {
       this.svc.log.info("Client {clientId} connected on another node: session discarded here", {
         clientId,

@@ -113,6 +113,13 @@ export function clusterRecord(
       cluster?.takeover(shard, id, r.str());
       return true;
     }
+    case RecordKind.ClusterTakeoverEnd: {
+      const r = new FieldReader(payload);
+      const id = r.u32();
+      const node = r.str();
+      cluster?.takeoverEnd(shard, id, node, r.str());
+      return true;
+    }
     case RecordKind.ClusterClientOpen:
       cluster?.clientOpened(new FieldReader(payload).str());
       return true;

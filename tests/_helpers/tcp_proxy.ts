@@ -1,7 +1,8 @@
 /**
  * Test helper: a TCP proxy between two cluster nodes that can cut the network (stop forwarding
  * in both directions while keeping the sockets open, and swallow new connections: a netsplit as
- * the nodes see it) and heal it (drop the stalled connections, forward again). Owns its listener
+ * the nodes see it) and heal it (drop the stalled connections, forward again), or hold the bytes
+ * for a while and release them in order (a slow link). Owns its listener
  * and sockets; bounded: at most 64 connections.
  */
 
@@ -17,6 +18,10 @@ export interface TcpProxy {
   cut(): void;
   /** Closes the stalled connections; new ones are forwarded again. */
   heal(): void;
+  /** Stops forwarding but keeps what comes (in both directions), nothing lost. */
+  hold(): void;
+  /** Forwards what was held, in order, and goes on forwarding. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +32,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const pairs = new Set<Pair>();
   let cut = false;
+  let held = false;
   let closed = false;
   const closePair = (p: Pair) => {
     pairs.delete(p);
@@ -46,6 +52,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
         const n = await from.read(buf);
         if (n === null) break;
         if (cut) continue; // read just before the cut: dropped, as a dead network would
+        while (held && pairs.has(p)) await new Promise((r) => setTimeout(r, 20));
         let at = 0;
         while (at < n) at += await to.write(buf.subarray(at, n));
       }
@@ -83,6 +90,12 @@ export function startTcpProxy(targetPort: number): TcpProxy {
     heal() {
       for (const p of [...pairs]) closePair(p);
       cut = false;
+    },
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
     },
     async close() {
       closed = true;

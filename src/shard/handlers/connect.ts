@@ -11,7 +11,7 @@ import type { IConnectPacket } from "../../mqtt/mod.ts";
 import { asBuffer, fromWill, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 import type { AuthnDecision } from "../hooks.ts";
-import { importSession, type MovedSession } from "../_session_move.ts";
+import { finishMove, importSession, type MovedSession } from "../_session_move.ts";
 import type { Session } from "../session.ts";
 
 const NEVER = 0xFFFFFFFF;
@@ -175,19 +175,24 @@ function completeConnect(
   if (!clean && nodes.enabled && !registry.get(clientId)) {
     ch.suspendUntil(nodes.fetchSession(clientId), (moved) => {
       if (moved !== null) {
-        log.info("Client {clientId}: session moved from another node", { clientId });
+        log.info("Client {clientId}: session moved from {node}", { clientId, node: moved.from });
       }
-      openSession(moved === null ? null : JSON.parse(moved) as MovedSession, clock.now());
+      openSession(moved && JSON.parse(moved.body) as MovedSession, clock.now(), moved?.from);
     });
     return;
   }
   openSession(null, now);
 
-  function openSession(moved: MovedSession | null, at: number): void {
+  function openSession(moved: MovedSession | null, at: number, from?: string): void {
     const mark = ch.svc.store?.mark() ?? 0; // what the store had before this CONNECT
     const { session, present: here } = registry.open(ch, clean, expiryMs, ch.protocolVersion);
-    if (moved) importSession(ch.svc.broker, session, moved, at, ch.svc.store);
+    if (moved) {
+      importSession(ch.svc.broker, session, moved, at, ch.svc.store);
+      // What reaches this session before the old node's pendings is newer than them: held.
+      if (from) session.hold();
+    }
     registry.storeRow(session, true, ch.will); // durable mode, persistent session: its row
+    if (moved && from) endTakeover(session, from);
     connected(ch, p, {
       session,
       present: here || moved !== null,
@@ -200,6 +205,26 @@ function completeConnect(
       now: at,
       authProps,
       mark,
+    });
+  }
+
+  /**
+   * TAKEOVER_END once the routes are on their way (this shard's route records went to the
+   * supervisor before this one, and it sends them to every peer first); the pendings are
+   * delivered in a later pass of the shard's loop.
+   */
+  function endTakeover(session: Session, from: string): void {
+    ch.svc.work.await(nodes.endTakeover(from, clientId), (outcome) => {
+      if (registry.get(clientId) !== session) {
+        session.endHold();
+        return;
+      }
+      const n = finishMove(session, outcome.ok ? outcome.value : null, clock.now());
+      log.info("Client {clientId}: takeover from {node} ended, {n} pending messages", {
+        clientId,
+        node: from,
+        n,
+      });
     });
   }
 }
