@@ -372,6 +372,11 @@ export class Cluster {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Hands every link's gathered frames to its socket (end of a supervisor pass). */
+  flush(): void {
+    for (const link of this.#links.values()) link.flush();
+  }
+
   // From the shards --------------------------------------------------------------------------
 
   /** A shard's filter gained its first (add) or lost its last subscriber. */
