@@ -39,7 +39,8 @@ function failed(what: string, reason: string, detail?: string): CtlAnswer {
 
 /** EMQX's status line: `Cluster status: #{running_nodes => ['a@h','b@h'],stopped_nodes => []}`. */
 export function clusterStatusLine(s: { running: string[]; stopped: string[] }): string {
-  const list = (nodes: string[]) => `[${nodes.map((n) => `'${n}'`).join(",")}]`;
+  // `~p` of a list of node atoms: quoted only where Erlang needs it ('a@10.0.0.1', b@host).
+  const list = (nodes: string[]) => `[${nodes.map(erlAtom).join(",")}]`;
   return `Cluster status: #{running_nodes => ${list(s.running)},stopped_nodes => ${
     list(s.stopped)
   }}`;
