@@ -164,9 +164,9 @@ Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
         await subscribe(first, `${topic}/#`, { qos: 1 });
         const pub = await client(c, "p29mv");
         await awaitRoute(pub, first, `${topic}/x`);
-        // A second subscriber on A shows when the forwards from C have reached A: the move
-        // below is one phase, and messages still on the C->A link when A exports the session
-        // are lost for it (docs/cluster.md), which a loaded CI machine made happen.
+        // A second subscriber on A shows when the forwards from C have reached A, so that the
+        // queue moves at BEGIN (messages still on the C->A link become the session's pendings
+        // at END instead: tests/29_takeover2_pending_test.ts).
         const watcher = await client(a, "w29mv");
         await subscribe(watcher, `${topic}/#`, { qos: 1 });
         await awaitRoute(pub, watcher, `${topic}/x`);

@@ -9,6 +9,8 @@
  * the proxy lets them go: once each, in publish order [MQTT-4.6.0-6], together with the ones
  * published after the connect (which A may send to both nodes: the copy is removed). Session
  * present on N [MQTT-3.2.2-2]. Memory sessions and durable sessions (pendings are rows on disk).
+ * Then N dies between BEGIN and END: O keeps the session as an offline session (after twice
+ * cluster.takeover_timeout, logged) and the client finds it there with the held messages.
  * Node names make A's proxied link the one kept (the smaller name's dial wins).
  */
 
@@ -109,6 +111,31 @@ async function heldForwardsReachTheNewNode(durable: boolean): Promise<void> {
     await publish(pub, `${topic}/y`, "after", { qos: 1 });
     assert.deepEqual((await takeReal(moved, 1, 5_000)).map((m) => m.payload), ["after"]);
     assert.ok(!o.broker.logs().includes("no TAKEOVER_END came"), "END came in time");
+    if (durable) return;
+
+    // N dies between BEGIN and END: after twice cluster.takeover_timeout O's session is an
+    // offline session again (logged), with what reached it after the export.
+    const id2 = { ...opts, clientId: `${opts.clientId}k` };
+    const first2 = await connect(o.url, id2);
+    clients.push(first2);
+    await subscribe(first2, `${topic}/k/#`, { qos: 1 });
+    await awaitRoute(pub, first2, `${topic}/k/x`);
+    proxy.hold();
+    const kept = ["kept0", "kept1", "kept2"];
+    for (const p of kept) await publish(pub, `${topic}/k/x`, p, { qos: 1 });
+    const lost = await connect(n.url, id2);
+    clients.push(lost);
+    assert.equal(connackOf(lost).sessionPresent, true, "session present on N");
+    n.broker.kill();
+    await n.broker.stop();
+    nodes.splice(nodes.indexOf(n), 1);
+    await waitLog(o, `node ${n.name} is down`, 20_000);
+    proxy.release();
+    await waitLog(o, "no TAKEOVER_END came", 20_000);
+    const back = await connect(o.url, id2);
+    clients.push(back);
+    assert.equal(connackOf(back).sessionPresent, true, "the session is on O again");
+    assert.deepEqual((await takeReal(back, kept.length, 10_000)).map((m) => m.payload), kept);
   } finally {
     proxy.release();
     await closeAll(clients);

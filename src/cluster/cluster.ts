@@ -836,7 +836,9 @@ export class Cluster {
           const linked = fenced.filter((p) => this.#links.get(p)?.isUp);
           const wait = Math.floor(this.#config.cluster.takeoverTimeout / 2);
           this.#fences.wait(peer, key, linked, wait, () => {
-            this.#takeoverAsked(link, key, clientId, true);
+            // The asking node went away meanwhile: the pendings would be lost on the way; the
+            // session stays moving here until it times out into an offline session.
+            if (link.isUp) this.#takeoverAsked(link, key, clientId, true);
           });
           return;
         }
