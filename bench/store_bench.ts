@@ -41,6 +41,8 @@ const { values: f } = parseArgs({
     batches: { type: "string", default: "1,10,100,1000" },
     data: { type: "string", default: "bench/results/store-data" },
     out: { type: "string", default: "bench/results/store.json" },
+    // broker: skip the "#" read (5-10 s a run) when only the sensor/+/temp figures are wanted.
+    "no-hash": { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -330,7 +332,9 @@ if (sections.has("rss")) {
 }
 
 if (sections.has("broker")) {
-  results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs));
+  results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs), {
+    hash: !f["no-hash"],
+  });
 }
 
 Deno.mkdirSync(f.out.slice(0, f.out.lastIndexOf("/")), { recursive: true });
