@@ -45,7 +45,10 @@ export class Session {
   /** When the last connection ended, for expiry; 0 while connected. */
   disconnectedAt = 0;
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
-  /** A durable queue dropped a row it never read (drop_oldest on disk): counted only. */
+  /**
+   * A durable queue dropped a row whose message it could not get back (drop_oldest on disk in
+   * a refused commit): counted only.
+   */
   onDropUnread: ((reason: DropReason) => void) | null = null;
   /**
    * Deliveries to this session dropped, by reason (EMQX's per-client `mqueue_dropped` and

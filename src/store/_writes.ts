@@ -36,8 +36,10 @@ const SQL = {
   outSent: "UPDATE outgoing SET phase = 1, packet_id = ? WHERE sid = ? AND seq = ?",
   outPubrel: "UPDATE outgoing SET phase = 2, msg_id = NULL, body = NULL WHERE sid = ? AND seq = ?",
   outDelete: "DELETE FROM outgoing WHERE sid = ? AND seq = ?",
-  outDropOldest: `DELETE FROM outgoing WHERE sid = ? AND seq = (SELECT seq FROM outgoing
-      WHERE sid = ? AND seq > ? AND phase = 0 ORDER BY seq LIMIT 1)`,
+  // The row's message is read before the delete: its messages row may go with the last ref.
+  outOldest: `SELECT o.seq AS seq, coalesce(o.body, m.body) AS body FROM outgoing o
+      LEFT JOIN messages m ON m.id = o.msg_id
+    WHERE o.sid = ? AND o.seq > ? AND o.phase = 0 ORDER BY o.seq LIMIT 1`,
   rel: "INSERT OR REPLACE INTO awaiting_rel (sid, packet_id, received_at) VALUES (?, ?, ?)",
   relDelete: "DELETE FROM awaiting_rel WHERE sid = ? AND packet_id = ?",
   retainedHas: "SELECT 1 AS x FROM retained WHERE topic = ?",
@@ -75,9 +77,15 @@ export class Writer {
 
   /**
    * Runs `ops` (all of `batch.ops`, or the releasing subset) inside the open transaction.
-   * Returns how many `retain` ops were refused by the cap. Throws what SQLite throws.
+   * Returns how many `retain` ops were refused by the cap; the messages of rows dropped by
+   * `out_drop_oldest` are pushed to `dropped`. Throws what SQLite throws.
    */
-  run(batch: WireBatch, ops: readonly StoreOp[], retained: RetainedCount): number {
+  run(
+    batch: WireBatch,
+    ops: readonly StoreOp[],
+    retained: RetainedCount,
+    dropped: (Uint8Array | null)[],
+  ): number {
     const shared = sharedMessages(ops, batch.msgs.length);
     const ids = new Map<number, number>();
     let refused = 0;
@@ -158,9 +166,12 @@ export class Writer {
         case "out_delete":
           s.outDelete!.run(o.sid, o.seq);
           break;
-        case "out_drop_oldest":
-          s.outDropOldest!.run(o.sid, o.sid, o.after);
+        case "out_drop_oldest": {
+          const row = s.outOldest!.get(o.sid, o.after);
+          if (row) s.outDelete!.run(o.sid, row.seq as number);
+          dropped.push(row ? row.body as Uint8Array : null);
           break;
+        }
         case "rel":
           s.rel!.run(o.sid, o.packetId, o.at);
           break;

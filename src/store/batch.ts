@@ -46,6 +46,8 @@ export class StoreBatch {
   #msgs: Uint8Array[] = [];
   #index = new Map<Message, number>();
   #bytes = 0;
+  /** `out_drop_oldest` ops in this batch so far. */
+  #drops = 0;
 
   /** Number of ops so far. */
   get size(): number {
@@ -136,10 +138,13 @@ export class StoreBatch {
   /**
    * The session's queue is full under drop_oldest: its oldest queued row after `after` (the
    * queue's cursor) goes. Not a releasing op: on a full store it is refused with the enqueue that
-   * replaces it.
+   * replaces it. Returns the op's place among this batch's drops: the commit's result carries
+   * the dropped row's message at that place (`ApplyResult.dropped`), for the `message.dropped`
+   * hook.
    */
-  dropOldest(sid: number, after: number): void {
+  dropOldest(sid: number, after: number): number {
     this.#ops.push({ op: "out_drop_oldest", sid, after });
+    return this.#drops++;
   }
 
   /** Incoming QoS 2 stored, PUBREC about to go [MQTT-4.3.3-8]. */
@@ -206,6 +211,7 @@ export class StoreBatch {
     this.#msgs = [];
     this.#index = new Map();
     this.#bytes = 0;
+    this.#drops = 0;
     return out;
   }
 }

@@ -191,7 +191,9 @@ export class Store {
   }
 
   #run(batch: WireBatch, ops: readonly StoreOp[]): ApplyResult {
-    return { retainRefused: this.#writer.run(batch, ops, this.#retainedCounter()) };
+    const dropped: (Uint8Array | null)[] = [];
+    const retainRefused = this.#writer.run(batch, ops, this.#retainedCounter(), dropped);
+    return dropped.length > 0 ? { retainRefused, dropped } : { retainRefused };
   }
 
   #transaction<T>(fn: () => T): T {

@@ -301,3 +301,37 @@ Deno.test("Store refuses a retained message for a new topic over max_retained_me
     cleanup(dir);
   }
 });
+
+Deno.test("Store's drop_oldest deletes the oldest queued row and hands its message back", () => {
+  withStore((store) => {
+    const b = new StoreBatch();
+    const [a, c] = [makeKey(1, 1), makeKey(2, 1)];
+    b.session(session(a, "a"));
+    b.session(session(c, "c"));
+    const shared = msg("q/shared", "both");
+    const d = (m: ReturnType<typeof msg>) => ({
+      message: m,
+      qos: 1 as const,
+      retain: false,
+      subscriptionIds: [],
+    });
+    // seq 1 is inflight (never dropped); seq 2 is stored once for both sessions (messages table).
+    b.enqueue(a, 1, d(msg("q/inflight", "0")), 7);
+    b.enqueue(a, 2, d(shared));
+    b.enqueue(c, 1, d(shared));
+    b.enqueue(a, 3, d(msg("q/own", "3")));
+    store.apply(b.take());
+    assertEquals(b.dropOldest(a, 0), 0);
+    assertEquals(b.dropOldest(a, 0), 1);
+    assertEquals(b.dropOldest(a, 0), 2); // nothing queued is left: null in its place
+    const r = store.apply(b.take());
+    assertEquals(
+      r.dropped?.map((m) => m && decodeMessage(m).topic),
+      ["q/shared", "q/own", null],
+    );
+    assertEquals(store.outgoing(a, 0, 10).map((row) => row.seq), [1]);
+    // The other session's reference to the shared message still reads it.
+    assertEquals(decodeMessage(store.outgoing(c, 0, 10)[0]!.body!).topic, "q/shared");
+    assertEquals(store.apply(b.take()).dropped, undefined);
+  });
+});

@@ -201,4 +201,9 @@ export function isReleasingOp(op: StoreOp): boolean {
 export interface ApplyResult {
   /** `retain` ops for new topics skipped because retainer.backend.max_retained_messages was reached. */
   readonly retainRefused: number;
+  /**
+   * The messages (encodeMessage() bytes) of the rows the batch's `out_drop_oldest` ops deleted,
+   * in op order (null: there was no such row); absent when the batch had none.
+   */
+  readonly dropped?: readonly (Uint8Array | null)[];
 }
