@@ -24,11 +24,18 @@ export interface Running {
   threadCpuMs(): Record<string, number>;
   /** ms from spawn to the listening line. */
   readonly listeningMs: number;
+  /** VmRSS and VmHWM of the broker process (every isolate), MiB. */
+  rssMiB(): { rss: number; hwm: number };
   stop(): Promise<void>;
 }
 
-/** Spawns `culex start` on `dataDir`; resolves once tcp:default listens. */
-export async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promise<Running> {
+/** Spawns `culex start` on `dataDir` (`extra`: more --set overrides); resolves once it listens. */
+export async function spawnCulex(
+  dataDir: string,
+  shards: number,
+  disc: boolean,
+  extra: readonly string[] = [],
+): Promise<Running> {
   const sets = [
     "listeners.tcp.default.bind=127.0.0.1:0",
     "dashboard.listeners.http.enable=false",
@@ -38,6 +45,7 @@ export async function spawnCulex(dataDir: string, shards: number, disc: boolean)
     ...(disc
       ? ["retainer.backend.storage_type=disc", "retainer.backend.max_retained_messages=infinity"]
       : []),
+    ...extra,
   ];
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -95,6 +103,11 @@ export async function spawnCulex(dataDir: string, shards: number, disc: boolean)
       return out;
     },
     listeningMs,
+    rssMiB() {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+    },
     async stop() {
       child.kill("SIGTERM");
       await child.status;
