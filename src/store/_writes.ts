@@ -116,20 +116,22 @@ export class Writer {
     for (const o of ops) {
       if (o.op === "out_delete") {
         const r = this.#deletes;
-        if (r && r.sid === o.sid && r.to + 1 === o.seq) r.to = o.seq;
+        const to = o.to ?? o.seq;
+        if (r && r.sid === o.sid && r.to + 1 === o.seq) r.to = to;
         else {
           this.#flushDeletes();
-          this.#deletes = { sid: o.sid, from: o.seq, to: o.seq, delta: 0 };
+          this.#deletes = { sid: o.sid, from: o.seq, to, delta: 0 };
         }
         continue;
       }
       if (o.op === "out_sent") {
         const r = this.#sents;
         const delta = o.packetId - o.seq;
-        if (r && r.sid === o.sid && r.to + 1 === o.seq && r.delta === delta) r.to = o.seq;
+        const to = o.to ?? o.seq;
+        if (r && r.sid === o.sid && r.to + 1 === o.seq && r.delta === delta) r.to = to;
         else {
           this.#flushSents();
-          this.#sents = { sid: o.sid, from: o.seq, to: o.seq, delta };
+          this.#sents = { sid: o.sid, from: o.seq, to, delta };
         }
         continue;
       }

@@ -126,14 +126,17 @@ export type StoreOp =
     /** Index in the batch's msgs. */
     readonly msg: number;
   }
+  /** `seq` (through `to`, with packet ids packetId + (s - seq), when given) entered the window. */
   | {
     readonly op: "out_sent";
     readonly sid: number;
     readonly seq: number;
     readonly packetId: number;
+    readonly to?: number;
   }
   | { readonly op: "out_pubrel"; readonly sid: number; readonly seq: number }
-  | { readonly op: "out_delete"; readonly sid: number; readonly seq: number }
+  /** `seq` (through `to` when given) is done. */
+  | { readonly op: "out_delete"; readonly sid: number; readonly seq: number; readonly to?: number }
   /** The oldest queued (phase 0) row after `after`: mqueue_drop_policy drop_oldest. */
   | { readonly op: "out_drop_oldest"; readonly sid: number; readonly after: number }
   | { readonly op: "rel"; readonly sid: number; readonly packetId: number; readonly at: number }
