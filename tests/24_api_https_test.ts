@@ -3,13 +3,15 @@
  * `ssl_options`, checked against the test CA), and what survives a restart on the same
  * `node.data_dir`: a changed admin password (kept in the durable store; the default admin/public
  * does not come back) and API keys made through the API (secrets kept only as digests, file mode
- * 0600).
+ * 0600). An admin added from the shell before anyone changed the default password does not take
+ * the default admin's place after a restart (it stays, still forced to change its password).
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { Api } from "./_helpers/api.ts";
 import { startBroker } from "./_helpers/broker.ts";
 import { makeCerts } from "./_helpers/certs.ts";
+import { ctl } from "./_helpers/culex_cli.ts";
 
 Deno.test("24 api https: TLS listener, admins and API keys kept across a restart", async (t) => {
   const certs = await makeCerts();
@@ -79,6 +81,38 @@ Deno.test("24 api https: TLS listener, admins and API keys kept across a restart
   } finally {
     client.close();
     await certs.remove();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("24 api https: an admin added from the shell does not replace the default admin across a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "culex_test_api_admins_" });
+  try {
+    const first = await startBroker({ dataDir, listeners: ["http:dashboard"] });
+    try {
+      const out = await ctl(dataDir, "admins", "add", "ops", "Shell-added-1");
+      assertEquals(out.trim(), "ok", "ctl admins add");
+    } finally {
+      assertEquals(await first.stop(), 0, "clean stop");
+    }
+    const second = await startBroker({ dataDir, listeners: ["http:dashboard"] });
+    try {
+      const api = new Api(second.portOf("http:dashboard"));
+      const ops = await api.post("/login", { username: "ops", password: "Shell-added-1" }, {
+        as: null,
+      });
+      assertEquals(ops.status, 200, "the added admin");
+      const admin = await api.post("/login", { username: "admin", password: "public" }, {
+        as: null,
+      });
+      assertEquals(admin.status, 200, "the default admin is still there");
+      assertEquals(admin.json.password_change_required, true, "and still must change it");
+      const blocked = await api.get("/clients", { as: { token: admin.json.token } });
+      assertEquals(blocked.status, 403, "its token does nothing else (server side)");
+    } finally {
+      assertEquals(await second.stop(), 0, "clean stop");
+    }
+  } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
 });

@@ -238,6 +238,53 @@ Deno.test("ctl and API: one listener stops and starts; dashboard admins from the
         );
       });
 
+      await t.step(
+        "a disconnected persistent client keeps its last connection's facts and counters (EMQX keeps its channel info)",
+        async () => {
+          const c = await connect(broker.url, {
+            clientId: "ops2-gone",
+            username: "ops2-user",
+            protocolVersion: 5,
+            clean: false,
+            properties: { sessionExpiryInterval: 600 },
+          });
+          await publish(c, "nobody/gone", "a", { qos: 1 });
+          await publish(c, "nobody/gone", "b", { qos: 0 });
+          await closeAll([c]);
+          let one: Record<string, unknown> = {};
+          for (let i = 0; i < 50; i++) { // the shard learns of the close after the client does
+            one = (await api.get("/clients/ops2-gone")).json;
+            if (one.connected === false) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const pick = (keys: string[]) => keys.map((k) => [k, one[k]]);
+          assert.deepEqual(
+            pick([
+              "connected",
+              "username",
+              "proto_ver",
+              "clean_start",
+              "recv_msg",
+              "recv_msg.qos1",
+            ]),
+            [
+              ["connected", false],
+              ["username", "ops2-user"],
+              ["proto_ver", 5],
+              ["clean_start", false],
+              ["recv_msg", 2],
+              ["recv_msg.qos1", 1],
+            ],
+          );
+          assert.equal(one.ip_address, "127.0.0.1");
+          assert.notEqual(one.disconnected_at, null);
+          const found = await api.get("/clients?username=ops2-user&conn_state=disconnected");
+          assert.deepEqual(found.json.data.map((x: { clientid: string }) => x.clientid), [
+            "ops2-gone",
+          ]);
+        },
+      );
+
       await t.step(".max stats keep the peak: /stats, ctl broker stats, Prometheus", async () => {
         const stats = async () => (await api.get("/stats?aggregate=true")).json;
         const x = await connect(broker.url, { clientId: "ops2-x", protocolVersion: 4 });

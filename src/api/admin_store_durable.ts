@@ -5,7 +5,9 @@
  * inside the hash string), `is_superuser` is 1 for administrators. All admins are read once at
  * start (a node has a handful) and served from memory; a change is committed to the store
  * before it is applied in memory, so an answered change survives a crash. The seeded default
- * admin is never written (it is seeded again at each start until someone changes it).
+ * admin is written only when another admin is added beside it (with its must-change flag in the
+ * row): until then it is seeded again at each start, and afterwards the store is not empty, so
+ * without that write the default admin would be gone after a restart.
  *
  * @module
  */
@@ -21,6 +23,8 @@ const MAX_ADMINS = 10_000;
 interface RowMeta {
   role?: unknown;
   description?: unknown;
+  /** The seeded default admin, still with the well-known password (forced to change it). */
+  must_change?: unknown;
 }
 
 function toUser(r: UserRecord): AdminUser {
@@ -33,7 +37,7 @@ function toUser(r: UserRecord): AdminUser {
     passwordHash: r.passwordHash,
     role: meta.role === "viewer" ? "viewer" : "administrator",
     description: typeof meta.description === "string" ? meta.description : "",
-    mustChangePassword: false,
+    mustChangePassword: meta.must_change === true,
   };
 }
 
@@ -43,7 +47,11 @@ function toRow(u: AdminUser): UserRecord {
     userIdType: ADMIN_GROUP as UserRecord["userIdType"],
     userId: u.username,
     passwordHash: u.passwordHash,
-    salt: JSON.stringify({ role: u.role, description: u.description }),
+    salt: JSON.stringify({
+      role: u.role,
+      description: u.description,
+      ...(u.mustChangePassword ? { must_change: true } : {}),
+    }),
     isSuperuser: u.role === "administrator",
   };
 }
@@ -51,6 +59,8 @@ function toRow(u: AdminUser): UserRecord {
 /** See the file header. */
 export class StoreAdminStore extends MemoryAdminStore {
   readonly #client: StoreClient;
+  /** The default admin seeded at this start and not written yet. */
+  #unsavedSeed: string | null = null;
 
   private constructor(client: StoreClient) {
     super();
@@ -70,19 +80,31 @@ export class StoreAdminStore extends MemoryAdminStore {
     return store;
   }
 
+  override async seed(user: AdminUser): Promise<void> {
+    const empty = this.users.size === 0;
+    await super.seed(user);
+    if (empty) this.#unsavedSeed = user.username;
+  }
+
   override async put(user: AdminUser): Promise<void> {
-    await this.#commit({ op: "user", user: toRow(user) });
+    const ops: StoreOp[] = [{ op: "user", user: toRow(user) }];
+    // Another admin beside the unsaved default one: both rows in one commit.
+    const seed = this.#unsavedSeed === null ? undefined : this.users.get(this.#unsavedSeed);
+    if (seed && seed.username !== user.username) ops.push({ op: "user", user: toRow(seed) });
+    await this.#commit(...ops);
+    this.#unsavedSeed = null;
     await super.put(user);
   }
 
   override async delete(username: string): Promise<boolean> {
     if (!this.users.has(username)) return false;
+    if (username === this.#unsavedSeed) this.#unsavedSeed = null;
     await this.#commit({ op: "user_delete", userIdType: ADMIN_GROUP, userId: username });
     return await super.delete(username);
   }
 
-  async #commit(op: StoreOp): Promise<void> {
-    const [r] = await this.#client.commitAsync({ msgs: [], ops: [op] });
+  async #commit(...ops: StoreOp[]): Promise<void> {
+    const [r] = await this.#client.commitAsync({ msgs: [], ops });
     if (r && isRefusal(r)) throw new Error(`The store refused the change: ${r.message}`);
   }
 }

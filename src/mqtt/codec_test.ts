@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../bytes.ts";
 import {
   asBuffer,
   type DecodeResult,
@@ -10,12 +11,7 @@ import {
 
 const u8 = (...b: number[]) => new Uint8Array(b);
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) (out.set(p, pos), pos += p.length);
-  return out;
-}
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 function ok(r: DecodeResult | undefined): Packet {
   assert.ok(r !== undefined && r.ok, `expected a packet, got ${JSON.stringify(r)}`);

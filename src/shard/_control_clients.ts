@@ -9,34 +9,36 @@
 
 import { parseShared, ReasonCode, validateTopicFilter } from "../mqtt/mod.ts";
 import type { Session, SubOptions } from "./session.ts";
-import type { Channel } from "./channel.ts";
+import type { ConnectionView } from "./last_connection.ts";
 import type { ShardServices } from "./shard_services.ts";
 import { ControlError, type ControlMethod, isoTime, num, page, str } from "./_control_util.ts";
 
 /** One client in EMQX's shape (the fields Culex tracks). */
 function clientJson(svc: ShardServices, s: Session): Record<string, unknown> {
   const ch = svc.registry.channelOf(s.clientId);
-  const peer = ch?.peer ?? "";
+  // Disconnected: the last connection's facts, as EMQX keeps a channel's info past its end.
+  const conn: ConnectionView | null = ch ?? s.lastConnection;
+  const peer = conn?.peer ?? "";
   const colon = peer.lastIndexOf(":");
   const mqtt = svc.config.mqtt;
   return {
     clientid: s.clientId,
-    username: ch?.username ?? null,
+    username: conn?.username ?? null,
     node: svc.config.node.name,
     ip_address: colon > 0 ? peer.slice(0, colon).replace(/^\[|\]$/g, "") : null,
     port: colon > 0 ? Number(peer.slice(colon + 1)) : null,
-    listener: ch?.listener ?? null,
+    listener: conn?.listener ?? null,
     connected: ch !== undefined,
     created_at: isoTime(s.createdAt),
-    connected_at: ch ? isoTime(ch.connectedAt) : null,
+    connected_at: conn ? isoTime(conn.connectedAt) : null,
     disconnected_at: ch ? null : isoTime(s.disconnectedAt),
-    clean_start: ch?.cleanStart ?? false,
-    keepalive: ch?.keepalive ?? 0,
+    clean_start: conn?.cleanStart ?? false,
+    keepalive: conn?.keepalive ?? 0,
     expiry_interval: s.expiryInterval === Infinity
       ? 0xffffffff
       : Math.floor(s.expiryInterval / 1000),
-    proto_name: ch?.protocolVersion === 3 ? "MQIsdp" : "MQTT",
-    proto_ver: ch?.protocolVersion ?? null,
+    proto_name: conn?.protocolVersion === 3 ? "MQIsdp" : "MQTT",
+    proto_ver: conn?.protocolVersion ?? null,
     is_bridge: false,
     is_persistent: s.expiryInterval > 0,
     subscriptions_cnt: s.subscriptions.size,
@@ -47,36 +49,37 @@ function clientJson(svc: ShardServices, s: Session): Record<string, unknown> {
     mqueue_max: mqtt.maxMqueueLen,
     awaiting_rel_cnt: s.awaitingRel.size,
     awaiting_rel_max: mqtt.maxAwaitingRel,
-    ...counters(s, ch),
+    ...counters(s, conn),
   };
 }
 
 /**
- * EMQX's per-client counters. The connection's (recv_*, send_*) are this connection's, 0 while
- * disconnected; the drops are the session's. `send_cnt` counts packets written (the supervisor
- * coalesces them into fewer socket writes, which the shard does not see).
+ * EMQX's per-client counters. The connection's (recv_*, send_*) are the live connection's, or
+ * the last one's while disconnected (0 for a session restored from the store); the drops are
+ * the session's. `send_cnt` counts packets written (the supervisor coalesces them into fewer
+ * socket writes, which the shard does not see).
  */
-function counters(s: Session, ch: Channel | undefined): Record<string, number> {
-  const recvMsg = ch ? ch.recvQos0 + ch.recvQos1 + ch.recvQos2 : 0;
-  const sendMsg = ch ? ch.sendQos0 + ch.sendQos1 + ch.sendQos2 : 0;
+function counters(s: Session, c: ConnectionView | null): Record<string, number> {
+  const recvMsg = c ? c.recvQos0 + c.recvQos1 + c.recvQos2 : 0;
+  const sendMsg = c ? c.sendQos0 + c.sendQos1 + c.sendQos2 : 0;
   const queueDropped = s.droppedQueueFull + s.droppedQos0Offline;
   return {
     mqueue_dropped: queueDropped,
-    recv_cnt: ch?.recvCnt ?? 0,
-    recv_oct: ch?.recvOct ?? 0,
-    recv_pkt: ch?.recvPkt ?? 0,
+    recv_cnt: c?.recvCnt ?? 0,
+    recv_oct: c?.recvOct ?? 0,
+    recv_pkt: c?.recvPkt ?? 0,
     recv_msg: recvMsg,
-    "recv_msg.qos0": ch?.recvQos0 ?? 0,
-    "recv_msg.qos1": ch?.recvQos1 ?? 0,
-    "recv_msg.qos2": ch?.recvQos2 ?? 0,
-    "recv_msg.dropped": ch?.recvDropped ?? 0,
-    send_cnt: ch?.sendPkt ?? 0,
-    send_oct: ch?.sendOct ?? 0,
-    send_pkt: ch?.sendPkt ?? 0,
+    "recv_msg.qos0": c?.recvQos0 ?? 0,
+    "recv_msg.qos1": c?.recvQos1 ?? 0,
+    "recv_msg.qos2": c?.recvQos2 ?? 0,
+    "recv_msg.dropped": c?.recvDropped ?? 0,
+    send_cnt: c?.sendPkt ?? 0,
+    send_oct: c?.sendOct ?? 0,
+    send_pkt: c?.sendPkt ?? 0,
     send_msg: sendMsg,
-    "send_msg.qos0": ch?.sendQos0 ?? 0,
-    "send_msg.qos1": ch?.sendQos1 ?? 0,
-    "send_msg.qos2": ch?.sendQos2 ?? 0,
+    "send_msg.qos0": c?.sendQos0 ?? 0,
+    "send_msg.qos1": c?.sendQos1 ?? 0,
+    "send_msg.qos2": c?.sendQos2 ?? 0,
     "send_msg.dropped": queueDropped + s.droppedExpired + s.droppedTooLarge,
     "send_msg.dropped.expired": s.droppedExpired,
     "send_msg.dropped.queue_full": s.droppedQueueFull,
@@ -103,19 +106,20 @@ function clientFilter(svc: ShardServices, p: Record<string, unknown>): (s: Sessi
   const [gteConnected, lteConnected] = [at("gte_connected_at"), at("lte_connected_at")];
   return (s) => {
     const ch = svc.registry.channelOf(s.clientId);
+    const conn: ConnectionView | null = ch ?? s.lastConnection; // EMQX filters on both too
     if (ids && !ids.includes(s.clientId)) return false;
     if (likeId !== null && !s.clientId.includes(likeId)) return false;
-    const user = ch?.username ?? "";
+    const user = conn?.username ?? "";
     if (users && !users.includes(user)) return false;
     if (likeUser !== null && !user.includes(likeUser)) return false;
-    if (ip !== null && !(ch?.peer.startsWith(`${ip}:`) ?? false)) return false;
+    if (ip !== null && !(conn?.peer.startsWith(`${ip}:`) ?? false)) return false;
     if (state === "connected" && !ch) return false;
     if (state === "disconnected" && ch) return false;
-    if (protoVer !== null && ch?.protocolVersion !== protoVer) return false;
-    if (clean !== null && (ch?.cleanStart ?? false) !== clean) return false;
+    if (protoVer !== null && conn?.protocolVersion !== protoVer) return false;
+    if (clean !== null && (conn?.cleanStart ?? false) !== clean) return false;
     if (gteCreated !== null && s.createdAt < gteCreated) return false;
     if (lteCreated !== null && s.createdAt > lteCreated) return false;
-    const connectedAt = ch?.connectedAt ?? -1;
+    const connectedAt = conn?.connectedAt ?? -1;
     if (gteConnected !== null && (connectedAt < 0 || connectedAt < gteConnected)) return false;
     if (lteConnected !== null && (connectedAt < 0 || connectedAt > lteConnected)) return false;
     return true;

@@ -17,6 +17,7 @@ import { encodePacket, type ProtocolVersion } from "../mqtt/mod.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { ManualClock } from "./clock.ts";
 import { createCounts } from "../ipc/mod.ts";
+import { concatBytes } from "../bytes.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
 
 /** One test connection: its Channel and what the broker sent it. */
@@ -162,7 +163,7 @@ export class TestShards {
         index,
         count,
         send: (to, kind, payload) => {
-          const bytes = payload instanceof Uint8Array ? payload.slice() : concat(payload);
+          const bytes = payload instanceof Uint8Array ? payload.slice() : concatBytes(payload);
           this.#queue(index, to).push({ kind, payload: bytes });
         },
       }));
@@ -194,14 +195,4 @@ export class TestShards {
     if (!q) this.#queues.set(key, q = []);
     return q;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

@@ -31,6 +31,7 @@ import type { ShardStore } from "./durable.ts";
 import { ChannelSender } from "./_channel_send.ts";
 import { InputFlow } from "./_input_flow.ts";
 import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
+import { lastConnectionOf } from "./last_connection.ts";
 
 export type { AuthExchange, ChannelStateName, Established } from "./_channel_state.ts";
 
@@ -202,6 +203,7 @@ export class Channel extends ChannelSender<ChannelServices> {
     this.#out.close(this.connId);
     this.#out.released(this);
     if (!wasConnected || !session) return;
+    if (session.expiryInterval > 0) session.lastConnection = lastConnectionOf(this);
     this.svc.registry.channelClosed(this, session, opts.publishWill ? this.takeWill() : null);
     this.svc.hooks.run("client.disconnected", this.facts(), reason);
   }

@@ -11,6 +11,7 @@ import type { Delivery } from "./delivery.ts";
 import { Inflight, type InflightEntry } from "./inflight.ts";
 import { MQueue } from "./mqueue.ts";
 import type { DurableHost, DurableQueue } from "./_durable_session.ts";
+import type { ConnectionView } from "./last_connection.ts";
 
 /** Subscription options as granted [MQTT-3.8.3.1]. */
 export interface SubOptions {
@@ -44,6 +45,8 @@ export class Session {
   expiryInterval: number;
   /** When the last connection ended, for expiry; 0 while connected. */
   disconnectedAt = 0;
+  /** The ended connection's facts, shown while disconnected (set by the Channel at its end). */
+  lastConnection: ConnectionView | null = null;
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
   /**
    * A durable queue dropped a row whose message it could not get back (drop_oldest on disk in
