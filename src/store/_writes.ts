@@ -195,8 +195,8 @@ export class Writer {
             o.packetId,
             o.qos,
             o.retain ? 1 : 0,
-            o.subIds.join(","),
-            o.shared,
+            o.subIds ? o.subIds.join(",") : "",
+            o.shared ?? "",
             msgId,
             body,
           );

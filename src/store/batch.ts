@@ -148,17 +148,26 @@ export class StoreBatch {
    */
   enqueue(sid: number, seq: number, d: DeliveryLike, packetId = 0): void {
     this.#size++;
-    this.#ops.push({
-      op: "out",
-      sid,
-      seq,
-      qos: d.qos,
-      retain: d.retain,
-      packetId,
-      subIds: d.subscriptionIds,
-      shared: d.shared ?? "",
-      msg: this.message(d.message),
-    });
+    const msg = this.message(d.message);
+    // Without subscription ids or a shared group (the common case) the op leaves them out: two
+    // values less to clone to the store worker per message.
+    const ids = d.subscriptionIds.length > 0;
+    const shared = d.shared !== undefined && d.shared !== "";
+    this.#ops.push(
+      ids || shared
+        ? {
+          op: "out",
+          sid,
+          seq,
+          qos: d.qos,
+          retain: d.retain,
+          packetId,
+          msg,
+          ...(ids ? { subIds: d.subscriptionIds } : {}),
+          ...(shared ? { shared: d.shared } : {}),
+        }
+        : { op: "out", sid, seq, qos: d.qos, retain: d.retain, packetId, msg },
+    );
   }
 
   /** A queued delivery moved into the inflight window with `packetId`. */

@@ -120,9 +120,10 @@ export type StoreOp =
     readonly retain: boolean;
     /** Packet id when sent at once (phase Sent), 0 when queued. */
     readonly packetId: number;
-    readonly subIds: readonly number[];
-    /** The shared subscription it came through ("$share/g/f"), or "". */
-    readonly shared: string;
+    /** Absent: none. */
+    readonly subIds?: readonly number[];
+    /** The shared subscription it came through ("$share/g/f"); absent: none. */
+    readonly shared?: string;
     /** Index in the batch's msgs. */
     readonly msg: number;
   }
