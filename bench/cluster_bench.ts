@@ -11,104 +11,21 @@
  * - route sync: 100,000 subscriptions on A, then B starts: time from B's link up to B routing a
  *   message to the last of them.
  *
- * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N]`
+ * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]`
  */
 
-import mqtt from "mqtt";
+import { client, freePort, type Node, startNode, stopNode, until } from "./_cluster_nodes.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
 const MESSAGES = Number(args.get("--messages") ?? 20_000);
 const ROUNDS = Number(args.get("--rounds") ?? 3);
 const SUBS = Number(args.get("--subscriptions") ?? 100_000);
-const repo = new URL("../", import.meta.url).pathname;
-
-interface Node {
-  name: string;
-  mqttPort: number;
-  child: Deno.ChildProcess;
-  logs: string[];
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
-}
-
-async function startNode(short: string, clusterPort: number, seeds: string[]): Promise<Node> {
-  const name = `${short}@127.0.0.1`;
-  const mqttPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${repo}main.ts`,
-      "start",
-      "--shards",
-      "2",
-      "--node-name",
-      name,
-      "--set",
-      `listeners.tcp.default.bind=127.0.0.1:${mqttPort}`,
-      "--set",
-      "cluster.discovery_strategy=static",
-      "--set",
-      `cluster.listen=127.0.0.1:${clusterPort}`,
-      "--set",
-      `cluster.static.seeds=${seeds.join(",")}`,
-      "--set",
-      "node.cookie=bench",
-      "--set",
-      `node.data_dir=${Deno.makeTempDirSync({ prefix: "culex_cluster_bench_" })}`,
-      "--set",
-      "dashboard.listeners.http.bind=127.0.0.1:0",
-      "--set",
-      "mqtt.max_mqueue_len=1000000",
-      "--set",
-      "mqtt.max_inflight=1000",
-      "--set",
-      "mqtt.max_subscriptions=infinity",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const logs: string[] = [];
-  const node = { name, mqttPort, child, logs };
-  for (const stream of [child.stdout, child.stderr]) {
-    void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) logs.push(...dec.decode(chunk).split("\n"));
-    })();
-  }
-  await until(() => logs.some((l) => l.includes("Listener tcp:default listening")), 60_000);
-  return node;
-}
-
-async function until(pred: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function client(port: number, id: string): Promise<mqtt.MqttClient> {
-  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-    clientId: id,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    properties: { receiveMaximum: 65535 },
-  });
-  await new Promise<void>((resolve, reject) => {
-    c.once("connect", () => resolve());
-    c.once("error", reject);
-  });
-  return c;
-}
-
+/** Latency: rounds of A→A then A→B, messages per round and side. */
+const LAT_ROUNDS = Number(args.get("--latency-rounds") ?? 8);
+const LAT_PER_ROUND = 500;
+/** Route updates timed. */
+const ROUTE_RUNS = Number(args.get("--route-runs") ?? 20);
 async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `s-${tag}`);
@@ -143,7 +60,13 @@ async function fanIn(pubPort: number, subPort: number, tag: string): Promise<num
   return rate;
 }
 
-async function latency(pubPort: number, subPort: number, tag: string): Promise<[number, number]> {
+/** Publish → receive times (ms) of `count` paced QoS 1 messages, publisher on pubPort. */
+async function latency(
+  pubPort: number,
+  subPort: number,
+  tag: string,
+  count: number,
+): Promise<number[]> {
   const topic = `lat/${tag}`;
   const sub = await client(subPort, `ls-${tag}`);
   await sub.subscribeAsync(topic, { qos: 1 });
@@ -159,21 +82,20 @@ async function latency(pubPort: number, subPort: number, tag: string): Promise<[
     await pub.publishAsync(topic, "probe", { qos: 0 });
     await new Promise((r) => setTimeout(r, 5));
   }
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < count; i++) {
     await pub.publishAsync(topic, String(performance.now()), { qos: 1 });
     if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
   }
-  await until(() => samples.length >= 2000, 30_000);
-  samples.sort((a, b) => a - b);
+  await until(() => samples.length >= count, 30_000);
   await Promise.all([sub, pub].map((c) => c.endAsync()));
-  return [samples[1000]!, samples[1980]!];
+  return samples;
 }
 
 async function routeUpdate(a: Node, b: Node): Promise<number[]> {
   const out: number[] = [];
   const pub = await client(a.mqttPort, "ru-pub");
   const sub = await client(b.mqttPort, "ru-sub");
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < ROUTE_RUNS; i++) {
     const topic = `ru/${i}`;
     let arrived = 0;
     const onMessage = (t: string) => {
@@ -198,7 +120,7 @@ async function routeUpdate(a: Node, b: Node): Promise<number[]> {
     await sub.unsubscribeAsync(topic);
   }
   await Promise.all([sub, pub].map((c) => c.endAsync()));
-  return out.sort((x, y) => x - y);
+  return out;
 }
 
 async function routeSync(): Promise<number> {
@@ -216,11 +138,14 @@ async function routeSync(): Promise<number> {
   const m = b.logs.map((l) => done.exec(l)).find((x) => x !== null)!;
   if (Number(m[1]) !== SUBS) throw new Error(`B got ${m[1]} routes of ${SUBS}`);
   await sub.endAsync();
-  for (const n of [a, b]) {
-    n.child.kill("SIGTERM");
-    await n.child.status;
-  }
+  for (const n of [a, b]) await stopNode(n);
   return Number(m[2]);
+}
+
+/** [p50, p99] of `xs` (ms). */
+function percentiles(xs: number[]): [number, number] {
+  const s = [...xs].sort((a, b) => a - b);
+  return [s[Math.floor(s.length / 2)]!, s[Math.floor(s.length * 0.99)]!];
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -235,13 +160,18 @@ for (let r = 0; r < ROUNDS; r++) {
   local.push(await fanIn(a.mqttPort, a.mqttPort, `l${r}`));
   remote.push(await fanIn(a.mqttPort, b.mqttPort, `r${r}`));
 }
-const latLocal = await latency(a.mqttPort, a.mqttPort, "l");
-const latRemote = await latency(a.mqttPort, b.mqttPort, "r");
-const routes = await routeUpdate(a, b);
-for (const n of [a, b]) {
-  n.child.kill("SIGTERM");
-  await n.child.status;
+// Latency interleaved, A→A then A→B in each round, fresh client ids and topic per round (the
+// shards a client and a topic land on change from round to round, on both sides alike).
+const latL: number[] = [];
+const latR: number[] = [];
+for (let r = 0; r < LAT_ROUNDS; r++) {
+  latL.push(...await latency(a.mqttPort, a.mqttPort, `l${r}`, LAT_PER_ROUND));
+  latR.push(...await latency(a.mqttPort, b.mqttPort, `r${r}`, LAT_PER_ROUND));
 }
+const latLocal = percentiles(latL);
+const latRemote = percentiles(latR);
+const routes = await routeUpdate(a, b);
+for (const n of [a, b]) await stopNode(n);
 const sync = await routeSync();
 const fmt = (n: number) => n.toFixed(0);
 console.log(`fan-in QoS 1, ${MESSAGES} messages, 4 publishers on A (msg/s, median of ${ROUNDS}):`);
@@ -249,13 +179,15 @@ console.log(`  subscriber on A: ${fmt(median(local))}  [${local.map(fmt).join(",
 console.log(`  subscriber on B: ${fmt(median(remote))}  [${remote.map(fmt).join(", ")}]`);
 console.log(`  ratio B/A: ${(median(remote) / median(local)).toFixed(2)}`);
 console.log(
-  `latency QoS 1 (ms): A→A p50 ${latLocal[0].toFixed(2)} p99 ${latLocal[1].toFixed(2)}; ` +
+  `latency QoS 1, ${LAT_ROUNDS} interleaved rounds of ${LAT_PER_ROUND} (ms): ` +
+    `A→A p50 ${latLocal[0].toFixed(2)} p99 ${latLocal[1].toFixed(2)}; ` +
     `A→B p50 ${latRemote[0].toFixed(2)} p99 ${latRemote[1].toFixed(2)}; hop p50 ` +
     `${((latRemote[0] - latLocal[0]) * 1000).toFixed(0)} µs`,
 );
 console.log(
-  `route update, SUBSCRIBE sent on B → first message from A (ms, 10 runs): median ` +
-    `${median(routes).toFixed(1)}, max ${routes[routes.length - 1]!.toFixed(1)}`,
+  `route update, SUBSCRIBE sent on B → first message from A (ms, ${ROUTE_RUNS} runs): median ` +
+    `${median(routes).toFixed(1)}, max ${Math.max(...routes).toFixed(1)}  ` +
+    `[${routes.map((x) => x.toFixed(1)).join(", ")}]`,
 );
 console.log(
   `route sync: ${SUBS} subscriptions on A reach a joining B in ${

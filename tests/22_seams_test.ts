@@ -233,7 +233,12 @@ Deno.test(
         await subscribe(sink, flood, { qos: 0 });
         // Shard 1 blocks its loop for 2.5 s; its PUBACK comes after, so do not wait for it.
         const stalled = publish(staller, "$culex/fault/stall-shard", "2500", { qos: 1 });
-        await new Promise((r) => setTimeout(r, 300));
+        // The flood must meet the stall: on a loaded machine the stall can begin late, the
+        // flood then drains and nothing is congested. The shard logs before it blocks.
+        for (let i = 0; i < 100 && !broker.logs().includes("stalls for 2500 ms"); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert(broker.logs().includes("stalls for 2500 ms"), "shard 1 began its stall");
         const packets = [];
         for (let i = 0; i < 100; i++) {
           packets.push(

@@ -9,6 +9,7 @@
 export { adminFilePath, type ApiDeps, type ApiServer, startApi } from "./server.ts";
 export type { ClusterView, ListenerInfo } from "./routes.ts";
 export { nodeInfo } from "./node_info.ts";
+export { type ClientOps, clusterClientOps, serveClientOp } from "./client_ops.ts";
 export {
   type AdminStore,
   type AdminUser,

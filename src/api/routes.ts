@@ -22,6 +22,7 @@ export type { ConfigChange, ListenerActionFn, ListenerInfo };
 import { authRoutes } from "./routes_auth.ts";
 import { clusterClients, clusterRoutes, type ClusterView } from "./routes_cluster.ts";
 import { getLogger } from "@logtape/logtape";
+import { clusterClientOps } from "./client_ops.ts";
 export type { ClusterView };
 
 /** What the routes are built from. */
@@ -53,6 +54,7 @@ export function allRoutes(deps: RouteDeps): Route[] {
     ...loginRoutes(deps.auth),
     ...clientRoutes(control, {
       ...limits,
+      ops: clusterClientOps(deps.cluster, control, getLogger(["culex", "api"])),
       ...(deps.cluster
         ? {
           listClients: (q) =>

@@ -1,7 +1,8 @@
 /**
  * Routes of clients (EMQX `emqx_mgmt_api_clients`): `GET /clients` with EMQX's filters, `fields`
  * and paging, `GET|DELETE /clients/{clientid}`, its subscriptions, and subscribe / unsubscribe
- * on its behalf (single and bulk). Every answer comes from the shards through BrokerControl.
+ * on its behalf (single and bulk). Every answer comes from the shards through BrokerControl; on
+ * a cluster, from the node that has the client (client_ops.ts).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { validateTopicFilter } from "../mqtt/mod.ts";
 import { ApiError, badRequest, json, noContent } from "./_http.ts";
 import { paging, qBool, qInt, qList, qos, qTime } from "./_schemas.ts";
 import { type Route, route } from "./router.ts";
+import type { ClientOps } from "./client_ops.ts";
 
 const TAG = "Clients";
 
@@ -71,13 +73,15 @@ export type ClientLister = (
 /** The routes; see the file header. */
 export function clientRoutes(
   control: BrokerControl,
-  opts: { maxTopicLevels: number; listClients?: ClientLister },
+  opts: { maxTopicLevels: number; listClients?: ClientLister; ops?: ClientOps },
 ): Route[] {
+  // One client's operations: across the cluster when clustered (client_ops.ts).
+  const ops: ClientOps = opts.ops ?? control;
   const subscribe = async (clientid: string, subs: SubscribeBody[]) => {
     subs.forEach((s, i) =>
       checkFilter(s.topic, opts.maxTopicLevels, subs.length > 1 ? `${i}.topic` : "topic")
     );
-    const granted = await control.subscribe(clientid, subs);
+    const granted = await ops.subscribe(clientid, subs);
     if (!granted) throw notFound();
     return subs.map((s, i) => ({
       clientid,
@@ -120,7 +124,7 @@ export function clientRoutes(
       summary: "One client",
       responses: { 200: "client", 404: "CLIENTID_NOT_FOUND" },
       async handle({ params }) {
-        const c = await control.getClient(params.clientid ?? "");
+        const c = await ops.getClient(params.clientid ?? "");
         if (!c) throw notFound();
         return json(c);
       },
@@ -132,7 +136,7 @@ export function clientRoutes(
       summary: "Kick a client out and discard its session",
       responses: { 204: "kicked", 404: "CLIENTID_NOT_FOUND" },
       async handle({ params }) {
-        if (!await control.kickClient(params.clientid ?? "")) throw notFound();
+        if (!await ops.kickClient(params.clientid ?? "")) throw notFound();
         return noContent();
       },
     }),
@@ -143,7 +147,7 @@ export function clientRoutes(
       summary: "A client's subscriptions",
       responses: { 200: "[subscription]", 404: "CLIENTID_NOT_FOUND" },
       async handle({ params }) {
-        const subs = await control.clientSubscriptions(params.clientid ?? "");
+        const subs = await ops.clientSubscriptions(params.clientid ?? "");
         if (!subs) throw notFound();
         return json(subs);
       },
@@ -179,7 +183,11 @@ export function clientRoutes(
       body: z.array(z.string().min(1)).min(1).max(10_000),
       responses: { 204: "kicked", 400: "BAD_REQUEST" },
       async handle({ body }) {
-        await Promise.all(body.map((id) => control.kickClient(id)));
+        // In slices: on a cluster each id may ask every other node (at most 256 requests wait
+        // per link; more would fail at once).
+        for (let i = 0; i < body.length; i += 100) {
+          await Promise.all(body.slice(i, i + 100).map((id) => ops.kickClient(id)));
+        }
         return noContent();
       },
     }),
@@ -191,7 +199,7 @@ export function clientRoutes(
       body: unsubscribeBody,
       responses: { 204: "unsubscribed", 400: "BAD_REQUEST", 404: "CLIENTID_NOT_FOUND" },
       async handle({ params, body }) {
-        if (!await control.unsubscribe(params.clientid ?? "", [body.topic])) throw notFound();
+        if (!await ops.unsubscribe(params.clientid ?? "", [body.topic])) throw notFound();
         return noContent();
       },
     }),
@@ -204,7 +212,7 @@ export function clientRoutes(
       responses: { 204: "unsubscribed", 400: "BAD_REQUEST", 404: "CLIENTID_NOT_FOUND" },
       async handle({ params, body }) {
         const topics = body.map((b) => b.topic);
-        if (!await control.unsubscribe(params.clientid ?? "", topics)) throw notFound();
+        if (!await ops.unsubscribe(params.clientid ?? "", topics)) throw notFound();
         return noContent();
       },
     }),

@@ -89,11 +89,14 @@ export function subscriptionRoutes(
       query: topicsQuery,
       responses: { 200: "{data: [{topic, node}], meta}" },
       async handle({ query }) {
+        // Every node's routes, each with its node (EMQX's replicated route table).
         const r = await control.listTopics({
           ...pageArgs(query),
+          self: nodeName,
           ...(query.topic === undefined ? {} : { topic: query.topic }),
+          ...(query.node === undefined ? {} : { node: query.node }),
         });
-        return json({ data: r.data.map((t) => ({ ...t, node: nodeName })), meta: r.meta });
+        return json({ data: r.data, meta: r.meta });
       },
     }),
     route({
@@ -104,9 +107,9 @@ export function subscriptionRoutes(
       responses: { 200: "[{topic, node}]", 404: "TOPIC_NOT_FOUND" },
       async handle({ params }) {
         const topic = params.topic ?? "";
-        const r = await control.listTopics({ topic, limit: 1 });
+        const r = await control.listTopics({ topic, limit: 1000, self: nodeName });
         if (r.data.length === 0) throw new ApiError(404, "TOPIC_NOT_FOUND", "Topic not found");
-        return json(r.data.map((t) => ({ ...t, node: nodeName })));
+        return json(r.data);
       },
     }),
     route({

@@ -15,6 +15,7 @@ import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
 import { batches, NodeState } from "./node_state.ts";
 import { JoinedFile } from "./joined.ts";
+import { TombstoneFile } from "./tombstone_file.ts";
 import type { ClusterHost } from "./host.ts";
 import { type NodeMethod, type NodeMethods, NodeRequestError, NodeRpc } from "./node_rpc.ts";
 import {
@@ -109,6 +110,7 @@ export class Cluster {
   readonly #rpc: NodeRpc;
   /** Cleared retained topics, against older copies from peers after a split. */
   readonly #tombstones: RetainTombstones;
+  readonly #tombstoneFile: TombstoneFile | null;
   /** A peer's connected clients as its ClientsFull frames arrive (until ClientsEnd). */
   #peerClients = new Map<PeerLink, Map<string, number>>();
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
@@ -134,10 +136,18 @@ export class Cluster {
       config.cluster.retainTombstoneTtl,
       config.cluster.retainTombstoneMax,
     );
+    // Retained messages on disc outlive a restart: so must their clears (tombstone_file.ts).
+    this.#tombstoneFile = config.retainer.storageType === "disc"
+      ? new TombstoneFile(config.node.dataDir, this.#tombstones)
+      : null;
   }
 
   /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
   async start(): Promise<{ host: string; port: number }> {
+    // Before any link: a peer's older copy of a cleared topic is refused from the first frame.
+    const restored = this.#tombstoneFile?.start() ?? 0;
+    // Exact text: tests read it.
+    if (restored > 0) log.info(`Cluster: restored ${restored} retained clears from disc`);
     const { host, port } = this.#config.cluster.listen;
     const server = createServer((socket) => this.#accepted(socket));
     this.#server = server;
@@ -354,11 +364,17 @@ export class Cluster {
   /** Closes every link and the listener. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#tombstoneFile?.stop();
     for (const d of this.#dials.values()) clearTimeout(d.timer);
     for (const t of this.#down.values()) clearTimeout(t);
     for (const link of [...this.#links.values(), ...this.#pending]) link.close("the node stops");
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Hands every link's gathered frames to its socket (end of a supervisor pass). */
+  flush(): void {
+    for (const link of this.#links.values()) link.flush();
   }
 
   // From the shards --------------------------------------------------------------------------

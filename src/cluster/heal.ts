@@ -12,7 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import { decodeBase64 } from "../bytes.ts";
 import { FieldWriter } from "../ipc/mod.ts";
-import { decodeMessage } from "../mqtt/mod.ts";
+import { decodeMessage, encodeMessage } from "../mqtt/mod.ts";
 import type { ClusterHost } from "./host.ts";
 import type { PeerLink } from "./peer_link.ts";
 import { Frame } from "./proto_v1.ts";
@@ -33,9 +33,29 @@ export class RetainTombstones {
   /** Older copies refused so far. */
   refused = 0;
 
+  /** Called after every change of the remembered clears (TombstoneFile keeps them on disc). */
+  onChange: (() => void) | null = null;
+
   constructor(ttlMs: number, max: number) {
     this.#ttl = ttlMs;
     this.#max = max;
+  }
+
+  /**
+   * A clear kept by an earlier run (TombstoneFile): `at` its publish time, `kept` when it was
+   * first remembered (the TTL counts from then). Expired ones are ignored.
+   */
+  restore(topic: string, at: number, kept: number): void {
+    if (this.#max === 0 || !this.#fresh(kept)) return;
+    const held = this.#clears.get(topic);
+    if (held && held.at >= at) return;
+    this.#clears.set(topic, { at, bytes: retainClear(topic, at), kept });
+    this.#trim();
+  }
+
+  /** The remembered clears as [topic, publish time, kept since] (for TombstoneFile). */
+  *entries(): Generator<[string, number, number]> {
+    for (const [topic, c] of this.#clears) if (this.#fresh(c.kept)) yield [topic, c.at, c.kept];
   }
 
   /**
@@ -56,12 +76,17 @@ export class RetainTombstones {
     if (clear && clear.at > m.timestamp) return true; // a newer clear is already kept
     this.#clears.delete(topic);
     this.#clears.set(topic, { at: m.timestamp, bytes: message.slice(), kept: Date.now() });
+    this.#trim();
+    this.onChange?.();
+    return true;
+  }
+
+  #trim(): void {
     while (this.#clears.size > this.#max) {
       const oldest = this.#clears.keys().next().value;
       if (oldest === undefined) break;
       this.#clears.delete(oldest);
     }
-    return true;
   }
 
   /** The clears still remembered, to send on a link up: [topic, message bytes]. */
@@ -79,6 +104,25 @@ export class RetainTombstones {
   #fresh(kept: number): boolean {
     return Date.now() - kept < this.#ttl;
   }
+}
+
+/**
+ * A clear of `topic`'s retained message published at `at` (epoch ms), as the other nodes take a
+ * client's empty retained PUBLISH: for deletes made through the API or `ctl retainer clean`, and
+ * for clears restored from disc (the receivers read only the topic, the empty payload and the
+ * time).
+ */
+export function retainClear(topic: string, at: number): Uint8Array {
+  return encodeMessage({
+    topic,
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: true,
+    properties: {},
+    origin: "",
+    expiresAt: 0,
+    timestamp: at,
+  });
 }
 
 /** This node's connected clients: client id → connected_at (epoch ms). */
@@ -138,7 +182,12 @@ export async function sendRetainedSet(
 ): Promise<void> {
   let sent = 0;
   try {
-    for (let shard = 0; shard < host.shardCount; shard++) {
+    for await (const page of host.retainedPages?.() ?? []) {
+      if (!link.isUp) break;
+      for (const [topic, message] of page) link.send(Frame.Retain, retainFrame(topic, message));
+      sent += page.length;
+    }
+    for (let shard = 0; shard < host.shardCount && !host.retainedPages; shard++) {
       for (let offset = 0; link.isUp;) {
         const params = { offset, limit: RETAINED_PAGE };
         const page = await host.request(shard, "retained.export", params) as {

@@ -27,4 +27,10 @@ export interface ClusterHost {
   serve(method: string, params: unknown): Promise<unknown>;
   /** Stops (true) or resumes (false) reading every client socket of this node. */
   pauseClients(on: boolean): void;
+  /**
+   * The node's retained messages page by page as [topic, encoded Message] when they are on disc
+   * (`retainer.backend.storage_type: disc`: the shards hold none); absent when they are in the
+   * shards' memory (the Cluster then asks the shards: `retained.export`).
+   */
+  retainedPages?(): AsyncIterable<[string, Uint8Array][]>;
 }

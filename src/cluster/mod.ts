@@ -12,4 +12,5 @@ export {
 } from "./cluster.ts";
 export { seedTarget, startDiscovery } from "./discovery.ts";
 export { startMcast } from "./mcast.ts";
+export { retainClear } from "./heal.ts";
 export { type NodeMethod, type NodeMethods, NodeRequestError } from "./node_rpc.ts";

@@ -37,6 +37,19 @@ export interface NodeMethods {
     params: { filter: Json; offset: number; limit: number };
     result: { total: number; items: Json[] };
   };
+  /** One client of the node (src/api/client_ops.ts), or null when it has no such session. */
+  "client.get": { params: { clientid: string }; result: Json | null };
+  /** Kicks the node's client; false when it has none of that id. */
+  "client.kick": { params: { clientid: string }; result: boolean };
+  /** The subscriptions of the node's client, or null. */
+  "client.subscriptions": { params: { clientid: string }; result: Json[] | null };
+  /** Subscribes the node's client; the granted QoS per filter, or null. */
+  "client.subscribe": {
+    params: { clientid: string; subscriptions: Json[] };
+    result: number[] | null;
+  };
+  /** Unsubscribes the node's client; a reason code per filter, or null. */
+  "client.unsubscribe": { params: { clientid: string; topics: string[] }; result: number[] | null };
 }
 
 /** A method name of NodeMethods. */

@@ -16,6 +16,8 @@ import {
   type SharedKey,
 } from "../ipc/mod.ts";
 import type { ClusterHost } from "./host.ts";
+import { TopicTrie } from "../shard/topic_trie.ts";
+import { hasWildcard } from "../mqtt/mod.ts";
 
 export type { SharedKey };
 
@@ -39,6 +41,14 @@ export class NodeState {
   readonly #host: ClusterHost;
   /** filter → shards of this node with subscribers. */
   readonly #local = new Map<string, Set<number>>();
+  /**
+   * The wildcard filters of #local as a trie (key: the shard's number as text), so that a message
+   * from a peer goes straight to the shards with subscribers (deliver); exact filters are looked
+   * up in #local itself (no second copy: per-device exact filters are the many).
+   */
+  readonly #localWild = new TopicTrie<number>();
+  /** Shards matched for the current message (reused; a handful). */
+  readonly #matched: number[] = [];
   /** member key → this node's member and its shard. */
   readonly #localShared = new Map<string, { m: SharedKey; shard: number }>();
   /** node → its filters. */
@@ -57,9 +67,11 @@ export class NodeState {
       if (!shards) this.#local.set(filter, shards = new Set());
       const first = shards.size === 0;
       shards.add(shard);
+      if (hasWildcard(filter)) this.#localWild.add(filter, String(shard), shard);
       return first;
     }
     if (!shards?.delete(shard)) return false;
+    if (hasWildcard(filter)) this.#localWild.remove(filter, String(shard));
     if (shards.size > 0) return false;
     this.#local.delete(filter);
     return true;
@@ -157,11 +169,21 @@ export class NodeState {
   }
 
   /**
-   * A message from another node goes to the shard its topic hashes to: one publisher's messages
-   * on one topic always take the same path, so their order holds.
+   * A message from another node goes straight to each shard of this node with a matching route
+   * (not through the shard its topic hashes to: one isolate hand-off less on the node hop, the
+   * largest share of it, measured in bench/README.md). One publisher's messages on one topic
+   * always take the same ring to a given shard, so their order holds. A shard whose route is
+   * still travelling gets nothing, as the node-level route would not have reached the peer yet.
    */
   deliver(topic: string, message: Uint8Array): void {
-    this.#host.toShard(this.#host.shardOf(topic), RecordKind.RemotePublish, [message]);
+    const shards = this.#matched;
+    const exact = this.#local.get(topic);
+    if (exact) { for (const shard of exact) shards.push(shard); }
+    this.#localWild.match(topic, (_filter, entries) => {
+      for (const shard of entries.values()) if (!shards.includes(shard)) shards.push(shard);
+    });
+    for (const shard of shards) this.#host.toShard(shard, RecordKind.RemotePublish, [message]);
+    shards.length = 0;
   }
 
   /** A shared delivery goes to the shard that owns the member's client id. */

@@ -137,6 +137,16 @@ export class PeerLink {
     this.#flush();
   };
 
+  /**
+   * Hands what was gathered to the socket now. The supervisor calls it at the end of each pass
+   * over the shard rings, before it flushes its client sockets: the gathered frames would
+   * otherwise wait for the microtask after those writes (a forwarded message's node hop is the
+   * longer path, so it goes first).
+   */
+  flush(): void {
+    this.#flush();
+  }
+
   #flush(): void {
     if (this.#batchBytes === 0) return;
     const out = new Uint8Array(this.#batchBytes);

@@ -57,7 +57,7 @@ const NO_MESSAGE: Message = {
   expiresAt: 0,
   timestamp: 0,
 };
-const PUBREL_DELIVERY: Delivery = {
+export const PUBREL_DELIVERY: Delivery = {
   message: NO_MESSAGE,
   qos: 2,
   retain: false,

@@ -203,20 +203,13 @@ export class Broker {
   }
 
   /**
-   * A message forwarded by another node: to this node's subscribers only. It is not stored as
-   * retained (Retain frames replicate that), not forwarded and no shared member is picked (the
-   * publishing node picked one cluster-wide): EMQX's dispatch.
+   * A message forwarded by another node: to this shard's subscribers only (the supervisor sent
+   * it to every shard of this node with a match). It is not stored as retained (Retain frames
+   * replicate that), not forwarded and no shared member is picked (the publishing node picked
+   * one cluster-wide): EMQX's dispatch.
    */
   dispatchRemote(message: Message): void {
-    const shards = this.routes.matchShards(message.topic, this.#shardSet);
-    let encoded: Uint8Array[] | null = null;
-    for (let k = 0; k < shards.size; k++) {
-      const shard = shards.at(k);
-      if (shard === this.#port.index) continue;
-      encoded ??= encodeMessageParts(message);
-      this.#port.sendToShard(shard, RecordKind.RoutedPublish, encoded);
-    }
-    if (shards.has(this.#port.index)) this.dispatch(message);
+    this.dispatch(message);
   }
 
   /** Applies one cluster record from the supervisor; false for kinds it does not own. */
@@ -253,6 +246,10 @@ export class Broker {
         // Last writer wins by the time it was published: a full set sent on link up may
         // arrive after a newer write of the same topic.
         const m = decodeMessage(payload);
+        if (this.disc) {
+          this.disc.storeIfNewer(m);
+          return true;
+        }
         const held = this.retainer.get(m.topic, this.#port.clock.now());
         if (!held || held.timestamp <= m.timestamp) this.#retain(m);
         return true;

@@ -151,14 +151,36 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   "auth.metrics"(svc) {
     return svc.security.metrics.snapshot();
   },
-  /** The route table (replicated: any one shard answers for all). */
+  /**
+   * The route table (replicated: any one shard answers for all). With `self` (this node's name)
+   * the other nodes' routes follow this node's, one row per (filter, node), each with its node
+   * (EMQX lists the routes of every node); `node` keeps one node's rows.
+   */
   "topics.list"(svc, params) {
     const topic = typeof params.topic === "string" ? params.topic : null;
+    const self = typeof params.self === "string" ? params.self : null;
+    const node = typeof params.node === "string" ? params.node : null;
+    if (self === null) {
+      return page(
+        svc.broker.routes.entries(),
+        params,
+        ([filter]) => topic === null || filter === topic,
+        ([filter]) => ({ topic: filter }),
+      );
+    }
+    function* rows(): Generator<[string, string]> {
+      if (node === null || node === self) {
+        for (const [filter] of svc.broker.routes.entries()) yield [filter, self!];
+      }
+      for (const [filter, nodes] of svc.broker.nodes.entries()) {
+        for (const n of nodes) if (node === null || node === n) yield [filter, n];
+      }
+    }
     return page(
-      svc.broker.routes.entries(),
+      rows(),
       params,
       ([filter]) => topic === null || filter === topic,
-      ([filter]) => ({ topic: filter }),
+      ([filter, n]) => ({ topic: filter, node: n }),
     );
   },
   /** This shard's retained messages, without payloads. */
@@ -193,7 +215,10 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   "retained.delete"(svc, params) {
     return svc.broker.retainer.delete(str(params.topic, "topic"));
   },
-  /** Deletes the retained messages whose topic matches `topic` (a filter; all when absent). */
+  /**
+   * Deletes the retained messages whose topic matches `topic` (a filter; all when absent); how
+   * many, or with `list` their topics (the cluster sends their clears to the other nodes).
+   */
   "retained.clean"(svc, params) {
     const filter = typeof params.topic === "string" ? params.topic : "#";
     const doomed: string[] = [];
@@ -201,7 +226,7 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
       if (matches(filter, m.topic)) doomed.push(m.topic);
     }
     for (const t of doomed) svc.broker.retainer.delete(t);
-    return doomed.length;
+    return params.list === true ? doomed : doomed.length;
   },
   /**
    * A run-time config change (src/supervisor/reload.ts): the keys that can change without a

@@ -76,6 +76,26 @@ export class DiscRetained {
   }
 
   /**
+   * Stores a peer's write (or clear) unless the row on disc was published later: last writer
+   * wins by publish time, as with retained messages in memory. Decided in a later pass, once the
+   * row is read; a failed read stores it (the newer word is more likely the peer's).
+   */
+  storeIfNewer(message: Message): void {
+    const held = new Promise<number | null>((resolve) =>
+      this.#pass.read(
+        { kind: "retained", filter: message.topic, cursor: null, limit: 1 },
+        (page) => {
+          const row = page instanceof StoreError ? undefined : page.rows[0];
+          resolve(row ? decodeMessage(row.body, row.topic).timestamp : null);
+        },
+      )
+    );
+    this.#then(held, (at) => {
+      if (at === null || at <= message.timestamp) this.store(message);
+    });
+  }
+
+  /**
    * Reads the live retained messages matching `filter` page by page. `deliver` gets each page
    * (in a later pass) with `more`: it calls `more(true)` when it is ready for the next page (once
    * the page is delivered and the subscriber is not backlogged: the flow control that keeps a

@@ -284,18 +284,27 @@ export class Session {
   }
 
   /**
-   * Takes every delivery the client has not surely received: inflight entries still waiting for
-   * PUBACK or PUBREC, then the queue, in that order (the session moves to another node). QoS 2
-   * entries waiting for PUBCOMP are dropped: the client has that message.
+   * Takes what the session still owes the client, for another node (the session moves): the
+   * inflight entries in send order with their packet ids and phases (a QoS 2 one after PUBREC
+   * waits for PUBCOMP: its PUBREL is resent there), then the queue. Durable entries not yet
+   * committed (`pending`) are the store's: the caller reads the rows instead.
    */
-  takePending(): Delivery[] {
-    const taken: Delivery[] = [];
-    for (const entry of this.#inflight.values()) {
-      if (entry.phase === "publish") taken.push(entry.delivery);
-    }
+  takeForMove(): { inflight: InflightEntry[]; queued: Delivery[] } {
+    const inflight = [...this.#inflight.values()].filter((e) => !e.pending);
     this.#inflight.clear();
-    if (this.#queue) taken.push(...this.#queue.removeWhere(() => true));
-    return taken;
+    const queued = this.#queue ? this.#queue.removeWhere(() => true) : [];
+    return { inflight, queued };
+  }
+
+  /**
+   * An inflight entry of a session moved from another node, with its packet id: resent (PUBLISH
+   * with DUP, or PUBREL) when the client resumes [MQTT-4.4.0-1]. Call before attach().
+   */
+  adoptInflight(
+    entry: { packetId: number; delivery: Delivery; phase: "publish" | "pubrel" },
+    now: number,
+  ): void {
+    this.#inflight.insert({ ...entry, sentAt: now });
   }
 
   /** Durable mode: reads the next rows of the disk queue if the window has room. */

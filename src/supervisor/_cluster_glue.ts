@@ -7,7 +7,7 @@
 import type { Config } from "../config/types.ts";
 import { Cluster, type ClusterHost, startDiscovery, startMcast } from "../cluster/mod.ts";
 import { decodeOpFilter, decodeOpShared, FieldReader, RecordKind } from "../ipc/mod.ts";
-import { nodeInfo } from "../api/mod.ts";
+import { nodeInfo, serveClientOp } from "../api/mod.ts";
 import type { BrokerControl, Json } from "./broker_control.ts";
 
 /** A started cluster with its discovery. */
@@ -52,6 +52,8 @@ export function serveNode(
   params: unknown,
 ): Promise<unknown> {
   const p = (typeof params === "object" && params !== null ? params : {}) as Json;
+  const clientOp = serveClientOp(node.control, method, p);
+  if (clientOp) return clientOp;
   switch (method) {
     case "node.info":
       return nodeInfo({ ...node, config: node.config() });

@@ -10,10 +10,12 @@ import {
   addAdmin,
   type AdminRefusal,
   type ApiServer,
+  clusterClientOps,
   removeAdmin,
   resetAdminPassword,
 } from "../api/mod.ts";
 import type { Config } from "../config/mod.ts";
+import { getLogger } from "@logtape/logtape";
 import { VERSION } from "../version.ts";
 import type { BrokerControl } from "./broker_control.ts";
 import { type CtlListener, runCtl } from "./ctl.ts";
@@ -45,6 +47,7 @@ export async function startNodeCtl(parts: NodeCtlParts): Promise<CtlServer> {
     (args) =>
       runCtl(args, {
         control: parts.control,
+        clients: clusterClientOps(parts.cluster(), parts.control, getLogger(["culex", "ctl"])),
         nodeName: parts.config().node.name,
         version: VERSION,
         startedAt: parts.startedAt,

@@ -76,6 +76,11 @@ export class BrokerControl {
   #security: SecurityStore | null = null;
   /** The `<name>.max` high-water marks of stats(); sampled by the supervisor meanwhile. */
   readonly peaks = new StatsPeaks();
+  /**
+   * Told the topics whose retained messages the API or `ctl` deleted (the cluster sends their
+   * clears to the other nodes, as for a client's empty retained PUBLISH); null when alone.
+   */
+  retainedCleared: ((topics: readonly string[]) => void) | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -291,13 +296,20 @@ export class BrokerControl {
     return this.#pageAcross("subscriptions.list", query, { filter: query.filter ?? {} });
   }
 
-  /** The route table (every shard holds all of it: shard 0 answers). */
-  async listTopics(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+  /**
+   * The route table (every shard holds all of it: shard 0 answers). With `self` (this node's
+   * name) the rows of every node, each `{topic, node}`; `node` keeps one node's.
+   */
+  async listTopics(
+    query: PageQuery & { topic?: string; self?: string; node?: string },
+  ): Promise<Paged<Json>> {
     const { page, limit } = pageOf(query);
     const params = {
       offset: (page - 1) * limit,
       limit,
       ...(query.topic ? { topic: query.topic } : {}),
+      ...(query.self ? { self: query.self } : {}),
+      ...(query.node ? { node: query.node } : {}),
     };
     const p = await this.#rpc.call<ShardPage>(0, "topics.list", params);
     return paged(p.items, page, limit, p.total);
@@ -320,16 +332,21 @@ export class BrokerControl {
   }
 
   /** Deletes one retained message; false when there was none. */
-  deleteRetained(topic: string): Promise<boolean> {
-    if (this.#retained) return this.#retained.delete(topic);
-    return this.#rpc.call(this.#shardOf(topic), "retained.delete", { topic });
+  async deleteRetained(topic: string): Promise<boolean> {
+    const had = this.#retained
+      ? await this.#retained.delete(topic)
+      : await this.#rpc.call<boolean>(this.#shardOf(topic), "retained.delete", { topic });
+    if (had) this.retainedCleared?.([topic]);
+    return had;
   }
 
   /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
   async cleanRetained(filter = "#"): Promise<number> {
-    if (this.#retained) return this.#retained.clean(filter);
-    const counts = await this.#rpc.gather<number>("retained.clean", { topic: filter });
-    return counts.reduce((a, b) => a + b, 0);
+    const topics = this.#retained
+      ? await this.#retained.clean(filter)
+      : (await this.#rpc.gather<string[]>("retained.clean", { topic: filter, list: true })).flat();
+    if (topics.length > 0) this.retainedCleared?.(topics);
+    return topics.length;
   }
 
   /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */

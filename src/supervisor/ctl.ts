@@ -13,6 +13,7 @@ import { BAN_AS, type BanAs, type BanEntry } from "../auth/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { CtlAnswer } from "../ctl/protocol.ts";
 import type { BrokerControl, Json } from "./broker_control.ts";
+import type { ClientOps } from "../api/mod.ts";
 import type { ReloadResult } from "./reload.ts";
 import type { Cluster } from "../cluster/mod.ts";
 import { clusterCtl } from "./_ctl_cluster.ts";
@@ -43,6 +44,8 @@ export interface CtlListener {
 /** What the commands need from the running node. */
 export interface CtlDeps {
   readonly control: BrokerControl;
+  /** One client's operations, on whichever node has the client (src/api/client_ops.ts). */
+  readonly clients: ClientOps;
   readonly nodeName: string;
   readonly version: string;
   readonly startedAt: number;
@@ -147,19 +150,20 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
       if (key === "metrics") return ok(statLines(await c.metrics()));
       break;
     case "clients":
-      return await clients(rest, c);
+      return await clients(rest, c, deps.clients);
     case "subscriptions":
-      return await subscriptions(rest, c);
+      return await subscriptions(rest, c, deps.clients);
     case "topics": {
       const show = rest[0] === "show" && rest.length === 2;
       if (!show && key !== "list") break;
       const topic = show ? rest[1] : undefined;
       const all = await everything((page) =>
-        c.listTopics({ page, limit: PAGE, ...(topic ? { topic } : {}) })
+        c.listTopics({ page, limit: PAGE, self: deps.nodeName, ...(topic ? { topic } : {}) })
       );
       // `topics show` of an unknown topic prints nothing, as EMQX.
       if (all.length === 0) return ok(topic ? "" : "No topics.");
-      return ok(all.map((t) => `${String(t.topic)} -> ${deps.nodeName}`).join("\n"));
+      // Every node's routes (EMQX's replicated route table), each with its node.
+      return ok(all.map((t) => `${String(t.topic)} -> ${String(t.node)}`).join("\n"));
     }
     case "retainer":
       return await retainer(rest, deps);
@@ -207,37 +211,45 @@ export async function runCtl(args: readonly string[], deps: CtlDeps): Promise<Ct
   return fail(usage(Object.values(USAGE).flat()));
 }
 
-async function clients(rest: readonly string[], c: BrokerControl): Promise<CtlAnswer> {
+async function clients(
+  rest: readonly string[],
+  c: BrokerControl,
+  ops: ClientOps,
+): Promise<CtlAnswer> {
   const [sub, id] = rest;
   if (sub === "list" && rest.length === 1) {
     const all = await everything((page) => c.listClients({ page, limit: PAGE }));
     return ok(all.length === 0 ? "No clients." : all.map(clientLine).join("\n"));
   }
   if (sub === "show" && rest.length === 2 && id !== undefined) {
-    const client = await c.getClient(id);
+    const client = await ops.getClient(id);
     return ok(client ? clientLine(client) : "Not Found.");
   }
   if (sub === "kick" && rest.length === 2 && id !== undefined) {
     // EMQX answers ok whether or not the client existed.
-    await c.kickClient(id);
+    await ops.kickClient(id);
     return ok("ok");
   }
   return fail(usage(USAGE.clients!));
 }
 
-async function subscriptions(rest: readonly string[], c: BrokerControl): Promise<CtlAnswer> {
+async function subscriptions(
+  rest: readonly string[],
+  c: BrokerControl,
+  ops: ClientOps,
+): Promise<CtlAnswer> {
   const [sub, id = "", topic = "", qos = ""] = rest;
   if (sub === "list" && rest.length === 1) {
     const all = await everything((page) => c.listSubscriptions({ page, limit: PAGE }));
     return ok(all.length === 0 ? "No subscriptions." : all.map(subscriptionLine).join("\n"));
   }
   if (sub === "show" && rest.length === 2) {
-    const subs = await c.clientSubscriptions(id);
+    const subs = await ops.clientSubscriptions(id);
     return ok(!subs || subs.length === 0 ? "Not Found." : subs.map(subscriptionLine).join("\n"));
   }
   if (sub === "add" && rest.length === 4) {
     if (!/^[012]$/.test(qos)) return fail("QoS should be 0, 1, 2");
-    const granted = await c.subscribe(id, [{ topic, qos: Number(qos) }]);
+    const granted = await ops.subscribe(id, [{ topic, qos: Number(qos) }]);
     // EMQX prints this one without a newline.
     if (!granted) return fail("Error: Channel not found!");
     return (granted[0] ?? 0x80) < 0x80
@@ -245,7 +257,7 @@ async function subscriptions(rest: readonly string[], c: BrokerControl): Promise
       : fail(`Error: subscription refused (0x${granted[0]!.toString(16)})`);
   }
   if (sub === "del" && rest.length === 3) {
-    const codes = await c.unsubscribe(id, [topic]);
+    const codes = await ops.unsubscribe(id, [topic]);
     return codes ? ok("ok") : fail("Error: Channel not found!");
   }
   return fail(usage(USAGE.subscriptions!));

@@ -67,9 +67,9 @@ export class StoredRetained {
     return had;
   }
 
-  /** Deletes every retained message matching `filter`; how many. */
-  async clean(filter: string): Promise<number> {
-    let n = 0;
+  /** Deletes every retained message matching `filter`; their topics. */
+  async clean(filter: string): Promise<string[]> {
+    const topics: string[] = [];
     for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
       const page: RetainedPage = await this.#store.readAsync({
         kind: "retained",
@@ -82,11 +82,34 @@ export class StoredRetained {
         for (const row of page.rows) b.retainDelete(row.topic);
         const [r] = await this.#store.commitAsync(b.take());
         if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
-        n += page.rows.length;
+        for (const row of page.rows) topics.push(row.topic);
       }
       cursor = page.next;
     }
-    return n;
+    return topics;
+  }
+
+  /**
+   * Every live retained message but the `$` topics (`$SYS` is per node), page by page as
+   * [topic, encoded Message], for another node's copy (the full set on link up).
+   */
+  async *exportPages(now = Date.now()): AsyncGenerator<[string, Uint8Array][]> {
+    let cursor: string | null = null;
+    do {
+      const page: RetainedPage = await this.#store.readAsync({
+        kind: "retained",
+        filter: "#",
+        cursor,
+        limit: MAX_READ_LIMIT,
+      });
+      const out: [string, Uint8Array][] = [];
+      for (const row of page.rows) {
+        const m = decodeMessage(row.body, row.topic);
+        if (m.expiresAt === 0 || m.expiresAt > now) out.push([row.topic, row.body]);
+      }
+      if (out.length > 0) yield out;
+      cursor = page.next;
+    } while (cursor !== null);
   }
 
   /** Rows `offset` to `offset + limit` of the listing (no payloads), and the total. */

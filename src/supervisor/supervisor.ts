@@ -30,6 +30,7 @@ import { ShardPool } from "./shard_pool.ts";
 import { ShardLink } from "./_shard_link.ts";
 import { ConnectGate } from "./_connect_gate.ts";
 import { BrokerControl } from "./broker_control.ts";
+import { StoredRetained } from "./retained_view.ts";
 import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { type BanEntry, createBanned } from "../auth/mod.ts";
@@ -42,7 +43,7 @@ import type { CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
 import { clusterRecord, type ClusterRuntime, serveNode, startCluster } from "./_cluster_glue.ts";
-import type { Cluster } from "../cluster/mod.ts";
+import { type Cluster, retainClear } from "../cluster/mod.ts";
 import { shardOf } from "../ipc/mod.ts";
 
 import { StoreLink } from "./_store_link.ts";
@@ -333,7 +334,20 @@ class Node implements Supervisor, ReloadTarget {
       pauseClients: (on) => {
         for (const link of this.#links) link.setClusterPause(on);
       },
+      // Retained messages on disc are not in the shards: the full set is read from the file.
+      ...(this.#config.retainer.storageType === "disc" && this.#store.client
+        ? { retainedPages: () => new StoredRetained(this.#store.client!).exportPages() }
+        : {}),
     });
+    const cluster = this.#cluster?.cluster;
+    // Deletes through the API or ctl reach the other nodes as clears (issue 15).
+    if (cluster) {
+      this.control.retainedCleared = (topics) => {
+        const at = Date.now();
+        // $SYS is per node: another node's own $SYS messages are not this node's to clear.
+        for (const t of topics) if (!t.startsWith("$SYS/")) cluster.retain(t, retainClear(t, at));
+      };
+    }
     const early = this.#earlyClusterRecords ?? [];
     this.#earlyClusterRecords = null;
     for (const r of early) clusterRecord(this.#cluster?.cluster, r.shard, r.kind, r.payload);
@@ -557,6 +571,8 @@ class Node implements Supervisor, ReloadTarget {
       work += n;
     }
     this.#workDone += work;
+    // Forwards to other nodes first: theirs is the longer path (bench/cluster_bench.ts).
+    if (work > 0) this.#cluster?.cluster.flush();
     for (const conn of this.#touched) conn.flush();
     this.#touched.length = 0;
     return work;

@@ -186,7 +186,7 @@ function completeConnect(
   function openSession(moved: MovedSession | null, at: number): void {
     const mark = ch.svc.store?.mark() ?? 0; // what the store had before this CONNECT
     const { session, present: here } = registry.open(ch, clean, expiryMs, ch.protocolVersion);
-    if (moved) importSession(ch.svc.broker, session, moved, at);
+    if (moved) importSession(ch.svc.broker, session, moved, at, ch.svc.store);
     registry.storeRow(session, true, ch.will); // durable mode, persistent session: its row
     connected(ch, p, {
       session,

@@ -1,0 +1,107 @@
+/**
+ * Two-node helpers of the cluster benches (bench/cluster_bench.ts, bench/cluster_cost.ts): start a
+ * real node (`main.ts start`, 2 shards, static seeds) with its log lines kept, connect an npm:mqtt
+ * client, wait for a condition (bounded). Owns the processes it starts; callers stop them.
+ */
+
+import mqtt from "mqtt";
+
+/** The repository root. */
+const repo = new URL("../", import.meta.url).pathname;
+
+/** A started node: its process and log lines. */
+export interface Node {
+  name: string;
+  mqttPort: number;
+  child: Deno.ChildProcess;
+  logs: string[];
+}
+
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+export async function startNode(
+  short: string,
+  clusterPort: number,
+  seeds: string[],
+): Promise<Node> {
+  const name = `${short}@127.0.0.1`;
+  const mqttPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${repo}main.ts`,
+      "start",
+      "--shards",
+      "2",
+      "--node-name",
+      name,
+      "--set",
+      `listeners.tcp.default.bind=127.0.0.1:${mqttPort}`,
+      "--set",
+      "cluster.discovery_strategy=static",
+      "--set",
+      `cluster.listen=127.0.0.1:${clusterPort}`,
+      "--set",
+      `cluster.static.seeds=${seeds.join(",")}`,
+      "--set",
+      "node.cookie=bench",
+      "--set",
+      `node.data_dir=${Deno.makeTempDirSync({ prefix: "culex_cluster_bench_" })}`,
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      "--set",
+      "mqtt.max_mqueue_len=1000000",
+      "--set",
+      "mqtt.max_inflight=1000",
+      "--set",
+      "mqtt.max_subscriptions=infinity",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const logs: string[] = [];
+  const node = { name, mqttPort, child, logs };
+  for (const stream of [child.stdout, child.stderr]) {
+    void (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) logs.push(...dec.decode(chunk).split("\n"));
+    })();
+  }
+  await until(() => logs.some((l) => l.includes("Listener tcp:default listening")), 60_000);
+  return node;
+}
+
+export async function until(pred: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function client(port: number, id: string): Promise<mqtt.MqttClient> {
+  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: id,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    properties: { receiveMaximum: 65535 },
+  });
+  await new Promise<void>((resolve, reject) => {
+    c.once("connect", () => resolve());
+    c.once("error", reject);
+  });
+  return c;
+}
+
+/** Stops a node (SIGTERM) and waits for its exit. */
+export async function stopNode(n: Node): Promise<void> {
+  n.child.kill("SIGTERM");
+  await n.child.status;
+}

@@ -1,0 +1,262 @@
+/**
+ * Measured per-message and per-route costs of the cluster (issue 15), the inputs of the cost
+ * model in docs/cluster.md:
+ *
+ * - heap per remote route: the supervisor's NodeState and a shard's NodeRouting (the classes
+ *   the running node uses), 100,000 filters added in this process, V8 heap after a full GC
+ *   before and after; the supervisor's own routes too (NodeState.localRoute, which also feeds
+ *   the trie a peer's messages are matched against);
+ * - bytes on the link per route (full set and one SUBSCRIBE at a time), per CLIENT_OPEN and per
+ *   forwarded PUBLISH: two real nodes whose link runs through a byte-counting TCP proxy here;
+ * - CPU per forwarded message on each node: /proc/<pid>/stat (user + system, every thread of
+ *   the node process: supervisor and shards) over a QoS 1 fan-in with the subscriber on B, and
+ *   the same with the subscriber on A (no hop) as the baseline, alternating rounds.
+ *
+ * `deno run -A bench/cluster_cost.ts [--routes N] [--messages N] [--rounds N]`
+ */
+
+import v8 from "node:v8";
+import vm from "node:vm";
+import type mqtt from "mqtt";
+import { NodeState } from "../src/cluster/node_state.ts";
+import type { ClusterHost } from "../src/cluster/host.ts";
+import { NodeRouting } from "../src/shard/node_routing.ts";
+import { client, freePort, type Node, startNode, stopNode, until } from "./_cluster_nodes.ts";
+
+const args = new Map<string, string>();
+for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
+const ROUTES = Number(args.get("--routes") ?? 100_000);
+const MESSAGES = Number(args.get("--messages") ?? 20_000);
+const ROUNDS = Number(args.get("--rounds") ?? 3);
+const CLIENT_OPENS = 1_000;
+const LIVE_ROUTES = 1_000;
+const PAYLOAD = 64;
+
+// --- Heap per route (this process) -----------------------------------------------------------
+
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
+
+function heapAfterGc(): number {
+  for (let i = 0; i < 3; i++) gc();
+  return Deno.memoryUsage().heapUsed;
+}
+
+/** Per-device exact filters, as the cost model assumes; fresh strings, as a decoder makes them. */
+const filterOf = (i: number) => `devices/dev-${String(i).padStart(7, "0")}/cmd`;
+
+const noHost: ClusterHost = {
+  tls: null,
+  shardCount: 2,
+  shardOf: () => 0,
+  toShard: () => {},
+  request: () => Promise.resolve(null),
+  serve: () => Promise.resolve(null),
+  pauseClients: () => {},
+};
+
+/** Bytes of heap each of `n` routes added by `add` keeps (held by `keep` until measured). */
+function heapPerRoute(n: number, make: () => unknown, add: (held: unknown, i: number) => void) {
+  const before = heapAfterGc();
+  const held = make();
+  for (let i = 0; i < n; i++) add(held, i);
+  const after = heapAfterGc();
+  // Keeps `held` alive through the measurement.
+  if (held === null) throw new Error("unreachable");
+  return (after - before) / n;
+}
+
+const supRemote = heapPerRoute(ROUTES, () => new NodeState(noHost), (s, i) => {
+  (s as NodeState).remoteRoutes("b@127.0.0.1", true, [filterOf(i)]);
+});
+const supLocal = heapPerRoute(ROUTES, () => new NodeState(noHost), (s, i) => {
+  (s as NodeState).localRoute(i % 2, true, filterOf(i));
+});
+const shardRemote = heapPerRoute(ROUTES, () => new NodeRouting(true, () => {}), (r, i) => {
+  (r as NodeRouting).remoteRoute(true, "b@127.0.0.1", filterOf(i));
+});
+// A second node's routes on the same filters: what one more node with the same filters adds.
+const shardSecondNode = (() => {
+  const r = new NodeRouting(true, () => {});
+  for (let i = 0; i < ROUTES; i++) r.remoteRoute(true, "b@127.0.0.1", filterOf(i));
+  return heapPerRoute(ROUTES, () => r, (held, i) => {
+    (held as NodeRouting).remoteRoute(true, "c@127.0.0.1", filterOf(i));
+  });
+})();
+
+// --- Two nodes through a counting proxy ----------------------------------------------------------
+
+/** A TCP proxy to `target` that counts the bytes of each direction. */
+function countingProxy(target: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const counts = { toTarget: 0, fromTarget: 0 };
+  const pipe = async (from: Deno.Conn, to: Deno.Conn, key: "toTarget" | "fromTarget") => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        counts[key] += n;
+        let at = 0;
+        while (at < n) at += await to.write(buf.subarray(at, n));
+      }
+    } catch { /* closed */ }
+    try {
+      to.close();
+    } catch { /* closed */ }
+  };
+  void (async () => {
+    for await (const conn of listener) {
+      // The target may be down (restarting): this connection fails, the next one is tried.
+      Deno.connect({ hostname: "127.0.0.1", port: target }).then((up) => {
+        void pipe(conn, up, "toTarget");
+        void pipe(up, conn, "fromTarget");
+      }, () => conn.close());
+    }
+  })().catch(() => {});
+  return { port: (listener.addr as Deno.NetAddr).port, counts, close: () => listener.close() };
+}
+
+/** CPU seconds (user + system, all threads) of a process so far. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 of proc(5), counted from 1 with pid and comm: utime, stime in ticks.
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function waitRoute(pub: mqtt.MqttClient, sub: mqtt.MqttClient, topic: string) {
+  let probed = false;
+  const onProbe = (t: string) => {
+    if (t === topic) probed = true;
+  };
+  sub.on("message", onProbe);
+  for (let i = 0; i < 1000 && !probed; i++) {
+    await pub.publishAsync(topic, "probe", { qos: 0 });
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  sub.off("message", onProbe);
+  if (!probed) throw new Error(`no route for ${topic}`);
+}
+
+/** Fan-in of MESSAGES QoS 1 from 4 publishers on A; CPU seconds of A and B over it. */
+async function fanInCpu(a: Node, b: Node, sub: Node, tag: string) {
+  const topic = `cost/${tag}`;
+  const s = await client(sub.mqttPort, `cs-${tag}`);
+  await s.subscribeAsync(topic, { qos: 1 });
+  const pubs = await Promise.all([0, 1, 2, 3].map((i) => client(a.mqttPort, `cp${i}-${tag}`)));
+  await waitRoute(pubs[0]!, s, topic);
+  let got = 0;
+  s.on("message", (t) => {
+    if (t === topic) got++;
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  got = 0;
+  const payload = new Uint8Array(PAYLOAD);
+  const per = Math.floor(MESSAGES / pubs.length);
+  const [a0, b0] = [cpuSeconds(a.child.pid), cpuSeconds(b.child.pid)];
+  await Promise.all(pubs.map(async (p) => {
+    for (let sent = 0; sent < per;) {
+      const batch: Promise<unknown>[] = [];
+      for (let k = 0; k < 100 && sent < per; k++, sent++) {
+        batch.push(p.publishAsync(topic, payload as unknown as Buffer, { qos: 1 }));
+      }
+      await Promise.all(batch);
+    }
+  }));
+  await until(() => got >= per * pubs.length, 120_000);
+  const [a1, b1] = [cpuSeconds(a.child.pid), cpuSeconds(b.child.pid)];
+  await Promise.all([s, ...pubs].map((c) => c.endAsync()));
+  return { a: (a1 - a0) / (per * pubs.length), b: (b1 - b0) / (per * pubs.length) };
+}
+
+const [ca, cb] = [freePort(), freePort()];
+const proxy = countingProxy(ca);
+const a = await startNode("a", ca, []);
+const b = await startNode("b", cb, [`a@127.0.0.1:${proxy.port}`]);
+await until(() => a.logs.some((l) => l.includes("is up")), 30_000);
+await new Promise((r) => setTimeout(r, 500));
+
+// Heartbeats and the like while nothing happens, to subtract.
+const idle0 = { ...proxy.counts };
+const idleFrom = performance.now();
+await new Promise((r) => setTimeout(r, 2000));
+const idleRate = (proxy.counts.toTarget + proxy.counts.fromTarget - idle0.toTarget -
+  idle0.fromTarget) / 2 / ((performance.now() - idleFrom) / 1000);
+/** Bytes one way (B → A, toTarget) since `from`, less heartbeats. */
+const bToA = (from: { toTarget: number }, since: number) =>
+  proxy.counts.toTarget - from.toTarget - idleRate * (performance.now() - since) / 1000;
+
+// CPU per forwarded message: alternating rounds, subscriber on B (hop) and on A (none). The
+// publishers are on A; B also carries the link's bytes to B's subscriber.
+const cpuHop: { a: number; b: number }[] = [];
+const cpuLocal: { a: number; b: number }[] = [];
+let forwardBytes = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  cpuLocal.push(await fanInCpu(a, b, a, `l${r}`));
+  const from = { ...proxy.counts };
+  cpuHop.push(await fanInCpu(a, b, b, `r${r}`));
+  // A → B is fromTarget (B dialled A through the proxy).
+  forwardBytes = (proxy.counts.fromTarget - from.fromTarget) / MESSAGES;
+}
+
+// Routes one SUBSCRIBE at a time (on B, replicated to A) and CLIENT_OPEN (connects on B).
+const subB = await client(b.mqttPort, "cost-subs");
+let from = { ...proxy.counts };
+let since = performance.now();
+for (let i = 0; i < LIVE_ROUTES; i++) await subB.subscribeAsync(filterOf(i), { qos: 0 });
+await new Promise((r) => setTimeout(r, 300));
+const liveRouteBytes = bToA(from, since) / LIVE_ROUTES;
+from = { ...proxy.counts };
+since = performance.now();
+for (let i = 0; i < CLIENT_OPENS; i++) {
+  const c = await client(b.mqttPort, `co-${String(i).padStart(6, "0")}`);
+  await c.endAsync();
+}
+await new Promise((r) => setTimeout(r, 300));
+const clientOpenBytes = bToA(from, since) / CLIENT_OPENS;
+await subB.endAsync();
+
+// The full set: ROUTES filters on B, then A is restarted and B sends them on link up.
+const many = await client(b.mqttPort, "cost-many");
+for (let i = 0; i < ROUTES; i += 1000) {
+  const filters: Record<string, { qos: 0 }> = {};
+  for (let k = i; k < i + 1000 && k < ROUTES; k++) filters[filterOf(LIVE_ROUTES + k)] = { qos: 0 };
+  await many.subscribeAsync(filters);
+}
+await stopNode(a);
+const a2 = await startNode("a", ca, []);
+from = { ...proxy.counts };
+since = performance.now();
+const done = /full route set of b@127.0.0.1 received: (\d+) routes/;
+await until(() => a2.logs.some((l) => done.test(l)), 120_000);
+const fullRouteBytes = bToA(from, since) / ROUTES;
+await many.endAsync();
+for (const n of [a2, b]) await stopNode(n);
+proxy.close();
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const us = (s: number) => (s * 1e6).toFixed(1);
+console.log(`heap per route (${ROUTES} exact filters like ${filterOf(0)}, V8 heap after GC):`);
+console.log(`  supervisor, a peer's route (NodeState): ${supRemote.toFixed(0)} B`);
+console.log(`  supervisor, its own shard's route (NodeState.localRoute): ${supLocal.toFixed(0)} B`);
+console.log(`  shard, a peer's route (NodeRouting): ${shardRemote.toFixed(0)} B`);
+console.log(`  shard, a second node on the same filters: ${shardSecondNode.toFixed(0)} B`);
+console.log(`CPU per message, QoS 1 fan-in of ${MESSAGES} × ${PAYLOAD} B, 4 publishers on A:`);
+console.log(
+  `  subscriber on B: A ${us(median(cpuHop.map((c) => c.a)))} µs, B ${
+    us(median(cpuHop.map((c) => c.b)))
+  } µs  (rounds A ${cpuHop.map((c) => us(c.a)).join(", ")}; B ${
+    cpuHop.map((c) => us(c.b)).join(", ")
+  })`,
+);
+console.log(
+  `  subscriber on A: A ${us(median(cpuLocal.map((c) => c.a)))} µs  (rounds ${
+    cpuLocal.map((c) => us(c.a)).join(", ")
+  })`,
+);
+console.log(`link bytes (heartbeats subtracted, ${idleRate.toFixed(0)} B/s):`);
+console.log(`  forwarded PUBLISH of ${PAYLOAD} B payload: ${forwardBytes.toFixed(1)} B`);
+console.log(`  route, one SUBSCRIBE at a time: ${liveRouteBytes.toFixed(1)} B`);
+console.log(`  route, in the full set on link up: ${fullRouteBytes.toFixed(1)} B`);
+console.log(`  CLIENT_OPEN (client id of 9 characters): ${clientOpenBytes.toFixed(1)} B`);

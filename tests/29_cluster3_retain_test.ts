@@ -1,0 +1,150 @@
+/**
+ * Integration suite 29 (cluster3, issue 15): retained deletes made through the HTTP API
+ * (`DELETE /mqtt/retainer/message/{topic}`) and `culex ctl retainer clean [<Topic>]` reach the
+ * other nodes as a client's empty retained PUBLISH does [MQTT-3.3.1-6, MQTT-3.3.1-7 for what a
+ * clear means]; and with retained messages on disc (`retainer.backend.storage_type = disc`) the
+ * clear survives a restart of the node that made it: a node that was down during the delete
+ * gets the clear when it links to the restarted node, instead of keeping the message; and a
+ * node on disc sends its retained set on link up, the newer of two writes winning on both.
+ * Two real Culex nodes by static seeds, real clients (npm:mqtt), a real `culex ctl`.
+ */
+
+import type { MqttClient } from "mqtt";
+import assert from "node:assert/strict";
+import { closeAll, collect, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
+import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { culex } from "./_helpers/culex_cli.ts";
+import { Api } from "./_helpers/api.ts";
+
+Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node" }, async (t) => {
+  const tag = runTag();
+  const [pa, pb] = freePorts(2) as [number, number];
+  const seeds = [`a@127.0.0.1:${pa}`, `b@127.0.0.1:${pb}`];
+  const running = new Set<ClusterNode>();
+  const dirs = new Map<string, string>();
+  const clients: MqttClient[] = [];
+  const base = `r3/${tag}`;
+  const start = async (short: string, port: number) => {
+    let dataDir = dirs.get(short);
+    if (!dataDir) {
+      dataDir = await Deno.makeTempDir({ prefix: "culex_29c3r_" });
+      dirs.set(short, dataDir);
+    }
+    const n = await startNode({
+      short,
+      clusterPort: port,
+      seeds,
+      // One shard: a peer's retained writes are then applied in the order they came.
+      shards: 1,
+      dataDir,
+      listeners: short === "a" ? ["http:dashboard"] : [],
+      sets: ["retainer.backend.storage_type=disc", "sys_topics.sys_msg_interval=0"],
+    });
+    running.add(n);
+    return n;
+  };
+  const stop = async (n: ClusterNode) => {
+    running.delete(n);
+    assert.equal(await n.broker.stop(), 0, "a clean stop");
+  };
+  /** The retained topics under `base` on `n` (`ctl retainer topics`, read from its store). */
+  const topicsOn = async (n: ClusterNode) => {
+    const r = await culex(dirs.get(n.name.split("@")[0]!)!, ["ctl", "retainer", "topics"]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split("\n").filter((l) => l.startsWith(`${base}/`)).sort();
+  };
+  /** Polls (bounded) until `n`'s retained topics under `base` are `want`. */
+  const awaitTopics = async (n: ClusterNode, want: string[]) => {
+    let got: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      got = await topicsOn(n);
+      if (JSON.stringify(got) === JSON.stringify(want)) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(got, want, `${n.name}: retained topics`);
+  };
+  try {
+    let a = await start("a", pa);
+    let b = await start("b", pb);
+    await waitUp(a, [b.name]);
+    await waitUp(b, [a.name]);
+    const api = new Api(a.broker.portOf("http:dashboard"));
+    await api.asAdmin();
+    const pub = await connect(a.url, { protocolVersion: 5, clientId: `rp29c3-${tag}` });
+    clients.push(pub);
+    const all = ["api", "c/1", "c/2", "keep", "later"].map((s) => `${base}/${s}`);
+    for (const topic of all) await publish(pub, topic, `v-${topic}`, { qos: 1, retain: true });
+
+    await t.step("retained messages written on A are on B", async () => {
+      await awaitTopics(b, all);
+    });
+
+    await t.step("DELETE /mqtt/retainer/message/{topic} on A clears it on B", async () => {
+      const r = await api.delete(`/mqtt/retainer/message/${encodeURIComponent(`${base}/api`)}`);
+      assert.equal(r.status, 204, r.text);
+      await awaitTopics(b, all.filter((x) => !x.endsWith("/api")));
+    });
+
+    await t.step("ctl retainer clean <Filter> on B clears them on A", async () => {
+      const r = await culex(dirs.get("b")!, ["ctl", "retainer", "clean", `${base}/c/#`]);
+      assert.equal(r.code, 0, r.stderr);
+      await awaitTopics(a, [`${base}/keep`, `${base}/later`]);
+      await awaitTopics(b, [`${base}/keep`, `${base}/later`]);
+    });
+
+    await t.step("a clear on disc outlives A's restart and reaches B, down meanwhile", async () => {
+      await closeAll(clients.splice(0));
+      await stop(b);
+      const r = await api.delete(`/mqtt/retainer/message/${encodeURIComponent(`${base}/later`)}`);
+      assert.equal(r.status, 204, r.text);
+      await stop(a);
+      a = await start("a", pa);
+      await waitLog(a, "Cluster: restored ");
+      // B still holds the message on its disc; it learns of the clear from A at link up.
+      b = await start("b", pb);
+      await waitUp(a, [b.name]);
+      await waitUp(b, [a.name]);
+      await awaitTopics(b, [`${base}/keep`]);
+      await awaitTopics(a, [`${base}/keep`]);
+    });
+
+    await t.step(
+      "on disc too, a link up sends the retained set; the newer write wins",
+      async () => {
+        await stop(b);
+        // While B is down A overwrites `keep` (B keeps the older one on its disc) and adds `fresh`.
+        const pubA = await connect(a.url, { protocolVersion: 5, clientId: `ra29c3-${tag}` });
+        clients.push(pubA);
+        await publish(pubA, `${base}/keep`, "v2", { qos: 1, retain: true });
+        await publish(pubA, `${base}/fresh`, "f", { qos: 1, retain: true });
+        b = await start("b", pb);
+        await waitUp(a, [b.name]);
+        await waitUp(b, [a.name]);
+        // A marker written on B after its set went out: once A has it, A has weighed B's set
+        // (one shard, one link: in order).
+        await waitLog(b, `retained messages and`);
+        const pubB = await connect(b.url, { protocolVersion: 5, clientId: `rb29c3-${tag}` });
+        clients.push(pubB);
+        await publish(pubB, `${base}/mark`, "m", { qos: 1, retain: true });
+        const want = [`${base}/fresh`, `${base}/keep`, `${base}/mark`];
+        await awaitTopics(a, want);
+        await awaitTopics(b, want);
+        for (const n of [a, b]) {
+          const c = await connect(n.url, { protocolVersion: 5, clientId: `rr${n.name[0]}-${tag}` });
+          clients.push(c);
+          await subscribe(c, `${base}/keep`, { qos: 1 });
+          const [m] = await collect(c, 1, 5_000);
+          assert.deepEqual(
+            [m?.payload, m?.packet.retain],
+            ["v2", true],
+            `${n.name}: the newer write`,
+          );
+        }
+      },
+    );
+  } finally {
+    await closeAll(clients);
+    for (const n of running) await n.broker.stop();
+    for (const d of dirs.values()) await Deno.remove(d, { recursive: true }).catch(() => {});
+  }
+});
