@@ -5,6 +5,7 @@
  */
 
 import mqtt from "mqtt";
+import type { Buffer } from "node:buffer";
 
 /** The repository root. */
 const repo = new URL("../", import.meta.url).pathname;
@@ -98,6 +99,27 @@ export async function client(port: number, id: string): Promise<mqtt.MqttClient>
     c.once("error", reject);
   });
   return c;
+}
+
+/**
+ * Each publisher sends `per` QoS 1 messages of `payload` to `topic`, 100 in flight at a time
+ * (the fan-in of both cluster benches).
+ */
+export async function publishEach(
+  pubs: readonly mqtt.MqttClient[],
+  topic: string,
+  payload: Uint8Array,
+  per: number,
+): Promise<void> {
+  await Promise.all(pubs.map(async (p) => {
+    for (let sent = 0; sent < per;) {
+      const batch: Promise<unknown>[] = [];
+      for (let k = 0; k < 100 && sent < per; k++, sent++) {
+        batch.push(p.publishAsync(topic, payload as unknown as Buffer, { qos: 1 }));
+      }
+      await Promise.all(batch);
+    }
+  }));
 }
 
 /** Stops a node (SIGTERM) and waits for its exit. */

@@ -14,7 +14,15 @@
  * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]`
  */
 
-import { client, freePort, type Node, startNode, stopNode, until } from "./_cluster_nodes.ts";
+import {
+  client,
+  freePort,
+  type Node,
+  publishEach,
+  startNode,
+  stopNode,
+  until,
+} from "./_cluster_nodes.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
@@ -45,15 +53,7 @@ async function fanIn(pubPort: number, subPort: number, tag: string): Promise<num
   const per = Math.floor(MESSAGES / pubs.length);
   const payload = new Uint8Array(64);
   const start = performance.now();
-  await Promise.all(pubs.map(async (p) => {
-    for (let sent = 0; sent < per;) {
-      const batch: Promise<unknown>[] = [];
-      for (let k = 0; k < 100 && sent < per; k++, sent++) {
-        batch.push(p.publishAsync(topic, payload as unknown as Buffer, { qos: 1 }));
-      }
-      await Promise.all(batch);
-    }
-  }));
+  await publishEach(pubs, topic, payload, per);
   await until(() => got >= per * pubs.length, 120_000);
   const rate = (per * pubs.length) / ((performance.now() - start) / 1000);
   await Promise.all([sub, ...pubs].map((c) => c.endAsync()));

@@ -21,7 +21,15 @@ import type mqtt from "mqtt";
 import { NodeState } from "../src/cluster/node_state.ts";
 import type { ClusterHost } from "../src/cluster/host.ts";
 import { NodeRouting } from "../src/shard/node_routing.ts";
-import { client, freePort, type Node, startNode, stopNode, until } from "./_cluster_nodes.ts";
+import {
+  client,
+  freePort,
+  type Node,
+  publishEach,
+  startNode,
+  stopNode,
+  until,
+} from "./_cluster_nodes.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
@@ -155,15 +163,7 @@ async function fanInCpu(a: Node, b: Node, sub: Node, tag: string) {
   const payload = new Uint8Array(PAYLOAD);
   const per = Math.floor(MESSAGES / pubs.length);
   const [a0, b0] = [cpuSeconds(a.child.pid), cpuSeconds(b.child.pid)];
-  await Promise.all(pubs.map(async (p) => {
-    for (let sent = 0; sent < per;) {
-      const batch: Promise<unknown>[] = [];
-      for (let k = 0; k < 100 && sent < per; k++, sent++) {
-        batch.push(p.publishAsync(topic, payload as unknown as Buffer, { qos: 1 }));
-      }
-      await Promise.all(batch);
-    }
-  }));
+  await publishEach(pubs, topic, payload, per);
   await until(() => got >= per * pubs.length, 120_000);
   const [a1, b1] = [cpuSeconds(a.child.pid), cpuSeconds(b.child.pid)];
   await Promise.all([s, ...pubs].map((c) => c.endAsync()));

@@ -9,7 +9,9 @@
  * - retained:  "#" over every retained message, "sensor/+/temp" (one match per 1000);
  * - rss:       RSS growth for --queued messages queued for offline sessions (a child process);
  * - broker:    a Culex process with the disc retainer on that data set: start to listening,
- *              "#" and "sensor/+/temp" subscribers (store_broker.ts), --runs times.
+ *              "#" and "sensor/+/temp" subscribers (store_broker.ts), --runs times;
+ * - queue-rss: a Culex process in durable mode: its RSS growth for --queued QoS 1 messages
+ *              published to --queue-sessions offline persistent sessions (store_queue_rss.ts).
  * Writes bench/results/store.json.
  */
 
@@ -26,11 +28,18 @@ import {
 import { benchMessage, benchSid, ensureDataSet, SPECS } from "./_store_data.ts";
 import { runPlacement } from "./store_placement.ts";
 import { runBrokerRetained } from "./store_broker.ts";
+import { runQueueRss } from "./store_queue_rss.ts";
 
 const { values: f } = parseArgs({
   args: Deno.args,
   options: {
-    sections: { type: "string", default: "commit,placement,startup,retained,rss,broker" },
+    sections: {
+      type: "string",
+      default: "commit,placement,startup,retained,rss,broker,queue-rss",
+    },
+    "queue-sessions": { type: "string", default: "100" },
+    publishers: { type: "string", default: "10" },
+    settle: { type: "string", default: "30000" },
     runs: { type: "string", default: "3" },
     duration: { type: "string", default: "2" },
     sessions: { type: "string", default: "100000" },
@@ -41,6 +50,8 @@ const { values: f } = parseArgs({
     batches: { type: "string", default: "1,10,100,1000" },
     data: { type: "string", default: "bench/results/store-data" },
     out: { type: "string", default: "bench/results/store.json" },
+    // broker: skip the "#" read (5-10 s a run) when only the sensor/+/temp figures are wanted.
+    "no-hash": { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -330,7 +341,25 @@ if (sections.has("rss")) {
 }
 
 if (sections.has("broker")) {
-  results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs));
+  results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs), {
+    hash: !f["no-hash"],
+  });
+}
+
+if (sections.has("queue-rss")) {
+  const r = await runQueueRss(
+    Number(f.queued),
+    Number(f["queue-sessions"]),
+    Number(f.publishers),
+    Number(f.settle),
+  );
+  results.queueRss = r;
+  console.log(
+    `queue-rss: ${r.queued} QoS 1 messages queued for ${r.sessions} offline sessions through ` +
+      `the broker in ${r.publishMs} ms (${r.msgsPerSec} msg/s): broker RSS ${r.beforeMiB} -> ` +
+      `${r.afterMiB} MiB (+${r.growthMiB}), settled ${r.settledMiB} MiB (+${r.settledGrowthMiB}), ` +
+      `peak ${r.peakMiB} MiB; store ${r.fileMiB} MiB`,
+  );
 }
 
 Deno.mkdirSync(f.out.slice(0, f.out.lastIndexOf("/")), { recursive: true });

@@ -24,11 +24,18 @@ export interface Running {
   threadCpuMs(): Record<string, number>;
   /** ms from spawn to the listening line. */
   readonly listeningMs: number;
+  /** VmRSS and VmHWM of the broker process (every isolate), MiB. */
+  rssMiB(): { rss: number; hwm: number };
   stop(): Promise<void>;
 }
 
-/** Spawns `culex start` on `dataDir`; resolves once tcp:default listens. */
-export async function spawnCulex(dataDir: string, shards: number, disc: boolean): Promise<Running> {
+/** Spawns `culex start` on `dataDir` (`extra`: more --set overrides); resolves once it listens. */
+export async function spawnCulex(
+  dataDir: string,
+  shards: number,
+  disc: boolean,
+  extra: readonly string[] = [],
+): Promise<Running> {
   const sets = [
     "listeners.tcp.default.bind=127.0.0.1:0",
     "dashboard.listeners.http.enable=false",
@@ -38,6 +45,7 @@ export async function spawnCulex(dataDir: string, shards: number, disc: boolean)
     ...(disc
       ? ["retainer.backend.storage_type=disc", "retainer.backend.max_retained_messages=infinity"]
       : []),
+    ...extra,
   ];
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -95,6 +103,11 @@ export async function spawnCulex(dataDir: string, shards: number, disc: boolean)
       return out;
     },
     listeningMs,
+    rssMiB() {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+    },
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -102,8 +115,19 @@ export async function spawnCulex(dataDir: string, shards: number, disc: boolean)
   };
 }
 
-/** Subscribes `filter` at QoS 0 on a raw connection; ms from SUBSCRIBE to the n-th PUBLISH. */
-export async function timeRetained(port: number, filter: string, n: number): Promise<number> {
+/** Where a lookup's time went, ms from the SUBSCRIBE: its SUBACK, first and n-th PUBLISH. */
+export interface RetainedTiming {
+  readonly ms: number;
+  readonly subackMs: number;
+  readonly firstMs: number;
+}
+
+/** Subscribes `filter` at QoS 0 on a raw connection and times its n retained messages. */
+export async function timeRetained(
+  port: number,
+  filter: string,
+  n: number,
+): Promise<RetainedTiming> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     let connacked: () => void = () => {};
@@ -111,10 +135,15 @@ export async function timeRetained(port: number, filter: string, n: number): Pro
     let publishes = 0;
     let done: () => void = () => {};
     const all = new Promise<void>((r) => done = r);
+    let t0 = 0, subackMs = 0, firstMs = 0;
     const scanner = new Scanner((_buf, first) => {
       const type = first >> 4;
       if (type === T.CONNACK) connacked();
-      else if (type === T.PUBLISH && ++publishes === n) done();
+      else if (type === T.SUBACK) subackMs = performance.now() - t0;
+      else if (type === T.PUBLISH) {
+        if (++publishes === 1) firstMs = performance.now() - t0;
+        if (publishes === n) done();
+      }
     });
     const reading = (async () => {
       const buf = new Uint8Array(256 * 1024);
@@ -126,7 +155,7 @@ export async function timeRetained(port: number, filter: string, n: number): Pro
     })();
     await conn.write(connectPacket(`bench-${crypto.randomUUID()}`));
     await connack;
-    const t0 = performance.now();
+    t0 = performance.now();
     await conn.write(subscribePacket(filter, 0));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -142,7 +171,7 @@ export async function timeRetained(port: number, filter: string, n: number): Pro
     await conn.write(DISCONNECT).catch(() => {});
     conn.close();
     await reading;
-    return ms;
+    return { ms, subackMs, firstMs };
   } catch (e) {
     try {
       conn.close();
@@ -157,6 +186,7 @@ export async function runBrokerRetained(
   retained: number,
   shards: number,
   runs: number,
+  opts: { hash: boolean } = { hash: true },
 ): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {
     emptyListeningMs: [],
@@ -164,6 +194,8 @@ export async function runBrokerRetained(
     hashMs: [],
     hashCpuMs: [],
     sensorTempMs: [],
+    sensorTempSubackMs: [],
+    sensorTempFirstMs: [],
     sensorTempWarmMs: [],
   };
   const sensors = Math.max(1, Math.round(retained / 1000));
@@ -177,23 +209,29 @@ export async function runBrokerRetained(
     const b = await spawnCulex(dataDir, shards, true);
     out.listeningMs!.push(b.listeningMs);
     try {
-      out.sensorTempMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
-      out.sensorTempWarmMs!.push(await timeRetained(b.port, "sensor/+/temp", sensors));
-      const cpu0 = b.cpuMs();
-      const threads0 = b.threadCpuMs();
-      out.hashMs!.push(await timeRetained(b.port, "#", retained));
-      out.hashCpuMs!.push(b.cpuMs() - cpu0);
-      const threads = Object.entries(b.threadCpuMs())
-        .map(([name, ms]) => `${name} ${((ms - (threads0[name] ?? 0)) / 1000).toFixed(2)} s`);
-      console.log(`broker, run ${i + 1}: "#" CPU by thread: ${threads.join(", ")}`);
+      const cold = await timeRetained(b.port, "sensor/+/temp", sensors);
+      out.sensorTempMs!.push(cold.ms);
+      out.sensorTempSubackMs!.push(cold.subackMs);
+      out.sensorTempFirstMs!.push(cold.firstMs);
+      out.sensorTempWarmMs!.push((await timeRetained(b.port, "sensor/+/temp", sensors)).ms);
+      if (opts.hash) {
+        const cpu0 = b.cpuMs();
+        const threads0 = b.threadCpuMs();
+        out.hashMs!.push((await timeRetained(b.port, "#", retained)).ms);
+        out.hashCpuMs!.push(b.cpuMs() - cpu0);
+        const threads = Object.entries(b.threadCpuMs())
+          .map(([name, ms]) => `${name} ${((ms - (threads0[name] ?? 0)) / 1000).toFixed(2)} s`);
+        console.log(`broker, run ${i + 1}: "#" CPU by thread: ${threads.join(", ")}`);
+      }
     } finally {
       await b.stop();
     }
-    const f = (xs: number[]) => xs[xs.length - 1]!.toFixed(0);
+    const f = (xs: number[]) => xs.length > 0 ? xs[xs.length - 1]!.toFixed(0) : "-";
     console.log(
       `broker, run ${i + 1}: listening after ${f(out.listeningMs!)} ms (empty store: ` +
         `${f(out.emptyListeningMs!)} ms); "sensor/+/temp" ${sensors} matches in ` +
-        `${f(out.sensorTempMs!)} ms (again: ${f(out.sensorTempWarmMs!)} ms); "#" ${retained} ` +
+        `${f(out.sensorTempMs!)} ms (SUBACK ${f(out.sensorTempSubackMs!)}, first message ` +
+        `${f(out.sensorTempFirstMs!)}; again: ${f(out.sensorTempWarmMs!)} ms); "#" ${retained} ` +
         `retained in ${f(out.hashMs!)} ms (broker CPU ${f(out.hashCpuMs!)} ms)`,
     );
   }

@@ -4,7 +4,8 @@
  * a client connected to B, and A's HTTP API and `culex ctl` (a real `culex` process on A's
  * control socket) show it, list and change its subscriptions, and kick it; 404
  * CLIENTID_NOT_FOUND only when no node has the id. `ctl topics list|show` and `GET /topics` list
- * every node's routes, each with its node.
+ * every node's routes, each with its node; `GET /subscriptions` lists every node's subscriptions
+ * (EMQX asks every node).
  */
 
 import type { MqttClient } from "mqtt";
@@ -160,6 +161,43 @@ Deno.test({ name: "29 cluster3: one client's operations on any node" }, async (t
       const one = await api.get(`/topics/${enc}`);
       assert.deepEqual([one.status, one.json], [200, [{ topic: `${base}/own/#`, node: b.name }]]);
     });
+
+    await t.step(
+      "GET /subscriptions on A lists every node's subscriptions, node= keeps one",
+      async () => {
+        // deno-lint-ignore no-explicit-any
+        const rows = (r: any) =>
+          // deno-lint-ignore no-explicit-any
+          r.json.data.filter((x: any) => String(x.topic).startsWith(`${base}/`))
+            // deno-lint-ignore no-explicit-any
+            .map((x: any) => `${x.topic} ${x.clientid} ${x.node}`).sort();
+        const all = await api.get("/subscriptions?limit=1000");
+        assert.equal(all.status, 200, all.text);
+        assert.deepEqual(rows(all), [
+          `${base}/bulk2 ${xid} ${b.name}`,
+          `${base}/ctl ${xid} ${b.name}`,
+          `${base}/onA l29c3-${tag} ${a.name}`,
+          `${base}/own/# ${xid} ${b.name}`,
+        ]);
+        const onB = await api.get(`/subscriptions?limit=1000&node=${encodeURIComponent(b.name)}`);
+        assert.deepEqual(rows(onB), rows(all).filter((r: string) => r.endsWith(b.name)));
+        const mine = await api.get(`/subscriptions?clientid=${encodeURIComponent(xid)}&limit=2`);
+        assert.deepEqual([mine.json.meta.count, mine.json.data.length, mine.json.meta.hasnext], [
+          3,
+          2,
+          true,
+        ]);
+        const second = await api.get(
+          `/subscriptions?clientid=${encodeURIComponent(xid)}&limit=2&page=2`,
+        );
+        assert.equal(second.json.data.length, 1, "the last page");
+        const matching = await api.get(
+          `/subscriptions?match_topic=${encodeURIComponent(`${base}/own/z`)}`,
+        );
+        // deno-lint-ignore no-explicit-any
+        assert.deepEqual(matching.json.data.map((x: any) => x.node), [b.name], "match_topic");
+      },
+    );
 
     await t.step("DELETE /clients/{id} on A kicks B's client; then 404 everywhere", async () => {
       const r = await api.delete(path);

@@ -12,6 +12,7 @@ import type { Logger } from "@logtape/logtape";
 import { z } from "zod";
 import { ApiError, errorResponse, readBody } from "./_http.ts";
 import type { ApiAuth, Principal } from "./auth.ts";
+import { ShardRpcError } from "../supervisor/shard_rpc.ts";
 
 /** Who may call a route. */
 export type Access =
@@ -110,10 +111,16 @@ export class Router {
         path,
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
-      const busy = err instanceof Error && err.name === "ShardRpcError";
       return errorResponse(
-        busy
-          ? new ApiError(503, "SERVICE_UNAVAILABLE", "The broker did not answer in time")
+        err instanceof ShardRpcError
+          ? new ApiError(
+            503,
+            "SERVICE_UNAVAILABLE",
+            // The shard's own reason (a full store, ...) tells the operator more than "busy".
+            err.answered
+              ? `The broker refused: ${err.reason}`
+              : "The broker did not answer in time",
+          )
           : new ApiError(500, "INTERNAL_ERROR", "Internal error (logged)"),
       );
     }

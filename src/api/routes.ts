@@ -20,7 +20,7 @@ import { type ListenerActionFn, type ListenerInfo, nodeRoutes } from "./routes_n
 import { type ConfigChange, configRoutes } from "./routes_configs.ts";
 export type { ConfigChange, ListenerActionFn, ListenerInfo };
 import { authRoutes } from "./routes_auth.ts";
-import { clusterClients, clusterRoutes, type ClusterView } from "./routes_cluster.ts";
+import { clusterLister, clusterRoutes, type ClusterView } from "./routes_cluster.ts";
 import { getLogger } from "@logtape/logtape";
 import { clusterClientOps } from "./client_ops.ts";
 export type { ClusterView };
@@ -57,14 +57,24 @@ export function allRoutes(deps: RouteDeps): Route[] {
       ops: clusterClientOps(deps.cluster, control, getLogger(["culex", "api"])),
       ...(deps.cluster
         ? {
-          listClients: (q) =>
-            clusterClients(deps.cluster!, control, getLogger(["culex", "api"]), q),
+          listClients: clusterLister(deps.cluster, control, getLogger(["culex", "api"]), "clients"),
         }
         : {}),
     }),
     ...clusterRoutes(deps.cluster ?? null, config.cluster.name, config.node.name),
     ...publishRoutes(control, limits),
-    ...subscriptionRoutes(control, config.node.name, config.retainer),
+    ...subscriptionRoutes(control, config.node.name, config.retainer, {
+      ...(deps.cluster
+        ? {
+          listSubscriptions: clusterLister(
+            deps.cluster,
+            control,
+            getLogger(["culex", "api"]),
+            "subscriptions",
+          ),
+        }
+        : {}),
+    }),
     ...bannedRoutes(control),
     ...nodeRoutes(deps),
     ...apiKeyRoutes(deps.auth.keys),

@@ -8,12 +8,13 @@
  */
 
 import { z } from "zod";
-import type { BrokerControl, Json, Paged } from "../supervisor/broker_control.ts";
+import type { BrokerControl, Json } from "../supervisor/broker_control.ts";
 import { validateTopicFilter } from "../mqtt/mod.ts";
 import { ApiError, badRequest, json, noContent } from "./_http.ts";
 import { paging, qBool, qInt, qList, qos, qTime } from "./_schemas.ts";
 import { type Route, route } from "./router.ts";
 import type { ClientOps } from "./client_ops.ts";
+import type { NodesLister } from "./routes_cluster.ts";
 
 const TAG = "Clients";
 
@@ -65,15 +66,11 @@ function pick(items: Json[], fields: string | undefined): Json[] {
   return items.map((c) => Object.fromEntries(keep.filter((k) => k in c).map((k) => [k, c[k]])));
 }
 
-/** GET /clients over several nodes (routes_cluster.ts); absent: this node's clients. */
-export type ClientLister = (
-  q: { page: number; limit: number; node?: string; filter: Json },
-) => Promise<Paged<Json>>;
-
 /** The routes; see the file header. */
 export function clientRoutes(
   control: BrokerControl,
-  opts: { maxTopicLevels: number; listClients?: ClientLister; ops?: ClientOps },
+  /** listClients: GET /clients over several nodes; absent: this node's clients. */
+  opts: { maxTopicLevels: number; listClients?: NodesLister; ops?: ClientOps },
 ): Route[] {
   // One client's operations: across the cluster when clustered (client_ops.ts).
   const ops: ClientOps = opts.ops ?? control;

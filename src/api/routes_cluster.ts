@@ -12,6 +12,12 @@ import type { Logger } from "@logtape/logtape";
 import type { NodeMethod, NodeMethods } from "../cluster/mod.ts";
 import type { BrokerControl, Json, Paged } from "../supervisor/broker_control.ts";
 import { json } from "./_http.ts";
+
+/** One node's slice: how many rows match there, and the rows asked for. */
+interface ShardSlice {
+  readonly total: number;
+  readonly items: Json[];
+}
 import { type Route, route } from "./router.ts";
 
 /** What the API needs of the cluster (src/cluster/cluster.ts implements it). */
@@ -62,25 +68,44 @@ export async function gatherNodes<M extends NodeMethod>(
   }));
 }
 
+/** A page of a list over several nodes (GET /clients, GET /subscriptions). */
+export type NodesLister = (
+  q: { page: number; limit: number; node?: string; filter: Json },
+) => Promise<Paged<Json>>;
+
 /**
- * GET /clients over every node: nodes in name order, each node's clients in its shards' order,
- * paged over that union (EMQX's `node` query keeps one node). Two rounds: the counts, then the
- * slices the page needs.
+ * GET /clients or GET /subscriptions over every node: nodes in name order, each node's rows in
+ * its shards' order, paged over that union (EMQX's `node` query keeps one node). Two rounds:
+ * the counts, then the slices the page needs.
  */
-export async function clusterClients(
+export function clusterLister(
   cluster: ClusterView,
   control: BrokerControl,
   log: Logger,
-  q: { page: number; limit: number; node?: string; filter: Json },
+  what: "clients" | "subscriptions",
+): NodesLister {
+  return (q) => {
+    const local = what === "clients"
+      ? (offset: number, limit: number) => control.sliceClients(q.filter, offset, limit)
+      : (offset: number, limit: number) => control.sliceSubscriptions(q.filter, offset, limit);
+    const method = what === "clients" ? "clients.slice" : "subscriptions.slice";
+    const slice = (node: string, offset: number, limit: number) =>
+      gatherNodes(
+        cluster,
+        cluster.node,
+        log,
+        { method, params: { filter: q.filter, offset, limit }, only: node },
+        () => local(offset, limit),
+      ).then((a) => a[0]?.answer ?? null);
+    return pageOverNodes(cluster, q, slice);
+  };
+}
+
+async function pageOverNodes(
+  cluster: ClusterView,
+  q: { page: number; limit: number; node?: string },
+  slice: (node: string, offset: number, limit: number) => Promise<ShardSlice | null>,
 ): Promise<Paged<Json>> {
-  const slice = (node: string, offset: number, limit: number) =>
-    gatherNodes(
-      cluster,
-      cluster.node,
-      log,
-      { method: "clients.slice", params: { filter: q.filter, offset, limit }, only: node },
-      () => control.sliceClients(q.filter, offset, limit),
-    ).then((a) => a[0]?.answer ?? null);
   const nodes = cluster.status().running.filter((n) => q.node === undefined || n === q.node);
   const counts = await Promise.all(nodes.map((n) => slice(n, 0, 0)));
   const total = counts.reduce((sum, c) => sum + (c?.total ?? 0), 0);

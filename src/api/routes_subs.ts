@@ -14,6 +14,7 @@ import type { RetainerConfig } from "../config/types.ts";
 import { ApiError, json, noContent } from "./_http.ts";
 import { paging, qBool, qInt } from "./_schemas.ts";
 import { type Route, route } from "./router.ts";
+import type { NodesLister } from "./routes_cluster.ts";
 
 const subsQuery = z.object({
   ...paging,
@@ -47,7 +48,16 @@ export function subscriptionRoutes(
   control: BrokerControl,
   nodeName: string,
   retainer: RetainerConfig,
+  /** listSubscriptions: GET /subscriptions over several nodes; absent: this node's. */
+  opts: { listSubscriptions?: NodesLister } = {},
 ): Route[] {
+  // Every node's rows (EMQX asks every node), or this node's; `node` keeps one node.
+  const list: NodesLister = opts.listSubscriptions ?? (async (q) => {
+    if (q.node !== undefined && q.node !== nodeName) {
+      return { data: [], meta: { page: q.page, limit: q.limit, count: 0, hasnext: false } };
+    }
+    return await control.listSubscriptions({ page: q.page, limit: q.limit, filter: q.filter });
+  });
   return [
     route<SubsQuery>({
       method: "GET",
@@ -57,21 +67,15 @@ export function subscriptionRoutes(
       query: subsQuery,
       responses: { 200: "{data: [subscription], meta}", 400: "BAD_REQUEST" },
       async handle({ query }) {
-        const { page, limit, node: _n, match_topic, durable: _d, ...filter } = query;
+        const { page, limit, node, match_topic, durable: _d, ...filter } = query;
+        const where = { filter: filter as Json, ...(node === undefined ? {} : { node }) };
         if (match_topic === undefined) {
-          const r = await control.listSubscriptions({
-            ...pageArgs({ page, limit }),
-            filter: filter as Json,
-          });
+          const r = await list({ page: page ?? 1, limit: limit ?? 100, ...where });
           return json({ data: r.data.map((s) => ({ ...s, durable: false })), meta: r.meta });
         }
         // match_topic: the filters a topic name would match; the shards have no such filter,
         // so every matching row is gathered (bounded by the largest page) and paged here.
-        const all = await control.listSubscriptions({
-          page: 1,
-          limit: 10_000,
-          filter: filter as Json,
-        });
+        const all = await list({ page: 1, limit: 10_000, ...where });
         const rows = all.data.filter((s) => matches(String(s.topic), match_topic));
         const p = page ?? 1;
         const l = limit ?? 100;

@@ -5,10 +5,8 @@
  * A missing or unreadable file is an empty list (logged when unreadable). Owns the file.
  */
 
-import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-
-const log = getLogger(["culex", "cluster"]);
+import { readStateList, writeStateList } from "./_state_file.ts";
 
 /** A joined node (Cluster's Target). */
 interface Target {
@@ -30,28 +28,10 @@ export class JoinedFile {
 
   /** The targets kept by an earlier run. */
   load(): Target[] {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(this.#path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        log.warning("Cluster: cannot read {path}: {error}", {
-          path: this.#path,
-          error: String(err),
-        });
-      }
-      return [];
-    }
-    try {
-      const body = JSON.parse(text) as { joined?: unknown };
-      const list = Array.isArray(body.joined) ? body.joined : [];
-      this.#targets = list.filter((t): t is Target =>
-        typeof t === "object" && t !== null && typeof t.address === "string" &&
-        (t.name === undefined || typeof t.name === "string")
-      ).slice(0, MAX_JOINED);
-    } catch (err) {
-      log.warning("Cluster: ignoring {path}: {error}", { path: this.#path, error: String(err) });
-    }
+    this.#targets = readStateList(this.#path, "joined").filter((t): t is Target =>
+      typeof t === "object" && t !== null && "address" in t && typeof t.address === "string" &&
+      (!("name" in t) || t.name === undefined || typeof t.name === "string")
+    ).slice(0, MAX_JOINED);
     return [...this.#targets];
   }
 
@@ -74,15 +54,6 @@ export class JoinedFile {
   }
 
   #save(): void {
-    try {
-      const tmp = `${this.#path}.tmp`;
-      Deno.writeTextFileSync(tmp, JSON.stringify({ joined: this.#targets }) + "\n");
-      Deno.renameSync(tmp, this.#path);
-    } catch (err) {
-      log.warning("Cluster: cannot write {path}: {error}", {
-        path: this.#path,
-        error: String(err),
-      });
-    }
+    writeStateList(this.#path, "joined", this.#targets);
   }
 }

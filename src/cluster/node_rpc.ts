@@ -37,6 +37,11 @@ export interface NodeMethods {
     params: { filter: Json; offset: number; limit: number };
     result: { total: number; items: Json[] };
   };
+  /** A slice of the node's subscriptions, GET /subscriptions's filter applied. */
+  "subscriptions.slice": {
+    params: { filter: Json; offset: number; limit: number };
+    result: { total: number; items: Json[] };
+  };
   /** One client of the node (src/api/client_ops.ts), or null when it has no such session. */
   "client.get": { params: { clientid: string }; result: Json | null };
   /** Kicks the node's client; false when it has none of that id. */

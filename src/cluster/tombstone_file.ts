@@ -9,11 +9,9 @@
  * A missing file is an empty list; an unreadable one is logged and ignored. Owns the file.
  */
 
-import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import type { RetainTombstones } from "./heal.ts";
-
-const log = getLogger(["culex", "cluster"]);
+import { readStateList, writeStateList } from "./_state_file.ts";
 
 /** Longest time a change waits before the file is rewritten. */
 export const WRITE_DELAY_MS = 200;
@@ -59,49 +57,13 @@ export class TombstoneFile {
   }
 
   #read(): [string, number, number][] {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(this.#path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        log.warning("Cluster: cannot read {path}: {error}", {
-          path: this.#path,
-          error: String(err),
-        });
-      }
-      return [];
-    }
-    try {
-      const body = JSON.parse(text) as { clears?: unknown };
-      const list = Array.isArray(body.clears) ? body.clears : [];
-      return list.filter((e): e is [string, number, number] =>
-        Array.isArray(e) && typeof e[0] === "string" && Number.isFinite(e[1]) &&
-        Number.isFinite(e[2])
-      );
-    } catch (err) {
-      log.warning("Cluster: ignoring {path}: {error}", { path: this.#path, error: String(err) });
-      return [];
-    }
+    return readStateList(this.#path, "clears").filter((e): e is [string, number, number] =>
+      Array.isArray(e) && typeof e[0] === "string" && Number.isFinite(e[1]) &&
+      Number.isFinite(e[2])
+    );
   }
 
   #write(): void {
-    const tmp = `${this.#path}.tmp`;
-    try {
-      const text = JSON.stringify({ clears: [...this.#tombstones.entries()] }) + "\n";
-      const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-      try {
-        const bytes = new TextEncoder().encode(text);
-        for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
-        file.syncDataSync();
-      } finally {
-        file.close();
-      }
-      Deno.renameSync(tmp, this.#path);
-    } catch (err) {
-      log.warning("Cluster: cannot write {path}: {error}", {
-        path: this.#path,
-        error: String(err),
-      });
-    }
+    writeStateList(this.#path, "clears", [...this.#tombstones.entries()]);
   }
 }

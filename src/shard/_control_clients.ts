@@ -206,12 +206,18 @@ export const clientMethods: Readonly<Record<string, ControlMethod>> = {
       return true;
     }, (x) => x);
   },
-  /** Subscribes for a client: the granted QoS, or null when the client is unknown. */
+  /**
+   * Subscribes for a client: the granted QoS, or null when the client is unknown. Answered as a
+   * SUBACK is: after the route records are visible and, for a persistent session in durable
+   * mode, after the subscription's commit (a crash after the answer keeps it).
+   */
   "clients.subscribe"(svc, params) {
     const s = svc.registry.get(str(params.clientid, "clientid"));
     if (!s) return null;
     const subs = Array.isArray(params.subscriptions) ? params.subscriptions : [params];
-    return subs.map((p) => subscribeFor(svc, s, p as Record<string, unknown>));
+    const mark = svc.store?.mark() ?? 0;
+    const granted = subs.map((p) => subscribeFor(svc, s, p as Record<string, unknown>));
+    return afterCommit(svc, mark, granted, svc.broker.routesCommitted());
   },
   /** Unsubscribes for a client: per filter whether it existed, or null when unknown. */
   "clients.unsubscribe"(svc, params) {
@@ -220,10 +226,31 @@ export const clientMethods: Readonly<Record<string, ControlMethod>> = {
     const topics = Array.isArray(params.topics)
       ? params.topics.map(String)
       : [str(params.topic, "topic")];
-    return topics.map((t) => {
+    const mark = svc.store?.mark() ?? 0;
+    const codes = topics.map((t) => {
       if (!svc.broker.unsubscribe(s, t)) return ReasonCode.NoSubscriptionExisted;
       if (s.durable) svc.store?.batch.unsubscribe(s.durable.sid, t);
       return ReasonCode.Success;
     });
+    return afterCommit(svc, mark, codes, null);
   },
 };
+
+/**
+ * `answer` once what the request wrote to the store since `mark` is committed (and `routed`,
+ * when given, has resolved); at once when it wrote nothing. A refused commit is an error reply.
+ */
+function afterCommit<T>(
+  svc: ShardServices,
+  mark: number,
+  answer: T,
+  routed: Promise<void> | null,
+): T | Promise<T> {
+  const store = svc.store;
+  const stored = store?.wroteSince(mark) ? store.committed() : null;
+  if (!stored && !routed) return answer;
+  return Promise.all([stored, routed]).then(([outcome]) => {
+    if (outcome) throw new ControlError(`The store refused the change: ${outcome.message}`);
+    return answer;
+  });
+}

@@ -152,8 +152,9 @@ export class DurableQueue {
 
   /**
    * drop_oldest with a full queue: the oldest queued row (right after the cursor) goes, in the
-   * same commit as the new one. From the cache when it is there (its message is reported);
-   * otherwise by a delete of the first queued row after the cursor, unread. False (drop the new
+   * same commit as the new one. From the cache when it is there; otherwise by a delete of the
+   * first queued row after the cursor, whose message the commit's result hands back, so that
+   * the drop is reported (hook, metrics) as a cached one is, once committed. False (drop the new
    * one instead) under drop_newest, with a zero-length queue, or while a read of the rows after
    * the cursor is out: it could hand over the row being deleted.
    */
@@ -169,9 +170,14 @@ export class DurableQueue {
       return true;
     }
     if (this.#reading) return false;
-    this.#store.batch.dropOldest(this.sid, this.cursor);
+    const at = this.#store.batch.dropOldest(this.sid, this.cursor);
     this.onDisk--;
-    s.dropUnread("queue_full");
+    this.#store.after((r, result) => {
+      const body = r === null && result && "dropped" in result ? result.dropped?.[at] : null;
+      if (!body) return s.dropUnread("queue_full"); // refused, or no row: counted only
+      const message = decodeMessage(body);
+      s.drop({ message, qos: message.qos, retain: false, subscriptionIds: [] }, "queue_full");
+    });
     return true;
   }
 

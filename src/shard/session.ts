@@ -48,7 +48,10 @@ export class Session {
   /** The ended connection's facts, shown while disconnected (set by the Channel at its end). */
   lastConnection: ConnectionView | null = null;
   onDrop: ((d: Delivery, reason: DropReason) => void) | null = null;
-  /** A durable queue dropped a row it never read (drop_oldest on disk): counted only. */
+  /**
+   * A durable queue dropped a row whose message it could not get back (drop_oldest on disk in
+   * a refused commit): counted only.
+   */
   onDropUnread: ((reason: DropReason) => void) | null = null;
   /**
    * Deliveries to this session dropped, by reason (EMQX's per-client `mqueue_dropped` and

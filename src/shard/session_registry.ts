@@ -47,7 +47,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     this.#metrics.add(DROP_METRIC[reason]);
     this.#broker.dropped(d.message, reason);
   };
-  /** A row dropped from a disk queue unread: its message is not known, so no hook runs. */
+  /** A disk queue row dropped whose message is not known (a refused commit): no hook runs. */
   readonly #countDropUnread = (reason: DropReason): void => {
     this.#metrics.add("delivery.dropped");
     this.#metrics.add(DROP_METRIC[reason]);

@@ -6,7 +6,8 @@
  * long, as a slow shard would. A `client.authenticate` callback that answers later: user name
  * `culex-test-slow` with password `allow:<ms>` or `deny:<ms>`. A `client.authorize` callback that
  * answers later: topics `culex-test/slow-authz/allow/...` and `.../deny/...` after 200 ms. And the
- * challenge-response enhanced authentication method of src/auth/test_method.ts.
+ * challenge-response enhanced authentication method of src/auth/test_method.ts. And a log line
+ * per `message.dropped` ("Test hook: message.dropped <topic> <reason>"), which tests read.
  *
  * @module
  */
@@ -39,6 +40,9 @@ const after = <T>(ms: number, value: T) =>
 export function addTestHooks(svc: TestHookTarget): void {
   const { hooks, log } = svc;
   svc.authMethods.register(reverseChallengeMethod);
+  hooks.add("message.dropped", function testDropped(m: Message, reason: string) {
+    log.info("Test hook: message.dropped {topic} {reason}", { topic: m.topic, reason });
+  }, { name: "testDropped" });
   hooks.add("message.publish", function testFaults(m: Message) {
     if (!m.topic.startsWith("$culex/fault/")) return;
     if (m.topic === "$culex/fault/crash-shard") {

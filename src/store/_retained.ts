@@ -1,7 +1,7 @@
 /**
  * Retained reads: runs a RetainedPlan page by page (keyset paging: a page continues after the
  * last row's ordering key, so reading 1,000,000 rows costs one index walk, not a sort per page)
- * and confirms every row with `matches()`. Private to src/store/.
+ * and confirms rows with `matches()` where the SQL alone cannot (levels past 8). Private to src/store/.
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
@@ -59,7 +59,7 @@ export class RetainedReader {
     const rows: RetainedRow[] = [];
     for (const r of raw) {
       const topic = r[0] as string;
-      if (matches(filter, topic)) rows.push({ topic, body: r[1] as Uint8Array });
+      if (!plan.confirm || matches(filter, topic)) rows.push({ topic, body: r[1] as Uint8Array });
     }
     const last = raw[raw.length - 1];
     const next = raw.length < limit || !last || plan.order.length === 0

@@ -6,6 +6,7 @@
  * src/store/; holds no store state, only the callbacks of requests in flight.
  */
 
+import { encodeCommit } from "./_commit_codec.ts";
 import { StoreError } from "./errors.ts";
 import { type PackedRetainedPage, unpackRetainedPage } from "./protocol.ts";
 import type {
@@ -50,7 +51,8 @@ export class StoreClient {
     const list = Array.isArray(parts)
       ? parts as readonly CommitPart[]
       : [{ batch: parts as WireBatch }];
-    return this.#send((id) => ({ t: "commit", id, parts: list }), (r) => {
+    const packed = encodeCommit(list);
+    return this.#send((id) => ({ t: "commit", id, packed }), (r) => {
       if (r.t === "committed") done([...r.results]);
       else {
         const refusal = { code: r.t === "error" ? r.code : "io" as const, message: "bad reply" };
@@ -98,7 +100,10 @@ export class StoreClient {
   #send(make: (id: number) => StoreRequest, waiter: Waiter): number {
     const id = this.#nextId++;
     this.#waiting.set(id, waiter);
-    this.#port.postMessage(make(id));
+    const msg = make(id);
+    // A packed commit's buffer moves to the worker (no copy); this side keeps no view of it.
+    if (msg.t === "commit") this.#port.postMessage(msg, [msg.packed.buf.buffer]);
+    else this.#port.postMessage(msg);
     return id;
   }
 }

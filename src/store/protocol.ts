@@ -19,6 +19,7 @@ import type {
   AclWhoType,
   ApplyResult,
   BanRecord,
+  StoreOp,
   UserRecord,
   WireBatch,
 } from "./types.ts";
@@ -33,6 +34,15 @@ import type {
 export interface CommitToken {
   readonly key: string;
   readonly parts: number;
+}
+
+/**
+ * The parts of a commit request as they cross the port (src/store/_commit_codec.ts): `buf` (the
+ * per-message ops, messages and tokens) is transferred; `cold` holds the other ops, in order.
+ */
+export interface PackedCommit {
+  readonly buf: Uint8Array<ArrayBuffer>;
+  readonly cold: readonly StoreOp[];
 }
 
 /** One part of a commit request. */
@@ -146,7 +156,8 @@ export function unpackRetainedPage(p: PackedRetainedPage): RetainedPage {
 
 /** Client → worker. */
 export type StoreRequest =
-  | { readonly t: "commit"; readonly id: number; readonly parts: readonly CommitPart[] }
+  /** The parts, packed (_commit_codec.ts); `packed.buf` is transferred. */
+  | { readonly t: "commit"; readonly id: number; readonly packed: PackedCommit }
   | { readonly t: "read"; readonly id: number; readonly q: ReadQuery };
 
 /** The outcome of one part: applied, or refused with the StoreError's code and message. */

@@ -9,8 +9,9 @@
  * - `index`: EMQX's index_specs: the spec whose leading positions the filter fixes most
  *   ("sensor/+/temp" fixes 1 and 3: spec [1, 3] reads only the matches).
  * - `scan`: nothing fixed ("#", "+/+"): every row, in id order.
- * Every path also filters on depth, the fixed levels 1-8, expiry and the `$` rule in SQL, and
- * the caller confirms each row with `matches()` (levels past 8 are not columns).
+ * Every path also filters on depth, the fixed levels 1-8, expiry and the `$` rule in SQL, so the
+ * rows are exactly the matches unless the filter fixes a level past 8 (not a column): only then
+ * (`confirm`) does the caller check each row with `matches()`.
  */
 
 import { RETAINED_LEVELS, retainedIndexName } from "./schema.ts";
@@ -25,6 +26,8 @@ export interface RetainedPlan {
   readonly params: readonly (string | number)[];
   /** Columns the rows are ordered by; the cursor is their values in the last row. */
   readonly order: readonly string[];
+  /** The SQL may return rows that do not match (a literal level past 8): check each one. */
+  readonly confirm: boolean;
 }
 
 /**
@@ -56,6 +59,7 @@ export function planRetained(
       where: "topic = ?",
       params: [filter],
       order: [],
+      confirm: false,
     };
   }
 
@@ -80,6 +84,9 @@ export function planRetained(
   // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match "$" topics.
   if (!literal(1)) conds.push("substr(topic, 1, 1) <> '$'");
 
+  let confirm = false;
+  for (let pos = RETAINED_LEVELS + 1; pos <= n; pos++) confirm ||= literal(pos);
+
   let prefixLen = 0;
   while (literal(prefixLen + 1)) prefixLen++;
   let best: readonly number[] | null = null;
@@ -103,6 +110,7 @@ export function planRetained(
       where: conds.join(" AND "),
       params,
       order: ["topic"],
+      confirm,
     };
   }
   if (best && bestScore > 0) {
@@ -113,7 +121,15 @@ export function planRetained(
       where: conds.join(" AND "),
       params,
       order,
+      confirm,
     };
   }
-  return { path: "scan", index: null, where: conds.join(" AND ") || "1", params, order: ["id"] };
+  return {
+    path: "scan",
+    index: null,
+    where: conds.join(" AND ") || "1",
+    params,
+    order: ["id"],
+    confirm,
+  };
 }

@@ -28,6 +28,10 @@ Deno.test("planRetained() picks exact, prefix, index or scan", () => {
   assertEquals(path("+/+"), "scan:null");
   assertEquals(planRetained("a/+/c", [[2]]).path, "prefix");
   assertEquals(planRetained("a/#", []).where.startsWith("topic >= ? AND topic < ?"), true);
+  // The SQL is exact (no matches() per row) unless a literal level is past the 8 columns.
+  assertEquals(planRetained("a/+/c", SPECS).confirm, false);
+  assertEquals(planRetained("+/+/+/+/+/+/+/+/#", SPECS).confirm, false);
+  assertEquals(planRetained("+/1/temp/x/y/z/w/v/u/t", SPECS).confirm, true);
 });
 
 /** Topics with shared and distinct levels, $-topics, deep ones and empty levels. */
@@ -163,5 +167,32 @@ Deno.test("Store keeps the retained indexes equal to index_specs across opens", 
     assertEquals(names, ["retained_l1_l4", "retained_l2"]);
   } finally {
     cleanup(dir);
+  }
+});
+
+Deno.test("Store.warmStep() fills the page cache in bounded steps, then stops", () => {
+  const dir = tempDir();
+  try {
+    const store = Store.open({ ...options(dir), cacheKiB: 256 });
+    const b = new StoreBatch();
+    for (let i = 0; i < 5000; i++) b.retain(0, msg(`w/${i}/temp`, "x".repeat(100)));
+    store.apply(b.take());
+    let steps = 0;
+    while (store.warmStep() && steps < 1000) steps++;
+    // 256 KiB of about 150-byte rows: a couple of 1,000-row steps, never the whole table.
+    assert(steps >= 1 && steps < 5, `steps: ${steps}`);
+    assertEquals(store.warmStep(), false);
+    assertEquals(store.retainedQuery("w/+/temp", null, 10_000).rows.length, 5000);
+    store.close();
+  } finally {
+    cleanup(dir);
+  }
+  const empty = tempDir();
+  try {
+    const store = Store.open(options(empty));
+    assertEquals(store.warmStep(), false); // nothing to read
+    store.close();
+  } finally {
+    cleanup(empty);
   }
 });

@@ -21,6 +21,7 @@ import type { DelayedRow } from "./_reads.ts";
 import { type RetainedPage, RetainedReader } from "./_retained.ts";
 import { SecurityReader, SecurityTables } from "./_security.ts";
 import type { RetainedPlan } from "./retained_plan.ts";
+import { CacheWarmer } from "./_warm.ts";
 import { type RetainedCount, Writer } from "./_writes.ts";
 import { type ApplyResult, isReleasingOp, type StoreOp, type WireBatch } from "./types.ts";
 
@@ -56,6 +57,7 @@ export class Store {
   readonly #now: () => number;
   readonly #maxRetained: number;
   #retainedCount: RetainedCount | null = null;
+  #warmer: CacheWarmer | null;
   #closed = false;
   #full = false;
   #corruptSeen = false;
@@ -70,6 +72,7 @@ export class Store {
     this.#writer = new Writer(db);
     this.#reads = new PartitionReader(db);
     this.#retained = new RetainedReader(db, opts.indexSpecs);
+    this.#warmer = opts.readOnly ? null : new CacheWarmer(db, opts.cacheKiB ?? 8192);
     this.security = new SecurityTables(
       new SecurityReader(db),
       (op) => void this.apply({ msgs: [], ops: [op] }),
@@ -188,7 +191,9 @@ export class Store {
   }
 
   #run(batch: WireBatch, ops: readonly StoreOp[]): ApplyResult {
-    return { retainRefused: this.#writer.run(batch, ops, this.#retainedCounter()) };
+    const dropped: (Uint8Array | null)[] = [];
+    const retainRefused = this.#writer.run(batch, ops, this.#retainedCounter(), dropped);
+    return dropped.length > 0 ? { retainRefused, dropped } : { retainRefused };
   }
 
   #transaction<T>(fn: () => T): T {
@@ -271,6 +276,20 @@ export class Store {
         this.#retainedCounter().count -= Number(r.changes);
         return Number(r.changes);
       }));
+  }
+
+  /**
+   * One small step (about 1-2 ms) of filling the page cache after open (_warm.ts says why);
+   * true while there is more to do. The store worker runs it between its turns, after
+   * answering "opened", so the start never waits for it. A failed read stops the warming.
+   */
+  warmStep(): boolean {
+    if (this.#closed || !this.#warmer) return false;
+    try {
+      if (this.#warmer.step()) return true;
+    } catch { /* a real read will report it */ }
+    this.#warmer = null;
+    return false;
   }
 
   // ---- state ----

@@ -301,3 +301,87 @@ Deno.test("Store refuses a retained message for a new topic over max_retained_me
     cleanup(dir);
   }
 });
+
+Deno.test("Store's drop_oldest deletes the oldest queued row and hands its message back", () => {
+  withStore((store) => {
+    const b = new StoreBatch();
+    const [a, c] = [makeKey(1, 1), makeKey(2, 1)];
+    b.session(session(a, "a"));
+    b.session(session(c, "c"));
+    const shared = msg("q/shared", "both");
+    const d = (m: ReturnType<typeof msg>) => ({
+      message: m,
+      qos: 1 as const,
+      retain: false,
+      subscriptionIds: [],
+    });
+    // seq 1 is inflight (never dropped); seq 2 is stored once for both sessions (messages table).
+    b.enqueue(a, 1, d(msg("q/inflight", "0")), 7);
+    b.enqueue(a, 2, d(shared));
+    b.enqueue(c, 1, d(shared));
+    b.enqueue(a, 3, d(msg("q/own", "3")));
+    store.apply(b.take());
+    assertEquals(b.dropOldest(a, 0), 0);
+    assertEquals(b.dropOldest(a, 0), 1);
+    assertEquals(b.dropOldest(a, 0), 2); // nothing queued is left: null in its place
+    const r = store.apply(b.take());
+    assertEquals(
+      r.dropped?.map((m) => m && decodeMessage(m).topic),
+      ["q/shared", "q/own", null],
+    );
+    assertEquals(store.outgoing(a, 0, 10).map((row) => row.seq), [1]);
+    // The other session's reference to the shared message still reads it.
+    assertEquals(decodeMessage(store.outgoing(c, 0, 10)[0]!.body!).topic, "q/shared");
+    assertEquals(store.apply(b.take()).dropped, undefined);
+  });
+});
+
+Deno.test("Store applies runs of acks and sent rows as ranges, in order with the other ops", () => {
+  withStore((store) => {
+    const b = new StoreBatch();
+    const [a, c] = [makeKey(3, 1), makeKey(4, 1)];
+    b.session(session(a, "a"));
+    b.session(session(c, "c"));
+    const d = { message: msg("r/1", "x"), qos: 1 as const, retain: false, subscriptionIds: [] };
+    for (let seq = 1; seq <= 10; seq++) {
+      b.enqueue(a, seq, d);
+      b.enqueue(c, seq, d);
+    }
+    store.apply(b.take());
+    // Interleaved as a shard's pass makes them: acks, rows moved into the window, new rows.
+    for (let seq = 1; seq <= 4; seq++) {
+      b.sent(a, seq, 100 + seq); // packet ids 101-104: one run
+      b.sent(c, seq, seq === 3 ? 500 : 200 + seq); // the 3rd breaks c's run
+    }
+    b.done(a, 1);
+    b.done(a, 2);
+    b.enqueue(a, 11, d);
+    b.done(a, 4); // not consecutive: a run of its own
+    b.done(c, 2);
+    // drop_oldest reads phases: the held sent rows must be applied before it (5 is the oldest queued).
+    b.dropOldest(a, 0);
+    store.apply(b.take());
+    const rows = (sid: number) =>
+      store.outgoing(sid, 0, 100).map((r) => `${r.seq}:${r.phase}:${r.packetId}`);
+    assertEquals(rows(a), [
+      "3:1:103",
+      "6:0:0",
+      "7:0:0",
+      "8:0:0",
+      "9:0:0",
+      "10:0:0",
+      "11:0:0",
+    ]);
+    assertEquals(rows(c), [
+      "1:1:201",
+      "3:1:500",
+      "4:1:204",
+      "5:0:0",
+      "6:0:0",
+      "7:0:0",
+      "8:0:0",
+      "9:0:0",
+      "10:0:0",
+    ]);
+  });
+});

@@ -120,20 +120,24 @@ export type StoreOp =
     readonly retain: boolean;
     /** Packet id when sent at once (phase Sent), 0 when queued. */
     readonly packetId: number;
-    readonly subIds: readonly number[];
-    /** The shared subscription it came through ("$share/g/f"), or "". */
-    readonly shared: string;
+    /** Absent: none. */
+    readonly subIds?: readonly number[];
+    /** The shared subscription it came through ("$share/g/f"); absent: none. */
+    readonly shared?: string;
     /** Index in the batch's msgs. */
     readonly msg: number;
   }
+  /** `seq` (through `to`, with packet ids packetId + (s - seq), when given) entered the window. */
   | {
     readonly op: "out_sent";
     readonly sid: number;
     readonly seq: number;
     readonly packetId: number;
+    readonly to?: number;
   }
   | { readonly op: "out_pubrel"; readonly sid: number; readonly seq: number }
-  | { readonly op: "out_delete"; readonly sid: number; readonly seq: number }
+  /** `seq` (through `to` when given) is done. */
+  | { readonly op: "out_delete"; readonly sid: number; readonly seq: number; readonly to?: number }
   /** The oldest queued (phase 0) row after `after`: mqueue_drop_policy drop_oldest. */
   | { readonly op: "out_drop_oldest"; readonly sid: number; readonly after: number }
   | { readonly op: "rel"; readonly sid: number; readonly packetId: number; readonly at: number }
@@ -201,4 +205,9 @@ export function isReleasingOp(op: StoreOp): boolean {
 export interface ApplyResult {
   /** `retain` ops for new topics skipped because retainer.backend.max_retained_messages was reached. */
   readonly retainRefused: number;
+  /**
+   * The messages (encodeMessage() bytes) of the rows the batch's `out_drop_oldest` ops deleted,
+   * in op order (null: there was no such row); absent when the batch had none.
+   */
+  readonly dropped?: readonly (Uint8Array | null)[];
 }

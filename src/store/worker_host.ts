@@ -19,6 +19,7 @@ import type {
   StoreRequest,
 } from "./protocol.ts";
 import { MAX_READ_LIMIT, packRetainedPage } from "./protocol.ts";
+import { decodeCommit } from "./_commit_codec.ts";
 import type { Store } from "./store.ts";
 import type { WireBatch } from "./types.ts";
 
@@ -100,11 +101,12 @@ export class StoreHost {
     if (msg.t === "read") {
       this.#reads.push({ port, id: msg.id, q: msg.q });
     } else {
-      const pending: Pending = { port, id: msg.id, results: [], left: msg.parts.length };
+      const parts = decodeCommit(msg.packed);
+      const pending: Pending = { port, id: msg.id, results: [], left: parts.length };
       if (pending.left === 0) return reply(port, { t: "committed", id: msg.id, results: [] });
       const queue = this.#queues.get(port);
       if (!queue) return;
-      msg.parts.forEach((part, index) => {
+      parts.forEach((part, index) => {
         const pos = queue.base + queue.refs.length;
         const ref: Ref = { pos, pending, index, batch: part.batch, token: part.token };
         queue.refs.push(ref);

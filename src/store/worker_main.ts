@@ -39,6 +39,13 @@ export function runStoreWorker(self: ControlPort): void {
       host = new StoreHost(store, { tokenTimeoutMs: msg.options.tokenTimeoutMs ?? 5000 });
       for (const port of early.splice(0)) host.attach(port);
       self.postMessage({ t: "opened", report: store.report });
+      // Fill the page cache in the background: a macrotask per step, so requests that arrive
+      // meanwhile wait at most one step (store.ts warmStep).
+      const opened = store;
+      const warm = () => {
+        if (opened.warmStep()) setTimeout(warm, 0);
+      };
+      setTimeout(warm, 0);
     } else if (msg.t === "connect") {
       if (host) host.attach(msg.port);
       else early.push(msg.port);

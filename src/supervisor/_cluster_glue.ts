@@ -61,13 +61,16 @@ export function serveNode(
       return node.control.stats();
     case "node.metrics":
       return node.control.metrics();
-    case "clients.slice": {
+    case "clients.slice":
+    case "subscriptions.slice": {
       const { offset, limit } = p;
       if (typeof offset !== "number" || typeof limit !== "number" || offset < 0 || limit < 0) {
-        return Promise.reject(new TypeError("clients.slice: offset and limit must be numbers"));
+        return Promise.reject(new TypeError(`${method}: offset and limit must be numbers`));
       }
       const filter = (typeof p.filter === "object" && p.filter !== null ? p.filter : {}) as Json;
-      return node.control.sliceClients(filter, offset, limit);
+      return method === "clients.slice"
+        ? node.control.sliceClients(filter, offset, limit)
+        : node.control.sliceSubscriptions(filter, offset, limit);
     }
     default:
       return Promise.reject(new TypeError(`unknown method ${JSON.stringify(method)}`));

@@ -435,6 +435,12 @@ export class BrokerControl {
     return this.#sliceAcross("clients.list", { filter }, offset, Math.min(limit, MAX_PAGE_LIMIT));
   }
 
+  /** The same for GET /subscriptions (its filter: clientid, topic, qos, share_group). */
+  sliceSubscriptions(filter: Json, offset: number, limit: number): Promise<ShardPage> {
+    const max = Math.min(limit, MAX_PAGE_LIMIT);
+    return this.#sliceAcross("subscriptions.list", { filter }, offset, max);
+  }
+
   async #sliceAcross(
     method: string,
     params: Json,

@@ -11,8 +11,15 @@
 
 /** A shard answered with an error, did not answer in time, or went away. */
 export class ShardRpcError extends Error {
-  constructor(readonly shard: number, readonly method: string, message: string) {
-    super(`Shard ${shard} ${method}: ${message}`);
+  constructor(
+    readonly shard: number,
+    readonly method: string,
+    /** Why, without the shard and method. */
+    readonly reason: string,
+    /** The shard answered with this error (the store refused a change, bad parameters...). */
+    readonly answered = false,
+  ) {
+    super(`Shard ${shard} ${method}: ${reason}`);
     this.name = "ShardRpcError";
   }
 }
@@ -92,7 +99,7 @@ export class ShardRpc {
     this.#pending.delete(id);
     clearTimeout(p.timer);
     if (!ok) {
-      p.reject(new ShardRpcError(p.shard, p.method, body));
+      p.reject(new ShardRpcError(p.shard, p.method, body, true));
       return;
     }
     try {

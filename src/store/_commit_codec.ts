@@ -1,0 +1,164 @@
+/**
+ * The commit request's compact form between a shard and the store worker: the per-message ops
+ * (`out`, `out_sent`, `out_delete`), the messages and the tokens of every part go into one
+ * buffer that is transferred, not cloned; other ops (sessions, subscriptions, retained, bans ...)
+ * travel beside it as objects, in order. Why: in durable fan-in QoS 1 the structured clone of a
+ * pass's parts (an object per part, token, batch, op and message) was about a third of the
+ * subscriber's shard's durable cost and the store worker's deserialize another 4 µs per message
+ * (bench/README.md, "Durable sessions"). Private to src/store/ (client.ts, worker_host.ts).
+ */
+
+import type { CommitPart, PackedCommit } from "./protocol.ts";
+import type { StoreOp, WireBatch } from "./types.ts";
+
+const COLD = 0, OUT = 1, SENT = 2, DELETE = 3;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A growable little-endian writer. */
+class Writer {
+  buf = new Uint8Array(4096);
+  view = new DataView(this.buf.buffer);
+  at = 0;
+
+  room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.at));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.at++] = v;
+  }
+
+  u16(v: number): void {
+    this.room(2);
+    this.view.setUint16(this.at, v, true);
+    this.at += 2;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.view.setUint32(this.at, v, true);
+    this.at += 4;
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.view.setFloat64(this.at, v, true);
+    this.at += 8;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+}
+
+/**
+ * Packs `parts`.
+ *
+ * @example
+ * ```ts
+ * import { decodeCommit, encodeCommit } from "./_commit_codec.ts";
+ * import assert from "node:assert/strict";
+ * const parts = [{
+ *   batch: { msgs: [new Uint8Array([1, 2])], ops: [{ op: "out_delete" as const, sid: 5, seq: 1, to: 3 }] },
+ *   token: { key: "0:1", parts: 2 },
+ * }];
+ * assert.deepEqual(decodeCommit(encodeCommit(parts)), parts);
+ * ```
+ */
+export function encodeCommit(parts: readonly CommitPart[]): PackedCommit {
+  const w = new Writer();
+  const cold: StoreOp[] = [];
+  w.u32(parts.length);
+  for (const part of parts) {
+    const t = part.token;
+    if (t) {
+      w.u8(1);
+      w.u32(t.parts);
+      w.bytes(encoder.encode(t.key));
+    } else w.u8(0);
+    const { msgs, ops } = part.batch;
+    w.u32(msgs.length);
+    for (const m of msgs) w.bytes(m);
+    w.u32(ops.length);
+    for (const o of ops) {
+      if (o.op === "out" && o.subIds === undefined && o.shared === undefined) {
+        w.u8(OUT);
+        w.f64(o.sid);
+        w.f64(o.seq);
+        w.u8(o.qos);
+        w.u8(o.retain ? 1 : 0);
+        w.u16(o.packetId);
+        w.u32(o.msg);
+      } else if (o.op === "out_sent") {
+        w.u8(SENT);
+        w.f64(o.sid);
+        w.f64(o.seq);
+        w.u16(o.packetId);
+        w.f64(o.to ?? o.seq);
+      } else if (o.op === "out_delete") {
+        w.u8(DELETE);
+        w.f64(o.sid);
+        w.f64(o.seq);
+        w.f64(o.to ?? o.seq);
+      } else {
+        w.u8(COLD);
+        w.u32(cold.push(o) - 1);
+      }
+    }
+  }
+  return { buf: w.buf.subarray(0, w.at), cold };
+}
+
+/** Unpacks what encodeCommit packed; messages are views into `p.buf`. */
+export function decodeCommit(p: PackedCommit): CommitPart[] {
+  const buf = p.buf;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = 0;
+  const u8 = () => buf[at++]!;
+  const u16 = () => (at += 2, view.getUint16(at - 2, true));
+  const u32 = () => (at += 4, view.getUint32(at - 4, true));
+  const f64 = () => (at += 8, view.getFloat64(at - 8, true));
+  const bytes = () => {
+    const n = u32();
+    at += n;
+    return buf.subarray(at - n, at);
+  };
+  const parts: CommitPart[] = [];
+  for (let i = u32(); i > 0; i--) {
+    const token = u8() === 1 ? { parts: u32(), key: decoder.decode(bytes()) } : undefined;
+    const msgs: Uint8Array[] = [];
+    for (let n = u32(); n > 0; n--) msgs.push(bytes());
+    const ops: StoreOp[] = [];
+    for (let n = u32(); n > 0; n--) {
+      const kind = u8();
+      if (kind === OUT) {
+        const sid = f64(), seq = f64(), qos = u8() as 0 | 1 | 2, retain = u8() === 1;
+        ops.push({ op: "out", sid, seq, qos, retain, packetId: u16(), msg: u32() });
+      } else if (kind === SENT) {
+        const sid = f64(), seq = f64(), packetId = u16(), to = f64();
+        ops.push(
+          to > seq
+            ? { op: "out_sent", sid, seq, packetId, to }
+            : { op: "out_sent", sid, seq, packetId },
+        );
+      } else if (kind === DELETE) {
+        const sid = f64(), seq = f64(), to = f64();
+        ops.push(to > seq ? { op: "out_delete", sid, seq, to } : { op: "out_delete", sid, seq });
+      } else ops.push(p.cold[u32()]!);
+    }
+    const batch: WireBatch = { msgs, ops };
+    parts.push(token ? { batch, token: { key: token.key, parts: token.parts } } : { batch });
+  }
+  return parts;
+}
