@@ -531,7 +531,8 @@ export class Cluster {
       link.send(frame, [new FieldWriter().u32(key).str(body).finish()]);
     };
     const method = end ? "clients.takeover_end" : "clients.takeover";
-    this.#host.request(this.#host.shardOf(clientId), method, { clientid: clientId })
+    const params = { clientid: clientId, node: link.peer ?? "" };
+    this.#host.request(this.#host.shardOf(clientId), method, params)
       .then((moved) => reply(moved === null ? "" : JSON.stringify(moved)))
       .catch((err) => {
         log.warning("Cluster: {method} of {clientId} failed: {error}", {

@@ -51,6 +51,8 @@ interface Moving {
   /** Durable: the last row the export read; the pendings are the rows after it. */
   readonly afterSeq: number;
   readonly timer: TimerHandle;
+  /** The node that asked (BEGIN): only its END takes the pendings. */
+  readonly to: string;
 }
 
 /** What a shard needs to move a session (its ShardServices). */
@@ -99,6 +101,7 @@ interface MovedDelivery {
 export function exportSession(
   svc: MoveContext,
   clientId: string,
+  to = "",
 ): MovedSession | null | Promise<MovedSession | null> {
   const { registry, broker, store } = svc;
   const ch = registry.channelOf(clientId);
@@ -112,7 +115,7 @@ export function exportSession(
   if (session.durable && store) {
     return exportDurable(registry, session, store).then((read) => {
       if (!read) return null;
-      keepMoving(svc, session, read.afterSeq);
+      keepMoving(svc, session, read.afterSeq, to);
       return movedOf(session, read.deliveries, read.inflight, read.rels);
     });
   }
@@ -127,11 +130,15 @@ export function exportSession(
     })),
     [...session.awaitingRel],
   );
-  keepMoving(svc, session, 0);
+  keepMoving(svc, session, 0, to);
   return moved;
 }
 
-function keepMoving(svc: MoveContext, session: Session, afterSeq: number): void {
+/**
+ * A second BEGIN while the session moves (the client went on to a third node) exports what was
+ * collected so far to that node, which then holds the move: the first node's END gets nothing.
+ */
+function keepMoving(svc: MoveContext, session: Session, afterSeq: number, to: string): void {
   const { registry, clock, log } = svc;
   let moving = movingOf.get(registry);
   if (!moving) movingOf.set(registry, moving = new Map());
@@ -147,7 +154,7 @@ function keepMoving(svc: MoveContext, session: Session, afterSeq: number): void 
       { clientId },
     );
   });
-  moving.set(clientId, { session, afterSeq, timer });
+  moving.set(clientId, { session, afterSeq, timer, to });
 }
 
 /**
@@ -159,11 +166,12 @@ function keepMoving(svc: MoveContext, session: Session, afterSeq: number): void 
 export function takeoverEnd(
   svc: MoveContext,
   clientId: string,
+  from = "",
 ): MovedPendings | null | Promise<MovedPendings | null> {
   const { registry, store, clock } = svc;
   const moving = movingOf.get(registry);
   const m = moving?.get(clientId);
-  if (!moving || !m) return null;
+  if (!moving || !m || m.to !== from) return null;
   moving.delete(clientId);
   clock.clearTimer(m.timer);
   const session = m.session;

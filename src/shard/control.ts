@@ -94,7 +94,8 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
    * 0x8E and its session is exported, then kept collecting pendings; null when there is none.
    */
   "clients.takeover"(svc, params) {
-    return exportSession(svc, str(params.clientid, "clientid"));
+    const to = typeof params.node === "string" ? params.node : "";
+    return exportSession(svc, str(params.clientid, "clientid"), to);
   },
   /**
    * TAKEOVER_FENCE passing this node: answered after the route records before it were applied
@@ -105,7 +106,8 @@ const METHODS: Readonly<Record<string, ControlMethod>> = {
   },
   /** TAKEOVER_END: the pendings of the session moving away, which is then forgotten here. */
   "clients.takeover_end"(svc, params) {
-    return takeoverEnd(svc, str(params.clientid, "clientid"));
+    const from = typeof params.node === "string" ? params.node : "";
+    return takeoverEnd(svc, str(params.clientid, "clientid"), from);
   },
   /** This shard's counts (the supervisor sums them; topics are replicated, it takes the max). */
   stats(svc) {
