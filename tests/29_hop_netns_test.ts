@@ -12,7 +12,7 @@
  * so MQTT stays on 127.0.0.1 of each namespace; only the node link uses the veth addresses
  * (10.29.x.1/2, private to the two namespaces: nothing is added to the host's own namespace).
  *
- * Needs root and `ip netns`: when `ip netns add` fails the test is ignored and its name says why
+ * Needs root and `ip netns`: when `ip netns add` or a veth pair in it fails the test is ignored and its name says why
  * (computed before the test is declared). The namespaces it made are always deleted, the veth
  * pair with them.
  */
@@ -52,7 +52,24 @@ async function netnsUnavailable(): Promise<string | null> {
   } catch (err) {
     return `ip not runnable: ${err instanceof Error ? err.message : String(err)}`;
   }
-  await ip("netns", "del", probe);
+  try {
+    // A container may allow namespaces but not veth pairs: try one inside the probe.
+    const v = await ip(
+      "-n",
+      probe,
+      "link",
+      "add",
+      `c29p${tag}`,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `c29q${tag}`,
+    );
+    if (v.code !== 0) return `ip link add ... type veth failed: ${v.stderr || `exit ${v.code}`}`;
+  } finally {
+    await ip("netns", "del", probe);
+  }
   return null;
 }
 

@@ -104,11 +104,24 @@ export async function clickSettled(page: Page, selector: string, timeoutMs = 20_
 
 /**
  * The two-click danger buttons (arm, then confirm): clicks until the button arms (`armed` text),
- * then once more. A reload between the two clicks puts back an unarmed button: armed again.
+ * then once more. The page disarms a button 4 s after arming it, and a loaded machine can be
+ * slower than that between two looks: the button is only clicked to arm when it reads unarmed,
+ * so a slow look never turns into a confirm. A reload between the two clicks puts back an
+ * unarmed button: armed again.
  */
-export async function confirmClick(page: Page, selector: string, armed: string): Promise<void> {
-  await clickSettled(page, selector);
-  await waitForText(page, selector, (t) => t === armed);
+export async function confirmClick(
+  page: Page,
+  selector: string,
+  armed: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const text = () => page.$eval(selector, (e) => e.textContent ?? "").catch(() => "");
+  while ((await text()) !== armed) {
+    if (Date.now() > deadline) throw new Error(`${selector} never showed ${JSON.stringify(armed)}`);
+    await clickSettled(page, selector);
+    await waitForText(page, selector, (t) => t === armed, 3_000).catch(() => "");
+  }
   await clickSettled(page, selector);
   // Still armed a moment after the confirm: the list re-rendered between the two clicks and this
   // click armed its new button. Confirm that one.
