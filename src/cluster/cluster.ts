@@ -21,6 +21,7 @@ import { Links, type PeerStatus, type Target } from "./links.ts";
 import { Membership } from "./membership.ts";
 import { Replication } from "./replication.ts";
 import { Takeovers } from "./takeover.ts";
+import { ClientRegistry } from "./registry.ts";
 
 export type { ClusterHost, PeerStatus, Target };
 export { splitAddress } from "./links.ts";
@@ -37,6 +38,7 @@ export class Cluster {
   readonly #membership: Membership;
   readonly #replication: Replication;
   readonly #takeovers: Takeovers;
+  readonly #registry: ClientRegistry;
   /** Questions to other nodes (API, ctl). */
   readonly #rpc: NodeRpc;
 
@@ -54,6 +56,7 @@ export class Cluster {
     this.#membership = new Membership(config, this.#links, (node) => this.#dropNode(node));
     this.#replication = new Replication(config, host, this.#links, this.state);
     this.#takeovers = new Takeovers(config, host, this.#links);
+    this.#registry = new ClientRegistry(this.#links, config.cluster.registryMax);
     this.#rpc = new NodeRpc(config.cluster.requestTimeout);
   }
 
@@ -82,6 +85,7 @@ export class Cluster {
 
   /** Hands every link's gathered frames to its socket (end of a supervisor pass). */
   flush(): void {
+    this.#registry.flush();
     this.#links.flush();
   }
 
@@ -168,9 +172,23 @@ export class Cluster {
     this.#replication.clientOpened(clientId);
   }
 
-  /** A shard asks for a client's session (clean_start = false, none here): takeover.ts. */
+  /** A shard of this node now holds (true) or no longer holds a session (registry.ts). */
+  shardSession(held: boolean, clientId: string): void {
+    this.#registry.held(held, clientId);
+  }
+
+  /**
+   * A shard asks for a client's session (clean_start = false, none here): the nodes the client
+   * registry names (registry.ts) are asked (takeover.ts); none: no session, at once.
+   */
   takeover(shard: number, requestId: number, clientId: string): void {
-    this.#takeovers.begin(shard, requestId, clientId, [...this.#links.linked.values()]);
+    const { first, then, named } = this.#registry.whoToAsk(clientId);
+    log.debug("Cluster: the session of {clientId} asked from {nodes} (registry: {named})", {
+      clientId,
+      nodes: first.map((l) => l.peer).join(",") || "no node",
+      named: named || "none",
+    });
+    this.#takeovers.begin(shard, requestId, clientId, first, then);
   }
 
   /** The shard imported the session from `node`: its pendings (takeover.ts). */
@@ -182,6 +200,7 @@ export class Cluster {
 
   #linkUp(link: PeerLink): void {
     this.#replication.linkUp(link);
+    this.#registry.linkUp(link);
     link.send(Frame.Members, [this.#membership.membersFrame()]);
     this.#replication.linkUpLate(link);
   }
@@ -189,12 +208,14 @@ export class Cluster {
   #linkDown(link: PeerLink): void {
     this.#takeovers.linkDown(link);
     this.#replication.linkDown(link);
+    this.#registry.linkDown(link);
     this.#rpc.linkDown(link);
   }
 
   /** `node` is gone (autoclean, leave, force-leave): what it owned goes. */
   #dropNode(node: string): void {
     this.state.dropNode(node);
+    this.#registry.dropNode(node);
   }
 
   #onFrame(link: PeerLink, type: number, payload: Uint8Array): void {
@@ -203,6 +224,7 @@ export class Cluster {
       const r = new FieldReader(payload);
       if (this.#replication.frame(link, type, r)) return;
       if (this.#takeovers.frame(link, type, r)) return;
+      if (this.#registry.frame(link, type, r)) return;
       switch (type) {
         case Frame.Members: {
           const members: Target[] = [];
