@@ -25,8 +25,8 @@ import type { ShardStore } from "./durable.ts";
 import { Session, type SessionOutput } from "./session.ts";
 
 /**
- * The two shapes a lookup's read takes: a plan whose SQL decides the match (`#`) and one that
- * tests `matches()` per row (single-level wildcards).
+ * The shapes a lookup's read takes: a plan whose SQL decides the match (`#`) and one that tests
+ * `matches()` per row (single-level wildcards); a third is derived from the first row read.
  */
 const WARM_FILTERS = ["#", "+/+/+"] as const;
 /** Rows per filter: enough for V8 to compile the per-row code (a few ms in all). */
@@ -41,7 +41,9 @@ export async function warmRetainedPath(
   now: number,
 ): Promise<number> {
   const messages: Message[] = [];
-  for (const filter of WARM_FILTERS) {
+  const filters: string[] = [...WARM_FILTERS];
+  for (let i = 0; i < filters.length; i++) {
+    const filter = filters[i]!;
     // A failed read is left to the real lookups to report.
     const page = await store.client.readAsync({
       kind: "retained",
@@ -50,6 +52,15 @@ export async function warmRetainedPath(
       limit: WARM_ROWS,
     }).catch(() => null);
     for (const row of page?.rows ?? []) messages.push(decodeMessage(row.body, row.topic));
+    // The shape of the common lookup (`sensor/+/temp`: literal levels around a `+`, a plan on
+    // a level index), from the first topic read: its index's pages and statement warm too.
+    if (i === 0 && messages.length > 0) {
+      const levels = messages[0]!.topic.split("/");
+      if (levels.length >= 3 && !levels[0]!.startsWith("$")) {
+        levels[1] = "+";
+        filters.push(levels.join("/"));
+      }
+    }
   }
   if (messages.length === 0) return 0;
   const scratch = new Uint8Array(WARM_MAX_BYTES);
