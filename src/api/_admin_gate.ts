@@ -1,10 +1,11 @@
 /**
- * AdminGate: an AdminStore whose calls wait for a deferred seeding of the default admin, which
- * starts at the first call or after a delay, whichever comes first. Why: seeding hashes the
- * default password (PBKDF2, 210,000 rounds, 50-80 ms of a core on a thread of its own), and a
- * broker whose store holds no admin did that at every start the moment its MQTT listeners
- * opened: on a 2-core machine, beside the first clients' work (the first retained lookup after a
- * start, bench/README.md "sensor/+/temp"). Private to src/api/ (auth.ts).
+ * AdminGate: an AdminStore whose first call runs a deferred seeding of the default admin
+ * first, and whose every call waits for it. Why: seeding hashes the default password (PBKDF2,
+ * 210,000 rounds, 50-80 ms of a core on a thread of its own), and a broker whose store holds no
+ * admin did that at every start the moment its MQTT listeners opened: on a 2-core machine,
+ * beside the first clients' work (the first retained lookup after a start, bench/README.md
+ * "sensor/+/temp"). Now the first login (or `ctl admins`, or any use of the admins) pays it.
+ * Private to src/api/ (auth.ts).
  *
  * @module
  */
@@ -17,34 +18,23 @@ const log = getLogger(["culex", "api"]);
 /** See the file header. */
 export class AdminGate implements AdminStore {
   readonly #inner: AdminStore;
-  /** The deferred seeding, until it starts. */
+  /** The deferred seeding, until the first call runs it. */
   #pending: ((inner: AdminStore) => Promise<void>) | null = null;
   #done: Promise<void> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(inner: AdminStore) {
     this.#inner = inner;
   }
 
-  /** Runs `seed` on the store after `delayMs`, or at the first call before that. */
-  later(seed: (inner: AdminStore) => Promise<void>, delayMs: number): void {
+  /** Runs `seed` on the store at the first call, before that call. */
+  later(seed: (inner: AdminStore) => Promise<void>): void {
     this.#pending = seed;
-    const timer = setTimeout(() => void this.#ready(), delayMs);
-    Deno.unrefTimer(timer as unknown as number);
-    this.#timer = timer;
-  }
-
-  /** Drops a seeding that has not started (the API stops). */
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#pending = null;
   }
 
   #ready(): Promise<void> {
     const seed = this.#pending;
     if (seed) {
       this.#pending = null;
-      clearTimeout(this.#timer);
       // A failed seeding leaves the store without a default admin; the API goes on.
       this.#done = seed(this.#inner).catch((err) =>
         log.error("Seeding the default dashboard admin failed: {error}", { error: String(err) })

@@ -55,7 +55,7 @@ export class ApiAuth {
   readonly admins: AdminStore;
   readonly keys: ApiKeys;
   readonly #gate: AdminGate;
-  readonly #seedDelayMs: number;
+  readonly #seedLazily: boolean;
   readonly #cfg: DashboardConfig;
   readonly #now: () => number;
   readonly #tokens = new Map<string, TokenEntry>();
@@ -70,15 +70,15 @@ export class ApiAuth {
       /** Where API keys made through the API are saved (null = memory only). */
       keysFile?: string | null;
       /**
-       * Seed the default admin this long after init() (or at the first use of the admins
-       * before that) instead of in init(): _admin_gate.ts says why. Default 0: in init().
+       * Seed the default admin at the first use of the admins instead of in init():
+       * _admin_gate.ts says why. Default false: in init().
        */
-      seedDelayMs?: number;
+      seedLazily?: boolean;
     },
   ) {
     this.#gate = new AdminGate(admins);
     this.admins = this.#gate;
-    this.#seedDelayMs = opts.seedDelayMs ?? 0;
+    this.#seedLazily = opts.seedLazily ?? false;
     this.#cfg = opts.dashboard;
     this.#now = opts.now ?? Date.now;
     this.keys = new ApiKeys(opts.apiKey, this.#now, opts.keysFile ?? null);
@@ -97,16 +97,11 @@ export class ApiAuth {
           description: "administrator",
           mustChangePassword: password === WELL_KNOWN_PASSWORD,
         });
-      if (this.#seedDelayMs > 0) this.#gate.later(seed, this.#seedDelayMs);
+      if (this.#seedLazily) this.#gate.later(seed);
       else await seed(this.admins);
     }
     await this.keys.load();
     await this.keys.bootstrap();
-  }
-
-  /** Drops a deferred seeding that has not started (the API stops). */
-  close(): void {
-    this.#gate.close();
   }
 
   /** POST /login: a token, or 401 BAD_USERNAME_OR_PWD (also while the user name is locked). */

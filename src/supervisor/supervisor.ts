@@ -51,8 +51,6 @@ import { clusterTls } from "./_cluster_tls.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
-/** How long after the listeners open the API seeds its default admin (see startApi). */
-const API_SEED_DELAY_MS = 2000;
 /** Records taken from one shard's ring before looking at the next. */
 const BATCH = 1024;
 /** Bound on waiting for shards to finish their shutdown (wills, DISCONNECTs). */
@@ -367,9 +365,9 @@ class Node implements Supervisor, ReloadTarget {
     const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
-      // The default admin's password hash (PBKDF2, 50-80 ms of a core) waits until the start's
-      // first clients were served, or until someone uses the API (src/api/_admin_gate.ts).
-      seedDelayMs: API_SEED_DELAY_MS,
+      // The default admin's password hash (PBKDF2, 50-80 ms of a core) waits for the first use
+      // of the admins, not beside the start's first clients (src/api/_admin_gate.ts).
+      seedLazily: true,
       control: this.control,
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
