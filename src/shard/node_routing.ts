@@ -55,6 +55,15 @@ export class NodeRouting {
     }
   }
 
+  /** This shard now holds (true) or no longer holds a session of `clientId` (registry). */
+  session(held: boolean, clientId: string): void {
+    if (this.enabled) {
+      this.#send(RecordKind.ClusterSession, [
+        new FieldWriter().u8(held ? 1 : 0).str(clientId).finish(),
+      ]);
+    }
+  }
+
   /**
    * Sends `message` once to each node with a matching route; `encoded` is reused when the
    * caller already encoded it. Returns true when some node matched.

@@ -142,6 +142,9 @@ export function composeServices(w: ShardWiring): ShardServices {
     nodes,
   });
   registry = new SessionRegistry<Channel>(config, broker, clock, metrics, durable ? store : null);
+  // The node's client registry entries (docs/cluster.md): every session held here, restored ones
+  // included.
+  if (nodes.enabled) registry.onHeld = (clientId, held) => nodes.session(held, clientId);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
   // Delayed messages are kept in the store with a disc retainer or durable sessions.
   const keepDelayed = store !== null &&
