@@ -23,6 +23,7 @@ import {
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
 import { isMoving } from "./_session_move.ts";
+import { warmRetainedPath } from "./_warm_up.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
@@ -146,6 +147,10 @@ export class Shard implements ChannelOutput {
     store.setKeys(await store.client.readAsync({ kind: "nextKeys", partitions: mine }));
     // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
     // partitions go back into its heap.
+    // The disc retainer's lookup path, once, before "ready" (_warm_up.ts says why).
+    if (this.svc.broker.disc) {
+      await warmRetainedPath(store, this.svc.config.mqtt, this.svc.clock.now());
+    }
     const delayed = await this.svc.delayed?.load() ?? 0;
     if (delayed > 0) {
       this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });

@@ -366,6 +366,9 @@ class Node implements Supervisor, ReloadTarget {
     const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
+      // The default admin's password hash (PBKDF2, 50-80 ms of a core) waits for the first use
+      // of the admins, not beside the start's first clients (src/api/_admin_gate.ts).
+      seedLazily: true,
       control: this.control,
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
