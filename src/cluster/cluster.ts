@@ -148,6 +148,7 @@ export class Cluster {
 
   shardRestarted(shard: number): void {
     this.#replication.shardRestarted(shard);
+    this.#registry.shardRestarted(shard, (id) => this.#host.shardOf(id));
   }
 
   forward(node: string, topic: string, message: Uint8Array): void {
