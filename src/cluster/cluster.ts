@@ -22,6 +22,7 @@ import { Membership } from "./membership.ts";
 import { Replication } from "./replication.ts";
 import { Takeovers } from "./takeover.ts";
 import { ClientRegistry } from "./registry.ts";
+import { RouteSyncs } from "./route_sync.ts";
 
 export type { ClusterHost, PeerStatus, Target };
 export { splitAddress } from "./links.ts";
@@ -39,6 +40,7 @@ export class Cluster {
   readonly #replication: Replication;
   readonly #takeovers: Takeovers;
   readonly #registry: ClientRegistry;
+  readonly #routeSyncs: RouteSyncs;
   /** Questions to other nodes (API, ctl). */
   readonly #rpc: NodeRpc;
 
@@ -57,6 +59,7 @@ export class Cluster {
     this.#replication = new Replication(config, host, this.#links, this.state);
     this.#takeovers = new Takeovers(config, host, this.#links);
     this.#registry = new ClientRegistry(this.#links, config.cluster.registryMax);
+    this.#routeSyncs = new RouteSyncs(config, host, this.#links);
     this.#rpc = new NodeRpc(config.cluster.requestTimeout);
   }
 
@@ -80,6 +83,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.#replication.stop();
     this.#takeovers.stop();
+    this.#routeSyncs.stop();
     await this.#links.stop();
   }
 
@@ -142,12 +146,18 @@ export class Cluster {
     this.#replication.shardRoute(shard, add, filter);
   }
 
+  /** Route before SUBACK across nodes: shard `shard`'s added routes reach every peer (route_sync.ts). */
+  routeSync(shard: number, requestId: number): void {
+    this.#routeSyncs.begin(shard, requestId, this.#replication.takeRouteAdded(shard));
+  }
+
   shardShared(shard: number, add: boolean, m: SharedKey): void {
     this.#replication.shardShared(shard, add, m);
   }
 
   shardRestarted(shard: number): void {
     this.#replication.shardRestarted(shard);
+    this.#registry.shardRestarted(shard, (id) => this.#host.shardOf(id));
   }
 
   forward(node: string, topic: string, message: Uint8Array): void {
@@ -209,6 +219,7 @@ export class Cluster {
     this.#takeovers.linkDown(link);
     this.#replication.linkDown(link);
     this.#registry.linkDown(link);
+    this.#routeSyncs.linkDown(link);
     this.#rpc.linkDown(link);
   }
 
@@ -225,6 +236,7 @@ export class Cluster {
       if (this.#replication.frame(link, type, r)) return;
       if (this.#takeovers.frame(link, type, r)) return;
       if (this.#registry.frame(link, type, r)) return;
+      if (this.#routeSyncs.frame(link, type, r)) return;
       switch (type) {
         case Frame.Members: {
           const members: Target[] = [];

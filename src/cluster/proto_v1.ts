@@ -33,6 +33,13 @@ export const Frame = {
   RoutesReset: 10,
   /** Nothing: the full set that followed RoutesReset is complete. */
   RoutesEnd: 15,
+  /**
+   * id u32: answer ROUTE_SYNCED once every shard of the receiver has the routes sent before this
+   * frame (route before SUBACK across nodes, route_sync.ts).
+   */
+  RouteSync: 16,
+  /** id u32: the ROUTE_SYNC of that id is done. */
+  RouteSynced: 17,
   /** count u32, filters str: the sender gained its first subscriber of each filter. */
   RouteAdd: 11,
   /** count u32, filters str: ... lost its last one. */

@@ -71,6 +71,11 @@ export class ClientRegistry {
     this.#changes.set(clientId, held);
   }
 
+  /** Shard `shard` restarted empty: the sessions it held are gone (restored ones come again). */
+  shardRestarted(shard: number, shardOf: (clientId: string) => number): void {
+    for (const id of [...this.#own]) if (shardOf(id) === shard) this.held(false, id);
+  }
+
   /** End of a supervisor pass: the pass's changes go to every peer. */
   flush(): void {
     if (this.#changes.size === 0) return;

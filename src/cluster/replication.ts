@@ -36,6 +36,8 @@ export class Replication {
   /** Cleared retained topics, against older copies from peers after a split. */
   readonly #tombstones: RetainTombstones;
   readonly #tombstoneFile: TombstoneFile | null;
+  /** Shards whose route adds changed this node's routes since their last route sync. */
+  readonly #addedBy = new Set<number>();
   /** A peer's connected clients as its ClientsFull frames arrive (until ClientsEnd). */
   readonly #peerClients = new Map<PeerLink, Map<string, number>>();
 
@@ -90,9 +92,15 @@ export class Replication {
   /** A shard's filter gained its first (add) or lost its last subscriber. */
   shardRoute(shard: number, add: boolean, filter: string): void {
     const change = this.#state.localRoute(shard, add, filter);
+    if (change && add) this.#addedBy.add(shard);
     if (change) {
       this.#links.broadcast(add ? Frame.RouteAdd : Frame.RouteDel, [routeFrame([filter])]);
     }
+  }
+
+  /** Whether shard `shard`'s route adds changed this node's routes since the last call. */
+  takeRouteAdded(shard: number): boolean {
+    return this.#addedBy.delete(shard);
   }
 
   /** A shard's client joined (add) or left a shared-subscription group. */

@@ -67,6 +67,9 @@ export const clusterSchema = z.strictObject({
   // Peers' client registry entries kept (src/cluster/registry.ts); beyond it, a lookup that
   // finds nothing asks every peer.
   registry_max: int(0, 100_000_000).default(2_000_000),
+  // Route before SUBACK across nodes (src/cluster/route_sync.ts): sync waits for the peers.
+  route_sync: oneOf(["sync", "async"] as const).default("sync"),
+  route_sync_timeout: duration(10, 60_000).default(2_000),
   discovery_interval: duration(500, 3_600_000).default(5_000),
   static: z.strictObject({
     seeds: list(z.string().regex(SEED), 'a list of node names "name@host" or "name@host:port"')
@@ -153,6 +156,8 @@ export const clusterSchema = z.strictObject({
   retainTombstoneTtl: c.retain_tombstone_ttl,
   retainTombstoneMax: c.retain_tombstone_max,
   registryMax: c.registry_max,
+  routeSync: c.route_sync,
+  routeSyncTimeout: c.route_sync_timeout,
   mcast: {
     addr: c.mcast.addr,
     ports: c.mcast.ports,

@@ -52,6 +52,12 @@ export interface ClusterConfig {
   readonly retainTombstoneMax: number;
   /** Peers' client registry entries kept (`cluster.registry_max`). */
   readonly registryMax: number;
+  /**
+   * `cluster.route_sync`: "sync" holds a SUBACK that adds a node route until every linked peer's
+   * shards have it (at most routeSyncTimeout ms); "async" sends it at once.
+   */
+  readonly routeSync: "sync" | "async";
+  readonly routeSyncTimeout: number;
   /** `cluster.mcast.*` (EMQX 4.x's names; EMQX 5 dropped mcast). */
   readonly mcast: {
     /** Multicast group announcements go to. */

@@ -76,6 +76,13 @@ export const RecordKind = {
    * id: the node's client registry entries (src/cluster/registry.ts).
    */
   ClusterSession: 56,
+  /**
+   * request id u32: answer (RouteSyncAnswer) once the node routes this shard added since its last
+   * ClusterRouteSync are on every linked peer's shards (route before SUBACK across nodes).
+   */
+  ClusterRouteSync: 57,
+  /** Supervisor → shard: request id u32: the ClusterRouteSync of that id is done. */
+  RouteSyncAnswer: 58,
   // Supervisor → shard:
   /** op u8, node, filter: a route of another node. */
   NodeRoute: 45,

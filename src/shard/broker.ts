@@ -259,6 +259,9 @@ export class Broker {
         this.#opts.nodes.answer(r.u32(), r.str(), r.str());
         return true;
       }
+      case RecordKind.RouteSyncAnswer:
+        this.#opts.nodes.answer(new FieldReader(payload).u32(), "", "");
+        return true;
       default:
         return false;
     }

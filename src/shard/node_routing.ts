@@ -32,6 +32,8 @@ export class NodeRouting {
   /** Session fetches and ENDs waiting for their TakeoverAnswer, by request id. */
   readonly #fetches = new Map<number, (body: string, from: string) => void>();
   #nextFetch = 1;
+  /** A route add was sent since the last routesSynced(). */
+  #routeAdded = false;
 
   readonly #hurry: () => void;
 
@@ -44,7 +46,22 @@ export class NodeRouting {
 
   /** This shard gained its first (add) or lost its last subscriber of `filter`. */
   route(add: boolean, filter: string): void {
-    if (this.enabled) this.#send(RecordKind.ClusterRoute, [encodeOpFilter(add, filter)]);
+    if (!this.enabled) return;
+    if (add) this.#routeAdded = true;
+    this.#send(RecordKind.ClusterRoute, [encodeOpFilter(add, filter)]);
+  }
+
+  /**
+   * Null when no route was added since the last call; else resolves once the node routes added
+   * so far are on every linked peer's shards, or at cluster.route_sync_timeout (the SUBACK waits
+   * for it: route before SUBACK across nodes).
+   */
+  routesSynced(): Promise<void> | null {
+    if (!this.enabled || !this.#routeAdded) return null;
+    this.#routeAdded = false;
+    const id = this.#ask();
+    this.#send(RecordKind.ClusterRouteSync, [new FieldWriter().u32(id).finish()]);
+    return new Promise((resolve) => this.#fetches.set(id, () => resolve()));
   }
 
   /** A client of this shard joined (add) or left a shared group. */

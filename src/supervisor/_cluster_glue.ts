@@ -123,6 +123,9 @@ export function clusterRecord(
       cluster?.takeoverEnd(shard, id, node, r.str());
       return true;
     }
+    case RecordKind.ClusterRouteSync:
+      cluster?.routeSync(shard, new FieldReader(payload).u32());
+      return true;
     case RecordKind.ClusterSession: {
       const r = new FieldReader(payload);
       const held = r.u8() === 1;

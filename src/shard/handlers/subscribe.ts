@@ -90,16 +90,23 @@ function subscribeAll(ch: Channel, p: ISubscribePacket, verdicts: (Verdict | num
   };
   // Route before SUBACK, also under congestion: a route record parked in a full peer ring's
   // overflow is not yet visible to that shard, so the SUBACK waits until it is (DESIGN.md).
-  const routed = broker.routesCommitted();
+  const shardsRouted = broker.routesCommitted();
+  // Across nodes too (cluster.route_sync = sync): the peers' shards have the new node routes.
+  const nodesRouted = config.cluster.routeSync === "sync" ? broker.nodes.routesSynced() : null;
+  const routed = shardsRouted && nodesRouted
+    ? Promise.all([shardsRouted, nodesRouted])
+    : shardsRouted ?? nodesRouted;
   // Durable mode: the SUBACK also waits for the subscriptions' commit.
   const stored = store?.wroteSince(mark) ? store.committed() : null;
   const committed: Promise<unknown> | null = stored && routed
     ? Promise.all([routed, stored])
     : stored ?? routed;
   if (committed) {
-    ch.svc.log.debug("SUBACK for {clientId} waits for congested peer rings", {
-      clientId: ch.clientId,
-    });
+    if (shardsRouted) {
+      ch.svc.log.debug("SUBACK for {clientId} waits for congested peer rings", {
+        clientId: ch.clientId,
+      });
+    }
     ch.suspendUntil(committed, finish);
   } else finish();
 }
