@@ -48,6 +48,11 @@ function retained(topic: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `ready()` holds, at most 10 s: a loaded machine may take longer than any fixed sleep. */
+async function until(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ready(); i++) await sleep(10);
+}
+
 Deno.test("StoreHost commits what several clients sent together in one transaction", async () => {
   const t = setup();
   try {
@@ -107,7 +112,7 @@ Deno.test("StoreHost holds token parts until every part came, and keeps each por
       [{ batch: retained("tok/dest"), token: { key: "t1", parts: 2 } }],
       () => done.push("dest-t1"),
     );
-    await sleep(50);
+    await until(() => done.length === 3);
     assertEquals(done.sort(), ["dest-t1", "pub-after", "pub-t1"]);
     assertEquals(t.host.commits - before, 1);
     assertEquals(await reader.readAsync({ kind: "retainedCount" }), 3);
@@ -266,7 +271,7 @@ Deno.test("StoreHost deletes expired retained messages every maintenanceMs", asy
     await sleep(60);
     assertEquals(store.retainedCount(), 2);
     now = 3000;
-    await sleep(60);
+    await until(() => store.retainedCount() === 1);
     assertEquals(store.retainedCount(), 1);
   } finally {
     host.close();
