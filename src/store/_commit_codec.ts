@@ -136,12 +136,12 @@ export function encodeCommit(parts: readonly CommitPart[]): EncodedCommit {
       grows = g;
     }
     w.view.setUint32(subsAt, w.view.getUint32(subsAt, true) + 1, true);
-    const t = part.token;
-    if (t) {
-      w.u8(1);
+    const tokens = part.tokens ?? (part.token ? [part.token] : []);
+    w.u32(tokens.length);
+    for (const t of tokens) {
       w.u32(t.parts);
       w.bytes(encoder.encode(t.key));
-    } else w.u8(0);
+    }
     const { msgs, ops } = part.batch;
     w.u32(msgs.length);
     for (const m of msgs) w.bytes(m);
@@ -200,7 +200,7 @@ export function decodeCommit(p: PackedCommit): WirePart[] {
     const msgs: Uint8Array[] = [];
     const ops: StoreOp[] = [];
     for (let sub = u32(); sub > 0; sub--) {
-      if (u8() === 1) {
+      for (let t = u32(); t > 0; t--) {
         const n = u32();
         tokens.push({ key: decoder.decode(bytes()), parts: n });
       }
