@@ -87,12 +87,16 @@ export async function until(pred: () => boolean, ms: number): Promise<void> {
   }
 }
 
-export async function client(port: number, id: string): Promise<mqtt.MqttClient> {
+/** `persist`: clean_start = false with a 1 h session expiry (the session outlives the close). */
+export async function client(port: number, id: string, persist = false): Promise<mqtt.MqttClient> {
   const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     clientId: id,
     protocolVersion: 5,
     reconnectPeriod: 0,
-    properties: { receiveMaximum: 65535 },
+    clean: !persist,
+    properties: persist
+      ? { receiveMaximum: 65535, sessionExpiryInterval: 3600 }
+      : { receiveMaximum: 65535 },
   });
   await new Promise<void>((resolve, reject) => {
     c.once("connect", () => resolve());

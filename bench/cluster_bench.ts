@@ -5,13 +5,17 @@
  * - fan-in QoS 1: 4 publishers on node A, one subscriber on node B, against the same with the
  *   subscriber on A (no node hop), in the same run, alternating, 3 rounds;
  * - latency: one QoS 1 publisher on A, p50/p99 of publish → receive with the subscriber on B and
- *   on A; the difference is the hop;
+ *   on A; the difference is the hop. Twice: paced (the next message goes when the PUBACK of the
+ *   last is back, which with the subscriber on B is before the last message arrived there) and
+ *   one at a time (the next message goes when the last arrived: nothing else is in flight, so
+ *   A's work on the next message does not share the two cores with B's work on this one);
  * - route update: time from SUBACK on B until a publisher on A that publishes every 1 ms
  *   reaches it (an upper bound of the route's travel);
  * - route sync: 100,000 subscriptions on A, then B starts: time from B's link up to B routing a
  *   message to the last of them.
  *
- * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]`
+ * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]
+ * [--only latency]`
  */
 
 import {
@@ -34,6 +38,8 @@ const LAT_ROUNDS = Number(args.get("--latency-rounds") ?? 8);
 const LAT_PER_ROUND = 500;
 /** Route updates timed. */
 const ROUTE_RUNS = Number(args.get("--route-runs") ?? 20);
+/** `--only latency`: the latency section alone (a quick look at the hop). */
+const ONLY_LATENCY = args.get("--only") === "latency";
 async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `s-${tag}`);
@@ -60,12 +66,16 @@ async function fanIn(pubPort: number, subPort: number, tag: string): Promise<num
   return rate;
 }
 
-/** Publish → receive times (ms) of `count` paced QoS 1 messages, publisher on pubPort. */
+/**
+ * Publish → receive times (ms) of `count` QoS 1 messages, publisher on pubPort: paced by the
+ * PUBACK (and 1 ms every 10 messages), or `oneAtATime`, each sent once the last one arrived.
+ */
 async function latency(
   pubPort: number,
   subPort: number,
   tag: string,
   count: number,
+  oneAtATime = false,
 ): Promise<number[]> {
   const topic = `lat/${tag}`;
   const sub = await client(subPort, `ls-${tag}`);
@@ -73,10 +83,14 @@ async function latency(
   const pub = await client(pubPort, `lp-${tag}`);
   const samples: number[] = [];
   let probed = false;
+  let arrived = () => {};
   sub.on("message", (_t, payload) => {
     const text = new TextDecoder().decode(payload);
     if (text === "probe") probed = true;
-    else samples.push(performance.now() - Number(text));
+    else {
+      samples.push(performance.now() - Number(text));
+      arrived();
+    }
   });
   for (let i = 0; i < 1000 && !probed; i++) {
     await pub.publishAsync(topic, "probe", { qos: 0 });
@@ -84,6 +98,9 @@ async function latency(
   }
   for (let i = 0; i < count; i++) {
     await pub.publishAsync(topic, String(performance.now()), { qos: 1 });
+    if (oneAtATime && samples.length <= i) {
+      await new Promise<void>((resolve) => (arrived = resolve));
+    }
     if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
   }
   await until(() => samples.length >= count, 30_000);
@@ -156,41 +173,53 @@ const b = await startNode("b", cb, [`a@127.0.0.1:${ca}`]);
 await until(() => a.logs.some((l) => l.includes("is up")), 30_000);
 const local: number[] = [];
 const remote: number[] = [];
-for (let r = 0; r < ROUNDS; r++) {
+for (let r = 0; r < (ONLY_LATENCY ? 0 : ROUNDS); r++) {
   local.push(await fanIn(a.mqttPort, a.mqttPort, `l${r}`));
   remote.push(await fanIn(a.mqttPort, b.mqttPort, `r${r}`));
 }
-// Latency interleaved, A→A then A→B in each round, fresh client ids and topic per round (the
-// shards a client and a topic land on change from round to round, on both sides alike).
+// Latency interleaved, A→A then A→B in each round, paced then one at a time, fresh client ids and
+// topic each time (the shards a client and a topic land on change from round to round, on both
+// sides alike).
 const latL: number[] = [];
 const latR: number[] = [];
+const oneL: number[] = [];
+const oneR: number[] = [];
 for (let r = 0; r < LAT_ROUNDS; r++) {
   latL.push(...await latency(a.mqttPort, a.mqttPort, `l${r}`, LAT_PER_ROUND));
   latR.push(...await latency(a.mqttPort, b.mqttPort, `r${r}`, LAT_PER_ROUND));
+  oneL.push(...await latency(a.mqttPort, a.mqttPort, `ol${r}`, LAT_PER_ROUND, true));
+  oneR.push(...await latency(a.mqttPort, b.mqttPort, `or${r}`, LAT_PER_ROUND, true));
 }
-const latLocal = percentiles(latL);
-const latRemote = percentiles(latR);
-const routes = await routeUpdate(a, b);
+const routes = ONLY_LATENCY ? [] : await routeUpdate(a, b);
 for (const n of [a, b]) await stopNode(n);
-const sync = await routeSync();
+const sync = ONLY_LATENCY ? 0 : await routeSync();
 const fmt = (n: number) => n.toFixed(0);
-console.log(`fan-in QoS 1, ${MESSAGES} messages, 4 publishers on A (msg/s, median of ${ROUNDS}):`);
-console.log(`  subscriber on A: ${fmt(median(local))}  [${local.map(fmt).join(", ")}]`);
-console.log(`  subscriber on B: ${fmt(median(remote))}  [${remote.map(fmt).join(", ")}]`);
-console.log(`  ratio B/A: ${(median(remote) / median(local)).toFixed(2)}`);
-console.log(
-  `latency QoS 1, ${LAT_ROUNDS} interleaved rounds of ${LAT_PER_ROUND} (ms): ` +
-    `A→A p50 ${latLocal[0].toFixed(2)} p99 ${latLocal[1].toFixed(2)}; ` +
-    `A→B p50 ${latRemote[0].toFixed(2)} p99 ${latRemote[1].toFixed(2)}; hop p50 ` +
-    `${((latRemote[0] - latLocal[0]) * 1000).toFixed(0)} µs`,
-);
-console.log(
-  `route update, SUBSCRIBE sent on B → first message from A (ms, ${ROUTE_RUNS} runs): median ` +
-    `${median(routes).toFixed(1)}, max ${Math.max(...routes).toFixed(1)}  ` +
-    `[${routes.map((x) => x.toFixed(1)).join(", ")}]`,
-);
-console.log(
-  `route sync: ${SUBS} subscriptions on A reach a joining B in ${
-    sync.toFixed(0)
-  } ms (RoutesReset → RoutesEnd, B's log)`,
-);
+if (!ONLY_LATENCY) {
+  console.log(
+    `fan-in QoS 1, ${MESSAGES} messages, 4 publishers on A (msg/s, median of ${ROUNDS}):`,
+  );
+  console.log(`  subscriber on A: ${fmt(median(local))}  [${local.map(fmt).join(", ")}]`);
+  console.log(`  subscriber on B: ${fmt(median(remote))}  [${remote.map(fmt).join(", ")}]`);
+  console.log(`  ratio B/A: ${(median(remote) / median(local)).toFixed(2)}`);
+}
+for (const [how, l, r] of [["paced", latL, latR], ["one at a time", oneL, oneR]] as const) {
+  const [localP, remoteP] = [percentiles(l), percentiles(r)];
+  console.log(
+    `latency QoS 1 ${how}, ${LAT_ROUNDS} interleaved rounds of ${LAT_PER_ROUND} (ms): ` +
+      `A→A p50 ${localP[0].toFixed(2)} p99 ${localP[1].toFixed(2)}; ` +
+      `A→B p50 ${remoteP[0].toFixed(2)} p99 ${remoteP[1].toFixed(2)}; hop p50 ` +
+      `${((remoteP[0] - localP[0]) * 1000).toFixed(0)} µs`,
+  );
+}
+if (!ONLY_LATENCY) {
+  console.log(
+    `route update, SUBSCRIBE sent on B → first message from A (ms, ${ROUTE_RUNS} runs): median ` +
+      `${median(routes).toFixed(1)}, max ${Math.max(...routes).toFixed(1)}  ` +
+      `[${routes.map((x) => x.toFixed(1)).join(", ")}]`,
+  );
+  console.log(
+    `route sync: ${SUBS} subscriptions on A reach a joining B in ${
+      sync.toFixed(0)
+    } ms (RoutesReset → RoutesEnd, B's log)`,
+  );
+}

@@ -6,7 +6,10 @@
  *   the running node uses), 100,000 filters added in this process, V8 heap after a full GC
  *   before and after; the supervisor's own routes too (NodeState.localRoute, which also feeds
  *   the trie a peer's messages are matched against);
- * - bytes on the link per route (full set and one SUBSCRIBE at a time), per CLIENT_OPEN and per
+ * - heap per client registry entry: a Map<string, string> of 100,000 ids as ClientRegistry
+ *   keeps the peers' entries (src/cluster/registry.ts);
+ * - bytes on the link per route (full set and one SUBSCRIBE at a time), per connect (CLIENT_OPEN
+ *   and the registry's REG_ADD, and REG_DEL when the session ends with the connection) and per
  *   forwarded PUBLISH: two real nodes whose link runs through a byte-counting TCP proxy here;
  * - CPU per forwarded message on each node: /proc/<pid>/stat (user + system, every thread of
  *   the node process: supervisor and shards) over a QoS 1 fan-in with the subscriber on B, and
@@ -91,6 +94,13 @@ const shardSecondNode = (() => {
     (held as NodeRouting).remoteRoute(true, "c@127.0.0.1", filterOf(i));
   });
 })();
+
+// The peers' client registry entries as ClientRegistry keeps them (id → node name, shared).
+const regEntry = heapPerRoute(
+  ROUTES,
+  () => new Map<string, string>(),
+  (m, i) => (m as Map<string, string>).set(`c${String(i).padStart(9, "0")}`, "b@127.0.0.1"),
+);
 
 // --- Two nodes through a counting proxy ----------------------------------------------------------
 
@@ -215,6 +225,15 @@ for (let i = 0; i < CLIENT_OPENS; i++) {
 }
 await new Promise((r) => setTimeout(r, 300));
 const clientOpenBytes = bToA(from, since) / CLIENT_OPENS;
+// Persistent sessions: CLIENT_OPEN and REG_ADD at the connect, nothing at the close.
+from = { ...proxy.counts };
+since = performance.now();
+for (let i = 0; i < CLIENT_OPENS; i++) {
+  const c = await client(b.mqttPort, `ps-${String(i).padStart(6, "0")}`, true);
+  await c.endAsync();
+}
+await new Promise((r) => setTimeout(r, 300));
+const persistOpenBytes = bToA(from, since) / CLIENT_OPENS;
 await subB.endAsync();
 
 // The full set: ROUTES filters on B, then A is restarted and B sends them on link up.
@@ -259,4 +278,14 @@ console.log(`link bytes (heartbeats subtracted, ${idleRate.toFixed(0)} B/s):`);
 console.log(`  forwarded PUBLISH of ${PAYLOAD} B payload: ${forwardBytes.toFixed(1)} B`);
 console.log(`  route, one SUBSCRIBE at a time: ${liveRouteBytes.toFixed(1)} B`);
 console.log(`  route, in the full set on link up: ${fullRouteBytes.toFixed(1)} B`);
-console.log(`  CLIENT_OPEN (client id of 9 characters): ${clientOpenBytes.toFixed(1)} B`);
+console.log(
+  `  connect + close, session ends (CLIENT_OPEN, REG_ADD, REG_DEL; 9-character ids): ${
+    clientOpenBytes.toFixed(1)
+  } B`,
+);
+console.log(
+  `  connect + close, session kept (CLIENT_OPEN, REG_ADD; 9-character ids): ${
+    persistOpenBytes.toFixed(1)
+  } B`,
+);
+console.log(`heap per client registry entry (10-character ids): ${regEntry.toFixed(0)} B`);

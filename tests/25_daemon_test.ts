@@ -3,7 +3,7 @@
  * returns once it answers, writes its pid file in node.data_dir and logs to log.file (shard
  * lines included, forwarded to the main isolate), rotated by size and bounded by
  * rotation_size x (rotation_count + 1); `stop` waits until it has stopped; `ping` of a stopped
- * node says so and exits 1.
+ * node says so and exits 1; a second node on the same data directory stops before its store opens.
  */
 
 import assert from "node:assert/strict";
@@ -57,6 +57,15 @@ Deno.test("start --daemon, ping, pid, stop; the log file rotates within its boun
     const twice = await culex(dataDir, ["start", "--daemon"], sets);
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /is already running/);
+    // In the foreground too, and before it opens the shared store or any port.
+    const second = await culex(dataDir, ["start", "--shards", "1"], [
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+    ]);
+    assert.notEqual(second.code, 0);
+    const secondOut = second.stdout + second.stderr;
+    assert.match(secondOut, /another node is running on /);
+    assert.doesNotMatch(secondOut, /culex\.store: Store |listening on/);
 
     // Nothing went to a console: the port is in the log file's start-up line.
     const first = Deno.readTextFileSync(logPath);

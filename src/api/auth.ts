@@ -15,6 +15,7 @@ import type { AdminStore, AdminUser } from "./admin_store.ts";
 import { ApiError } from "./_http.ts";
 import { digest, hashSecret, randomText, sameText, verifySecret } from "./_password.ts";
 import { ApiKeys } from "./api_keys.ts";
+import { AdminGate } from "./_admin_gate.ts";
 
 /** The password EMQX ships, which must not survive the first login. */
 export const WELL_KNOWN_PASSWORD = "public";
@@ -53,6 +54,8 @@ function unauthorized(code: string, message: string): ApiError {
 export class ApiAuth {
   readonly admins: AdminStore;
   readonly keys: ApiKeys;
+  readonly #gate: AdminGate;
+  readonly #seedLazily: boolean;
   readonly #cfg: DashboardConfig;
   readonly #now: () => number;
   readonly #tokens = new Map<string, TokenEntry>();
@@ -66,9 +69,16 @@ export class ApiAuth {
       now?: () => number;
       /** Where API keys made through the API are saved (null = memory only). */
       keysFile?: string | null;
+      /**
+       * Seed the default admin at the first use of the admins instead of in init():
+       * _admin_gate.ts says why. Default false: in init().
+       */
+      seedLazily?: boolean;
     },
   ) {
-    this.admins = admins;
+    this.#gate = new AdminGate(admins);
+    this.admins = this.#gate;
+    this.#seedLazily = opts.seedLazily ?? false;
     this.#cfg = opts.dashboard;
     this.#now = opts.now ?? Date.now;
     this.keys = new ApiKeys(opts.apiKey, this.#now, opts.keysFile ?? null);
@@ -78,13 +88,17 @@ export class ApiAuth {
   async init(): Promise<void> {
     if ((await this.admins.list()).length === 0) {
       const password = this.#cfg.defaultPassword;
-      await this.admins.seed({
-        username: this.#cfg.defaultUsername,
-        passwordHash: await hashSecret(password),
-        role: "administrator",
-        description: "administrator",
-        mustChangePassword: password === WELL_KNOWN_PASSWORD,
-      });
+      const username = this.#cfg.defaultUsername;
+      const seed = async (admins: AdminStore) =>
+        admins.seed({
+          username,
+          passwordHash: await hashSecret(password),
+          role: "administrator",
+          description: "administrator",
+          mustChangePassword: password === WELL_KNOWN_PASSWORD,
+        });
+      if (this.#seedLazily) this.#gate.later(seed);
+      else await seed(this.admins);
     }
     await this.keys.load();
     await this.keys.bootstrap();

@@ -70,3 +70,16 @@ Deno.test("weakPassword() follows EMQX: 8-64 characters of at least two kinds", 
   assert.equal(weakPassword("abcdefg1"), null);
   assert.equal(weakPassword("x".repeat(64) + "1") !== null, true);
 });
+
+Deno.test("ApiAuth with seedLazily: init() does not hash; the first use seeds the default admin", async () => {
+  const c = configSchema.parse({});
+  const admins = new MemoryAdminStore();
+  const auth = new ApiAuth(admins, { dashboard: c.dashboard, apiKey: c.apiKey, seedLazily: true });
+  await auth.init();
+  assert.equal((await admins.list()).length, 0, "not seeded by init()");
+  const { user } = await auth.login("admin", "public");
+  assert.equal(user.mustChangePassword, true);
+  assert.equal((await admins.list()).length, 1);
+  // Seeded once: a second use finds the same admin.
+  assert.equal((await auth.admins.list()).length, 1);
+});

@@ -51,6 +51,8 @@ export interface ApiDeps {
   readonly cluster?: ClusterView | null;
   /** Non-API paths (the dashboard's pages); null = not one of its paths. */
   readonly dashboard?: (request: Request) => Promise<Response | null>;
+  /** Seed the default admin at the first use of the admins (ApiAuth's seedLazily). */
+  readonly seedLazily?: boolean;
 }
 
 /** A running API server. */
@@ -77,6 +79,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiServer> {
     dashboard: config.dashboard,
     apiKey: config.apiKey,
     keysFile: `${config.node.dataDir}/api_keys.json`,
+    ...(deps.seedLazily ? { seedLazily: true } : {}),
   });
   await auth.init();
   let running = true;

@@ -55,8 +55,6 @@ const DIRECT_WRITE = 64 * 1024;
 export class PeerLink {
   /** True when this node dialled the link. */
   readonly dialled: boolean;
-  /** "host:port" of the other end as seen by the socket. */
-  readonly remote: string;
   /** The peer's node name once its HELLO arrived. */
   peer: string | null = null;
   #state: LinkState = "hello";
@@ -71,6 +69,7 @@ export class PeerLink {
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
   #flushQueued = false;
+  #remote = "?";
 
   constructor(socket: Socket, dialled: boolean, id: LinkIdentity, events: LinkEvents) {
     this.#socket = socket;
@@ -78,7 +77,8 @@ export class PeerLink {
     this.#id = id;
     this.#events = events;
     this.#decoder = new FrameDecoder(id.maxFrame);
-    this.remote = dialled ? "" : `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    // Noted now for an accepted socket; a dialled one knows its peer only once connected.
+    void this.remote;
     socket.setNoDelay(true);
     // Again once connected: a dialled socket may not keep a setting made before its connect.
     if (dialled) socket.once("connect", () => socket.setNoDelay(true));
@@ -91,6 +91,14 @@ export class PeerLink {
       Frame.Hello,
       new FieldWriter().u8(PROTO_VERSION).str(id.cluster).str(id.node).bytes(this.#nonce),
     );
+  }
+
+  /** "host:port" of the other end as seen by the socket (read late: a dialled one connects later). */
+  get remote(): string {
+    const host = this.#socket.remoteAddress;
+    // Kept once known: a closed socket no longer says where it went.
+    if (host !== undefined) this.#remote = `${host}:${this.#socket.remotePort ?? 0}`;
+    return this.#remote;
   }
 
   get isUp(): boolean {

@@ -4,8 +4,9 @@
  *
  * A frame is `[u32 LE length of type + payload][u8 type][payload]`; payloads are FieldWriter
  * fields (src/ipc/record.ts) and messages the binary Message format of src/mqtt/message.ts.
- * Frame types 33-51 were added before the first release (an unknown type closes the link, so
- * nodes of one cluster run the same build).
+ * Frame types 33-51 and 60-63 were added before the first release (an unknown type closes the
+ * link, so nodes of one cluster run the same build). The registry frames (60-63) begin with a
+ * version u8 (REG_VERSION), as the ring records and Message do, so that their rows can grow.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -70,6 +71,17 @@ export const Frame = {
   ClientsFull: 33,
   /** Nothing: the ClientsFull frames of this link up are complete. */
   ClientsEnd: 34,
+  /**
+   * version u8, count u32, client id strs: the sender now holds a session (connected or not) of
+   * each client id (client registry, registry.ts).
+   */
+  RegAdd: 60,
+  /** version u8, count u32, client id strs: ... no longer holds one. */
+  RegDel: 61,
+  /** version u8: forget every registry entry of the sender; its full set follows. */
+  RegReset: 62,
+  /** version u8: the full set that followed RegReset is complete. */
+  RegEnd: 63,
   /** Nothing: the sender leaves the cluster (`ctl cluster leave`): forget it now. */
   Leave: 40,
   /** node str: `ctl cluster force-leave`: forget that node now (itself: leave). */
@@ -81,6 +93,9 @@ export const Frame = {
   /** id u32, ok u8, body str (JSON, or the error text): the answer to a Request. */
   Reply: 51,
 } as const;
+
+/** Version of the registry frames' rows (RegAdd .. RegEnd). */
+export const REG_VERSION = 1;
 
 /** Frame header bytes: u32 length + u8 type. */
 export const FRAME_HEADER = 5;

@@ -64,6 +64,9 @@ export const clusterSchema = z.strictObject({
   ssl_options: sslOptions.optional(),
   retain_tombstone_ttl: duration(0, MAX_TIMER_MS).default(86_400_000),
   retain_tombstone_max: int(0, 10_000_000).default(100_000),
+  // Peers' client registry entries kept (src/cluster/registry.ts); beyond it, a lookup that
+  // finds nothing asks every peer.
+  registry_max: int(0, 100_000_000).default(2_000_000),
   discovery_interval: duration(500, 3_600_000).default(5_000),
   static: z.strictObject({
     seeds: list(z.string().regex(SEED), 'a list of node names "name@host" or "name@host:port"')
@@ -149,6 +152,7 @@ export const clusterSchema = z.strictObject({
   sslOptions: c.ssl_options ?? null,
   retainTombstoneTtl: c.retain_tombstone_ttl,
   retainTombstoneMax: c.retain_tombstone_max,
+  registryMax: c.registry_max,
   mcast: {
     addr: c.mcast.addr,
     ports: c.mcast.ports,

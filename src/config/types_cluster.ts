@@ -50,6 +50,8 @@ export interface ClusterConfig {
   readonly retainTombstoneTtl: number;
   /** Most cleared retained topics remembered (the oldest are forgotten first). */
   readonly retainTombstoneMax: number;
+  /** Peers' client registry entries kept (`cluster.registry_max`). */
+  readonly registryMax: number;
   /** `cluster.mcast.*` (EMQX 4.x's names; EMQX 5 dropped mcast). */
   readonly mcast: {
     /** Multicast group announcements go to. */

@@ -71,6 +71,11 @@ export const RecordKind = {
   TakeoverAnswer: 54,
   /** request id u32, node str, client id: TAKEOVER_END to the node that sent the session. */
   ClusterTakeoverEnd: 55,
+  /**
+   * op u8 (1 this shard now holds a session of the client id, 0 it holds none any more), client
+   * id: the node's client registry entries (src/cluster/registry.ts).
+   */
+  ClusterSession: 56,
   // Supervisor → shard:
   /** op u8, node, filter: a route of another node. */
   NodeRoute: 45,

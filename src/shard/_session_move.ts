@@ -315,8 +315,11 @@ async function readRows(
 
 /**
  * Subscribes `session` as the moved one was (routes announced), takes its inflight entries with
- * their packet ids (resent when the client resumes) and its inbound ids awaiting PUBREL (kept in
- * the store too when `session` is durable), then queues its deliveries. Call before attach().
+ * their packet ids (resent when the client resumes) and its inbound ids awaiting PUBREL, then
+ * queues its deliveries. When `session` is durable all of it goes into the store too, in the
+ * pass's commit that CONNACK waits for: its subscriptions, the inflight entries as sent rows
+ * (phase and packet id), the ids awaiting PUBREL, the deliveries as queued rows. Call before
+ * attach().
  */
 export function importSession(
   broker: Broker,
@@ -325,10 +328,33 @@ export function importSession(
   now: number,
   store: ShardStore | null = null,
 ): void {
-  for (const [filter, opts] of moved.subscriptions) broker.subscribe(session, filter, opts);
+  const durable = store ? session.durable : null;
+  for (const [filter, opts] of moved.subscriptions) {
+    broker.subscribe(session, filter, opts);
+    // Stored as its client's SUBSCRIBE would be (handlers/subscribe.ts): without the rows a
+    // crash of this node brought the session back with no subscriptions.
+    if (durable) store?.batch.subscribe(durable.sid, filter, opts);
+  }
   for (const e of moved.inflight ?? []) {
-    const delivery = e.phase === "publish" && e.d ? deliveryOf(e.d) : PUBREL_DELIVERY;
-    session.adoptInflight({ packetId: e.id, delivery, phase: e.d ? e.phase : "pubrel" }, now);
+    const phase = e.phase === "publish" && e.d ? "publish" : "pubrel";
+    const delivery = phase === "publish" ? deliveryOf(e.d!) : PUBREL_DELIVERY;
+    if (!durable || !store) {
+      session.adoptInflight({ packetId: e.id, delivery, phase }, now);
+      continue;
+    }
+    // Durable: the entry gets a row (the session's next seq, its packet id, phase Sent or
+    // Pubrel) in the pass's commit, which CONNACK waits for; so a crash of this node after
+    // CONNACK resends it after the restart as one sent before the crash: the same id, DUP.
+    const seq = ++durable.lastSeq;
+    durable.cursor = seq; // in memory (the window), not on disk only: never read back now
+    // A PUBREL row has no message; a fresh empty one each (the batch would share one object's
+    // body between rows).
+    const stored = phase === "publish"
+      ? delivery
+      : { ...delivery, message: { ...delivery.message } };
+    store.batch.enqueue(durable.sid, seq, stored, e.id);
+    if (phase === "pubrel") store.batch.pubrel(durable.sid, seq);
+    session.adoptInflight({ packetId: e.id, delivery, phase, seq }, now);
   }
   for (const [packetId, at] of moved.awaitingRel ?? []) {
     session.awaitRel(packetId, at);

@@ -33,9 +33,13 @@ export class NodeRouting {
   readonly #fetches = new Map<number, (body: string, from: string) => void>();
   #nextFetch = 1;
 
-  constructor(enabled: boolean, send: ToSupervisor) {
+  readonly #hurry: () => void;
+
+  /** `hurry` publishes the records written so far to the supervisor now (see forward()). */
+  constructor(enabled: boolean, send: ToSupervisor, hurry: () => void = () => {}) {
     this.enabled = enabled;
     this.#send = send;
+    this.#hurry = hurry;
   }
 
   /** This shard gained its first (add) or lost its last subscriber of `filter`. */
@@ -52,6 +56,15 @@ export class NodeRouting {
   clientOpened(clientId: string): void {
     if (this.enabled) {
       this.#send(RecordKind.ClusterClientOpen, [new FieldWriter().str(clientId).finish()]);
+    }
+  }
+
+  /** This shard now holds (true) or no longer holds a session of `clientId` (registry). */
+  session(held: boolean, clientId: string): void {
+    if (this.enabled) {
+      this.#send(RecordKind.ClusterSession, [
+        new FieldWriter().u8(held ? 1 : 0).str(clientId).finish(),
+      ]);
     }
   }
 
@@ -73,6 +86,9 @@ export class NodeRouting {
       this.#send(RecordKind.NodeForward, [nodeForwardHead(node, message.topic, length), ...parts]);
     }
     nodes.length = 0;
+    // The node hop is the longer path: the supervisor can write the link frame while this
+    // shard finishes its pass (the local deliveries, the PUBACK), instead of after it.
+    this.#hurry();
     return true;
   }
 

@@ -308,10 +308,11 @@ export class Session {
 
   /**
    * An inflight entry of a session moved from another node, with its packet id: resent (PUBLISH
-   * with DUP, or PUBREL) when the client resumes [MQTT-4.4.0-1]. Call before attach().
+   * with DUP, or PUBREL) when the client resumes [MQTT-4.4.0-1]. Durable: `seq` is the row the
+   * caller wrote for it (its ack deletes the row). Call before attach().
    */
   adoptInflight(
-    entry: { packetId: number; delivery: Delivery; phase: "publish" | "pubrel" },
+    entry: { packetId: number; delivery: Delivery; phase: "publish" | "pubrel"; seq?: number },
     now: number,
   ): void {
     this.#inflight.insert({ ...entry, sentAt: now });

@@ -61,6 +61,11 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
   readonly #metrics: Metrics;
   /** Durable mode only: sessions with an expiry are stored (docs/store.md). */
   readonly #store: ShardStore | null;
+  /**
+   * Called when this shard starts (true) or stops (false) holding a session of a client id: the
+   * node's entries of the cluster's client registry (NodeRouting.session). Null when alone.
+   */
+  onHeld: ((clientId: string, held: boolean) => void) | null = null;
 
   constructor(
     config: Config,
@@ -130,6 +135,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
         session.durable = this.#durableQueue(sid, protoVer, 0, 0, true);
       }
       this.#sessions.set(clientId, session);
+      this.onHeld?.(clientId, true);
       this.#metrics.add("session.created");
     }
     this.#live.set(clientId, channel);
@@ -195,6 +201,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     );
     session.durable = d;
     this.#sessions.set(row.clientId, session);
+    this.onHeld?.(row.clientId, true);
     for (const s of row.subscriptions) this.#broker.subscribe(session, s.filter, s.opts);
     let will: Will | null = null;
     if (row.will) {
@@ -271,7 +278,10 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     this.#broker.unsubscribeAll(session);
     if (session.durable) this.#store?.batch.sessionDelete(session.durable.sid);
     session.clear();
-    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    if (this.#sessions.get(session.clientId) === session) {
+      this.#sessions.delete(session.clientId);
+      this.onHeld?.(session.clientId, false);
+    }
   }
 
   #publishWill(will: Will): void {

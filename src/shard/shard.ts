@@ -23,6 +23,7 @@ import {
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
 import { isMoving } from "./_session_move.ts";
+import { warmRetainedPath } from "./_warm_up.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
@@ -54,6 +55,8 @@ export class Shard implements ChannelOutput {
   #rings: ShardRings;
   #fromSupervisor: RingReader;
   #toSupervisor: RingWriter;
+  /** The supervisor ring was published early in this pass (hurryToSupervisor). */
+  #hurried = false;
   #fromPeers: (RingReader | null)[] = [];
   #toPeers: (RingWriter | null)[] = [];
   readonly #channels = new Map<number, Channel>();
@@ -124,6 +127,13 @@ export class Shard implements ChannelOutput {
       kick: (clientId) => this.#kick(clientId),
       store: this.#store,
       toSupervisor: (kind, parts) => this.#toSupervisor.write(kind, parts),
+      hurryToSupervisor: () => {
+        // Once a pass: at a high rate the rest waits for the pass's end, as before (one more
+        // commit and doorbell a pass at most; the supervisor batches what it finds).
+        if (this.#hurried) return;
+        this.#hurried = true;
+        this.#toSupervisor.flush();
+      },
     });
   }
 
@@ -137,6 +147,10 @@ export class Shard implements ChannelOutput {
     store.setKeys(await store.client.readAsync({ kind: "nextKeys", partitions: mine }));
     // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
     // partitions go back into its heap.
+    // The disc retainer's lookup path, once, before "ready" (_warm_up.ts says why).
+    if (this.svc.broker.disc) {
+      await warmRetainedPath(store, this.svc.config.mqtt, this.svc.clock.now());
+    }
     const delayed = await this.svc.delayed?.load() ?? 0;
     if (delayed > 0) {
       this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
@@ -341,6 +355,7 @@ export class Shard implements ChannelOutput {
 
   /** Commits this pass's output: per-connection batches, then every ring. */
   #flushAll(): void {
+    this.#hurried = false;
     // The store's commit first: what waits on it answers in a later pass anyway.
     this.svc.store?.flush();
     this.#outbound.flush();

@@ -75,6 +75,11 @@ export interface ShardWiring {
   readonly store?: StoreClient | null;
   /** Writes a record to the supervisor's ring (the cluster records). */
   toSupervisor(kind: number, parts: readonly Uint8Array[]): void;
+  /**
+   * Publishes the supervisor ring's records now rather than at the end of the pass (at most
+   * once a pass): a message for another node goes on while the shard finishes its pass.
+   */
+  hurryToSupervisor(): void;
 }
 
 /** Builds a shard's parts. */
@@ -120,7 +125,11 @@ export function composeServices(w: ShardWiring): ShardServices {
       });
     })
     : null;
-  const nodes = new NodeRouting(config.cluster.discoveryStrategy !== "singleton", w.toSupervisor);
+  const nodes = new NodeRouting(
+    config.cluster.discoveryStrategy !== "singleton",
+    w.toSupervisor,
+    w.hurryToSupervisor,
+  );
   const broker = new Broker({
     index: w.index,
     count: w.count,
@@ -142,6 +151,9 @@ export function composeServices(w: ShardWiring): ShardServices {
     nodes,
   });
   registry = new SessionRegistry<Channel>(config, broker, clock, metrics, durable ? store : null);
+  // The node's client registry entries (docs/cluster.md): every session held here, restored ones
+  // included.
+  if (nodes.enabled) registry.onHeld = (clientId, held) => nodes.session(held, clientId);
   const publishDelayed = (m: Message) => void broker.publish(m, "delayed");
   // Delayed messages are kept in the store with a disc retainer or durable sessions.
   const keepDelayed = store !== null &&

@@ -18,6 +18,8 @@ import { DiscRetained, RETAINED_PAGE } from "./retained_disc.ts";
 import { ShardStore } from "./durable.ts";
 import { getLogger } from "@logtape/logtape";
 import { WorkQueue } from "./work_queue.ts";
+import { warmRetainedPath } from "./_warm_up.ts";
+import type { MqttConfig } from "../config/types.ts";
 
 function setup(maxRetained = 0) {
   const dir = tempDir();
@@ -114,6 +116,25 @@ Deno.test("DiscRetained: a wildcard lookup delivers only matches, page by page, 
     await pass.committed();
     deepStrictEqual((await lookupAll(d, "sensor/1/temp")).flat(), []);
     strictEqual(t.store.retainedCount(), n + 100);
+  } finally {
+    t.close();
+  }
+});
+
+Deno.test("warmRetainedPath: reads, decodes and encodes a few retained rows, and changes nothing", async () => {
+  const t = setup();
+  try {
+    const { pass } = t.connect();
+    const mqtt = { maxInflight: 32, maxMqueueLen: 100 } as MqttConfig;
+    strictEqual(await warmRetainedPath(pass, mqtt, Date.now()), 0); // an empty store: no work
+    const d = disc(pass);
+    for (let i = 0; i < 1000; i++) d.store(retained(`sensor/${i}/temp`, "21.5"));
+    await pass.committed();
+    const bytes = await warmRetainedPath(pass, mqtt, Date.now());
+    // At most 300 rows per filter ("#", "+/+/+"), each encoded as 3.1.1 and 5.0 PUBLISH.
+    ok(bytes > 0 && bytes < 2 * 2 * 300 * 64, `${bytes} bytes`);
+    strictEqual(t.store.retainedCount(), 1000);
+    strictEqual((await lookupAll(d, "sensor/+/temp")).flat().length, 1000);
   } finally {
     t.close();
   }

@@ -123,6 +123,12 @@ export function clusterRecord(
       cluster?.takeoverEnd(shard, id, node, r.str());
       return true;
     }
+    case RecordKind.ClusterSession: {
+      const r = new FieldReader(payload);
+      const held = r.u8() === 1;
+      cluster?.shardSession(held, r.str());
+      return true;
+    }
     case RecordKind.ClusterClientOpen:
       cluster?.clientOpened(new FieldReader(payload).str());
       return true;

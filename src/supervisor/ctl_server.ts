@@ -31,6 +31,18 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Runs one `ctl` command (the words after `ctl`). */
 export type CtlHandler = (args: readonly string[]) => Promise<CtlAnswer>;
 
+/**
+ * Throws when another node answers on the data directory's control socket. Asked first at start
+ * too: two nodes on one directory would share its store, so the second must stop before it opens
+ * the store or joins a cluster, not after.
+ */
+export async function assertDataDirFree(dataDir: string): Promise<void> {
+  const path = socketPath(dataDir);
+  if (await answers(path)) {
+    throw new Error(`another node is running on ${dataDir} (${path} answers)`);
+  }
+}
+
 /** See the file header. */
 export class CtlServer {
   readonly #dataDir: string;
@@ -54,9 +66,7 @@ export class CtlServer {
   async start(): Promise<void> {
     const path = socketPath(this.#dataDir);
     await Deno.mkdir(this.#dataDir, { recursive: true });
-    if (await answers(path)) {
-      throw new Error(`another node is running on ${this.#dataDir} (${path} answers)`);
-    }
+    await assertDataDirFree(this.#dataDir);
     await Deno.remove(path).catch(() => {});
     const secret = crypto.getRandomValues(new Uint8Array(32));
     const hex = Array.from(secret, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -39,7 +39,7 @@ import { type ApiServer, type ListenerInfo, startApi, StoreAdminStore } from "..
 import { serveDashboard } from "../dashboard/serve.ts";
 
 import { setupNodeLogging } from "../log.ts";
-import type { CtlServer } from "./ctl_server.ts";
+import { assertDataDirFree, type CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
 import { applyConfig, reloadConfig, type ReloadResult, type ReloadTarget } from "./reload.ts";
 import { clusterRecord, type ClusterRuntime, serveNode, startCluster } from "./_cluster_glue.ts";
@@ -282,6 +282,7 @@ class Node implements Supervisor, ReloadTarget {
   }
 
   async start(): Promise<void> {
+    if (this.#options.controlSocket) await assertDataDirFree(this.#config.node.dataDir);
     if (this.#config.cluster.discoveryStrategy !== "singleton") this.#earlyClusterRecords = [];
     this.#pump = this.#runPump();
     this.#stopGc = startForceGc(
@@ -365,6 +366,9 @@ class Node implements Supervisor, ReloadTarget {
     const storeClient = this.#store.client;
     this.api = await startApi({
       config: this.#config,
+      // The default admin's password hash (PBKDF2, 50-80 ms of a core) waits for the first use
+      // of the admins, not beside the start's first clients (src/api/_admin_gate.ts).
+      seedLazily: true,
       control: this.control,
       listeners: () => this.#listenerInfo(),
       dashboard: serveDashboard,
