@@ -34,9 +34,10 @@ export class LeWriter {
   readonly buf: Uint8Array;
   readonly #view: DataView;
   pos = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-    this.#view = new DataView(this.buf.buffer);
+  /** `into`: `size` bytes to write in (a caller's arena) instead of a new buffer. */
+  constructor(size: number, into?: Uint8Array) {
+    this.buf = into ?? new Uint8Array(size);
+    this.#view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
   u8(v: number): void {
     this.buf[this.pos++] = v;

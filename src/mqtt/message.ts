@@ -73,8 +73,8 @@ const encoder = new TextEncoder();
  * assert.ok(decodeMessage(encodeMessage(m)).properties.userProperties?.[0]?.[1] === "v");
  * ```
  */
-export function encodeMessage(m: Message): Uint8Array {
-  return encode(m, true);
+export function encodeMessage(m: Message, alloc?: (size: number) => Uint8Array): Uint8Array {
+  return encode(m, true, alloc);
 }
 
 /**
@@ -98,7 +98,12 @@ export function encodeMessageParts(m: Message): [Uint8Array, Uint8Array] {
   return [encode(m, false), m.payload];
 }
 
-function encode(m: Message, withPayload: boolean): Uint8Array {
+/** `alloc`: where to write the `size` bytes (a view of a caller's arena); a new buffer without. */
+function encode(
+  m: Message,
+  withPayload: boolean,
+  alloc?: (size: number) => Uint8Array,
+): Uint8Array {
   const p = m.properties;
   const topicLen = utf8Length(m.topic);
   const originLen = utf8Length(m.origin);
@@ -133,7 +138,7 @@ function encode(m: Message, withPayload: boolean): Uint8Array {
       size += 4 + kl + vl;
     }
   }
-  const w = new LeWriter(size);
+  const w = new LeWriter(size, alloc?.(size));
   w.u8(MESSAGE_FORMAT_VERSION);
   w.u8(flags);
   w.u8(flags2);

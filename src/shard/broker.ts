@@ -520,8 +520,11 @@ export class Broker {
     const token = { key: r.str(), parts: r.u32() };
     const store = this.#port.store;
     store?.beginToken(token);
-    apply(payload.subarray(r.offset));
-    store?.endToken();
+    try {
+      apply(payload.subarray(r.offset));
+    } finally {
+      store?.endToken(); // an open token holds every flush of this shard
+    }
   }
 
   /**

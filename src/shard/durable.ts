@@ -9,9 +9,10 @@
  * they see that commit). The shard's loop calls `flush()` with its ring flushes; the first use
  * in a pass also schedules it in a microtask, so writes made outside a loop pass (a timer, a
  * test) are committed too. Replies come back as events through the WorkQueue, in order. A QoS
- * 1/2 publish that goes to other shards gets a commit token (durable mode only): its ops on
- * this shard and on each destination travel in parts with that token, which the store worker
- * commits in one transaction.
+ * 1/2 publish that goes to other shards gets a commit token (durable mode only): the part of
+ * this shard's pass and the part of each destination's pass that has the publish's ops carry
+ * that token, and the store worker commits them in one transaction. A pass sends one part,
+ * with every token it joined (made for its publishes, or brought by routed records).
  *
  * Exists only when something of the shard is stored (durable mode or a disc retainer): memory
  * mode with a ram retainer has none, so nothing of this runs on its hot path. Owns the per-pass
@@ -75,14 +76,19 @@ export class ShardStore {
   #scheduled = false;
   /** Parts closed so far: the current part's identity for `partId`. */
   #partSeq = 0;
-  #token: CommitToken | null = null;
+  /** The commit tokens of the current part (it commits with every other part of each). */
+  #tokens: CommitToken[] = [];
+  /** Between `joinShards`/`beginToken` and `endToken`: a flush would split a publish. */
+  #inToken = false;
+  /** Ops of closed parts and tokens ever joined: with the current part's size, `mark`. */
+  #written = 0;
   /** Inside a client's QoS 1/2 publish that has no token (yet). */
   #publishing = false;
   #parts: CommitPart[] = [];
   #waiters: Waiter[] = [];
   #reads: PendingRead[] = [];
   #nextKey = new Map<number, number>();
-  #tokens = 0;
+  #tokenCount = 0;
   #fullLoggedAt = -Infinity;
   /** Commits sent, oldest first; their waiters run in this order whatever order answers come. */
   #sent: SentCommit[] = [];
@@ -126,7 +132,7 @@ export class ShardStore {
 
   /** Something to remember what was written: compare with `wroteSince`. */
   mark(): number {
-    return this.#parts.length * 1_000_000 + this.#batch.size;
+    return this.#written + this.#batch.size;
   }
 
   /** True when ops or parts were added after `mark`. */
@@ -147,12 +153,11 @@ export class ShardStore {
   }
 
   /**
-   * A destination shard's part for one routed publish (the token came with the record): its
-   * ops go in a part of their own, sent even when empty (the token counts it).
+   * A destination shard's ops for one routed publish (the token came with the record): the
+   * current part joins the token, and is sent even when empty (the token counts it).
    */
   beginToken(token: CommitToken): void {
-    this.#closePart();
-    this.#token = token;
+    this.#join(token);
   }
 
   /**
@@ -164,34 +169,45 @@ export class ShardStore {
   }
 
   /**
-   * The publish being routed goes to `shards` other shards: from here its ops are in a part of
-   * their own whose token the destinations' parts join. Null when there is none to join.
+   * The publish being routed goes to `shards` other shards: the current part gets a token that
+   * the destinations' parts join, so its ops (all of the pass's part, the publish's among them)
+   * commit in one transaction with theirs. Null when there is none to join.
    */
   joinShards(shards: number): CommitToken | null {
     if (!this.#publishing || shards === 0) return null;
     this.#publishing = false;
-    this.#closePart();
-    this.#token = { key: `${this.#index}:${++this.#tokens}`, parts: 1 + shards };
-    return this.#token;
+    const token = { key: `${this.#index}:${++this.#tokenCount}`, parts: 1 + shards };
+    this.#join(token);
+    return token;
   }
 
-  /** Ends the publish's part, if it got one (sent even empty: its token counts it). */
+  /** Ends the publish or the routed record that joined a token (no flush in between). */
   endToken(): void {
     this.#publishing = false;
-    const token = this.#token;
-    if (!token) return;
-    this.#parts.push({ batch: this.#batch.take(), token });
-    this.#partSeq++;
-    this.#token = null;
+    this.#inToken = false;
+  }
+
+  /**
+   * One part per pass carries every token joined in the pass: a part per routed publish on
+   * both shards was an object, a batch and a result each, and a tenth of the store worker's
+   * time in fan-in (bench/README.md, "Durable sessions"). The part then commits once every
+   * token's other parts came; they never wait for a commit to be sent, so nothing deadlocks.
+   */
+  #join(token: CommitToken): void {
+    if (!this.#scheduled) this.#schedule();
+    this.#tokens.push(token);
+    this.#inToken = true;
+    this.#written++;
   }
 
   /** Runs `run` once the ops added so far are committed (or refused), in a later pass. */
   after(run: CommitWaiter): void {
     if (!this.#scheduled) this.#schedule();
     // The index the current part will have once closed (nothing is pushed before it closes),
-    // or the last closed part when the current one is empty.
+    // or the last closed part when the current one is empty (no ops, no token).
     const n = this.#parts.length;
-    this.#waiters.push({ part: this.#batch.size > 0 ? n : n - 1, run });
+    const current = this.#batch.size > 0 || this.#tokens.length > 0;
+    this.#waiters.push({ part: current ? n : n - 1, run });
   }
 
   /** `after` as a Promise (for Channel.suspendUntil). */
@@ -226,7 +242,7 @@ export class ShardStore {
 
   /** End of a pass: commits what was added, then sends the reads. */
   flush(): void {
-    if (this.#token || this.#publishing) return; // never inside a publish
+    if (this.#inToken || this.#publishing) return; // never inside a publish
     this.#scheduled = false;
     this.#closePart();
     const parts = this.#parts;
@@ -272,9 +288,17 @@ export class ShardStore {
   }
 
   #closePart(): void {
-    if (this.#token) return; // ops of a publish stay in its part until endToken
-    if (this.#batch.size > 0) {
-      this.#parts.push({ batch: this.#batch.take() });
+    if (this.#inToken) return; // ops of a publish stay in its part until endToken
+    const size = this.#batch.size;
+    if (size > 0 || this.#tokens.length > 0) {
+      const tokens = this.#tokens;
+      this.#parts.push(
+        tokens.length > 0 ? { batch: this.#batch.take(), tokens } : {
+          batch: this.#batch.take(),
+        },
+      );
+      if (tokens.length > 0) this.#tokens = [];
+      this.#written += size;
       this.#partSeq++;
     }
   }

@@ -10,6 +10,9 @@
  * statement (`seq BETWEEN`), and `out_sent` with a constant packet id - seq too: one statement
  * instead of 32. A run is held back only past `out` inserts (other rows) and its own kind's ops;
  * any other op applies the held runs first (drop_oldest reads phases, a session delete ...).
+ * `out` rows are held too and inserted up to 32 to a statement (`INSERT ... VALUES (...), ...`:
+ * one call into SQLite instead of 32, measured 2.6 -> 1.1 µs per row), before any run or other
+ * op is applied. Held rows and runs span the batches of a transaction (`begin`/`end`).
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
@@ -38,8 +41,6 @@ const SQL = {
       no_local = excluded.no_local, rap = excluded.rap, rh = excluded.rh, sub_id = excluded.sub_id`,
   unsub: "DELETE FROM subscriptions WHERE sid = ? AND filter = ?",
   message: "INSERT INTO messages (refs, body) VALUES (0, ?)",
-  out: `INSERT INTO outgoing (sid, seq, phase, packet_id, qos, retain, sub_ids, shared, msg_id,
-      body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   outSent: "UPDATE outgoing SET phase = 1, packet_id = ? WHERE sid = ? AND seq = ?",
   outPubrel: "UPDATE outgoing SET phase = 2, msg_id = NULL, body = NULL WHERE sid = ? AND seq = ?",
   outDelete: "DELETE FROM outgoing WHERE sid = ? AND seq = ?",
@@ -70,6 +71,12 @@ const SQL = {
   aclDelete: "DELETE FROM acl_rules WHERE who_type = ? AND who = ?",
 } as const;
 
+const OUT_INSERT =
+  "INSERT INTO outgoing (sid, seq, phase, packet_id, qos, retain, sub_ids, shared, msg_id, body) VALUES ";
+const OUT_COLUMNS = 10;
+/** Rows per multi-row INSERT at most (10 parameters each, far below SQLite's limit). */
+const OUT_ROWS = 32;
+
 /** Retained bookkeeping shared with the Store: the count and its cap. */
 export interface RetainedCount {
   count: number;
@@ -87,11 +94,17 @@ interface Run {
 
 /** Applies ops; one per Store. */
 export class Writer {
+  readonly #db: DatabaseSync;
   readonly #s: Stmts;
   #deletes: Run | null = null;
   #sents: Run | null = null;
+  /** Held `out` rows' parameters, OUT_COLUMNS per row, inserted together (see `end`). */
+  #outs: (number | string | Uint8Array | null)[] = [];
+  /** `INSERT ... VALUES (...) x n`, prepared when first needed, by n. */
+  readonly #outInserts: StatementSync[] = [];
 
   constructor(db: DatabaseSync) {
+    this.#db = db;
     this.#s = {};
     for (const [name, sql] of Object.entries(SQL)) this.#s[name] = db.prepare(sql);
   }
@@ -111,8 +124,6 @@ export class Writer {
     const ids = new Map<number, number>();
     let refused = 0;
     const s = this.#s;
-    // Runs held by a run that threw are void (its transaction was rolled back).
-    this.#dropRuns();
     for (const o of ops) {
       if (o.op === "out_delete") {
         const r = this.#deletes;
@@ -188,7 +199,7 @@ export class Writer {
               ids.set(o.msg, msgId);
             }
           } else body = msgAt(batch, o.msg);
-          s.out!.run(
+          this.#outs.push(
             o.sid,
             o.seq,
             o.packetId > 0 ? 1 : 0,
@@ -200,6 +211,7 @@ export class Writer {
             msgId,
             body,
           );
+          if (this.#outs.length >= OUT_ROWS * OUT_COLUMNS) this.#flushOuts();
           break;
         }
         case "out_pubrel":
@@ -263,21 +275,50 @@ export class Writer {
           throw new TypeError(`Unknown store op ${JSON.stringify((o as { op: unknown }).op)}`);
       }
     }
-    this.#flushRuns();
     return refused;
   }
 
-  #dropRuns(): void {
+  /**
+   * A transaction starts: what a failed one held is void (it was rolled back). Held rows and
+   * runs span the batches of one transaction: a group commit of many small parts (one per
+   * routed publish) still inserts its rows 32 to a statement.
+   */
+  begin(): void {
     this.#deletes = this.#sents = null;
+    this.#outs.length = 0;
   }
 
-  /** Applies the held runs (either order: a row both sent and deleted ends deleted). */
+  /** Applies what is held; the Store calls it before COMMIT. */
+  end(): void {
+    this.#flushRuns();
+  }
+
+  /**
+   * Applies the held rows, then the held runs (either order between the runs: a row both sent
+   * and deleted ends deleted). Rows first: a run may cover a row inserted earlier in the
+   * transaction (a row enqueued, sent and acknowledged within one group commit).
+   */
   #flushRuns(): void {
+    this.#flushOuts();
     this.#flushDeletes();
     this.#flushSents();
   }
 
+  #flushOuts(): void {
+    const params = this.#outs;
+    const n = params.length / OUT_COLUMNS;
+    if (n === 0) return;
+    this.#outs = [];
+    let stmt = this.#outInserts[n];
+    if (!stmt) {
+      const row = `(${new Array(OUT_COLUMNS).fill("?").join(", ")})`;
+      stmt = this.#outInserts[n] = this.#db.prepare(OUT_INSERT + new Array(n).fill(row).join(", "));
+    }
+    stmt.run(...params);
+  }
+
   #flushDeletes(): void {
+    this.#flushOuts();
     const r = this.#deletes;
     if (!r) return;
     this.#deletes = null;
@@ -286,6 +327,7 @@ export class Writer {
   }
 
   #flushSents(): void {
+    this.#flushOuts();
     const r = this.#sents;
     if (!r) return;
     this.#sents = null;

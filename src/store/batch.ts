@@ -40,6 +40,27 @@ export interface SessionInfo {
   readonly willDelayMs: number;
 }
 
+/** Bytes of one arena chunk; a message larger than a quarter of it gets a buffer of its own. */
+const ARENA_BYTES = 64 * 1024;
+let arena = new Uint8Array(0);
+let arenaAt = 0;
+
+/**
+ * `size` bytes for an encoded message, a view into a shared chunk: in durable fan-in every
+ * delivery to a persistent session is encoded here, and a buffer of its own per message was a
+ * malloc'd backing store each for V8's helper threads to free. The views live until the
+ * pass's commit request copied them (encodeCommit); a chunk is garbage once its views are.
+ */
+function arenaView(size: number): Uint8Array {
+  if (size > ARENA_BYTES / 4) return new Uint8Array(size);
+  if (arenaAt + size > arena.length) {
+    arena = new Uint8Array(ARENA_BYTES);
+    arenaAt = 0;
+  }
+  arenaAt += size;
+  return arena.subarray(arenaAt - size, arenaAt);
+}
+
 /** Ops and messages of one commit. */
 export class StoreBatch {
   #ops: StoreOp[] = [];
@@ -103,7 +124,7 @@ export class StoreBatch {
   message(m: Message): number {
     let i = this.#index.get(m);
     if (i === undefined) {
-      const b = encodeMessage(m);
+      const b = encodeMessage(m, arenaView);
       i = this.#msgs.push(b) - 1;
       this.#bytes += b.length;
       this.#index.set(m, i);

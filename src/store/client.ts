@@ -51,9 +51,9 @@ export class StoreClient {
     const list = Array.isArray(parts)
       ? parts as readonly CommitPart[]
       : [{ batch: parts as WireBatch }];
-    const packed = encodeCommit(list);
+    const { packed, spans } = encodeCommit(list);
     return this.#send((id) => ({ t: "commit", id, packed }), (r) => {
-      if (r.t === "committed") done([...r.results]);
+      if (r.t === "committed") done(expand(r.results, spans, list.length));
       else {
         const refusal = { code: r.t === "error" ? r.code : "io" as const, message: "bad reply" };
         done(list.map(() => refusal));
@@ -106,4 +106,19 @@ export class StoreClient {
     else this.#port.postMessage(msg);
     return id;
   }
+}
+
+/** One result per part sent: a merged wire part's result is each of its parts' (_commit_codec.ts). */
+function expand(
+  results: readonly PartResult[],
+  spans: readonly number[],
+  parts: number,
+): PartResult[] {
+  if (spans.length === parts) return [...results];
+  const out: PartResult[] = [];
+  for (let i = 0; i < spans.length; i++) {
+    const r = results[i]!;
+    for (let n = spans[i]!; n > 0; n--) out.push(r);
+  }
+  return out;
 }

@@ -45,10 +45,13 @@ export interface PackedCommit {
   readonly cold: readonly StoreOp[];
 }
 
-/** One part of a commit request. */
+/** One part of a commit request: it commits with every other part of each of its tokens. */
 export interface CommitPart {
   readonly batch: WireBatch;
+  /** One token (tests, and parts made one per publish). */
   readonly token?: CommitToken;
+  /** Several (a shard's part of a pass carries every token joined in the pass). */
+  readonly tokens?: readonly CommitToken[];
 }
 
 /** A read; each answers one page or value (bounded by `limit`, capped by the worker). */

@@ -200,8 +200,10 @@ export class Store {
     const counter = this.#retainedCounter();
     const before = counter.count;
     this.#db.exec("BEGIN IMMEDIATE");
+    this.#writer.begin();
     try {
       const out = fn();
+      this.#writer.end();
       this.#db.exec("COMMIT");
       return out;
     } catch (e) {

@@ -36,7 +36,8 @@ interface Ref {
   readonly pending: Pending;
   readonly index: number;
   readonly batch: WireBatch;
-  readonly token: CommitToken | undefined;
+  /** The commit tokens of the part (a merged part has several, _commit_codec.ts). */
+  readonly tokens: readonly CommitToken[];
 }
 
 /** A port's parts not yet committed; refs[0] has position `base`. */
@@ -108,9 +109,9 @@ export class StoreHost {
       if (!queue) return;
       parts.forEach((part, index) => {
         const pos = queue.base + queue.refs.length;
-        const ref: Ref = { pos, pending, index, batch: part.batch, token: part.token };
+        const ref: Ref = { pos, pending, index, batch: part.batch, tokens: part.tokens };
         queue.refs.push(ref);
-        if (part.token && part.token.parts > 1) this.#join(ref, part.token);
+        for (const token of part.tokens) if (token.parts > 1) this.#join(ref, token);
       });
     }
     if (!this.#scheduled) {
@@ -166,7 +167,7 @@ export class StoreHost {
       changed = false;
       for (const [port, q] of this.#queues) {
         let i = 0;
-        while (i < q.refs.length && !(q.refs[i]!.token && blocked.has(q.refs[i]!.token!.key))) i++;
+        while (i < q.refs.length && !isBlocked(q.refs[i]!, blocked)) i++;
         cuts.set(port, q.base + i);
       }
       for (const [key, g] of this.#groups) {
@@ -183,7 +184,7 @@ export class StoreHost {
       if (n === 0) continue;
       for (const ref of q.refs.splice(0, n)) {
         out.push(ref);
-        if (ref.token) this.#groups.delete(ref.token.key);
+        for (const token of ref.tokens) this.#groups.delete(token.key);
       }
       q.base += n;
     }
@@ -246,6 +247,12 @@ export class StoreHost {
         return s.health();
     }
   }
+}
+
+function isBlocked(ref: Ref, blocked: ReadonlySet<string>): boolean {
+  if (blocked.size === 0) return false;
+  for (const token of ref.tokens) if (blocked.has(token.key)) return true;
+  return false;
 }
 
 function settle(ref: Ref, r: PartResult | StoreError): void {
