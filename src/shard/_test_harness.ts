@@ -63,7 +63,6 @@ export class TestShard implements ChannelOutput {
       whenPeersCommitted: () => null,
       reportBan: () => {},
       toSupervisor: () => {},
-      hurryToSupervisor: () => {},
       kick: (clientId) => {
         const ch = this.svc.registry.channelOf(clientId);
         ch?.disconnect(0x98, "kicked");

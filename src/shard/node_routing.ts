@@ -35,13 +35,9 @@ export class NodeRouting {
   /** A route add was sent since the last routesSynced(). */
   #routeAdded = false;
 
-  readonly #hurry: () => void;
-
-  /** `hurry` publishes the records written so far to the supervisor now (see forward()). */
-  constructor(enabled: boolean, send: ToSupervisor, hurry: () => void = () => {}) {
+  constructor(enabled: boolean, send: ToSupervisor) {
     this.enabled = enabled;
     this.#send = send;
-    this.#hurry = hurry;
   }
 
   /** This shard gained its first (add) or lost its last subscriber of `filter`. */
@@ -103,9 +99,6 @@ export class NodeRouting {
       this.#send(RecordKind.NodeForward, [nodeForwardHead(node, message.topic, length), ...parts]);
     }
     nodes.length = 0;
-    // The node hop is the longer path: the supervisor can write the link frame while this
-    // shard finishes its pass (the local deliveries, the PUBACK), instead of after it.
-    this.#hurry();
     return true;
   }
 

@@ -55,8 +55,6 @@ export class Shard implements ChannelOutput {
   #rings: ShardRings;
   #fromSupervisor: RingReader;
   #toSupervisor: RingWriter;
-  /** The supervisor ring was published early in this pass (hurryToSupervisor). */
-  #hurried = false;
   #fromPeers: (RingReader | null)[] = [];
   #toPeers: (RingWriter | null)[] = [];
   readonly #channels = new Map<number, Channel>();
@@ -127,13 +125,6 @@ export class Shard implements ChannelOutput {
       kick: (clientId) => this.#kick(clientId),
       store: this.#store,
       toSupervisor: (kind, parts) => this.#toSupervisor.write(kind, parts),
-      hurryToSupervisor: () => {
-        // Once a pass: at a high rate the rest waits for the pass's end, as before (one more
-        // commit and doorbell a pass at most; the supervisor batches what it finds).
-        if (this.#hurried) return;
-        this.#hurried = true;
-        this.#toSupervisor.flush();
-      },
     });
   }
 
@@ -355,7 +346,6 @@ export class Shard implements ChannelOutput {
 
   /** Commits this pass's output: per-connection batches, then every ring. */
   #flushAll(): void {
-    this.#hurried = false;
     // The store's commit first: what waits on it answers in a later pass anyway.
     this.svc.store?.flush();
     this.#outbound.flush();

@@ -75,11 +75,6 @@ export interface ShardWiring {
   readonly store?: StoreClient | null;
   /** Writes a record to the supervisor's ring (the cluster records). */
   toSupervisor(kind: number, parts: readonly Uint8Array[]): void;
-  /**
-   * Publishes the supervisor ring's records now rather than at the end of the pass (at most
-   * once a pass): a message for another node goes on while the shard finishes its pass.
-   */
-  hurryToSupervisor(): void;
 }
 
 /** Builds a shard's parts. */
@@ -125,11 +120,7 @@ export function composeServices(w: ShardWiring): ShardServices {
       });
     })
     : null;
-  const nodes = new NodeRouting(
-    config.cluster.discoveryStrategy !== "singleton",
-    w.toSupervisor,
-    w.hurryToSupervisor,
-  );
+  const nodes = new NodeRouting(config.cluster.discoveryStrategy !== "singleton", w.toSupervisor);
   const broker = new Broker({
     index: w.index,
     count: w.count,
