@@ -21,71 +21,8 @@ import { Buffer } from "node:buffer";
 import { brokerKind } from "./_helpers/broker.ts";
 import { closeAll, connect, destroy, publish, runTag } from "./_helpers/clients.ts";
 import { type ClusterNode, freePorts, startNode, waitUp } from "./_helpers/cluster.ts";
+import { type MuteProxy, startMuteProxy } from "./_helpers/mute_proxy.ts";
 
-/** A proxy to one MQTT port that can stop passing the broker's bytes to the client. */
-interface MuteProxy {
-  readonly port: number;
-  mute(): void;
-  /** Packet types (the fixed header's high nibble) dropped since mute(). */
-  readonly dropped: number[];
-  close(): void;
-}
-
-function startMuteProxy(targetPort: number): MuteProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.TcpConn[] = [];
-  let muted = false;
-  const dropped: number[] = [];
-  const parser = mqttPacket.parser({ protocolVersion: 5 });
-  parser.on("packet", (p: Packet) => dropped.push(TYPES[p.cmd] ?? -1));
-  const pump = async (from: Deno.TcpConn, to: Deno.TcpConn, down: boolean) => {
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n = await from.read(buf);
-        if (n === null) break;
-        if (down && muted) {
-          parser.parse(Buffer.from(buf.subarray(0, n)));
-          continue;
-        }
-        let at = 0;
-        while (at < n) at += await to.write(buf.subarray(at, n));
-      }
-    } catch { /* closed */ }
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch { /* closed already */ }
-    }
-  };
-  void (async () => {
-    for await (const client of listener) {
-      const server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-      conns.push(client, server);
-      void pump(client, server, false);
-      void pump(server, client, true);
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    mute() {
-      muted = true;
-    },
-    dropped,
-    close() {
-      try {
-        listener.close();
-      } catch { /* closed */ }
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
-}
-
-const TYPES: Record<string, number> = { publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7 };
 const PUBLISH = 3, PUBREL = 6;
 
 /** Waits (bounded) until `pred` holds. */
