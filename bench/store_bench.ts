@@ -10,6 +10,8 @@
  * - rss:       RSS growth for --queued messages queued for offline sessions (a child process);
  * - broker:    a Culex process with the disc retainer on that data set: start to listening,
  *              "#" and "sensor/+/temp" subscribers (store_broker.ts), --runs times;
+ * - restart:   a Culex process in durable mode on a copy of that data set: spawn to listening
+ *              and to a restored session's queued message (store_restart.ts), --runs times;
  * - queue-rss: a Culex process in durable mode: its RSS growth for --queued QoS 1 messages
  *              published to --queue-sessions offline persistent sessions (store_queue_rss.ts).
  * Writes bench/results/store.json.
@@ -29,6 +31,7 @@ import { benchMessage, benchSid, ensureDataSet, SPECS } from "./_store_data.ts";
 import { runPlacement } from "./store_placement.ts";
 import { runBrokerRetained } from "./store_broker.ts";
 import { runQueueRss } from "./store_queue_rss.ts";
+import { runRestart } from "./store_restart.ts";
 
 const { values: f } = parseArgs({
   args: Deno.args,
@@ -148,7 +151,10 @@ if (sections.has("placement")) {
 }
 
 const sessionsN = Number(f.sessions), retainedN = Number(f.retained), shards = Number(f.shards);
-if (sections.has("startup") || sections.has("retained") || sections.has("broker")) {
+if (
+  sections.has("startup") || sections.has("retained") || sections.has("broker") ||
+  sections.has("restart")
+) {
   ensureDataSet(f.data, sessionsN, retainedN);
 }
 
@@ -344,6 +350,10 @@ if (sections.has("broker")) {
   results.broker = await runBrokerRetained(f.data, retainedN, shards, Number(f.runs), {
     hash: !f["no-hash"],
   });
+}
+
+if (sections.has("restart")) {
+  results.restart = await runRestart(f.data, shards, Number(f.runs));
 }
 
 if (sections.has("queue-rss")) {
