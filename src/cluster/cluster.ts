@@ -178,6 +178,11 @@ export class Cluster {
     this.#replication.retain(topic, message);
   }
 
+  /** Writes the pending retained clears to disc now (with `disc`); see Replication. */
+  persistRetainClears(): void {
+    this.#replication.persistClears();
+  }
+
   clientOpened(clientId: string): void {
     this.#replication.clientOpened(clientId);
   }

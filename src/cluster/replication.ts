@@ -67,6 +67,14 @@ export class Replication {
     this.#tombstoneFile?.stop();
   }
 
+  /**
+   * The clears remembered so far are on disc when this returns (with `disc`; tombstone_file.ts):
+   * for deletes through the API or ctl, answered only after it.
+   */
+  persistClears(): void {
+    this.#tombstoneFile?.flush();
+  }
+
   /** The full sets on every link up: the peer may have restarted or healed from a split. */
   linkUp(link: PeerLink): void {
     link.send(Frame.RoutesReset, []);

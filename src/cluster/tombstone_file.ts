@@ -3,8 +3,10 @@
  * disc (`retainer.backend.storage_type: disc`), kept in `<node.data_dir>/cluster_retain_clears.json`
  * so that a restarted node still refuses a peer's older copy of a message deleted before the
  * restart (without it, the restarted node would take that copy and hand it back to everyone).
- * The whole list is rewritten (temp file, fsync, rename) at most every WRITE_DELAY_MS after a
- * change, and once more at stop: a clear made less than that before a crash can be lost. Only
+ * The whole list is rewritten (temp file, fsync, rename) at most WRITE_DELAY_MS after a change
+ * (write-behind: a clear received from a peer or made by a client's empty retained PUBLISH, made
+ * less than that before a crash, can be lost), at once when flush() is called (deletes through the
+ * API or `ctl retainer clean`: their answer waits for it), and once more at stop. Only
  * [topic, publish time, remembered since] is kept; the clear's bytes are made again at load.
  * A missing file is an empty list; an unreadable one is logged and ignored. Owns the file.
  */
@@ -46,6 +48,17 @@ export class TombstoneFile {
       this.#timer = null;
       this.#write();
     }
+  }
+
+  /**
+   * Writes a pending change now (temp file, fsync, rename), so that the caller's answer comes
+   * after the clears are on disc; nothing to do when no change is pending.
+   */
+  flush(): void {
+    if (this.#timer === null) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#write();
   }
 
   #schedule(): void {

@@ -78,7 +78,8 @@ export class BrokerControl {
   readonly peaks = new StatsPeaks();
   /**
    * Told the topics whose retained messages the API or `ctl` deleted (the cluster sends their
-   * clears to the other nodes, as for a client's empty retained PUBLISH); null when alone.
+   * clears to the other nodes, as for a client's empty retained PUBLISH, and has them on disc
+   * when it returns, before the answer); null when alone.
    */
   retainedCleared: ((topics: readonly string[]) => void) | null = null;
 

@@ -347,6 +347,9 @@ class Node implements Supervisor, ReloadTarget {
         const at = Date.now();
         // $SYS is per node: another node's own $SYS messages are not this node's to clear.
         for (const t of topics) if (!t.startsWith("$SYS/")) cluster.retain(t, retainClear(t, at));
+        // The answer (204, ctl's exit) comes after the tombstones are fsynced: a kill -9 right
+        // after it does not let a peer's copy come back at restart (docs/cluster.md).
+        cluster.persistRetainClears();
       };
     }
     const early = this.#earlyClusterRecords ?? [];
