@@ -52,18 +52,19 @@ export class DiscRetained {
 
   /**
    * Stores, replaces or clears (empty payload [MQTT-3.3.1-6]) the retained message of a topic
-   * in this pass's commit. Returns false when the payload is over `max_payload_size`.
+   * in this pass's commit. Returns false when the payload is over `max_payload_size`. With
+   * `unlessNewer`, the store skips it when the row was published later (storeIfNewer).
    */
-  store(message: Message): boolean {
+  store(message: Message, unlessNewer?: number): boolean {
     if (message.payload.byteLength === 0) {
-      this.#pass.batch.retainDelete(message.topic);
+      this.#pass.batch.retainDelete(message.topic, unlessNewer);
       return true;
     }
     if (message.payload.byteLength > this.#maxPayload) {
       this.#onRefused("too_large");
       return false;
     }
-    this.#pass.batch.retain(partitionOf(message.topic), message);
+    this.#pass.batch.retain(partitionOf(message.topic), message, unlessNewer);
     // The store answers how many new topics it refused for max_retained_messages.
     // One waiter per store part: the count is the part's.
     if (this.#watchedPart !== this.#pass.partId) {
@@ -77,22 +78,12 @@ export class DiscRetained {
 
   /**
    * Stores a peer's write (or clear) unless the row on disc was published later: last writer
-   * wins by publish time, as with retained messages in memory. Decided in a later pass, once the
-   * row is read; a failed read stores it (the newer word is more likely the peer's).
+   * wins by publish time, as with retained messages in memory. The store decides, inside the
+   * commit (`unlessNewer`): a read here and a decision in a later pass let a local write made in
+   * between (on any shard) be overwritten by an older peer write.
    */
   storeIfNewer(message: Message): void {
-    const held = new Promise<number | null>((resolve) =>
-      this.#pass.read(
-        { kind: "retained", filter: message.topic, cursor: null, limit: 1 },
-        (page) => {
-          const row = page instanceof StoreError ? undefined : page.rows[0];
-          resolve(row ? decodeMessage(row.body, row.topic).timestamp : null);
-        },
-      )
-    );
-    this.#then(held, (at) => {
-      if (at === null || at <= message.timestamp) this.store(message);
-    });
+    this.store(message, message.timestamp);
   }
 
   /**

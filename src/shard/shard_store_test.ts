@@ -11,7 +11,7 @@ import type { DelayedConfig } from "../config/types.ts";
 import { createCounts, partitionOf, partitionsOfShard, SharedCounts } from "../ipc/mod.ts";
 import type { Message } from "../mqtt/mod.ts";
 import { Store, StoreClient, StoreHost } from "../store/mod.ts";
-import { cleanup, msg, options, tempDir } from "../store/_test_util.ts";
+import { cleanup, msg, options, tempDir, text } from "../store/_test_util.ts";
 import { ManualClock } from "./clock.ts";
 import { DelayedPublish } from "./delayed.ts";
 import { DiscRetained, RETAINED_PAGE } from "./retained_disc.ts";
@@ -53,7 +53,8 @@ function setup(maxRetained = 0) {
   return { store, connect, close };
 }
 
-const retained = (topic: string, payload = "x") => msg(topic, payload, { retain: true });
+const retained = (topic: string, payload = "x", timestamp = 1000) =>
+  msg(topic, payload, { retain: true, timestamp });
 
 /** Runs a lookup to the end; the pages as topics. */
 function lookupAll(disc: DiscRetained, filter: string): Promise<string[][]> {
@@ -231,6 +232,62 @@ Deno.test("DelayedPublish with a store: rows kept, loaded by the shard owning th
     strictEqual(await again.d.load(), 1);
     strictEqual(await make(0, later, []).d.load(), 0);
     again.d.stop();
+  } finally {
+    t.close();
+  }
+});
+
+Deno.test("DiscRetained.storeIfNewer: the store decides at commit, so a peer's older write never replaces a newer row, whichever shard wrote it and whenever", async () => {
+  const t = setup();
+  try {
+    const d0 = disc(t.connect().pass); // the shard a peer's writes go to
+    const p1 = t.connect().pass;
+    const d1 = disc(p1); // a local publisher's shard
+    const at = (topic: string, payload: string, timestamp: number) =>
+      retained(topic, payload, timestamp);
+    const payloadOf = (topic: string) =>
+      new Promise<string | null>((resolve) => {
+        let got: string | null = null;
+        d0.lookup(topic, (page, more) => {
+          if (page[0]) got = text(page[0].payload);
+          more(true);
+        }, () => resolve(got));
+      });
+    // A local write on another shard (newer), committed before the peer's older one: kept.
+    d1.store(at("t/1", "local", 2000));
+    await p1.committed();
+    d0.storeIfNewer(at("t/1", "peer-old", 1000));
+    // The peer's older write, decided before a newer local write on another shard: replaced.
+    d0.storeIfNewer(at("t/2", "peer-old", 1000));
+    d1.store(at("t/2", "local", 2000));
+    await p1.committed();
+    // A peer's newer write replaces an older row; the same millisecond keeps the later arrival.
+    d1.store(at("t/3", "local", 1000));
+    d1.store(at("t/4", "local", 1000));
+    await p1.committed();
+    d0.storeIfNewer(at("t/3", "peer-new", 2000));
+    d0.storeIfNewer(at("t/4", "peer-same", 1000));
+    // A peer's clear: older than the row, ignored; newer, it deletes [MQTT-3.3.1-6].
+    d1.store(at("t/5", "local", 2000));
+    d1.store(at("t/6", "local", 1000));
+    await p1.committed();
+    d0.storeIfNewer(at("t/5", "", 1000));
+    d0.storeIfNewer(at("t/6", "", 2000));
+    // Two peer writes of one topic in one pass, the newer first: the older one is skipped.
+    d0.storeIfNewer(at("t/7", "peer-new", 2000));
+    d0.storeIfNewer(at("t/7", "peer-old", 1000));
+    const want: Record<string, string | null> = {
+      "t/1": "local",
+      "t/2": "local",
+      "t/3": "peer-new",
+      "t/4": "peer-same",
+      "t/5": "local",
+      "t/6": null,
+      "t/7": "peer-new",
+    };
+    const got: Record<string, string | null> = {};
+    for (const topic of Object.keys(want)) got[topic] = await payloadOf(topic);
+    deepStrictEqual(got, want);
   } finally {
     t.close();
   }

@@ -19,6 +19,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { RETAINED_LEVELS } from "./schema.ts";
 import { partitionOfKey } from "./keys.ts";
 import type { StoreOp, WireBatch } from "./types.ts";
+import { decodeMessage } from "../mqtt/mod.ts";
 
 type Stmts = Record<string, StatementSync>;
 
@@ -54,6 +55,7 @@ const SQL = {
   rel: "INSERT OR REPLACE INTO awaiting_rel (sid, packet_id, received_at) VALUES (?, ?, ?)",
   relDelete: "DELETE FROM awaiting_rel WHERE sid = ? AND packet_id = ?",
   retainedHas: "SELECT 1 AS x FROM retained WHERE topic = ?",
+  retainedBody: "SELECT body FROM retained WHERE topic = ?",
   retain: `INSERT INTO retained (topic, partition, depth, l1, l2, l3, l4, l5, l6, l7, l8,
       expires_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (topic) DO UPDATE SET partition = excluded.partition,
@@ -230,6 +232,7 @@ export class Writer {
           s.relDelete!.run(o.sid, o.packetId);
           break;
         case "retain": {
+          if (o.unlessNewer !== undefined && storedLater(s, o.topic, o.unlessNewer)) break;
           const isNew = s.retainedHas!.get(o.topic) === undefined;
           if (isNew && retained.max > 0 && retained.count >= retained.max) {
             refused++;
@@ -241,6 +244,7 @@ export class Writer {
           break;
         }
         case "retain_delete":
+          if (o.unlessNewer !== undefined && storedLater(s, o.topic, o.unlessNewer)) break;
           retained.count -= Number(s.retainDelete!.run(o.topic).changes);
           break;
         case "delay":
@@ -363,4 +367,18 @@ function levelColumns(topic: string): [number, ...string[]] {
   const out: [number, ...string[]] = [levels.length];
   for (let i = 0; i < RETAINED_LEVELS; i++) out.push(levels[i] ?? "");
   return out;
+}
+
+/**
+ * Whether `topic`'s stored retained message was published after `at` (a peer's write of that
+ * time then loses: last writer wins by publish time, docs/cluster.md). An unreadable row loses.
+ */
+function storedLater(s: Stmts, topic: string, at: number): boolean {
+  const row = s.retainedBody!.get(topic);
+  if (!row) return false;
+  try {
+    return decodeMessage(row.body as Uint8Array, topic).timestamp > at;
+  } catch {
+    return false;
+  }
 }

@@ -257,19 +257,29 @@ export class StoreBatch {
     this.#push({ op: "rel_delete", sid, packetId });
   }
 
-  /** A retained message stored (empty payloads are deletes: call retainDelete). */
-  retain(partition: number, m: Message): void {
+  /**
+   * A retained message stored (empty payloads are deletes: call retainDelete). With
+   * `unlessNewer` (a peer's write, published then), skipped at commit when the stored row was
+   * published later: decided by the store, so no write between a read and the decision is lost.
+   */
+  retain(partition: number, m: Message, unlessNewer?: number): void {
     this.#push({
       op: "retain",
       topic: m.topic,
       partition,
       expiresAt: m.expiresAt,
       msg: this.message(m),
+      ...(unlessNewer === undefined ? {} : { unlessNewer }),
     });
   }
 
-  retainDelete(topic: string): void {
-    this.#push({ op: "retain_delete", topic });
+  /** A retained message deleted; `unlessNewer` as for retain(). */
+  retainDelete(topic: string, unlessNewer?: number): void {
+    this.#push({
+      op: "retain_delete",
+      topic,
+      ...(unlessNewer === undefined ? {} : { unlessNewer }),
+    });
   }
 
   /** A delayed publish scheduled; `id` is a partitioned key (keys.ts). */

@@ -149,8 +149,15 @@ export type StoreOp =
     /** Epoch ms; 0 = never expires. */
     readonly expiresAt: number;
     readonly msg: number;
+    /** A peer's write published at this time (epoch ms): skipped when the row was published later. */
+    readonly unlessNewer?: number;
   }
-  | { readonly op: "retain_delete"; readonly topic: string }
+  | {
+    readonly op: "retain_delete";
+    readonly topic: string;
+    /** A peer's clear published at this time (epoch ms): skipped when the row was published later. */
+    readonly unlessNewer?: number;
+  }
   | { readonly op: "delay"; readonly id: number; readonly dueAt: number; readonly msg: number }
   | { readonly op: "delay_delete"; readonly id: number }
   | { readonly op: "ban"; readonly ban: BanRecord }
