@@ -24,6 +24,7 @@ import {
 import { ReasonCode } from "../mqtt/mod.ts";
 import { isMoving } from "./_session_move.ts";
 import { warmRetainedPath } from "./_warm_up.ts";
+import { sessionPages } from "./_session_pages.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
@@ -148,20 +149,10 @@ export class Shard implements ChannelOutput {
     }
     if (!store.durable) return;
     const now = this.svc.clock.now();
-    const PAGE = 10_000;
-    let after = 0;
     let loaded = 0;
-    for (;;) {
-      const page = await store.client.readAsync({
-        kind: "sessions",
-        partitions: mine,
-        afterSid: after,
-        limit: PAGE,
-      });
+    for await (const page of sessionPages(store, this.svc.config, mine, this.svc.log)) {
       for (const row of page) this.svc.registry.restore(row, now);
       loaded += page.length;
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]!.sid;
     }
     // Rows of sessions that were connected at the crash; routes to the peers.
     this.#flushAll();
