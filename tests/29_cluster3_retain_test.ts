@@ -12,57 +12,22 @@
 import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
 import { closeAll, collect, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { type ClusterNode, freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
 import { culex } from "./_helpers/culex_cli.ts";
 import { Api } from "./_helpers/api.ts";
+import { DiscRetainNodes } from "./_helpers/disc_retain_nodes.ts";
 
 Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node" }, async (t) => {
   const tag = runTag();
   const [pa, pb] = freePorts(2) as [number, number];
   const seeds = [`a@127.0.0.1:${pa}`, `b@127.0.0.1:${pb}`];
-  const running = new Set<ClusterNode>();
-  const dirs = new Map<string, string>();
-  const clients: MqttClient[] = [];
   const base = `r3/${tag}`;
-  const start = async (short: string, port: number) => {
-    let dataDir = dirs.get(short);
-    if (!dataDir) {
-      dataDir = await Deno.makeTempDir({ prefix: "culex_29c3r_" });
-      dirs.set(short, dataDir);
-    }
-    const n = await startNode({
-      short,
-      clusterPort: port,
-      seeds,
-      // One shard: a peer's retained writes are then applied in the order they came.
-      shards: 1,
-      dataDir,
-      listeners: short === "a" ? ["http:dashboard"] : [],
-      sets: ["retainer.backend.storage_type=disc", "sys_topics.sys_msg_interval=0"],
-    });
-    running.add(n);
-    return n;
-  };
-  const stop = async (n: ClusterNode) => {
-    running.delete(n);
-    assert.equal(await n.broker.stop(), 0, "a clean stop");
-  };
-  /** The retained topics under `base` on `n` (`ctl retainer topics`, read from its store). */
-  const topicsOn = async (n: ClusterNode) => {
-    const r = await culex(dirs.get(n.name.split("@")[0]!)!, ["ctl", "retainer", "topics"]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.split("\n").filter((l) => l.startsWith(`${base}/`)).sort();
-  };
-  /** Polls (bounded) until `n`'s retained topics under `base` are `want`. */
-  const awaitTopics = async (n: ClusterNode, want: string[]) => {
-    let got: string[] = [];
-    for (let i = 0; i < 60; i++) {
-      got = await topicsOn(n);
-      if (JSON.stringify(got) === JSON.stringify(want)) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.deepEqual(got, want, `${n.name}: retained topics`);
-  };
+  const nodes = new DiscRetainNodes("culex_29c3r_", seeds, base);
+  const clients: MqttClient[] = [];
+  const start = (short: string, port: number) => nodes.start(short, port);
+  const stop = (n: ClusterNode) => nodes.stop(n);
+  const awaitTopics = (n: ClusterNode, want: string[]) => nodes.awaitTopics(n, want);
+  const dirs = { get: (short: string) => nodes.dir(short) };
   try {
     let a = await start("a", pa);
     let b = await start("b", pb);
@@ -144,7 +109,6 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
     );
   } finally {
     await closeAll(clients);
-    for (const n of running) await n.broker.stop();
-    for (const d of dirs.values()) await Deno.remove(d, { recursive: true }).catch(() => {});
+    await nodes.close();
   }
 });
