@@ -39,12 +39,19 @@ export interface NodeOptions {
 
 /** Free TCP ports on 127.0.0.1 (bound then released). */
 export function freePorts(n: number): number[] {
-  const listeners = Array.from(
-    { length: n },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
+  // Below Linux's ephemeral range (32768-60999): a port handed out by `port: 0` is free only
+  // until some other test's outgoing connection takes it as its local port, which made a node
+  // fail to start with EADDRINUSE on a loaded full run. Here, only another random pick collides.
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < n && tries < 1000; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (ports.includes(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      ports.push(port);
+    } catch { /* in use: pick another */ }
+  }
+  if (ports.length < n) throw new Error(`no ${n} free ports below the ephemeral range`);
   return ports;
 }
 
