@@ -12,7 +12,7 @@
 import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
 import { closeAll, collect, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
 import { culex } from "./_helpers/culex_cli.ts";
 import { Api } from "./_helpers/api.ts";
 import { DiscRetainNodes } from "./_helpers/disc_retain_nodes.ts";
@@ -24,13 +24,9 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
   const base = `r3/${tag}`;
   const nodes = new DiscRetainNodes("culex_29c3r_", seeds, base);
   const clients: MqttClient[] = [];
-  const start = (short: string, port: number) => nodes.start(short, port);
-  const stop = (n: ClusterNode) => nodes.stop(n);
-  const awaitTopics = (n: ClusterNode, want: string[]) => nodes.awaitTopics(n, want);
-  const dirs = { get: (short: string) => nodes.dir(short) };
   try {
-    let a = await start("a", pa);
-    let b = await start("b", pb);
+    let a = await nodes.start("a", pa);
+    let b = await nodes.start("b", pb);
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     const api = new Api(a.broker.portOf("http:dashboard"));
@@ -41,48 +37,48 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
     for (const topic of all) await publish(pub, topic, `v-${topic}`, { qos: 1, retain: true });
 
     await t.step("retained messages written on A are on B", async () => {
-      await awaitTopics(b, all);
+      await nodes.awaitTopics(b, all);
     });
 
     await t.step("DELETE /mqtt/retainer/message/{topic} on A clears it on B", async () => {
       const r = await api.delete(`/mqtt/retainer/message/${encodeURIComponent(`${base}/api`)}`);
       assert.equal(r.status, 204, r.text);
-      await awaitTopics(b, all.filter((x) => !x.endsWith("/api")));
+      await nodes.awaitTopics(b, all.filter((x) => !x.endsWith("/api")));
     });
 
     await t.step("ctl retainer clean <Filter> on B clears them on A", async () => {
-      const r = await culex(dirs.get("b")!, ["ctl", "retainer", "clean", `${base}/c/#`]);
+      const r = await culex(nodes.dir("b"), ["ctl", "retainer", "clean", `${base}/c/#`]);
       assert.equal(r.code, 0, r.stderr);
-      await awaitTopics(a, [`${base}/keep`, `${base}/later`]);
-      await awaitTopics(b, [`${base}/keep`, `${base}/later`]);
+      await nodes.awaitTopics(a, [`${base}/keep`, `${base}/later`]);
+      await nodes.awaitTopics(b, [`${base}/keep`, `${base}/later`]);
     });
 
     await t.step("a clear on disc outlives A's restart and reaches B, down meanwhile", async () => {
       await closeAll(clients.splice(0));
-      await stop(b);
+      await nodes.stop(b);
       const r = await api.delete(`/mqtt/retainer/message/${encodeURIComponent(`${base}/later`)}`);
       assert.equal(r.status, 204, r.text);
-      await stop(a);
-      a = await start("a", pa);
+      await nodes.stop(a);
+      a = await nodes.start("a", pa);
       await waitLog(a, "Cluster: restored ");
       // B still holds the message on its disc; it learns of the clear from A at link up.
-      b = await start("b", pb);
+      b = await nodes.start("b", pb);
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
-      await awaitTopics(b, [`${base}/keep`]);
-      await awaitTopics(a, [`${base}/keep`]);
+      await nodes.awaitTopics(b, [`${base}/keep`]);
+      await nodes.awaitTopics(a, [`${base}/keep`]);
     });
 
     await t.step(
       "on disc too, a link up sends the retained set; the newer write wins",
       async () => {
-        await stop(b);
+        await nodes.stop(b);
         // While B is down A overwrites `keep` (B keeps the older one on its disc) and adds `fresh`.
         const pubA = await connect(a.url, { protocolVersion: 5, clientId: `ra29c3-${tag}` });
         clients.push(pubA);
         await publish(pubA, `${base}/keep`, "v2", { qos: 1, retain: true });
         await publish(pubA, `${base}/fresh`, "f", { qos: 1, retain: true });
-        b = await start("b", pb);
+        b = await nodes.start("b", pb);
         await waitUp(a, [b.name]);
         await waitUp(b, [a.name]);
         // A marker written on B after its set went out: once A has it, A has weighed B's set
@@ -92,8 +88,8 @@ Deno.test({ name: "29 cluster3: retained deletes by API and ctl reach every node
         clients.push(pubB);
         await publish(pubB, `${base}/mark`, "m", { qos: 1, retain: true });
         const want = [`${base}/fresh`, `${base}/keep`, `${base}/mark`];
-        await awaitTopics(a, want);
-        await awaitTopics(b, want);
+        await nodes.awaitTopics(a, want);
+        await nodes.awaitTopics(b, want);
         for (const n of [a, b]) {
           const c = await connect(n.url, { protocolVersion: 5, clientId: `rr${n.name[0]}-${tag}` });
           clients.push(c);

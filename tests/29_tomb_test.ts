@@ -15,7 +15,7 @@ import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { closeAll, connect, publish, runTag } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
 import { Api, type ApiAnswer } from "./_helpers/api.ts";
 import { DiscRetainNodes } from "./_helpers/disc_retain_nodes.ts";
 
@@ -44,14 +44,9 @@ Deno.test(
       "cluster.request_timeout=60s",
     ]);
     const clients: MqttClient[] = [];
-    const start = (short: string, port: number) => nodes.start(short, port);
-    const stop = (n: ClusterNode) => nodes.stop(n);
-    const killHard = (n: ClusterNode) => nodes.kill(n);
-    const awaitTopics = (n: ClusterNode, want: string[]) => nodes.awaitTopics(n, want);
-    const dirs = { get: (short: string) => nodes.dir(short) };
     try {
-      let a = await start("a", pa);
-      let b = await start("b", pb);
+      let a = await nodes.start("a", pa);
+      let b = await nodes.start("b", pb);
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
       let api = new Api(a.broker.portOf("http:dashboard"));
@@ -62,21 +57,21 @@ Deno.test(
         const pub = await connect(a.url, { protocolVersion: 5, clientId: `tp-${tag}` });
         clients.push(pub);
         await publish(pub, gone, "old", { qos: 1, retain: true });
-        await awaitTopics(b, [gone]);
+        await nodes.awaitTopics(b, [gone]);
         await closeAll(clients.splice(0));
         // B keeps the message on its disc while A deletes it: only A's tombstone can refuse it.
-        await stop(b);
+        await nodes.stop(b);
         const r = await api.delete(`/mqtt/retainer/message/${encodeURIComponent(gone)}`);
         assert.equal(r.status, 204, r.text);
-        await killHard(a);
+        await nodes.kill(a);
         const file = JSON.parse(
-          await Deno.readTextFile(join(dirs.get("a")!, "cluster_retain_clears.json")),
+          await Deno.readTextFile(join(nodes.dir("a"), "cluster_retain_clears.json")),
         ) as { clears: [string, number, number][] };
         assert.deepEqual(file.clears.map((c) => c[0]), [gone], "the tombstone on disc");
 
-        a = await start("a", pa);
+        a = await nodes.start("a", pa);
         await waitLog(a, "Cluster: restored 1 retained clears from disc");
-        b = await start("b", pb);
+        b = await nodes.start("b", pb);
         await waitUp(a, [b.name]);
         await waitUp(b, [a.name]);
         // B's set (with its old copy) went to A; a marker written on B after it reaches A after
@@ -85,8 +80,8 @@ Deno.test(
         const pubB = await connect(b.url, { protocolVersion: 5, clientId: `tb-${tag}` });
         clients.push(pubB);
         await publish(pubB, `${base}/mark`, "m", { qos: 1, retain: true });
-        await awaitTopics(a, [`${base}/mark`]);
-        await awaitTopics(b, [`${base}/mark`]);
+        await nodes.awaitTopics(a, [`${base}/mark`]);
+        await nodes.awaitTopics(b, [`${base}/mark`]);
       });
 
       await t.step("a 404 does not wait for a killed node (request_timeout 60 s)", async () => {
@@ -99,7 +94,7 @@ Deno.test(
         const found = await within(api.get(`/clients/tc-${tag}`), 15_000, "GET (B up)");
         assert.equal(found.status, 200, found.text);
         await closeAll(clients.splice(0));
-        await killHard(b);
+        await nodes.kill(b);
         // Right after the kill (the link may not be down yet: a pending request fails when it
         // goes), then once A has seen the link go.
         const asked: ApiAnswer[] = [];
