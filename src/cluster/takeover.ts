@@ -124,6 +124,12 @@ export class Takeovers {
         // Peers not linked here forward nothing here: not waited for.
         const linked = fenced.filter((p) => this.#links.get(p)?.isUp);
         const wait = Math.floor(this.#config.cluster.takeoverTimeout / 2);
+        // Exact text: tests wait for it (the END is here, the pendings wait for the fences).
+        log.debug("Cluster: {peer} ends the move of {clientId} after {n} fence(s)", {
+          peer,
+          clientId,
+          n: linked.length,
+        });
         this.#fences.wait(peer, key, linked, wait, () => {
           // The asking node went away meanwhile: the pendings would be lost on the way; the
           // session stays moving here until it times out into an offline session.
