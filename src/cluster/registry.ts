@@ -22,6 +22,19 @@ export const REG_BATCH = 1_000;
 /** Entries refused at registry_max are logged at most once per this many ms. */
 const REFUSED_LOG_MS = 60_000;
 
+/**
+ * Session lookups by whom they asked (docs/cluster.md, "Client registry"): the metrics
+ * `cluster.session_lookup.owner` (the node the registry names, alone), `.peers` (no usable entry:
+ * the linked peers whose full set is not in, or every linked peer while an entry was refused at
+ * registry_max), `.none` (no node asked: no session, at once). `.owner_fallback` (the named node
+ * had none, the others were asked) is counted by the takeover (takeover.ts).
+ */
+export interface LookupCounts {
+  owner: number;
+  peers: number;
+  none: number;
+}
+
 /** Whom a session lookup asks: `first`, then `then` when `first` had none. */
 export interface Lookup {
   readonly first: PeerLink[];
@@ -50,8 +63,10 @@ export class ClientRegistry {
   readonly #complete = new Set<PeerLink>();
   /** Nodes with an entry refused at registry_max, until their next full set fits. */
   readonly #overflowed = new Set<string>();
-  /** Entries refused at registry_max so far. */
+  /** Entries refused at registry_max so far (metric `cluster.registry.refused`). */
   refused = 0;
+  /** Lookups so far, by whom they asked (LookupCounts). */
+  readonly lookups: LookupCounts = { owner: 0, peers: 0, none: 0 };
   #refusedLoggedAt = -Infinity;
 
   constructor(links: Links, max: number) {
@@ -183,9 +198,14 @@ export class ClientRegistry {
     const linked = [...this.#links.linked.values()];
     const named = this.#entries.get(clientId) ?? "";
     const owner = named === "" ? undefined : this.#links.get(named);
-    if (owner) return { first: [owner], then: linked.filter((l) => l !== owner), named };
-    if (this.#overflowed.size > 0) return { first: linked, then: [], named };
-    return { first: linked.filter((l) => !this.#complete.has(l)), then: [], named };
+    if (owner) {
+      this.lookups.owner++;
+      return { first: [owner], then: linked.filter((l) => l !== owner), named };
+    }
+    const first = this.#overflowed.size > 0 ? linked : linked.filter((l) => !this.#complete.has(l));
+    if (first.length > 0) this.lookups.peers++;
+    else this.lookups.none++;
+    return { first, then: [], named };
   }
 
   #add(peer: string, id: string): void {

@@ -355,6 +355,7 @@ class Node implements Supervisor, ReloadTarget {
     const cluster = this.#cluster?.cluster;
     // Deletes through the API or ctl reach the other nodes as clears (issue 15).
     if (cluster) {
+      this.control.moreMetrics = () => cluster.metrics();
       this.control.retainedCleared = (topics) => {
         const at = Date.now();
         // $SYS is per node: another node's own $SYS messages are not this node's to clear.
