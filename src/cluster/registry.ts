@@ -5,7 +5,8 @@
  * (SessionRegistry.onHeld), and sends the changes to every peer (REG_ADD / REG_DEL, coalesced and
  * sent once per supervisor pass in frames of at most REG_BATCH ids) and its whole set on every
  * link up (REG_RESET, REG_ADD pages, REG_END). The peers' entries are kept in one map bounded by
- * `cluster.registry_max`; a node's entries go with its routes (autoclean, leave, force-leave).
+ * `cluster.registry_max`, with an index node → its client ids; a node's entries go with its
+ * routes (autoclean, leave, force-leave), found through the index.
  * `whoToAsk` turns them into the nodes a clean_start = false connect asks for its session.
  */
 
@@ -59,6 +60,13 @@ export class ClientRegistry {
    */
   readonly #earlier = new Map<string, string[]>();
   #earlierCount = 0;
+  /**
+   * Node → the client ids it claims (its entries and its earlier claims), so that one node's
+   * entries are found without a pass over the whole map (a full set's REG_RESET on every link
+   * up, REG_END's count, autoclean, leave, force-leave). Not counted by registry_max: it holds
+   * the same claims as #entries and #earlier.
+   */
+  readonly #byNode = new Map<string, Set<string>>();
   /** Links whose full set arrived (REG_END): everything their peer holds is in #entries. */
   readonly #complete = new Set<PeerLink>();
   /** Nodes with an entry refused at registry_max, until their next full set fits. */
@@ -131,23 +139,25 @@ export class ClientRegistry {
     }
   }
 
-  /** Forgets every entry of `node` (one pass over the map: a link up or a node gone). */
+  /** Forgets every claim of `node` (a link up or a node gone): its own ids, not the whole map. */
   #drop(node: string): number {
     this.#overflowed.delete(node);
-    let n = 0;
-    for (const [id, owners] of [...this.#earlier]) {
-      if (owners.includes(node)) {
-        this.#del(node, id);
-        n++;
-      }
-    }
-    for (const [id, owner] of this.#entries) {
-      if (owner === node) {
-        this.#del(node, id);
-        n++;
-      }
-    }
+    const ids = this.#byNode.get(node);
+    if (!ids) return 0;
+    const n = ids.size;
+    for (const id of [...ids]) this.#del(node, id);
+    this.#byNode.delete(node);
     return n;
+  }
+
+  /** Client ids `node` claims now (its entries and earlier claims); for tests and counts. */
+  claimsOf(node: string): ReadonlySet<string> {
+    return this.#byNode.get(node) ?? new Set();
+  }
+
+  /** The node the registry names for `clientId` (the last claim), or undefined. */
+  entryOf(clientId: string): string | undefined {
+    return this.#entries.get(clientId);
   }
 
   /** Handles a registry frame; false when `type` is not one. */
@@ -166,7 +176,7 @@ export class ClientRegistry {
       case Frame.RegEnd: {
         this.#complete.add(link);
         let n = 0;
-        for (const owner of this.#entries.values()) if (owner === peer) n++;
+        for (const id of this.claimsOf(peer)) if (this.#entries.get(id) === peer) n++;
         // Exact text: tests read it.
         log.info(`Cluster: full client registry of ${peer} received: ${n} entries`);
         return true;
@@ -234,11 +244,23 @@ export class ClientRegistry {
       this.#earlierCount++;
     }
     this.#entries.set(id, peer);
+    const ids = this.#byNode.get(peer);
+    if (ids) ids.add(id);
+    else this.#byNode.set(peer, new Set([id]));
+  }
+
+  /** `peer`'s claim on `id` is gone: out of its index. */
+  #unindex(peer: string, id: string): void {
+    const ids = this.#byNode.get(peer);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.#byNode.delete(peer);
   }
 
   /** `peer` no longer holds `id`: an earlier claim still held becomes the entry. */
   #del(peer: string, id: string): void {
     if (this.#entries.get(id) !== peer) return this.#unclaim(peer, id);
+    this.#unindex(peer, id);
     const earlier = this.#earlier.get(id);
     const next = earlier?.pop();
     if (next === undefined) {
@@ -255,6 +277,7 @@ export class ClientRegistry {
     const earlier = this.#earlier.get(id);
     const at = earlier?.indexOf(peer) ?? -1;
     if (at < 0) return;
+    this.#unindex(peer, id);
     earlier!.splice(at, 1);
     this.#earlierCount--;
     if (earlier!.length === 0) this.#earlier.delete(id);
