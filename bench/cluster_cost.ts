@@ -16,6 +16,9 @@
  *   the same with the subscriber on A (no hop) as the baseline, alternating rounds.
  *
  * `deno run -A bench/cluster_cost.ts [--routes N] [--messages N] [--rounds N]`
+ *
+ * `--only route_sync [--chunks N] [--per N]`: only the cost of `cluster.route_sync = sync` per
+ * SUBSCRIBE, against `async`, with 2 and 3 nodes (bench/_route_sync_cost.ts).
  */
 
 import v8 from "node:v8";
@@ -25,6 +28,7 @@ import { NodeState } from "../src/cluster/node_state.ts";
 import type { ClusterHost } from "../src/cluster/host.ts";
 import { NodeRouting } from "../src/shard/node_routing.ts";
 import { ClientRegistry, REG_BATCH } from "../src/cluster/registry.ts";
+import { routeSyncCost } from "./_route_sync_cost.ts";
 import type { Links } from "../src/cluster/links.ts";
 import type { PeerLink } from "../src/cluster/peer_link.ts";
 import { Frame, REG_VERSION } from "../src/cluster/proto_v1.ts";
@@ -47,6 +51,11 @@ const ROUNDS = Number(args.get("--rounds") ?? 3);
 const CLIENT_OPENS = 1_000;
 const LIVE_ROUTES = 1_000;
 const PAYLOAD = 64;
+
+if (args.get("--only") === "route_sync") {
+  await routeSyncCost(Number(args.get("--chunks") ?? 10), Number(args.get("--per") ?? 50));
+  Deno.exit(0);
+}
 
 // --- Heap per route (this process) -----------------------------------------------------------
 
