@@ -11,6 +11,7 @@ import type { Config } from "../config/types.ts";
 import { startForceGc } from "../idle_gc.ts";
 import {
   blockOnDoorbell,
+  committedCut,
   FieldReader,
   partitionsOfShard,
   readDoorbell,
@@ -58,6 +59,10 @@ export class Shard implements ChannelOutput {
   #toSupervisor: RingWriter;
   #fromPeers: (RingReader | null)[] = [];
   #toPeers: (RingWriter | null)[] = [];
+  /** The peer readers, then the supervisor's: what a pass's cut is read over. */
+  #inbound: (RingReader | null)[] = [];
+  /** Per ring of #inbound, where this pass's drain stops (committedCut). */
+  #until: number[] = [];
   readonly #channels = new Map<number, Channel>();
   readonly #listenerNames = new Map<string, string>();
   /** Records handled so far: the idle GC's measure of load. */
@@ -234,6 +239,8 @@ export class Shard implements ChannelOutput {
 
   #connectPeers(rings: ShardRings): void {
     this.#fromPeers = rings.fromPeers.map((r) => (r ? new RingReader(r) : null));
+    this.#inbound = [...this.#fromPeers, this.#fromSupervisor];
+    this.#until = this.#inbound.map(() => 0);
     this.#toPeers = rings.toPeers.map((r, j) => {
       if (!r) return null;
       const doorbell = rings.peerDoorbells[j];
@@ -265,13 +272,25 @@ export class Shard implements ChannelOutput {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const seen = readDoorbell(this.#rings.doorbell);
-      let work = 0;
       // Peers before clients: routes and retained writes committed before a client acted are
-      // applied before that client's bytes are handled (ordering rules in DESIGN.md). One drain
-      // call takes exactly what was committed when it started, so a busy peer cannot starve us.
+      // applied before that client's bytes are handled (ordering rules in DESIGN.md). A pass
+      // takes from every ring only what was committed at one instant before its first drain
+      // (committedCut): a record committed later may be the answer to one committed on a ring
+      // already drained (a PUBLISH after the SUBACK of a route that went in meanwhile, a
+      // retained query after a store), and waits for the next pass, which applies its cause
+      // first. A busy peer cannot starve us either.
+      const until = this.#until;
+      committedCut(this.#inbound, until);
+      let work = 0;
       for (let j = 0; j < this.#fromPeers.length; j++) {
         const r = this.#fromPeers[j];
-        if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
+        if (r) {
+          work += r.drain(
+            (kind, payload) => this.#onPeerRecord(j, kind, payload),
+            Infinity,
+            until[j],
+          );
+        }
       }
       // Answer queries last: after every peer ring's committed records were applied.
       this.svc.broker.answerQueries();
@@ -282,6 +301,7 @@ export class Shard implements ChannelOutput {
         clientRecords = this.#fromSupervisor.drain(
           (kind, payload) => this.#onClientRecord(kind, payload),
           CLIENT_BATCH,
+          until[this.#fromPeers.length],
         );
         work += clientRecords;
       }
