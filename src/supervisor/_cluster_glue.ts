@@ -138,6 +138,7 @@ export class NodeCluster {
     const cluster = this.#runtime?.cluster;
     // Deletes through the API or ctl reach the other nodes as clears (issue 15).
     if (cluster) {
+      control.moreMetrics = () => cluster.metrics();
       control.retainedCleared = (topics) => {
         const at = Date.now();
         // $SYS is per node: another node's own $SYS messages are not this node's to clear.
