@@ -176,8 +176,9 @@ export class Cluster {
     this.#registry.shardRestarted(shard, (id) => this.#host.shardOf(id));
   }
 
-  forward(node: string, topic: string, message: Uint8Array): void {
-    this.#replication.forward(node, topic, message);
+  /** One message for node `node`: a Publish frame's payload (a NodeForward record's tail). */
+  forward(node: string, frame: Uint8Array): void {
+    this.#replication.forward(node, frame);
   }
 
   forwardShared(

@@ -214,7 +214,12 @@ export function clusterRecord(
     }
     case RecordKind.NodeForward: {
       const r = new FieldReader(payload);
-      cluster?.forward(r.str(), r.str(), r.bytes());
+      const node = r.str();
+      // The rest (topic, message) is a Publish frame's payload as it is: checked, not decoded.
+      const frame = payload.subarray(r.offset);
+      r.bytes();
+      r.bytes();
+      cluster?.forward(node, frame);
       return true;
     }
     case RecordKind.NodeShared: {
