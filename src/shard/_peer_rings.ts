@@ -2,23 +2,40 @@
  * PeerRings: one shard's ends of the rings to and from every other shard. Writes peer records,
  * drains what the peers committed, says when everything written is in its ring, and counts the
  * congested peer rings so the shard can pause its client input while any is full (records are
- * parked, never dropped). Private to src/shard/; owns the peer ring readers and writers, and is
+ * parked, never dropped). Takes each pass's cut over the peer rings and the supervisor's ring
+ * (ipc/cut.ts: why). Private to src/shard/; owns the peer ring readers and writers, and is
  * rebuilt in place when a peer restarts with new rings.
  */
 
-import { RingReader, RingWriter, type ShardRings } from "../ipc/mod.ts";
+import { committedCut, RingReader, RingWriter, type ShardRings } from "../ipc/mod.ts";
 
 /** See the file header. */
 export class PeerRings {
   #fromPeers: (RingReader | null)[] = [];
   #toPeers: (RingWriter | null)[] = [];
   #congestedPeers = 0;
+  /** The peer readers, then the supervisor's: what a pass's cut is read over. */
+  #inbound: (RingReader | null)[] = [];
+  /** Per ring of #inbound, where this pass's drain stops (committedCut). */
+  #until: number[] = [];
+  /** The supervisor's ring into this shard: read by the shard, only cut here. */
+  readonly #fromSupervisor: RingReader;
   /** The first peer ring filled (true) or the last one drained (false). */
   readonly #onPause: (on: boolean) => void;
 
-  constructor(rings: ShardRings, onPause: (on: boolean) => void) {
+  constructor(rings: ShardRings, fromSupervisor: RingReader, onPause: (on: boolean) => void) {
+    this.#fromSupervisor = fromSupervisor;
     this.#onPause = onPause;
     this.#connectPeers(rings);
+  }
+
+  /**
+   * Reads this pass's cut: where every peer ring's drain() stops, all as of one instant; returns
+   * where the supervisor ring's drain stops.
+   */
+  cut(): number {
+    committedCut(this.#inbound, this.#until);
+    return this.#until[this.#fromPeers.length] ?? 0;
   }
 
   /** True while some peer ring is full. */
@@ -43,14 +60,16 @@ export class PeerRings {
   }
 
   /**
-   * Takes what each peer committed before its drain started (a busy peer cannot starve the
-   * others); returns the number of records.
+   * Takes what each peer committed up to the last cut() (a busy peer cannot starve the others);
+   * returns the number of records.
    */
   drain(onRecord: (from: number, kind: number, payload: Uint8Array) => void): number {
     let work = 0;
     for (let j = 0; j < this.#fromPeers.length; j++) {
       const r = this.#fromPeers[j];
-      if (r) work += r.drain((kind, payload) => onRecord(j, kind, payload));
+      if (r) {
+        work += r.drain((kind, payload) => onRecord(j, kind, payload), Infinity, this.#until[j]);
+      }
     }
     return work;
   }
@@ -67,6 +86,8 @@ export class PeerRings {
 
   #connectPeers(rings: ShardRings): void {
     this.#fromPeers = rings.fromPeers.map((r) => (r ? new RingReader(r) : null));
+    this.#inbound = [...this.#fromPeers, this.#fromSupervisor];
+    this.#until = this.#inbound.map(() => 0);
     this.#toPeers = rings.toPeers.map((r, j) => {
       if (!r) return null;
       const doorbell = rings.peerDoorbells[j];

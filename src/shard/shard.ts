@@ -93,7 +93,7 @@ export class Shard implements ChannelOutput {
       if (!on) ringDoorbell(this.#rings.doorbell);
     };
     // A full peer ring pauses this shard's client input until it drains (never drops).
-    this.#peers = new PeerRings(init.rings, (on) => {
+    this.#peers = new PeerRings(init.rings, this.#fromSupervisor, (on) => {
       this.#toSupervisor.write(RecordKind.InputPause, Uint8Array.of(on ? 1 : 0));
     });
     // A batch is one whole ring record (a larger packet goes alone, in pieces): see _outbound.ts.
@@ -203,11 +203,17 @@ export class Shard implements ChannelOutput {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const seen = readDoorbell(this.#rings.doorbell);
-      let work = 0;
       // Peers before clients: routes and retained writes committed before a client acted are
-      // applied before that client's bytes are handled (ordering rules in DESIGN.md). One drain
-      // call takes exactly what was committed when it started, so a busy peer cannot starve us.
-      work += this.#peers.drain((from, kind, payload) => this.#onPeerRecord(from, kind, payload));
+      // applied before that client's bytes are handled (ordering rules in DESIGN.md). A pass
+      // takes from every ring only what was committed at one instant before its first drain
+      // (a cut): a record committed later may be the answer to one committed on a ring
+      // already drained (a PUBLISH after the SUBACK of a route that went in meanwhile, a
+      // retained query after a store), and waits for the next pass, which applies its cause
+      // first. A busy peer cannot starve us either.
+      const clientsUntil = this.#peers.cut();
+      let work = this.#peers.drain((from, kind, payload) =>
+        this.#onPeerRecord(from, kind, payload)
+      );
       // Answer queries last: after every peer ring's committed records were applied.
       this.svc.broker.answerQueries();
       // Results of asynchronous work next: they were decided before the client bytes below.
@@ -217,6 +223,7 @@ export class Shard implements ChannelOutput {
         clientRecords = this.#fromSupervisor.drain(
           (kind, payload) => this.#onClientRecord(kind, payload),
           CLIENT_BATCH,
+          clientsUntil,
         );
         work += clientRecords;
       }
