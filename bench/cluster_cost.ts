@@ -45,16 +45,16 @@ import {
   waitRoute,
 } from "./_cluster_nodes.ts";
 
-const args = benchArgs();
-const ROUTES = args.number("--routes", 100_000);
-const MESSAGES = args.number("--messages", 20_000);
-const ROUNDS = args.number("--rounds", 3);
+const { args, number } = benchArgs();
+const ROUTES = number("--routes", 100_000);
+const MESSAGES = number("--messages", 20_000);
+const ROUNDS = number("--rounds", 3);
 const CLIENT_OPENS = 1_000;
 const LIVE_ROUTES = 1_000;
 const PAYLOAD = 64;
 
 if (args.get("--only") === "route_sync") {
-  await routeSyncCost(Number(args.get("--chunks") ?? 10), Number(args.get("--per") ?? 50));
+  await routeSyncCost(number("--chunks", 10), number("--per", 50));
   Deno.exit(0);
 }
 
