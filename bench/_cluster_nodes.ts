@@ -32,10 +32,13 @@ export async function startNode(
 ): Promise<Node> {
   const name = `${short}@127.0.0.1`;
   const mqttPort = freePort();
+  // CULEX_BENCH_DENO_FLAGS: extra `deno run` flags for the nodes (a profile: `--v8-flags=--prof`).
+  const extra = (Deno.env.get("CULEX_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      ...extra,
       `${repo}main.ts`,
       "start",
       "--shards",

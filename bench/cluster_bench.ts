@@ -8,14 +8,16 @@
  *   on A; the difference is the hop. Twice: paced (the next message goes when the PUBACK of the
  *   last is back, which with the subscriber on B is before the last message arrived there) and
  *   one at a time (the next message goes when the last arrived: nothing else is in flight, so
- *   A's work on the next message does not share the two cores with B's work on this one);
+ *   A's work on the next message does not share the two cores with B's work on this one); and
+ *   time-paced (`--rate` messages a second, 200 by default, sent on a fixed schedule whatever
+ *   the PUBACKs and arrivals do, as the load generator's p2p scenario paces);
  * - route update: time from SUBACK on B until a publisher on A that publishes every 1 ms
  *   reaches it (an upper bound of the route's travel);
  * - route sync: 100,000 subscriptions on A, then B starts: time from B's link up to B routing a
  *   message to the last of them.
  *
  * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]
- * [--only latency]`
+ * [--rate N] [--only latency]`
  */
 
 import {
@@ -36,6 +38,8 @@ const SUBS = Number(args.get("--subscriptions") ?? 100_000);
 /** Latency: rounds of A→A then A→B, messages per round and side. */
 const LAT_ROUNDS = Number(args.get("--latency-rounds") ?? 8);
 const LAT_PER_ROUND = 500;
+/** Time-paced latency: messages a second, on a fixed schedule. */
+const RATE = Number(args.get("--rate") ?? 200);
 /** Route updates timed. */
 const ROUTE_RUNS = Number(args.get("--route-runs") ?? 20);
 /** `--only latency`: the latency section alone (a quick look at the hop). */
@@ -67,15 +71,19 @@ async function fanIn(pubPort: number, subPort: number, tag: string): Promise<num
 }
 
 /**
- * Publish → receive times (ms) of `count` QoS 1 messages, publisher on pubPort: paced by the
- * PUBACK (and 1 ms every 10 messages), or `oneAtATime`, each sent once the last one arrived.
+ * How the latency run sends: `paced` by the PUBACK (and 1 ms every 10 messages), `one` at a time
+ * (each sent once the last one arrived), or `timed` (RATE a second on a fixed schedule, whatever
+ * the PUBACKs and arrivals do).
  */
+type Pacing = "paced" | "one" | "timed";
+
+/** Publish → receive times (ms) of `count` QoS 1 messages, publisher on pubPort. */
 async function latency(
   pubPort: number,
   subPort: number,
   tag: string,
   count: number,
-  oneAtATime = false,
+  pacing: Pacing = "paced",
 ): Promise<number[]> {
   const topic = `lat/${tag}`;
   const sub = await client(subPort, `ls-${tag}`);
@@ -96,12 +104,27 @@ async function latency(
     await pub.publishAsync(topic, "probe", { qos: 0 });
     await new Promise((r) => setTimeout(r, 5));
   }
-  for (let i = 0; i < count; i++) {
-    await pub.publishAsync(topic, String(performance.now()), { qos: 1 });
-    if (oneAtATime && samples.length <= i) {
-      await new Promise<void>((resolve) => (arrived = resolve));
+  if (pacing === "timed") {
+    // Message i is due at start + i / RATE; a late timer sends what is due at once (the sample
+    // is taken when it is sent, so a late timer does not count as latency).
+    const start = performance.now();
+    for (let i = 0; i < count;) {
+      const now = performance.now();
+      const due = Math.min(count, Math.floor(((now - start) * RATE) / 1000) + 1);
+      for (; i < due; i++) pub.publish(topic, String(performance.now()), { qos: 1 });
+      if (i < count) {
+        const next = start + (i * 1000) / RATE;
+        await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+      }
     }
-    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+  } else {
+    for (let i = 0; i < count; i++) {
+      await pub.publishAsync(topic, String(performance.now()), { qos: 1 });
+      if (pacing === "one" && samples.length <= i) {
+        await new Promise<void>((resolve) => (arrived = resolve));
+      }
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
   }
   await until(() => samples.length >= count, 30_000);
   await Promise.all([sub, pub].map((c) => c.endAsync()));
@@ -184,11 +207,15 @@ const latL: number[] = [];
 const latR: number[] = [];
 const oneL: number[] = [];
 const oneR: number[] = [];
+const timedL: number[] = [];
+const timedR: number[] = [];
 for (let r = 0; r < LAT_ROUNDS; r++) {
   latL.push(...await latency(a.mqttPort, a.mqttPort, `l${r}`, LAT_PER_ROUND));
   latR.push(...await latency(a.mqttPort, b.mqttPort, `r${r}`, LAT_PER_ROUND));
-  oneL.push(...await latency(a.mqttPort, a.mqttPort, `ol${r}`, LAT_PER_ROUND, true));
-  oneR.push(...await latency(a.mqttPort, b.mqttPort, `or${r}`, LAT_PER_ROUND, true));
+  oneL.push(...await latency(a.mqttPort, a.mqttPort, `ol${r}`, LAT_PER_ROUND, "one"));
+  oneR.push(...await latency(a.mqttPort, b.mqttPort, `or${r}`, LAT_PER_ROUND, "one"));
+  timedL.push(...await latency(a.mqttPort, a.mqttPort, `tl${r}`, LAT_PER_ROUND, "timed"));
+  timedR.push(...await latency(a.mqttPort, b.mqttPort, `tr${r}`, LAT_PER_ROUND, "timed"));
 }
 const routes = ONLY_LATENCY ? [] : await routeUpdate(a, b);
 for (const n of [a, b]) await stopNode(n);
@@ -202,7 +229,13 @@ if (!ONLY_LATENCY) {
   console.log(`  subscriber on B: ${fmt(median(remote))}  [${remote.map(fmt).join(", ")}]`);
   console.log(`  ratio B/A: ${(median(remote) / median(local)).toFixed(2)}`);
 }
-for (const [how, l, r] of [["paced", latL, latR], ["one at a time", oneL, oneR]] as const) {
+for (
+  const [how, l, r] of [
+    ["paced", latL, latR],
+    ["one at a time", oneL, oneR],
+    [`time-paced ${RATE}/s`, timedL, timedR],
+  ] as const
+) {
   const [localP, remoteP] = [percentiles(l), percentiles(r)];
   console.log(
     `latency QoS 1 ${how}, ${LAT_ROUNDS} interleaved rounds of ${LAT_PER_ROUND} (ms): ` +

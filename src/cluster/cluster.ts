@@ -68,6 +68,22 @@ export class Cluster {
     return this.#links.droppedNodeDown;
   }
 
+  /**
+   * This node's cluster counters, merged into its metrics (`GET /metrics`, `/prometheus/stats`,
+   * `$SYS`, `ctl broker metrics`); EMQX-style names, docs/cluster.md.
+   */
+  metrics(): Record<string, number> {
+    const lookups = this.#registry.lookups;
+    return {
+      "cluster.session_lookup.owner": lookups.owner,
+      "cluster.session_lookup.owner_fallback": this.#takeovers.ownerFallbacks,
+      "cluster.session_lookup.peers": lookups.peers,
+      "cluster.session_lookup.none": lookups.none,
+      "cluster.registry.refused": this.#registry.refused,
+      "messages.dropped.node_down": this.#links.droppedNodeDown,
+    };
+  }
+
   /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
   async start(): Promise<{ host: string; port: number }> {
     this.#replication.start();
@@ -160,8 +176,9 @@ export class Cluster {
     this.#registry.shardRestarted(shard, (id) => this.#host.shardOf(id));
   }
 
-  forward(node: string, topic: string, message: Uint8Array): void {
-    this.#replication.forward(node, topic, message);
+  /** One message for node `node`: a Publish frame's payload (a NodeForward record's tail). */
+  forward(node: string, frame: Uint8Array): void {
+    this.#replication.forward(node, frame);
   }
 
   forwardShared(

@@ -5,7 +5,6 @@
  * routes or shards (cluster.ts decides what the frames mean).
  */
 
-import type { Socket } from "node:net";
 import { FieldReader, FieldWriter } from "../ipc/mod.ts";
 import {
   Frame,
@@ -17,6 +16,7 @@ import {
   proofMatches,
   PROTO_VERSION,
 } from "./proto_v1.ts";
+import type { LinkSocket } from "./native_link_socket.ts";
 
 /** What a link needs to know about this node. */
 export interface LinkIdentity {
@@ -58,7 +58,7 @@ export class PeerLink {
   /** The peer's node name once its HELLO arrived. */
   peer: string | null = null;
   #state: LinkState = "hello";
-  readonly #socket: Socket;
+  readonly #socket: LinkSocket;
   readonly #id: LinkIdentity;
   readonly #events: LinkEvents;
   readonly #decoder: FrameDecoder;
@@ -71,7 +71,7 @@ export class PeerLink {
   #flushQueued = false;
   #remote = "?";
 
-  constructor(socket: Socket, dialled: boolean, id: LinkIdentity, events: LinkEvents) {
+  constructor(socket: LinkSocket, dialled: boolean, id: LinkIdentity, events: LinkEvents) {
     this.#socket = socket;
     this.dialled = dialled;
     this.#id = id;

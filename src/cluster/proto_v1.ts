@@ -48,7 +48,7 @@ export const Frame = {
   SharedAdd: 13,
   /** group, filter, client id, subscription: ... left. */
   SharedDel: 14,
-  /** message bytes: deliver to the receiver's local subscribers, never forward again. */
+  /** topic str, message bytes: deliver to the receiver's local subscribers, never forward again. */
   Publish: 20,
   /** client id, subscription str, hops u8, message bytes: one shared-group member's message. */
   SharedDeliver: 21,

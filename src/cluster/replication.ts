@@ -128,12 +128,13 @@ export class Replication {
     this.#state.replayTo(shard);
   }
 
-  /** One message for the subscribers of node `node` (frame: topic, message). */
-  forward(node: string, topic: string, message: Uint8Array): void {
-    this.#links.sendTo(node, Frame.Publish, [
-      new FieldWriter().str(topic).u32(message.length).finish(),
-      message,
-    ]);
+  /**
+   * One message for the subscribers of node `node`: the Publish frame's payload (topic str,
+   * message bytes) as the shard wrote it after the node in its NodeForward record, so the hop
+   * decodes and encodes no topic and builds no writer per message.
+   */
+  forward(node: string, frame: Uint8Array): void {
+    this.#links.sendTo(node, Frame.Publish, [frame]);
   }
 
   /** One message for one shared-group member on node `node`. */

@@ -37,6 +37,11 @@ export class Takeovers {
   /** Takeovers this node asked for, waiting for the peers' replies. */
   readonly #takeovers = new Map<number, Takeover>();
   #nextTakeover = 1;
+  /**
+   * Lookups whose named node had no session, so the other peers were asked (metric
+   * `cluster.session_lookup.owner_fallback`).
+   */
+  ownerFallbacks = 0;
 
   constructor(config: Config, host: ClusterHost, links: Links) {
     this.#config = config;
@@ -66,6 +71,7 @@ export class Takeovers {
     const answer = answerTo(this.#host, shard, requestId);
     const done = then.length === 0 ? answer : (body: string, from: string) => {
       if (body !== "") return answer(body, from);
+      this.ownerFallbacks++;
       log.debug("Cluster: the named node had no session of {clientId}: asking the others", {
         clientId,
       });

@@ -138,6 +138,7 @@ export class NodeCluster {
     const cluster = this.#runtime?.cluster;
     // Deletes through the API or ctl reach the other nodes as clears (issue 15).
     if (cluster) {
+      control.moreMetrics = () => cluster.metrics();
       control.retainedCleared = (topics) => {
         const at = Date.now();
         // $SYS is per node: another node's own $SYS messages are not this node's to clear.
@@ -213,7 +214,12 @@ export function clusterRecord(
     }
     case RecordKind.NodeForward: {
       const r = new FieldReader(payload);
-      cluster?.forward(r.str(), r.str(), r.bytes());
+      const node = r.str();
+      // The rest (topic, message) is a Publish frame's payload as it is: checked, not decoded.
+      const frame = payload.subarray(r.offset);
+      r.bytes();
+      r.bytes();
+      cluster?.forward(node, frame);
       return true;
     }
     case RecordKind.NodeShared: {

@@ -25,7 +25,7 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
-import { type ApiServer, startApi, StoreAdminStore } from "../api/mod.ts";
+import { type ApiServer, bindApi, type BoundApi, startApi, StoreAdminStore } from "../api/mod.ts";
 import { serveDashboard } from "../dashboard/serve.ts";
 import { setupNodeLogging } from "../log.ts";
 import { assertDataDirFree, type CtlServer } from "./ctl_server.ts";
@@ -94,6 +94,8 @@ class Node implements Supervisor, ReloadTarget {
   readonly #rpc: ShardRpc;
   readonly control: BrokerControl;
   api: ApiServer | null = null;
+  /** The dashboard listeners, bound first (a taken port stops the start before anything listens). */
+  #apiBound: BoundApi | null = null;
   /** Address bans at accept and bytes_rate per client. */
   readonly #policy: ClientPolicy;
   readonly #sys: SysPublisher;
@@ -225,6 +227,9 @@ class Node implements Supervisor, ReloadTarget {
 
   async start(): Promise<void> {
     if (this.#options.controlSocket) await assertDataDirFree(this.#config.node.dataDir);
+    // Before the MQTT listeners and the cluster: a taken API port must not fail the start only
+    // after the node has joined the cluster (issue 15).
+    this.#apiBound = bindApi(this.#config);
     this.#cluster.holdRecords();
     this.#pump = this.#output.run();
     this.#stopGc = startForceGc(
@@ -271,7 +276,7 @@ class Node implements Supervisor, ReloadTarget {
         : {}),
       // Admins live in the durable store's users table (group "dashboard").
       ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
-    });
+    }, this.#apiBound);
     if (this.#options.controlSocket) {
       // Last: once `culex ping` answers, every listener is open.
       this.#ctl = await startNodeCtl({
@@ -302,7 +307,7 @@ class Node implements Supervisor, ReloadTarget {
   async #stop(): Promise<void> {
     this.#sys.stop();
     this.control.peaks.stop();
-    const apiStopped = this.api?.stop() ?? Promise.resolve();
+    const apiStopped = this.api?.stop() ?? this.#apiBound?.stop() ?? Promise.resolve();
     const listenersClosed = this.#listeners.map((l) => l.stop());
     for (const conn of this.#conns.values()) if (conn.shard < 0) conn.destroy();
     this.#gate.close();
