@@ -6,8 +6,8 @@
  *   the running node uses), 100,000 filters added in this process, V8 heap after a full GC
  *   before and after; the supervisor's own routes too (NodeState.localRoute, which also feeds
  *   the trie a peer's messages are matched against);
- * - heap per client registry entry: a Map<string, string> of 100,000 ids as ClientRegistry
- *   keeps the peers' entries (src/cluster/registry.ts);
+ * - heap per client registry entry: the real ClientRegistry (src/cluster/registry.ts, its map
+ *   and its per-node index) fed 100,000 ids of one peer through REG_ADD frames;
  * - bytes on the link per route (full set and one SUBSCRIBE at a time), per connect (CLIENT_OPEN
  *   and the registry's REG_ADD, and REG_DEL when the session ends with the connection) and per
  *   forwarded PUBLISH: two real nodes whose link runs through a byte-counting TCP proxy here;
@@ -16,6 +16,9 @@
  *   the same with the subscriber on A (no hop) as the baseline, alternating rounds.
  *
  * `deno run -A bench/cluster_cost.ts [--routes N] [--messages N] [--rounds N]`
+ *
+ * `--only route_sync [--chunks N] [--per N]`: only the cost of `cluster.route_sync = sync` per
+ * SUBSCRIBE, against `async`, with 2 and 3 nodes (bench/_route_sync_cost.ts).
  */
 
 import v8 from "node:v8";
@@ -24,6 +27,12 @@ import type mqtt from "mqtt";
 import { NodeState } from "../src/cluster/node_state.ts";
 import type { ClusterHost } from "../src/cluster/host.ts";
 import { NodeRouting } from "../src/shard/node_routing.ts";
+import { ClientRegistry, REG_BATCH } from "../src/cluster/registry.ts";
+import { routeSyncCost } from "./_route_sync_cost.ts";
+import type { Links } from "../src/cluster/links.ts";
+import type { PeerLink } from "../src/cluster/peer_link.ts";
+import { Frame, REG_VERSION } from "../src/cluster/proto_v1.ts";
+import { FieldReader, FieldWriter } from "../src/ipc/mod.ts";
 import {
   client,
   freePort,
@@ -42,6 +51,11 @@ const ROUNDS = Number(args.get("--rounds") ?? 3);
 const CLIENT_OPENS = 1_000;
 const LIVE_ROUTES = 1_000;
 const PAYLOAD = 64;
+
+if (args.get("--only") === "route_sync") {
+  await routeSyncCost(Number(args.get("--chunks") ?? 10), Number(args.get("--per") ?? 50));
+  Deno.exit(0);
+}
 
 // --- Heap per route (this process) -----------------------------------------------------------
 
@@ -95,12 +109,31 @@ const shardSecondNode = (() => {
   });
 })();
 
-// The peers' client registry entries as ClientRegistry keeps them (id → node name, shared).
-const regEntry = heapPerRoute(
-  ROUTES,
-  () => new Map<string, string>(),
-  (m, i) => (m as Map<string, string>).set(`c${String(i).padStart(9, "0")}`, "b@127.0.0.1"),
-);
+// The peers' client registry entries as ClientRegistry keeps them (id → node name, and the
+// node's index of its ids), from REG_ADD frames as a link delivers them (decoded strings).
+const regEntry = (() => {
+  const link = { peer: "b@127.0.0.1", isUp: true, send: () => {} } as unknown as PeerLink;
+  const links = {
+    linked: new Map([["b@127.0.0.1", link]]),
+    get: () => link,
+    broadcast: () => {},
+  } as unknown as Links;
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < ROUTES; i += REG_BATCH) {
+    const end = Math.min(ROUTES, i + REG_BATCH);
+    const w = new FieldWriter().u8(REG_VERSION).u32(end - i);
+    for (let j = i; j < end; j++) w.str(`c${String(j).padStart(9, "0")}`);
+    frames.push(w.finish());
+  }
+  let at = 0;
+  return heapPerRoute(ROUTES, () => new ClientRegistry(links, ROUTES * 2), (reg) => {
+    // One frame per REG_BATCH calls: the ids arrive as a link delivers them.
+    if (at % REG_BATCH === 0) {
+      (reg as ClientRegistry).frame(link, Frame.RegAdd, new FieldReader(frames[at / REG_BATCH]!));
+    }
+    at++;
+  });
+})();
 
 // --- Two nodes through a counting proxy ----------------------------------------------------------
 

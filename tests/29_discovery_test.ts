@@ -158,8 +158,10 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
   }).spawn();
   const nodes: ClusterNode[] = [];
   try {
+    // A deadline, not a count of tries: a loaded machine starts etcd slowly (its first WAL
+    // syncs, then its election), and each refused try is fast.
     let ready = false;
-    for (let i = 0; i < 200 && !ready; i++) {
+    for (const deadline = Date.now() + 30_000; !ready && Date.now() < deadline;) {
       ready = await fetch(`${endpoint}/health`).then((r) => r.json()).then(
         (j: { health?: string }) => j.health === "true",
         () => false,
@@ -178,14 +180,20 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
     const b = await startNode({ short: "b", clusterPort: pb, strategy: "etcd", sets, shards: 1 });
     nodes.push(b);
     await messageCrosses(a, b, tag);
-    // Each node's key is in etcd under the prefix, with its cluster address.
+    // Each node's key is in etcd under the prefix, with its cluster address. The link needs only
+    // one node to find the other, so a key whose put failed (etcd slow under load) can come a
+    // discovery round later: wait for both (bounded).
     const key = btoa("culextest/culex/nodes/");
     const end = btoa("culextest/culex/nodes0");
-    const range = await fetch(`${endpoint}/v3/kv/range`, {
-      method: "POST",
-      body: JSON.stringify({ key, range_end: end }),
-    }).then((r) => r.json()) as { kvs?: { key: string; value: string }[] };
-    const entries = (range.kvs ?? []).map((kv) => `${atob(kv.key)}=${atob(kv.value)}`).sort();
+    let entries: string[] = [];
+    for (const deadline = Date.now() + 15_000; entries.length < 2 && Date.now() < deadline;) {
+      const range = await fetch(`${endpoint}/v3/kv/range`, {
+        method: "POST",
+        body: JSON.stringify({ key, range_end: end }),
+      }).then((r) => r.json()) as { kvs?: { key: string; value: string }[] };
+      entries = (range.kvs ?? []).map((kv) => `${atob(kv.key)}=${atob(kv.value)}`).sort();
+      if (entries.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
     assertEquals(entries, [
       `culextest/culex/nodes/a@127.0.0.1=127.0.0.1:${pa}`,
       `culextest/culex/nodes/b@127.0.0.1=127.0.0.1:${pb}`,

@@ -4,11 +4,13 @@
  * session on A is refused by B's registry (logged); from then on a clean_start = false connect on
  * B that finds no entry asks every node, so the refused client still finds its session (CONNACK
  * session present 1, MQTT 5.0 3.2.2.1.1 [MQTT-3.2.2-2]) and an unknown id gets session present 0
- * [MQTT-3.2.2-3] after asking A.
+ * [MQTT-3.2.2-3] after asking A. B's metrics count both lookups as `cluster.session_lookup.peers`
+ * and the refused entry as `cluster.registry.refused`.
  */
 
 import type { MqttClient } from "mqtt";
 import { assertEquals } from "./_helpers/assert.ts";
+import { Api } from "./_helpers/api.ts";
 import { closeAll, connackOf, connect, disconnect, runTag } from "./_helpers/clients.ts";
 import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
 
@@ -33,6 +35,7 @@ Deno.test({ name: "29 registry: registry_max refuses entries, lookups fall back"
       clusterPort: pb,
       seeds,
       sets: ["log.level=debug", "cluster.registry_max=1"],
+      listeners: ["http:dashboard"],
     });
     nodes.push(b);
     await waitUp(a, [b.name]);
@@ -58,6 +61,20 @@ Deno.test({ name: "29 registry: registry_max refuses entries, lookups fall back"
       clients.push(z);
       assertEquals(connackOf(z).sessionPresent, false, "no node has it");
       await waitLog(b, `the session of ${unknown} asked from ${a.name} (registry: none)`);
+      const api = new Api(b.broker.portOf("http:dashboard"));
+      await api.asAdmin();
+      const r = await api.get("/metrics");
+      assertEquals(r.status, 200, r.text);
+      const mine = (r.json as Record<string, number>[]).find((m) => String(m.node) === b.name)!;
+      const names = ["owner", "owner_fallback", "peers", "none"];
+      assertEquals(
+        [
+          ...names.map((k) => mine[`cluster.session_lookup.${k}`]),
+          mine["cluster.registry.refused"],
+        ],
+        [0, 0, 2, 0, 1],
+        "B's lookups (owner, owner_fallback, peers, none) and refused entries",
+      );
     });
   } finally {
     await closeAll(clients);

@@ -24,7 +24,6 @@ import {
   drain,
   publish,
   runTag,
-  sleep,
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
@@ -45,9 +44,15 @@ async function heldForwardsReachTheNewNode(durable: boolean): Promise<void> {
   const proxy = startTcpProxy(po);
   const nodes: ClusterNode[] = [];
   const clients: MqttClient[] = [];
-  // The hold below stops heartbeats between A and O too: a timeout well past it.
+  // The hold below stops heartbeats between A and O too: a timeout well past it. O waits for A's
+  // fence (behind the held messages) at most half of cluster.takeover_timeout after the END
+  // came, then hands over what it has: the hold after the END must stay well inside that on a
+  // loaded machine (with the default 5 s a loaded full run once took longer, and the held
+  // messages were lost with the session on O). Debug: the test waits for O's END line.
   const sets = [
     "cluster.heartbeat_timeout=20s",
+    "cluster.takeover_timeout=12s",
+    "log.level=debug",
     "sys_topics.sys_msg_interval=0",
     ...(durable ? ["durable_sessions.enable=true"] : []),
   ];
@@ -94,7 +99,8 @@ async function heldForwardsReachTheNewNode(durable: boolean): Promise<void> {
     // N as well.
     const late = Array.from({ length: 3 }, (_, i) => `late${i}`);
     for (const p of late) await publish(pub, `${topic}/x`, p, { qos: 1 });
-    await sleep(300); // let N's TAKEOVER_END reach O, which then waits for A's fence
+    // N's TAKEOVER_END reached O, which now waits for A's fence, held behind the messages.
+    await waitLog(o, `ends the move of ${opts.clientId} after 1 fence(s)`);
     proxy.release();
 
     const got = await takeReal(moved, held.length + late.length, 15_000);
@@ -131,7 +137,8 @@ async function heldForwardsReachTheNewNode(durable: boolean): Promise<void> {
     nodes.splice(nodes.indexOf(n), 1);
     await waitLog(o, `node ${n.name} is down`, 20_000);
     proxy.release();
-    await waitLog(o, "no TAKEOVER_END came", 20_000);
+    // Twice cluster.takeover_timeout after the BEGIN.
+    await waitLog(o, "no TAKEOVER_END came", 40_000);
     const back = await connect(o.url, id2);
     clients.push(back);
     assert.equal(connackOf(back).sessionPresent, true, "the session is on O again");

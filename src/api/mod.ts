@@ -6,7 +6,14 @@
  * @module
  */
 
-export { adminFilePath, type ApiDeps, type ApiServer, startApi } from "./server.ts";
+export {
+  adminFilePath,
+  type ApiDeps,
+  type ApiServer,
+  bindApi,
+  type BoundApi,
+  startApi,
+} from "./server.ts";
 export type { ClusterView, ListenerInfo } from "./routes.ts";
 export { nodeInfo } from "./node_info.ts";
 export { type ClientOps, clusterClientOps, serveClientOp } from "./client_ops.ts";

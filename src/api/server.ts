@@ -68,20 +68,76 @@ export function adminFilePath(config: Config): string {
   return `${config.node.dataDir}/dashboard_admins.json`;
 }
 
+/** A handler for the bound listeners; swapped in once the API is ready. */
+type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
 /**
- * Starts the enabled dashboard listeners. Throws (naming the key) when a port cannot be bound
- * or a certificate file cannot be read.
+ * The dashboard listeners bound early (before the MQTT listeners open and before the cluster
+ * starts): a port that is taken or a certificate that cannot be read stops the node before it
+ * listens or joins anyone. Requests that arrive before startApi() wait for it; if the start fails
+ * instead they get 503 and the listeners close.
  */
-export async function startApi(deps: ApiDeps): Promise<ApiServer> {
+export interface BoundApi {
+  /** Closes the listeners (a start that failed before startApi()). */
+  stop(): Promise<void>;
+}
+
+/** The internals of a BoundApi, for startApi(). */
+interface BoundApiState extends BoundApi {
+  readonly servers: readonly (readonly ["http" | "https", Deno.HttpServer])[];
+  /** Starts answering with `handler`. */
+  ready(handler: Handler): void;
+}
+
+/**
+ * Binds the enabled dashboard listeners (`dashboard.listeners.http`, `.https`) without serving the
+ * API yet. Throws, naming the key, when a port cannot be bound or a certificate file cannot be
+ * read; nothing stays bound then.
+ */
+export function bindApi(config: Config): BoundApi {
+  let resolve: (h: Handler) => void = () => {};
+  const handlerReady = new Promise<Handler>((r) => resolve = r);
+  const deferred: Handler = async (request, info) => (await handlerReady)(request, info);
+  const servers: (readonly ["http" | "https", Deno.HttpServer])[] = [];
+  const listeners = config.dashboard.listeners;
+  const stop = async () => {
+    resolve(() => Promise.resolve(new Response("starting failed", { status: 503 })));
+    await Promise.all(servers.map(([, s]) => s.shutdown()));
+  };
+  try {
+    for (const [name, l] of [["http", listeners.http], ["https", listeners.https]] as const) {
+      if (l.enable) servers.push([name, serve(name, l, deferred)]);
+    }
+  } catch (err) {
+    // Fire and forget: the servers bound so far close; the caller reports the error.
+    stop().catch(() => {});
+    throw err;
+  }
+  const state: BoundApiState = { servers, ready: (h) => resolve(h), stop };
+  return state;
+}
+
+/**
+ * Starts the enabled dashboard listeners, or serves on the ones `bound` bound earlier. Throws
+ * (naming the key) when a port cannot be bound or a certificate file cannot be read.
+ */
+export async function startApi(deps: ApiDeps, bound?: BoundApi): Promise<ApiServer> {
   const { config } = deps;
-  const admins = deps.admins ?? await FileAdminStore.open(adminFilePath(config));
-  const auth = new ApiAuth(admins, {
-    dashboard: config.dashboard,
-    apiKey: config.apiKey,
-    keysFile: `${config.node.dataDir}/api_keys.json`,
-    ...(deps.seedLazily ? { seedLazily: true } : {}),
-  });
-  await auth.init();
+  const early = (bound ?? bindApi(config)) as BoundApiState;
+  let auth: ApiAuth;
+  try {
+    const admins = deps.admins ?? await FileAdminStore.open(adminFilePath(config));
+    auth = new ApiAuth(admins, {
+      dashboard: config.dashboard,
+      apiKey: config.apiKey,
+      keysFile: `${config.node.dataDir}/api_keys.json`,
+      ...(deps.seedLazily ? { seedLazily: true } : {}),
+    });
+    await auth.init();
+  } catch (err) {
+    await early.stop();
+    throw err;
+  }
   let running = true;
   const routes = allRoutes({ ...deps, auth, running: () => running, startedAt: Date.now() });
   const router = new Router(routes, { auth, log, maxBody: config.dashboard.maxBodySize });
@@ -100,30 +156,22 @@ export async function startApi(deps: ApiDeps): Promise<ApiServer> {
     return page ?? errorResponse(new ApiError(404, "NOT_FOUND", `Not found: ${path}`));
   };
 
-  const servers: Deno.HttpServer[] = [];
+  early.ready(handler);
   const addresses = new Map<string, { host: string; port: number }>();
-  const listeners = config.dashboard.listeners;
-  try {
-    for (const [name, l] of [["http", listeners.http], ["https", listeners.https]] as const) {
-      if (!l.enable) continue;
-      const server = serve(name, l, handler);
-      servers.push(server);
-      const addr = server.addr as Deno.NetAddr;
-      addresses.set(`${name}:dashboard`, { host: addr.hostname, port: addr.port });
-      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      // Exact text, as the MQTT listeners': tests read the real port from this line.
-      log.info(`Listener ${name}:dashboard listening on ${host}:${addr.port}`);
-    }
-  } catch (err) {
-    await Promise.all(servers.map((s) => s.shutdown()));
-    throw err;
+  for (const [name, server] of early.servers) {
+    const addr = server.addr as Deno.NetAddr;
+    addresses.set(`${name}:dashboard`, { host: addr.hostname, port: addr.port });
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    // Exact text, as the MQTT listeners': tests read the real port from this line. Logged once
+    // the API answers (the port was bound before the MQTT listeners: bindApi).
+    log.info(`Listener ${name}:dashboard listening on ${host}:${addr.port}`);
   }
   return {
     addresses,
     auth,
     async stop() {
       running = false;
-      await Promise.all(servers.map((s) => s.shutdown()));
+      await early.stop();
     },
   };
 }
@@ -131,19 +179,29 @@ export async function startApi(deps: ApiDeps): Promise<ApiServer> {
 function serve(
   name: "http" | "https",
   l: DashboardListenerConfig,
-  handler: (r: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+  handler: Handler,
 ): Deno.HttpServer {
   const key = `dashboard.listeners.${name}`;
   const base = { hostname: l.host, port: l.port, onListen: () => {} };
-  try {
-    if (name === "http" || !l.sslOptions) return Deno.serve(base, handler);
+  let files: { cert: string; key: string } | null = null;
+  if (name === "https" && l.sslOptions) {
     const tls = l.sslOptions;
-    return Deno.serve({
-      ...base,
-      cert: Deno.readTextFileSync(tls.certfile),
-      key: Deno.readTextFileSync(tls.keyfile),
-    }, handler);
+    files = {
+      cert: readFile(`${key}.ssl_options.certfile`, tls.certfile),
+      key: readFile(`${key}.ssl_options.keyfile`, tls.keyfile),
+    };
+  }
+  try {
+    return Deno.serve(files ? { ...base, ...files } : base, handler);
   } catch (err) {
-    throw new Error(`${key}: cannot listen on ${l.bind}: ${(err as Error).message}`);
+    throw new Error(`${key}.bind: cannot listen on ${l.bind}: ${(err as Error).message}`);
+  }
+}
+
+function readFile(key: string, path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new Error(`${key}: cannot read ${path}: ${(err as Error).message}`);
   }
 }

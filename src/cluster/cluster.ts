@@ -68,6 +68,22 @@ export class Cluster {
     return this.#links.droppedNodeDown;
   }
 
+  /**
+   * This node's cluster counters, merged into its metrics (`GET /metrics`, `/prometheus/stats`,
+   * `$SYS`, `ctl broker metrics`); EMQX-style names, docs/cluster.md.
+   */
+  metrics(): Record<string, number> {
+    const lookups = this.#registry.lookups;
+    return {
+      "cluster.session_lookup.owner": lookups.owner,
+      "cluster.session_lookup.owner_fallback": this.#takeovers.ownerFallbacks,
+      "cluster.session_lookup.peers": lookups.peers,
+      "cluster.session_lookup.none": lookups.none,
+      "cluster.registry.refused": this.#registry.refused,
+      "messages.dropped.node_down": this.#links.droppedNodeDown,
+    };
+  }
+
   /** Opens the cluster listener; logs `Cluster listening on <host>:<port>`. */
   async start(): Promise<{ host: string; port: number }> {
     this.#replication.start();

@@ -18,6 +18,9 @@ export const DEFAULT_PORT = 4370;
 /** Bound on one DNS or etcd request. */
 const REQUEST_TIMEOUT_MS = 5_000;
 
+/** Where discovery's proposals go: the Cluster. */
+export type TargetSink = Pick<Cluster, "setTargets">;
+
 /** A running discovery. */
 export interface Discovery {
   stop(): Promise<void>;
@@ -47,7 +50,7 @@ export function seedTarget(seed: string): Target {
 }
 
 /** Starts the configured discovery; `port` is this node's real cluster port. */
-export function startDiscovery(config: Config, cluster: Cluster, port: number): Discovery {
+export function startDiscovery(config: Config, cluster: TargetSink, port: number): Discovery {
   const c = config.cluster;
   switch (c.discoveryStrategy) {
     case "static":
@@ -68,7 +71,7 @@ export function startDiscovery(config: Config, cluster: Cluster, port: number): 
 function polling(
   interval: number,
   find: () => Promise<Target[]>,
-  cluster: Cluster,
+  cluster: TargetSink,
   what: string,
   onStop: () => Promise<void> = () => Promise.resolve(),
 ): Discovery {
@@ -212,7 +215,7 @@ function rangeEnd(prefix: string): string {
   return encodeBase64(bytes);
 }
 
-function etcdDiscovery(config: Config, cluster: Cluster, port: number): Discovery {
+function etcdDiscovery(config: Config, cluster: TargetSink, port: number): Discovery {
   const c = config.cluster;
   const prefix = `${c.etcd.prefix}/${c.name}/nodes/`;
   const host = config.node.name.slice(config.node.name.indexOf("@") + 1);
@@ -257,13 +260,18 @@ function etcdDiscovery(config: Config, cluster: Cluster, port: number): Discover
       lease = null;
     }
     const granted = await call("/v3/lease/grant", { TTL: ttlSeconds });
-    lease = String(granted.ID);
-    leaseAt = now;
+    // The lease is kept alive only once the key is on it: a put that failed (etcd slow to sync
+    // under load, past REQUEST_TIMEOUT_MS) is tried again next round with a new lease. Keeping
+    // the lease first left the node out of etcd for good, its rounds renewing a lease with no
+    // key. A lease left unused here expires by its TTL.
+    const grantedId = String(granted.ID);
     await call("/v3/kv/put", {
       key: b64(prefix + config.node.name),
       value: b64(advertised),
-      lease,
+      lease: grantedId,
     });
+    lease = grantedId;
+    leaseAt = now;
   };
   const find = async (): Promise<Target[]> => {
     await register();

@@ -5,7 +5,8 @@
  * (SessionRegistry.onHeld), and sends the changes to every peer (REG_ADD / REG_DEL, coalesced and
  * sent once per supervisor pass in frames of at most REG_BATCH ids) and its whole set on every
  * link up (REG_RESET, REG_ADD pages, REG_END). The peers' entries are kept in one map bounded by
- * `cluster.registry_max`; a node's entries go with its routes (autoclean, leave, force-leave).
+ * `cluster.registry_max`, with an index node → its client ids; a node's entries go with its
+ * routes (autoclean, leave, force-leave), found through the index.
  * `whoToAsk` turns them into the nodes a clean_start = false connect asks for its session.
  */
 
@@ -21,6 +22,19 @@ const log = getLogger(["culex", "cluster"]);
 export const REG_BATCH = 1_000;
 /** Entries refused at registry_max are logged at most once per this many ms. */
 const REFUSED_LOG_MS = 60_000;
+
+/**
+ * Session lookups by whom they asked (docs/cluster.md, "Client registry"): the metrics
+ * `cluster.session_lookup.owner` (the node the registry names, alone), `.peers` (no usable entry:
+ * the linked peers whose full set is not in, or every linked peer while an entry was refused at
+ * registry_max), `.none` (no node asked: no session, at once). `.owner_fallback` (the named node
+ * had none, the others were asked) is counted by the takeover (takeover.ts).
+ */
+export interface LookupCounts {
+  owner: number;
+  peers: number;
+  none: number;
+}
 
 /** Whom a session lookup asks: `first`, then `then` when `first` had none. */
 export interface Lookup {
@@ -46,12 +60,21 @@ export class ClientRegistry {
    */
   readonly #earlier = new Map<string, string[]>();
   #earlierCount = 0;
+  /**
+   * Node → the client ids it claims (its entries and its earlier claims), so that one node's
+   * entries are found without a pass over the whole map (a full set's REG_RESET on every link
+   * up, REG_END's count, autoclean, leave, force-leave). Not counted by registry_max: it holds
+   * the same claims as #entries and #earlier.
+   */
+  readonly #byNode = new Map<string, Set<string>>();
   /** Links whose full set arrived (REG_END): everything their peer holds is in #entries. */
   readonly #complete = new Set<PeerLink>();
   /** Nodes with an entry refused at registry_max, until their next full set fits. */
   readonly #overflowed = new Set<string>();
-  /** Entries refused at registry_max so far. */
+  /** Entries refused at registry_max so far (metric `cluster.registry.refused`). */
   refused = 0;
+  /** Lookups so far, by whom they asked (LookupCounts). */
+  readonly lookups: LookupCounts = { owner: 0, peers: 0, none: 0 };
   #refusedLoggedAt = -Infinity;
 
   constructor(links: Links, max: number) {
@@ -116,23 +139,25 @@ export class ClientRegistry {
     }
   }
 
-  /** Forgets every entry of `node` (one pass over the map: a link up or a node gone). */
+  /** Forgets every claim of `node` (a link up or a node gone): its own ids, not the whole map. */
   #drop(node: string): number {
     this.#overflowed.delete(node);
-    let n = 0;
-    for (const [id, owners] of [...this.#earlier]) {
-      if (owners.includes(node)) {
-        this.#del(node, id);
-        n++;
-      }
-    }
-    for (const [id, owner] of this.#entries) {
-      if (owner === node) {
-        this.#del(node, id);
-        n++;
-      }
-    }
+    const ids = this.#byNode.get(node);
+    if (!ids) return 0;
+    const n = ids.size;
+    for (const id of [...ids]) this.#del(node, id);
+    this.#byNode.delete(node);
     return n;
+  }
+
+  /** Client ids `node` claims now (its entries and earlier claims); for tests and counts. */
+  claimsOf(node: string): ReadonlySet<string> {
+    return this.#byNode.get(node) ?? new Set();
+  }
+
+  /** The node the registry names for `clientId` (the last claim), or undefined. */
+  entryOf(clientId: string): string | undefined {
+    return this.#entries.get(clientId);
   }
 
   /** Handles a registry frame; false when `type` is not one. */
@@ -151,7 +176,7 @@ export class ClientRegistry {
       case Frame.RegEnd: {
         this.#complete.add(link);
         let n = 0;
-        for (const owner of this.#entries.values()) if (owner === peer) n++;
+        for (const id of this.claimsOf(peer)) if (this.#entries.get(id) === peer) n++;
         // Exact text: tests read it.
         log.info(`Cluster: full client registry of ${peer} received: ${n} entries`);
         return true;
@@ -183,9 +208,14 @@ export class ClientRegistry {
     const linked = [...this.#links.linked.values()];
     const named = this.#entries.get(clientId) ?? "";
     const owner = named === "" ? undefined : this.#links.get(named);
-    if (owner) return { first: [owner], then: linked.filter((l) => l !== owner), named };
-    if (this.#overflowed.size > 0) return { first: linked, then: [], named };
-    return { first: linked.filter((l) => !this.#complete.has(l)), then: [], named };
+    if (owner) {
+      this.lookups.owner++;
+      return { first: [owner], then: linked.filter((l) => l !== owner), named };
+    }
+    const first = this.#overflowed.size > 0 ? linked : linked.filter((l) => !this.#complete.has(l));
+    if (first.length > 0) this.lookups.peers++;
+    else this.lookups.none++;
+    return { first, then: [], named };
   }
 
   #add(peer: string, id: string): void {
@@ -214,11 +244,23 @@ export class ClientRegistry {
       this.#earlierCount++;
     }
     this.#entries.set(id, peer);
+    const ids = this.#byNode.get(peer);
+    if (ids) ids.add(id);
+    else this.#byNode.set(peer, new Set([id]));
+  }
+
+  /** `peer`'s claim on `id` is gone: out of its index. */
+  #unindex(peer: string, id: string): void {
+    const ids = this.#byNode.get(peer);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.#byNode.delete(peer);
   }
 
   /** `peer` no longer holds `id`: an earlier claim still held becomes the entry. */
   #del(peer: string, id: string): void {
     if (this.#entries.get(id) !== peer) return this.#unclaim(peer, id);
+    this.#unindex(peer, id);
     const earlier = this.#earlier.get(id);
     const next = earlier?.pop();
     if (next === undefined) {
@@ -235,6 +277,7 @@ export class ClientRegistry {
     const earlier = this.#earlier.get(id);
     const at = earlier?.indexOf(peer) ?? -1;
     if (at < 0) return;
+    this.#unindex(peer, id);
     earlier!.splice(at, 1);
     this.#earlierCount--;
     if (earlier!.length === 0) this.#earlier.delete(id);

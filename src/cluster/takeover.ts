@@ -37,6 +37,11 @@ export class Takeovers {
   /** Takeovers this node asked for, waiting for the peers' replies. */
   readonly #takeovers = new Map<number, Takeover>();
   #nextTakeover = 1;
+  /**
+   * Lookups whose named node had no session, so the other peers were asked (metric
+   * `cluster.session_lookup.owner_fallback`).
+   */
+  ownerFallbacks = 0;
 
   constructor(config: Config, host: ClusterHost, links: Links) {
     this.#config = config;
@@ -66,6 +71,7 @@ export class Takeovers {
     const answer = answerTo(this.#host, shard, requestId);
     const done = then.length === 0 ? answer : (body: string, from: string) => {
       if (body !== "") return answer(body, from);
+      this.ownerFallbacks++;
       log.debug("Cluster: the named node had no session of {clientId}: asking the others", {
         clientId,
       });
@@ -124,6 +130,12 @@ export class Takeovers {
         // Peers not linked here forward nothing here: not waited for.
         const linked = fenced.filter((p) => this.#links.get(p)?.isUp);
         const wait = Math.floor(this.#config.cluster.takeoverTimeout / 2);
+        // Exact text: tests wait for it (the END is here, the pendings wait for the fences).
+        log.debug("Cluster: {peer} ends the move of {clientId} after {n} fence(s)", {
+          peer,
+          clientId,
+          n: linked.length,
+        });
         this.#fences.wait(peer, key, linked, wait, () => {
           // The asking node went away meanwhile: the pendings would be lost on the way; the
           // session stays moving here until it times out into an offline session.

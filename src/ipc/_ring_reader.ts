@@ -49,9 +49,15 @@ export class RingReader {
    * once its last piece is read. The payload is a fresh copy the callee may keep. Returns how
    * many ring records it read (pieces count one each), so 0 means the ring was empty. Space is
    * released (tail published, a waiting writer woken) once per call, also when onRecord throws.
+   * With `until` (a `committed()` value read earlier) it stops there: records committed after
+   * that moment wait for a later call.
    */
-  drain(onRecord: (kind: number, payload: Uint8Array) => void, maxRecords = Infinity): number {
-    const head = Atomics.load(this.#header, HEAD) >>> 0;
+  drain(
+    onRecord: (kind: number, payload: Uint8Array) => void,
+    maxRecords = Infinity,
+    until?: number,
+  ): number {
+    const head = until ?? Atomics.load(this.#header, HEAD) >>> 0;
     const d = this.#data;
     const m = this.#mask;
     let n = 0;
@@ -78,6 +84,14 @@ export class RingReader {
       if (n > 0) this.#release();
     }
     return n;
+  }
+
+  /**
+   * The position up to which records are committed now; pass it to drain() as `until` to take
+   * only what was there at this moment.
+   */
+  committed(): number {
+    return Atomics.load(this.#header, HEAD) >>> 0;
   }
 
   /** True when no committed ring record is waiting (a record may be half reassembled). */

@@ -5,6 +5,7 @@
  */
 
 export { createRing, maxWholePayload, type RingBuffers, RingReader, RingWriter } from "./ring.ts";
+export { committedCut } from "./cut.ts";
 export {
   FieldReader,
   FieldWriter,

@@ -57,7 +57,8 @@ export class DiscRetained {
    */
   store(message: Message, unlessNewer?: number): boolean {
     if (message.payload.byteLength === 0) {
-      this.#pass.batch.retainDelete(message.topic, unlessNewer);
+      // The clear's time goes with it: the store refuses a peer's older write committed later.
+      this.#pass.batch.retainDelete(message.topic, unlessNewer, message.timestamp);
       return true;
     }
     if (message.payload.byteLength > this.#maxPayload) {

@@ -12,7 +12,6 @@ import { startForceGc } from "../idle_gc.ts";
 import {
   blockOnDoorbell,
   FieldReader,
-  partitionsOfShard,
   readDoorbell,
   RecordKind,
   ringDoorbell,
@@ -22,9 +21,10 @@ import {
   waitDoorbell,
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
-import { isMoving } from "./_session_move.ts";
-import { warmRetainedPath } from "./_warm_up.ts";
-import { sessionPages } from "./_session_pages.ts";
+import { kick, takenOverElsewhere } from "./_client_end.ts";
+import { PeerRings } from "./_peer_rings.ts";
+import { loadShard } from "./_shard_load.ts";
+import { runTick } from "./_shard_tick.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
@@ -56,14 +56,12 @@ export class Shard implements ChannelOutput {
   #rings: ShardRings;
   #fromSupervisor: RingReader;
   #toSupervisor: RingWriter;
-  #fromPeers: (RingReader | null)[] = [];
-  #toPeers: (RingWriter | null)[] = [];
+  readonly #peers: PeerRings;
   readonly #channels = new Map<number, Channel>();
   readonly #listenerNames = new Map<string, string>();
   /** Records handled so far: the idle GC's measure of load. */
   #workDone = 0;
   #stopGc: () => void = () => {};
-  #congestedPeers = 0;
   readonly #outbound: OutboundBatcher;
   readonly #outboundHeader = new Uint8Array(8);
   #stopped = false;
@@ -94,7 +92,10 @@ export class Shard implements ChannelOutput {
     this.#toSupervisor.onCongestion = (on) => {
       if (!on) ringDoorbell(this.#rings.doorbell);
     };
-    this.#connectPeers(init.rings);
+    // A full peer ring pauses this shard's client input until it drains (never drops).
+    this.#peers = new PeerRings(init.rings, this.#fromSupervisor, (on) => {
+      this.#toSupervisor.write(RecordKind.InputPause, Uint8Array.of(on ? 1 : 0));
+    });
     // A batch is one whole ring record (a larger packet goes alone, in pieces): see _outbound.ts.
     const maxBatch = outboundBatchLimit(init.config.ipc.ringSize);
     this.#outbound = new OutboundBatcher((connId, parts, bytes) => {
@@ -112,56 +113,24 @@ export class Shard implements ChannelOutput {
       counts: init.rings.counts,
       clock: systemClock,
       wake: () => ringDoorbell(this.#rings.doorbell),
-      sendToShard: (shard, kind, payload) => this.#toPeers[shard]?.write(kind, payload),
-      flushPeers: () => {
-        for (const w of this.#toPeers) w?.flush();
-      },
-      whenPeersCommitted: () => this.#whenPeersCommitted(),
+      sendToShard: (shard, kind, payload) => this.#peers.send(shard, kind, payload),
+      flushPeers: () => this.#peers.flush(),
+      whenPeersCommitted: () => this.#peers.whenCommitted(),
       reportBan: (entry) => {
         this.#toSupervisor.write(
           RecordKind.Event,
           this.svc.fields.str(JSON.stringify({ type: "ban", entry })).finish(),
         );
       },
-      kick: (clientId) => this.#kick(clientId),
+      kick: (clientId) => kick(this.svc, clientId),
       store: this.#store,
       toSupervisor: (kind, parts) => this.#toSupervisor.write(kind, parts),
     });
   }
 
   /** Loads this shard's partitions from the store (durable mode) before the first pass. */
-  async load(): Promise<void> {
-    const store = this.svc.store;
-    if (!store) return; // memory mode: nothing of this shard is stored
-    const [first, end] = partitionsOfShard(this.index, this.count);
-    const mine = Array.from({ length: end - first }, (_, i) => first + i);
-    // One key counter per partition for sids and delayed ids alike (the store's nextKeys).
-    store.setKeys(await store.client.readAsync({ kind: "nextKeys", partitions: mine }));
-    // Delayed messages kept in the store (disc retainer or durable mode) of this shard's
-    // partitions go back into its heap.
-    // The disc retainer's lookup path, once, before "ready" (_warm_up.ts says why).
-    if (this.svc.broker.disc) {
-      await warmRetainedPath(store, this.svc.config.mqtt, this.svc.clock.now());
-    }
-    const delayed = await this.svc.delayed?.load() ?? 0;
-    if (delayed > 0) {
-      this.svc.log.info("Loaded {n} delayed messages from the store", { n: delayed });
-    }
-    if (!store.durable) return;
-    const now = this.svc.clock.now();
-    let loaded = 0;
-    for await (const page of sessionPages(store, this.svc.config, mine, this.svc.log)) {
-      for (const row of page) this.svc.registry.restore(row, now);
-      loaded += page.length;
-    }
-    // Rows of sessions that were connected at the crash; routes to the peers.
-    this.#flushAll();
-    if (loaded > 0) {
-      this.svc.log.info("Shard {index} loaded {loaded} persistent session(s) from the store", {
-        index: this.index,
-        loaded,
-      });
-    }
+  load(): Promise<void> {
+    return loadShard(this.svc, () => this.#flushAll());
   }
 
   /** Runs the drain loop and the tick until shutdown. */
@@ -178,9 +147,8 @@ export class Shard implements ChannelOutput {
 
   /** Another shard was restarted: take its new rings, forget its routes, send it ours. */
   replacePeers(rings: ShardRings, rebuilt: number): void {
-    for (const w of this.#toPeers) w?.close();
     this.#rings = rings;
-    this.#connectPeers(rings);
+    this.#peers.replace(rings);
     this.svc.broker.resetPeer(rebuilt);
   }
 
@@ -232,47 +200,20 @@ export class Shard implements ChannelOutput {
 
   // ---------------------------------------------------------------------------------------
 
-  #connectPeers(rings: ShardRings): void {
-    this.#fromPeers = rings.fromPeers.map((r) => (r ? new RingReader(r) : null));
-    this.#toPeers = rings.toPeers.map((r, j) => {
-      if (!r) return null;
-      const doorbell = rings.peerDoorbells[j];
-      if (!doorbell) return null;
-      const w = new RingWriter(r, doorbell);
-      w.onCongestion = (on) => this.#peerCongestion(on);
-      return w;
-    });
-  }
-
-  /** A full peer ring pauses this shard's client input until it drains (never drops). */
-  #peerCongestion(on: boolean): void {
-    const before = this.#congestedPeers;
-    this.#congestedPeers += on ? 1 : -1;
-    if ((before === 0) !== (this.#congestedPeers === 0)) {
-      this.#toSupervisor.write(RecordKind.InputPause, Uint8Array.of(on ? 1 : 0));
-    }
-  }
-
-  #whenPeersCommitted(): Promise<void> | null {
-    let waits: Promise<void>[] | null = null;
-    for (const w of this.#toPeers) {
-      const p = w?.whenCommitted();
-      if (p) (waits ??= []).push(p);
-    }
-    return waits === null ? null : Promise.all(waits).then(() => {});
-  }
-
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const seen = readDoorbell(this.#rings.doorbell);
-      let work = 0;
       // Peers before clients: routes and retained writes committed before a client acted are
-      // applied before that client's bytes are handled (ordering rules in DESIGN.md). One drain
-      // call takes exactly what was committed when it started, so a busy peer cannot starve us.
-      for (let j = 0; j < this.#fromPeers.length; j++) {
-        const r = this.#fromPeers[j];
-        if (r) work += r.drain((kind, payload) => this.#onPeerRecord(j, kind, payload));
-      }
+      // applied before that client's bytes are handled (ordering rules in DESIGN.md). A pass
+      // takes from every ring only what was committed at one instant before its first drain
+      // (a cut): a record committed later may be the answer to one committed on a ring
+      // already drained (a PUBLISH after the SUBACK of a route that went in meanwhile, a
+      // retained query after a store), and waits for the next pass, which applies its cause
+      // first. A busy peer cannot starve us either.
+      const clientsUntil = this.#peers.cut();
+      let work = this.#peers.drain((from, kind, payload) =>
+        this.#onPeerRecord(from, kind, payload)
+      );
       // Answer queries last: after every peer ring's committed records were applied.
       this.svc.broker.answerQueries();
       // Results of asynchronous work next: they were decided before the client bytes below.
@@ -282,6 +223,7 @@ export class Shard implements ChannelOutput {
         clientRecords = this.#fromSupervisor.drain(
           (kind, payload) => this.#onClientRecord(kind, payload),
           CLIENT_BATCH,
+          clientsUntil,
         );
         work += clientRecords;
       }
@@ -331,7 +273,7 @@ export class Shard implements ChannelOutput {
    * and no ring writer waits for space (its wake-up is an Atomics.waitAsync in this isolate).
    */
   #mayBlock(): boolean {
-    return this.svc.work.inFlight === 0 && this.#congestedPeers === 0 &&
+    return this.svc.work.inFlight === 0 && !this.#peers.congested &&
       !this.#toSupervisor.congested && (this.#store === null || this.#store.pending === 0);
   }
 
@@ -341,7 +283,7 @@ export class Shard implements ChannelOutput {
     this.svc.store?.flush();
     this.#outbound.flush();
     this.#toSupervisor.flush();
-    for (const w of this.#toPeers) w?.flush();
+    this.#peers.flush();
   }
 
   #onPeerRecord(from: number, kind: number, payload: Uint8Array): void {
@@ -397,7 +339,7 @@ export class Shard implements ChannelOutput {
         return;
       }
       case RecordKind.RemoteClientOpen:
-        this.#takenOverElsewhere(r.str());
+        takenOverElsewhere(this.svc, r.str());
         return;
       default:
         if (this.svc.broker.applyClusterRecord(kind, payload)) return;
@@ -405,63 +347,13 @@ export class Shard implements ChannelOutput {
     }
   }
 
-  /**
-   * The client connected on another node: its connection here ends with 0x8E (session taken
-   * over) and its session here is discarded, unless it is moving to that node (docs/cluster.md).
-   */
-  #takenOverElsewhere(clientId: string): void {
-    const ch = this.svc.registry.channelOf(clientId);
-    if (ch) ch.disconnect(ReasonCode.SessionTakenOver, "takenover");
-    // The node taking the session over sends CLIENT_OPEN too, before its TAKEOVER_END: the
-    // session stays until END hands its pendings over (or the move times out).
-    if (isMoving(this.svc.registry, clientId)) return;
-    if (this.svc.registry.discard(clientId)) {
-      this.svc.log.info("Client {clientId} connected on another node: session discarded here", {
-        clientId,
-      });
-    }
-  }
-
-  /** Ends a client's connection as an administrative action (MQTT 5: 0x98); false if none. */
-  #kick(clientId: string): boolean {
-    const ch = this.svc.registry.channelOf(clientId);
-    if (!ch) return false;
-    ch.disconnect(ReasonCode.AdministrativeAction, "kicked");
-    return true;
-  }
-
   #armTick(): void {
     this.#tick = this.svc.clock.setTimer(TICK_MS, () => {
       if (this.#stopped) return;
-      this.#onTick(this.svc.clock.now());
+      runTick(this.svc, this.#channels, this.svc.clock.now());
       this.#armTick();
       // Output of the tick (PINGs answered late, retries, DISCONNECTs) goes out now.
       this.#flushAll();
     });
-  }
-
-  #onTick(now: number): void {
-    const mqtt = this.svc.config.mqtt;
-    for (const ch of [...this.#channels.values()]) ch.checkKeepalive(now);
-    for (const session of this.svc.registry.sessions()) {
-      for (const [id, at] of session.awaitingRel) {
-        if (now - at >= mqtt.awaitRelTimeout) {
-          session.releaseRel(id);
-          if (session.durable) this.svc.store?.batch.releaseRel(session.durable.sid, id);
-          this.svc.metrics.add("messages.dropped.await_pubrel_timeout");
-        }
-      }
-    }
-    // 3.x clients get unacknowledged messages again after retry_interval; MQTT 5 forbids
-    // resending on a live connection [MQTT-4.4.0-1].
-    for (const ch of this.#channels.values()) {
-      const s = ch.session;
-      if (!s || ch.state !== "connected") continue;
-      // Durable mode: rows a read did not see yet (held in a commit token) are read again.
-      if (s.durable && s.durable.onDisk > 0) s.pumpStore(now);
-      if (ch.protocolVersion === 5) continue;
-      for (const entry of [...s.stale(now, mqtt.retryInterval)]) s.retry(entry, now);
-    }
-    this.svc.registry.sweep(now);
   }
 }

@@ -292,3 +292,46 @@ Deno.test("DiscRetained.storeIfNewer: the store decides at commit, so a peer's o
     t.close();
   }
 });
+
+Deno.test("DiscRetained: a local clear is remembered by the store, so a peer's older write committed after it stays refused (no window before the supervisor's tombstone)", async () => {
+  const t = setup();
+  try {
+    const d0 = disc(t.connect().pass); // the shard a peer's writes go to
+    const p1 = t.connect().pass;
+    const d1 = disc(p1); // a local client's shard
+    const payloadOf = (topic: string) =>
+      new Promise<string | null>((resolve) => {
+        let got: string | null = null;
+        d0.lookup(topic, (page, more) => {
+          if (page[0]) got = text(page[0].payload);
+          more(true);
+        }, () => resolve(got));
+      });
+    for (const topic of ["c/1", "c/2", "c/3", "c/4"]) d1.store(retained(topic, "old", 1000));
+    await p1.committed();
+    // A local client clears at 2000 [MQTT-3.3.1-6]; the row is gone once this commits.
+    for (const topic of ["c/1", "c/2", "c/3", "c/4"]) d1.store(retained(topic, "", 2000));
+    await p1.committed();
+    // Peer writes that were on their way: older than the clear (refused), the same millisecond
+    // (refused, as the supervisor's tombstone rule), newer (stored).
+    d0.storeIfNewer(retained("c/1", "peer-old", 1500));
+    d0.storeIfNewer(retained("c/2", "peer-same", 2000));
+    d0.storeIfNewer(retained("c/3", "peer-new", 2500));
+    // A local write after the clear: the row decides again (a newer peer write replaces it,
+    // an older one does not).
+    d1.store(retained("c/4", "local", 3000));
+    await p1.committed();
+    d0.storeIfNewer(retained("c/4", "peer-older", 2500));
+    const want: Record<string, string | null> = {
+      "c/1": null,
+      "c/2": null,
+      "c/3": "peer-new",
+      "c/4": "local",
+    };
+    const got: Record<string, string | null> = {};
+    for (const topic of Object.keys(want)) got[topic] = await payloadOf(topic);
+    deepStrictEqual(got, want);
+  } finally {
+    t.close();
+  }
+});

@@ -20,6 +20,7 @@ import { RETAINED_LEVELS } from "./schema.ts";
 import { partitionOfKey } from "./keys.ts";
 import type { StoreOp, WireBatch } from "./types.ts";
 import { decodeMessage } from "../mqtt/mod.ts";
+import { RecentClears } from "./_retain_clears.ts";
 
 type Stmts = Record<string, StatementSync>;
 
@@ -104,6 +105,8 @@ export class Writer {
   #outs: (number | string | Uint8Array | null)[] = [];
   /** `INSERT ... VALUES (...) x n`, prepared when first needed, by n. */
   readonly #outInserts: StatementSync[] = [];
+  /** Recent local clears of retained topics, decided against in the commit (_retain_clears.ts). */
+  readonly clears = new RecentClears();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -232,7 +235,7 @@ export class Writer {
           s.relDelete!.run(o.sid, o.packetId);
           break;
         case "retain": {
-          if (o.unlessNewer !== undefined && storedLater(s, o.topic, o.unlessNewer)) break;
+          if (o.unlessNewer !== undefined && this.#decidedLater(o.topic, o.unlessNewer)) break;
           const isNew = s.retainedHas!.get(o.topic) === undefined;
           if (isNew && retained.max > 0 && retained.count >= retained.max) {
             refused++;
@@ -241,11 +244,13 @@ export class Writer {
           const levels = levelColumns(o.topic);
           s.retain!.run(o.topic, o.partition, ...levels, o.expiresAt, msgAt(batch, o.msg));
           if (isNew) retained.count++;
+          this.clears.written(o.topic);
           break;
         }
         case "retain_delete":
-          if (o.unlessNewer !== undefined && storedLater(s, o.topic, o.unlessNewer)) break;
+          if (o.unlessNewer !== undefined && this.#decidedLater(o.topic, o.unlessNewer)) break;
           retained.count -= Number(s.retainDelete!.run(o.topic).changes);
+          if (o.clearedAt !== undefined) this.clears.cleared(o.topic, o.clearedAt);
           break;
         case "delay":
           s.delay!.run(o.id, o.dueAt, msgAt(batch, o.msg));
@@ -290,6 +295,21 @@ export class Writer {
   begin(): void {
     this.#deletes = this.#sents = null;
     this.#outs.length = 0;
+    this.clears.begin();
+  }
+
+  /** The transaction committed (after COMMIT): what it staged in `clears` is kept. */
+  committed(): void {
+    this.clears.committed();
+  }
+
+  /**
+   * Whether a peer's write or clear of `topic` published at `at` loses: the row was published
+   * later, or a local clear not older than it was committed (RecentClears).
+   */
+  #decidedLater(topic: string, at: number): boolean {
+    const clearedAt = this.clears.clearedAt(topic);
+    return (clearedAt !== undefined && clearedAt >= at) || storedLater(this.#s, topic, at);
   }
 
   /** Applies what is held; the Store calls it before COMMIT. */

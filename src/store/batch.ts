@@ -273,12 +273,17 @@ export class StoreBatch {
     });
   }
 
-  /** A retained message deleted; `unlessNewer` as for retain(). */
-  retainDelete(topic: string, unlessNewer?: number): void {
+  /**
+   * A retained message deleted; `unlessNewer` as for retain(). `clearedAt`: the clear's publish
+   * time, remembered by the store so that a peer's older write committed after the delete is
+   * skipped too (a deleted row cannot refuse it).
+   */
+  retainDelete(topic: string, unlessNewer?: number, clearedAt?: number): void {
     this.#push({
       op: "retain_delete",
       topic,
       ...(unlessNewer === undefined ? {} : { unlessNewer }),
+      ...(clearedAt === undefined ? {} : { clearedAt }),
     });
   }
 

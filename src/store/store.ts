@@ -205,6 +205,7 @@ export class Store {
       const out = fn();
       this.#writer.end();
       this.#db.exec("COMMIT");
+      this.#writer.committed();
       return out;
     } catch (e) {
       counter.count = before;

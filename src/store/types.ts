@@ -157,6 +157,12 @@ export type StoreOp =
     readonly topic: string;
     /** A peer's clear published at this time (epoch ms): skipped when the row was published later. */
     readonly unlessNewer?: number;
+    /**
+     * The clear's publish time (epoch ms): remembered by the store for a while (_retain_clears.ts)
+     * so that a peer's write not newer than it, committed later, is skipped as a newer row would
+     * make it (unlessNewer).
+     */
+    readonly clearedAt?: number;
   }
   | { readonly op: "delay"; readonly id: number; readonly dueAt: number; readonly msg: number }
   | { readonly op: "delay_delete"; readonly id: number }

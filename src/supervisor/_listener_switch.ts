@@ -6,14 +6,17 @@
  * with it); every other listener and its connections are untouched. Starting binds the
  * listener's configured address again (a configured listener with `enable = false` may be
  * started too: the operator asked for it). The change lasts until the node stops: the config
- * file is not rewritten. Actions on one listener run one after the other. Private to
- * src/supervisor/; owns no listener, only the order of actions on them.
+ * file is not rewritten. Actions on one listener run one after the other. Also opens the
+ * listeners at the node's start, has them re-read their certificates (SIGHUP) and lists every
+ * configured listener with its state (GET /api/v5/listeners). Private to src/supervisor/; owns no
+ * listener, only the order of actions on them.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
+import type { ListenerInfo } from "../api/mod.ts";
 import type { ListenAddress, Listener } from "./listener.ts";
 
 const log = getLogger(["culex", "supervisor"]);
@@ -56,6 +59,55 @@ export class ListenerSwitch {
 
   constructor(host: ListenerSwitchHost) {
     this.#host = host;
+  }
+
+  /** At the node's start: opens `listeners` one after the other; a bind failure throws. */
+  async openAll(listeners: readonly Listener[]): Promise<void> {
+    for (const listener of listeners) {
+      this.#host.listeners.push(listener);
+      this.#listening(listener.name, await listener.start());
+    }
+  }
+
+  /** SIGHUP: TLS listeners re-read their certificate files; open connections keep theirs. */
+  reloadCertificates(): void {
+    for (const l of this.#host.listeners) {
+      try {
+        l.reload();
+        if (l.name.startsWith("ssl:") || l.name.startsWith("wss:")) {
+          log.info("Listener {name} reloaded its certificates", { name: l.name });
+        }
+      } catch (err) {
+        log.error("Listener {name} keeps its certificates: {error}", {
+          name: l.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
+  /** The MQTT listeners for GET /api/v5/listeners. */
+  info(): ListenerInfo[] {
+    // Every configured listener, as EMQX lists them: disabled or stopped ones too (not running).
+    const byType = this.#host.config().listeners as unknown as Record<
+      string,
+      Record<string, { enable: boolean; bind: string; maxConnections: number }>
+    >;
+    return Object.entries(byType).flatMap(([type, byName]) =>
+      Object.entries(byName).map(([name, cfg]) => {
+        const id = `${type}:${name}`;
+        const addr = this.#host.addresses.get(id);
+        return {
+          id,
+          bind: addr ? `${addr.host}:${addr.port}` : cfg.bind,
+          enable: cfg.enable,
+          running: addr !== undefined && !this.#host.stopping(),
+          currentConnections: this.#host.listeners.find((l) => l.name === id)?.connectionCount ??
+            0,
+          maxConnections: cfg.maxConnections,
+        };
+      })
+    );
   }
 
   /** Whether `id` ("tcp:default") names a listener of the configuration. */
@@ -123,17 +175,20 @@ export class ListenerSwitch {
         l = this.#host.create(type, name);
         this.#host.listeners.push(l);
       }
-      const addr = await l.start();
-      this.#host.addresses.set(id, addr);
-      const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
-      // The start-up line's exact text: operators and tests read the port from it.
-      log.info(`Listener ${id} listening on ${host}:${addr.port}`);
+      this.#listening(id, await l.start());
       return { ok: true };
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log.error("Listener {id} did not start: {error}", { id, error });
       return fail(error);
     }
+  }
+
+  #listening(id: string, addr: ListenAddress): void {
+    this.#host.addresses.set(id, addr);
+    // Exact text: tests and operators read the real port from this line.
+    const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
+    log.info(`Listener ${id} listening on ${host}:${addr.port}`);
   }
 }
 

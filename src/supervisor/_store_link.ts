@@ -20,6 +20,8 @@ import {
 import type { BrokerControl } from "./broker_control.ts";
 
 const log = getLogger(["culex", "store"]);
+/** attach()'s lines keep the category they had in the supervisor. */
+const supervisorLog = getLogger(["culex", "supervisor"]);
 
 /** See the file header. */
 export class StoreLink {
@@ -98,6 +100,28 @@ export class StoreLink {
   /** A new port for one shard worker; null once closed. */
   connect(): MessagePort | null {
     return this.#closed ? null : this.#handle?.connect() ?? null;
+  }
+
+  /**
+   * Puts the bans, built-in users and ACL rules kept in the store in force on every shard (start
+   * calls it before the first client connects) and logs how many there were.
+   */
+  async attach(control: BrokerControl): Promise<void> {
+    const builtinAuthn = this.#config.authentication.find((a) =>
+      a.mechanism === "password_based" && "backend" in a && a.backend === "built_in_database"
+    );
+    const loaded = await control.attachStore(this.#client!, {
+      retainedOnDisc: this.#config.retainer.storageType === "disc",
+      userIdType: builtinAuthn && "userIdType" in builtinAuthn ? builtinAuthn.userIdType : null,
+      aclRules: this.#config.authorization.sources.some((s) => s.type === "built_in_database"),
+    });
+    if (loaded.bans > 0) supervisorLog.info("Loaded {n} bans from the store", { n: loaded.bans });
+    if (loaded.users + loaded.aclRules > 0) {
+      supervisorLog.info("Loaded {users} built-in users and {rules} ACL rule sets from the store", {
+        users: loaded.users,
+        rules: loaded.aclRules,
+      });
+    }
   }
 
   /**

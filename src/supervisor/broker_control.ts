@@ -82,6 +82,8 @@ export class BrokerControl {
    * when it returns, before the answer); null when alone.
    */
   retainedCleared: ((topics: readonly string[]) => void) | null = null;
+  /** Counters kept outside the shards (the cluster's), merged into metrics(). */
+  moreMetrics: (() => Record<string, number>) | null = null;
 
   /**
    * `shardOf` maps a client id or a retained topic to the shard that owns it; `banned` is the
@@ -289,6 +291,7 @@ export class BrokerControl {
     const all = await this.#rpc.gather<Record<string, number>>("metrics");
     const out: Record<string, number> = {};
     for (const m of all) for (const [k, v] of Object.entries(m)) out[k] = (out[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(this.moreMetrics?.() ?? {})) out[k] = (out[k] ?? 0) + v;
     return out;
   }
 

@@ -61,7 +61,8 @@ export class StoredRetained {
   async delete(topic: string): Promise<boolean> {
     const had = (await this.get(topic)) !== null;
     const b = new StoreBatch();
-    b.retainDelete(topic);
+    // The clear's time: a peer's older write committed after the delete is refused by the store.
+    b.retainDelete(topic, undefined, Date.now());
     const [r] = await this.#store.commitAsync(b.take());
     if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
     return had;
@@ -79,7 +80,8 @@ export class StoredRetained {
       });
       if (page.rows.length > 0) {
         const b = new StoreBatch();
-        for (const row of page.rows) b.retainDelete(row.topic);
+        const at = Date.now();
+        for (const row of page.rows) b.retainDelete(row.topic, undefined, at);
         const [r] = await this.#store.commitAsync(b.take());
         if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
         for (const row of page.rows) topics.push(row.topic);

@@ -1,0 +1,111 @@
+// The shard's loop, on real rings in this isolate: "peers before clients" (docs/architecture.md,
+// ordering rules) must hold for a client record committed while the shard is inside a pass,
+// between its peer drains and its client drain. On a loaded machine the shard's thread can lose
+// its core right there while the other isolates go on: a peer commits a route for its new
+// subscriber, sends the SUBACK, and the client that saw it publishes. That PUBLISH must be routed
+// (MQTT 3.1.1 / MQTT 5 section 3.8.4: the SUBACK's subscription gets messages published after
+// it); tests/22_seams_test.ts once lost it this way in CI.
+import assert from "node:assert/strict";
+import {
+  createMesh,
+  FieldReader,
+  FieldWriter,
+  RecordKind,
+  ringDoorbell,
+  RingReader,
+  RingWriter,
+} from "../ipc/mod.ts";
+import { loadConfig } from "../config/mod.ts";
+import { Shard } from "./shard.ts";
+
+Deno.test("a client record committed after the pass drained its peers waits for the route a peer committed first", async () => {
+  const mesh = createMesh(2, 64 * 1024);
+  const rings = mesh.shards[1]!;
+  const shard = new Shard({ index: 1, count: 2, config: loadConfig({ sets: [], env: {} }), rings });
+  // The test plays shard 0 and the supervisor: the producers of shard 1's inbound rings and the
+  // consumers of its outbound ones.
+  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[1]!, rings.doorbell);
+  const fromSupervisor = new RingWriter(rings.fromSupervisor, rings.doorbell);
+  const toShard0 = new RingReader(rings.toPeers[0]!);
+  const toSupervisor = new RingReader(rings.toSupervisor);
+  const filter = "t/after-suback";
+  // A result of asynchronous work runs in a pass after its peer drains and before its client
+  // drain: the moment the others act in, as if the shard's thread had been descheduled there.
+  let acted = false;
+  shard.svc.work.await(Promise.resolve(), () => {
+    acted = true;
+    fromShard0.write(RecordKind.RouteAdd, new FieldWriter().str(filter).finish());
+    fromShard0.flush(); // shard 0's route before its SUBACK ...
+    const request = new FieldWriter().u32(1).str("publish")
+      .str(JSON.stringify({ messages: [{ topic: filter, payload: "after the SUBACK", qos: 1 }] }));
+    fromSupervisor.write(RecordKind.Request, request.finish());
+    fromSupervisor.flush(); // ... and the publish of someone who saw the SUBACK
+  });
+  shard.start();
+  try {
+    let reply: string | null = null;
+    for (let i = 0; i < 500 && reply === null; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      toSupervisor.drain((kind, payload) => {
+        if (kind !== RecordKind.Reply) return;
+        const r = new FieldReader(payload);
+        assert.equal(r.u32(), 1);
+        assert.equal(r.u8(), 0, "the publish request succeeded");
+        reply = r.str();
+      });
+    }
+    assert.ok(acted, "the other isolates acted inside a pass");
+    assert.equal(reply, "[0]", "the publish matched the route (0x10 would be: no subscribers)");
+    const routed: number[] = [];
+    toShard0.drain((kind) => routed.push(kind));
+    assert.deepEqual(routed, [RecordKind.RoutedPublish], "the message went to shard 0");
+  } finally {
+    await shard.shutdown();
+    ringDoorbell(rings.doorbell); // the loop sees it stopped and ends
+    fromShard0.close();
+    fromSupervisor.close();
+  }
+});
+
+Deno.test("a peer record committed after the pass drained an earlier peer ring waits for what that ring got first", async () => {
+  // Between peers the same holds: shard 0 stores a retained message and acknowledges it, a
+  // client of shard 1 who saw the acknowledgement subscribes, and shard 1's retained query
+  // reaches the owner, shard 2. The owner must apply the store before it answers the query
+  // ("answer queries last" in docs/architecture.md relies on it).
+  const mesh = createMesh(3, 64 * 1024);
+  const rings = mesh.shards[2]!;
+  const shard = new Shard({ index: 2, count: 3, config: loadConfig({ sets: [], env: {} }), rings });
+  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[2]!, rings.doorbell);
+  const fromShard1 = new RingWriter(mesh.shards[1]!.toPeers[2]!, rings.doorbell);
+  const route = (filter: string) => new FieldWriter().str(filter).finish();
+  const applied: string[] = [];
+  const broker = shard.svc.broker;
+  const apply = broker.applyPeerRecord.bind(broker);
+  // While shard 2 handles the first record of ring 0 (the moment its thread may lose its core),
+  // shard 0 commits the cause on ring 0 and then shard 1 its effect on ring 1.
+  broker.applyPeerRecord = (from, kind, payload) => {
+    const filter = new FieldReader(payload).str();
+    applied.push(`${from}:${filter}`);
+    if (filter === "first") {
+      fromShard0.write(RecordKind.RouteAdd, route("cause"));
+      fromShard0.flush();
+      fromShard1.write(RecordKind.RouteAdd, route("effect"));
+      fromShard1.flush();
+    }
+    return apply(from, kind, payload);
+  };
+  fromShard0.write(RecordKind.RouteAdd, route("first"));
+  fromShard0.flush();
+  shard.start();
+  try {
+    for (let i = 0; i < 500 && applied.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(applied, ["0:first", "0:cause", "1:effect"]);
+  } finally {
+    await shard.shutdown();
+    ringDoorbell(rings.doorbell);
+    fromShard0.close();
+    fromShard1.close();
+  }
+});
