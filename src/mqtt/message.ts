@@ -74,7 +74,8 @@ export function encodeMessage(m: Message, alloc?: (size: number) => Uint8Array):
 /**
  * The bytes of {@linkcode encodeMessage} as two parts: everything before the payload, and the
  * payload itself (the message's own view, not a copy). A ring writer gathers the parts, so a
- * routed 64 MB message is copied once, into the ring, instead of into a record first.
+ * routed 64 MB message is copied once, into the ring, instead of into a record first. `alloc`
+ * as for {@linkcode encodeMessage}: where the first part is written.
  *
  * @example
  * ```ts
@@ -88,8 +89,11 @@ export function encodeMessage(m: Message, alloc?: (size: number) => Uint8Array):
  * assert.ok(payload === m.payload && head.length + 2 === encodeMessage(m).length);
  * ```
  */
-export function encodeMessageParts(m: Message): [Uint8Array, Uint8Array] {
-  return [encode(m, false), m.payload];
+export function encodeMessageParts(
+  m: Message,
+  alloc?: (size: number) => Uint8Array,
+): [Uint8Array, Uint8Array] {
+  return [encode(m, false, alloc), m.payload];
 }
 
 /** `alloc`: where to write the `size` bytes (a view of a caller's arena); a new buffer without. */

@@ -27,6 +27,7 @@ import { loadShard } from "./_shard_load.ts";
 import { runTick } from "./_shard_tick.ts";
 import { Channel, type ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
+import { PassClock } from "./_pass_clock.ts";
 import { type ControlReply, handleControl } from "./control.ts";
 import { readConnInfo } from "./conn_info.ts";
 import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
@@ -70,6 +71,9 @@ export class Shard implements ChannelOutput {
   #lastWork = -Infinity;
   #lastYield = 0;
 
+  /** The parts' clock: timer callbacks run in a pass, after the peer drains (_pass_clock.ts). */
+  readonly #clock: PassClock;
+
   /** This shard's port to the store worker; null without one (tests of the shard alone). */
   readonly #store: StoreClient | null;
 
@@ -106,12 +110,13 @@ export class Shard implements ChannelOutput {
       parts.unshift(h);
       this.#toSupervisor.write(RecordKind.ConnOutbound, parts);
     }, maxBatch);
+    this.#clock = new PassClock(systemClock, () => ringDoorbell(this.#rings.doorbell));
     this.svc = composeServices({
       index: init.index,
       count: init.count,
       config: init.config,
       counts: init.rings.counts,
-      clock: systemClock,
+      clock: this.#clock,
       wake: () => ringDoorbell(this.#rings.doorbell),
       sendToShard: (shard, kind, payload) => this.#peers.send(shard, kind, payload),
       flushPeers: () => this.#peers.flush(),
@@ -216,6 +221,8 @@ export class Shard implements ChannelOutput {
       );
       // Answer queries last: after every peer ring's committed records were applied.
       this.svc.broker.answerQueries();
+      // Timers that fired since the last pass: what they publish sees the routes of the cut.
+      work += this.#clock.runDue();
       // Results of asynchronous work next: they were decided before the client bytes below.
       work += this.svc.work.runSettled();
       let clientRecords = 0;

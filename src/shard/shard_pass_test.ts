@@ -109,3 +109,50 @@ Deno.test("a peer record committed after the pass drained an earlier peer ring w
     fromShard1.close();
   }
 });
+
+Deno.test("a timer's publish (a delayed message falling due) sees a route a peer committed before the timer fired", async () => {
+  const mesh = createMesh(2, 64 * 1024);
+  const rings = mesh.shards[1]!;
+  const shard = new Shard({ index: 1, count: 2, config: loadConfig({ sets: [], env: {} }), rings });
+  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[1]!, rings.doorbell);
+  const fromSupervisor = new RingWriter(rings.fromSupervisor, rings.doorbell);
+  const toShard0 = new RingReader(rings.toPeers[0]!);
+  const toSupervisor = new RingReader(rings.toSupervisor);
+  const topic = "t/falls-due";
+  shard.start();
+  try {
+    const request = new FieldWriter().u32(1).str("publish")
+      .str(
+        JSON.stringify({ messages: [{ topic: `$delayed/1/${topic}`, payload: "due", qos: 1 }] }),
+      );
+    fromSupervisor.write(RecordKind.Request, request.finish());
+    fromSupervisor.flush();
+    let replied = false;
+    for (let i = 0; i < 100 && !replied; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      toSupervisor.drain((kind) => replied ||= kind === RecordKind.Reply);
+    }
+    assert.ok(replied, "the delayed message was taken");
+    // Just before it falls due, shard 0 commits the route of a new subscriber (whose SUBACK then
+    // goes out) while the shard is inside a pass (a result of asynchronous work runs there), and
+    // that pass lasts until the message is due: the timer fires in the event-loop turn the loop
+    // gives before its next pass, which applies the route.
+    await new Promise((r) => setTimeout(r, 850));
+    shard.svc.work.await(Promise.resolve(), () => {
+      fromShard0.write(RecordKind.RouteAdd, new FieldWriter().str(topic).finish());
+      fromShard0.flush();
+      for (const until = performance.now() + 300; performance.now() < until;) { /* busy */ }
+    });
+    const routed: number[] = [];
+    for (let i = 0; i < 300 && routed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      toShard0.drain((kind) => routed.push(kind));
+    }
+    assert.deepEqual(routed, [RecordKind.RoutedPublish], "the due message went to shard 0");
+  } finally {
+    await shard.shutdown();
+    ringDoorbell(rings.doorbell);
+    fromShard0.close();
+    fromSupervisor.close();
+  }
+});
