@@ -11,7 +11,6 @@ import type { Config } from "../config/types.ts";
 import { startForceGc } from "../idle_gc.ts";
 import {
   blockOnDoorbell,
-  FieldReader,
   readDoorbell,
   RecordKind,
   ringDoorbell,
@@ -21,15 +20,15 @@ import {
   waitDoorbell,
 } from "../ipc/mod.ts";
 import { ReasonCode } from "../mqtt/mod.ts";
-import { kick, takenOverElsewhere } from "./_client_end.ts";
+import { kick } from "./_client_end.ts";
+import { ClientRecords } from "./_client_records.ts";
 import { PeerRings } from "./_peer_rings.ts";
 import { loadShard } from "./_shard_load.ts";
 import { runTick } from "./_shard_tick.ts";
-import { Channel, type ChannelOutput } from "./channel.ts";
+import type { Channel, ChannelOutput } from "./channel.ts";
 import { systemClock, type TimerHandle } from "./clock.ts";
 import { PassClock } from "./_pass_clock.ts";
-import { type ControlReply, handleControl } from "./control.ts";
-import { readConnInfo } from "./conn_info.ts";
+import type { ControlReply } from "./control.ts";
 import { OutboundBatcher, outboundBatchLimit } from "./_outbound.ts";
 import { composeServices, type ShardServices } from "./shard_services.ts";
 import { StoreClient } from "../store/mod.ts";
@@ -59,7 +58,7 @@ export class Shard implements ChannelOutput {
   #toSupervisor: RingWriter;
   readonly #peers: PeerRings;
   readonly #channels = new Map<number, Channel>();
-  readonly #listenerNames = new Map<string, string>();
+  readonly #clientRecords: ClientRecords;
   /** Records handled so far: the idle GC's measure of load. */
   #workDone = 0;
   #stopGc: () => void = () => {};
@@ -130,6 +129,12 @@ export class Shard implements ChannelOutput {
       kick: (clientId) => kick(this.svc, clientId),
       store: this.#store,
       toSupervisor: (kind, parts) => this.#toSupervisor.write(kind, parts),
+    });
+    this.#clientRecords = new ClientRecords({
+      svc: this.svc,
+      output: this,
+      channels: this.#channels,
+      reply: (id, reply) => this.#reply(id, reply),
     });
   }
 
@@ -228,7 +233,7 @@ export class Shard implements ChannelOutput {
       let clientRecords = 0;
       if (!this.#toSupervisor.congested) {
         clientRecords = this.#fromSupervisor.drain(
-          (kind, payload) => this.#onClientRecord(kind, payload),
+          (kind, payload) => this.#clientRecords.apply(kind, payload),
           CLIENT_BATCH,
           clientsUntil,
         );
@@ -304,53 +309,6 @@ export class Shard implements ChannelOutput {
         from,
         err: String(err instanceof Error ? err.stack : err),
       });
-    }
-  }
-
-  /** One string per listener name, not one per connection (there are a handful of names). */
-  #internListener(name: string): string {
-    let known = this.#listenerNames.get(name);
-    if (known === undefined) this.#listenerNames.set(name, known = name);
-    return known;
-  }
-
-  #onClientRecord(kind: number, payload: Uint8Array): void {
-    const r = new FieldReader(payload);
-    switch (kind) {
-      case RecordKind.ConnOpen: {
-        const connId = r.u32();
-        const listener = this.#internListener(r.str());
-        const peer = r.str();
-        const assignedClientId = r.str();
-        const connInfo = readConnInfo(r); // zone, enable_authn, TLS facts, cookie
-        const info = { connId, peer, listener, assignedClientId, connInfo };
-        this.#channels.set(connId, new Channel(this, this.svc, info));
-        return;
-      }
-      case RecordKind.ConnInbound:
-        this.#channels.get(r.u32())?.handleBytes(r.bytes());
-        return;
-      case RecordKind.ConnClosed:
-        this.#channels.get(r.u32())?.socketClosed(r.str());
-        return;
-      case RecordKind.ConnCongested: {
-        const session = this.#channels.get(r.u32())?.session;
-        session?.setCongested(r.u8() === 1, this.svc.clock.now());
-        return;
-      }
-      case RecordKind.Request: {
-        const id = r.u32();
-        const reply = handleControl(this.svc, r.str(), r.str());
-        if (reply instanceof Promise) void reply.then((done) => this.#reply(id, done));
-        else this.#reply(id, reply);
-        return;
-      }
-      case RecordKind.RemoteClientOpen:
-        takenOverElsewhere(this.svc, r.str());
-        return;
-      default:
-        if (this.svc.broker.applyClusterRecord(kind, payload)) return;
-        this.svc.log.error("Unknown record kind {kind} from the supervisor", { kind });
     }
   }
 
