@@ -1,7 +1,8 @@
 /**
- * Two-node helpers of the cluster benches (bench/cluster_bench.ts, bench/cluster_cost.ts): start a
- * real node (`main.ts start`, 2 shards, static seeds) with its log lines kept, connect an npm:mqtt
- * client, wait for a condition (bounded). Owns the processes it starts; callers stop them.
+ * Two-node helpers of the cluster benches (bench/cluster_bench.ts, bench/cluster_cost.ts): their
+ * `--name value` arguments, start a real node (`main.ts start`, 2 shards, static seeds) with its
+ * log lines kept, connect an npm:mqtt client, wait for a condition or a route (bounded), the
+ * median of the rounds. Owns the processes it starts; callers stop them.
  */
 
 import mqtt from "mqtt";
@@ -9,6 +10,21 @@ import type { Buffer } from "node:buffer";
 
 /** The repository root. */
 const repo = new URL("../", import.meta.url).pathname;
+
+/** The bench's `--name value` pairs: `number(name, fallback)` and the raw map. */
+export function benchArgs(argv: readonly string[] = Deno.args): {
+  args: Map<string, string>;
+  number(name: string, fallback: number): number;
+} {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) args.set(argv[i]!, argv[i + 1] ?? "");
+  return { args, number: (name, fallback) => Number(args.get(name) ?? fallback) };
+}
+
+/** The median of `xs` (the upper one of an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+}
 
 /** A started node: its process and log lines. */
 export interface Node {
@@ -133,4 +149,19 @@ export async function publishEach(
 export async function stopNode(n: Node): Promise<void> {
   n.child.kill("SIGTERM");
   await n.child.status;
+}
+
+/** Publishes probes (QoS 0, every 5 ms, at most 1000) until one reaches `sub`: the route is up. */
+export async function waitRoute(pub: mqtt.MqttClient, sub: mqtt.MqttClient, topic: string) {
+  let probed = false;
+  const onProbe = (t: string) => {
+    if (t === topic) probed = true;
+  };
+  sub.on("message", onProbe);
+  for (let i = 0; i < 1000 && !probed; i++) {
+    await pub.publishAsync(topic, "probe", { qos: 0 });
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  sub.off("message", onProbe);
+  if (!probed) throw new Error(`no route for ${topic}`);
 }

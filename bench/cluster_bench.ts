@@ -21,8 +21,10 @@
  */
 
 import {
+  benchArgs,
   client,
   freePort,
+  median,
   type Node,
   publishEach,
   startNode,
@@ -30,18 +32,17 @@ import {
   until,
 } from "./_cluster_nodes.ts";
 
-const args = new Map<string, string>();
-for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
-const MESSAGES = Number(args.get("--messages") ?? 20_000);
-const ROUNDS = Number(args.get("--rounds") ?? 3);
-const SUBS = Number(args.get("--subscriptions") ?? 100_000);
+const { args, number } = benchArgs();
+const MESSAGES = number("--messages", 20_000);
+const ROUNDS = number("--rounds", 3);
+const SUBS = number("--subscriptions", 100_000);
 /** Latency: rounds of A→A then A→B, messages per round and side. */
-const LAT_ROUNDS = Number(args.get("--latency-rounds") ?? 8);
+const LAT_ROUNDS = number("--latency-rounds", 8);
 const LAT_PER_ROUND = 500;
 /** Time-paced latency: messages a second, on a fixed schedule. */
 const RATE = Number(args.get("--rate") ?? 200);
 /** Route updates timed. */
-const ROUTE_RUNS = Number(args.get("--route-runs") ?? 20);
+const ROUTE_RUNS = number("--route-runs", 20);
 /** `--only latency`: the latency section alone (a quick look at the hop). */
 const ONLY_LATENCY = args.get("--only") === "latency";
 async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
@@ -187,8 +188,6 @@ function percentiles(xs: number[]): [number, number] {
   const s = [...xs].sort((a, b) => a - b);
   return [s[Math.floor(s.length / 2)]!, s[Math.floor(s.length * 0.99)]!];
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const [ca, cb] = [freePort(), freePort()];
 const a = await startNode("a", ca, [`b@127.0.0.1:${cb}`]);

@@ -23,7 +23,6 @@
 
 import v8 from "node:v8";
 import vm from "node:vm";
-import type mqtt from "mqtt";
 import { NodeState } from "../src/cluster/node_state.ts";
 import type { ClusterHost } from "../src/cluster/host.ts";
 import { NodeRouting } from "../src/shard/node_routing.ts";
@@ -34,26 +33,28 @@ import type { PeerLink } from "../src/cluster/peer_link.ts";
 import { Frame, REG_VERSION } from "../src/cluster/proto_v1.ts";
 import { FieldReader, FieldWriter } from "../src/ipc/mod.ts";
 import {
+  benchArgs,
   client,
   freePort,
+  median,
   type Node,
   publishEach,
   startNode,
   stopNode,
   until,
+  waitRoute,
 } from "./_cluster_nodes.ts";
 
-const args = new Map<string, string>();
-for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
-const ROUTES = Number(args.get("--routes") ?? 100_000);
-const MESSAGES = Number(args.get("--messages") ?? 20_000);
-const ROUNDS = Number(args.get("--rounds") ?? 3);
+const { args, number } = benchArgs();
+const ROUTES = number("--routes", 100_000);
+const MESSAGES = number("--messages", 20_000);
+const ROUNDS = number("--rounds", 3);
 const CLIENT_OPENS = 1_000;
 const LIVE_ROUTES = 1_000;
 const PAYLOAD = 64;
 
 if (args.get("--only") === "route_sync") {
-  await routeSyncCost(Number(args.get("--chunks") ?? 10), Number(args.get("--per") ?? 50));
+  await routeSyncCost(number("--chunks", 10), number("--per", 50));
   Deno.exit(0);
 }
 
@@ -176,20 +177,6 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function waitRoute(pub: mqtt.MqttClient, sub: mqtt.MqttClient, topic: string) {
-  let probed = false;
-  const onProbe = (t: string) => {
-    if (t === topic) probed = true;
-  };
-  sub.on("message", onProbe);
-  for (let i = 0; i < 1000 && !probed; i++) {
-    await pub.publishAsync(topic, "probe", { qos: 0 });
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  sub.off("message", onProbe);
-  if (!probed) throw new Error(`no route for ${topic}`);
-}
-
 /** Fan-in of MESSAGES QoS 1 from 4 publishers on A; CPU seconds of A and B over it. */
 async function fanInCpu(a: Node, b: Node, sub: Node, tag: string) {
   const topic = `cost/${tag}`;
@@ -287,7 +274,6 @@ await many.endAsync();
 for (const n of [a2, b]) await stopNode(n);
 proxy.close();
 
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const us = (s: number) => (s * 1e6).toFixed(1);
 console.log(`heap per route (${ROUTES} exact filters like ${filterOf(0)}, V8 heap after GC):`);
 console.log(`  supervisor, a peer's route (NodeState): ${supRemote.toFixed(0)} B`);

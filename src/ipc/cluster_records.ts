@@ -101,8 +101,13 @@ export function decodeNodeMember(b: Uint8Array): { add: boolean; node: string; m
  * The head of NodeForward (node, topic, message length): the message parts follow it, so a big
  * payload is copied into the ring straight from the message.
  */
-export function nodeForwardHead(node: string, topic: string, messageLength: number): Uint8Array {
-  return new FieldWriter().str(node).str(topic).u32(messageLength).finish();
+export function nodeForwardHead(
+  node: string,
+  topic: string,
+  messageLength: number,
+  w: FieldWriter = new FieldWriter(),
+): Uint8Array {
+  return w.str(node).str(topic).u32(messageLength).finish();
 }
 
 /** The head of NodeShared (node, client id, subscription, hops, message length). */

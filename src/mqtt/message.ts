@@ -1,19 +1,14 @@
 /**
  * Message: the immutable application message a shard routes (topic, payload view, QoS, retain,
  * the v5 properties that travel with it, publisher id for no-local, expiry). Also its compact
- * binary form for ring records (routed-publish, retained store) and the conversions from an
- * inbound PUBLISH and to the properties of an outbound one. Pure data and functions; the binary
- * format is versioned here (MESSAGE_FORMAT_VERSION) and never edited once released.
+ * binary form for ring records (routed-publish, retained store) and the properties of an outbound
+ * PUBLISH (the conversions from an inbound PUBLISH or will are in message_from.ts). Pure data and
+ * functions; the binary format is versioned here (MESSAGE_FORMAT_VERSION) and never edited once
+ * released.
  *
  * @module
  */
 
-import {
-  type IConnectPacket,
-  type IPublishPacket,
-  type UserProperties,
-  userPropertiesOf,
-} from "./codec.ts";
 import { LeReader, LeWriter, utf8Length } from "./_le.ts";
 
 /** The v5 properties that pass from publisher to subscribers unchanged [MQTT-3.3.2-4]. */
@@ -55,7 +50,6 @@ export const MESSAGE_FORMAT_VERSION = 1;
 const F_RETAIN = 0x04, F_PFI = 0x08, F_PFI_UTF8 = 0x10, F_CTYPE = 0x20, F_RTOPIC = 0x40;
 const F_CDATA = 0x80;
 const F2_UPROPS = 0x01;
-const encoder = new TextEncoder();
 
 /**
  * Encodes a message for a ring record: `[u8 version][u8 flags][u8 flags2][f64 expiresAt]
@@ -80,7 +74,8 @@ export function encodeMessage(m: Message, alloc?: (size: number) => Uint8Array):
 /**
  * The bytes of {@linkcode encodeMessage} as two parts: everything before the payload, and the
  * payload itself (the message's own view, not a copy). A ring writer gathers the parts, so a
- * routed 64 MB message is copied once, into the ring, instead of into a record first.
+ * routed 64 MB message is copied once, into the ring, instead of into a record first. `alloc`
+ * as for {@linkcode encodeMessage}: where the first part is written.
  *
  * @example
  * ```ts
@@ -94,8 +89,11 @@ export function encodeMessage(m: Message, alloc?: (size: number) => Uint8Array):
  * assert.ok(payload === m.payload && head.length + 2 === encodeMessage(m).length);
  * ```
  */
-export function encodeMessageParts(m: Message): [Uint8Array, Uint8Array] {
-  return [encode(m, false), m.payload];
+export function encodeMessageParts(
+  m: Message,
+  alloc?: (size: number) => Uint8Array,
+): [Uint8Array, Uint8Array] {
+  return [encode(m, false, alloc), m.payload];
 }
 
 /** `alloc`: where to write the `size` bytes (a view of a caller's arena); a new buffer without. */
@@ -246,28 +244,6 @@ export function isExpired(m: Pick<Message, "expiresAt">, now: number): boolean {
 }
 
 /**
- * The ordered list form of mqtt-packet's user property object. mqtt-packet groups duplicates of a
- * name into an array, so the interleaving of different names on the wire (a, b, a) is lost: the
- * result is grouped by name (a, a, b), each name's values in wire order.
- *
- * @example
- * ```ts
- * import { fromUserProperties } from "./message.ts";
- * import assert from "node:assert/strict";
- * assert.ok(fromUserProperties({ a: ["1", "3"], b: "2" }).length === 3);
- * ```
- */
-export function fromUserProperties(obj: UserProperties): [string, string][] {
-  const list: [string, string][] = [];
-  for (const k of Object.keys(obj)) {
-    const v: unknown = obj[k];
-    if (typeof v === "string") list.push([k, v]);
-    else if (Array.isArray(v)) { for (const x of v) list.push([k, String(x)]); }
-  }
-  return list;
-}
-
-/**
  * The Message Expiry Interval to send with `m`: the time left in seconds, rounded up
  * [MQTT-3.3.2-6], at least 1 (drop expired messages with {@linkcode isExpired} first); 0 when the
  * message does not expire.
@@ -281,112 +257,4 @@ export function fromUserProperties(obj: UserProperties): [string, string][] {
  */
 export function remainingExpirySeconds(m: Pick<Message, "expiresAt">, now: number): number {
   return m.expiresAt === 0 ? 0 : Math.max(1, Math.ceil((m.expiresAt - now) / 1000));
-}
-
-/**
- * Builds a Message from a decoded PUBLISH. The payload stays a view into the received bytes;
- * expiry becomes an absolute time from `now` (epoch ms). `topic` replaces the packet's (a
- * resolved topic alias, or the target of a delayed publish).
- *
- * @example
- * ```ts
- * import { fromPublishPacket } from "./message.ts";
- * import assert from "node:assert/strict";
- * const m = fromPublishPacket({
- *   cmd: "publish", topic: "a/b", payload: "hi", qos: 0, dup: false, retain: false,
- *   properties: { messageExpiryInterval: 60, userProperties: { k: "v" } },
- * }, "client-1", 1_000);
- * assert.ok(m.expiresAt === 61_000 && m.properties.userProperties?.[0]?.[0] === "k");
- * ```
- */
-export function fromPublishPacket(
-  packet: IPublishPacket,
-  origin: string,
-  now: number,
-  topic: string = packet.topic,
-): Message {
-  return {
-    topic,
-    payload: bytesOf(packet.payload),
-    qos: packet.qos,
-    retain: packet.retain,
-    properties: propertiesFrom(packet, packet.properties),
-    origin,
-    expiresAt: expiryFrom(packet.properties, now),
-    timestamp: now,
-  };
-}
-
-/**
- * The will of a decoded CONNECT as a Message (null without a will); its properties pass on as a
- * PUBLISH's would [MQTT-3.1.3-10]. The Will Delay Interval is the caller's to read.
- *
- * @example
- * ```ts
- * import { fromWill } from "./message.ts";
- * import assert from "node:assert/strict";
- * assert.ok(fromWill({ cmd: "connect", clientId: "c" }, "c", 0) === null);
- * ```
- */
-export function fromWill(packet: IConnectPacket, origin: string, now: number): Message | null {
-  const w = packet.will;
-  if (!w) return null;
-  // A will lives as long as its connection: copy its bytes out of the received chunk rather than
-  // keep the whole chunk alive through a view.
-  const props = propertiesFrom(packet, w.properties);
-  const cd = props.correlationData;
-  return {
-    topic: w.topic,
-    payload: new Uint8Array(bytesOf(w.payload ?? new Uint8Array())), // a copy (Buffer#slice is not)
-    qos: (w.qos ?? 0) as 0 | 1 | 2,
-    retain: w.retain === true,
-    properties: cd ? { ...props, correlationData: new Uint8Array(cd) } : props,
-    origin,
-    expiresAt: expiryFrom(w.properties, now),
-    timestamp: now,
-  };
-}
-
-/** The pass-through properties; user properties in wire order when the decoder kept them. */
-function propertiesFrom(
-  packet: IPublishPacket | IConnectPacket,
-  pp: PassThrough | undefined,
-): MessageProperties {
-  const props: {
-    payloadFormatIndicator?: boolean;
-    contentType?: string;
-    responseTopic?: string;
-    correlationData?: Uint8Array;
-    userProperties?: readonly (readonly [string, string])[];
-  } = {};
-  if (pp === undefined) return props;
-  if (pp.payloadFormatIndicator !== undefined) {
-    props.payloadFormatIndicator = pp.payloadFormatIndicator;
-  }
-  if (pp.contentType !== undefined) props.contentType = pp.contentType;
-  if (pp.responseTopic !== undefined) props.responseTopic = pp.responseTopic;
-  if (pp.correlationData !== undefined) props.correlationData = pp.correlationData;
-  if (pp.userProperties !== undefined) {
-    props.userProperties = userPropertiesOf(packet) ?? fromUserProperties(pp.userProperties);
-  }
-  return props;
-}
-
-function expiryFrom(pp: PassThrough | undefined, now: number): number {
-  const seconds = pp?.messageExpiryInterval;
-  return seconds === undefined ? 0 : now + seconds * 1000;
-}
-
-function bytesOf(payload: string | Uint8Array): Uint8Array {
-  return typeof payload === "string" ? encoder.encode(payload) : payload;
-}
-
-/** The properties a PUBLISH and a will have in common. */
-interface PassThrough {
-  payloadFormatIndicator?: boolean;
-  messageExpiryInterval?: number;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Uint8Array;
-  userProperties?: UserProperties;
 }

@@ -3,12 +3,11 @@ import { asBuffer, encodePacket, type IPublishPacket, PacketDecoder } from "./co
 import {
   decodeMessage,
   encodeMessage,
-  fromPublishPacket,
-  fromWill,
   isExpired,
   type Message,
   remainingExpirySeconds,
 } from "./message.ts";
+import { fromPublishPacket, fromWill } from "./message_from.ts";
 
 const full: Message = {
   topic: "家/温度/🙂",

@@ -59,15 +59,13 @@ export {
   decodeMessage,
   encodeMessage,
   encodeMessageParts,
-  fromPublishPacket,
-  fromUserProperties,
-  fromWill,
   isExpired,
   type Message,
   MESSAGE_FORMAT_VERSION,
   type MessageProperties,
   remainingExpirySeconds,
 } from "./message.ts";
+export { fromPublishPacket, fromUserProperties, fromWill } from "./message_from.ts";
 export { peekConnect, type PeekResult } from "./connect_peek.ts";
 export {
   encodePublish,

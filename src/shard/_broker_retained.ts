@@ -16,22 +16,16 @@ import {
   matches,
   type Message,
 } from "../mqtt/mod.ts";
-import type { Clock } from "./clock.ts";
-import type { Metrics } from "./metrics.ts";
 import type { Retainer } from "./retainer.ts";
 import type { DiscRetained } from "./retained_disc.ts";
-import type { Session, SubOptions } from "./session.ts";
+import type { SubOptions } from "./session.ts";
+import type { SharedPort } from "./_shared_delivery.ts";
 
 /** What the retained side reaches through its Broker's port. */
-export interface RetainedPort {
-  readonly index: number;
+export interface RetainedPort extends SharedPort {
   readonly count: number;
-  readonly clock: Clock;
-  readonly metrics: Metrics;
   /** A retained message was not stored: the store is full or the payload over its bound. */
   onRetainRefused(why: "refused" | "too_large"): void;
-  sendToShard(shard: number, kind: number, payload: Uint8Array | readonly Uint8Array[]): void;
-  session(clientId: string): Session | undefined;
 }
 
 /** A new subscription's retained lookup, from the SUBSCRIBE until its last answer or page. */

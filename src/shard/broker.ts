@@ -10,9 +10,7 @@
 
 import { FieldWriter, RecordKind } from "../ipc/mod.ts";
 import { encodeMessageParts, type Message, parseShared, ReasonCode } from "../mqtt/mod.ts";
-import type { Clock } from "./clock.ts";
 import type { Hooks, PublishSource } from "./hooks.ts";
-import type { Metrics } from "./metrics.ts";
 import { RouteTable, ShardMatch } from "./route_table.ts";
 import type { Retainer } from "./retainer.ts";
 import type { DiscRetained } from "./retained_disc.ts";
@@ -22,20 +20,16 @@ import { SubscriptionIndex } from "./subscription_index.ts";
 import type { NodeRouting } from "./node_routing.ts";
 import type { ShardStore } from "./durable.ts";
 import { encodeFilter, encodeMembership } from "./_records.ts";
-import { BrokerRetained } from "./_broker_retained.ts";
+import { BrokerRetained, type RetainedPort } from "./_broker_retained.ts";
 import { SharedDelivery } from "./_shared_delivery.ts";
 import { applyClusterRecord, applyPeerRecord, type BrokerRecordTarget } from "./_broker_records.ts";
 
-/** How the Broker reaches other shards and the sessions of its own. */
-export interface BrokerPort {
-  readonly index: number;
-  readonly count: number;
-  readonly clock: Clock;
+/**
+ * How the Broker reaches other shards and the sessions of its own (what its retained side and
+ * shared delivery use too: RetainedPort, SharedPort).
+ */
+export interface BrokerPort extends RetainedPort {
   readonly hooks: Hooks;
-  readonly metrics: Metrics;
-  /** A retained message was not stored: the store is full or the payload over its bound. */
-  onRetainRefused(why: "refused" | "too_large"): void;
-  sendToShard(shard: number, kind: number, payload: Uint8Array | readonly Uint8Array[]): void;
   /** Commits queued peer records now (route before SUBACK). */
   flushPeers(): void;
   /**
@@ -43,7 +37,6 @@ export interface BrokerPort {
    * records parked in congested peer rings so far are (RingWriter.whenCommitted).
    */
   whenPeersCommitted(): Promise<void> | null;
-  session(clientId: string): Session | undefined;
   /** The shard's store end (durable mode or a disc retainer); null when nothing is stored. */
   readonly store?: ShardStore | null;
 }

@@ -22,6 +22,14 @@ import { TopicTrie } from "./topic_trie.ts";
 /** Writes one record to the supervisor's ring. */
 export type ToSupervisor = (kind: number, parts: readonly Uint8Array[]) => void;
 
+/**
+ * A forwarded message's encoded head (everything before its payload) is written here when it
+ * fits: the ring writer copies a part this small before write() returns (ring.ts), so the bytes
+ * are free again at once, and a forward allocates no buffer of its own (a fresh one with a
+ * DataView is a malloc'd backing store for V8; on the node hop, measured in docs/cluster.md).
+ */
+const SCRATCH_BYTES = 4096;
+
 /** See the file header. */
 export class NodeRouting {
   readonly enabled: boolean;
@@ -34,6 +42,11 @@ export class NodeRouting {
   #nextFetch = 1;
   /** A route add was sent since the last routesSynced(). */
   #routeAdded = false;
+  /** Reused for every forward's NodeForward head (finish() copies what it wrote). */
+  readonly #fields = new FieldWriter(256);
+  readonly #scratch = new Uint8Array(SCRATCH_BYTES);
+  readonly #alloc = (size: number): Uint8Array =>
+    size <= SCRATCH_BYTES ? this.#scratch.subarray(0, size) : new Uint8Array(size);
 
   constructor(enabled: boolean, send: ToSupervisor) {
     this.enabled = enabled;
@@ -93,10 +106,11 @@ export class NodeRouting {
       for (const node of entries.keys()) if (!nodes.includes(node)) nodes.push(node);
     });
     if (nodes.length === 0) return false;
-    const parts = encoded ?? encodeMessageParts(message);
+    const parts = encoded ?? encodeMessageParts(message, this.#alloc);
     const length = (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0);
     for (const node of nodes) {
-      this.#send(RecordKind.NodeForward, [nodeForwardHead(node, message.topic, length), ...parts]);
+      const head = nodeForwardHead(node, message.topic, length, this.#fields);
+      this.#send(RecordKind.NodeForward, [head, ...parts]);
     }
     nodes.length = 0;
     return true;

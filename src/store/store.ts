@@ -1,7 +1,7 @@
 /**
  * Store: one SQLite connection to the store file and the synchronous API over it. Owns the
- * commit path (a batch, or a group of batches, in one transaction), the full-disk and
- * corruption policy at run time, and the logging of both (once per minute per kind). Used in
+ * commit path (a batch, or a group of batches, in one transaction) and the full-disk and
+ * corruption policy at run time (what is seen and its logging: _faults.ts). Used in
  * whichever isolate owns the connection: the store worker (recommended, docs/store.md), or a
  * shard. Must not touch rings, sockets or MQTT state; knows messages only as bytes.
  */
@@ -9,13 +9,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { getLog } from "../log.ts";
 import { classifySqliteError, errorText, StoreError } from "./errors.ts";
-import {
-  fileSize,
-  openDatabase,
-  type OpenOptions,
-  type OpenReport,
-  SUSPECT_SUFFIX,
-} from "./_open.ts";
+import { StoreFaults } from "./_faults.ts";
+import { fileSize, openDatabase, type OpenOptions, type OpenReport } from "./_open.ts";
 import { type LoadedSession, type NextKeys, type OutgoingRow, PartitionReader } from "./_reads.ts";
 import type { DelayedRow } from "./_reads.ts";
 import { type RetainedPage, RetainedReader } from "./_retained.ts";
@@ -42,7 +37,6 @@ export interface StoreHealth {
   readonly corruption: OpenReport["corruption"];
 }
 
-const LOG_EVERY_MS = 60_000;
 const log = getLog("store");
 
 /** The synchronous store API over one connection. */
@@ -59,16 +53,15 @@ export class Store {
   #retainedCount: RetainedCount | null = null;
   #warmer: CacheWarmer | null;
   #closed = false;
-  #full = false;
-  #corruptSeen = false;
-  #lastError: string | null = null;
-  readonly #lastLog = new Map<string, number>();
+  /** Full disk and corruption at run time: what was seen, and its logging. */
+  readonly #faults: StoreFaults;
 
   private constructor(db: DatabaseSync, report: OpenReport, opts: StoreOptions) {
     this.#db = db;
     this.report = report;
     this.#now = opts.now ?? Date.now;
     this.#maxRetained = opts.maxRetained ?? 0;
+    this.#faults = new StoreFaults(report.path, this.#now);
     this.#writer = new Writer(db);
     this.#reads = new PartitionReader(db);
     this.#retained = new RetainedReader(db, opts.indexSpecs);
@@ -133,12 +126,12 @@ export class Store {
     if (this.#closed) return batches.map(() => new StoreError("closed", "The store is closed"));
     try {
       const out = this.#transaction(() => batches.map((b) => this.#run(b, b.ops)));
-      this.#full = false;
+      this.#faults.wrote();
       return out;
     } catch (e) {
       const code = classifySqliteError(e);
       if (code === "corrupt" || batches.length === 1 && code !== "full") {
-        const err = this.#fault(e, "write");
+        const err = this.#faults.fault(e, "write");
         return batches.map(() => err);
       }
       if (code === "full" && opts.onFull === "release_only") return this.#releaseOnly(batches);
@@ -158,25 +151,17 @@ export class Store {
       kept = `their deletes and updates failed too: ${errorText(e)}`;
       released = false;
     }
-    const err = this.#refuseFull(kept);
+    const err = this.#faults.refuseFull(kept);
     return batches.map((b) => released && b.ops.every(isReleasingOp) ? { retainRefused: 0 } : err);
-  }
-
-  #refuseFull(kept: string): StoreError {
-    this.#full = true;
-    const message = `The store ${this.path} is full: new writes are refused (${kept})`;
-    this.#limitedLog("full", message);
-    this.#lastError = message;
-    return new StoreError("full", message);
   }
 
   #applyAlone(batch: WireBatch): ApplyResult | StoreError {
     try {
       const r = this.#transaction(() => this.#run(batch, batch.ops));
-      this.#full = false;
+      this.#faults.wrote();
       return r;
     } catch (e) {
-      if (classifySqliteError(e) !== "full") return this.#fault(e, "write");
+      if (classifySqliteError(e) !== "full") return this.#faults.fault(e, "write");
     }
     const releasing = batch.ops.filter(isReleasingOp);
     let kept = "its deletes and updates were applied";
@@ -187,7 +172,7 @@ export class Store {
         kept = `its deletes and updates failed too: ${errorText(e)}`;
       }
     }
-    return this.#refuseFull(kept);
+    return this.#faults.refuseFull(kept);
   }
 
   #run(batch: WireBatch, ops: readonly StoreOp[]): ApplyResult {
@@ -298,12 +283,7 @@ export class Store {
   // ---- state ----
 
   health(): StoreHealth {
-    return {
-      full: this.#full,
-      corruptSeen: this.#corruptSeen,
-      lastError: this.#lastError,
-      corruption: this.report.corruption,
-    };
+    return { ...this.#faults.seen(), corruption: this.report.corruption };
   }
 
   /** Sizes for metrics: file and WAL bytes, pages in use and free, the page cap. */
@@ -341,34 +321,7 @@ export class Store {
     try {
       return fn();
     } catch (e) {
-      throw this.#fault(e, kind);
+      throw this.#faults.fault(e, kind);
     }
-  }
-
-  #fault(e: unknown, kind: "read" | "write"): StoreError {
-    if (e instanceof StoreError) return e;
-    const code = classifySqliteError(e);
-    const message = `Store ${kind} failed on ${this.path}: ${errorText(e)}`;
-    this.#lastError = message;
-    if (code === "corrupt") {
-      this.#corruptSeen = true;
-      // The next start runs quick_check and moves the file aside if it fails.
-      try {
-        Deno.writeTextFileSync(
-          this.path + SUSPECT_SUFFIX,
-          `${new Date().toISOString()} ${message}\n`,
-        );
-      } catch { /* the disk may be the problem; the error is logged below */ }
-    }
-    this.#limitedLog(code, message);
-    return new StoreError(code, message, { cause: e });
-  }
-
-  #limitedLog(kind: string, message: string): void {
-    const now = this.#now();
-    const last = this.#lastLog.get(kind);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.#lastLog.set(kind, now);
-    log.error("{message}", { message });
   }
 }

@@ -2,11 +2,13 @@
  * Text of `culex ctl`, reproducing EMQX's `io_lib:format` output (apps/emqx_management/src/
  * emqx_mgmt_cli.erl): `~-Ns` padding (which also cuts a longer string to N characters), the
  * client line, the uptime wording of emqx_utils_calendar, the `broker` date format and the
- * usage lines of emqx_ctl. Private to src/supervisor/; pure functions.
+ * usage lines of emqx_ctl (with every command's usage, USAGE). Private to src/supervisor/; pure
+ * functions.
  *
  * @module
  */
 
+import { BAN_AS } from "../auth/mod.ts";
 import type { Json } from "./broker_control.ts";
 
 /** Erlang's `~-Ns`: left-justified in N columns, cut to N when longer. */
@@ -93,3 +95,55 @@ export function subscriptionLine(s: Json): string {
     int(s.rh)
   } rap:${int(s.rap)}`;
 }
+
+/** Every command's usage lines, by command, as `emqx ctl` prints them. */
+export const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
+  status: [["status", "Show broker status"]],
+  broker: [
+    ["broker", "Show broker version, uptime and description"],
+    ["broker stats", "Show broker statistics of clients, topics, subscribers"],
+    ["broker metrics", "Show broker metrics"],
+  ],
+  clients: [
+    ["clients list", "List all clients"],
+    ["clients show <ClientId>", "Show a client"],
+    ["clients kick <ClientId>", "Kick out a client"],
+  ],
+  subscriptions: [
+    ["subscriptions list", "List all subscriptions"],
+    ["subscriptions show <ClientId>", "Show subscriptions of a client"],
+    ["subscriptions add <ClientId> <Topic> <QoS>", "Add a static subscription manually"],
+    ["subscriptions del <ClientId> <Topic>", "Delete a static subscription manually"],
+  ],
+  topics: [["topics list", "List all topics"], ["topics show <Topic>", "Show a topic"]],
+  retainer: [
+    ["retainer info", "Show the count of retained messages"],
+    ["retainer topics", "Same as retainer topic 1 1000"],
+    ["retainer topics <Start> <Limit>", "Show topics of retained messages by the specified range"],
+    ["retainer clean", "Clean all retained messages"],
+    ["retainer clean <Topic>", "Clean retained messages by the specified topic filter"],
+  ],
+  listeners: [
+    ["listeners", "List listeners"],
+    ["listeners stop    <Identifier>", "Stop a listener"],
+    ["listeners start   <Identifier>", "Start a listener"],
+    ["listeners restart <Identifier>", "Restart a listener"],
+  ],
+  banned: [
+    ["banned list", "List the bans"],
+    ["banned add <As> <Who> [<Reason>] [<Seconds>]", `Ban; As is one of ${BAN_AS.join("|")}`],
+    ["banned del <As> <Who>", "Remove a ban"],
+  ],
+  cluster: [
+    ["cluster join <Node>", "Join the cluster"],
+    ["cluster leave", "Leave the cluster"],
+    ["cluster force-leave <Node>", "Force the node leave from cluster"],
+    ["cluster status [--json]", "Cluster status"],
+  ],
+  conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
+  admins: [
+    ["admins add <Username> <Password> <Description>", "Add dashboard user"],
+    ["admins passwd <Username> <Password>", "Reset dashboard user password"],
+    ["admins del <Username>", "Delete dashboard user"],
+  ],
+};

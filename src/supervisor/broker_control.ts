@@ -4,72 +4,46 @@
  * subscriptions, subscribe and unsubscribe on a client's behalf), publish from outside a client,
  * stats and metrics summed over shards, subscriptions, topics and retained messages. Every
  * answer comes from the shards through ShardRpc: a request to the one shard that owns a client
- * id or a retained topic, or to all of them, gathered and paged here. Owns no broker state.
+ * id or a retained topic, or to all of them, gathered and paged here (its parts, private to
+ * src/supervisor/: _paging.ts, _ban_control.ts for the ban list, _publish_across.ts). Owns no
+ * broker state.
  *
  * @module
  */
 
 import type { BanEntry, BanInput, Banned, StoredUser } from "../auth/mod.ts";
-import {
-  type BanRecord,
-  isRefusal,
-  StoreBatch,
-  type StoreClient,
-  StoreError,
-  type WireBatch,
-} from "../store/mod.ts";
+import type { StoreClient } from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
 import { StoredRetained } from "./retained_view.ts";
 import { SecurityStore } from "./_security_store.ts";
 import { StatsPeaks } from "./_stats_peaks.ts";
+import { BanControl } from "./_ban_control.ts";
+import { publishAcross, type PublishRequest } from "./_publish_across.ts";
+import {
+  type Json,
+  MAX_PAGE_LIMIT,
+  pageAcross,
+  type Paged,
+  paged,
+  pageOf,
+  type PageQuery,
+  type ShardLists,
+  type ShardPage,
+  sliceAcross,
+} from "./_paging.ts";
 
-/** EMQX's paging query: page from 1, limit up to 10,000. */
-export interface PageQuery {
-  readonly page?: number;
-  readonly limit?: number;
-}
-
-/** EMQX's paged answer. */
-export interface Paged<T> {
-  readonly data: T[];
-  readonly meta: { page: number; limit: number; count: number; hasnext: boolean };
-}
-
-/** A JSON object as the shards answer it (EMQX's field names). */
-export type Json = Record<string, unknown>;
-
-/** A slice of a list and the length of the whole list. */
-export interface ShardPage {
-  readonly total: number;
-  readonly items: Json[];
-}
-
-/** Largest page, as EMQX. */
-export const MAX_PAGE_LIMIT = 10_000;
-const DEFAULT_PAGE_LIMIT = 100;
-
-/** One message of publish(): EMQX's POST /publish body, payload as text or base64. */
-export interface PublishRequest {
-  readonly topic: string;
-  readonly payload?: string;
-  readonly encoding?: "plain" | "base64";
-  readonly qos?: number;
-  readonly retain?: boolean;
-  readonly message_expiry_interval?: number;
-  /** MQTT 5 properties, EMQX's snake_case names (payload_format_indicator, content_type...). */
-  readonly properties?: Readonly<Record<string, unknown>>;
-  /** Who the message is from (EMQX: "http_api"). */
-  readonly from?: string;
-}
+export { MAX_PAGE_LIMIT } from "./_paging.ts";
+export type { Json, Paged, PageQuery, ShardPage } from "./_paging.ts";
+export type { PublishRequest } from "./_publish_across.ts";
 
 /** See the file header. */
 export class BrokerControl {
   readonly #rpc: ShardRpc;
-  readonly #shards: () => number;
   readonly #shardOf: (key: string) => number;
-  readonly #banned: Banned;
-  /** The supervisor's port to the store: bans are kept there (docs/store.md). */
-  #store: StoreClient | null = null;
+  /** The ban list: the supervisor's copy, every shard's, and the store's. */
+  readonly #bans: BanControl;
+  /** The shards' lists, paged here. */
+  readonly #lists: ShardLists;
   /** Set with `retainer.backend.storage_type: disc`: retained messages are read from the file. */
   #retained: StoredRetained | null = null;
   /** Built-in users and ACL rules kept in the store (null before attachStore). */
@@ -96,9 +70,9 @@ export class BrokerControl {
     banned: Banned,
   ) {
     this.#rpc = rpc;
-    this.#shards = shards;
     this.#shardOf = shardOf;
-    this.#banned = banned;
+    this.#bans = new BanControl(rpc, banned);
+    this.#lists = { rpc, shards };
   }
 
   /**
@@ -120,7 +94,7 @@ export class BrokerControl {
     } = {},
   ): Promise<{ bans: number; users: number; aclRules: number }> {
     const now = opts.now ?? Date.now();
-    this.#store = store;
+    this.#bans.keepIn(store);
     if (opts.retainedOnDisc) this.#retained = new StoredRetained(store);
     this.#security = new SecurityStore(store, opts.userIdType ?? "username");
     const users = opts.userIdType ? await this.#security.users() : [];
@@ -129,85 +103,31 @@ export class BrokerControl {
     for (const r of ruleSets) {
       await this.#rpc.gather("authz.rules.set", { kind: r.kind, who: r.who, rules: r.rules });
     }
-    const bans = await this.#loadBans(store, now);
+    const bans = await this.#bans.load(store, now);
     return { bans, users: users.length, aclRules: ruleSets.length };
-  }
-
-  /** Bans kept in the store: the expired ones deleted, the others in force everywhere. */
-  async #loadBans(store: StoreClient, now: number): Promise<number> {
-    const live: BanEntry[] = [];
-    const expired = new StoreBatch();
-    for (let after: BanRecord | null = null;;) {
-      const page: BanRecord[] = await store.readAsync({ kind: "banned", after, limit: 1000 });
-      for (const r of page) {
-        const entry = { ...r, until: r.until ?? Infinity } as BanEntry;
-        if (entry.until <= now) expired.banDelete(r.as, r.who);
-        else live.push(entry);
-      }
-      if (page.length < 1000) break;
-      after = page[page.length - 1]!;
-    }
-    if (expired.size > 0) await this.#commit(expired.take());
-    let loaded = 0;
-    for (const entry of live) {
-      try {
-        if ("added" in this.#banned.add(entry)) loaded++;
-      } catch {
-        continue; // expired between the read and now, or no longer valid: not spread
-      }
-      await this.#rpc.gather("banned.add", { entry });
-    }
-    return loaded;
   }
 
   /** The node's bans (EMQX's GET /banned), expired ones dropped. */
   listBans(): BanEntry[] {
-    this.#banned.purge();
-    return this.#banned.list();
+    return this.#bans.list();
   }
 
   /**
    * Adds a ban on every isolate of the node; connected clients it covers are kicked (MQTT 5:
    * 0x8A). Resolves with the entry, or `exists` when the same ban was already there.
    */
-  async addBan(input: BanInput): Promise<{ added: BanEntry } | { exists: BanEntry }> {
-    const r = this.#banned.add(input);
-    const entry = "added" in r ? r.added : r.exists;
-    if ("added" in r && this.#store) {
-      const b = new StoreBatch();
-      b.ban({ ...entry, until: entry.until === Infinity ? null : entry.until });
-      try {
-        await this.#commit(b.take());
-      } catch (err) {
-        this.#banned.delete(entry.as, entry.who); // not kept: not in force either
-        throw err;
-      }
-    }
-    await this.#rpc.gather("banned.add", { entry });
-    return r;
+  addBan(input: BanInput): Promise<{ added: BanEntry } | { exists: BanEntry }> {
+    return this.#bans.add(input);
   }
 
   /** Removes a ban everywhere; false when there was none. */
-  async deleteBan(as: BanEntry["as"], who: string): Promise<boolean> {
-    const had = this.#banned.delete(as, who);
-    if (this.#store) {
-      const b = new StoreBatch();
-      b.banDelete(as, who);
-      await this.#commit(b.take());
-    }
-    await this.#rpc.gather("banned.delete", { as, who });
-    return had;
-  }
-
-  /** Commits a batch through the supervisor's port; a refusal throws its StoreError. */
-  async #commit(batch: WireBatch): Promise<void> {
-    const [r] = await this.#store!.commitAsync(batch);
-    if (r && isRefusal(r)) throw new StoreError(r.code, r.message);
+  deleteBan(as: BanEntry["as"], who: string): Promise<boolean> {
+    return this.#bans.delete(as, who);
   }
 
   /** Clients of every shard, filtered (EMQX's GET /clients query) and paged. */
   listClients(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
-    return this.#pageAcross("clients.list", query, { filter: query.filter ?? {} });
+    return pageAcross(this.#lists, "clients.list", query, { filter: query.filter ?? {} });
   }
 
   /** One client, or null when no session has that id. */
@@ -248,26 +168,11 @@ export class BrokerControl {
    * message goes to the shard its topic hashes to, so messages to one topic keep their order.
    * Answers one reason code per message, in order (0x00, 0x10 no matching subscribers, ...).
    */
-  async publish(
+  publish(
     messages: readonly PublishRequest[],
     source: "api" | "sys" = "api",
   ): Promise<number[]> {
-    const byShard = new Map<number, number[]>();
-    messages.forEach((m, i) => {
-      const shard = this.#shardOf(m.topic);
-      const list = byShard.get(shard) ?? [];
-      list.push(i);
-      byShard.set(shard, list);
-    });
-    const codes: number[] = new Array(messages.length).fill(0);
-    await Promise.all([...byShard].map(async ([shard, idx]) => {
-      const answer = await this.#rpc.call<number[]>(shard, "publish", {
-        source,
-        messages: idx.map((i) => messages[i]),
-      });
-      idx.forEach((i, k) => codes[i] = answer[k] ?? 0x80);
-    }));
-    return codes;
+    return publishAcross(this.#rpc, this.#shardOf, messages, source);
   }
 
   /**
@@ -297,7 +202,7 @@ export class BrokerControl {
 
   /** Subscriptions of every client (EMQX's GET /subscriptions filters), paged. */
   listSubscriptions(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
-    return this.#pageAcross("subscriptions.list", query, { filter: query.filter ?? {} });
+    return pageAcross(this.#lists, "subscriptions.list", query, { filter: query.filter ?? {} });
   }
 
   /**
@@ -326,7 +231,12 @@ export class BrokerControl {
       const p = await this.#retained.list((page - 1) * limit, limit, query.topic ?? null);
       return paged(p.items, page, limit, p.total);
     }
-    return this.#pageAcross("retained.list", query, query.topic ? { topic: query.topic } : {});
+    return pageAcross(
+      this.#lists,
+      "retained.list",
+      query,
+      query.topic ? { topic: query.topic } : {},
+    );
   }
 
   /** One retained message with its payload (base64), or null. */
@@ -422,64 +332,22 @@ export class BrokerControl {
   }
 
   /**
-   * One page of a list spread over the shards, in shard order: first every shard's count (limit
-   * 0), then the items from the shards the page falls on.
-   */
-  async #pageAcross(method: string, query: PageQuery, params: Json): Promise<Paged<Json>> {
-    const { page, limit } = pageOf(query);
-    const { total, items } = await this.#sliceAcross(method, params, (page - 1) * limit, limit);
-    return paged(items, page, limit, total);
-  }
-
-  /**
    * Clients `offset` to `offset + limit` of the node, shards in order (GET /clients pages over
    * a cluster's nodes with it), and how many match in all; limit 0 answers the count only.
    */
   sliceClients(filter: Json, offset: number, limit: number): Promise<ShardPage> {
-    return this.#sliceAcross("clients.list", { filter }, offset, Math.min(limit, MAX_PAGE_LIMIT));
+    return sliceAcross(
+      this.#lists,
+      "clients.list",
+      { filter },
+      offset,
+      Math.min(limit, MAX_PAGE_LIMIT),
+    );
   }
 
   /** The same for GET /subscriptions (its filter: clientid, topic, qos, share_group). */
   sliceSubscriptions(filter: Json, offset: number, limit: number): Promise<ShardPage> {
     const max = Math.min(limit, MAX_PAGE_LIMIT);
-    return this.#sliceAcross("subscriptions.list", { filter }, offset, max);
+    return sliceAcross(this.#lists, "subscriptions.list", { filter }, offset, max);
   }
-
-  async #sliceAcross(
-    method: string,
-    params: Json,
-    offset: number,
-    limit: number,
-  ): Promise<ShardPage> {
-    const counts = await this.#rpc.gather<ShardPage>(method, { ...params, offset: 0, limit: 0 });
-    const total = counts.reduce((n, c) => n + c.total, 0);
-    let skip = offset;
-    const data: Json[] = [];
-    for (let shard = 0; shard < this.#shards() && data.length < limit; shard++) {
-      const n = counts[shard]?.total ?? 0;
-      if (skip >= n) {
-        skip -= n;
-        continue;
-      }
-      const want = limit - data.length;
-      const p = await this.#rpc.call<ShardPage>(shard, method, {
-        ...params,
-        offset: skip,
-        limit: want,
-      });
-      data.push(...p.items);
-      skip = 0;
-    }
-    return { total, items: data };
-  }
-}
-
-function pageOf(q: PageQuery): { page: number; limit: number } {
-  const page = Number.isInteger(q.page) && (q.page ?? 0) >= 1 ? q.page! : 1;
-  const asked = Number.isInteger(q.limit) && (q.limit ?? 0) >= 1 ? q.limit! : DEFAULT_PAGE_LIMIT;
-  return { page, limit: Math.min(asked, MAX_PAGE_LIMIT) };
-}
-
-function paged<T>(data: T[], page: number, limit: number, count: number): Paged<T> {
-  return { data, meta: { page, limit, count, hasnext: (page - 1) * limit + data.length < count } };
 }

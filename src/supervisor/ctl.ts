@@ -25,6 +25,7 @@ import {
   statLines,
   subscriptionLine,
   uptimeText,
+  USAGE,
   usage,
 } from "./_ctl_text.ts";
 
@@ -70,57 +71,6 @@ export interface CtlDeps {
 
 /** Largest page asked of the shards while listing everything. */
 const PAGE = 10_000;
-
-const USAGE: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
-  status: [["status", "Show broker status"]],
-  broker: [
-    ["broker", "Show broker version, uptime and description"],
-    ["broker stats", "Show broker statistics of clients, topics, subscribers"],
-    ["broker metrics", "Show broker metrics"],
-  ],
-  clients: [
-    ["clients list", "List all clients"],
-    ["clients show <ClientId>", "Show a client"],
-    ["clients kick <ClientId>", "Kick out a client"],
-  ],
-  subscriptions: [
-    ["subscriptions list", "List all subscriptions"],
-    ["subscriptions show <ClientId>", "Show subscriptions of a client"],
-    ["subscriptions add <ClientId> <Topic> <QoS>", "Add a static subscription manually"],
-    ["subscriptions del <ClientId> <Topic>", "Delete a static subscription manually"],
-  ],
-  topics: [["topics list", "List all topics"], ["topics show <Topic>", "Show a topic"]],
-  retainer: [
-    ["retainer info", "Show the count of retained messages"],
-    ["retainer topics", "Same as retainer topic 1 1000"],
-    ["retainer topics <Start> <Limit>", "Show topics of retained messages by the specified range"],
-    ["retainer clean", "Clean all retained messages"],
-    ["retainer clean <Topic>", "Clean retained messages by the specified topic filter"],
-  ],
-  listeners: [
-    ["listeners", "List listeners"],
-    ["listeners stop    <Identifier>", "Stop a listener"],
-    ["listeners start   <Identifier>", "Start a listener"],
-    ["listeners restart <Identifier>", "Restart a listener"],
-  ],
-  banned: [
-    ["banned list", "List the bans"],
-    ["banned add <As> <Who> [<Reason>] [<Seconds>]", `Ban; As is one of ${BAN_AS.join("|")}`],
-    ["banned del <As> <Who>", "Remove a ban"],
-  ],
-  cluster: [
-    ["cluster join <Node>", "Join the cluster"],
-    ["cluster leave", "Leave the cluster"],
-    ["cluster force-leave <Node>", "Force the node leave from cluster"],
-    ["cluster status [--json]", "Cluster status"],
-  ],
-  conf: [["conf reload", "Re-read the config file and apply what can change at run time"]],
-  admins: [
-    ["admins add <Username> <Password> <Description>", "Add dashboard user"],
-    ["admins passwd <Username> <Password>", "Reset dashboard user password"],
-    ["admins del <Username>", "Delete dashboard user"],
-  ],
-};
 
 const ok = (text: string): CtlAnswer => ({ code: 0, text });
 const fail = (text: string): CtlAnswer => ({ code: 1, text });
