@@ -16,6 +16,7 @@ import {
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
+import { logged } from "./_helpers/broker.ts";
 import { withBroker } from "./_helpers/suite.ts";
 
 const SHARDS = 4;
@@ -64,7 +65,7 @@ Deno.test("10 shards: a crashed shard is restarted and only its clients reconnec
           froms.some((f) => f.topic === `${tag}/from-reborn`),
           "messages from the restarted shard reach other shards",
         );
-        assert(/[Ss]hard 1.*restart/.test(broker.logs()), "the restart is logged");
+        assert(await logged(broker, /[Ss]hard 1.*restart/), "the restart is logged");
       } finally {
         await closeAll([sub, pub, victim, reborn]);
       }

@@ -13,7 +13,7 @@
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { type BrokerHandle, startBroker } from "./_helpers/broker.ts";
+import { type BrokerHandle, logged, startBroker } from "./_helpers/broker.ts";
 import { makeCerts, type TestCerts } from "./_helpers/certs.ts";
 import {
   clientIdForShard,
@@ -178,7 +178,7 @@ Deno.test("19 TLS listeners", async (t) => {
           !(await mqttOk(url, { ...base, cert: otherCert, key: otherKey })),
           "wrong CA: refused",
         );
-        assert(broker.logs().includes("Closing"), "the refusal is logged");
+        assert(await logged(broker, "Closing"), "the refusal is logged");
       },
     );
 

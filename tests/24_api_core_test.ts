@@ -10,6 +10,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withApiBroker } from "./_helpers/api.ts";
+import { logged } from "./_helpers/broker.ts";
 import { closeAll, collect, connect, runTag, subscribe, waitClosed } from "./_helpers/clients.ts";
 
 Deno.test("24 api core: status, login, clients, publish", async (t) => {
@@ -109,7 +110,7 @@ Deno.test("24 api core: status, login, clients, publish", async (t) => {
       assertEquals([locked.status, locked.json.code], [401, "BAD_USERNAME_OR_PWD"], locked.text);
       assert(/locked/i.test(locked.json.message), locked.json.message);
       assert(Number(locked.headers.get("retry-after")) > 0, "retry-after");
-      assert(/login of ops1 from 127\.0\.0\.1 refused/.test(broker.logs()), "audit line");
+      assert(await logged(broker, /login of ops1 from 127\.0\.0\.1 refused/), "audit line");
       for (const secret of ["Ops-pass-1", "Culex-test-1"]) {
         assert(!broker.logs().includes(secret), "no password in the logs");
       }

@@ -10,7 +10,7 @@
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { brokerKind, startBroker } from "./_helpers/broker.ts";
+import { brokerKind, logged, startBroker } from "./_helpers/broker.ts";
 import {
   closeAll,
   collect,
@@ -49,7 +49,7 @@ Deno.test({
       }
       assertEquals(refusal, 0x97, `PUBACK reason after ${accepted} accepted`);
       assert(accepted > 10, `accepted before the store was full: ${accepted}`);
-      assert(/Store commit refused \(full\)/.test(broker.logs()), broker.logs());
+      assert(await logged(broker, /Store commit refused \(full\)/), broker.logs());
       // MQTT 3.1.1 has no refusal code: the connection is closed.
       pub4 = await connect(broker.url, { protocolVersion: 4, clientId: "f27pub4" });
       pub4.publish("f27/b", payload, { qos: 1 });

@@ -7,10 +7,13 @@
  * routes the restored node re-announced (docs/cluster.md, "Node failure"). And a persistent
  * session taken over by another node brings its queue, which lives on disk with durable sessions:
  * the messages queued while it was offline arrive through the new node [MQTT-3.1.2-4 session
- * present, and its QoS 1 messages at least once].
+ * present, and its QoS 1 messages at least once]. While the node is down, the other node drops
+ * what it would forward there and counts it (`messages.dropped.node_down`, also in
+ * `messages.dropped`; docs/cluster.md "Failures").
  */
 
 import type { MqttClient } from "mqtt";
+import { Api } from "./_helpers/api.ts";
 import { assert } from "./_helpers/assert.ts";
 import { brokerKind } from "./_helpers/broker.ts";
 import { closeAll, connect, publish, runTag, sleep } from "./_helpers/clients.ts";
@@ -71,6 +74,24 @@ Deno.test({
       await a.broker.stop();
       a = null;
 
+      // While A is down, B keeps its route (autoclean) and drops what it would forward there,
+      // counted in both metrics (the total includes its node_down part).
+      const apiB = new Api(b.broker.portOf("http:dashboard"));
+      await apiB.asAdmin();
+      const dropped = async (): Promise<[number, number]> => {
+        const r = await apiB.get("/metrics");
+        const m = (r.json as Record<string, number | string>[])[0]!;
+        return [Number(m["messages.dropped.node_down"]), Number(m["messages.dropped"])];
+      };
+      let [downDrops, allDrops] = await dropped();
+      for (let i = 0; i < 100 && downDrops === 0; i++) {
+        await publish(pubB, topic, "while-down", { qos: 1 });
+        await sleep(100);
+        [downDrops, allDrops] = await dropped();
+      }
+      assert(downDrops > 0, "b counted the forwards to the down node a");
+      assert(allDrops >= downDrops, `messages.dropped (${allDrops}) includes node_down`);
+
       a = await startA();
       await waitUp(b, [`a@127.0.0.1`], 20_000, 2);
       sub.reconnect();
@@ -84,6 +105,7 @@ Deno.test({
         await sleep(100);
       }
       assert(got.includes("after-restart"), "a message published on b after the restart arrived");
+      assert(!got.includes("while-down"), "what b dropped while a was down never arrived");
     } finally {
       await closeAll(clients);
       for (const n of nodes) await n.broker.stop();

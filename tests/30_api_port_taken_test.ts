@@ -2,7 +2,8 @@
  * Integration suite 30 (a bad config stops a node before it listens or joins, issue 15): a node
  * whose HTTP API port (`dashboard.listeners.http.bind`) is taken, configured with the seed of a
  * running node, exits non-zero naming the key, before any MQTT listener opens and before its
- * cluster starts: the running node never sees a link from it (`ctl cluster status` and
+ * cluster starts; the same with its MQTT port (`listeners.tcp.default.bind`) or its cluster port
+ * (`cluster.listen`) taken: the running node never sees a link from it (`ctl cluster status` and
  * GET /api/v5/cluster list only itself). The same node with the port free then joins (so the
  * check above would have seen a link), and its API answers on the port it bound first.
  */
@@ -69,6 +70,45 @@ Deno.test("30 api port taken: the node exits before it listens or joins", async 
     assert.doesNotMatch(out, /culex\.cluster|a@127/, "the cluster did not start");
     // The cluster port was never opened: a dial to it is refused.
     await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: pb }));
+
+    // The same with the MQTT listener's port taken (the cluster starts before the MQTT
+    // listeners, which need it: the port is probed first).
+    const mqttTaken = await startExpectingExit([
+      `node.name=${bName}`,
+      "node.cookie=test-cookie-29",
+      "cluster.discovery_strategy=static",
+      `cluster.listen=127.0.0.1:${pb}`,
+      `cluster.static.seeds=${a.name}:${pa}`,
+      `listeners.tcp.default.bind=127.0.0.1:${apiPort}`,
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      `node.data_dir=${dirB}`,
+    ]);
+    assert.notEqual(mqttTaken.code, 0, `exit code:\n${mqttTaken.out}`);
+    assert.match(
+      mqttTaken.out,
+      /listeners\.tcp\.default\.bind: cannot listen on 127\.0\.0\.1:\d+/,
+      mqttTaken.out,
+    );
+    assert.doesNotMatch(mqttTaken.out, /culex\.cluster|a@127/, "the cluster did not start");
+
+    // The same with the cluster port taken: the error names cluster.listen, no MQTT listener.
+    const clusterTaken = await startExpectingExit([
+      `node.name=${bName}`,
+      "node.cookie=test-cookie-29",
+      "cluster.discovery_strategy=static",
+      `cluster.listen=127.0.0.1:${apiPort}`,
+      `cluster.static.seeds=${a.name}:${pa}`,
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      `node.data_dir=${dirB}`,
+    ]);
+    assert.notEqual(clusterTaken.code, 0, `exit code:\n${clusterTaken.out}`);
+    assert.match(
+      clusterTaken.out,
+      /cluster\.listen: cannot listen on 127\.0\.0\.1:\d+/,
+      clusterTaken.out,
+    );
+    assert.doesNotMatch(clusterTaken.out, /Listener tcp:default listening/, "no MQTT listener");
 
     // A never saw B: its status and its API list only itself, its log never names B.
     assert.equal((await ctl(dirA, "cluster", "status")).trimEnd(), status([a.name]));

@@ -81,6 +81,9 @@ export class Cluster {
       "cluster.session_lookup.none": lookups.none,
       "cluster.registry.refused": this.#registry.refused,
       "messages.dropped.node_down": this.#links.droppedNodeDown,
+      // Added to the shards' own count (BrokerControl sums): the total counts every drop, its
+      // `.node_down` part included, as EMQX's messages.dropped counts its `.no_subscribers`.
+      "messages.dropped": this.#links.droppedNodeDown,
     };
   }
 

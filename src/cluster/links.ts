@@ -91,9 +91,21 @@ export class Links {
     return this.#stopped;
   }
 
-  /** Opens the listener; resolves with the port it got. */
+  /**
+   * Opens the listener; resolves with the port it got. A failure names the key
+   * (`cluster.listen: cannot listen on host:port: reason`), so the operator knows what to change.
+   */
   async listen(): Promise<number> {
     const { host, port } = this.#config.cluster.listen;
+    try {
+      return await this.#listen(host, port);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`cluster.listen: cannot listen on ${host}:${port}: ${why}`);
+    }
+  }
+
+  async #listen(host: string, port: number): Promise<number> {
     if (!this.#host.tls) {
       // Plain TCP on Deno's own sockets (native_link_socket.ts); TLS links keep node:tls.
       const native = listenNative(host, port, (socket) => this.#accepted(socket));

@@ -85,6 +85,9 @@ export class NativeLinkSocket implements LinkSocket {
     return this;
   }
 
+  on(event: "data", listener: (chunk: Uint8Array) => void): this;
+  on(event: "error", listener: (err: Error) => void): this;
+  on(event: "close" | "drain", listener: () => void): this;
   on(event: "data" | "error" | "close" | "drain", listener: Listener): this {
     if (event === "data") this.#onData = listener as (chunk: Uint8Array) => void;
     else if (event === "error") this.#onError = listener as (err: Error) => void;

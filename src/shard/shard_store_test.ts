@@ -71,6 +71,17 @@ function lookupAll(disc: DiscRetained, filter: string): Promise<string[][]> {
   });
 }
 
+/** The retained payload of `topic` as `reader` sees it now; null when there is none. */
+function payloadOf(reader: DiscRetained, topic: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    let got: string | null = null;
+    reader.lookup(topic, (page, more) => {
+      if (page[0]) got = text(page[0].payload);
+      more(true);
+    }, () => resolve(got));
+  });
+}
+
 function disc(pass: ShardStore, refused: string[] = []) {
   return new DiscRetained(pass, 1024, (why) => refused.push(why), (_f, e) => {
     throw e;
@@ -245,14 +256,6 @@ Deno.test("DiscRetained.storeIfNewer: the store decides at commit, so a peer's o
     const d1 = disc(p1); // a local publisher's shard
     const at = (topic: string, payload: string, timestamp: number) =>
       retained(topic, payload, timestamp);
-    const payloadOf = (topic: string) =>
-      new Promise<string | null>((resolve) => {
-        let got: string | null = null;
-        d0.lookup(topic, (page, more) => {
-          if (page[0]) got = text(page[0].payload);
-          more(true);
-        }, () => resolve(got));
-      });
     // A local write on another shard (newer), committed before the peer's older one: kept.
     d1.store(at("t/1", "local", 2000));
     await p1.committed();
@@ -286,7 +289,7 @@ Deno.test("DiscRetained.storeIfNewer: the store decides at commit, so a peer's o
       "t/7": "peer-new",
     };
     const got: Record<string, string | null> = {};
-    for (const topic of Object.keys(want)) got[topic] = await payloadOf(topic);
+    for (const topic of Object.keys(want)) got[topic] = await payloadOf(d0, topic);
     deepStrictEqual(got, want);
   } finally {
     t.close();
@@ -299,14 +302,6 @@ Deno.test("DiscRetained: a local clear is remembered by the store, so a peer's o
     const d0 = disc(t.connect().pass); // the shard a peer's writes go to
     const p1 = t.connect().pass;
     const d1 = disc(p1); // a local client's shard
-    const payloadOf = (topic: string) =>
-      new Promise<string | null>((resolve) => {
-        let got: string | null = null;
-        d0.lookup(topic, (page, more) => {
-          if (page[0]) got = text(page[0].payload);
-          more(true);
-        }, () => resolve(got));
-      });
     for (const topic of ["c/1", "c/2", "c/3", "c/4"]) d1.store(retained(topic, "old", 1000));
     await p1.committed();
     // A local client clears at 2000 [MQTT-3.3.1-6]; the row is gone once this commits.
@@ -329,7 +324,7 @@ Deno.test("DiscRetained: a local clear is remembered by the store, so a peer's o
       "c/4": "local",
     };
     const got: Record<string, string | null> = {};
-    for (const topic of Object.keys(want)) got[topic] = await payloadOf(topic);
+    for (const topic of Object.keys(want)) got[topic] = await payloadOf(d0, topic);
     deepStrictEqual(got, want);
   } finally {
     t.close();

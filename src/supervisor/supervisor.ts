@@ -25,6 +25,7 @@ import { ShardRpc } from "./shard_rpc.ts";
 import { SysPublisher } from "./sys_publisher.ts";
 import { createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
+import { probeListenerPorts } from "./_port_probe.ts";
 import { type ApiServer, bindApi, type BoundApi, startApi, StoreAdminStore } from "../api/mod.ts";
 import { serveDashboard } from "../dashboard/serve.ts";
 import { setupNodeLogging } from "../log.ts";
@@ -227,9 +228,10 @@ class Node implements Supervisor, ReloadTarget {
 
   async start(): Promise<void> {
     if (this.#options.controlSocket) await assertDataDirFree(this.#config.node.dataDir);
-    // Before the MQTT listeners and the cluster: a taken API port must not fail the start only
-    // after the node has joined the cluster (issue 15).
+    // Before the MQTT listeners and the cluster: a taken API or MQTT port must not fail the start
+    // only after the node has joined the cluster (issue 15).
     this.#apiBound = bindApi(this.#config);
+    probeListenerPorts(this.#config);
     this.#cluster.holdRecords();
     this.#pump = this.#output.run();
     this.#stopGc = startForceGc(

@@ -67,6 +67,26 @@ export interface StartBrokerOptions {
 }
 
 /** Which broker the suite runs against: "culex" (default) or "mosquitto". */
+/**
+ * True once the broker's output matches `pattern`, waiting at most `ms` (bounded polling). Its
+ * log lines come through a pipe and a client's answer through a socket, so a line about an event
+ * the client has just seen may still be on its way: tests wait for it instead of reading logs()
+ * once.
+ */
+export async function logged(
+  broker: Pick<BrokerHandle, "logs">,
+  pattern: RegExp | string,
+  ms = 5_000,
+): Promise<boolean> {
+  const match = () =>
+    typeof pattern === "string" ? broker.logs().includes(pattern) : pattern.test(broker.logs());
+  for (const deadline = Date.now() + ms; !match();) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
 export function brokerKind(): "culex" | "mosquitto" {
   return Deno.env.get("CULEX_TEST_BROKER") === "mosquitto" ? "mosquitto" : "culex";
 }
