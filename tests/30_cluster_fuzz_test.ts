@@ -2,9 +2,10 @@
  * Integration suite 30 (bad input on the cluster port, issue 15): two real nodes A and B linked
  * on 127.0.0.1, and a test that talks to A's cluster port as anyone could: seeded random junk,
  * truncated, wrong-version and out-of-order hellos, huge length prefixes, more silent connections
- * than A lets wait for a handshake, and a slow-byte sender. Each is answered by closing that
- * connection (with a REFUSE frame naming why, when A got far enough to send one), the refusals
- * are logged once per source and minute, and after each a real MQTT client (npm:mqtt) on A still
+ * than A lets wait for a handshake (from one address, and from many 127.0.0.x addresses), and a
+ * slow-byte sender. Each is answered by closing that connection (with a REFUSE frame naming why,
+ * when A got far enough to send one), the refusals are logged once per source and minute, and
+ * after each a real MQTT client (npm:mqtt) on A still
  * receives what a client on B publishes, over a link that never went down. Last, a fake node "z"
  * that A dials (it is in A's seeds) proves the cookie, then sends a malformed frame: A closes
  * that link with the reason logged and redials it; then a frame of an unknown type, the same;
@@ -14,6 +15,7 @@
  */
 
 import assert from "node:assert/strict";
+import { connect as netConnect } from "node:net";
 import type { MqttClient } from "mqtt";
 import { closeAll, runTag } from "./_helpers/clients.ts";
 import {
@@ -33,7 +35,7 @@ import {
   PRE_AUTH_MAX_FRAME,
   proof,
 } from "../src/cluster/proto_v1.ts";
-import { MAX_HANDSHAKES } from "../src/cluster/links.ts";
+import { MAX_HANDSHAKES, MAX_HANDSHAKES_PER_HOST } from "../src/cluster/links.ts";
 
 const COOKIE = "test-cookie-29";
 const CLUSTER = "culex";
@@ -105,6 +107,27 @@ async function send(port: number, bytes: Uint8Array): Promise<Answer> {
   const answer = answerOf(conn);
   await conn.write(bytes).catch(() => 0);
   return await answer;
+}
+
+/**
+ * A connection from `localAddress` (127.0.0.0/8: node:net can pick the source, Deno.connect
+ * cannot) that sends nothing; resolves when A closed it, with the bytes A sent before.
+ */
+function silent(localAddress: string, port: number): Promise<Omit<Answer, "refusal">> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const socket = netConnect({ host: "127.0.0.1", port, localAddress });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closed: false, bytes });
+    }, CLOSE_WAIT_MS);
+    socket.on("data", (chunk: Uint8Array) => bytes += chunk.length);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closed: true, bytes });
+    });
+  });
 }
 
 function countOf(text: string, needle: string): number {
@@ -198,10 +221,20 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
 
     await t.step("seeded random junk closes each connection, logged once per source", async () => {
       const rng = new Rng(seed);
-      const answers = await Promise.all(
-        Array.from({ length: 40 }, () => send(pa, rng.bytes(rng.int(1, 3000)))),
-      );
+      // In batches below MAX_HANDSHAKES_PER_HOST, so that A reads every one (not turns it away).
+      const answers: Answer[] = [];
+      for (let batch = 0; batch < 5; batch++) {
+        answers.push(
+          ...await Promise.all(
+            Array.from(
+              { length: MAX_HANDSHAKES_PER_HOST },
+              () => send(pa, rng.bytes(rng.int(1, 3000))),
+            ),
+          ),
+        );
+      }
       assert.ok(answers.every((x) => x.closed), "A closed every junk connection");
+      assert.ok(answers.filter((x) => x.refusal !== null).length > 0, "A refused with a reason");
       // 40 refusals from one address: logged once (twice if a minute boundary fell in between).
       await waitLog(a, "Cluster: refused the link from 127.0.0.1");
       assert.ok(refusalsLogged() <= 2, `refusals logged ${refusalsLogged()} times`);
@@ -248,18 +281,35 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
       await linkCarries();
     });
 
-    await t.step("more silent connections than MAX_HANDSHAKES", async () => {
-      const extra = 16;
-      const conns: Deno.TcpConn[] = [];
-      for (let i = 0; i < MAX_HANDSHAKES + extra; i++) {
-        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: pa }));
-      }
-      const answers = await Promise.all(conns.map((c) => answerOf(c)));
+    await t.step(
+      "more silent connections than MAX_HANDSHAKES_PER_HOST from one address",
+      async () => {
+        const extra = 4;
+        const answers = await Promise.all(
+          Array.from({ length: MAX_HANDSHAKES_PER_HOST + extra }, () => silent("127.0.0.2", pa)),
+        );
+        assert.ok(answers.every((x) => x.closed), "every silent connection was closed");
+        // Those beyond the bound were closed before A said anything (no HELLO).
+        const turnedAway = answers.filter((x) => x.bytes === 0).length;
+        assert.ok(turnedAway >= extra, `${turnedAway} turned away at once (at least ${extra})`);
+        await waitLog(a, "handshakes in progress already");
+        await linkCarries();
+      },
+    );
+
+    await t.step("more silent connections than MAX_HANDSHAKES from many addresses", async () => {
+      // 127.0.0.10 .. : no address over its own bound, together over the node's.
+      const hosts = Math.ceil(MAX_HANDSHAKES / MAX_HANDSHAKES_PER_HOST) + 2;
+      const extra = hosts * MAX_HANDSHAKES_PER_HOST - MAX_HANDSHAKES;
+      const answers = await Promise.all(
+        Array.from(
+          { length: hosts * MAX_HANDSHAKES_PER_HOST },
+          (_, i) => silent(`127.0.0.${10 + (i % hosts)}`, pa),
+        ),
+      );
       assert.ok(answers.every((x) => x.closed), "every silent connection was closed");
-      // Those beyond the bound were closed before A said anything (no HELLO).
       const turnedAway = answers.filter((x) => x.bytes === 0).length;
       assert.ok(turnedAway >= extra, `${turnedAway} turned away at once (at least ${extra})`);
-      await waitLog(a, "handshakes in progress already");
       await linkCarries();
     });
 

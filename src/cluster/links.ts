@@ -31,6 +31,11 @@ const REFUSAL_LOG_MS = 60_000;
  * sockets and buffers; each is closed after HANDSHAKE_TIMEOUT_MS (peer_link.ts) anyway.
  */
 export const MAX_HANDSHAKES = 64;
+/**
+ * Of those, at most this many from one address: one source cannot take every slot and keep
+ * the nodes of other addresses from linking (a node needs one or two at a time).
+ */
+export const MAX_HANDSHAKES_PER_HOST = 8;
 /** Sources remembered for the once-a-minute refusal log, at most (older ones are forgotten). */
 const REFUSAL_LOG_KEYS = 1_024;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
@@ -70,7 +75,10 @@ export class Links {
   readonly #refusalLogged = new Map<string, number>();
   /** Accepted sockets in their handshake (TLS or cookie), against MAX_HANDSHAKES. */
   #handshakes = 0;
-  readonly #acceptedPending = new Set<PeerLink>();
+  /** Of #handshakes, per remote address. */
+  readonly #handshakesByHost = new Map<string, number>();
+  /** Accepted links in their handshake, with their remote address. */
+  readonly #acceptedPending = new Map<PeerLink, string>();
   /** Connections closed for MAX_HANDSHAKES since the last log line. */
   #overflowed = 0;
   #overflowLoggedAt = -Infinity;
@@ -251,24 +259,27 @@ export class Links {
       socket.destroy();
       return;
     }
-    if (this.#handshakes >= MAX_HANDSHAKES) {
+    const host = socket.remoteAddress ?? "?";
+    const fromHost = this.#handshakesByHost.get(host) ?? 0;
+    if (this.#handshakes >= MAX_HANDSHAKES || fromHost >= MAX_HANDSHAKES_PER_HOST) {
       socket.destroy();
       this.#overflow();
       return;
     }
     this.#handshakes++;
+    this.#handshakesByHost.set(host, fromHost + 1);
     const tls = this.#host.tls;
     if (!tls || socket instanceof NativeLinkSocket) {
-      this.#acceptPeer(socket);
+      this.#acceptPeer(socket, host);
       return;
     }
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     tls.accept(socket as Socket, (secured, why) => {
       if (secured && !this.#stopped) {
-        this.#acceptPeer(secured);
+        this.#acceptPeer(secured, host);
         return;
       }
-      this.#handshakes--;
+      this.#release(host);
       secured?.destroy();
       socket.destroy();
       // Once per address, reason and minute: a redialling peer does not flood the log.
@@ -280,19 +291,29 @@ export class Links {
   }
 
   /** A PeerLink on an accepted socket; it counts against MAX_HANDSHAKES until up or down. */
-  #acceptPeer(socket: LinkSocket): void {
+  #acceptPeer(socket: LinkSocket, host: string): void {
     const link = new PeerLink(socket, false, this.#id, this.#events);
-    // Were it already closed (its down came first), it would never leave the set.
+    // Were it already closed (its down came first), it would never leave the map.
     if (link.isClosed) {
-      this.#handshakes--;
+      this.#release(host);
       return;
     }
-    this.#acceptedPending.add(link);
+    this.#acceptedPending.set(link, host);
     this.#pending.add(link);
   }
 
   #handshakeDone(link: PeerLink): void {
-    if (this.#acceptedPending.delete(link)) this.#handshakes--;
+    const host = this.#acceptedPending.get(link);
+    if (host === undefined) return;
+    this.#acceptedPending.delete(link);
+    this.#release(host);
+  }
+
+  #release(host: string): void {
+    this.#handshakes--;
+    const n = (this.#handshakesByHost.get(host) ?? 1) - 1;
+    if (n > 0) this.#handshakesByHost.set(host, n);
+    else this.#handshakesByHost.delete(host);
   }
 
   #overflow(): void {
@@ -301,8 +322,8 @@ export class Links {
     if (now - this.#overflowLoggedAt < REFUSAL_LOG_MS) return;
     this.#overflowLoggedAt = now;
     log.warning(
-      "Cluster: closed {count} connections on cluster.listen: {max} handshakes in progress already",
-      { count: this.#overflowed, max: MAX_HANDSHAKES },
+      "Cluster: closed {count} connections on cluster.listen: {max} handshakes in progress already ({perHost} from one address at most)",
+      { count: this.#overflowed, max: MAX_HANDSHAKES, perHost: MAX_HANDSHAKES_PER_HOST },
     );
     this.#overflowed = 0;
   }
