@@ -25,6 +25,19 @@ const log = getLogger(["culex", "cluster"]);
  * failed TLS handshake once per address, reason and minute.
  */
 const REFUSAL_LOG_MS = 60_000;
+/**
+ * Accepted connections whose handshake (TLS, then HELLO and AUTH) is not done yet, at most: more
+ * are closed at once (logged once a minute with how many), so silent connections cannot pile up
+ * sockets and buffers; each is closed after HANDSHAKE_TIMEOUT_MS (peer_link.ts) anyway.
+ */
+export const MAX_HANDSHAKES = 64;
+/**
+ * Of those, at most this many from one address: one source cannot take every slot and keep
+ * the nodes of other addresses from linking (a node needs one or two at a time).
+ */
+export const MAX_HANDSHAKES_PER_HOST = 8;
+/** Sources remembered for the once-a-minute refusal log, at most (older ones are forgotten). */
+const REFUSAL_LOG_KEYS = 1_024;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
 const FRAME_SLACK = 64 * 1024;
 
@@ -60,6 +73,15 @@ export class Links {
   readonly #pending = new Set<PeerLink>();
   readonly #down = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #refusalLogged = new Map<string, number>();
+  /** Accepted sockets in their handshake (TLS or cookie), against MAX_HANDSHAKES. */
+  #handshakes = 0;
+  /** Of #handshakes, per remote address. */
+  readonly #handshakesByHost = new Map<string, number>();
+  /** Accepted links in their handshake, with their remote address. */
+  readonly #acceptedPending = new Map<PeerLink, string>();
+  /** Connections closed for MAX_HANDSHAKES since the last log line. */
+  #overflowed = 0;
+  #overflowLoggedAt = -Infinity;
   readonly #congested = new Set<PeerLink>();
   #stopped = false;
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
@@ -237,27 +259,96 @@ export class Links {
       socket.destroy();
       return;
     }
+    const host = socket.remoteAddress ?? "?";
+    const fromHost = this.#handshakesByHost.get(host) ?? 0;
+    if (this.#handshakes >= MAX_HANDSHAKES || fromHost >= MAX_HANDSHAKES_PER_HOST) {
+      socket.destroy();
+      this.#overflow();
+      return;
+    }
+    this.#handshakes++;
+    this.#handshakesByHost.set(host, fromHost + 1);
     const tls = this.#host.tls;
     if (!tls || socket instanceof NativeLinkSocket) {
-      this.#pending.add(new PeerLink(socket, false, this.#id, this.#events));
+      this.#acceptPeer(socket, host);
       return;
     }
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     tls.accept(socket as Socket, (secured, why) => {
       if (secured && !this.#stopped) {
-        this.#pending.add(new PeerLink(secured, false, this.#id, this.#events));
+        this.#acceptPeer(secured, host);
         return;
       }
+      this.#release(host);
       secured?.destroy();
       socket.destroy();
       // Once per address, reason and minute: a redialling peer does not flood the log.
       const key = `tls ${remote.replace(/:\d+$/, "")} ${why}`;
-      const at = this.#refusalLogged.get(key) ?? -Infinity;
-      if (secured === null && Date.now() - at >= REFUSAL_LOG_MS) {
-        this.#refusalLogged.set(key, Date.now());
+      if (secured === null && this.#refusalDue(key)) {
         log.warning("Cluster: refused the link from {remote}: {why}", { remote, why });
       }
     });
+  }
+
+  /** A PeerLink on an accepted socket; it counts against MAX_HANDSHAKES until up or down. */
+  #acceptPeer(socket: LinkSocket, host: string): void {
+    const link = new PeerLink(socket, false, this.#id, this.#events);
+    // Were it already closed (its down came first), it would never leave the map.
+    if (link.isClosed) {
+      this.#release(host);
+      return;
+    }
+    this.#acceptedPending.set(link, host);
+    this.#pending.add(link);
+  }
+
+  #handshakeDone(link: PeerLink): void {
+    const host = this.#acceptedPending.get(link);
+    if (host === undefined) return;
+    this.#acceptedPending.delete(link);
+    this.#release(host);
+  }
+
+  #release(host: string): void {
+    this.#handshakes--;
+    const n = (this.#handshakesByHost.get(host) ?? 1) - 1;
+    if (n > 0) this.#handshakesByHost.set(host, n);
+    else this.#handshakesByHost.delete(host);
+  }
+
+  #overflow(): void {
+    this.#overflowed++;
+    const now = Date.now();
+    if (now - this.#overflowLoggedAt < REFUSAL_LOG_MS) return;
+    this.#overflowLoggedAt = now;
+    log.warning(
+      "Cluster: closed {count} connections on cluster.listen: {max} handshakes in progress already ({perHost} from one address at most)",
+      { count: this.#overflowed, max: MAX_HANDSHAKES, perHost: MAX_HANDSHAKES_PER_HOST },
+    );
+    this.#overflowed = 0;
+  }
+
+  /**
+   * True when `key` (a source) was not logged within REFUSAL_LOG_MS, and notes it. The map
+   * keeps at most REFUSAL_LOG_KEYS sources: junk from many addresses cannot grow it.
+   */
+  #refusalDue(key: string): boolean {
+    const now = Date.now();
+    const at = this.#refusalLogged.get(key) ?? -Infinity;
+    if (now - at < REFUSAL_LOG_MS) return false;
+    if (this.#refusalLogged.size >= REFUSAL_LOG_KEYS) {
+      for (const [k, t] of this.#refusalLogged) {
+        if (now - t >= REFUSAL_LOG_MS) this.#refusalLogged.delete(k);
+      }
+      // All recent: forget the oldest noted (a Map iterates in insertion order).
+      if (this.#refusalLogged.size >= REFUSAL_LOG_KEYS) {
+        const oldest = this.#refusalLogged.keys().next().value;
+        if (oldest !== undefined) this.#refusalLogged.delete(oldest);
+      }
+    }
+    this.#refusalLogged.delete(key);
+    this.#refusalLogged.set(key, now);
+    return true;
   }
 
   #dial(target: Target): PeerLink | null {
@@ -275,6 +366,7 @@ export class Links {
 
   #linkUp(link: PeerLink): void {
     this.#pending.delete(link);
+    this.#handshakeDone(link);
     const peer = link.peer!;
     if (peer === this.node) {
       const d = this.dialOf(link);
@@ -311,6 +403,7 @@ export class Links {
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
     this.#pending.delete(link);
+    this.#handshakeDone(link);
     this.#hooks.down(link);
     this.#drained(link);
     const d = this.#dials.down(link, reason);
@@ -319,9 +412,7 @@ export class Links {
       const key = link.dialled
         ? (d?.target.address ?? link.remote)
         : link.remote.replace(/:\d+$/, "");
-      const at = this.#refusalLogged.get(key) ?? -Infinity;
-      if (Date.now() - at >= REFUSAL_LOG_MS) {
-        this.#refusalLogged.set(key, Date.now());
+      if (this.#refusalDue(key)) {
         log.warning("Cluster: refused the link {way} {remote} ({peer}): {reason}", {
           way: link.dialled ? "to" : "from",
           remote: link.remote,

@@ -12,6 +12,7 @@ import {
   FrameDecoder,
   frameHeader,
   NONCE_BYTES,
+  PRE_AUTH_MAX_FRAME,
   proof,
   proofMatches,
   PROTO_VERSION,
@@ -45,6 +46,11 @@ type LinkState = "hello" | "auth" | "up" | "closed";
 
 /** Reason prefix of a link the peer refused (its Refuse frame); never answered with one. */
 const REFUSED_BY = "refused by the peer";
+/**
+ * A link whose handshake is not done this long after it opened is closed, however much it sends:
+ * without it, a connection that trickles one byte a second would stay (any byte counts as heard).
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A gracefully closed socket is destroyed after this long at the latest. */
 const GRACE_MS = 1_000;
 
@@ -65,6 +71,7 @@ export class PeerLink {
   readonly #nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   #peerNonce: Uint8Array | null = null;
   #lastHeard = Date.now();
+  readonly #openedAt = Date.now();
   #timer: ReturnType<typeof setInterval>;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -76,7 +83,8 @@ export class PeerLink {
     this.dialled = dialled;
     this.#id = id;
     this.#events = events;
-    this.#decoder = new FrameDecoder(id.maxFrame);
+    // Small until the peer proved the cookie (raised in #handshake).
+    this.#decoder = new FrameDecoder(Math.min(PRE_AUTH_MAX_FRAME, id.maxFrame));
     // Noted now for an accepted socket; a dialled one knows its peer only once connected.
     void this.remote;
     socket.setNoDelay(true);
@@ -99,6 +107,10 @@ export class PeerLink {
     // Kept once known: a closed socket no longer says where it went.
     if (host !== undefined) this.#remote = `${host}:${this.#socket.remotePort ?? 0}`;
     return this.#remote;
+  }
+
+  get isClosed(): boolean {
+    return this.#state === "closed";
   }
 
   get isUp(): boolean {
@@ -196,6 +208,10 @@ export class PeerLink {
   }
 
   #tick(): void {
+    if (this.#state !== "up" && Date.now() - this.#openedAt > HANDSHAKE_TIMEOUT_MS) {
+      this.close(`no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`, true);
+      return;
+    }
     if (Date.now() - this.#lastHeard > this.#id.heartbeatTimeout) {
       this.close(`no heartbeat for ${this.#id.heartbeatTimeout} ms`);
       return;
@@ -215,7 +231,10 @@ export class PeerLink {
         this.#handshake(type, payload);
       });
     } catch (err) {
-      this.close(`bad frame: ${err instanceof Error ? err.message : String(err)}`);
+      // Before the handshake it is a refusal (logged once per source and minute by Links); after
+      // it the link goes down with the reason, and a dialled one is redialled with backoff.
+      const why = err instanceof Error ? err.message : String(err);
+      this.close(`bad frame: ${why}`, this.#state !== "up");
     }
   }
 
@@ -251,6 +270,7 @@ export class PeerLink {
       );
       if (!proofMatches(r.bytes(), expected)) return this.close("wrong cookie", true);
       this.#state = "up";
+      this.#decoder.maxFrame = this.#id.maxFrame;
       this.#events.up(this);
       return;
     }

@@ -107,6 +107,12 @@ export const REG_VERSION = 1;
 /** Frame header bytes: u32 length + u8 type. */
 export const FRAME_HEADER = 5;
 
+/**
+ * Largest frame accepted before the peer proved the cookie: HELLO, AUTH and REFUSE are small,
+ * and anyone who reaches the cluster port must not make the node buffer a message-sized frame.
+ */
+export const PRE_AUTH_MAX_FRAME = 4 * 1024;
+
 /** Nonce bytes in HELLO. */
 export const NONCE_BYTES = 32;
 
@@ -156,11 +162,19 @@ export function proofMatches(a: Uint8Array, b: Uint8Array): boolean {
  * `maxFrame` is an error (the link closes) rather than a buffer that grows without bound.
  */
 export class FrameDecoder {
-  readonly #maxFrame: number;
+  #maxFrame: number;
   #buf: Uint8Array = new Uint8Array(0);
 
   constructor(maxFrame: number) {
     this.#maxFrame = maxFrame;
+  }
+
+  /**
+   * Changes the largest frame accepted, from the next frame on (a link raises it once the peer
+   * proved the cookie: before that, PRE_AUTH_MAX_FRAME).
+   */
+  set maxFrame(bytes: number) {
+    this.#maxFrame = bytes;
   }
 
   /** Feeds bytes; calls `onFrame` per whole frame (payload is a view valid during the call). */
