@@ -8,13 +8,13 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Config } from "../config/types.ts";
 import { FieldWriter } from "../ipc/mod.ts";
 import type { ClusterHost } from "./host.ts";
 import { type Dial, Dials, type Target } from "./dials.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
-import { type LinkSocket, listenNative, NativeLinkSocket } from "./native_link_socket.ts";
+import type { LinkSocket } from "./link_socket.ts";
 
 export type { Dial, Target };
 
@@ -66,8 +66,6 @@ export class Links {
   readonly #id: LinkIdentity;
   readonly #hooks: LinkHooks;
   #server: Server | null = null;
-  /** The plain TCP listener (Deno.listen) when the links have no TLS. */
-  #native: { close(): void } | null = null;
   readonly #dials: Dials;
   readonly #links = new Map<string, PeerLink>();
   readonly #pending = new Set<PeerLink>();
@@ -128,12 +126,6 @@ export class Links {
   }
 
   async #listen(host: string, port: number): Promise<number> {
-    if (!this.#host.tls) {
-      // Plain TCP on Deno's own sockets (native_link_socket.ts); TLS links keep node:tls.
-      const native = listenNative(host, port, (socket) => this.#accepted(socket));
-      this.#native = native;
-      return native.port;
-    }
     const server = createServer((socket) => this.#accepted(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -242,7 +234,6 @@ export class Links {
     this.#dials.stop();
     for (const t of this.#down.values()) clearTimeout(t);
     for (const link of [...this.#links.values(), ...this.#pending]) link.close("the node stops");
-    this.#native?.close();
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -269,7 +260,7 @@ export class Links {
     this.#handshakes++;
     this.#handshakesByHost.set(host, fromHost + 1);
     const tls = this.#host.tls;
-    if (!tls || socket instanceof NativeLinkSocket) {
+    if (!tls) {
       this.#acceptPeer(socket, host);
       return;
     }
@@ -356,9 +347,7 @@ export class Links {
     // A link to the named node may already exist (the peer dialled us first).
     if (target.name && this.#links.has(target.name)) return null;
     const [host, port] = splitAddress(target.address);
-    const socket = this.#host.tls
-      ? this.#host.tls.connect(host, port)
-      : NativeLinkSocket.dial(host, port);
+    const socket = this.#host.tls ? this.#host.tls.connect(host, port) : connect({ host, port });
     const link = new PeerLink(socket, true, this.#id, this.#events);
     this.#pending.add(link);
     return link;

@@ -17,7 +17,7 @@ import {
   proofMatches,
   PROTO_VERSION,
 } from "./proto_v1.ts";
-import type { LinkSocket } from "./native_link_socket.ts";
+import type { LinkSocket } from "./link_socket.ts";
 
 /** What a link needs to know about this node. */
 export interface LinkIdentity {
