@@ -163,7 +163,16 @@ export function proofMatches(a: Uint8Array, b: Uint8Array): boolean {
  */
 export class FrameDecoder {
   #maxFrame: number;
+  /** Bytes of the next frame too few to hold its length (under 4), copied. */
   #buf: Uint8Array = new Uint8Array(0);
+  /**
+   * Copies of the reads of a frame that spans several, joined once the whole frame is there:
+   * joining at every read would copy a large frame once per read (quadratic in its reads).
+   */
+  #parts: Uint8Array[] = [];
+  #partsLen = 0;
+  /** Bytes (length prefix included) the frame in #parts needs. */
+  #need = 0;
 
   constructor(maxFrame: number) {
     this.#maxFrame = maxFrame;
@@ -179,22 +188,49 @@ export class FrameDecoder {
 
   /** Feeds bytes; calls `onFrame` per whole frame (payload is a view valid during the call). */
   push(chunk: Uint8Array, onFrame: (type: number, payload: Uint8Array) => void): void {
-    let buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
+    let buf: Uint8Array;
+    if (this.#parts.length > 0) {
+      // Keep a copy: the chunk belongs to the socket's read.
+      this.#parts.push(chunk.slice());
+      this.#partsLen += chunk.length;
+      if (this.#partsLen < this.#need) return;
+      buf = joinAll(this.#parts, this.#partsLen);
+      this.#parts = [];
+      this.#partsLen = 0;
+    } else {
+      buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
+    }
     let at = 0;
     while (buf.length - at >= 4) {
       const len = readU32LE(buf, at);
       if (len < 1 || len > this.#maxFrame) {
         throw new RangeError(`frame of ${len} bytes (at most ${this.#maxFrame})`);
       }
-      if (buf.length - at - 4 < len) break;
+      if (buf.length - at - 4 < len) {
+        // The frame goes on in later reads: gather them, join once.
+        this.#need = 4 + len;
+        this.#parts = [buf.slice(at)];
+        this.#partsLen = buf.length - at;
+        this.#buf = new Uint8Array(0);
+        return;
+      }
       const type = buf[at + 4]!;
       onFrame(type, buf.subarray(at + 5, at + 4 + len));
       at += 4 + len;
     }
-    buf = buf.subarray(at);
     // Keep a copy: the chunk belongs to the socket's read.
-    this.#buf = buf.length === 0 ? new Uint8Array(0) : buf.slice();
+    this.#buf = buf.length === at ? new Uint8Array(0) : buf.slice(at);
   }
+}
+
+function joinAll(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
