@@ -28,14 +28,9 @@ import {
 } from "./_helpers/cluster.ts";
 import { Rng, seedFromEnv } from "./_helpers/fuzz/prng.ts";
 import { FieldReader, FieldWriter } from "../src/ipc/mod.ts";
-import {
-  Frame,
-  FrameDecoder,
-  frameHeader,
-  PRE_AUTH_MAX_FRAME,
-  proof,
-} from "../src/cluster/proto_v1.ts";
+import { Frame, FrameDecoder, PRE_AUTH_MAX_FRAME, proof } from "../src/cluster/proto_v1.ts";
 import { MAX_HANDSHAKES, MAX_HANDSHAKES_PER_HOST } from "../src/cluster/links.ts";
+import { nodeFrame } from "./_helpers/node_frame.ts";
 
 const COOKIE = "test-cookie-29";
 const CLUSTER = "culex";
@@ -53,16 +48,8 @@ interface Answer {
   readonly refusal: string | null;
 }
 
-function frame(type: number, payload: Uint8Array): Uint8Array {
-  const h = frameHeader(type, payload.length);
-  const out = new Uint8Array(h.length + payload.length);
-  out.set(h);
-  out.set(payload, h.length);
-  return out;
-}
-
 function hello(node: string, nonce: Uint8Array, proto = 1, cluster = CLUSTER): Uint8Array {
-  return frame(
+  return nodeFrame(
     Frame.Hello,
     new FieldWriter().u8(proto).str(cluster).str(node).bytes(nonce).finish(),
   );
@@ -180,7 +167,9 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
           const node = r.str();
           const mine = proof(COOKIE, nonce, r.bytes().slice(), Z_NAME, node);
           peer = node;
-          void conn.write(frame(Frame.Auth, new FieldWriter().bytes(mine).finish())).catch(() => 0);
+          void conn.write(nodeFrame(Frame.Auth, new FieldWriter().bytes(mine).finish())).catch(() =>
+            0
+          );
         });
       }
       if (peer === dialler) return conn;
@@ -244,15 +233,15 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
     await t.step("truncated, wrong-version, other-cluster and out-of-order hellos", async () => {
       const nonce = new Uint8Array(32).fill(7);
       const good = hello("x@127.0.0.1", nonce);
-      const truncatedBody = frame(Frame.Hello, good.subarray(5, 12));
+      const truncatedBody = nodeFrame(Frame.Hello, good.subarray(5, 12));
       const cases: [Uint8Array, string][] = [
         [hello("x@127.0.0.1", nonce, 2), "protocol 2"],
         [hello("x@127.0.0.1", nonce, 1, "other"), 'cluster "other"'],
         [hello("x@127.0.0.1", new Uint8Array(5)), "bad nonce"],
         [truncatedBody, "bad frame"],
-        [frame(Frame.Auth, new FieldWriter().bytes(new Uint8Array(32)).finish()), "frame 2"],
-        [frame(Frame.Publish, new Uint8Array(10)), "frame 20"],
-        [frame(99, new Uint8Array(0)), "frame 99"],
+        [nodeFrame(Frame.Auth, new FieldWriter().bytes(new Uint8Array(32)).finish()), "frame 2"],
+        [nodeFrame(Frame.Publish, new Uint8Array(10)), "frame 20"],
+        [nodeFrame(99, new Uint8Array(0)), "frame 99"],
       ];
       for (const [bytes, reason] of cases) {
         const answer = await send(pa, bytes);
@@ -342,7 +331,7 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
         const first = await zHandshake(a.name);
         await waitLog(a, `node ${Z_NAME} is up`);
         // A RouteAdd that claims a billion filters and carries none: its reader runs past the end.
-        await first.write(frame(Frame.RouteAdd, new FieldWriter().u32(1e9).finish()));
+        await first.write(nodeFrame(Frame.RouteAdd, new FieldWriter().u32(1e9).finish()));
         const answer = await answerOf(first);
         assert.ok(answer.closed, "A closed z's link");
         await waitLog(a, `node ${Z_NAME} is down: bad frame`);
@@ -350,7 +339,7 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
         const second = await zHandshake(a.name);
         await waitLog(a, `node ${Z_NAME} is up`, 15_000, 2);
         // An unknown frame type after the handshake closes the link too, with its reason.
-        await second.write(frame(97, new Uint8Array(3)));
+        await second.write(nodeFrame(97, new Uint8Array(3)));
         assert.ok((await answerOf(second)).closed, "A closed z's second link");
         await waitLog(a, `node ${Z_NAME} is down: unknown frame type 97`);
         zWanted = false;

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { FrameDecoder, frameHeader } from "./proto_v1.ts";
-
-/** One frame's bytes: its header, then `payload`. */
-function frame(type: number, payload: Uint8Array): Uint8Array {
-  const head = frameHeader(type, payload.length);
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head);
-  out.set(payload, head.length);
-  return out;
-}
+import { nodeFrame } from "../../tests/_helpers/node_frame.ts";
 
 /** Feeds `bytes` in reads of `size` through one reused buffer, as a socket read loop would. */
 function feed(d: FrameDecoder, bytes: Uint8Array, size: number): [number, number[]][] {
@@ -25,7 +17,11 @@ function feed(d: FrameDecoder, bytes: Uint8Array, size: number): [number, number
 
 Deno.test("FrameDecoder: the same frames whatever the read boundaries, a large frame included", () => {
   const big = new Uint8Array(200_000).map((_, i) => i % 251);
-  const frames = [frame(3, Uint8Array.of(1, 2, 3)), frame(7, big), frame(9, new Uint8Array(0))];
+  const frames = [
+    nodeFrame(3, Uint8Array.of(1, 2, 3)),
+    nodeFrame(7, big),
+    nodeFrame(9, new Uint8Array(0)),
+  ];
   const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let at = 0;
   for (const f of frames) {
