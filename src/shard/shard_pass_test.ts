@@ -19,14 +19,39 @@ import { loadConfig } from "../config/mod.ts";
 import { decodeMessage } from "../mqtt/mod.ts";
 import { Shard } from "./shard.ts";
 
+/** Shard `index` of `count` on real rings in this isolate; the test plays every other end. */
+function shardOnRings(count: number, index: number) {
+  const mesh = createMesh(count, 64 * 1024);
+  const rings = mesh.shards[index]!;
+  const shard = new Shard({ index, count, config: loadConfig({ sets: [], env: {} }), rings });
+  const writers: RingWriter[] = [];
+  const keep = (w: RingWriter) => {
+    writers.push(w);
+    return w;
+  };
+  return {
+    shard,
+    rings,
+    /** Writes into the shard as peer shard `from`. */
+    fromPeer: (from: number) =>
+      keep(new RingWriter(mesh.shards[from]!.toPeers[index]!, rings.doorbell)),
+    /** Writes into the shard as the supervisor. */
+    fromSupervisor: () => keep(new RingWriter(rings.fromSupervisor, rings.doorbell)),
+    /** Stops the shard's loop and closes the test's writers. */
+    async stop(): Promise<void> {
+      await shard.shutdown();
+      ringDoorbell(rings.doorbell); // the loop sees it stopped and ends
+      for (const w of writers) w.close();
+    },
+  };
+}
+
 Deno.test("a client record committed after the pass drained its peers waits for the route a peer committed first", async () => {
-  const mesh = createMesh(2, 64 * 1024);
-  const rings = mesh.shards[1]!;
-  const shard = new Shard({ index: 1, count: 2, config: loadConfig({ sets: [], env: {} }), rings });
+  const { shard, rings, fromPeer, fromSupervisor: supervisor, stop } = shardOnRings(2, 1);
   // The test plays shard 0 and the supervisor: the producers of shard 1's inbound rings and the
   // consumers of its outbound ones.
-  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[1]!, rings.doorbell);
-  const fromSupervisor = new RingWriter(rings.fromSupervisor, rings.doorbell);
+  const fromShard0 = fromPeer(0);
+  const fromSupervisor = supervisor();
   const toShard0 = new RingReader(rings.toPeers[0]!);
   const toSupervisor = new RingReader(rings.toSupervisor);
   const filter = "t/after-suback";
@@ -61,10 +86,7 @@ Deno.test("a client record committed after the pass drained its peers waits for 
     toShard0.drain((kind) => routed.push(kind));
     assert.deepEqual(routed, [RecordKind.RoutedPublish], "the message went to shard 0");
   } finally {
-    await shard.shutdown();
-    ringDoorbell(rings.doorbell); // the loop sees it stopped and ends
-    fromShard0.close();
-    fromSupervisor.close();
+    await stop();
   }
 });
 
@@ -73,11 +95,9 @@ Deno.test("a peer record committed after the pass drained an earlier peer ring w
   // client of shard 1 who saw the acknowledgement subscribes, and shard 1's retained query
   // reaches the owner, shard 2. The owner must apply the store before it answers the query
   // ("answer queries last" in docs/architecture.md relies on it).
-  const mesh = createMesh(3, 64 * 1024);
-  const rings = mesh.shards[2]!;
-  const shard = new Shard({ index: 2, count: 3, config: loadConfig({ sets: [], env: {} }), rings });
-  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[2]!, rings.doorbell);
-  const fromShard1 = new RingWriter(mesh.shards[1]!.toPeers[2]!, rings.doorbell);
+  const { shard, fromPeer, stop } = shardOnRings(3, 2);
+  const fromShard0 = fromPeer(0);
+  const fromShard1 = fromPeer(1);
   const route = (filter: string) => new FieldWriter().str(filter).finish();
   const applied: string[] = [];
   const broker = shard.svc.broker;
@@ -104,19 +124,14 @@ Deno.test("a peer record committed after the pass drained an earlier peer ring w
     }
     assert.deepEqual(applied, ["0:first", "0:cause", "1:effect"]);
   } finally {
-    await shard.shutdown();
-    ringDoorbell(rings.doorbell);
-    fromShard0.close();
-    fromShard1.close();
+    await stop();
   }
 });
 
 Deno.test("a timer's publish (a delayed message falling due) sees a route a peer committed before the timer fired", async () => {
-  const mesh = createMesh(2, 64 * 1024);
-  const rings = mesh.shards[1]!;
-  const shard = new Shard({ index: 1, count: 2, config: loadConfig({ sets: [], env: {} }), rings });
-  const fromShard0 = new RingWriter(mesh.shards[0]!.toPeers[1]!, rings.doorbell);
-  const fromSupervisor = new RingWriter(rings.fromSupervisor, rings.doorbell);
+  const { shard, rings, fromPeer, fromSupervisor: supervisor, stop } = shardOnRings(2, 1);
+  const fromShard0 = fromPeer(0);
+  const fromSupervisor = supervisor();
   const toShard0 = new RingReader(rings.toPeers[0]!);
   const toSupervisor = new RingReader(rings.toSupervisor);
   shard.start();
@@ -164,9 +179,6 @@ Deno.test("a timer's publish (a delayed message falling due) sees a route a peer
     }
     assert.fail("the route never went in before the message was due (5 attempts)");
   } finally {
-    await shard.shutdown();
-    ringDoorbell(rings.doorbell);
-    fromShard0.close();
-    fromSupervisor.close();
+    await stop();
   }
 });
