@@ -237,6 +237,10 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
       const cases: [Uint8Array, string][] = [
         [hello("x@127.0.0.1", nonce, 2), "protocol 2"],
         [hello("x@127.0.0.1", nonce, 1, "other"), 'cluster "other"'],
+        // Unproven names reach the log quoted and escaped, never as raw line breaks.
+        [hello("x@127.0.0.1", nonce, 1, "a\nforged line"), 'cluster "a\\nforged line"'],
+        [hello("no-at-sign", nonce), 'node name "no-at-sign"'],
+        [hello(`x@${"h".repeat(300)}`, nonce), 'is not "name@host"'],
         [hello("x@127.0.0.1", new Uint8Array(5)), "bad nonce"],
         [truncatedBody, "bad frame"],
         [nodeFrame(Frame.Auth, new FieldWriter().bytes(new Uint8Array(32)).finish()), "frame 2"],

@@ -46,6 +46,20 @@ type LinkState = "hello" | "auth" | "up" | "closed";
 
 /** Reason prefix of a link the peer refused (its Refuse frame); never answered with one. */
 const REFUSED_BY = "refused by the peer";
+/** A node name as `node.name` allows it ("name@host"), bounded: HELLO's names are not yet proven. */
+const NODE_NAME = /^[^@\s]+@[^@\s]+$/;
+const NODE_NAME_MAX = 255;
+/** Bytes of a peer's unproven text (its cluster name, a REFUSE reason) kept in a reason or log. */
+const QUOTED_MAX = 64;
+
+/**
+ * A peer's text as it may appear in a reason that is logged: quoted and escaped (no control
+ * characters or line breaks reach the log from a connection that proved nothing) and cut short.
+ */
+function quoted(text: string): string {
+  const cut = text.length > QUOTED_MAX ? `${text.slice(0, QUOTED_MAX)}…` : text;
+  return JSON.stringify(cut);
+}
 /**
  * A link whose handshake is not done this long after it opened is closed, however much it sends:
  * without it, a connection that trickles one byte a second would stay (any byte counts as heard).
@@ -240,7 +254,7 @@ export class PeerLink {
 
   #handshake(type: number, payload: Uint8Array): void {
     const r = new FieldReader(payload);
-    if (type === Frame.Refuse) return this.close(`${REFUSED_BY}: ${r.str()}`, true);
+    if (type === Frame.Refuse) return this.close(`${REFUSED_BY}: ${quoted(r.str())}`, true);
     if (this.#state === "hello" && type === Frame.Hello) {
       const proto = r.u8();
       const cluster = r.str();
@@ -250,7 +264,10 @@ export class PeerLink {
         return this.close(`protocol ${proto} (this node speaks 1)`, true);
       }
       if (cluster !== this.#id.cluster) {
-        return this.close(`cluster "${cluster}" is not "${this.#id.cluster}"`, true);
+        return this.close(`cluster ${quoted(cluster)} is not "${this.#id.cluster}"`, true);
+      }
+      if (node.length > NODE_NAME_MAX || !NODE_NAME.test(node)) {
+        return this.close(`node name ${quoted(node)} is not "name@host"`, true);
       }
       if (nonce.length !== NONCE_BYTES) return this.close("bad nonce", true);
       this.peer = node;
