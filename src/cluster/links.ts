@@ -8,36 +8,20 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect } from "node:net";
 import type { Config } from "../config/types.ts";
 import { FieldWriter } from "../ipc/mod.ts";
 import type { ClusterHost } from "./host.ts";
 import { type Dial, Dials, type Target } from "./dials.ts";
 import { type LinkEvents, type LinkIdentity, PeerLink } from "./peer_link.ts";
-import type { LinkSocket } from "./link_socket.ts";
+import { LinkAcceptor } from "./_link_acceptor.ts";
+import { RefusalLog } from "./_refusal_log.ts";
 
 export type { Dial, Target };
+export { MAX_HANDSHAKES, MAX_HANDSHAKES_PER_HOST } from "./_link_acceptor.ts";
 
 const log = getLogger(["culex", "cluster"]);
 
-/**
- * A refused link (wrong cookie, other cluster) is logged once per peer address and minute; a
- * failed TLS handshake once per address, reason and minute.
- */
-const REFUSAL_LOG_MS = 60_000;
-/**
- * Accepted connections whose handshake (TLS, then HELLO and AUTH) is not done yet, at most: more
- * are closed at once (logged once a minute with how many), so silent connections cannot pile up
- * sockets and buffers; each is closed after HANDSHAKE_TIMEOUT_MS (peer_link.ts) anyway.
- */
-export const MAX_HANDSHAKES = 64;
-/**
- * Of those, at most this many from one address: one source cannot take every slot and keep
- * the nodes of other addresses from linking (a node needs one or two at a time).
- */
-export const MAX_HANDSHAKES_PER_HOST = 8;
-/** Sources remembered for the once-a-minute refusal log, at most (older ones are forgotten). */
-const REFUSAL_LOG_KEYS = 1_024;
 /** Frames beyond the largest MQTT packet carry the message's own fields. */
 const FRAME_SLACK = 64 * 1024;
 
@@ -65,21 +49,12 @@ export class Links {
   readonly #host: ClusterHost;
   readonly #id: LinkIdentity;
   readonly #hooks: LinkHooks;
-  #server: Server | null = null;
   readonly #dials: Dials;
   readonly #links = new Map<string, PeerLink>();
   readonly #pending = new Set<PeerLink>();
   readonly #down = new Map<string, ReturnType<typeof setTimeout>>();
-  readonly #refusalLogged = new Map<string, number>();
-  /** Accepted sockets in their handshake (TLS or cookie), against MAX_HANDSHAKES. */
-  #handshakes = 0;
-  /** Of #handshakes, per remote address. */
-  readonly #handshakesByHost = new Map<string, number>();
-  /** Accepted links in their handshake, with their remote address. */
-  readonly #acceptedPending = new Map<PeerLink, string>();
-  /** Connections closed for MAX_HANDSHAKES since the last log line. */
-  #overflowed = 0;
-  #overflowLoggedAt = -Infinity;
+  readonly #refusals = new RefusalLog();
+  readonly #acceptor: LinkAcceptor;
   readonly #congested = new Set<PeerLink>();
   #stopped = false;
   /** Messages for a node whose link is down (dropped: its subscribers are unreachable). */
@@ -100,6 +75,15 @@ export class Links {
       maxFrame: config.mqtt.maxPacketSize + FRAME_SLACK,
     };
     this.#dials = new Dials(this.node, (t) => this.#dial(t));
+    this.#acceptor = new LinkAcceptor({
+      config,
+      host,
+      id: this.#id,
+      events: this.#events,
+      pending: this.#pending,
+      refusals: this.#refusals,
+      stopped: () => this.#stopped,
+    });
   }
 
   /** Why the last link to an address failed (for `ctl cluster join`'s error). */
@@ -115,28 +99,8 @@ export class Links {
    * Opens the listener; resolves with the port it got. A failure names the key
    * (`cluster.listen: cannot listen on host:port: reason`), so the operator knows what to change.
    */
-  async listen(): Promise<number> {
-    const { host, port } = this.#config.cluster.listen;
-    try {
-      return await this.#listen(host, port);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`cluster.listen: cannot listen on ${host}:${port}: ${why}`);
-    }
-  }
-
-  async #listen(host: string, port: number): Promise<number> {
-    const server = createServer((socket) => this.#accepted(socket));
-    this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const addr = server.address();
-    return typeof addr === "object" && addr ? addr.port : port;
+  listen(): Promise<number> {
+    return this.#acceptor.listen();
   }
 
   /** The up link to `node`, if any. */
@@ -234,8 +198,7 @@ export class Links {
     this.#dials.stop();
     for (const t of this.#down.values()) clearTimeout(t);
     for (const link of [...this.#links.values(), ...this.#pending]) link.close("the node stops");
-    const server = this.#server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.#acceptor.close();
   }
 
   #events: LinkEvents = {
@@ -244,103 +207,6 @@ export class Links {
     down: (link, reason, refused) => this.#linkDown(link, reason, refused),
     drained: (link) => this.#drained(link),
   };
-
-  #accepted(socket: LinkSocket): void {
-    if (this.#stopped) {
-      socket.destroy();
-      return;
-    }
-    const host = socket.remoteAddress ?? "?";
-    const fromHost = this.#handshakesByHost.get(host) ?? 0;
-    if (this.#handshakes >= MAX_HANDSHAKES || fromHost >= MAX_HANDSHAKES_PER_HOST) {
-      socket.destroy();
-      this.#overflow();
-      return;
-    }
-    this.#handshakes++;
-    this.#handshakesByHost.set(host, fromHost + 1);
-    const tls = this.#host.tls;
-    if (!tls) {
-      this.#acceptPeer(socket, host);
-      return;
-    }
-    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-    tls.accept(socket as Socket, (secured, why) => {
-      if (secured && !this.#stopped) {
-        this.#acceptPeer(secured, host);
-        return;
-      }
-      this.#release(host);
-      secured?.destroy();
-      socket.destroy();
-      // Once per address, reason and minute: a redialling peer does not flood the log.
-      const key = `tls ${remote.replace(/:\d+$/, "")} ${why}`;
-      if (secured === null && this.#refusalDue(key)) {
-        log.warning("Cluster: refused the link from {remote}: {why}", { remote, why });
-      }
-    });
-  }
-
-  /** A PeerLink on an accepted socket; it counts against MAX_HANDSHAKES until up or down. */
-  #acceptPeer(socket: LinkSocket, host: string): void {
-    const link = new PeerLink(socket, false, this.#id, this.#events);
-    // Were it already closed (its down came first), it would never leave the map.
-    if (link.isClosed) {
-      this.#release(host);
-      return;
-    }
-    this.#acceptedPending.set(link, host);
-    this.#pending.add(link);
-  }
-
-  #handshakeDone(link: PeerLink): void {
-    const host = this.#acceptedPending.get(link);
-    if (host === undefined) return;
-    this.#acceptedPending.delete(link);
-    this.#release(host);
-  }
-
-  #release(host: string): void {
-    this.#handshakes--;
-    const n = (this.#handshakesByHost.get(host) ?? 1) - 1;
-    if (n > 0) this.#handshakesByHost.set(host, n);
-    else this.#handshakesByHost.delete(host);
-  }
-
-  #overflow(): void {
-    this.#overflowed++;
-    const now = Date.now();
-    if (now - this.#overflowLoggedAt < REFUSAL_LOG_MS) return;
-    this.#overflowLoggedAt = now;
-    log.warning(
-      "Cluster: closed {count} connections on cluster.listen: {max} handshakes in progress already ({perHost} from one address at most)",
-      { count: this.#overflowed, max: MAX_HANDSHAKES, perHost: MAX_HANDSHAKES_PER_HOST },
-    );
-    this.#overflowed = 0;
-  }
-
-  /**
-   * True when `key` (a source) was not logged within REFUSAL_LOG_MS, and notes it. The map
-   * keeps at most REFUSAL_LOG_KEYS sources: junk from many addresses cannot grow it.
-   */
-  #refusalDue(key: string): boolean {
-    const now = Date.now();
-    const at = this.#refusalLogged.get(key) ?? -Infinity;
-    if (now - at < REFUSAL_LOG_MS) return false;
-    if (this.#refusalLogged.size >= REFUSAL_LOG_KEYS) {
-      for (const [k, t] of this.#refusalLogged) {
-        if (now - t >= REFUSAL_LOG_MS) this.#refusalLogged.delete(k);
-      }
-      // All recent: forget the oldest noted (a Map iterates in insertion order).
-      if (this.#refusalLogged.size >= REFUSAL_LOG_KEYS) {
-        const oldest = this.#refusalLogged.keys().next().value;
-        if (oldest !== undefined) this.#refusalLogged.delete(oldest);
-      }
-    }
-    this.#refusalLogged.delete(key);
-    this.#refusalLogged.set(key, now);
-    return true;
-  }
 
   #dial(target: Target): PeerLink | null {
     if (this.#stopped) return null;
@@ -355,7 +221,7 @@ export class Links {
 
   #linkUp(link: PeerLink): void {
     this.#pending.delete(link);
-    this.#handshakeDone(link);
+    this.#acceptor.handshakeDone(link);
     const peer = link.peer!;
     if (peer === this.node) {
       const d = this.dialOf(link);
@@ -392,7 +258,7 @@ export class Links {
 
   #linkDown(link: PeerLink, reason: string, refused: boolean): void {
     this.#pending.delete(link);
-    this.#handshakeDone(link);
+    this.#acceptor.handshakeDone(link);
     this.#hooks.down(link);
     this.#drained(link);
     const d = this.#dials.down(link, reason);
@@ -401,7 +267,7 @@ export class Links {
       const key = link.dialled
         ? (d?.target.address ?? link.remote)
         : link.remote.replace(/:\d+$/, "");
-      if (this.#refusalDue(key)) {
+      if (this.#refusals.due(key)) {
         log.warning("Cluster: refused the link {way} {remote} ({peer}): {reason}", {
           way: link.dialled ? "to" : "from",
           remote: link.remote,

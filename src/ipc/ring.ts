@@ -13,7 +13,6 @@
  * size works with any ring size.
  */
 
-import { writeU32LE } from "../bytes.ts";
 import { Overflow, type Parked } from "./_overflow.ts";
 import {
   FRAGMENT,
@@ -22,9 +21,9 @@ import {
   MAX_RECORD_PAYLOAD,
   maxWholeRecord,
   type ParkedParts,
-  parkedParts,
-  SHARE_MIN,
 } from "./_fragments.ts";
+import { encodedPad, needOf, parkedRecord, parkedRest } from "./_parked_record.ts";
+import { CommitWaiters } from "./_commit_waiters.ts";
 import { ALIGN_MIN, alignKey, PAD, padBefore } from "./_align.ts";
 import { HEAD, type RingBuffers, SPACE, TAIL, viewsOf, WAITING } from "./_ring_layout.ts";
 import { RingBytes } from "./_ring_bytes.ts";
@@ -70,11 +69,7 @@ export class RingWriter {
   #published: number;
   #tail: number; // last tail seen; refreshed only when space seems short
   #overflow = new Overflow();
-  /** Records ever parked, and ever moved from the overflow into the ring and published. */
-  #parkedTotal = 0;
-  #movedTotal = 0;
-  /** whenCommitted() callers: resolve once #movedTotal reaches their mark. */
-  #commitWaiters: { mark: number; resolve: () => void }[] = [];
+  #commits = new CommitWaiters();
   #flushScheduled = false;
   #waiting = false;
   #closed = false;
@@ -162,8 +157,7 @@ export class RingWriter {
       this.flush();
       return null;
     }
-    const mark = this.#parkedTotal;
-    return new Promise((resolve) => this.#commitWaiters.push({ mark, resolve }));
+    return this.#commits.wait();
   }
 
   /** Stops the space-waiting loop and discards parked records; later writes are discarded. */
@@ -172,8 +166,7 @@ export class RingWriter {
     this.flush();
     this.#closed = true;
     this.#overflow.clear();
-    for (const w of this.#commitWaiters) w.resolve();
-    this.#commitWaiters = [];
+    this.#commits.resolveAll();
     // Wake our own pending waitAsync so the loop sees #closed and ends.
     Atomics.notify(this.#header, SPACE);
   }
@@ -202,9 +195,7 @@ export class RingWriter {
     const sent = this.#overflow.length > 0 ? 0 : this.#putPieces(kind, len, 0, parts, 0, key);
     if (sent > 0) this.#scheduleFlush();
     if (sent === len) return;
-    const rest = parkedParts(parts, sent);
-    const align = alignKey(rest, len - sent, sent);
-    this.#parkItem({ kind, total: len, parts: rest, base: sent, sent, whole: false, align });
+    this.#parkItem(parkedRest(kind, parts, len, sent));
   }
 
   /**
@@ -239,24 +230,6 @@ export class RingWriter {
     return sent;
   }
 
-  /** Ring bytes the parked record needs before its next step can go in. */
-  #needOf(item: Parked): number {
-    if (item instanceof Uint8Array) return this.#encodedPad(item) + item.length;
-    if (item.whole) {
-      return padBefore(this.#head, item.align, 0, 0) + RECORD_HEADER_BYTES + item.total;
-    }
-    const extra = item.sent === 0 ? FRAGMENT_HEADER_BYTES : 0;
-    const piece = Math.min(item.total - item.sent, this.#maxWhole - RECORD_HEADER_BYTES - extra);
-    const pad = padBefore(this.#head, item.align, item.sent, extra);
-    return pad + RECORD_HEADER_BYTES + extra + piece;
-  }
-
-  /** The pad an encoded parked record (header included) needs before it at head. */
-  #encodedPad(rec: Uint8Array): number {
-    if (rec.length - RECORD_HEADER_BYTES < ALIGN_MIN) return 0;
-    return padBefore(this.#head, (rec.byteOffset + RECORD_HEADER_BYTES) & 7, 0, 0);
-  }
-
   /** Moves what fits of a record parked as parts; true once all of it is in the ring. */
   #moveParts(item: ParkedParts): boolean {
     const before = item.sent;
@@ -289,31 +262,13 @@ export class RingWriter {
   }
 
   #park(kind: number, parts: readonly Uint8Array[], len: number): void {
-    // A large part is parked by reference (see parkedParts): no second copy of a big payload.
-    for (const part of parts) {
-      if (part.length < SHARE_MIN) continue;
-      const kept = parkedParts(parts, 0);
-      const align = alignKey(kept, len);
-      this.#parkItem({ kind, total: len, parts: kept, base: 0, sent: 0, whole: true, align });
-      return;
-    }
-    // Small records are copied (the caller may reuse its buffers) and encoded whole, so moving
-    // one in later is a single copy.
-    const record = new Uint8Array(RECORD_HEADER_BYTES + len);
-    writeU32LE(record, 0, len);
-    record[4] = kind;
-    let at = RECORD_HEADER_BYTES;
-    for (const part of parts) {
-      record.set(part, at);
-      at += part.length;
-    }
-    this.#parkItem(record);
+    this.#parkItem(parkedRecord(kind, parts, len));
   }
 
   #parkItem(item: Parked): void {
     const starting = this.#overflow.length === 0;
     this.#overflow.push(item);
-    this.#parkedTotal++;
+    this.#commits.parked();
     if (!starting) return;
     this.onCongestion?.(true);
     if (!this.#waiting) void this.#waitForSpace();
@@ -332,28 +287,28 @@ export class RingWriter {
             moved ||= rec.sent > sent;
             if (!done) break;
             this.#overflow.shift();
-            this.#movedTotal++;
+            this.#commits.moved();
             continue;
           }
-          const pad = this.#encodedPad(rec);
+          const pad = encodedPad(rec, this.#head);
           if (!this.#fits(pad + rec.length)) break;
           if (pad > 0) this.#putPad(pad);
           this.#bytes.copyIn(this.#head, rec);
           this.#head = (this.#head + rec.length) >>> 0;
           this.#overflow.shift();
-          this.#movedTotal++;
+          this.#commits.moved();
           moved = true;
         }
         // Publish what is in the ring before sleeping, or the reader would never free space.
         if (moved || this.#head !== this.#published) this.flush();
-        if (moved && this.#commitWaiters.length > 0) this.#resolveCommitted();
+        if (moved && this.#commits.waiting) this.#commits.resolveMoved();
         const next = this.#overflow.peek();
         if (next === undefined) break;
         const seq = Atomics.load(this.#header, SPACE);
         Atomics.store(this.#header, WAITING, 1);
         // Re-check after raising the flag: the reader stores tail before it reads the flag, so
         // either this load sees the new tail or the reader sees the flag and bumps SPACE.
-        if (this.#fits(this.#needOf(next))) continue;
+        if (this.#fits(needOf(next, this.#head, this.#maxWhole))) continue;
         const res = Atomics.waitAsync(this.#header, SPACE, seq);
         if (res.async) await res.value;
       }
@@ -361,14 +316,5 @@ export class RingWriter {
       this.#waiting = false;
     }
     if (!this.#closed) this.onCongestion?.(false);
-  }
-
-  #resolveCommitted(): void {
-    const left: { mark: number; resolve: () => void }[] = [];
-    for (const w of this.#commitWaiters) {
-      if (w.mark <= this.#movedTotal) w.resolve();
-      else left.push(w);
-    }
-    this.#commitWaiters = left;
   }
 }

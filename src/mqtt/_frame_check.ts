@@ -2,14 +2,18 @@
  * Structural checks on one whole MQTT packet (fixed header included) before _fast_decode.ts or
  * _decode.ts build objects from it: those trust what passed here. Lengths, packet identifiers,
  * property overruns, duplicate and misplaced properties, reason codes outside their packet's
- * table, ill-formed UTF-8, U+0000 and trailing bytes are all refused here. Private to src/mqtt/ (only codec.ts calls it). It allocates nothing on the success path
- * except what TextDecoder needs for non-ASCII strings. Spec ids are MQTT 5.0 unless marked 3.1.1.
+ * table, ill-formed UTF-8, U+0000 and trailing bytes are all refused here; the bounded reads are
+ * _frame_reader.ts, the property table and its checks _frame_props.ts. Private to src/mqtt/ (only
+ * codec.ts calls it). It allocates nothing on the success path except what TextDecoder needs for
+ * non-ASCII strings. Spec ids are MQTT 5.0 unless marked 3.1.1.
  *
  * @module
  */
 
 import { MqttError } from "./errors.ts";
 import { ReasonCode } from "./reason_codes.ts";
+import { Reader } from "./_frame_reader.ts";
+import { properties, WILL } from "./_frame_props.ts";
 
 /** Protocol levels Culex speaks: 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
 export type ProtocolVersion = 3 | 4 | 5;
@@ -34,170 +38,6 @@ const NAMES = [
 ];
 // Fixed-header flags required per type [MQTT-2.1.3-1]; PUBLISH (3) has its own rules.
 const FLAGS = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
-
-const WILL = 0; // pseudo packet type for the Will Properties of CONNECT
-const B = 1, U16 = 2, U32 = 3, VAR = 4, STR = 5, BIN = 6, PAIR = 7;
-const ALL = 0xffff;
-function m(...types: number[]): number {
-  let mask = 0;
-  for (const t of types) mask |= 1 << t;
-  return mask;
-}
-// Property id → [data type, packet types allowed (bit per type)] from table 2-4. A property not
-// valid for its packet type is a Malformed Packet (section 2.2.2.2).
-const PROPS: ReadonlyMap<number, readonly [number, number, string]> = new Map([
-  [1, [B, m(3, WILL), "Payload Format Indicator"]],
-  [2, [U32, m(3, WILL), "Message Expiry Interval"]],
-  [3, [STR, m(3, WILL), "Content Type"]],
-  [8, [STR, m(3, WILL), "Response Topic"]],
-  [9, [BIN, m(3, WILL), "Correlation Data"]],
-  [11, [VAR, m(3, 8), "Subscription Identifier"]],
-  [17, [U32, m(1, 2, 14), "Session Expiry Interval"]],
-  [18, [STR, m(2), "Assigned Client Identifier"]],
-  [19, [U16, m(2), "Server Keep Alive"]],
-  [21, [STR, m(1, 2, 15), "Authentication Method"]],
-  [22, [BIN, m(1, 2, 15), "Authentication Data"]],
-  [23, [B, m(1), "Request Problem Information"]],
-  [24, [U32, m(WILL), "Will Delay Interval"]],
-  [25, [B, m(1), "Request Response Information"]],
-  [26, [STR, m(2), "Response Information"]],
-  [28, [STR, m(2, 14), "Server Reference"]],
-  [31, [STR, m(2, 4, 5, 6, 7, 9, 11, 14, 15), "Reason String"]],
-  [33, [U16, m(1, 2), "Receive Maximum"]],
-  [34, [U16, m(1, 2), "Topic Alias Maximum"]],
-  [35, [U16, m(3), "Topic Alias"]],
-  [36, [B, m(2), "Maximum QoS"]],
-  [37, [B, m(2), "Retain Available"]],
-  [38, [PAIR, ALL, "User Property"]],
-  [39, [U32, m(1, 2), "Maximum Packet Size"]],
-  [40, [B, m(2), "Wildcard Subscription Available"]],
-  [41, [B, m(2), "Subscription Identifier Available"]],
-  [42, [B, m(2), "Shared Subscription Available"]],
-]);
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-class Reader {
-  pos: number;
-  /** User properties of a PUBLISH or will, in wire order (mqtt-packet groups them by name). */
-  userProperties: [string, string][] | null = null;
-  constructor(readonly b: Uint8Array, pos: number, public end: number, readonly name: string) {
-    this.pos = pos;
-  }
-  malformed(reason: string): never {
-    throw new MqttError(ReasonCode.MalformedPacket, `Cannot decode ${this.name}: ${reason}`);
-  }
-  protocol(reason: string): never {
-    throw new MqttError(ReasonCode.ProtocolError, `Cannot decode ${this.name}: ${reason}`);
-  }
-  need(n: number, what: string): void {
-    if (this.pos + n > this.end) this.malformed(`${what} runs past the end of the packet`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.b[this.pos++]!;
-  }
-  u16(what: string): number {
-    this.need(2, what);
-    const v = (this.b[this.pos]! << 8) | this.b[this.pos + 1]!;
-    this.pos += 2;
-    return v;
-  }
-  varint(what: string): number {
-    let value = 0;
-    for (let i = 0, mul = 1; i < 4; i++, mul *= 128) {
-      const c = this.u8(what);
-      value += (c & 0x7f) * mul;
-      if ((c & 0x80) === 0) {
-        // [MQTT-1.5.5-1] the minimum number of bytes.
-        if (i > 0 && c === 0) this.malformed(`${what} is not minimally encoded`);
-        return value;
-      }
-    }
-    return this.malformed(`${what} is longer than 4 bytes`);
-  }
-  /** Skips a UTF-8 string, rejecting ill-formed UTF-8 [MQTT-1.5.4-1] and U+0000 [MQTT-1.5.4-2]. */
-  str(what: string): void {
-    const len = this.u16(what);
-    this.need(len, what);
-    const start = this.pos;
-    const end = start + len;
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      const c = this.b[i]!;
-      if (c === 0) this.malformed(`${what} contains U+0000`);
-      if (c >= 0x80) ascii = false;
-    }
-    if (!ascii) {
-      try {
-        utf8.decode(this.b.subarray(start, end));
-      } catch {
-        this.malformed(`${what} is not valid UTF-8`);
-      }
-    }
-    this.pos = end;
-  }
-  bin(what: string): void {
-    const len = this.u16(what);
-    this.need(len, what);
-    this.pos += len;
-  }
-}
-
-function properties(r: Reader, type: number): void {
-  const len = r.varint("property length");
-  r.need(len, "properties");
-  const outerEnd = r.end;
-  r.end = r.pos + len; // every property must end inside the property block
-  let seenLo = 0;
-  let seenHi = 0;
-  while (r.pos < r.end) {
-    const id = r.u8("property identifier");
-    const def = PROPS.get(id);
-    if (def === undefined) r.malformed(`unknown property identifier 0x${id.toString(16)}`);
-    const [kind, allowed, name] = def;
-    if ((allowed & (1 << type)) === 0) {
-      r.malformed(`property ${name} is not allowed ${type === WILL ? "in a will" : "here"}`);
-    }
-    const bit = 1 << (id & 31);
-    const seen = id < 32 ? seenLo & bit : seenHi & bit;
-    // Repeatable: User Property anywhere, Subscription Identifier in PUBLISH only.
-    if (seen !== 0 && id !== 38 && !(id === 11 && type === 3)) {
-      r.protocol(`property ${name} appears more than once`);
-    }
-    if (id < 32) seenLo |= bit;
-    else seenHi |= bit;
-    let v = 0;
-    if (kind === B) {
-      v = r.u8(name);
-      if (v > 1) r.protocol(`property ${name} must be 0 or 1, got ${v}`);
-    } else if (kind === U16) v = r.u16(name);
-    else if (kind === U32) {
-      r.need(4, name);
-      v = (r.u16(name) * 65536) + r.u16(name);
-    } else if (kind === VAR) v = r.varint(name);
-    else if (kind === STR) r.str(name);
-    else if (kind === BIN) r.bin(name);
-    else {
-      const k = r.pos;
-      r.str(`${name} name`); // [MQTT-1.5.7-1] both strings of a pair are UTF-8 strings
-      const v = r.pos;
-      r.str(`${name} value`);
-      if (type === 3 || type === WILL) {
-        (r.userProperties ??= []).push([utf8At(r.b, k), utf8At(r.b, v)]);
-      }
-    }
-    // Zero is a Protocol Error for these (sections 3.1.2.11.3, 3.1.2.11.4, 3.8.2.1.2).
-    if (v === 0 && (id === 33 || id === 39 || id === 11)) r.protocol(`property ${name} is 0`);
-  }
-  r.end = outerEnd;
-}
-
-/** The UTF-8 string (u16 length prefix) at `at`, already checked by Reader.str. */
-function utf8At(b: Uint8Array, at: number): string {
-  const len = (b[at]! << 8) | b[at + 1]!;
-  return utf8.decode(b.subarray(at + 2, at + 2 + len));
-}
 
 // Reason codes each packet type may carry (MQTT 5 sections 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1,
 // 3.14.2.1, 3.15.2.1). Any other value is a Malformed Packet, as a reason code outside its

@@ -6,20 +6,14 @@
  * started with suspendUntil(): until its result is handled, this connection's later packets are
  * held in order (bounded: above mqtt.max_held_bytes the socket's reading is paused, nothing is
  * dropped). Output leaves through ChannelOutput; state changes only through the methods here.
- * A Channel owns no socket, ring or timer.
+ * A Channel owns no socket, ring or timer. It is built in layers, one file each: its state
+ * (_channel_state.ts), its sending half (_channel_send.ts), its reading half (_channel_read.ts:
+ * bytes to packets, the hold, messages_rate) and the answers and ends here.
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { Config, Rate } from "../config/types.ts";
-import {
-  type DecodeResult,
-  MqttError,
-  type Packet,
-  PacketDecoder,
-  type ProtocolVersion,
-  ReasonCode,
-  reasonName,
-} from "../mqtt/mod.ts";
+import type { Config } from "../config/types.ts";
+import { MqttError, type Packet, ReasonCode, reasonName } from "../mqtt/mod.ts";
 import type { EnhancedAuthRegistry } from "../auth/mod.ts";
 import type { Broker } from "./broker.ts";
 import type { Clock } from "./clock.ts";
@@ -28,8 +22,7 @@ import type { Metrics } from "./metrics.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { WorkQueue } from "./work_queue.ts";
 import type { ShardStore } from "./durable.ts";
-import { ChannelSender } from "./_channel_send.ts";
-import { InputFlow } from "./_input_flow.ts";
+import { ChannelReader } from "./_channel_read.ts";
 import { type ConnInfo, DEFAULT_CONN_INFO } from "./conn_info.ts";
 import { lastConnectionOf } from "./last_connection.ts";
 
@@ -85,39 +78,15 @@ export interface ChannelInit {
 }
 
 /** One client connection; see the file header. */
-export class Channel extends ChannelSender<ChannelServices> {
+export class Channel extends ChannelReader<ChannelServices> {
   readonly peer: string;
   readonly listener: string;
   readonly assignedClientId: string;
   /** Zone, enable_authn, TLS certificate facts, cookie (shared by plain connections). */
   readonly connInfo: ConnInfo;
   readonly #out: ChannelOutput;
-  lastActivity: number;
-  // Decoder state only while a packet is split across reads (or after a decoding error); between
-  // packets, which is nearly always for an idle client, the channel keeps just the protocol level
-  // the stream is decoded at, and a read makes a decoder for itself (~110 bytes per connection).
-  #decoder: PacketDecoder | null = null;
-  #wireVersion: ProtocolVersion = 4;
-  /** Work started by suspendUntil() and not yet handled. */
-  #pending = 0;
-  /** Held packets and rate limiting, made when first needed (most connections never do). */
-  #flow: InputFlow | null = null;
-  /** Whether the listener's messages_rate was looked up (on the first PUBLISH). */
-  #rateKnown = false;
   /** Durable mode: acknowledgements waiting for a store commit (later ones queue behind). */
   storeWaits = 0;
-  /**
-   * This connection's inbound counters (EMQX's `recv_cnt` = reads, `recv_oct`, `recv_pkt`,
-   * `recv_msg.qos0..2`, `recv_msg.dropped` = PUBLISHes that went nowhere: denied or no
-   * subscriber). Plain numbers: no allocation on the read path.
-   */
-  recvCnt = 0;
-  recvOct = 0;
-  recvPkt = 0;
-  recvQos0 = 0;
-  recvQos1 = 0;
-  recvQos2 = 0;
-  recvDropped = 0;
 
   constructor(out: ChannelOutput, svc: ChannelServices, init: ChannelInit) {
     super(out, svc, init.connId);
@@ -126,50 +95,6 @@ export class Channel extends ChannelSender<ChannelServices> {
     this.listener = init.listener;
     this.assignedClientId = init.assignedClientId;
     this.connInfo = init.connInfo ?? DEFAULT_CONN_INFO;
-    this.lastActivity = svc.clock.now();
-  }
-
-  /** True while suspendUntil() work is pending. */
-  get suspended(): boolean {
-    return this.#pending > 0;
-  }
-
-  /** Feeds bytes from the socket; packets are handled in order until one fails. */
-  handleBytes(bytes: Uint8Array): void {
-    if (this.isClosed()) return;
-    this.lastActivity = this.svc.clock.now();
-    this.recvCnt++;
-    this.recvOct += bytes.byteLength;
-    this.svc.metrics.add("bytes.received", bytes.byteLength);
-    const decoder = this.#decoder ?? new PacketDecoder({
-      maxPacketSize: this.svc.config.mqtt.maxPacketSize,
-      protocolVersion: this.#wireVersion,
-    });
-    const results = decoder.push(bytes);
-    this.#wireVersion = decoder.protocolVersion;
-    this.#decoder = decoder.idle ? null : decoder;
-    this.#process(results, 0);
-  }
-
-  /**
-   * Starts work that answers later. Until `then` has run (in a later pass of the shard's loop,
-   * with this channel's error handling), this connection's later packets are held in order.
-   * A rejected `work` ends the connection with 0x83 (callers turn expected failures into values).
-   * Nothing runs if the connection closed meanwhile.
-   */
-  suspendUntil<T>(work: Promise<T>, then: (value: T) => void): void {
-    this.#pending++;
-    this.svc.work.await(work, (outcome) => {
-      this.#pending--;
-      if (this.isClosed()) return;
-      this.#guard(() => {
-        if (!outcome.ok) {
-          throw new MqttError(ReasonCode.ImplementationSpecificError, String(outcome.error));
-        }
-        then(outcome.value);
-      });
-      if (this.#pending === 0 && this.#flow?.holding) this.#replayHeld();
-    });
   }
 
   /**
@@ -199,7 +124,7 @@ export class Channel extends ChannelSender<ChannelServices> {
     if (this.isClosed()) return;
     const wasConnected = this.state === "connected";
     const session = this.markClosed();
-    this.#flow?.stop();
+    this.stopInput();
     this.#out.close(this.connId);
     this.#out.released(this);
     if (!wasConnected || !session) return;
@@ -254,74 +179,15 @@ export class Channel extends ChannelSender<ChannelServices> {
     }
   }
 
-  #process(results: DecodeResult[], from: number): void {
-    for (let i = from; i < results.length; i++) {
-      if (this.isClosed()) return;
-      if (this.#pending > 0) {
-        this.#inputFlow().hold(results, i);
-        return;
-      }
-      const result = results[i]!;
-      if (!result.ok) {
-        this.#fail(new MqttError(result.reasonCode, result.message), true);
-        return;
-      }
-      const p = result.packet;
-      const publish = p.cmd === "publish";
-      this.svc.metrics.packetIn(p.cmd, publish ? p.qos : 0);
-      this.recvPkt++;
-      if (publish) {
-        if (p.qos === 0) this.recvQos0++;
-        else if (p.qos === 1) this.recvQos1++;
-        else this.recvQos2++;
-        this.#countPublish();
-      }
-      this.#guard(() => this.svc.dispatch(this, p));
-    }
+  protected override handlePacket(packet: Packet): void {
+    this.svc.dispatch(this, packet);
   }
 
-  /** Runs protocol work; any error ends this connection alone with its reason code. */
-  #guard(run: () => void): void {
-    try {
-      run();
-    } catch (err) {
-      if (err instanceof MqttError) this.#fail(err, false);
-      else {
-        this.svc.log.error("Handler failed for {clientId} ({peer}): {err}", {
-          clientId: this.clientId,
-          peer: this.peer,
-          err: String(err instanceof Error ? err.stack : err),
-        });
-        this.#fail(new MqttError(ReasonCode.UnspecifiedError, String(err)), false);
-      }
-    }
+  protected override pauseInput(on: boolean): void {
+    this.#out.pauseInput(this.connId, on);
   }
 
-  #inputFlow(): InputFlow {
-    return this.#flow ??= new InputFlow({
-      clock: this.svc.clock,
-      maxHeldBytes: this.svc.config.mqtt.maxHeldBytes,
-      pause: (on) => this.#out.pauseInput(this.connId, on),
-    });
-  }
-
-  /** messages_rate of the listener (EMQX), looked up on the first PUBLISH. */
-  #countPublish(): void {
-    if (!this.#rateKnown) {
-      this.#rateKnown = true;
-      const rate = messagesRateOf(this.svc.config, this.listener);
-      if (rate) this.#inputFlow().limitMessages(rate);
-    }
-    this.#flow?.countPublish();
-  }
-
-  #replayHeld(): void {
-    const flow = this.#flow!;
-    this.#process(flow.takeHeld(), 0);
-    flow.released();
-  }
-
-  #fail(err: MqttError, malformed: boolean): void {
+  protected override fail(err: MqttError, malformed: boolean): void {
     this.svc.log.warn("Closing {clientId} ({peer}): {message} (reason 0x{code})", {
       clientId: this.clientId || "(no client id)",
       peer: this.peer,
@@ -344,14 +210,4 @@ export class Channel extends ChannelSender<ChannelServices> {
     }
     this.terminate("connect_refused", { publishWill: false });
   }
-}
-
-/** The messages_rate of the listener a connection came in on ("tcp:default"), if any. */
-function messagesRateOf(config: Config, listener: string): Rate | null {
-  const [type = "", name = ""] = listener.split(":");
-  const all = config.listeners as unknown as Record<
-    string,
-    Record<string, { messagesRate?: Rate | null }>
-  >;
-  return all[type]?.[name]?.messagesRate ?? null;
 }
