@@ -19,10 +19,11 @@ import { connect as netConnect } from "node:net";
 import type { MqttClient } from "mqtt";
 import { closeAll, runTag } from "./_helpers/clients.ts";
 import {
+  addNode,
   type ClusterNode,
   crossNodeDelivery,
   freePorts,
-  startNode,
+  seedOf,
   waitLog,
   waitUp,
 } from "./_helpers/cluster.ts";
@@ -178,20 +179,13 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
     throw new Error(`${dialler} never dialled z`);
   };
   try {
-    const a = await startNode({
+    const a = await addNode(nodes, {
       short: "a",
       clusterPort: pa,
       seeds: [`${Z_NAME}:${pz}`],
       shards: 1,
     });
-    nodes.push(a);
-    const b = await startNode({
-      short: "b",
-      clusterPort: pb,
-      seeds: [`a@127.0.0.1:${pa}`],
-      shards: 1,
-    });
-    nodes.push(b);
+    const b = await addNode(nodes, { short: "b", clusterPort: pb, seeds: [seedOf(a)], shards: 1 });
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
 
