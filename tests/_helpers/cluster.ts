@@ -179,7 +179,8 @@ export async function waitLog(
   }
 }
 
-function countOf(text: string, needle: string): number {
+/** How many times `needle` occurs in `text` (overlapping counted). */
+export function countOf(text: string, needle: string): number {
   let n = 0;
   for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) n++;
   return n;
