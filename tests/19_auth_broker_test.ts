@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { startBroker } from "./_helpers/broker.ts";
+import { startExpectingExit } from "./_helpers/culex_cli.ts";
 import {
   closeAll,
   collect,
@@ -34,23 +35,9 @@ Deno.test("a bad authentication key exits 2 before listening, naming key and lin
     'authentication:\n  - mechanism: password_based\n    backend: redis\n    cmd: "HGET u:${nope} h"\n',
   );
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../main.ts", import.meta.url).pathname,
-        "start",
-        "--config",
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 2);
-    assert.match(
-      new TextDecoder().decode(out.stderr),
-      /authentication\.0\.cmd at .* line 4: expected .*unknown: \$\{nope\}/,
-    );
+    const out = await startExpectingExit(["--config", file]);
+    assert.equal(out.code, 2, out.out);
+    assert.match(out.out, /authentication\.0\.cmd at .* line 4: expected .*unknown: \$\{nope\}/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,8 @@
 /**
- * Test helper for the broker-level security suites (19_auth_broker, 19_auth_limits): a YAML
- * config with the files it names in a temp dir, the CONNACK code a client gets, and the users
- * file both use. Owns only the temp dirs it makes (the caller removes them).
+ * Test helper for the broker-level security suites (19_auth_broker, 19_auth_limits; the CONNACK
+ * code for 24_api_security too): a YAML config with the files it names in a temp dir, the
+ * CONNACK code a client gets, and the users file both 19 suites use. Owns only the temp dirs it
+ * makes (the caller removes them).
  */
 
 import mqtt from "mqtt";

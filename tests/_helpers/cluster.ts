@@ -7,6 +7,7 @@
 
 import type { MqttClient } from "mqtt";
 import { type BrokerHandle, startBroker } from "./broker.ts";
+import { startExpectingExit } from "./culex_cli.ts";
 import { connect, publish, type Received, subscribe, takeMatching } from "./clients.ts";
 
 /** A started node: its broker handle, node name and cluster port. */
@@ -100,9 +101,10 @@ export function seedOf(node: ClusterNode): string {
 }
 
 /**
- * Runs `culex start` for a node of options `o` that is expected to exit (a bad config): its exit
- * code and everything it printed, at most 30 s. The MQTT and API listeners bind port 0 unless
- * `o.sets` names them; `o.dataDir` defaults to a temp directory removed afterwards.
+ * Runs `culex start` for a node of options `o` that is expected to exit (a bad config) through
+ * startExpectingExit(): its exit code and everything it printed, at most 30 s. The MQTT and API
+ * listeners bind port 0 unless `o.sets` names them; `o.dataDir` defaults to a temp directory
+ * removed afterwards.
  */
 export async function startNodeExpectingExit(
   o: NodeOptions,
@@ -110,36 +112,14 @@ export async function startNodeExpectingExit(
   const ownDir = o.dataDir === undefined
     ? await Deno.makeTempDir({ prefix: "culex_test_data_" })
     : null;
-  const sets = [
-    "listeners.tcp.default.bind=127.0.0.1:0",
-    "dashboard.listeners.http.bind=127.0.0.1:0",
-    `node.data_dir=${o.dataDir ?? ownDir}`,
-    // Later --set values win: the caller's sets come last.
-    ...nodeSets(o).sets,
-  ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../../main.ts", import.meta.url).pathname,
-      "start",
+  const sets = [`node.data_dir=${o.dataDir ?? ownDir}`, ...nodeSets(o).sets];
+  try {
+    return await startExpectingExit([
       "--shards",
       String(o.shards ?? 2),
       ...sets.flatMap((s) => ["--set", s]),
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // Bounded: a node that starts anyway is killed, and the caller's assertions say why.
-  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
+    ]);
   } finally {
-    clearTimeout(guard);
     if (ownDir) await Deno.remove(ownDir, { recursive: true }).catch(() => {});
   }
 }
