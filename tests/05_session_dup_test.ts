@@ -6,6 +6,7 @@
  * Judged per MQTT 3.1.1 sections 4.1 and 4.4 and MQTT 5.0 sections 3.1.2.11.2 and 4.4.
  */
 
+import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   clientIdForShard,
@@ -17,6 +18,7 @@ import {
 } from "./_helpers/clients.ts";
 import { mosquittoPub, spawnMosquittoSub } from "./_helpers/mosquitto.ts";
 import {
+  type ConnectFields,
   PacketType,
   parseAck,
   parsePublish,
@@ -30,6 +32,34 @@ import { SHARD_COUNTS, VERSIONS, withBroker } from "./_helpers/suite.ts";
 import { discardSession, EXPIRY_S } from "./_helpers/sessions.ts";
 
 const QUIET_MS = 500;
+
+/**
+ * Opens the raw persistent session `fields`, subscribes it to `topic` at `qos` (granted), has
+ * `pub` publish `payload` at that QoS, checks the first delivery (not DUP) and closes without
+ * acknowledging it. Resolves to the delivery's packet id.
+ */
+async function deliveredUnacked(
+  port: number,
+  fields: ConnectFields,
+  pub: MqttClient,
+  topic: string,
+  payload: string,
+  qos: 1 | 2,
+): Promise<number> {
+  const v = fields.version;
+  const c = await RawClient.open(port, fields);
+  try {
+    await c.raw.send(subscribePacket(v, 1, [{ topic, qos }]));
+    assertEquals(parseSuback(await c.raw.expectPacket("SUBACK"), v).codes, [qos], "granted");
+    await publish(pub, topic, payload, { qos });
+    const m = parsePublish(await c.raw.expectPacket("PUBLISH"), v);
+    assertEquals([m.payload, m.qos, m.dup], [payload, qos, false], "first delivery");
+    assert(m.packetId !== null, "packet id");
+    return m.packetId;
+  } finally {
+    await c.raw.close(); // no PUBACK / PUBREC
+  }
+}
 
 for (const shards of SHARD_COUNTS) {
   Deno.test({ name: `05 session dup: shards=${shards}` }, async (t) => {
@@ -47,23 +77,7 @@ for (const shards of SHARD_COUNTS) {
             const topic = `${base}/dup1`;
             const pub = await connect(broker.url, { protocolVersion: v, clientId: pubId });
             try {
-              const first = await RawClient.open(broker.port, fields);
-              let firstId: number;
-              try {
-                await first.raw.send(subscribePacket(v, 1, [{ topic, qos: 1 }]));
-                assertEquals(
-                  parseSuback(await first.raw.expectPacket("SUBACK"), v).codes,
-                  [1],
-                  "granted",
-                );
-                await publish(pub, topic, "unacked", { qos: 1 });
-                const m = parsePublish(await first.raw.expectPacket("PUBLISH"), v);
-                assertEquals([m.payload, m.qos, m.dup], ["unacked", 1, false], "first delivery");
-                assert(m.packetId !== null, "packet id");
-                firstId = m.packetId;
-              } finally {
-                await first.raw.close(); // no PUBACK
-              }
+              const firstId = await deliveredUnacked(broker.port, fields, pub, topic, "unacked", 1);
               const again = await RawClient.open(broker.port, fields);
               try {
                 assertEquals(again.connack.sessionPresent, true, "session present");
@@ -104,23 +118,7 @@ for (const shards of SHARD_COUNTS) {
             const pub = await connect(broker.url, { protocolVersion: v, clientId: pubId });
             try {
               // 1. PUBLISH received, no PUBREC: resent as PUBLISH with DUP 1.
-              const c1 = await RawClient.open(broker.port, fields);
-              let pid: number;
-              try {
-                await c1.raw.send(subscribePacket(v, 1, [{ topic, qos: 2 }]));
-                assertEquals(
-                  parseSuback(await c1.raw.expectPacket("SUBACK"), v).codes,
-                  [2],
-                  "granted",
-                );
-                await publish(pub, topic, "twice?", { qos: 2 });
-                const m = parsePublish(await c1.raw.expectPacket("PUBLISH"), v);
-                assertEquals([m.qos, m.dup], [2, false], "first delivery");
-                assert(m.packetId !== null, "packet id");
-                pid = m.packetId;
-              } finally {
-                await c1.raw.close();
-              }
+              const pid = await deliveredUnacked(broker.port, fields, pub, topic, "twice?", 2);
               // 2. Resent PUBLISH, answered with PUBREC; the PUBREL arrives, left unanswered.
               const c2 = await RawClient.open(broker.port, fields);
               try {
