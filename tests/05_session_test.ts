@@ -1,10 +1,9 @@
 /**
  * Integration suite 05: sessions — persistent sessions (clean session 0 / clean start 0 with a
- * session expiry), clean sessions, session takeover, redelivery of unacknowledged messages with
- * DUP on reconnect, and issue #2's "Done when" scenario with the real mosquitto_sub/mosquitto_pub.
+ * session expiry), clean sessions and session takeover. Redelivery with DUP and issue #2's
+ * mosquitto_sub scenario: 05_session_dup_test.ts.
  *
- * Judged per MQTT 3.1.1 sections 3.1.2.4, 3.1.4, 4.1 and 4.4 and MQTT 5.0 sections 3.1.2.4,
- * 3.1.2.11.2, 3.1.4 and 4.4.
+ * Judged per MQTT 3.1.1 sections 3.1.2.4, 3.1.4 and 4.1 and MQTT 5.0 sections 3.1.2.4 and 3.1.4.
  */
 
 import type { MqttClient } from "mqtt";
@@ -15,55 +14,19 @@ import {
   collect,
   connackOf,
   connect,
-  type ConnectOptions,
   disconnect,
   disconnectOf,
   expectNone,
   isClosed,
   publish,
   runTag,
-  shardOfKey,
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
-import { mosquittoPub, spawnMosquittoSub } from "./_helpers/mosquitto.ts";
-import {
-  PacketType,
-  parseAck,
-  parsePublish,
-  parseSuback,
-  pubackPacket,
-  pubrecPacket,
-  RawClient,
-  subscribePacket,
-} from "./_helpers/raw_client.ts";
 import { SHARD_COUNTS, VERSIONS, withBroker } from "./_helpers/suite.ts";
+import { clean, discardSession, persistent } from "./_helpers/sessions.ts";
 
 const QUIET_MS = 500;
-/** MQTT 5 Session Expiry Interval used for persistent sessions (seconds). */
-const EXPIRY_S = 300;
-
-/** Options for a persistent session: clean 0 (3.1.1) / clean start 0 + expiry (5.0). */
-function persistent(v: 4 | 5, clientId: string): ConnectOptions {
-  return v === 5
-    ? {
-      protocolVersion: 5,
-      clientId,
-      clean: false,
-      properties: { sessionExpiryInterval: EXPIRY_S },
-    }
-    : { protocolVersion: 4, clientId, clean: false };
-}
-
-/** Options that discard any session: clean 1 (3.1.1) / clean start 1, expiry 0 (5.0). */
-function clean(v: 4 | 5, clientId: string): ConnectOptions {
-  return { protocolVersion: v, clientId, clean: true };
-}
-
-/** Connects with a clean session and leaves, so that a persistent session is gone. */
-async function discardSession(url: string, v: 4 | 5, clientId: string): Promise<void> {
-  await disconnect(await connect(url, clean(v, clientId)));
-}
 
 for (const shards of SHARD_COUNTS) {
   Deno.test({ name: `05 session: shards=${shards}` }, async (t) => {
@@ -180,201 +143,6 @@ for (const shards of SHARD_COUNTS) {
               );
             } finally {
               await closeAll([a, b, pub]);
-              await discardSession(broker.url, v, id);
-            }
-          },
-        );
-
-        await t.step(
-          `v${v}: an unacknowledged QoS 1 message is resent with DUP on reconnect [MQTT-4.4.0-1]`,
-          async () => {
-            const subId = clientIdForShard(0, shards, `c05dup${v}`);
-            const pubId = clientIdForShard(1, shards, `c05dupp${v}`);
-            const fields = { version: v, clientId: subId, clean: false, sessionExpiry: EXPIRY_S };
-            const topic = `${base}/dup1`;
-            const pub = await connect(broker.url, { protocolVersion: v, clientId: pubId });
-            try {
-              const first = await RawClient.open(broker.port, fields);
-              let firstId: number;
-              try {
-                await first.raw.send(subscribePacket(v, 1, [{ topic, qos: 1 }]));
-                assertEquals(
-                  parseSuback(await first.raw.expectPacket("SUBACK"), v).codes,
-                  [1],
-                  "granted",
-                );
-                await publish(pub, topic, "unacked", { qos: 1 });
-                const m = parsePublish(await first.raw.expectPacket("PUBLISH"), v);
-                assertEquals([m.payload, m.qos, m.dup], ["unacked", 1, false], "first delivery");
-                assert(m.packetId !== null, "packet id");
-                firstId = m.packetId;
-              } finally {
-                await first.raw.close(); // no PUBACK
-              }
-              const again = await RawClient.open(broker.port, fields);
-              try {
-                assertEquals(again.connack.sessionPresent, true, "session present");
-                const p = await again.raw.expectPacket("resent PUBLISH");
-                const m = parsePublish(p, v);
-                // Same packet id, DUP 1 [MQTT-3.3.1-1].
-                assertEquals(
-                  [m.topic, m.payload, m.qos, m.dup, m.packetId],
-                  [topic, "unacked", 1, true, firstId],
-                  "redelivery",
-                );
-                await again.raw.send(pubackPacket(firstId));
-                await again.raw.expectSilence("nothing after PUBACK", QUIET_MS);
-              } finally {
-                await again.raw.close();
-              }
-              // Acknowledged now: a third connection gets nothing more.
-              const third = await RawClient.open(broker.port, fields);
-              try {
-                await third.raw.expectSilence("no redelivery of an acknowledged message", QUIET_MS);
-              } finally {
-                await third.raw.close();
-              }
-            } finally {
-              await closeAll([pub]);
-              await discardSession(broker.url, v, subId);
-            }
-          },
-        );
-
-        await t.step(
-          `v${v}: QoS 2 on reconnect: unacknowledged PUBLISH resent with DUP, then PUBREL resent [MQTT-4.4.0-1]`,
-          async () => {
-            const subId = clientIdForShard(0, shards, `c05q2r${v}`);
-            const pubId = clientIdForShard(1, shards, `c05q2rp${v}`);
-            const fields = { version: v, clientId: subId, clean: false, sessionExpiry: EXPIRY_S };
-            const topic = `${base}/dup2`;
-            const pub = await connect(broker.url, { protocolVersion: v, clientId: pubId });
-            try {
-              // 1. PUBLISH received, no PUBREC: resent as PUBLISH with DUP 1.
-              const c1 = await RawClient.open(broker.port, fields);
-              let pid: number;
-              try {
-                await c1.raw.send(subscribePacket(v, 1, [{ topic, qos: 2 }]));
-                assertEquals(
-                  parseSuback(await c1.raw.expectPacket("SUBACK"), v).codes,
-                  [2],
-                  "granted",
-                );
-                await publish(pub, topic, "twice?", { qos: 2 });
-                const m = parsePublish(await c1.raw.expectPacket("PUBLISH"), v);
-                assertEquals([m.qos, m.dup], [2, false], "first delivery");
-                assert(m.packetId !== null, "packet id");
-                pid = m.packetId;
-              } finally {
-                await c1.raw.close();
-              }
-              // 2. Resent PUBLISH, answered with PUBREC; the PUBREL arrives, left unanswered.
-              const c2 = await RawClient.open(broker.port, fields);
-              try {
-                const m = parsePublish(await c2.raw.expectPacket("resent PUBLISH"), v);
-                assertEquals(
-                  [m.payload, m.qos, m.dup, m.packetId],
-                  ["twice?", 2, true, pid],
-                  "resent",
-                );
-                await c2.raw.send(pubrecPacket(pid));
-                const rel = await c2.raw.expectPacket("PUBREL");
-                assertEquals(
-                  [rel.type, parseAck(rel).packetId],
-                  [PacketType.PUBREL, pid],
-                  "PUBREL",
-                );
-              } finally {
-                await c2.raw.close();
-              }
-              // 3. The PUBREL is resent, never the PUBLISH again ([MQTT-4.3.3-1] in 3.1.1, [MQTT-4.3.3-6] in 5.0).
-              const c3 = await RawClient.open(broker.port, fields);
-              try {
-                const rel = await c3.raw.expectPacket("resent PUBREL");
-                assertEquals(
-                  [rel.type, rel.flags, parseAck(rel).packetId],
-                  [PacketType.PUBREL, 2, pid],
-                  "PUBREL resent with the original packet id",
-                );
-                await c3.raw.send(Uint8Array.from([0x70, 0x02, pid >> 8, pid & 0xff]));
-                await c3.raw.expectSilence("nothing after PUBCOMP", QUIET_MS);
-              } finally {
-                await c3.raw.close();
-              }
-            } finally {
-              await closeAll([pub]);
-              await discardSession(broker.url, v, subId);
-            }
-          },
-        );
-
-        await t.step(
-          `v${v}: issue #2 "Done when": mosquitto_sub -c, stopped, QoS 2 publishes, restarted`,
-          async () => {
-            // mosquitto_sub -h 127.0.0.1 -t 'a/#' -q 2 -c -i s1, stopped, then messages published
-            // at QoS 2, then restarted: receives every queued message exactly once.
-            const id = v === 4 ? "s1" : "s1v5";
-            const version = v === 4 ? "mqttv311" : "mqttv5";
-            const pubId = clientIdForShard(
-              (shardOfKey(id, shards) + 1) % shards,
-              shards,
-              `c05dwp${v}`,
-            );
-            const n = 10;
-            const sub1 = spawnMosquittoSub({
-              port: broker.port,
-              version,
-              clientId: id,
-              qos: 2,
-              topics: ["a/#"],
-              persistent: true,
-              debug: true,
-              waitSeconds: 20,
-            });
-            try {
-              await sub1.waitFor(/received SUBACK/, 10_000);
-            } finally {
-              // v4: killed outright (the broker sees the socket drop); v5: Ctrl-C, which sends
-              // DISCONNECT. mosquitto_sub 2.0.11 can deadlock in its SIGINT handler, so SIGKILL
-              // follows after 3 s; the session must survive either way.
-              sub1.signal(v === 4 ? "SIGKILL" : "SIGINT");
-              await sub1.finish(3_000);
-            }
-            try {
-              const expected: string[] = [];
-              for (let i = 0; i < n; i++) {
-                const topic = `a/${tag}/${i}`;
-                const message = `queued-${v}-${i}`;
-                await mosquittoPub({
-                  port: broker.port,
-                  version,
-                  clientId: pubId,
-                  qos: 2,
-                  topic,
-                  message,
-                });
-                expected.push(`${topic} ${message}`);
-              }
-              const sub2 = spawnMosquittoSub({
-                port: broker.port,
-                version,
-                clientId: id,
-                qos: 2,
-                topics: ["a/#"],
-                persistent: true,
-                count: n,
-                waitSeconds: 10,
-                format: "%t %p",
-              });
-              const r = await sub2.finish();
-              const lines = r.stdout.split("\n").filter((l) => l.length > 0);
-              assertEquals(
-                lines.sort(),
-                expected.sort(),
-                `messages received after restart (${r.stderr})`,
-              );
-              assertEquals(r.code, 0, "mosquitto_sub exit code");
-            } finally {
               await discardSession(broker.url, v, id);
             }
           },

@@ -1,8 +1,8 @@
 /**
  * Integration suite 14: $SYS topics as EMQX publishes them — `$SYS/brokers/{node}/` version,
- * uptime, datetime, sysdescr, stats/* (broker-wide across shards, each with its max) and
- * metrics/* every `sys_topics.sys_msg_interval`; client connected/disconnected events with their
- * JSON payloads; `#` not matching `$SYS`; `$SYS` never writable by clients.
+ * uptime, datetime, sysdescr and stats/* (broker-wide across shards, each with its max) every
+ * `sys_topics.sys_msg_interval`; `#` not matching `$SYS`. Metrics, client events and `$SYS` not
+ * writable: 14_sys_events_test.ts.
  *
  * Broker: --shards 4 --set sys_topics.sys_msg_interval=1s --set node.name=n1@127.0.0.1.
  * Judged per MQTT 5.0 section 4.7.2 [MQTT-4.7.2-1] and EMQX's $SYS layout and event payloads.
@@ -11,371 +11,163 @@
 import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
-  clientIdForShard,
   closeAll,
   connect,
-  destroy,
-  disconnect,
   drain,
   publish,
-  type Received,
   runTag,
   sleep,
   subscribe,
-  takeMatching,
   topicForShard,
 } from "./_helpers/clients.ts";
-import { openRaw5, parseAck5, publish5Packet, rc, Reason } from "./_helpers/mqtt5.ts";
-import {
-  DISCONNECT,
-  PacketType,
-  PINGREQ,
-  PINGRESP,
-  publishPacket,
-  RawClient,
-} from "./_helpers/raw_client.ts";
 import { brokerKind } from "./_helpers/broker.ts";
-import { withBroker } from "./_helpers/suite.ts";
-import { COUNTS, METRICS, STATS, SysReader } from "./_helpers/sys.ts";
+import { COUNTS, METRICS, STATS } from "./_helpers/sys.ts";
+import { SYS, SYS_SHARDS, withSysWatcher } from "./_helpers/sys.ts";
 
-const SHARDS = 4;
-const NODE = "n1@127.0.0.1";
-const SYS = `$SYS/brokers/${NODE}`;
-const SETS = ["sys_topics.sys_msg_interval=1s", `node.name=${NODE}`];
 /** EMQX's $SYS layout is not Mosquitto's: those steps run against Culex only. */
 const EMQX_ONLY = brokerKind() === "mosquitto";
 
 Deno.test({ name: "14 sys: shards=4" }, async (t) => {
   const tag = runTag();
   const base = `t14/${tag}`;
-  await withBroker({ shards: SHARDS, sets: SETS }, async (b) => {
-    let seq = 0;
-    const id = (shard: number, p: string) => clientIdForShard(shard, SHARDS, `c14${p}${seq++}`);
-    const watcher = await connect(b.url, { protocolVersion: 5, clientId: id(0, "w") });
-    const sys = new SysReader(watcher, SYS);
-    try {
-      await subscribe(watcher, `${SYS}/#`, { qos: 0 });
-
-      await t.step({
-        name: "every $SYS/brokers/{node}/ topic each interval, integers as text, ISO 8601 datetime",
-        ignore: EMQX_ONLY,
-        fn: async () => {
-          await drain(watcher, 0);
-          const got = await drain(watcher, 2_600);
-          const byTopic = new Map<string, string[]>();
-          for (const m of got) {
-            const k = m.topic.slice(SYS.length + 1);
-            byTopic.set(k, [...(byTopic.get(k) ?? []), m.payload]);
-          }
-          const missing = ["version", "uptime", "datetime", "sysdescr", ...STATS, ...METRICS]
-            .filter((k) => !byTopic.has(k));
-          assertEquals(missing, [], `topics missing under ${SYS}/ (got ${[...byTopic.keys()]})`);
-          const uptimes = byTopic.get("uptime") ?? [];
-          assert(uptimes.length >= 2, `uptime published every 1 s: ${uptimes.length} in 2.6 s`);
-          assert(uptimes.every((u) => /^\d+$/.test(u)), `uptime in whole seconds: ${uptimes}`);
-          assert(Number(uptimes.at(-1)) > Number(uptimes[0]), `uptime grows: ${uptimes}`);
-          const dt = byTopic.get("datetime")?.at(-1) ?? "";
-          assert(
-            /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(dt) &&
-              Math.abs(Date.parse(dt) - Date.now()) < 60_000,
-            `datetime "${dt}" is ISO 8601 and now`,
-          );
-          assert((byTopic.get("version")?.at(-1) ?? "").length > 0, "version");
-          assert((byTopic.get("sysdescr")?.at(-1) ?? "").length > 0, "sysdescr");
-          const notInt = [...STATS, ...METRICS].filter((k) =>
-            !(byTopic.get(k) ?? []).every((x) => /^\d+$/.test(x))
-          );
-          assertEquals(notInt, [], "stats and metrics as integer text");
-          assert(got.every((m) => !m.packet.retain), "$SYS messages are live, not retained");
-        },
-      });
-
-      await t.step("# and +/... do not match $SYS topics [MQTT-4.7.2-1]", async () => {
-        const all = await connect(b.url, { protocolVersion: 5, clientId: id(1, "all") });
-        try {
-          await subscribe(all, "#", { qos: 0 });
-          await subscribe(all, "+/brokers/#", { qos: 0 });
-          await sleep(1_500);
-          await publish(watcher, `${base}/canary`, "canary", { qos: 1 });
-          // Everything the subscriber got up to the canary (bounded: 10 s), not what 300 ms held.
-          const got: Awaited<ReturnType<typeof drain>> = [];
-          for (let i = 0; i < 200 && !got.some((m) => m.payload === "canary"); i++) {
-            got.push(...await drain(all, 50));
-          }
-          assertEquals(
-            got.filter((m) => m.topic.startsWith("$")).map((m) => m.topic).slice(0, 5),
-            [],
-            "no $ topics through # or +",
-          );
-          assert(got.some((m) => m.payload === "canary"), "the subscription itself works");
-        } finally {
-          await closeAll([all]);
+  await withSysWatcher("c14", async ({ broker: b, id, watcher, sys }) => {
+    await t.step({
+      name: "every $SYS/brokers/{node}/ topic each interval, integers as text, ISO 8601 datetime",
+      ignore: EMQX_ONLY,
+      fn: async () => {
+        await drain(watcher, 0);
+        const got = await drain(watcher, 2_600);
+        const byTopic = new Map<string, string[]>();
+        for (const m of got) {
+          const k = m.topic.slice(SYS.length + 1);
+          byTopic.set(k, [...(byTopic.get(k) ?? []), m.payload]);
         }
-      });
+        const missing = ["version", "uptime", "datetime", "sysdescr", ...STATS, ...METRICS]
+          .filter((k) => !byTopic.has(k));
+        assertEquals(missing, [], `topics missing under ${SYS}/ (got ${[...byTopic.keys()]})`);
+        const uptimes = byTopic.get("uptime") ?? [];
+        assert(uptimes.length >= 2, `uptime published every 1 s: ${uptimes.length} in 2.6 s`);
+        assert(uptimes.every((u) => /^\d+$/.test(u)), `uptime in whole seconds: ${uptimes}`);
+        assert(Number(uptimes.at(-1)) > Number(uptimes[0]), `uptime grows: ${uptimes}`);
+        const dt = byTopic.get("datetime")?.at(-1) ?? "";
+        assert(
+          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(dt) &&
+            Math.abs(Date.parse(dt) - Date.now()) < 60_000,
+          `datetime "${dt}" is ISO 8601 and now`,
+        );
+        assert((byTopic.get("version")?.at(-1) ?? "").length > 0, "version");
+        assert((byTopic.get("sysdescr")?.at(-1) ?? "").length > 0, "sysdescr");
+        const notInt = [...STATS, ...METRICS].filter((k) =>
+          !(byTopic.get(k) ?? []).every((x) => /^\d+$/.test(x))
+        );
+        assertEquals(notInt, [], "stats and metrics as integer text");
+        assert(got.every((m) => !m.packet.retain), "$SYS messages are live, not retained");
+      },
+    });
 
-      await t.step({
-        name:
-          "stats count connections, sessions, subscriptions and topics across shards; max ≥ count",
-        ignore: EMQX_ONLY,
-        fn: async () => {
-          const before = await sys.settled(COUNTS);
-          const clients: MqttClient[] = [];
-          try {
-            for (const s of [1, 2, 3]) {
-              const c = await connect(b.url, {
-                protocolVersion: s === 2 ? 4 : 5,
-                clientId: id(s, "st"),
-              });
-              clients.push(c);
-              await subscribe(c, `${base}/c/${s}`, { qos: 0 });
-              await subscribe(c, `${base}/common/#`, { qos: 0 });
-            }
-            const want = (k: string, d: number) => (v: Record<string, number>) =>
-              v[k] === (before[k] ?? NaN) + d;
-            const up = await sys.waitFor(
-              [...COUNTS, ...COUNTS.map((k) => k.replace("count", "max"))],
-              (v) =>
-                want("stats/connections/count", 3)(v) && want("stats/sessions/count", 3)(v) &&
-                want("stats/subscriptions/count", 6)(v) && want("stats/topics/count", 4)(v),
-              `after 3 clients (3 sessions, 6 subscriptions, 4 new filters) on 3 shards; before ${
-                JSON.stringify(before)
-              }`,
-            );
-            for (const k of COUNTS) {
-              const max = up[k.replace("count", "max")] ?? NaN;
-              assert(max >= (up[k] ?? Infinity), `${k}: max ${max} ≥ count ${up[k]}`);
-            }
-          } finally {
-            await closeAll(clients);
+    await t.step("# and +/... do not match $SYS topics [MQTT-4.7.2-1]", async () => {
+      const all = await connect(b.url, { protocolVersion: 5, clientId: id(1, "all") });
+      try {
+        await subscribe(all, "#", { qos: 0 });
+        await subscribe(all, "+/brokers/#", { qos: 0 });
+        await sleep(1_500);
+        await publish(watcher, `${base}/canary`, "canary", { qos: 1 });
+        // Everything the subscriber got up to the canary (bounded: 10 s), not what 300 ms held.
+        const got: Awaited<ReturnType<typeof drain>> = [];
+        for (let i = 0; i < 200 && !got.some((m) => m.payload === "canary"); i++) {
+          got.push(...await drain(all, 50));
+        }
+        assertEquals(
+          got.filter((m) => m.topic.startsWith("$")).map((m) => m.topic).slice(0, 5),
+          [],
+          "no $ topics through # or +",
+        );
+        assert(got.some((m) => m.payload === "canary"), "the subscription itself works");
+      } finally {
+        await closeAll([all]);
+      }
+    });
+
+    await t.step({
+      name:
+        "stats count connections, sessions, subscriptions and topics across shards; max ≥ count",
+      ignore: EMQX_ONLY,
+      fn: async () => {
+        const before = await sys.settled(COUNTS);
+        const clients: MqttClient[] = [];
+        try {
+          for (const s of [1, 2, 3]) {
+            const c = await connect(b.url, {
+              protocolVersion: s === 2 ? 4 : 5,
+              clientId: id(s, "st"),
+            });
+            clients.push(c);
+            await subscribe(c, `${base}/c/${s}`, { qos: 0 });
+            await subscribe(c, `${base}/common/#`, { qos: 0 });
           }
-          const down = await sys.waitFor(
-            [...COUNTS, "stats/connections/max"],
-            (v) => COUNTS.every((k) => v[k] === before[k]),
-            `back to the baseline after the clients left; before ${JSON.stringify(before)}`,
+          const want = (k: string, d: number) => (v: Record<string, number>) =>
+            v[k] === (before[k] ?? NaN) + d;
+          const up = await sys.waitFor(
+            [...COUNTS, ...COUNTS.map((k) => k.replace("count", "max"))],
+            (v) =>
+              want("stats/connections/count", 3)(v) && want("stats/sessions/count", 3)(v) &&
+              want("stats/subscriptions/count", 6)(v) && want("stats/topics/count", 4)(v),
+            `after 3 clients (3 sessions, 6 subscriptions, 4 new filters) on 3 shards; before ${
+              JSON.stringify(before)
+            }`,
           );
-          assert(
-            (down["stats/connections/max"] ?? 0) >= (before["stats/connections/count"] ?? 0) + 3,
-            `connections/max keeps the peak: ${JSON.stringify(down)}`,
-          );
-        },
-      });
-
-      await t.step({
-        name: "stats/retained counts retained messages on every shard",
-        ignore: EMQX_ONLY,
-        fn: async () => {
-          const pub = await connect(b.url, { protocolVersion: 5, clientId: id(1, "rp") });
-          const topics = [1, 2].map((s) => topicForShard(s, SHARDS, `${base}/r`));
-          try {
-            await sys.reset();
-            const r0 = (await sys.waitFor(["stats/retained/count"], () =>
-              true, "baseline"))["stats/retained/count"] ?? 0;
-            for (const tp of topics) {
-              await publish(pub, tp, "kept", { qos: 1, retain: true });
-            }
-            await sys.waitFor(
-              ["stats/retained/count", "stats/retained/max"],
-              (v) =>
-                v["stats/retained/count"] === r0 + 2 && (v["stats/retained/max"] ?? 0) >= r0 + 2,
-              `two retained topics on two shards (from ${r0})`,
-            );
-            await publish(pub, topics[0] ?? "", "", { qos: 1, retain: true });
-            await sys.waitFor(
-              ["stats/retained/count"],
-              (v) =>
-                v["stats/retained/count"] === r0 + 1,
-              `one cleared (from ${r0})`,
-            );
-          } finally {
-            for (const tp of topics) {
-              await publish(pub, tp, "", { qos: 1, retain: true }).catch(() => {});
-            }
-            await closeAll([pub]);
+          for (const k of COUNTS) {
+            const max = up[k.replace("count", "max")] ?? NaN;
+            assert(max >= (up[k] ?? Infinity), `${k}: max ${max} ≥ count ${up[k]}`);
           }
-        },
-      });
+        } finally {
+          await closeAll(clients);
+        }
+        const down = await sys.waitFor(
+          [...COUNTS, "stats/connections/max"],
+          (v) => COUNTS.every((k) => v[k] === before[k]),
+          `back to the baseline after the clients left; before ${JSON.stringify(before)}`,
+        );
+        assert(
+          (down["stats/connections/max"] ?? 0) >= (before["stats/connections/count"] ?? 0) + 3,
+          `connections/max keeps the peak: ${JSON.stringify(down)}`,
+        );
+      },
+    });
 
-      await t.step({
-        name: "metrics grow with the traffic: bytes, packets by type, messages by QoS, dropped",
-        ignore: EMQX_ONLY,
-        fn: async () => {
+    await t.step({
+      name: "stats/retained counts retained messages on every shard",
+      ignore: EMQX_ONLY,
+      fn: async () => {
+        const pub = await connect(b.url, { protocolVersion: 5, clientId: id(1, "rp") });
+        const topics = [1, 2].map((s) => topicForShard(s, SYS_SHARDS, `${base}/r`));
+        try {
           await sys.reset();
-          const names = METRICS;
-          const m0 = await sys.waitFor(names, () => true, "baseline");
-          const sub = await connect(b.url, { protocolVersion: 5, clientId: id(2, "ms") });
-          const pub = await connect(b.url, { protocolVersion: 5, clientId: id(1, "mp") });
-          const { raw } = await openRaw5(b.port, { clientId: id(3, "mr") });
-          try {
-            await subscribe(sub, `${base}/m`, { qos: 2 });
-            const payload = "p".repeat(100);
-            for (let i = 0; i < 10; i++) await publish(pub, `${base}/m`, payload, { qos: 1 });
-            for (let i = 0; i < 3; i++) await publish(pub, `${base}/m`, payload, { qos: 2 });
-            for (let i = 0; i < 5; i++) await publish(pub, `${base}/nobody/${i}`, "x", { qos: 0 });
-            await raw.send(PINGREQ);
-            await raw.expectBytes("PINGRESP", PINGRESP);
-            await raw.send(DISCONNECT);
-            await raw.expectClose("after DISCONNECT").catch(() => {});
-            const inc: Record<string, number> = {
-              "metrics/bytes/received": 1300,
-              "metrics/bytes/sent": 1300,
-              "metrics/packets/received": 20,
-              "metrics/packets/sent": 20,
-              "metrics/packets/connect/received": 3,
-              "metrics/packets/connack/sent": 3,
-              "metrics/packets/publish/received": 18,
-              "metrics/packets/publish/sent": 13,
-              "metrics/packets/puback/sent": 10,
-              "metrics/packets/puback/received": 10,
-              "metrics/packets/pubrec/sent": 3,
-              "metrics/packets/pubrel/received": 3,
-              "metrics/packets/pubcomp/sent": 3,
-              "metrics/packets/pubrec/received": 3,
-              "metrics/packets/pubrel/sent": 3,
-              "metrics/packets/pubcomp/received": 3,
-              "metrics/packets/subscribe/received": 1,
-              "metrics/packets/suback/sent": 1,
-              "metrics/packets/pingreq/received": 1,
-              "metrics/packets/pingresp/sent": 1,
-              "metrics/packets/disconnect/received": 1,
-              "metrics/messages/received": 18,
-              "metrics/messages/qos0/received": 5,
-              "metrics/messages/qos1/received": 10,
-              "metrics/messages/qos2/received": 3,
-              "metrics/messages/sent": 13,
-              "metrics/messages/qos1/sent": 10,
-              "metrics/messages/qos2/sent": 3,
-              "metrics/messages/dropped": 5,
-            };
-            await sys.waitFor(
-              Object.keys(inc),
-              (v) => Object.entries(inc).every(([k, d]) => (v[k] ?? 0) >= (m0[k] ?? 0) + d),
-              `metrics grow by at least ${JSON.stringify(inc)} from ${JSON.stringify(m0)}`,
-            );
-          } finally {
-            await raw.close();
-            await closeAll([sub, pub]);
+          const r0 = (await sys.waitFor(["stats/retained/count"], () =>
+            true, "baseline"))["stats/retained/count"] ?? 0;
+          for (const tp of topics) {
+            await publish(pub, tp, "kept", { qos: 1, retain: true });
           }
-        },
-      });
-
-      await t.step({
-        name: "client connected/disconnected events with EMQX's JSON payloads",
-        ignore: EMQX_ONLY,
-        fn: async () => {
-          const ev = `${SYS}/clients`;
-          const xid = id(1, "ex");
-          const yid = id(2, "ey");
-          const parse = (m: Received): Record<string, unknown> => JSON.parse(m.payload);
-          const on = (cid: string, what: string) => (m: Received) =>
-            m.topic === `${ev}/${cid}/${what}`;
-          const t0 = Date.now();
-          const x = await connect(b.url, {
-            protocolVersion: 5,
-            clientId: xid,
-            username: "u1",
-            keepalive: 33,
-          });
-          const t1 = Date.now();
-          const cx = parse(await takeMatching(watcher, on(xid, "connected"), 3_000));
-          assertEquals(
-            [cx.clientid, cx.username, cx.ipaddress, cx.proto_ver, cx.keepalive, cx.clean_start],
-            [xid, "u1", "127.0.0.1", 5, 33, true],
-            `connected event ${JSON.stringify(cx)}`,
+          await sys.waitFor(
+            ["stats/retained/count", "stats/retained/max"],
+            (v) =>
+              v["stats/retained/count"] === r0 + 2 && (v["stats/retained/max"] ?? 0) >= r0 + 2,
+            `two retained topics on two shards (from ${r0})`,
           );
-          const at = Number(cx.connected_at);
-          assert(
-            at >= t0 - 1_000 && at <= t1 + 1_000,
-            `connected_at ${at} (epoch ms) in [${t0}, ${t1}]`,
+          await publish(pub, topics[0] ?? "", "", { qos: 1, retain: true });
+          await sys.waitFor(
+            ["stats/retained/count"],
+            (v) =>
+              v["stats/retained/count"] === r0 + 1,
+            `one cleared (from ${r0})`,
           );
-          assert(typeof cx.ts === "number" && cx.ts >= at, `ts ${cx.ts}`);
-          await disconnect(x);
-          const dx = parse(await takeMatching(watcher, on(xid, "disconnected"), 3_000));
-          assertEquals(
-            [dx.clientid, dx.username, dx.reason],
-            [xid, "u1", "normal"],
-            `disconnected ${JSON.stringify(dx)}`,
-          );
-          assert(
-            Math.abs(Number(dx.disconnected_at) - Date.now()) < 5_000,
-            `disconnected_at ${dx.disconnected_at}`,
-          );
-          assert(typeof dx.ts === "number", `ts ${dx.ts}`);
-
-          const y = await connect(b.url, {
-            protocolVersion: 4,
-            clientId: yid,
-            clean: false,
-            keepalive: 44,
-          });
-          const cy = parse(await takeMatching(watcher, on(yid, "connected"), 3_000));
-          assertEquals(
-            [cy.clientid, cy.proto_ver, cy.keepalive, cy.clean_start],
-            [yid, 4, 44, false],
-            `connected event ${JSON.stringify(cy)}`,
-          );
-          await destroy(y);
-          const dy = parse(await takeMatching(watcher, on(yid, "disconnected"), 3_000));
-          assert(
-            dy.clientid === yid && typeof dy.reason === "string" && dy.reason !== "" &&
-              dy.reason !== "normal",
-            `an abnormal close is not "normal": ${JSON.stringify(dy)}`,
-          );
-          await disconnect(
-            await connect(b.url, { protocolVersion: 4, clientId: yid, clean: true }),
-          );
-        },
-      });
-
-      await t.step(
-        "a client PUBLISH to $SYS/... is delivered to nobody; v5 QoS 1 → PUBACK 0x87",
-        async () => {
-          const spy = await connect(b.url, { protocolVersion: 5, clientId: id(2, "sp") });
-          const fake = `fake-${tag}`;
-          try {
-            await subscribe(spy, "$SYS/#", { qos: 1 });
-            const { raw } = await openRaw5(b.port, { clientId: id(1, "sw") });
-            try {
-              for (const [i, topic] of [`${SYS}/version`, `$SYS/${tag}/x`].entries()) {
-                await raw.send(publish5Packet({ topic, payload: fake, qos: 1, packetId: i + 1 }));
-                const ack = await raw.expectPacket(`PUBACK for ${topic}`);
-                assertEquals(
-                  [ack.type, rc(parseAck5(ack).reason)],
-                  [PacketType.PUBACK, rc(Reason.NOT_AUTHORIZED)],
-                  `PUBACK for ${topic}`,
-                );
-              }
-              await raw.send(publish5Packet({ topic: `$SYS/${tag}/q0`, payload: fake }));
-            } finally {
-              await raw.close();
-            }
-            // 3.1.1 has no negative PUBACK: a positive one or a close [MQTT-3.3.5-2], never delivery.
-            const v4 = await RawClient.open(b.port, { version: 4, clientId: id(3, "s4") });
-            try {
-              await v4.raw.send(
-                publishPacket({ version: 4, topic: `$SYS/${tag}/v4`, payload: fake, qos: 1 }),
-              );
-              await v4.raw.readPacket(2_000).catch(() => null);
-            } finally {
-              await v4.raw.close();
-            }
-            await sleep(1_500);
-            const all = await drain(spy, 0);
-            const got = all.filter((m) => m.payload === fake);
-            assertEquals(got.map((m) => m.topic), [], "client messages on $SYS delivered");
-            if (!EMQX_ONLY) {
-              // `$SYS/#` itself matches the broker's own $SYS topics (1 s interval here).
-              assert(
-                all.some((m) => m.topic.startsWith(`${SYS}/`)),
-                "$SYS/# gets the broker's topics",
-              );
-            }
-          } finally {
-            await closeAll([spy]);
+        } finally {
+          for (const tp of topics) {
+            await publish(pub, tp, "", { qos: 1, retain: true }).catch(() => {});
           }
-        },
-      );
-    } finally {
-      await closeAll([watcher]);
-    }
+          await closeAll([pub]);
+        }
+      },
+    });
   });
 });

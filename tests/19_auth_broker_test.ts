@@ -1,14 +1,16 @@
 /**
- * Security on the wire, broker level: wrong passwords refused, ACL denials with EMQX's codes,
- * deny_action = disconnect, bans, flapping, a dead backend beside a working one, message rate
- * limits. The decision modules (src/auth/) are tested on their own in src/auth/*_test.ts and
- * tests/18_auth_*; the cases marked `ignore: true` need the hooks wiring (lead) in
- * src/shard/ and src/supervisor/ and are enabled with it. Each case starts its own broker.
+ * Security on the wire, broker level: a bad authentication key refused at start, wrong passwords
+ * refused, ACL denials with EMQX's codes, deny_action = disconnect, `$SYS` read rules. Bans,
+ * flapping, a dead backend and rate limits: 19_auth_limits_test.ts. The decision modules
+ * (src/auth/) are tested on their own in src/auth/*_test.ts and tests/18_auth_*; the cases marked
+ * `ignore: WIRING` need the hooks wiring (lead) in src/shard/ and src/supervisor/ and are enabled
+ * with it. Each case starts its own broker.
  */
 
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { startBroker } from "./_helpers/broker.ts";
+import { startExpectingExit } from "./_helpers/culex_cli.ts";
 import {
   closeAll,
   collect,
@@ -19,42 +21,8 @@ import {
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
-import { startRedis } from "./_helpers/servers/redis.ts";
+import { configDir, connackCode, USERS_CSV, WIRING } from "./_helpers/auth_broker.ts";
 
-const WIRING = false; // the hooks wiring is in (src/shard/security.ts); kept as a switch for the ignore flags
-
-/** Writes a YAML config (and the files it names) into a temp dir. */
-async function configDir(
-  yaml: string,
-  files: Record<string, string> = {},
-): Promise<{ dir: string; file: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "culex-authcfg-" });
-  for (const [name, text] of Object.entries(files)) {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
-  }
-  const file = `${dir}/culex.yaml`;
-  await Deno.writeTextFile(file, yaml.replaceAll("$DIR", dir));
-  return { dir, file };
-}
-
-/** Connects and resolves to the CONNACK reason code (0 = accepted), closing the client. */
-async function connackCode(url: string, opts: mqtt.IClientOptions): Promise<number> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error("no CONNACK")), 8000);
-      c.once("connect", (p) => (clearTimeout(t), resolve(p.reasonCode ?? p.returnCode ?? 0)));
-      c.once(
-        "error",
-        (e) => (clearTimeout(t), resolve(Number((e as { code?: number }).code ?? -1))),
-      );
-    });
-  } finally {
-    c.end(true);
-  }
-}
-
-const USERS_CSV = "user_id,password,is_superuser\nalice,alice-pw,false\nroot,root-pw,true\n";
 const BUILTIN = `
 authentication:
   - mechanism: password_based
@@ -67,23 +35,9 @@ Deno.test("a bad authentication key exits 2 before listening, naming key and lin
     'authentication:\n  - mechanism: password_based\n    backend: redis\n    cmd: "HGET u:${nope} h"\n',
   );
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../main.ts", import.meta.url).pathname,
-        "start",
-        "--config",
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 2);
-    assert.match(
-      new TextDecoder().decode(out.stderr),
-      /authentication\.0\.cmd at .* line 4: expected .*unknown: \$\{nope\}/,
-    );
+    const out = await startExpectingExit(["--config", file]);
+    assert.equal(out.code, 2, out.out);
+    assert.match(out.out, /authentication\.0\.cmd at .* line 4: expected .*unknown: \$\{nope\}/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -239,129 +193,6 @@ Deno.test({
       await closeAll(clients);
       await broker.stop();
       await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name: "banned client ids (bootstrap file) and flapping clients get CONNACK 0x8A",
-  ignore: WIRING, // needs the hooks wiring (lead)
-  fn: async () => {
-    const yaml =
-      "banned:\n  bootstrap_file: $DIR/banned.csv\nflapping_detect:\n  enable: true\n  max_count: 2\n  window_time: 1m\n  ban_time: 1m\n";
-    const { dir, file } = await configDir(yaml, {
-      "banned.csv": "as,who,reason\nclientid,evil,test\n",
-    });
-    const broker = await startBroker({ configFile: file });
-    try {
-      assert.equal(await connackCode(broker.url, { protocolVersion: 5, clientId: "evil" }), 0x8a);
-      assert.equal(await connackCode(broker.url, { protocolVersion: 4, clientId: "evil" }), 5);
-      for (let i = 0; i < 3; i++) {
-        assert.equal(await connackCode(broker.url, { protocolVersion: 5, clientId: "flap" }), 0);
-      }
-      assert.equal(await connackCode(broker.url, { protocolVersion: 5, clientId: "flap" }), 0x8a);
-    } finally {
-      await broker.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name: "a dead Redis authenticator: its clients are refused 0x87, built-in users keep working",
-  ignore: WIRING, // needs the hooks wiring (lead)
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const redis = await startRedis();
-    const yaml = `authentication:
-  - mechanism: password_based
-    backend: redis
-    server: "${redis.server}"
-    password: ${redis.password}
-    query_timeout: 500ms
-  - mechanism: password_based
-    backend: built_in_database
-    bootstrap_file: $DIR/users.csv
-`;
-    const { dir, file } = await configDir(yaml, { "users.csv": USERS_CSV });
-    const broker = await startBroker({ configFile: file, shards: 2 });
-    try {
-      redis.process.kill();
-      assert.equal(
-        await connackCode(broker.url, {
-          protocolVersion: 5,
-          clientId: "r1",
-          username: "ghost",
-          password: "x",
-        }),
-        0x87,
-      );
-      assert.equal(
-        await connackCode(broker.url, {
-          protocolVersion: 5,
-          clientId: "r2",
-          username: "alice",
-          password: "alice-pw",
-        }),
-        0,
-      );
-    } finally {
-      await broker.stop();
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name: "messages_rate: a publisher over the limit is slowed, nothing is dropped",
-  ignore: WIRING, // needs the hooks wiring (lead)
-  fn: async () => {
-    const broker = await startBroker({
-      sets: ["listeners.tcp.default.messages_rate=10/s"],
-      shards: 2,
-    });
-    const clients: mqtt.MqttClient[] = [];
-    try {
-      const sub = await connect(broker.url, { protocolVersion: 5, clientId: "rate-sub" });
-      const pub = await connect(broker.url, { protocolVersion: 5, clientId: "rate-pub" });
-      clients.push(sub, pub);
-      await subscribe(sub, "rate/#", { qos: 1 });
-      for (let i = 0; i < 30; i++) pub.publish("rate/t", String(i), { qos: 1 });
-      const got = await collect(sub, 30, 20_000);
-      assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 30 }, (_, i) => String(i)));
-    } finally {
-      await closeAll(clients);
-      await broker.stop();
-    }
-  },
-});
-
-Deno.test({
-  name: "bytes_rate: a publisher over the limit is slowed by the supervisor, nothing is dropped",
-  ignore: WIRING,
-  fn: async () => {
-    const broker = await startBroker({
-      sets: ["listeners.tcp.default.bytes_rate=4KB/s"],
-      shards: 2,
-    });
-    const clients: mqtt.MqttClient[] = [];
-    try {
-      const sub = await connect(broker.url, { protocolVersion: 5, clientId: "brate-sub" });
-      const pub = await connect(broker.url, { protocolVersion: 4, clientId: "brate-pub" });
-      clients.push(sub, pub);
-      await subscribe(sub, "brate/#", { qos: 1 });
-      // 12 KB against 4 KB/s: about three seconds of pauses, every message still delivered.
-      for (let i = 0; i < 12; i++) pub.publish("brate/t", `${i}:${"b".repeat(1000)}`, { qos: 1 });
-      const got = await collect(sub, 12, 20_000);
-      assert.deepEqual(
-        got.map((m) => m.payload.split(":")[0]),
-        Array.from({ length: 12 }, (_, i) => String(i)),
-      );
-    } finally {
-      await closeAll(clients);
-      await broker.stop();
     }
   },
 });

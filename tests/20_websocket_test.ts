@@ -3,24 +3,12 @@
  * EMQX serves it on `websocket.mqtt_path`: npm:mqtt over ws:// and wss://, raw RFC 6455 frames
  * written by the test (packets split across frames, several packets per frame, fragmented
  * messages, ping/pong, the close handshake, text and unmasked frames refused, oversized frames),
- * subprotocol and origin checks on the upgrade, proxy_address_header, a real browser (headless
- * chromium running npm:mqtt's browser bundle), and a flooding WebSocket publisher that must not
- * grow the broker's memory without bound.
+ * subprotocol and origin checks on the upgrade. proxy_address_header, the browser and the flood:
+ * 20_ws_browser_test.ts (the same broker set-up, tests/_helpers/ws_suite.ts).
  */
 
-import type { MqttClient } from "mqtt";
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { type BrokerHandle, startBroker } from "./_helpers/broker.ts";
-import { makeCerts, type TestCerts } from "./_helpers/certs.ts";
-import {
-  closeAll,
-  collect,
-  connect,
-  publish,
-  runTag,
-  subscribe,
-  takeMatching,
-} from "./_helpers/clients.ts";
+import { collect, connect, publish, subscribe } from "./_helpers/clients.ts";
 import {
   concat,
   connectPacket,
@@ -30,66 +18,12 @@ import {
   subscribePacket,
 } from "./_helpers/packets.ts";
 import { frame, WsRaw } from "./_helpers/ws_raw.ts";
-import { hasChromium, runBrowser } from "./_helpers/browser.ts";
+import { rawConnect, withWsBroker } from "./_helpers/ws_suite.ts";
 
 const enc = new TextEncoder();
 
-function config(c: TestCerts): string {
-  return `listeners:
-  tcp:
-    default:
-      bind: 127.0.0.1:0
-  ws:
-    default:
-      bind: 127.0.0.1:0
-    origin:
-      bind: 127.0.0.1:0
-      websocket:
-        check_origin_enable: true
-        allow_origin_absence: false
-        check_origins: "http://good.example, https://also.example"
-    proxied:
-      bind: 127.0.0.1:0
-      websocket:
-        proxy_address_header: X-Forwarded-For
-        fail_if_no_subprotocol: false
-    small:
-      bind: 127.0.0.1:0
-      websocket:
-        max_frame_size: 1KB
-  wss:
-    default:
-      bind: 127.0.0.1:0
-      ssl_options:
-        certfile: ${c.serverCert}
-        keyfile: ${c.serverKey}
-mqtt:
-  max_mqueue_len: 100
-`;
-}
-
-/** CONNECT + CONNACK over a raw WebSocket; returns the open connection. */
-async function rawConnect(port: number, clientId: string): Promise<WsRaw> {
-  const ws = await WsRaw.open(port);
-  assertEquals(ws.status, 101, `upgrade: ${ws.responseHead}`);
-  await ws.sendBinary(connectPacket({ version: 4, clientId }));
-  const p = await ws.readPacket();
-  assertEquals(p.type, PacketType.CONNACK, "CONNACK");
-  return ws;
-}
-
 Deno.test("20 WebSocket listeners", async (t) => {
-  const certs = await makeCerts();
-  const broker: BrokerHandle = await startBroker({
-    shards: 2,
-    config: config(certs),
-    listeners: ["ws:default", "ws:origin", "ws:proxied", "ws:small", "wss:default"],
-  });
-  const tag = runTag();
-  const wsPort = broker.portOf("ws:default");
-  const clients: MqttClient[] = [];
-  const raws: WsRaw[] = [];
-  try {
+  await withWsBroker(async ({ broker, certs, tag, wsPort, clients, raws }) => {
     await t.step("npm:mqtt over ws:// and wss:// (3.1.1 and 5) with a TCP client", async () => {
       const urls = [
         [`ws://127.0.0.1:${wsPort}/mqtt`, {}],
@@ -246,106 +180,5 @@ Deno.test("20 WebSocket listeners", async (t) => {
         "no origin with allow_origin_absence = false",
       );
     });
-
-    await t.step("proxy_address_header: the forwarded address replaces the peer", async () => {
-      const watcher = await connect(broker.url, { protocolVersion: 4, clientId: `${tag}w` });
-      clients.push(watcher);
-      await subscribe(watcher, `$SYS/brokers/+/clients/${tag}fwd/connected`, { qos: 0 });
-      const ws = await WsRaw.open(broker.portOf("ws:proxied"), {
-        headers: { "X-Forwarded-For": "203.0.113.9, 10.0.0.1" },
-      });
-      raws.push(ws);
-      await ws.sendBinary(connectPacket({ version: 4, clientId: `${tag}fwd` }));
-      assertEquals((await ws.readPacket()).type, PacketType.CONNACK, "CONNACK");
-      const ev = await takeMatching(watcher, () => true, 5000);
-      assertEquals(
-        (JSON.parse(ev.payload) as { ipaddress: string }).ipaddress,
-        "203.0.113.9",
-        "ipaddress",
-      );
-    });
-
-    await t.step({
-      name: "a browser: headless chromium with npm:mqtt's browser bundle",
-      // Reported as ignored where chromium is missing; .ci/run installs it.
-      ignore: !(await hasChromium()),
-      fn: async () => {
-        const pub = await connect(broker.url, { protocolVersion: 4, clientId: `${tag}bp` });
-        clients.push(pub);
-        await subscribe(pub, `${tag}/browser/up`, { qos: 0 });
-        const result = await runBrowser(wsPort, tag, async () => {
-          await publish(pub, `${tag}/browser/down`, "hello browser", { qos: 1 });
-        });
-        assertEquals(result, "got:hello browser", "the page received the message");
-        const up = await collect(pub, 1, 5000);
-        assertEquals(up[0]?.payload, "hello from chromium", "and published one");
-      },
-    });
-
-    await t.step("a flooding WebSocket publisher does not grow the broker's memory", async () => {
-      // One slow subscriber (reads a frame every 100 ms) and one publisher writing 256 KiB frames
-      // of 64 QoS 0 PUBLISH packets as fast as the socket takes them. Were the frames buffered
-      // instead of the socket paused, the broker would hold what loopback delivers in 4 s (GBs).
-      const slow = await rawConnect(wsPort, `${tag}slow`);
-      raws.push(slow);
-      await slow.sendBinary(subscribePacket(4, 1, [{ topic: `${tag}/flood`, qos: 0 }]));
-      assertEquals((await slow.readPacket()).type, PacketType.SUBACK, "SUBACK");
-      const pubWs = await rawConnect(wsPort, `${tag}flooder`);
-      raws.push(pubWs);
-      const one = publishPacket({
-        version: 4,
-        topic: `${tag}/flood`,
-        payload: new Uint8Array(4096),
-      });
-      const batch = frame(0x2, concat(Array.from({ length: 64 }, () => one)));
-      const before = rss(broker.pid);
-      let written = 0;
-      let reading = true;
-      const reader = (async () => {
-        while (reading) {
-          await slow.readFrame(100);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
-      const end = Date.now() + 4000;
-      while (Date.now() < end) {
-        await pubWs.write(batch);
-        written += batch.length;
-      }
-      reading = false;
-      await reader;
-      const peak = peakRss(broker.pid);
-      const grew = peak - before;
-      console.log(
-        `flood: wrote ${(written / 2 ** 20).toFixed(0)} MiB; broker RSS ` +
-          `${(before / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
-      );
-      assert(written > 16 * 2 ** 20, `the publisher got to write (${written} bytes)`);
-      assert(grew < 384 * 2 ** 20, `peak RSS grew by ${(grew / 2 ** 20).toFixed(0)} MiB`);
-      await healthyAfter(wsPort, `${tag}after`);
-    });
-  } finally {
-    for (const r of raws) r.close();
-    await closeAll(clients);
-    const code = await broker.stop();
-    await certs.remove();
-    assertEquals(code, 0, `broker exit code; logs:\n${broker.logs()}`);
-  }
+  });
 });
-
-async function healthyAfter(port: number, id: string): Promise<void> {
-  const ws = await rawConnect(port, id);
-  await ws.sendBinary(PINGREQ);
-  assertEquals((await ws.readPacket(10_000)).type, PacketType.PINGRESP, "broker still answers");
-  ws.close();
-}
-
-function rss(pid: number): number {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/^VmRSS:\s+(\d+)/m.exec(s)?.[1] ?? 0) * 1024;
-}
-
-function peakRss(pid: number): number {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/^VmHWM:\s+(\d+)/m.exec(s)?.[1] ?? 0) * 1024;
-}

@@ -8,7 +8,7 @@
  * and not forwarded [MQTT-3.3.5-2 reasons].
  */
 
-import mqtt from "mqtt";
+import { connackCode } from "./_helpers/auth_broker.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withApiBroker } from "./_helpers/api.ts";
 import {
@@ -33,23 +33,6 @@ authorization:
 `;
 const USERS = "/authentication/password_based%3Abuilt_in_database/users";
 const RULES = "/authorization/sources/built_in_database/rules";
-
-/** Connects and resolves to the CONNACK reason code (0 = accepted), closing the client. */
-async function connackCode(url: string, opts: mqtt.IClientOptions): Promise<number> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error("no CONNACK")), 8000);
-      c.once("connect", (p) => (clearTimeout(t), resolve(p.reasonCode ?? p.returnCode ?? 0)));
-      c.once(
-        "error",
-        (e) => (clearTimeout(t), resolve(Number((e as { code?: number }).code ?? -1))),
-      );
-    });
-  } finally {
-    c.end(true);
-  }
-}
 
 Deno.test("24 api security: built-in users and rules apply on every shard", async (t) => {
   const tag = runTag();

@@ -11,9 +11,11 @@ import type { MqttClient } from "mqtt";
 import { closeAll, runTag } from "./_helpers/clients.ts";
 import { makeCerts, makeNodeCert, type TestCerts } from "./_helpers/certs.ts";
 import {
+  addNode,
   type ClusterNode,
   crossNodeDelivery,
   freePorts,
+  seedOf,
   startNode,
   waitLog,
 } from "./_helpers/cluster.ts";
@@ -35,22 +37,17 @@ Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
     ];
     const na = await makeNodeCert(certs, "node-a");
     const nb = await makeNodeCert(certs, "node-b");
-    const a = await startNode({
+    const a = await addNode(nodes, {
       short: "a",
       clusterPort: pa,
       strategy: "manual",
       shards: 1,
       sets: tlsSets(na, certs.caFile),
     });
-    nodes.push(a);
-    const b = await startNode({
-      short: "b",
-      clusterPort: pb,
-      seeds: [`a@127.0.0.1:${pa}`],
-      shards: 1,
-      sets: tlsSets(nb, certs.caFile),
-    });
-    nodes.push(b);
+    // Every other node: one shard, seeded with A.
+    const joinA = (short: string, clusterPort: number, sets: string[] = []) =>
+      addNode(nodes, { short, clusterPort, seeds: [seedOf(a)], shards: 1, sets });
+    const b = await joinA("b", pb, tlsSets(nb, certs.caFile));
 
     await t.step("two TLS nodes link and carry a publish", async () => {
       const ids = { pub: `p29t${tag}`, sub: `s29t${tag}` };
@@ -59,13 +56,7 @@ Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
     });
 
     await t.step("a node without TLS is refused by the handshake", async () => {
-      const c = await startNode({
-        short: "c",
-        clusterPort: pc,
-        seeds: [`a@127.0.0.1:${pa}`],
-        shards: 1,
-      });
-      nodes.push(c);
+      const c = await joinA("c", pc);
       await waitLog(a, "Cluster: refused the link from 127.0.0.1:", 15_000);
       assert.ok(!a.broker.logs().includes(`node ${c.name} is up`), "no link to the plain node");
     });
@@ -74,14 +65,7 @@ Deno.test({ name: "29 cluster2: node links over mutual TLS" }, async (t) => {
       const refusal = "Cluster: refused the link from 127.0.0.1:";
       const before = a.broker.logs().split(refusal).length - 1;
       const nd = await makeNodeCert(certs!, "node-d", true);
-      const d = await startNode({
-        short: "d",
-        clusterPort: pd,
-        seeds: [`a@127.0.0.1:${pa}`],
-        shards: 1,
-        sets: tlsSets(nd, certs!.otherCaFile),
-      });
-      nodes.push(d);
+      const d = await joinA("d", pd, tlsSets(nd, certs!.otherCaFile));
       // Logged once per address, reason and minute: d's reason is not c's.
       await waitLog(a, refusal, 15_000, before + 1);
       assert.ok(!a.broker.logs().includes(`node ${d.name} is up`), "no link to d");

@@ -9,34 +9,20 @@
  */
 
 import assert from "node:assert/strict";
-import { freePorts, startNode, waitUp } from "./_helpers/cluster.ts";
+import {
+  freePorts,
+  type NodeOptions,
+  seedOf,
+  startNode,
+  startNodeExpectingExit,
+  waitUp,
+} from "./_helpers/cluster.ts";
 import { ctl } from "./_helpers/culex_cli.ts";
 import { Api } from "./_helpers/api.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const status = (running: string[]) =>
   `Cluster status: #{running_nodes => [${running.map((n) => `'${n}'`).join(",")}],` +
   `stopped_nodes => []}`;
-
-/** Runs `culex start` with `sets`; the exit code and everything it printed, at most 30 s. */
-async function startExpectingExit(sets: readonly string[]): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "start", "--shards", "1", ...sets.flatMap((s) => ["--set", s])],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // Bounded: a node that starts anyway is killed, and the assertions below say why.
-  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(guard);
-  }
-}
 
 Deno.test("30 api port taken: the node exits before it listens or joins", async () => {
   const [pa, pb, apiPort] = freePorts(3) as [number, number, number];
@@ -53,17 +39,18 @@ Deno.test("30 api port taken: the node exits before it listens or joins", async 
   let squatter: Deno.Listener | null = Deno.listen({ hostname: "127.0.0.1", port: apiPort });
   try {
     const bName = "b@127.0.0.1";
-    const { code, out } = await startExpectingExit([
-      `node.name=${bName}`,
-      "node.cookie=test-cookie-29",
-      "cluster.discovery_strategy=static",
-      `cluster.listen=127.0.0.1:${pb}`,
-      `cluster.static.seeds=${a.name}:${pa}`,
-      "listeners.tcp.default.bind=127.0.0.1:0",
-      `dashboard.listeners.http.bind=127.0.0.1:${apiPort}`,
-      `node.data_dir=${dirB}`,
-      "log.level=debug",
-    ]);
+    // Node b as it will join A at the end; each start below takes one port that is in use.
+    const nodeB: NodeOptions = {
+      short: "b",
+      clusterPort: pb,
+      seeds: [seedOf(a)],
+      shards: 1,
+      dataDir: dirB,
+    };
+    const { code, out } = await startNodeExpectingExit({
+      ...nodeB,
+      sets: [`dashboard.listeners.http.bind=127.0.0.1:${apiPort}`, "log.level=debug"],
+    });
     assert.notEqual(code, 0, `exit code:\n${out}`);
     assert.match(out, /dashboard\.listeners\.http\.bind: cannot listen on 127\.0\.0\.1:\d+/, out);
     assert.doesNotMatch(out, /Listener tcp:default listening/, "no MQTT listener opened");
@@ -73,16 +60,10 @@ Deno.test("30 api port taken: the node exits before it listens or joins", async 
 
     // The same with the MQTT listener's port taken (the cluster starts before the MQTT
     // listeners, which need it: the port is probed first).
-    const mqttTaken = await startExpectingExit([
-      `node.name=${bName}`,
-      "node.cookie=test-cookie-29",
-      "cluster.discovery_strategy=static",
-      `cluster.listen=127.0.0.1:${pb}`,
-      `cluster.static.seeds=${a.name}:${pa}`,
-      `listeners.tcp.default.bind=127.0.0.1:${apiPort}`,
-      "dashboard.listeners.http.bind=127.0.0.1:0",
-      `node.data_dir=${dirB}`,
-    ]);
+    const mqttTaken = await startNodeExpectingExit({
+      ...nodeB,
+      sets: [`listeners.tcp.default.bind=127.0.0.1:${apiPort}`],
+    });
     assert.notEqual(mqttTaken.code, 0, `exit code:\n${mqttTaken.out}`);
     assert.match(
       mqttTaken.out,
@@ -92,16 +73,7 @@ Deno.test("30 api port taken: the node exits before it listens or joins", async 
     assert.doesNotMatch(mqttTaken.out, /culex\.cluster|a@127/, "the cluster did not start");
 
     // The same with the cluster port taken: the error names cluster.listen, no MQTT listener.
-    const clusterTaken = await startExpectingExit([
-      `node.name=${bName}`,
-      "node.cookie=test-cookie-29",
-      "cluster.discovery_strategy=static",
-      `cluster.listen=127.0.0.1:${apiPort}`,
-      `cluster.static.seeds=${a.name}:${pa}`,
-      "listeners.tcp.default.bind=127.0.0.1:0",
-      "dashboard.listeners.http.bind=127.0.0.1:0",
-      `node.data_dir=${dirB}`,
-    ]);
+    const clusterTaken = await startNodeExpectingExit({ ...nodeB, clusterPort: apiPort });
     assert.notEqual(clusterTaken.code, 0, `exit code:\n${clusterTaken.out}`);
     assert.match(
       clusterTaken.out,
@@ -123,10 +95,7 @@ Deno.test("30 api port taken: the node exits before it listens or joins", async 
     squatter.close();
     squatter = null;
     b = await startNode({
-      short: "b",
-      clusterPort: pb,
-      dataDir: dirB,
-      seeds: [`${a.name}:${pa}`],
+      ...nodeB,
       listeners: ["http:dashboard"],
       sets: [`dashboard.listeners.http.bind=127.0.0.1:${apiPort}`],
     });

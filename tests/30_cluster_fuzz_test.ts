@@ -11,18 +11,20 @@
  * that link with the reason logged and redials it; then a frame of an unknown type, the same;
  * and A–B carries on.
  *
- * Set CULEX_FUZZ_SEED to replay a run's junk (its seed is printed).
+ * Set CULEX_FUZZ_SEED to replay a run's junk (its seed is printed). What is sent on the cluster
+ * port and how A's answer is read: tests/_helpers/cluster_wire.ts.
  */
 
 import assert from "node:assert/strict";
-import { connect as netConnect } from "node:net";
 import type { MqttClient } from "mqtt";
 import { closeAll, runTag } from "./_helpers/clients.ts";
 import {
+  addNode,
   type ClusterNode,
+  countOf,
   crossNodeDelivery,
   freePorts,
-  startNode,
+  seedOf,
   waitLog,
   waitUp,
 } from "./_helpers/cluster.ts";
@@ -31,95 +33,10 @@ import { FieldReader, FieldWriter } from "../src/ipc/mod.ts";
 import { Frame, FrameDecoder, PRE_AUTH_MAX_FRAME, proof } from "../src/cluster/proto_v1.ts";
 import { MAX_HANDSHAKES, MAX_HANDSHAKES_PER_HOST } from "../src/cluster/links.ts";
 import { nodeFrame } from "./_helpers/node_frame.ts";
+import { type Answer, answerOf, hello, send, silent } from "./_helpers/cluster_wire.ts";
 
 const COOKIE = "test-cookie-29";
-const CLUSTER = "culex";
 const Z_NAME = "z@127.0.0.1";
-/** How long the test waits for A to close one bad connection (A's own deadline is 10 s). */
-const CLOSE_WAIT_MS = 30_000;
-
-/** What came back on one connection until A closed it. */
-interface Answer {
-  /** A closed the connection within CLOSE_WAIT_MS. */
-  readonly closed: boolean;
-  /** Bytes A sent. */
-  readonly bytes: number;
-  /** The reason of A's REFUSE frame, if it sent one. */
-  readonly refusal: string | null;
-}
-
-function hello(node: string, nonce: Uint8Array, proto = 1, cluster = CLUSTER): Uint8Array {
-  return nodeFrame(
-    Frame.Hello,
-    new FieldWriter().u8(proto).str(cluster).str(node).bytes(nonce).finish(),
-  );
-}
-
-/** Reads until A closes `conn` (or CLOSE_WAIT_MS passes); notes A's REFUSE reason. */
-async function answerOf(conn: Deno.TcpConn): Promise<Answer> {
-  const decoder = new FrameDecoder(1 << 20);
-  const buf = new Uint8Array(64 * 1024);
-  let bytes = 0;
-  let refusal: string | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((r) =>
-    timer = setTimeout(() => r("timeout"), CLOSE_WAIT_MS)
-  );
-  let closed = false;
-  try {
-    for (;;) {
-      const n = await Promise.race([conn.read(buf).catch(() => null), timeout]);
-      if (n === "timeout") break;
-      if (n === null) {
-        closed = true;
-        break;
-      }
-      bytes += n;
-      decoder.push(buf.subarray(0, n), (type, payload) => {
-        if (type === Frame.Refuse) refusal = new FieldReader(payload).str();
-      });
-    }
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }
-  return { closed, bytes, refusal };
-}
-
-/** Connects to `port`, writes `bytes` (A may close first) and waits for A's answer. */
-async function send(port: number, bytes: Uint8Array): Promise<Answer> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const answer = answerOf(conn);
-  await conn.write(bytes).catch(() => 0);
-  return await answer;
-}
-
-/**
- * A connection from `localAddress` (127.0.0.0/8: node:net can pick the source, Deno.connect
- * cannot) that sends nothing; resolves when A closed it, with the bytes A sent before.
- */
-function silent(localAddress: string, port: number): Promise<Omit<Answer, "refusal">> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    const socket = netConnect({ host: "127.0.0.1", port, localAddress });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ closed: false, bytes });
-    }, CLOSE_WAIT_MS);
-    socket.on("data", (chunk: Uint8Array) => bytes += chunk.length);
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve({ closed: true, bytes });
-    });
-  });
-}
-
-function countOf(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
 
 Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) => {
   const tag = runTag();
@@ -178,20 +95,13 @@ Deno.test({ name: "30 cluster: the cluster port under bad input" }, async (t) =>
     throw new Error(`${dialler} never dialled z`);
   };
   try {
-    const a = await startNode({
+    const a = await addNode(nodes, {
       short: "a",
       clusterPort: pa,
       seeds: [`${Z_NAME}:${pz}`],
       shards: 1,
     });
-    nodes.push(a);
-    const b = await startNode({
-      short: "b",
-      clusterPort: pb,
-      seeds: [`a@127.0.0.1:${pa}`],
-      shards: 1,
-    });
-    nodes.push(b);
+    const b = await addNode(nodes, { short: "b", clusterPort: pb, seeds: [seedOf(a)], shards: 1 });
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
 

@@ -7,6 +7,7 @@
 
 import type { MqttClient } from "mqtt";
 import { type BrokerHandle, startBroker } from "./broker.ts";
+import { startExpectingExit } from "./culex_cli.ts";
 import { connect, publish, type Received, subscribe, takeMatching } from "./clients.ts";
 
 /** A started node: its broker handle, node name and cluster port. */
@@ -55,8 +56,8 @@ export function freePorts(n: number): number[] {
   return ports;
 }
 
-/** Starts one node; resolves once its MQTT listener is up. */
-export async function startNode(o: NodeOptions): Promise<ClusterNode> {
+/** The node's name and its `--set` list (name, cookie, discovery, listen, heartbeats, seeds). */
+function nodeSets(o: NodeOptions): { name: string; sets: string[] } {
   const host = o.host ?? "127.0.0.1";
   const name = `${o.short}@${host}`;
   const sets = [
@@ -69,6 +70,12 @@ export async function startNode(o: NodeOptions): Promise<ClusterNode> {
     ...(o.seeds && o.seeds.length > 0 ? [`cluster.static.seeds=${o.seeds.join(",")}`] : []),
     ...(o.sets ?? []),
   ];
+  return { name, sets };
+}
+
+/** Starts one node; resolves once its MQTT listener is up. */
+export async function startNode(o: NodeOptions): Promise<ClusterNode> {
+  const { name, sets } = nodeSets(o);
   const broker = await startBroker({
     shards: o.shards ?? 2,
     sets,
@@ -76,6 +83,45 @@ export async function startNode(o: NodeOptions): Promise<ClusterNode> {
     ...(o.listeners ? { listeners: o.listeners } : {}),
   });
   return { name, clusterPort: o.clusterPort, broker, url: broker.url };
+}
+
+/**
+ * Starts one node with startNode() and pushes it on `nodes`, which the suite stops in its
+ * `finally` (so a node is stopped even when a later start or step fails).
+ */
+export async function addNode(nodes: ClusterNode[], o: NodeOptions): Promise<ClusterNode> {
+  const node = await startNode(o);
+  nodes.push(node);
+  return node;
+}
+
+/** `node`'s seed for another node's `seeds`: "a@127.0.0.1:<cluster port>". */
+export function seedOf(node: ClusterNode): string {
+  return `${node.name}:${node.clusterPort}`;
+}
+
+/**
+ * Runs `culex start` for a node of options `o` that is expected to exit (a bad config) through
+ * startExpectingExit(): its exit code and everything it printed, at most 30 s. The MQTT and API
+ * listeners bind port 0 unless `o.sets` names them; `o.dataDir` defaults to a temp directory
+ * removed afterwards.
+ */
+export async function startNodeExpectingExit(
+  o: NodeOptions,
+): Promise<{ code: number; out: string }> {
+  const ownDir = o.dataDir === undefined
+    ? await Deno.makeTempDir({ prefix: "culex_test_data_" })
+    : null;
+  const sets = [`node.data_dir=${o.dataDir ?? ownDir}`, ...nodeSets(o).sets];
+  try {
+    return await startExpectingExit([
+      "--shards",
+      String(o.shards ?? 2),
+      ...sets.flatMap((s) => ["--set", s]),
+    ]);
+  } finally {
+    if (ownDir) await Deno.remove(ownDir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** Waits (bounded) until `node` logged that each of `peers` is up; counts `times` ups each. */
@@ -113,7 +159,8 @@ export async function waitLog(
   }
 }
 
-function countOf(text: string, needle: string): number {
+/** How many times `needle` occurs in `text` (overlapping counted). */
+export function countOf(text: string, needle: string): number {
   let n = 0;
   for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) n++;
   return n;

@@ -38,3 +38,40 @@ export async function ctl(dataDir: string, ...words: string[]): Promise<string> 
   if (r.code !== 0) throw new Error(`culex ctl ${words.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * `culex start <args...>` that is expected to exit (a refused config, a port in use): its exit
+ * code and everything it printed (stdout, then stderr). The MQTT and API listeners bind port 0
+ * unless `args` set them (a later `--set` wins). A start that does not exit within `timeoutMs` is
+ * killed, and the caller's assertions say why.
+ */
+export async function startExpectingExit(
+  args: readonly string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number; out: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "start",
+      "--set",
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+      ...args,
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const guard = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(guard);
+  }
+}

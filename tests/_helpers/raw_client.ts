@@ -3,21 +3,21 @@
  * the connection's close, in the manner of Mosquitto's `test/broker` scripts.
  *
  * Owns one Deno.Conn and its read buffer; every read is bounded by a timeout. The packet builders
- * and parsers live in packets.ts and are re-exported here.
+ * (packets.ts) and parsers (packet_parse.ts) are re-exported here.
  */
 
 import {
   concat,
-  type Connack,
   type ConnectFields,
   connectPacket,
   hex,
-  parseConnack,
   type RawPacket,
   readVarInt,
 } from "./packets.ts";
+import { type Connack, parseConnack } from "./packet_parse.ts";
 
 export * from "./packets.ts";
+export * from "./packet_parse.ts";
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 

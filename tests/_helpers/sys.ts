@@ -1,11 +1,14 @@
 /**
  * Test helper: reading EMQX-style $SYS topics — the stats and metrics names under
  * `$SYS/brokers/{node}/`, and SysReader, which keeps the latest value of each from a watcher
- * subscribed to `$SYS/brokers/{node}/#` and waits for values to satisfy a predicate (bounded).
+ * subscribed to `$SYS/brokers/{node}/#` and waits for values to satisfy a predicate (bounded);
+ * withSysWatcher(), the broker and watcher every $SYS suite (14) starts with.
  */
 
 import type { MqttClient } from "mqtt";
-import { drain, sleep } from "./clients.ts";
+import type { BrokerHandle } from "./broker.ts";
+import { clientIdForShard, closeAll, connect, drain, sleep, subscribe } from "./clients.ts";
+import { withBroker } from "./suite.ts";
 
 export const STATS = ["connections", "sessions", "subscriptions", "topics", "retained"].flatMap((
   s,
@@ -115,3 +118,47 @@ export class SysReader {
 export const COUNTS = ["connections", "sessions", "subscriptions", "topics"].map((s) =>
   `stats/${s}/count`
 );
+
+/** Shards of the $SYS suites' broker (4: stats and metrics are summed across shards). */
+export const SYS_SHARDS = 4;
+/** The $SYS suites' node name. */
+export const SYS_NODE = "n1@127.0.0.1";
+/** `$SYS/brokers/{node}` of SYS_NODE. */
+export const SYS = `$SYS/brokers/${SYS_NODE}`;
+
+/** What withSysWatcher() hands its body. */
+export interface SysWatch {
+  readonly broker: BrokerHandle;
+  /** A fresh client id on `shard` of SYS_SHARDS, named after `p`. */
+  id(shard: number, p: string): string;
+  /** A v5 client on shard 0 subscribed to `${SYS}/#`. */
+  readonly watcher: MqttClient;
+  /** The latest $SYS values the watcher got. */
+  readonly sys: SysReader;
+}
+
+/**
+ * Starts the $SYS suites' broker (SYS_SHARDS shards, node SYS_NODE, `sys_msg_interval` 1 s),
+ * connects and subscribes the watcher, runs `body`, then closes the watcher and stops the broker.
+ * Client ids start with `prefix`.
+ */
+export async function withSysWatcher(
+  prefix: string,
+  body: (w: SysWatch) => Promise<void>,
+): Promise<void> {
+  const sets = ["sys_topics.sys_msg_interval=1s", `node.name=${SYS_NODE}`];
+  await withBroker({ shards: SYS_SHARDS, sets }, async (broker) => {
+    let seq = 0;
+    const id = (shard: number, p: string) =>
+      clientIdForShard(shard, SYS_SHARDS, `${prefix}${p}${seq++}`);
+    const watcher = await connect(broker.url, { protocolVersion: 5, clientId: id(0, "w") });
+    // Reading before subscribing: no value of the first interval is missed.
+    const sys = new SysReader(watcher, SYS);
+    try {
+      await subscribe(watcher, `${SYS}/#`, { qos: 0 });
+      await body({ broker, id, watcher, sys });
+    } finally {
+      await closeAll([watcher]);
+    }
+  });
+}
