@@ -84,7 +84,7 @@ for target in "${targets[@]}"; do
   # net (listeners), read (config, certificates), env (CULEX__*), sys (core count), write
   # (durable store). src/dashboard/assets/ holds the built dashboard (tools/build_dashboard.ts),
   # read by src/dashboard/serve.ts with Deno.readFile, so it too must be included.
-  "${DENO_CMD[@]}" compile \
+  if ! "${DENO_CMD[@]}" compile \
     --target "$target" \
     --output "$out" \
     --include workers/shard.ts \
@@ -92,5 +92,15 @@ for target in "${targets[@]}"; do
     --include config/ \
     --include src/dashboard/assets/ \
     --allow-net --allow-read --allow-env --allow-sys --allow-write --allow-ffi \
-    main.ts
+    main.ts; then
+    # deno compile's own error ends in a download failure several lines up; say what to do.
+    if [ -z "${DENORT_BIN:-}" ]; then
+      echo "compile.sh: deno compile failed for $target. If it could not download denort" \
+        "(offline), give a real denort: DENORT_BIN=/path/to/denort ./compile.sh $target" \
+        "(see ./compile.sh --help)" >&2
+    else
+      echo "compile.sh: deno compile failed for $target with DENORT_BIN=$DENORT_BIN" >&2
+    fi
+    exit 1
+  fi
 done

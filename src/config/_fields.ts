@@ -2,7 +2,9 @@
  * Leaf field schemas for schema.ts: integers, booleans, enums, durations, sizes, "host:port".
  * Private to src/config/. Each leaf accepts `unknown` and reports one issue whose message is the
  * "expected ..." text that ConfigError shows, so every error names what a key accepts in the
- * same words the YAML comments use. Pure: no I/O, no knowledge of files or layers.
+ * same words the YAML comments use. Pure (no knowledge of layers) except readableFile(), which
+ * opens the file it names so that a missing one is a ConfigError naming its key and line, not a
+ * crash of the isolate that reads it later.
  */
 
 import { z } from "zod";
@@ -110,6 +112,34 @@ export function oneOf<const T extends readonly (string | number)[]>(values: T) {
 /** A string matching `pattern`, described as `expected`. */
 export function text(pattern: RegExp, expected: string) {
   return leaf(expected, (v) => (typeof v === "string" && pattern.test(v) ? v : undefined));
+}
+
+/** A path to a readable file, or "" for none; opened (and closed) at load to check it. */
+export function readableFile() {
+  return z.unknown().transform((v, ctx): string => {
+    if (typeof v !== "string") {
+      ctx.addIssue({ code: "custom", message: "a file path", input: v });
+      return z.NEVER;
+    }
+    const why = v === "" ? null : unreadable(v);
+    if (why !== null) {
+      ctx.addIssue({ code: "custom", message: `a readable file (${why})`, input: v });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
+function unreadable(path: string): string | null {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = Deno.openSync(path, { read: true });
+    return f.statSync().isFile ? null : "not a regular file";
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    f?.close();
+  }
 }
 
 /** A duration in milliseconds within [minMs, maxMs]. */

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { bool, duration, int, MAX_TIMER_MS, oneOf, text } from "./_fields.ts";
+import { bool, duration, int, MAX_TIMER_MS, oneOf, readableFile, text } from "./_fields.ts";
 import {
   anyText,
   AUTHN_VARS,
@@ -98,7 +98,7 @@ const authenticator = z.discriminatedUnion("mechanism", [
       backend: z.literal("built_in_database"),
       user_id_type: oneOf(["username", "clientid"] as const).default("username"),
       password_hash_algorithm: hashAlgorithm(BUILTIN_HASH),
-      bootstrap_file: anyText().default(""),
+      bootstrap_file: readableFile().default(""),
       bootstrap_type: oneOf(["plain", "hash"] as const).default("plain"),
     }),
     z.strictObject({
@@ -183,7 +183,7 @@ const source = z.discriminatedUnion("type", [
   z.strictObject({
     ...src,
     type: z.literal("file"),
-    path: anyText().default(""),
+    path: readableFile().default(""),
     rules: anyText().default(""),
   }),
   z.strictObject({

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import type { ApiKeyConfig, DashboardConfig, DashboardListenerConfig } from "./types_dashboard.ts";
-import { bind, bool, duration, int, MAX_TIMER_MS, size } from "./_fields.ts";
+import { bind, bool, duration, int, MAX_TIMER_MS, readableFile, size } from "./_fields.ts";
 import { sslOptions } from "./_schema_listeners.ts";
 
 const KB = 1024;
@@ -84,6 +84,6 @@ export const dashboardSchema = z.strictObject({
 
 /** `api_key.*`. */
 export const apiKeySchema = z.strictObject({
-  bootstrap_file: z.string().default(""),
+  bootstrap_file: readableFile().default(""),
   max_keys: int(1, 100_000).default(100),
 }).transform((a): ApiKeyConfig => ({ bootstrapFile: a.bootstrap_file, maxKeys: a.max_keys }));

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { bool, duration, int, MAX_TIMER_MS, text } from "./_fields.ts";
+import { bool, duration, int, MAX_TIMER_MS, readableFile } from "./_fields.ts";
 import type { BannedConfig, FlappingDetectConfig, Rate } from "./types_auth.ts";
 import type { ZoneOverrides } from "./types.ts";
 
@@ -61,7 +61,7 @@ export const flappingSchema = z.strictObject(flappingFields).transform((
 }));
 
 export const bannedSchema = z.strictObject({
-  bootstrap_file: text(/^[\s\S]*$/, "a file path").default(""),
+  bootstrap_file: readableFile().default(""),
 }).transform((b): BannedConfig => ({ bootstrapFile: b.bootstrap_file }));
 
 /** The same fields as `shape`, each optional and without its default. */

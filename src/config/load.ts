@@ -181,7 +181,12 @@ function blame(layers: readonly Layer[], path: readonly PropertyKey[]): Layer {
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   let node = value;
-  for (const seg of path) node = isMapping(node) ? node[String(seg)] : undefined;
+  // Lists too: a key inside `authentication` (authentication.0.bootstrap_file) shows its value.
+  for (const seg of path) {
+    node = isMapping(node) || Array.isArray(node)
+      ? (node as Record<string, unknown>)[String(seg)]
+      : undefined;
+  }
   return node;
 }
 
