@@ -4,7 +4,7 @@
  * the runner does the printing and the file writing.
  */
 
-import { COMMON_METRICS, type Metric, type Scenario } from "./scenarios.ts";
+import { COMMON_METRICS, type Metric, type Scenario } from "./_scenario.ts";
 
 /** One scenario run against one broker in one round. */
 export interface RunRecord {

@@ -10,7 +10,7 @@
 import { shardOf } from "../src/ipc/partition.ts";
 import { cpuSeconds, memKiB } from "./brokers.ts";
 import { startAll } from "./lg_proc.ts";
-import type { Metric, RunCtx, RunOutcome, Scenario } from "./scenarios.ts";
+import type { Metric, RunCtx, RunOutcome, Scenario } from "./_scenario.ts";
 
 const SIZE = 10 * 1024 * 1024;
 const MESSAGES = 9;

@@ -13,7 +13,7 @@
 import { cpuSeconds, fdRoom, memKiB } from "./brokers.ts";
 import type { IdleSpec } from "./lg_modes.ts";
 import { type LoadProc, startAll } from "./lg_proc.ts";
-import type { RunCtx, RunOutcome } from "./scenarios.ts";
+import type { RunCtx, RunOutcome } from "./_scenario.ts";
 
 const WARMUP_CLIENTS = 200;
 const PER_PROCESS = 5_000;

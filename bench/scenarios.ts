@@ -2,73 +2,17 @@
  * The benchmark scenarios of issue 4: what each one asks of the load generator, how long, and
  * which figures and failures it yields. A scenario runs against one already started broker;
  * the runner starts a fresh broker for every scenario run. The connections scenario lives in
- * sc_connections.ts.
+ * sc_connections.ts, the big-message one in sc_big.ts; what a scenario is, in _scenario.ts.
  */
 
-import { cpuSeconds, memKiB, type RunningBroker } from "./brokers.ts";
+import { cpuSeconds, memKiB } from "./brokers.ts";
 import type { FloodSpec } from "./lg_flood.ts";
-import { type LoadProc, type LoadRuntime, startAll } from "./lg_proc.ts";
+import { type LoadProc, startAll } from "./lg_proc.ts";
 import { runConnections } from "./sc_connections.ts";
 import { big } from "./sc_big.ts";
 import { sampleAcl } from "./_acl_rules.ts";
+import { metric as m, type RunCtx, type Scenario } from "./_scenario.ts";
 
-/** One figure a scenario reports. */
-export interface Metric {
-  key: string;
-  label: string;
-  unit: string;
-  higherIsBetter: boolean;
-}
-
-/** What a scenario run gets. */
-export interface RunCtx {
-  broker: RunningBroker;
-  rt: LoadRuntime;
-  durationMs: number;
-  /** Prefix for client ids, unique per run. */
-  tag: string;
-  /** Idle clients wanted by the connections scenario. */
-  connections: number;
-  /** Connections scenario: how long memory may settle after each half of the clients. */
-  settleMs: number;
-  /** PEM of the CA that signed the brokers' TLS certificate. */
-  ca?: string;
-}
-
-/** What a scenario run yields. */
-export interface RunOutcome {
-  values: Record<string, number>;
-  /** Lost QoS 1/2 messages, errors, crashes: any entry fails the whole bench run. */
-  failures: string[];
-  notes: string[];
-  raw: Record<string, unknown>;
-}
-
-/** A scenario. */
-export interface Scenario {
-  name: string;
-  title: string;
-  metrics: Metric[];
-  /** Extra `--set` for Culex in this scenario (the others run on the embedded defaults). */
-  culexSets?: string[];
-  /** Writes a Culex config file under `dir` (the bench's temp dir) and returns its path. */
-  culexConfig?: (dir: string) => Promise<string>;
-  run(ctx: RunCtx): Promise<RunOutcome>;
-}
-
-const m = (key: string, label: string, unit: string, higherIsBetter: boolean): Metric => ({
-  key,
-  label,
-  unit,
-  higherIsBetter,
-});
-
-/** Figures every run reports besides its own. */
-export const COMMON_METRICS: Metric[] = [
-  m("brokerCpuPct", "broker CPU", "% of a core", false),
-  m("loadgenCpuPct", "loadgen CPU", "% of a core", false),
-  m("brokerPeakMiB", "broker peak RSS", "MiB", false),
-];
 const RATE = m("rate", "delivered", "msg/s", true);
 const LOSS = m("loss", "QoS>0 loss", "msgs", false);
 

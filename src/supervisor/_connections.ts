@@ -1,7 +1,8 @@
 /**
  * Connections: the supervisor's table of open client sockets. Admits an accepted socket (address
  * bans first), gives it its connection id, sends its bytes to its shard (or to the CONNECT gate
- * before it has one) and forgets it when it closes. Private to src/supervisor/. Owns the id → Connection
+ * before it has one), opens it on the shard of its client id once the gate lets it through,
+ * closes every socket at stop, and forgets each when it closes. Private to src/supervisor/. Owns the id → Connection
  * map and the id counter; the policy, the gate and the shard links are the supervisor's, handed in
  * through ConnectionsParts.
  */
@@ -15,6 +16,9 @@ import type { ShardLink } from "./_shard_link.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
+/** Bound on waiting for sockets to flush and close at stop. */
+const CLOSE_TIMEOUT_MS = 2000;
+
 /** What the table works with. */
 export interface ConnectionsParts {
   /** Address bans at accept and bytes_rate per client. */
@@ -23,6 +27,8 @@ export interface ConnectionsParts {
   gate: ConnectGate;
   /** The current link to shard `index`. */
   link(index: number): ShardLink | undefined;
+  /** The shard a client id is placed on. */
+  shardOf(clientId: string): number;
   /** The node is stopping: new sockets are closed at once. */
   stopping(): boolean;
   /** One socket read, for the idle GC's measure of load. */
@@ -95,6 +101,31 @@ export class Connections {
     this.#parts.policy.opened(conn, listener.name);
     this.#parts.gate.enter(conn);
     conn.start();
+  }
+
+  /**
+   * The CONNECT gate let `conn` through: it opens on the shard of its client id, with the bytes
+   * the gate held.
+   */
+  place(conn: Connection, clientId: string, assigned: string): void {
+    // mqtt.peer_cert_as_clientid: the certificate's id replaces the CONNECT's and places it.
+    const forced = conn.transport?.clientIdOverride || "";
+    const id = forced || clientId;
+    this.#parts.link(this.#parts.shardOf(id))!.open(
+      conn,
+      forced ? "" : assigned,
+      conn.takeBuffered(),
+    );
+  }
+
+  /**
+   * The node stops: every socket writes what is pending and closes; those still open after
+   * CLOSE_TIMEOUT_MS are destroyed.
+   */
+  async closeAll(): Promise<void> {
+    for (const conn of this.#conns.values()) conn.end();
+    await this.allClosed(CLOSE_TIMEOUT_MS);
+    for (const conn of this.#conns.values()) conn.destroy();
   }
 
   /** Resolves when every connection closed, or after `timeoutMs`. */

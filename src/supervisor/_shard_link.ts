@@ -160,6 +160,20 @@ export class ShardLink {
     this.#writer.close();
   }
 
+  /** The shard was restarted with new rings: closes this link; its connections die with it. */
+  retire(): void {
+    this.close();
+    const orphans = [...this.connections];
+    this.connections.clear();
+    if (orphans.length > 0) {
+      log.warning("Closing {count} connections of restarted shard {index}", {
+        count: orphans.length,
+        index: this.index,
+      });
+    }
+    for (const conn of orphans) conn.destroy();
+  }
+
   #update(): void {
     const paused = this.#ringFull || this.#inputPaused || this.#clusterPaused;
     if (paused === this.#paused) return;

@@ -5,8 +5,9 @@
  * stats and metrics summed over shards, subscriptions, topics and retained messages. Every
  * answer comes from the shards through ShardRpc: a request to the one shard that owns a client
  * id or a retained topic, or to all of them, gathered and paged here (its parts, private to
- * src/supervisor/: _paging.ts, _ban_control.ts for the ban list, _publish_across.ts). Owns no
- * broker state.
+ * src/supervisor/: _paging.ts, _ban_control.ts for the ban list, _publish_across.ts,
+ * _retained_control.ts, _security_control.ts for built-in users and ACL rules). Owns no broker
+ * state.
  *
  * @module
  */
@@ -14,8 +15,8 @@
 import type { BanEntry, BanInput, Banned, StoredUser } from "../auth/mod.ts";
 import type { StoreClient } from "../store/mod.ts";
 import type { ShardRpc } from "./shard_rpc.ts";
-import { StoredRetained } from "./retained_view.ts";
-import { SecurityStore } from "./_security_store.ts";
+import { RetainedControl } from "./_retained_control.ts";
+import { SecurityControl } from "./_security_control.ts";
 import { StatsPeaks } from "./_stats_peaks.ts";
 import { BanControl } from "./_ban_control.ts";
 import { publishAcross, type PublishRequest } from "./_publish_across.ts";
@@ -44,10 +45,10 @@ export class BrokerControl {
   readonly #bans: BanControl;
   /** The shards' lists, paged here. */
   readonly #lists: ShardLists;
-  /** Set with `retainer.backend.storage_type: disc`: retained messages are read from the file. */
-  #retained: StoredRetained | null = null;
-  /** Built-in users and ACL rules kept in the store (null before attachStore). */
-  #security: SecurityStore | null = null;
+  /** Retained messages: from the shards, or from the file (disc retainer). */
+  readonly #retained: RetainedControl;
+  /** Built-in users and ACL rules, kept in the store once attached. */
+  readonly #security: SecurityControl;
   /** The `<name>.max` high-water marks of stats(); sampled by the supervisor meanwhile. */
   readonly peaks = new StatsPeaks();
   /**
@@ -73,6 +74,13 @@ export class BrokerControl {
     this.#shardOf = shardOf;
     this.#bans = new BanControl(rpc, banned);
     this.#lists = { rpc, shards };
+    this.#retained = new RetainedControl({
+      rpc,
+      lists: this.#lists,
+      shardOf,
+      cleared: (topics) => this.retainedCleared?.(topics),
+    });
+    this.#security = new SecurityControl(rpc);
   }
 
   /**
@@ -95,16 +103,10 @@ export class BrokerControl {
   ): Promise<{ bans: number; users: number; aclRules: number }> {
     const now = opts.now ?? Date.now();
     this.#bans.keepIn(store);
-    if (opts.retainedOnDisc) this.#retained = new StoredRetained(store);
-    this.#security = new SecurityStore(store, opts.userIdType ?? "username");
-    const users = opts.userIdType ? await this.#security.users() : [];
-    for (const user of users) await this.#rpc.gather("authn.users.put", { user });
-    const ruleSets = opts.aclRules ? await this.#security.ruleSets() : [];
-    for (const r of ruleSets) {
-      await this.#rpc.gather("authz.rules.set", { kind: r.kind, who: r.who, rules: r.rules });
-    }
+    if (opts.retainedOnDisc) this.#retained.readFromDisc(store);
+    const { users, aclRules } = await this.#security.load(store, opts);
     const bans = await this.#bans.load(store, now);
-    return { bans, users: users.length, aclRules: ruleSets.length };
+    return { bans, users, aclRules };
   }
 
   /** The node's bans (EMQX's GET /banned), expired ones dropped. */
@@ -187,7 +189,8 @@ export class BrokerControl {
         out[k] = k === "topics.count" ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
       }
     }
-    if (this.#retained) out["retained.count"] = await this.#retained.count();
+    const stored = this.#retained.count();
+    if (stored) out["retained.count"] = await stored;
     return this.peaks.apply(out);
   }
 
@@ -225,42 +228,23 @@ export class BrokerControl {
   }
 
   /** Retained messages of every shard (no payloads), paged. */
-  async listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
-    if (this.#retained) {
-      const { page, limit } = pageOf(query);
-      const p = await this.#retained.list((page - 1) * limit, limit, query.topic ?? null);
-      return paged(p.items, page, limit, p.total);
-    }
-    return pageAcross(
-      this.#lists,
-      "retained.list",
-      query,
-      query.topic ? { topic: query.topic } : {},
-    );
+  listRetained(query: PageQuery & { topic?: string }): Promise<Paged<Json>> {
+    return this.#retained.list(query);
   }
 
   /** One retained message with its payload (base64), or null. */
   getRetained(topic: string): Promise<Json | null> {
-    if (this.#retained) return this.#retained.get(topic);
-    return this.#rpc.call(this.#shardOf(topic), "retained.get", { topic });
+    return this.#retained.get(topic);
   }
 
   /** Deletes one retained message; false when there was none. */
-  async deleteRetained(topic: string): Promise<boolean> {
-    const had = this.#retained
-      ? await this.#retained.delete(topic)
-      : await this.#rpc.call<boolean>(this.#shardOf(topic), "retained.delete", { topic });
-    if (had) this.retainedCleared?.([topic]);
-    return had;
+  deleteRetained(topic: string): Promise<boolean> {
+    return this.#retained.delete(topic);
   }
 
   /** Deletes the retained messages matching `filter` (all with "#") on every shard; the count. */
-  async cleanRetained(filter = "#"): Promise<number> {
-    const topics = this.#retained
-      ? await this.#retained.clean(filter)
-      : (await this.#rpc.gather<string[]>("retained.clean", { topic: filter, list: true })).flat();
-    if (topics.length > 0) this.retainedCleared?.(topics);
-    return topics.length;
+  cleanRetained(filter = "#"): Promise<number> {
+    return this.#retained.clean(filter);
   }
 
   /** Hands a new Config to every shard (src/supervisor/reload.ts decides what it changes). */
@@ -269,66 +253,46 @@ export class BrokerControl {
   }
 
   /** Users of the built-in database authenticator (every shard holds all: shard 0 answers). */
-  async authnUsers(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
-    const { page, limit } = pageOf(query);
-    const p = await this.#rpc.call<ShardPage>(0, "authn.users.list", {
-      ...query.filter,
-      offset: (page - 1) * limit,
-      limit,
-    });
-    return paged(p.items, page, limit, p.total);
+  authnUsers(query: PageQuery & { filter?: Json }): Promise<Paged<Json>> {
+    return this.#security.users(query);
   }
 
   /** One built-in user `{user_id, is_superuser}`, or null. */
   authnUser(userId: string): Promise<Json | null> {
-    return this.#rpc.call(0, "authn.users.get", { user_id: userId });
+    return this.#security.user(userId);
   }
 
   /** Adds or replaces a built-in user (already hashed) on every shard. */
-  async putAuthnUser(user: StoredUser): Promise<void> {
-    await this.#security?.putUser(user); // kept before it is in force
-    await this.#rpc.gather("authn.users.put", { user });
+  putAuthnUser(user: StoredUser): Promise<void> {
+    return this.#security.putUser(user);
   }
 
   /** Removes a built-in user from every shard; false when there was none. */
-  async deleteAuthnUser(userId: string): Promise<boolean> {
-    await this.#security?.deleteUser(userId);
-    const r = await this.#rpc.gather<boolean>("authn.users.delete", { user_id: userId });
-    return r.some((x) => x);
+  deleteAuthnUser(userId: string): Promise<boolean> {
+    return this.#security.deleteUser(userId);
   }
 
   /** Usernames or client ids with built-in authorization rules, paged. */
-  async aclRules(
+  aclRules(
     kind: "username" | "clientid",
     query: PageQuery & { like?: string },
   ): Promise<Paged<Json>> {
-    const { page, limit } = pageOf(query);
-    const p = await this.#rpc.call<ShardPage>(0, "authz.rules.list", {
-      kind,
-      offset: (page - 1) * limit,
-      limit,
-      ...(query.like === undefined ? {} : { like: query.like }),
-    });
-    return paged(p.items, page, limit, p.total);
+    return this.#security.rules(kind, query);
   }
 
   /** The rules of one username / client id (`who` ignored for "all"), or null. */
   aclRule(kind: "username" | "clientid" | "all", who: string): Promise<Json[] | null> {
-    return this.#rpc.call(0, "authz.rules.get", { kind, who });
+    return this.#security.rule(kind, who);
   }
 
   /** Replaces rules on every shard (validate before: a bad rule fails every shard). */
-  async setAclRules(kind: "username" | "clientid" | "all", who: string, rules: Json[]) {
-    await this.#rpc.gather("authz.rules.set", { kind, who, rules });
-    // After the shards accepted them (they validate): a bad rule is never stored.
-    await this.#security?.setRules(kind, kind === "all" ? "" : who, rules);
+  setAclRules(kind: "username" | "clientid" | "all", who: string, rules: Json[]): Promise<void> {
+    return this.#security.setRules(kind, who, rules);
   }
 
   /** Removes rules on every shard; false when there were none. */
-  async deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
-    await this.#security?.deleteRules(kind, kind === "all" ? "" : who);
-    const r = await this.#rpc.gather<boolean>("authz.rules.delete", { kind, who });
-    return r.some((x) => x);
+  deleteAclRules(kind: "username" | "clientid" | "all", who: string): Promise<boolean> {
+    return this.#security.deleteRules(kind, who);
   }
 
   /**

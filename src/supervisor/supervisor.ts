@@ -26,8 +26,8 @@ import { SysPublisher } from "./sys_publisher.ts";
 import { createBanned } from "../auth/mod.ts";
 import { ClientPolicy } from "./_client_policy.ts";
 import { probeListenerPorts } from "./_port_probe.ts";
-import { type ApiServer, bindApi, type BoundApi, startApi, StoreAdminStore } from "../api/mod.ts";
-import { serveDashboard } from "../dashboard/serve.ts";
+import { type ApiServer, bindApi, type BoundApi } from "../api/mod.ts";
+import { startNodeApi } from "./_node_api.ts";
 import { setupNodeLogging } from "../log.ts";
 import { assertDataDirFree, type CtlServer } from "./ctl_server.ts";
 import { startNodeCtl } from "./_node_ctl.ts";
@@ -45,8 +45,6 @@ const log = getLogger(["culex", "supervisor"]);
 
 /** Bound on waiting for shards to finish their shutdown (wills, DISCONNECTs). */
 const SHUTDOWN_TIMEOUT_MS = 5000;
-/** Bound on waiting for sockets to flush and close at stop. */
-const CLOSE_TIMEOUT_MS = 2000;
 /** At stop, shard output is drained until the rings stay silent this long. */
 const QUIET_MS = 50;
 
@@ -145,16 +143,7 @@ class Node implements Supervisor, ReloadTarget {
     this.#gate = new ConnectGate({
       maxPacketSize: config.mqtt.maxPacketSize,
       idleTimeout: config.mqtt.idleTimeout,
-      onConnect: (conn, clientId, assigned) => {
-        // mqtt.peer_cert_as_clientid: the certificate's id replaces the CONNECT's and places it.
-        const forced = conn.transport?.clientIdOverride || "";
-        const id = forced || clientId;
-        this.#links[this.#pool.shardOf(id)]!.open(
-          conn,
-          forced ? "" : assigned,
-          conn.takeBuffered(),
-        );
-      },
+      onConnect: (conn, clientId, assigned) => this.#conns.place(conn, clientId, assigned),
     });
     this.#cluster = new NodeCluster({
       config: () => this.#config,
@@ -168,6 +157,7 @@ class Node implements Supervisor, ReloadTarget {
       policy: this.#policy,
       gate: this.#gate,
       link: (index) => this.#links[index],
+      shardOf: (clientId) => this.#pool.shardOf(clientId),
       stopping: () => this.#stopping !== null,
       worked: () => this.#workDone++,
     });
@@ -257,28 +247,11 @@ class Node implements Supervisor, ReloadTarget {
     // Every listener is built (TLS files read) before the first one opens.
     const listeners = createListeners(this.#config, (socket, l) => this.#conns.accept(socket, l));
     await this.#switch.openAll(listeners);
-    const storeClient = this.#store.client;
-    this.api = await startApi({
-      config: this.#config,
-      // The default admin's password hash (PBKDF2, 50-80 ms of a core) waits for the first use
-      // of the admins, not beside the start's first clients (src/api/_admin_gate.ts).
-      seedLazily: true,
-      control: this.control,
+    this.api = await startNodeApi(this, {
       listeners: () => this.#switch.info(),
-      dashboard: serveDashboard,
-      currentConfig: () => this.config,
-      cluster: this.#cluster.cluster ?? null,
-      // The API sets a wanted state (EMQX's enable flag): repeating it is not an error.
-      listenerAction: (id, action) => this.listenerAction(id, action, true),
-      ...(this.#options.reloadSource
-        ? {
-          applyConfig: (sets: readonly string[]) =>
-            this.applyConfig(this.#options.reloadSource!(sets)),
-        }
-        : {}),
-      // Admins live in the durable store's users table (group "dashboard").
-      ...(storeClient ? { admins: await StoreAdminStore.open(storeClient) } : {}),
-    }, this.#apiBound);
+      reloadSource: this.#options.reloadSource,
+      storeClient: this.#store.client,
+    }, this.#apiBound ?? undefined);
     if (this.#options.controlSocket) {
       // Last: once `culex ping` answers, every listener is open.
       this.#ctl = await startNodeCtl({
@@ -323,9 +296,7 @@ class Node implements Supervisor, ReloadTarget {
     await this.#pump;
     // After the drain: wills and last forwards of the shards went out on the links.
     await this.#cluster.stop();
-    for (const conn of this.#conns.values()) conn.end();
-    await this.#conns.allClosed(CLOSE_TIMEOUT_MS);
-    for (const conn of this.#conns.values()) conn.destroy();
+    await this.#conns.closeAll();
     for (const link of this.#links) link.close();
     for (let i = 0; i < this.#links.length; i++) this.#rpc.failShard(i, "the node stops");
     this.#pool.terminate();
@@ -344,16 +315,6 @@ class Node implements Supervisor, ReloadTarget {
     this.#links[index] = new ShardLink(index, rings);
     this.#rpc.failShard(index, "the shard restarted");
     this.#cluster.cluster?.shardRestarted(index);
-    if (!old) return;
-    old.close();
-    const orphans = [...old.connections];
-    old.connections.clear();
-    if (orphans.length > 0) {
-      log.warning("Closing {count} connections of restarted shard {index}", {
-        count: orphans.length,
-        index,
-      });
-    }
-    for (const conn of orphans) conn.destroy();
+    old?.retire();
   }
 }
