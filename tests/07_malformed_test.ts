@@ -34,7 +34,7 @@ import {
   type RawPacket,
 } from "./_helpers/raw_client.ts";
 import { connectPair, SHARD_COUNTS, VERSIONS, withBroker } from "./_helpers/suite.ts";
-import { Prop, prop, type Property, publish5Packet } from "./_helpers/mqtt5.ts";
+import { connect5Packet, Prop, prop, type Property, publish5Packet } from "./_helpers/mqtt5.ts";
 
 /** Bounds of the healthy pair's background traffic. */
 const PUMP_INTERVAL_MS = 10;
@@ -47,7 +47,7 @@ interface BadCase {
   brokerCloses: boolean;
   /** Run at this protocol level only (MQTT 5 properties). */
   only?: 5;
-  /** MQTT 5 DISCONNECT reason codes acceptable before the close. */
+  /** MQTT 5 DISCONNECT (or refusing CONNACK) reason codes acceptable before the close. */
   reasons?: readonly number[];
   /** Sends the bad input on a fresh raw connection. */
   run(raw: RawClient, v: 4 | 5, clientId: string, badTopic: string): Promise<void>;
@@ -199,6 +199,16 @@ const CASES: readonly BadCase[] = [
       await raw.send(p);
     },
   },
+  {
+    name: "CONNECT with Authentication Data but no Authentication Method (MQTT 5.0 3.1.2.11.10)",
+    only: 5,
+    brokerCloses: true,
+    reasons: [PROTOCOL_ERROR],
+    async run(raw, _v, clientId) {
+      const props = [prop(Prop.AUTHENTICATION_DATA, Uint8Array.of(1))];
+      await raw.send(connect5Packet({ clientId, props }));
+    },
+  },
   publishWith("a Subscription Identifier in a client's PUBLISH [MQTT-3.3.4-6]", [
     prop(Prop.SUBSCRIPTION_IDENTIFIER, 7),
   ]),
@@ -262,11 +272,13 @@ async function runBadCases(
     try {
       await c.run(raw, v, clientIdForShard(i, shards, `c07b${v}x${i}`), badTopic);
       if (!c.brokerCloses) continue;
+      // MQTT 5.0 4.13: a refused CONNECT may be answered with a CONNACK carrying the reason.
+      const refusal = (p: RawPacket) => p.type === PacketType.CONNACK && (p.body[1] ?? 0) >= 0x80;
       const seen = await raw.expectClose(c.name, {
-        allow: (p: RawPacket) => v === 5 && p.type === PacketType.DISCONNECT,
+        allow: (p: RawPacket) => v === 5 && (p.type === PacketType.DISCONNECT || refusal(p)),
       });
       for (const p of seen) {
-        const rc = disconnectReason(p);
+        const rc = refusal(p) ? p.body[1] ?? 0 : disconnectReason(p);
         const ok = c.reasons?.includes(rc) ?? rc >= 0x80;
         assert(ok, `${c.name}: DISCONNECT reason 0x${rc.toString(16)}`);
       }
