@@ -2,8 +2,9 @@
  * Integration suite 07: malformed and hostile input. While a healthy publisher/subscriber pair
  * (on different shards) keeps exchanging QoS 1 messages, other raw connections send garbage,
  * truncated packets, bad remaining lengths, oversized packets, invalid UTF-8, wildcard topic
- * names, and packets before CONNECT. Each bad connection must be closed, alone; the healthy pair
- * must receive everything in order; the broker must log each bad connection once.
+ * names, packets before CONNECT, and MQTT 5 properties that are a Protocol Error. Each bad
+ * connection must be closed, alone; the healthy pair must receive everything in order; the broker
+ * must log each bad connection once.
  *
  * The broker runs with mqtt.max_packet_size=1KB so the oversize case needs only 2 KB.
  * Judged per MQTT 3.1.1 sections 1.5.3, 2.2.3, 3.1.0, 3.3 and 4.8 and MQTT 5.0 sections 1.5.4,
@@ -33,6 +34,7 @@ import {
   type RawPacket,
 } from "./_helpers/raw_client.ts";
 import { connectPair, SHARD_COUNTS, VERSIONS, withBroker } from "./_helpers/suite.ts";
+import { connect5Packet, Prop, prop, type Property, publish5Packet } from "./_helpers/mqtt5.ts";
 
 /** Bounds of the healthy pair's background traffic. */
 const PUMP_INTERVAL_MS = 10;
@@ -43,7 +45,9 @@ interface BadCase {
   name: string;
   /** Whether the broker must close the connection (false: the client closes it itself). */
   brokerCloses: boolean;
-  /** MQTT 5 DISCONNECT reason codes acceptable before the close. */
+  /** Run at this protocol level only (MQTT 5 properties). */
+  only?: 5;
+  /** MQTT 5 DISCONNECT (or refusing CONNACK) reason codes acceptable before the close. */
   reasons?: readonly number[];
   /** Sends the bad input on a fresh raw connection. */
   run(raw: RawClient, v: 4 | 5, clientId: string, badTopic: string): Promise<void>;
@@ -69,6 +73,20 @@ const MALFORMED = 0x81;
 const PROTOCOL_ERROR = 0x82;
 const TOPIC_NAME_INVALID = 0x90;
 const PACKET_TOO_LARGE = 0x95;
+
+/** An MQTT 5 QoS 1 PUBLISH to the bad topic whose properties are a Protocol Error. */
+function publishWith(name: string, props: Property[]): BadCase {
+  return {
+    name,
+    only: 5,
+    brokerCloses: true,
+    reasons: [PROTOCOL_ERROR],
+    async run(raw, v, clientId, badTopic) {
+      await handshake(raw, v, clientId);
+      await raw.send(publish5Packet({ topic: `${badTopic}/p`, qos: 1, payload: "p", props }));
+    },
+  };
+}
 
 const CASES: readonly BadCase[] = [
   {
@@ -181,6 +199,22 @@ const CASES: readonly BadCase[] = [
       await raw.send(p);
     },
   },
+  {
+    name: "CONNECT with Authentication Data but no Authentication Method (MQTT 5.0 3.1.2.11.10)",
+    only: 5,
+    brokerCloses: true,
+    reasons: [PROTOCOL_ERROR],
+    async run(raw, _v, clientId) {
+      const props = [prop(Prop.AUTHENTICATION_DATA, Uint8Array.of(1))];
+      await raw.send(connect5Packet({ clientId, props }));
+    },
+  },
+  publishWith("a Subscription Identifier in a client's PUBLISH [MQTT-3.3.4-6]", [
+    prop(Prop.SUBSCRIPTION_IDENTIFIER, 7),
+  ]),
+  publishWith("a wildcard in a PUBLISH's Response Topic [MQTT-3.3.2-14]", [
+    prop(Prop.RESPONSE_TOPIC, "reply/#"),
+  ]),
 ];
 
 /**
@@ -232,16 +266,19 @@ async function runBadCases(
 ): Promise<string[]> {
   const failures: string[] = [];
   for (const [i, c] of CASES.entries()) {
+    if (c.only !== undefined && c.only !== v) continue;
     const raw = await RawClient.connect(broker.port);
     const peer = raw.peer;
     try {
       await c.run(raw, v, clientIdForShard(i, shards, `c07b${v}x${i}`), badTopic);
       if (!c.brokerCloses) continue;
+      // MQTT 5.0 4.13: a refused CONNECT may be answered with a CONNACK carrying the reason.
+      const refusal = (p: RawPacket) => p.type === PacketType.CONNACK && (p.body[1] ?? 0) >= 0x80;
       const seen = await raw.expectClose(c.name, {
-        allow: (p: RawPacket) => v === 5 && p.type === PacketType.DISCONNECT,
+        allow: (p: RawPacket) => v === 5 && (p.type === PacketType.DISCONNECT || refusal(p)),
       });
       for (const p of seen) {
-        const rc = disconnectReason(p);
+        const rc = refusal(p) ? p.body[1] ?? 0 : disconnectReason(p);
         const ok = c.reasons?.includes(rc) ?? rc >= 0x80;
         assert(ok, `${c.name}: DISCONNECT reason 0x${rc.toString(16)}`);
       }

@@ -41,6 +41,13 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
     assigned = true;
   }
   ch.identify({ protocolVersion, clientId, assigned, username });
+  // MQTT 5.0 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
+  if (
+    p.properties?.authenticationData !== undefined &&
+    p.properties.authenticationMethod === undefined
+  ) {
+    throw new MqttError(ReasonCode.ProtocolError, "Authentication Data without a method");
+  }
   if (clientId.length > mqtt.maxClientidLen || (protocolVersion === 3 && clientId.length > 23)) {
     throw new MqttError(ReasonCode.ClientIdentifierNotValid, "Client id is too long");
   }

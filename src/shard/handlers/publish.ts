@@ -8,7 +8,13 @@
 
 import type { IPublishPacket, Message } from "../../mqtt/mod.ts";
 import { sendAck } from "./_store_ack.ts";
-import { fromPublishPacket, MqttError, ReasonCode, validateTopicName } from "../../mqtt/mod.ts";
+import {
+  fromPublishPacket,
+  hasWildcard,
+  MqttError,
+  ReasonCode,
+  validateTopicName,
+} from "../../mqtt/mod.ts";
 import type { Channel } from "../channel.ts";
 import { authorize, enforceDenyAction, type Verdict } from "./_authorize.ts";
 
@@ -34,6 +40,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     }
   }
   validateTopicName(topic, mqtt.maxTopicLevels);
+  if (p.properties) checkProperties(p.properties);
   const qos = p.qos;
   if (qos > mqtt.maxQosAllowed) {
     throw new MqttError(ReasonCode.QoSNotSupported, `PUBLISH QoS ${qos} is not supported`);
@@ -56,6 +63,24 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   const verdict = authorize(ch, { type: "publish", topic, qos, retain: p.retain });
   if (verdict instanceof Promise) ch.suspendUntil(verdict, (v) => route(ch, p, topic, v));
   else route(ch, p, topic, verdict);
+}
+
+/**
+ * MQTT 5 properties a client may not send in a PUBLISH: both are data the protocol does not
+ * allow, a Protocol Error (section 1.2) that closes the connection [MQTT-4.13.1-1].
+ */
+function checkProperties(props: NonNullable<IPublishPacket["properties"]>): void {
+  // [MQTT-3.3.4-6] Subscription Identifiers flow only from the server (3.3.2.3.8).
+  if (props.subscriptionIdentifier !== undefined) {
+    throw new MqttError(
+      ReasonCode.ProtocolError,
+      "PUBLISH from a client has a Subscription Identifier",
+    );
+  }
+  // [MQTT-3.3.2-14] The Response Topic is a topic name for the reply: no wildcards.
+  if (props.responseTopic !== undefined && hasWildcard(props.responseTopic)) {
+    throw new MqttError(ReasonCode.ProtocolError, "PUBLISH Response Topic has a wildcard");
+  }
 }
 
 /**
