@@ -201,7 +201,15 @@ async function runStart(args: string[]): Promise<number> {
   // still starting waits for the start and then stops it, instead of killing the process.
   const signalled = watchSignals();
   // Imported only now, so `version`, `--help` and config errors never load the broker.
-  const { startSupervisor } = await import("./src/supervisor/mod.ts");
+  const { checkAclFiles, startSupervisor } = await import("./src/supervisor/mod.ts");
+  try {
+    checkAclFiles(config);
+  } catch (e) {
+    // An ACL file is read by every shard: refuse it here, before the store or a port opens.
+    console.error(`Invalid config: ${errorText(e)}`);
+    closeLogFile();
+    return EXIT_USAGE;
+  }
   let handle: Awaited<ReturnType<typeof startSupervisor>>;
   try {
     handle = await startSupervisor(config, {

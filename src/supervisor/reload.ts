@@ -92,16 +92,26 @@ export async function applyConfig(target: ReloadTarget, next: Config): Promise<R
 
 /** Throws when an ACL file does not parse or the log file cannot be opened. */
 function validateFiles(next: Config): void {
-  for (const s of next.authorization.sources) {
-    if (!s.enable || s.type !== "file" || s.rules !== "" || s.path === "") continue;
+  checkAclFiles(next);
+  if (next.log.file.enable) RotatingFileProbe.check(next.log.file.path);
+}
+
+/**
+ * Throws an Error naming the source's key, the file and its line when an operator's ACL file
+ * (or inline `rules`) does not parse. At start (main.ts) this is a config error, exit 2,
+ * instead of an uncaught SyntaxError in every shard worker; on reload it refuses the reload.
+ */
+export function checkAclFiles(config: Config): void {
+  config.authorization.sources.forEach((s, i) => {
+    if (!s.enable || s.type !== "file" || (s.rules === "" && s.path === "")) return;
+    const key = `authorization.sources.${i}.${s.rules !== "" ? "rules" : "path"}`;
     try {
-      parseAclFile(Deno.readTextFileSync(s.path));
+      parseAclFile(s.rules !== "" ? s.rules : Deno.readTextFileSync(s.path));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`authorization.sources (file): ${s.path}: ${why}`);
+      throw new Error(`${key}: ${s.rules !== "" ? "" : `${s.path}: `}${why}`);
     }
-  }
-  if (next.log.file.enable) RotatingFileProbe.check(next.log.file.path);
+  });
 }
 
 /** An operator's ACL file (not the embedded default, which cannot change). */
