@@ -201,11 +201,11 @@ async function runStart(args: string[]): Promise<number> {
   // still starting waits for the start and then stops it, instead of killing the process.
   const signalled = watchSignals();
   // Imported only now, so `version`, `--help` and config errors never load the broker.
-  const { checkAclFiles, startSupervisor } = await import("./src/supervisor/mod.ts");
+  const { checkConfigFiles, startSupervisor } = await import("./src/supervisor/mod.ts");
   try {
-    checkAclFiles(config);
+    checkConfigFiles(config);
   } catch (e) {
-    // An ACL file is read by every shard: refuse it here, before the store or a port opens.
+    // ACL and bootstrap files are read by every shard: refuse them here, before the store opens.
     console.error(`Invalid config: ${errorText(e)}`);
     closeLogFile();
     return EXIT_USAGE;
