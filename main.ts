@@ -201,7 +201,15 @@ async function runStart(args: string[]): Promise<number> {
   // still starting waits for the start and then stops it, instead of killing the process.
   const signalled = watchSignals();
   // Imported only now, so `version`, `--help` and config errors never load the broker.
-  const { startSupervisor } = await import("./src/supervisor/mod.ts");
+  const { checkConfigFiles, startSupervisor } = await import("./src/supervisor/mod.ts");
+  try {
+    checkConfigFiles(config);
+  } catch (e) {
+    // ACL and bootstrap files are read by every shard: refuse them here, before the store opens.
+    console.error(`Invalid config: ${errorText(e)}`);
+    closeLogFile();
+    return EXIT_USAGE;
+  }
   let handle: Awaited<ReturnType<typeof startSupervisor>>;
   try {
     handle = await startSupervisor(config, {

@@ -132,6 +132,69 @@ Deno.test("00 cli: start --config with an unknown key exits 2 naming key and lin
   }
 });
 
+Deno.test("00 cli: start with an ACL file that does not parse exits 2 naming key, file and line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const acl = `${dir}/acl.conf`;
+    await Deno.writeTextFile(
+      acl,
+      `{allow, all, subscribe, ["a/#"]}.\n{allow, all, publish ["b"]}.\n`,
+    );
+    const file = `${dir}/culex.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `authorization:\n  sources:\n    - {type: file, path: "${acl}"}\n`,
+    );
+    const r = await culex([
+      "start",
+      "--config",
+      file,
+      "--set",
+      "listeners.tcp.default.bind=127.0.0.1:0",
+      "--set",
+      "dashboard.listeners.http.bind=127.0.0.1:0",
+    ]);
+    assertEquals(r.code, 2, `exit code; stderr: ${r.stderr}`);
+    assert(
+      r.stderr.includes(`Invalid config: authorization.sources.0.path: ${acl}: acl.conf line 2:`),
+      `stderr names the key, file and line:\n${r.stderr}`,
+    );
+    assert(!/Uncaught/.test(r.stderr), `no uncaught error in a worker:\n${r.stderr}`);
+    assert(!LISTENING.test(r.stdout + r.stderr), `no listening line:\n${r.stdout}${r.stderr}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("00 cli: start with a bootstrap CSV that does not parse exits 2 naming key, file and line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const csv = `${dir}/users.csv`;
+    await Deno.writeTextFile(csv, "name,pw\nu1,p1\n");
+    const file = `${dir}/culex.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `authentication:\n  - {mechanism: password_based, backend: built_in_database, ` +
+        `bootstrap_file: "${csv}"}\n`,
+    );
+    const r = await culex([
+      "start",
+      "--config",
+      file,
+      "--set",
+      "listeners.tcp.default.bind=127.0.0.1:0",
+    ]);
+    assertEquals(r.code, 2, `exit code; stderr: ${r.stderr}`);
+    assert(
+      r.stderr.includes(`Invalid config: authentication.0.bootstrap_file: ${csv} line 1:`),
+      `stderr names the key, file and line:\n${r.stderr}`,
+    );
+    assert(!/Uncaught/.test(r.stderr), `no uncaught error in a worker:\n${r.stderr}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Starts the broker with `extra` args, checks it listens, stops it with SIGTERM; its logs. */
 async function startAndStop(extra: string[]): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {

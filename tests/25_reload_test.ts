@@ -113,7 +113,7 @@ Deno.test("SIGHUP applies limits and the ACL file without dropping a client", as
       await Deno.writeTextFile(`${dir}/acl.conf`, "{allow, all\n");
       broker.signal("SIGHUP");
       const line = await logged(broker.logs, /Reload refused, nothing changed: [^\n]*/, 2);
-      assert.match(line[0], /authorization\.sources \(file\): .*acl\.conf/);
+      assert.match(line[0], /authorization\.sources\.0\.path: .*acl\.conf/);
       assert.equal(await connackOf(broker.url, id24), 0x85);
     });
 

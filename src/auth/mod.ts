@@ -33,7 +33,7 @@ export { AclStore } from "./authz/file.ts";
 export { AUTH_METRIC_NAMES, AuthMetrics } from "./metrics.ts";
 export { MemoryUserStore } from "./user_store.ts";
 export { type HashedPassword, hashPassword } from "./_hash.ts";
-export { BUILTIN_ID } from "./authn/local.ts";
+export { BUILTIN_ID, readBootstrapFile } from "./authn/local.ts";
 export type { StoredUser, UserStore } from "./user_store.ts";
 export { BAN_AS, Banned, createBanned } from "./banned.ts";
 export type { BanAs, BanEntry, BanInput } from "./banned.ts";

@@ -20,4 +20,4 @@ export {
   TcpListener,
 } from "./listener_net.ts";
 export { fnv1a32, ShardPool, type ShardPoolOptions } from "./shard_pool.ts";
-export type { ReloadResult } from "./reload.ts";
+export { checkConfigFiles, type ReloadResult } from "./reload.ts";

@@ -18,7 +18,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { parseAclFile } from "../auth/mod.ts";
+import { parseAclFile, readBootstrapFile } from "../auth/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { RotatingFileProbe } from "./_log_probe.ts";
 
@@ -92,16 +92,37 @@ export async function applyConfig(target: ReloadTarget, next: Config): Promise<R
 
 /** Throws when an ACL file does not parse or the log file cannot be opened. */
 function validateFiles(next: Config): void {
-  for (const s of next.authorization.sources) {
-    if (!s.enable || s.type !== "file" || s.rules !== "" || s.path === "") continue;
+  checkConfigFiles(next);
+  if (next.log.file.enable) RotatingFileProbe.check(next.log.file.path);
+}
+
+/**
+ * Throws an Error naming the key, the file and its line when an operator's ACL file (or inline
+ * `rules`) or a built-in authenticator's bootstrap CSV does not parse. At start (main.ts) this is
+ * a config error, exit 2, instead of an uncaught SyntaxError in every shard worker; on reload it
+ * refuses the reload.
+ */
+export function checkConfigFiles(config: Config): void {
+  config.authentication.forEach((a, i) => {
+    if (!a.enable || a.mechanism !== "password_based" || a.backend !== "built_in_database") return;
+    if (a.bootstrapFile === "") return;
     try {
-      parseAclFile(Deno.readTextFileSync(s.path));
+      readBootstrapFile(a);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`authorization.sources (file): ${s.path}: ${why}`);
+      throw new Error(`authentication.${i}.bootstrap_file: ${why}`);
     }
-  }
-  if (next.log.file.enable) RotatingFileProbe.check(next.log.file.path);
+  });
+  config.authorization.sources.forEach((s, i) => {
+    if (!s.enable || s.type !== "file" || (s.rules === "" && s.path === "")) return;
+    const key = `authorization.sources.${i}.${s.rules !== "" ? "rules" : "path"}`;
+    try {
+      parseAclFile(s.rules !== "" ? s.rules : Deno.readTextFileSync(s.path));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`${key}: ${s.rules !== "" ? "" : `${s.path}: `}${why}`);
+    }
+  });
 }
 
 /** An operator's ACL file (not the embedded default, which cannot change). */

@@ -69,7 +69,7 @@ Deno.test("applyConfig refuses an ACL file that does not parse, changing nothing
     );
     const next = loadConfig({ file: `${dir}/culex.yaml` });
     const t = target(loadConfig());
-    await assert.rejects(applyConfig(t, next), /authorization\.sources \(file\): .*acl\.conf/);
+    await assert.rejects(applyConfig(t, next), /authorization\.sources\.0\.path: .*acl\.conf/);
     assert.equal(t.applied.length, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });

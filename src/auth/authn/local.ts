@@ -33,7 +33,21 @@ export function passwordAnswer(ok: boolean, superuser: boolean): AuthnAnswer {
   };
 }
 
-/** `password_based:built_in_database`. */
+/**
+ * Reads and parses EMQX's bootstrap CSV: `user_id,password,is_superuser` (type plain) or
+ * `user_id,password_hash,salt,is_superuser` (type hash); throws a SyntaxError naming the file and
+ * line. Also called at start (main.ts), so a bad file is refused before any shard reads it.
+ */
+export function readBootstrapFile(cfg: BuiltinDbAuthnConfig): CsvRow[] {
+  const plain = cfg.bootstrapType === "plain";
+  return parseCsv(
+    Deno.readTextFileSync(cfg.bootstrapFile),
+    plain ? ["user_id", "password"] : ["user_id", "password_hash"],
+    cfg.bootstrapFile,
+  );
+}
+
+/** `password_based:built_in_database`. Existing users are kept on bootstrap (as EMQX). */
 export class BuiltinAuthenticator implements Authenticator {
   readonly id = BUILTIN_ID;
   readonly store: UserStore;
@@ -44,29 +58,13 @@ export class BuiltinAuthenticator implements Authenticator {
     this.#cfg = cfg;
     this.store = store;
     // Read and parsed now, so a bad file is a startup error naming its line; hashing is async.
-    this.#ready = cfg.bootstrapFile
-      ? this.#bootstrap(this.#parse(Deno.readTextFileSync(cfg.bootstrapFile)))
-      : null;
+    this.#ready = cfg.bootstrapFile ? this.#bootstrap(readBootstrapFile(cfg)) : null;
     this.#ready?.then(() => (this.#ready = null), () => (this.#ready = null));
   }
 
   /** Resolves once the bootstrap file's users are stored (rejects with the line on error). */
   get ready(): Promise<void> {
     return this.#ready ?? Promise.resolve();
-  }
-
-  /**
-   * Loads EMQX's bootstrap CSV: `user_id,password,is_superuser` (type plain) or
-   * `user_id,password_hash,salt,is_superuser` (type hash). Existing users are kept (EMQX does
-   * not overwrite on bootstrap).
-   */
-  #parse(text: string): CsvRow[] {
-    const plain = this.#cfg.bootstrapType === "plain";
-    return parseCsv(
-      text,
-      plain ? ["user_id", "password"] : ["user_id", "password_hash"],
-      this.#cfg.bootstrapFile,
-    );
   }
 
   async #bootstrap(rows: CsvRow[]): Promise<void> {
