@@ -260,7 +260,6 @@ export class SessionWindow extends SessionRecords {
   }
 
   /** Counts a dropped delivery here, then tells the shard (its metrics, the hook). */
-  /** Counts a dropped delivery here, then tells the shard (its metrics, the hook). */
   #drop(d: Delivery, reason: DropReason): void {
     this.countDrop(reason);
     this.onDrop?.(d, reason);
