@@ -21,6 +21,7 @@ import { getLogger } from "@logtape/logtape";
 import { parseAclFile, readBootstrapFile } from "../auth/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { RotatingFileProbe } from "./_log_probe.ts";
+import { checkTlsFiles } from "./_tls_files.ts";
 
 const log = getLogger(["culex", "supervisor"]);
 
@@ -98,11 +99,12 @@ function validateFiles(next: Config): void {
 
 /**
  * Throws an Error naming the key, the file and its line when an operator's ACL file (or inline
- * `rules`) or a built-in authenticator's bootstrap CSV does not parse. At start (main.ts) this is
- * a config error, exit 2, instead of an uncaught SyntaxError in every shard worker; on reload it
- * refuses the reload.
+ * `rules`) or a built-in authenticator's bootstrap CSV does not parse, or a TLS file in use
+ * cannot be read. At start (main.ts) this is a config error, exit 2, instead of an uncaught
+ * SyntaxError in every shard worker or a listener's stack trace; on reload it refuses the reload.
  */
 export function checkConfigFiles(config: Config): void {
+  checkTlsFiles(config);
   config.authentication.forEach((a, i) => {
     if (!a.enable || a.mechanism !== "password_based" || a.backend !== "built_in_database") return;
     if (a.bootstrapFile === "") return;
