@@ -253,7 +253,7 @@ for (const shards of SHARD_COUNTS) {
         );
 
         await t.step(
-          `v${v}: outbound QoS 2 on the wire: PUBLISH, PUBREC → PUBREL, PUBCOMP`,
+          `v${v}: outbound QoS 2 on the wire: PUBLISH, PUBREC → PUBREL (again on a repeated PUBREC), PUBCOMP`,
           async () => {
             const subId = clientIdForShard(0, shards, `c03q2o${v}`);
             const { raw } = await RawClient.open(broker.port, { version: v, clientId: subId });
@@ -278,6 +278,11 @@ for (const shards of SHARD_COUNTS) {
               const rel = await raw.expectPacket("PUBREL");
               // PUBREL fixed header flags are 0010 [MQTT-3.6.1-1].
               assertAck(rel, PacketType.PUBREL, 0x2, m.packetId, v);
+              // A repeated PUBREC: the id is in use until PUBCOMP, so PUBREL again, with success
+              // (5.0: not 0x92, "not found") [MQTT-4.3.3-4].
+              await raw.send(pubrecPacket(m.packetId));
+              const again = await raw.expectPacket("PUBREL after a repeated PUBREC");
+              assertAck(again, PacketType.PUBREL, 0x2, m.packetId, v);
               await raw.send(pubcompPacket(m.packetId));
               await raw.expectSilence("nothing after PUBCOMP", QUIET_MS);
             } finally {

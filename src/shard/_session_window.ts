@@ -157,7 +157,14 @@ export class SessionWindow extends SessionRecords {
   /** PUBREC: the QoS 2 delivery moves to its second half; a failure code ends it. */
   received(packetId: number, failed: boolean, now: number): boolean {
     const entry = this.#inflight.get(packetId);
-    if (!entry || entry.phase !== "publish" || entry.delivery.qos !== 2) return false;
+    if (!entry || entry.delivery.qos !== 2) return false;
+    if (entry.phase === "pubrel") {
+      // A repeated PUBREC: the id is in use until PUBCOMP, so PUBREL again [MQTT-4.3.3-4]
+      // (not 0x92, "not found"); a durable PUBREL still waiting for its commit goes then.
+      if (!failed && !entry.pending) this.#output?.sendPubrel(packetId);
+      return true;
+    }
+    if (entry.phase !== "publish") return false;
     if (failed) {
       this.#inflight.delete(packetId);
       if (entry.seq !== undefined) this.durable?.done(entry.seq);
