@@ -6,6 +6,7 @@
 
 import { after, pubsub } from "./_conformance_cases2.ts";
 import {
+  ack,
   both,
   type Case,
   connect,
@@ -103,6 +104,33 @@ export const DELIVERY_CASES: Case[] = [
       ];
     },
   ),
+  ...both(
+    "PUBLISH to a topic name $share/g/t",
+    "4.8.2",
+    (x, v) => after(x, v, publish({ v, topic: "$share/g/t", qos: 1 })),
+  ),
+  ...both(
+    "UNSUBSCRIBE $share/g/t after SUBSCRIBE",
+    "[MQTT-3.10.4-1]",
+    (x, v) => after(x, v, subscribe(v, 1, [["$share/g/u", 1]]), unsubscribe(v, 2, ["$share/g/u"])),
+  ),
+  v5(
+    "subscription identifier 268435455",
+    "3.8.2.1.2",
+    (x) => after(x, 5, subscribe(5, 1, [["a", 1]], { props: [p.vbi(0x0b, 268435455)] })),
+  ),
+  ...both("PUBREC for an unknown id", "3.6.2.1 0x92", (x, v) => after(x, v, ack(0x50, 77))),
+  ...both("outgoing QoS 2: PUBREC twice, then PUBCOMP", "[MQTT-4.3.3-?]", (x, v) => {
+    const t = `o2/${x.id()}`;
+    return [
+      ...pubsub(x, v, t, 2),
+      { send: publish({ v, topic: t, qos: 2, id: 5, payload: "q2" }) },
+      { send: ack(0x62, 5) },
+      { c: "s", send: ack(0x50, 1) },
+      { c: "s", send: ack(0x50, 1) },
+      { c: "s", send: ack(0x70, 1) },
+    ];
+  }),
   {
     name: "MQTT 3.1: client id of 24 characters",
     v: 4,

@@ -304,7 +304,8 @@ export function describe(first: number, body: Uint8Array, v: number): string {
     case 6:
     case 7: {
       const name = ["PUBACK", "PUBREC", "PUBREL", "PUBCOMP"][type - 4];
-      const rc = body.length > 2 ? ` rc=${hx(body[2] ?? 0)}` : "";
+      // MQTT 5: a two-byte acknowledgement means reason 0x00 (3.4.2.1), shown as such.
+      const rc = body.length > 2 ? ` rc=${hx(body[2] ?? 0)}` : v5 ? " rc=0x00" : "";
       const words = body.length > 3 ? readProps(body, 3).words : [];
       return withProps(`${name}/${hx(first)} id=${id}${rc}`, words);
     }
