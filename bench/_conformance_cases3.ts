@@ -131,6 +131,33 @@ export const DELIVERY_CASES: Case[] = [
       { c: "s", send: ack(0x70, 1) },
     ];
   }),
+  v5(
+    "clean start 0 with session expiry 0: no session after reconnect",
+    "[MQTT-3.1.2-?] 3.1.2.11.2",
+    (x) => {
+      const id = x.id();
+      return [
+        { v: 5, send: connect({ v: 5, id, clean: false }) },
+        { drop: true },
+        { v: 5, send: connect({ v: 5, id, clean: false }) },
+      ];
+    },
+  ),
+  v5("queued message expires while offline", "[MQTT-3.3.2-5]", (x) => {
+    const id = x.id();
+    const t = `qe/${id}`;
+    const session = [p.u32(0x11, 60)];
+    return [
+      { c: "s", v: 5, send: connect({ v: 5, id, clean: false, props: session }) },
+      { c: "s", send: subscribe(5, 1, [[t, 1]]) },
+      { c: "s", drop: true },
+      hello(x, 5),
+      { send: publish({ v: 5, topic: t, qos: 1, id: 1, payload: "short", props: [p.u32(2, 1)] }) },
+      { send: publish({ v: 5, topic: t, qos: 1, id: 2, payload: "long", props: [p.u32(2, 100)] }) },
+      { wait: 2200 },
+      { c: "s", v: 5, send: connect({ v: 5, id, clean: false, props: session }) },
+    ];
+  }),
   {
     name: "MQTT 3.1: client id of 24 characters",
     v: 4,

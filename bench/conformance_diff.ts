@@ -5,7 +5,8 @@
  * whether the connection was closed). The verdict on each difference comes from the spec, not
  * from either broker: see bench/README.md.
  *
- *   deno run -A bench/conformance_diff.ts [--only SUBSTRING] [--all] [--culex-port P] [--mosquitto-port P]
+ *   deno run -A bench/conformance_diff.ts [--only TEXT] [--all] [--shards N] [--culex-port P]
+ *     [--mosquitto-port P]
  *
  * Owns the brokers it starts (bench/brokers.ts) and one TCP connection per client of a case.
  */
@@ -34,7 +35,9 @@ const CONFIG_WORDS =
 function normalize(line: string, c: Case): string {
   if (c.name.includes("problem information 0")) return line; // the reason strings are the point
   const out = c.name === "plain CONNECT" ? line : line.replace(CONFIG_WORDS, "");
-  return out.replace(/\{\s*/, "{").replace(/ \{\}$/, "");
+  // A remaining expiry depends on when the message is read: compared as present only.
+  const timeless = out.replace(/MessageExpiry=\d+/, "MessageExpiry=*");
+  return timeless.replace(/\{\s*/, "{").replace(/ \{\}$/, "");
 }
 
 /** One client connection of a case: a background reader filling a buffer. */
@@ -156,6 +159,7 @@ async function main(): Promise<void> {
     options: {
       only: { type: "string" },
       all: { type: "boolean" },
+      shards: { type: "string" },
       "culex-port": { type: "string" },
       "mosquitto-port": { type: "string" },
     },
@@ -166,7 +170,7 @@ async function main(): Promise<void> {
   const started: { stop(): Promise<number> }[] = [];
   const portOf = async (kind: "culex" | "mosquitto", given?: string) => {
     if (given) return Number(given);
-    const b = await startBroker({ name: kind, kind, shards: 1 }, {});
+    const b = await startBroker({ name: kind, kind, shards: Number(values.shards ?? 1) }, {});
     started.push(b);
     return b.port;
   };
@@ -180,8 +184,19 @@ async function main(): Promise<void> {
     const tag = Date.now().toString(36);
     for (const [i, c] of cases.entries()) {
       const t = `${tag}k${i}`; // client ids unique per case, equal for both brokers
-      const [a, b] = await Promise.all([runCase(c, cx, t), runCase(c, mq, t)]);
-      const same = a.join("\n") === b.join("\n");
+      let [a, b] = await Promise.all([runCase(c, cx, t), runCase(c, mq, t)]);
+      let same = a.join("\n") === b.join("\n");
+      if (!same) {
+        // Once more with fresh ids: on a loaded machine an answer can miss the quiet window.
+        const first = `culex:\n${a.join("\n")}\nmosquitto:\n${b.join("\n")}`;
+        [a, b] = await Promise.all([runCase(c, cx, `${t}r`), runCase(c, mq, `${t}r`)]);
+        same = a.join("\n") === b.join("\n");
+        if (same) {
+          console.log(
+            `\n(unstable: [v${c.v}] ${c.name} differed once, then agreed; first:\n${first})`,
+          );
+        }
+      }
       if (!same) differ++;
       if (same && !values.all) continue;
       console.log(
