@@ -31,7 +31,21 @@ import {
 } from "../src/ipc/mod.ts";
 
 /** Bytes of one message frame, and its flags (byte 0). */
-export const FRAME = 32;
+export const FRAME = 64;
+/**
+ * Steps stamped into a frame (f64, `performance.timeOrigin + performance.now()` ms, at byte
+ * 8 + 8 × step): A's main read it, A's worker copied it, A's main drained it, B's main read it,
+ * B's worker copied it, B's main drained it.
+ */
+export const STEPS = ["A main", "A worker", "A main back", "B main", "B worker", "B main back"];
+export const A_READ = 0;
+export const B_READ = 3;
+
+/** Writes the time of `step` into `frame` (a DataView write: well under a µs). */
+export function stamp(frame: Uint8Array, step: number): void {
+  new DataView(frame.buffer, frame.byteOffset, FRAME)
+    .setFloat64(8 + 8 * step, performance.timeOrigin + performance.now(), true);
+}
 export const REMOTE = 1;
 export const SKIP_B = 2;
 export const NO_ACK = 4;
@@ -47,6 +61,8 @@ export interface WorkerInit {
   /** This worker's doorbell (the main isolate rings it) and the main isolate's. */
   bell: SharedArrayBuffer;
   mainBell: SharedArrayBuffer;
+  /** The step the worker stamps (STEPS). */
+  step: number;
 }
 
 /** Cuts a socket's byte stream into FRAME-byte frames. */
@@ -86,6 +102,7 @@ async function main(peerPort: number | null): Promise<void> {
     toMain: fromWorker,
     bell: workerBell,
     mainBell: bell,
+    step: (isA ? A_READ : B_READ) + 1,
   };
   worker.postMessage(init);
   const ring = new RingWriter(toWorker, workerBell);
@@ -99,6 +116,7 @@ async function main(peerPort: number | null): Promise<void> {
   const pubOut: Uint8Array[] = [];
 
   const onRecord = (_kind: number, frame: Uint8Array) => {
+    stamp(frame, (isA ? A_READ : B_READ) + 2);
     const flags = frame[0]!;
     if (isA && (flags & REMOTE) !== 0) linkOut.push(frame);
     else subOut.push(frame);
@@ -113,7 +131,10 @@ async function main(peerPort: number | null): Promise<void> {
         if (frame[0] === HELLO) {
           if (frame[1] === 0x50) pub = s;
           else sub = s;
-        } else ring.write(IN, frame);
+        } else {
+          stamp(frame, A_READ);
+          ring.write(IN, frame);
+        }
       }));
     s.on("error", () => {});
   });
@@ -126,6 +147,7 @@ async function main(peerPort: number | null): Promise<void> {
     const framer = new Framer();
     s.on("data", (chunk: Uint8Array) =>
       framer.push(chunk, (frame) => {
+        stamp(frame, B_READ);
         if ((frame[0]! & SKIP_B) !== 0) sub?.write(frame.slice());
         else ring.write(IN, frame);
       }));

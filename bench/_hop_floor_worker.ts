@@ -25,7 +25,13 @@ const LINGER_MS = 20;
 async function run(init: WorkerInit): Promise<void> {
   const reader = new RingReader(init.fromMain);
   const writer = new RingWriter(init.toMain, init.mainBell);
-  const echo = (kind: number, payload: Uint8Array) => writer.write(kind + 1, payload);
+  // The step stamp as stamp() in _hop_floor_node.ts writes it (that module loads node:net).
+  const at = 8 + 8 * init.step;
+  const echo = (kind: number, payload: Uint8Array) => {
+    new DataView(payload.buffer, payload.byteOffset)
+      .setFloat64(at, performance.timeOrigin + performance.now(), true);
+    writer.write(kind + 1, payload);
+  };
   let lastWork = 0;
   let lastYield = performance.now();
   const yieldTurn = async () => {

@@ -15,7 +15,7 @@
  */
 
 import { connect, type Socket } from "node:net";
-import { FRAME, Framer, HELLO, NO_ACK, REMOTE, SKIP_B } from "./_hop_floor_node.ts";
+import { FRAME, Framer, HELLO, NO_ACK, REMOTE, SKIP_B, STEPS } from "./_hop_floor_node.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length; i += 2) args.set(Deno.args[i]!, Deno.args[i + 1] ?? "");
@@ -87,6 +87,8 @@ let ackBytes = 0;
 let acks = 0;
 let arrivals = 0;
 let samples: number[] = [];
+/** Per message, the time (ms) from each stamped step to the next, send first, arrival last. */
+let steps: number[][] = [];
 let wake = () => {};
 sender.on("data", (chunk: Uint8Array) => {
   ackBytes += chunk.length;
@@ -97,8 +99,17 @@ for (const r of receivers) {
   const framer = new Framer();
   r.on("data", (chunk: Uint8Array) =>
     framer.push(chunk, (frame) => {
-      const seq = new DataView(frame.buffer, frame.byteOffset).getUint32(1, true);
-      samples.push(performance.now() - sentAt.get(seq)!);
+      const view = new DataView(frame.buffer, frame.byteOffset);
+      const seq = view.getUint32(1, true);
+      const now = performance.now();
+      samples.push(now - sentAt.get(seq)!);
+      // The steps this message took: A's three, then B's main and (unless skipped) B's worker.
+      const flags = frame[0]!;
+      const taken = flags & REMOTE ? (flags & SKIP_B ? 4 : 6) : 3;
+      const times = [performance.timeOrigin + sentAt.get(seq)!];
+      for (let k = 0; k < taken; k++) times.push(view.getFloat64(8 + 8 * k, true));
+      times.push(performance.timeOrigin + now);
+      steps.push(times.slice(1).map((x, k) => x - times[k]!));
       sentAt.delete(seq);
       arrivals++;
       wake();
@@ -124,6 +135,7 @@ function send(flags: number): void {
 /** Send → arrival times (ms) of PER_ROUND messages of case `c`. */
 async function measure(c: Case): Promise<number[]> {
   samples = [];
+  steps = [];
   const [ack0, arr0] = [acks, arrivals];
   const withAck = (c.flags & NO_ACK) === 0;
   if (c.pacing === "timed") {
@@ -148,9 +160,13 @@ async function measure(c: Case): Promise<number[]> {
 
 const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 const results = CASES.map(() => [] as number[]);
+const stepResults = CASES.map(() => [] as number[][]);
 const loadStart = loadavg();
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [i, c] of CASES.entries()) results[i]!.push(...await measure(c));
+  for (const [i, c] of CASES.entries()) {
+    results[i]!.push(...await measure(c));
+    stepResults[i]!.push(...steps);
+  }
 }
 const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length * p)]!;
 const us = (ms: number) => (ms * 1000).toFixed(0);
@@ -171,7 +187,13 @@ for (const pacing of ["paced", "one", "timed"] as const) {
     p50.set(c.flags, pct(xs, 0.5));
     console.log(
       `  ${label.padEnd(18)} ${caseName(c).padEnd(28)} p50 ${us(pct(xs, 0.5)).padStart(5)} ` +
-        `p99 ${us(pct(xs, 0.99)).padStart(6)}`,
+        `p99 ${us(pct(xs, 0.99)).padStart(6)}  steps p50: ` +
+        stepResults[i]![0]!.map((_, k) =>
+          `${
+            k < STEPS.length && k < stepResults[i]![0]!.length - 1 ? "→ " + STEPS[k] : "→ client"
+          } ` +
+          us(pct(stepResults[i]!.map((s) => s[k]!), 0.5))
+        ).join(", "),
     );
   }
   const hop = (remote: number, local: number) => us(p50.get(remote)! - p50.get(local)!);
