@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { brokerKind } from "./_helpers/broker.ts";
 import { closeAll, connect, destroy, publish, runTag } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, waitUp } from "./_helpers/cluster.ts";
+import { addNode, type ClusterNode, freePorts, startNode, waitUp } from "./_helpers/cluster.ts";
 import { type MuteProxy, startMuteProxy } from "./_helpers/mute_proxy.ts";
 
 const PUBLISH = 3, PUBREL = 6;
@@ -96,8 +96,7 @@ Deno.test({
       reconnectPeriod: 0,
     };
     try {
-      const a = await startNode({ short: "a", clusterPort: pa, seeds, sets });
-      nodes.push(a);
+      const a = await addNode(nodes, { short: "a", clusterPort: pa, seeds, sets });
       b = await startB();
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);

@@ -22,7 +22,7 @@ import {
   subscribe,
   waitClosed,
 } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { addNode, type ClusterNode, freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
 import { startTcpProxy } from "./_helpers/tcp_proxy.ts";
 
 Deno.test(
@@ -51,22 +51,20 @@ Deno.test(
     };
     try {
       // A dials B through the proxy only; B dials nobody.
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         clusterPort: pa,
         seeds: [`b@127.0.0.1:${proxy.port}`],
         shards: 1,
         sets: ["sys_topics.sys_msg_interval=0"],
       });
-      nodes.push(a);
-      const b = await startNode({
+      const b = await addNode(nodes, {
         short: "b",
         clusterPort: pb,
         strategy: "manual",
         shards: 1,
         sets: ["sys_topics.sys_msg_interval=0"],
       });
-      nodes.push(b);
       await waitUp(a, [b.name]);
       const prefix = `h29/${tag}`;
       const pubA = await client(a, `p29hA${tag}`);

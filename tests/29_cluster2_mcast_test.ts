@@ -14,6 +14,7 @@ import dgram from "node:dgram";
 import type { MqttClient } from "mqtt";
 import { closeAll, runTag } from "./_helpers/clients.ts";
 import {
+  addNode,
   type ClusterNode,
   crossNodeDelivery,
   freePorts,
@@ -55,22 +56,20 @@ Deno.test(
     const clients: MqttClient[] = [];
     const rogue = dgram.createSocket({ type: "udp4", reuseAddr: true });
     try {
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         clusterPort: pa,
         strategy: "mcast",
         shards: 1,
         sets,
       });
-      nodes.push(a);
-      const b = await startNode({
+      const b = await addNode(nodes, {
         short: "b",
         clusterPort: pb,
         strategy: "mcast",
         shards: 1,
         sets,
       });
-      nodes.push(b);
 
       await t.step("the nodes find each other by their announcements and link", async () => {
         const ids = { pub: `p29m${tag}`, sub: `s29m${tag}` };

@@ -13,10 +13,10 @@ import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
 import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
   takeReal,
   waitLog,
 } from "./_helpers/cluster.ts";
@@ -60,7 +60,7 @@ Deno.test(
       const start = async (short: string, port: number, shards: number, dir?: string) => {
         const dataDir = dir ?? await Deno.makeTempDir({ prefix: "culex_29ops_" });
         if (!dir) dirs.push(dataDir);
-        const n = await startNode({
+        const n = await addNode(nodes, {
           short,
           clusterPort: port,
           strategy: "manual",
@@ -69,7 +69,6 @@ Deno.test(
           listeners: ["http:dashboard"],
           sets: ["cluster.request_timeout=3s"],
         });
-        nodes.push(n);
         dirOf.set(n, dataDir);
         return n;
       };

@@ -12,10 +12,10 @@ import type { MqttClient } from "mqtt";
 import assert from "node:assert/strict";
 import { closeAll, connect, publish, runTag, subscribe, waitClosed } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
   takeReal,
   waitUp,
 } from "./_helpers/cluster.ts";
@@ -38,7 +38,7 @@ Deno.test({ name: "29 cluster3: one client's operations on any node" }, async (t
     const start = async (short: string, port: number) => {
       const dataDir = await Deno.makeTempDir({ prefix: "culex_29c3_" });
       dirs.push(dataDir);
-      const n = await startNode({
+      const n = await addNode(nodes, {
         short,
         clusterPort: port,
         seeds,
@@ -47,7 +47,6 @@ Deno.test({ name: "29 cluster3: one client's operations on any node" }, async (t
         listeners: ["http:dashboard"],
         sets: ["cluster.request_timeout=3s"],
       });
-      nodes.push(n);
       dirOf.set(n, dataDir);
       return n;
     };

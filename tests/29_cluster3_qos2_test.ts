@@ -27,10 +27,10 @@ import {
   subscribe,
 } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
   takeReal,
   waitUp,
 } from "./_helpers/cluster.ts";
@@ -62,10 +62,8 @@ async function qos2Move(t: Deno.TestContext, mode: "memory" | "durable"): Promis
   const proxies: MuteProxy[] = [];
   const session = { clean: false, properties: { sessionExpiryInterval: 300 }, reconnectPeriod: 0 };
   try {
-    const a = await startNode({ short: "a", clusterPort: pa, seeds, shards: 2, sets });
-    nodes.push(a);
-    const b = await startNode({ short: "b", clusterPort: pb, seeds, shards: 2, sets });
-    nodes.push(b);
+    const a = await addNode(nodes, { short: "a", clusterPort: pa, seeds, shards: 2, sets });
+    const b = await addNode(nodes, { short: "b", clusterPort: pb, seeds, shards: 2, sets });
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     const port = (n: ClusterNode) => Number(new URL(n.url).port);

@@ -17,7 +17,14 @@ import { Api } from "./_helpers/api.ts";
 import { assert } from "./_helpers/assert.ts";
 import { brokerKind } from "./_helpers/broker.ts";
 import { closeAll, connect, publish, runTag, sleep } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, waitUp } from "./_helpers/cluster.ts";
+import {
+  addNode,
+  type ClusterNode,
+  freePorts,
+  seedOf,
+  startNode,
+  waitUp,
+} from "./_helpers/cluster.ts";
 import { connected, persistent } from "./_helpers/durable.ts";
 
 Deno.test({
@@ -42,8 +49,7 @@ Deno.test({
     let a: ClusterNode | null = null;
     try {
       a = await startA();
-      const b = await startNode({ short: "b", clusterPort: pb, seeds: [`a@127.0.0.1:${pa}`] });
-      nodes.push(b);
+      const b = await addNode(nodes, { short: "b", clusterPort: pb, seeds: [seedOf(a)] });
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
       const topic = `cd29/${tag}/t`;
@@ -127,20 +133,18 @@ Deno.test({
     const nodes: ClusterNode[] = [];
     const clients: MqttClient[] = [];
     try {
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         clusterPort: pa,
         seeds: [`b@127.0.0.1:${pb}`],
         sets: durable,
       });
-      nodes.push(a);
-      const b = await startNode({
+      const b = await addNode(nodes, {
         short: "b",
         clusterPort: pb,
         seeds: [`a@127.0.0.1:${pa}`],
         sets: durable,
       });
-      nodes.push(b);
       await waitUp(a, [b.name]);
       await waitUp(b, [a.name]);
       const id = `s29t${tag}`;

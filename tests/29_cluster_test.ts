@@ -26,6 +26,7 @@ import {
   waitClosed,
 } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
@@ -50,11 +51,8 @@ Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
   try {
     // One after the other: three nodes starting at once on a loaded 2-core machine can pass
     // the helper's start-up bound.
-    const start = async (short: string, clusterPort: number) => {
-      const n = await startNode({ short, clusterPort, seeds: all });
-      nodes.push(n);
-      return n;
-    };
+    const start = (short: string, clusterPort: number) =>
+      addNode(nodes, { short, clusterPort, seeds: all });
     const a = await start("a", pa);
     const b = await start("b", pb);
     const c = await start("c", pc);
@@ -201,13 +199,12 @@ Deno.test({ name: "29 cluster: three nodes by static seeds" }, async (t) => {
     );
 
     await t.step("a node with the wrong cookie is refused", async () => {
-      const d = await startNode({
+      const d = await addNode(nodes, {
         short: "d",
         clusterPort: pd,
         seeds: [seed("a", pa)],
         cookie: "wrong",
       });
-      nodes.push(d);
       await waitLog(a, "wrong cookie");
       await waitLog(d, "wrong cookie");
       assert(!d.broker.logs().includes("is up"), "no link came up on the refused node");

@@ -8,7 +8,7 @@
 import type { MqttClient } from "mqtt";
 import { assertEquals } from "./_helpers/assert.ts";
 import { closeAll, runTag } from "./_helpers/clients.ts";
-import { type ClusterNode, crossNodeDelivery, freePorts, startNode } from "./_helpers/cluster.ts";
+import { addNode, type ClusterNode, crossNodeDelivery, freePorts } from "./_helpers/cluster.ts";
 
 /** A child process the test started, stopped at the end. */
 async function stopChild(child: Deno.ChildProcess): Promise<void> {
@@ -92,7 +92,7 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         `cluster.dns.nameservers=127.0.0.1:${dnsPort}`,
         "cluster.discovery_interval=500ms",
       ];
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         host: "127.0.0.2",
         clusterPort: shared,
@@ -100,8 +100,7 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         sets,
         shards: 1,
       });
-      nodes.push(a);
-      const b = await startNode({
+      const b = await addNode(nodes, {
         short: "b",
         host: "127.0.0.3",
         clusterPort: shared,
@@ -109,7 +108,6 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         sets,
         shards: 1,
       });
-      nodes.push(b);
       await messageCrosses(a, b, `${tag}a`);
     });
 
@@ -120,10 +118,11 @@ Deno.test({ name: "29 discovery: dns A and SRV records from dnsmasq" }, async (t
         `cluster.dns.nameservers=127.0.0.1:${dnsPort}`,
         "cluster.discovery_interval=500ms",
       ];
-      const c = await startNode({ short: "c", clusterPort: p1, strategy: "dns", sets, shards: 1 });
-      nodes.push(c);
-      const d = await startNode({ short: "d", clusterPort: p2, strategy: "dns", sets, shards: 1 });
-      nodes.push(d);
+      // One shard each, found only through dns.
+      const join = (short: string, clusterPort: number) =>
+        addNode(nodes, { short, clusterPort, strategy: "dns", sets, shards: 1 });
+      const c = await join("c", p1);
+      const d = await join("d", p2);
       await messageCrosses(d, c, `${tag}s`);
     });
   } finally {
@@ -175,10 +174,11 @@ Deno.test({ name: "29 discovery: etcd (v3 JSON API, leases)" }, async () => {
       "cluster.etcd.node_ttl=6s",
       "cluster.discovery_interval=500ms",
     ];
-    const a = await startNode({ short: "a", clusterPort: pa, strategy: "etcd", sets, shards: 1 });
-    nodes.push(a);
-    const b = await startNode({ short: "b", clusterPort: pb, strategy: "etcd", sets, shards: 1 });
-    nodes.push(b);
+    // One shard each, found only through etcd.
+    const join = (short: string, clusterPort: number) =>
+      addNode(nodes, { short, clusterPort, strategy: "etcd", sets, shards: 1 });
+    const a = await join("a", pa);
+    const b = await join("b", pb);
     await messageCrosses(a, b, tag);
     // Each node's key is in etcd under the prefix, with its cluster address. The link needs only
     // one node to find the other, so a key whose put failed (etcd slow under load) can come a
@@ -231,7 +231,7 @@ Deno.test(
         "cluster.k8s.namespace=mqtt",
         "cluster.discovery_interval=500ms",
       ];
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         host: "127.0.0.2",
         clusterPort: port,
@@ -239,8 +239,7 @@ Deno.test(
         sets,
         shards: 1,
       });
-      nodes.push(a);
-      const b = await startNode({
+      const b = await addNode(nodes, {
         short: "b",
         host: "127.0.0.3",
         clusterPort: port,
@@ -248,7 +247,6 @@ Deno.test(
         sets,
         shards: 1,
       });
-      nodes.push(b);
       await messageCrosses(b, a, tag);
       assertEquals(asked[0], "/api/v1/namespaces/mqtt/endpoints/culex", "the Endpoints API path");
     } finally {

@@ -20,10 +20,11 @@ import {
   topicForShard,
 } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
+  seedOf,
   takeReal,
   waitUp,
 } from "./_helpers/cluster.ts";
@@ -37,10 +38,8 @@ Deno.test("29 hop dispatch: a peer's message reaches each matching shard once, i
   const nodes: ClusterNode[] = [];
   const clients: MqttClient[] = [];
   try {
-    const a = await startNode({ short: "a", clusterPort: pa, seeds: [`b@127.0.0.1:${pb}`] });
-    nodes.push(a);
-    const b = await startNode({ short: "b", clusterPort: pb, seeds: [`a@127.0.0.1:${pa}`] });
-    nodes.push(b);
+    const a = await addNode(nodes, { short: "a", clusterPort: pa, seeds: [`b@127.0.0.1:${pb}`] });
+    const b = await addNode(nodes, { short: "b", clusterPort: pb, seeds: [seedOf(a)] });
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     // The topic hashes to B's shard 0; subscribers sit on shard 0 and on shard 1.

@@ -10,10 +10,10 @@ import type { MqttClient } from "mqtt";
 import { assertEquals } from "./_helpers/assert.ts";
 import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
   takeReal,
   waitLog,
   waitUp,
@@ -35,15 +35,18 @@ Deno.test(
     };
     try {
       // A dials B through the proxy only; B dials nobody.
-      const a = await startNode({
+      const a = await addNode(nodes, {
         short: "a",
         clusterPort: pa,
         seeds: [`b@127.0.0.1:${proxy.port}`],
         shards: 1,
       });
-      nodes.push(a);
-      const b = await startNode({ short: "b", clusterPort: pb, strategy: "manual", shards: 1 });
-      nodes.push(b);
+      const b = await addNode(nodes, {
+        short: "b",
+        clusterPort: pb,
+        strategy: "manual",
+        shards: 1,
+      });
       await waitUp(a, [b.name]);
       const pubA = await client(a, "p29nA");
       const subB = await client(b, "s29nB");

@@ -12,7 +12,7 @@ import type { MqttClient } from "mqtt";
 import { assertEquals } from "./_helpers/assert.ts";
 import { Api } from "./_helpers/api.ts";
 import { closeAll, connackOf, connect, disconnect, runTag } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, waitLog, waitUp } from "./_helpers/cluster.ts";
+import { addNode, type ClusterNode, freePorts, waitLog, waitUp } from "./_helpers/cluster.ts";
 
 Deno.test({ name: "29 registry: registry_max refuses entries, lookups fall back" }, async (t) => {
   const tag = runTag();
@@ -28,16 +28,19 @@ Deno.test({ name: "29 registry: registry_max refuses entries, lookups fall back"
     properties: props,
   });
   try {
-    const a = await startNode({ short: "a", clusterPort: pa, seeds, sets: ["log.level=debug"] });
-    nodes.push(a);
-    const b = await startNode({
+    const a = await addNode(nodes, {
+      short: "a",
+      clusterPort: pa,
+      seeds,
+      sets: ["log.level=debug"],
+    });
+    const b = await addNode(nodes, {
       short: "b",
       clusterPort: pb,
       seeds,
       sets: ["log.level=debug", "cluster.registry_max=1"],
       listeners: ["http:dashboard"],
     });
-    nodes.push(b);
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     await waitLog(b, `full client registry of ${a.name} received: 0 entries`);

@@ -25,10 +25,10 @@ import {
   subscribe,
 } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
   takeReal,
   waitLog,
   waitUp,
@@ -90,17 +90,14 @@ Deno.test({ name: "29 registry: a session found where the registry says" }, asyn
     await waitLog(on, text, 15_000, before + 1);
   };
   try {
-    const start = async (short: string, port: number, seeds: string[]) => {
-      const n = await startNode({
+    const start = (short: string, port: number, seeds: string[]) =>
+      addNode(nodes, {
         short,
         clusterPort: port,
         seeds,
         sets,
         ...(short === "a" ? { listeners: ["http:dashboard"] } : {}),
       });
-      nodes.push(n);
-      return n;
-    };
     const a = await start("a", pa, all);
     const b = await start("b", pb, all);
     const c = await start("c", pc, all);

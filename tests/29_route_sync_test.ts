@@ -13,7 +13,7 @@ import type { MqttClient } from "mqtt";
 import { connect as tcpConnect, createServer, type Server } from "node:net";
 import { assertEquals } from "./_helpers/assert.ts";
 import { closeAll, connect, publish, runTag, subscribe } from "./_helpers/clients.ts";
-import { type ClusterNode, freePorts, startNode, takeReal, waitUp } from "./_helpers/cluster.ts";
+import { addNode, type ClusterNode, freePorts, takeReal, waitUp } from "./_helpers/cluster.ts";
 
 /** A TCP proxy to `target` that delays the bytes toward it by `ms` (order kept). */
 function delayingProxy(target: number, ms: number): Promise<{ port: number; server: Server }> {
@@ -49,14 +49,12 @@ Deno.test({ name: "29 route sync: a publish on A right after B's SUBACK arrives"
   const clients: MqttClient[] = [];
   try {
     // A dials nobody: the one link is B's, through the proxy.
-    const a = await startNode({ short: "a", clusterPort: pa, seeds: [] });
-    nodes.push(a);
-    const b = await startNode({
+    const a = await addNode(nodes, { short: "a", clusterPort: pa, seeds: [] });
+    const b = await addNode(nodes, {
       short: "b",
       clusterPort: pb,
       seeds: [`a@127.0.0.1:${proxy.port}`],
     });
-    nodes.push(b);
     await waitUp(a, [b.name]);
     await waitUp(b, [a.name]);
     const pub = await connect(a.url, { protocolVersion: 5, clientId: `rsp29${tag}` });

@@ -28,10 +28,11 @@ import {
   waitClosed,
 } from "./_helpers/clients.ts";
 import {
+  addNode,
   awaitRoute,
   type ClusterNode,
   freePorts,
-  startNode,
+  seedOf,
   takeReal,
   waitLog,
   waitUp,
@@ -57,17 +58,14 @@ async function heldForwardsReachTheNewNode(durable: boolean): Promise<void> {
     ...(durable ? ["durable_sessions.enable=true"] : []),
   ];
   try {
-    const o = await startNode({ short: "o", clusterPort: po, strategy: "manual", sets });
-    nodes.push(o);
-    const n = await startNode({ short: "n", clusterPort: pn, seeds: [`o@127.0.0.1:${po}`], sets });
-    nodes.push(n);
-    const a = await startNode({
+    const o = await addNode(nodes, { short: "o", clusterPort: po, strategy: "manual", sets });
+    const n = await addNode(nodes, { short: "n", clusterPort: pn, seeds: [seedOf(o)], sets });
+    const a = await addNode(nodes, {
       short: "a",
       clusterPort: pa,
-      seeds: [`o@127.0.0.1:${proxy.port}`, `n@127.0.0.1:${pn}`],
+      seeds: [`o@127.0.0.1:${proxy.port}`, seedOf(n)],
       sets,
     });
-    nodes.push(a);
     await waitUp(o, [n.name, a.name]);
     await waitUp(n, [o.name, a.name]);
     await waitUp(a, [o.name, n.name]);

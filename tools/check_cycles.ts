@@ -1,9 +1,10 @@
 /**
  * Fails when the project's own modules import each other in a cycle, type-only imports
  * included (STYLE.md: imports flow one way). Reads the module graph from `deno info --json` for
- * the entry points and every source file under src/ and bench/ (the benchmarks are code too: a
- * type-only cycle between scenarios.ts and sc_big.ts went unseen while only src/ was read), and
- * prints each cycle found as a chain. Part of `deno task check`.
+ * main.ts and every source file under src/, workers/, bench/ and tests/, test files included (the
+ * benchmarks and tests are code too: a type-only cycle between scenarios.ts and sc_big.ts went
+ * unseen while only src/ was read, and unit tests under src/ import helpers from tests/_helpers/),
+ * and prints each cycle found as a chain. Part of `deno task check`.
  *
  * @module
  */
@@ -15,7 +16,7 @@ async function sourceFiles(dir: URL): Promise<string[]> {
   for await (const e of Deno.readDir(dir)) {
     const u = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
     if (e.isDirectory) out.push(...await sourceFiles(u));
-    else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) out.push(u.pathname);
+    else if (e.name.endsWith(".ts")) out.push(u.pathname);
   }
   return out;
 }
@@ -31,9 +32,10 @@ interface Module {
 
 const entries = [
   new URL("main.ts", root).pathname,
-  new URL("workers/shard.ts", root).pathname,
+  ...await sourceFiles(new URL("workers/", root)),
   ...await sourceFiles(new URL("src/", root)),
   ...await sourceFiles(new URL("bench/", root)),
+  ...await sourceFiles(new URL("tests/", root)),
 ];
 // deno info takes one root: a throw-away module that imports every entry stands for all of them.
 const all = await Deno.makeTempFile({ suffix: ".ts" });

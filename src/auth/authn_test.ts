@@ -15,21 +15,12 @@ import { createAuthenticationChain } from "./authn_chain.ts";
 import { MemoryUserStore } from "./user_store.ts";
 import type { AuthnResult, ClientInfo } from "./types.ts";
 import type { AuthenticatorConfig, JwtAuthnConfig } from "../config/types_auth.ts";
+import { client } from "../../tests/_helpers/auth_contract_authn.ts";
 
 const enc = new TextEncoder();
+/** The contract's client (tests/_helpers), as c1/u1: the CSV users and JWT subjects below. */
 function info(over: Partial<ClientInfo> & { pw?: string } = {}): ClientInfo {
-  const { pw, ...rest } = over;
-  return {
-    clientId: "c1",
-    username: "u1",
-    peerhost: "127.0.0.1",
-    peerport: 1,
-    listener: "tcp:default",
-    zone: "default",
-    protocolVersion: 5,
-    ...(pw === undefined ? {} : { password: enc.encode(pw) }),
-    ...rest,
-  };
+  return client({ clientId: "c1", username: "u1", ...over });
 }
 
 Deno.test("checkPassword() matches known digests, salts, pbkdf2 and bcrypt", async () => {

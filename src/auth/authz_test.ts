@@ -8,8 +8,9 @@ import { matchTopicWords } from "./acl_rule.ts";
 import { parseAclFile } from "./acl_file.ts";
 import { Authorizer, createAuthorizer } from "./authorizer.ts";
 import { AclStore } from "./authz/file.ts";
-import type { AuthzAction, AuthzClient, AuthzSource, SourceAnswer } from "./types.ts";
+import type { AuthzClient, AuthzSource, SourceAnswer } from "./types.ts";
 import type { AuthorizationConfig } from "../config/types_auth.ts";
+import { pub, sub } from "../../tests/_helpers/auth_contract_authz.ts";
 
 function client(over: Partial<AuthzClient> = {}): AuthzClient {
   return {
@@ -24,18 +25,6 @@ function client(over: Partial<AuthzClient> = {}): AuthzClient {
     ...over,
   };
 }
-const pub = (topic: string, qos: 0 | 1 | 2 = 0, retain = false): AuthzAction => ({
-  type: "publish",
-  topic,
-  qos,
-  retain,
-});
-const sub = (topic: string, qos: 0 | 1 | 2 = 0): AuthzAction => ({
-  type: "subscribe",
-  topic,
-  qos,
-  retain: false,
-});
 
 function config(rules: string, over: Partial<AuthorizationConfig> = {}): AuthorizationConfig {
   return {

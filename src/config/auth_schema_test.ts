@@ -5,16 +5,7 @@
 
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, zoneConfig } from "./mod.ts";
-
-function withFile<T>(text: string, fn: (path: string) => T): T {
-  const path = Deno.makeTempFileSync({ suffix: ".yaml" });
-  try {
-    Deno.writeTextFileSync(path, text);
-    return fn(path);
-  } finally {
-    Deno.removeSync(path);
-  }
-}
+import { withFile } from "./_test_util.ts";
 
 function error(text: string): ConfigError {
   try {

@@ -5,7 +5,8 @@
 
 import nodeAssert from "node:assert/strict";
 import type { Message } from "../mqtt/mod.ts";
-import type { StoreOptions } from "./store.ts";
+import type { StoreBatch } from "./batch.ts";
+import { Store, type StoreOptions } from "./store.ts";
 
 export function assertEquals(actual: unknown, expected: unknown, msg?: string): void {
   // A message replaces node's diff; keep the diff and put ours in front.
@@ -59,3 +60,35 @@ export function msg(topic: string, payload = "x", over: Partial<Message> = {}): 
 }
 
 export const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A session row for StoreBatch.session() with test defaults; `over` replaces fields. */
+export function session(
+  sid: number,
+  clientId: string,
+  over: Partial<Parameters<StoreBatch["session"]>[0]> = {},
+) {
+  return {
+    sid,
+    clientId,
+    protoVer: 5,
+    expiryMs: 60_000,
+    connected: true,
+    disconnectedAt: 0,
+    createdAt: 1,
+    will: null,
+    willDelayMs: 0,
+    ...over,
+  };
+}
+
+/** Runs `fn` on a Store opened in a fresh temp dir, then closes it and removes the dir. */
+export function withStore(fn: (store: Store, dir: string) => void): void {
+  const dir = tempDir();
+  const store = Store.open(options(dir));
+  try {
+    fn(store, dir);
+  } finally {
+    store.close();
+    cleanup(dir);
+  }
+}

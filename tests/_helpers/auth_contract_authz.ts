@@ -36,18 +36,14 @@ export interface AuthzBackend {
 function zc(username: string, over: Partial<AuthzClient> = {}): AuthzClient {
   return { ...client({ username }), superuser: false, ...over };
 }
-const pub = (topic: string, qos: 0 | 1 | 2 = 0, retain = false): AuthzAction => ({
-  type: "publish",
-  topic,
-  qos,
-  retain,
-});
-const sub = (topic: string, qos: 0 | 1 | 2 = 0): AuthzAction => ({
-  type: "subscribe",
-  topic,
-  qos,
-  retain: false,
-});
+/** A PUBLISH action on `topic` (shared with src/auth/authz_test.ts). */
+export function pub(topic: string, qos: 0 | 1 | 2 = 0, retain = false): AuthzAction {
+  return { type: "publish", topic, qos, retain };
+}
+/** A SUBSCRIBE action on `topic` (shared with src/auth/authz_test.ts). */
+export function sub(topic: string, qos: 0 | 1 | 2 = 0): AuthzAction {
+  return { type: "subscribe", topic, qos, retain: false };
+}
 
 /** Registers the authorization contract for `b` as steps of `t`. */
 export async function authzContract(t: Deno.TestContext, b: AuthzBackend): Promise<Authorizer> {
