@@ -129,7 +129,7 @@ async function main(peerPort: number | null): Promise<void> {
     s.on("data", (chunk: Uint8Array) =>
       framer.push(chunk, (frame) => {
         if (frame[0] === HELLO) {
-          if (frame[1] === 0x50) pub = s;
+          if (frame[1] === "P".charCodeAt(0)) pub = s;
           else sub = s;
         } else {
           stamp(frame, A_READ);
@@ -148,6 +148,7 @@ async function main(peerPort: number | null): Promise<void> {
     s.on("data", (chunk: Uint8Array) =>
       framer.push(chunk, (frame) => {
         stamp(frame, B_READ);
+        // Skipped worker: written at once, a copy since the frame may be a view of a joined read.
         if ((frame[0]! & SKIP_B) !== 0) sub?.write(frame.slice());
         else ring.write(IN, frame);
       }));
@@ -158,6 +159,7 @@ async function main(peerPort: number | null): Promise<void> {
     const s = connect({ host: "127.0.0.1", port: peerPort });
     s.setNoDelay(true);
     await new Promise((r) => s.once("connect", r));
+    // Again once connected, as peer_link.ts does: a dialled socket may not keep the first.
     s.setNoDelay(true);
     link = s;
   }
