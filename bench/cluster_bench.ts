@@ -17,7 +17,7 @@
  *   message to the last of them.
  *
  * `deno run -A bench/cluster_bench.ts [--messages N] [--rounds N] [--latency-rounds N] [--route-runs N]
- * [--rate N] [--only latency]`
+ * [--rate N] [--only latency] [--warm-up N]`
  */
 
 import {
@@ -45,7 +45,19 @@ const RATE = Number(args.get("--rate") ?? 200);
 const ROUTE_RUNS = number("--route-runs", 20);
 /** `--only latency`: the latency section alone (a quick look at the hop). */
 const ONLY_LATENCY = args.get("--only") === "latency";
-async function fanIn(pubPort: number, subPort: number, tag: string): Promise<number> {
+/**
+ * `--warm-up N`: with `--only latency`, N QoS 1 messages A→A and A→B (one fan-in each way, not
+ * reported) before the latency rounds. The full bench's fan-in rounds do this anyway: without it
+ * the latency rounds run partly on code V8 has not optimised yet, and read higher than a broker
+ * that has been carrying traffic (bench/README.md, "Cluster").
+ */
+const WARM_UP = number("--warm-up", 0);
+async function fanIn(
+  pubPort: number,
+  subPort: number,
+  tag: string,
+  messages = MESSAGES,
+): Promise<number> {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `s-${tag}`);
   await sub.subscribeAsync(topic, { qos: 1 });
@@ -61,7 +73,7 @@ async function fanIn(pubPort: number, subPort: number, tag: string): Promise<num
     await pubs[0]!.publishAsync(topic, "probe", { qos: 0 });
     await new Promise((r) => setTimeout(r, 5));
   }
-  const per = Math.floor(MESSAGES / pubs.length);
+  const per = Math.floor(messages / pubs.length);
   const payload = new Uint8Array(64);
   const start = performance.now();
   await publishEach(pubs, topic, payload, per);
@@ -198,6 +210,10 @@ const remote: number[] = [];
 for (let r = 0; r < (ONLY_LATENCY ? 0 : ROUNDS); r++) {
   local.push(await fanIn(a.mqttPort, a.mqttPort, `l${r}`));
   remote.push(await fanIn(a.mqttPort, b.mqttPort, `r${r}`));
+}
+if (ONLY_LATENCY && WARM_UP > 0) {
+  await fanIn(a.mqttPort, a.mqttPort, "wl", WARM_UP);
+  await fanIn(a.mqttPort, b.mqttPort, "wr", WARM_UP);
 }
 // Latency interleaved, A→A then A→B in each round, paced then one at a time, fresh client ids and
 // topic each time (the shards a client and a topic land on change from round to round, on both
