@@ -4,32 +4,16 @@
  */
 
 import { makeKey, Store, StoreBatch, StoreError } from "./mod.ts";
-import { assert, assertEquals, cleanup, msg, options, tempDir } from "./_test_util.ts";
-
-function withStore(fn: (store: Store, dir: string) => void): void {
-  const dir = tempDir();
-  const store = Store.open(options(dir));
-  try {
-    fn(store, dir);
-  } finally {
-    store.close();
-    cleanup(dir);
-  }
-}
-
-function session(sid: number, clientId: string) {
-  return {
-    sid,
-    clientId,
-    protoVer: 5,
-    expiryMs: 60_000,
-    connected: true,
-    disconnectedAt: 0,
-    createdAt: 1,
-    will: null,
-    willDelayMs: 0,
-  };
-}
+import {
+  assert,
+  assertEquals,
+  cleanup,
+  msg,
+  options,
+  session,
+  tempDir,
+  withStore,
+} from "./_test_util.ts";
 
 Deno.test("Store.open() creates data_dir and an empty store file at the current version", () => {
   const dir = tempDir();
