@@ -1,7 +1,7 @@
 /**
  * Shared set-up of the supervisor tests (supervisor_test.ts, supervisor_flow_test.ts): a real
  * Supervisor over 127.0.0.1 port 0 with two stand-in shards (_echo_shard_test_worker.ts) that
- * echo what they read and report what they see on the BroadcastChannel "echo-events", plus a raw
+ * echo what they read and report what they see on a BroadcastChannel of their own (echoShard()), plus a raw
  * TCP Client. Test-only; not exported from mod.ts.
  */
 
@@ -13,7 +13,17 @@ import { startSupervisor, type Supervisor } from "./mod.ts";
 /** The store of the nodes started here: a temp directory, never the repository's data/. */
 const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
 
-const workerUrl = new URL("./_echo_shard_test_worker.ts", import.meta.url);
+/**
+ * The echo shard's worker URL and the BroadcastChannel it reports on, unique per call: test
+ * modules run in parallel in one process, where a BroadcastChannel name reaches every module, so
+ * one file's "resume" reached another file's paused echo shard when both used "echo-events".
+ */
+export function echoShard(): { workerUrl: URL; channel: string } {
+  const channel = `echo-events-${crypto.randomUUID()}`;
+  const workerUrl = new URL("./_echo_shard_test_worker.ts", import.meta.url);
+  workerUrl.searchParams.set("channel", channel);
+  return { workerUrl, channel };
+}
 /** The "big" reply of the echo shard: BIG_COUNT records of BIG_CHUNK bytes 0x61. */
 export const BIG_CHUNK = 3000;
 export const BIG_COUNT = 3500;
@@ -163,7 +173,8 @@ export async function startEchoSupervisor(): Promise<EchoSupervisor> {
     ],
   });
   const events: string[] = [];
-  const bc = new BroadcastChannel("echo-events");
+  const { workerUrl, channel } = echoShard();
+  const bc = new BroadcastChannel(channel);
   bc.onmessage = (e: MessageEvent<{ index?: number; text?: string }>) => {
     if (e.data.text !== undefined) events.push(`${e.data.index}: ${e.data.text}`);
   };

@@ -1,8 +1,8 @@
 /**
- * Stand-in shard for supervisor_test.ts: a Web Worker speaking the ring protocol of src/ipc with
+ * Stand-in shard for the supervisor tests (supervisor_test.ts, supervisor_flow_test.ts, listener_ws_test.ts): a Web Worker speaking the ring protocol of src/ipc with
  * no MQTT. Echoes ConnInbound bytes back as ConnOutbound; bytes containing "close" → ConnClose,
  * "crash" → the worker throws, "pause" → InputPause on, "stall" → a 500 ms busy wait (a slow shard), "big" → a 10.5 MB reply first. Reports
- * ConnOpen, ConnClosed and ConnCongested on the BroadcastChannel "echo-events" as
+ * ConnOpen, ConnClosed and ConnCongested on the BroadcastChannel named by its URL's `channel` as
  * `{ index, text }`; `{ cmd: "resume", index }` posted there by the test → InputPause off (a
  * paused shard's sockets are not read, so "resume" cannot come in as bytes).
  */
@@ -40,7 +40,11 @@ let stopped = false;
 let index = -1;
 const fw = new FieldWriter();
 const dec = new TextDecoder();
-const events = new BroadcastChannel("echo-events");
+// The channel named in the worker's URL (echoShard() in _echo_shard_test_util.ts): one per
+// supervisor, so parallel test modules in one process do not hear each other.
+const events = new BroadcastChannel(
+  new URL(import.meta.url).searchParams.get("channel") ?? "echo-events",
+);
 events.onmessage = (e: MessageEvent<{ cmd?: string; index?: number }>) => {
   if (e.data.cmd === "resume" && e.data.index === index && writer) {
     writer.write(RecordKind.InputPause, Uint8Array.of(0));

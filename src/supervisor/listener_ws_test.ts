@@ -12,6 +12,7 @@ import { frame, WsRaw } from "../../tests/_helpers/ws_raw.ts";
 import { fnv1a32, startSupervisor } from "./mod.ts";
 import { WsFrameDecoder, type WsFrameSink } from "./_ws_frame.ts";
 import { checkUpgrade, cookieValue } from "./_ws_handshake.ts";
+import { echoShard } from "./_echo_shard_test_util.ts";
 
 /** The store of the nodes started here: a temp directory, never the repository's data/. */
 const DATA_DIR = Deno.makeTempDirSync({ prefix: "culex_test_data_" });
@@ -108,10 +109,9 @@ Deno.test("a paused shard stops reading a WebSocket client (its writes block)", 
       "mqtt.max_packet_size=4KB",
     ],
   });
-  const bc = new BroadcastChannel("echo-events");
-  const sup = await startSupervisor(config, {
-    workerUrl: new URL("./_echo_shard_test_worker.ts", import.meta.url),
-  });
+  const { workerUrl, channel } = echoShard();
+  const bc = new BroadcastChannel(channel);
+  const sup = await startSupervisor(config, { workerUrl });
   let ws: WsRaw | null = null;
   try {
     const port = sup.addresses.get("ws:default")!.port;
