@@ -83,6 +83,43 @@ Deno.test("will delay (v5): the will goes out when the delay ends, not at the di
   assert.deepEqual(wills().map((p) => p.topic), ["w/dying"]);
 });
 
+Deno.test("will delay (v5): the will goes out when the session ends, by its own timer, not at the next tick [MQTT-3.1.3-9]", () => {
+  const shard = new TestShard();
+  const watcher = shard.open(5);
+  watcher.send(connectOf("watch", 5));
+  watcher.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "w/#", qos: 0 }] });
+  const c = shard.open(5);
+  c.send(connectOf("brief", 5, {
+    properties: { sessionExpiryInterval: 1 },
+    will: {
+      topic: "w/brief",
+      payload: new TextEncoder().encode("bye"),
+      qos: 0,
+      retain: false,
+      properties: { willDelayInterval: 30 },
+    },
+  }));
+  c.channel.socketClosed("reset");
+  const wills = () => watcher.received.filter((p) => p.cmd === "publish") as IPublishPacket[];
+  // Only the clock moves (no tick): the session's end at 1 s, before the 30 s delay, sends it.
+  shard.clock.advance(999);
+  assert.equal(wills().length, 0);
+  shard.clock.advance(1);
+  assert.deepEqual(wills().map((p) => p.topic), ["w/brief"]);
+});
+
+Deno.test("session expiry (v5): a reconnect just after the interval ended finds no session, before any tick ended it (MQTT 5.0 3.1.2.11.2)", () => {
+  const shard = new TestShard();
+  const open = () => {
+    const c = shard.open(5);
+    c.send(connectOf("s2", 5, { clean: false, properties: { sessionExpiryInterval: 2 } }));
+    return c;
+  };
+  open().channel.socketClosed("reset");
+  shard.clock.advance(2_000); // no tick: only a reconnect looks at the session now
+  assert.equal(connack(open().received[0]).sessionPresent, false);
+});
+
 Deno.test("session expiry (v5): a disconnected session ends when its interval ends; a reconnect before resumes it", () => {
   const shard = new TestShard();
   const open = (clientId: string) => {

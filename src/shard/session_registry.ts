@@ -25,6 +25,9 @@ const DROP_METRIC: Readonly<Record<DropReason, string>> = {
   too_large: "delivery.dropped.too_large",
 };
 
+/** The longest a timer is armed for at once (setTimeout's limit, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface PendingWill {
   readonly will: Will;
   readonly at: number;
@@ -114,6 +117,13 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       if (oldWill && (cleanStart || oldWill.delayMs === 0)) this.#publishWill(oldWill);
     }
     let session = this.#sessions.get(clientId);
+    // A session whose interval has passed is gone (MQTT 5.0 3.1.2.11.2), whether or not the tick has
+    // ended it yet: a reconnect a moment after the expiry must not find it present.
+    if (session && this.#expired(session, this.#clock.now())) {
+      this.#metrics.add("session.terminated");
+      this.#end(session);
+      session = undefined;
+    }
     const pending = this.#wills.get(clientId);
     if (pending) {
       this.#wills.delete(clientId);
@@ -127,7 +137,6 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
       if (session) this.#end(session);
       session = new Session(clientId, this.#config.mqtt, expiryMs, this.#clock.now());
       session.onDrop = this.#countDrop;
-      session.onDropUnread = this.#countDropUnread;
       session.onDropUnread = this.#countDropUnread;
       if (this.#store && expiryMs > 0) {
         // A persistent session in durable mode: its rows live in the store from now on.
@@ -152,7 +161,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     let keptWill: Will | null = null;
     if (will) {
       const delay = Math.min(will.delayMs, session.expiryInterval);
-      if (delay > 0) this.#wills.set(session.clientId, { will: keptWill = will, at: now + delay });
+      if (delay > 0) this.#holdWill(session.clientId, { will: keptWill = will, at: now + delay });
       else this.#publishWill(will);
     }
     if (session.expiryInterval === 0 && !this.#live.has(session.clientId)) this.#end(session);
@@ -207,7 +216,7 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
     if (row.will) {
       will = { message: decodeMessage(row.will), delayMs: row.willDelayMs };
       const at = session.disconnectedAt + Math.min(row.willDelayMs, expiryMs);
-      this.#wills.set(row.clientId, { will, at });
+      this.#holdWill(row.clientId, { will, at });
     }
     if (row.connected) this.storeRow(session, false, will);
   }
@@ -228,21 +237,46 @@ export class SessionRegistry<C extends BoundChannel = BoundChannel> {
 
   /** Publishes due delayed wills and ends expired sessions. Called by the shard's tick. */
   sweep(now: number): void {
-    for (const [clientId, p] of this.#wills) {
-      if (p.at <= now) {
-        this.#wills.delete(clientId);
-        this.#publishWill(p.will);
-        const session = this.#sessions.get(clientId);
-        if (session?.durable && !this.#live.has(clientId)) this.storeRow(session, false, null);
-      }
-    }
+    for (const [clientId, p] of this.#wills) if (p.at <= now) this.#releaseWill(clientId, p);
     for (const session of this.#sessions.values()) {
-      if (session.connected || session.disconnectedAt === 0) continue;
-      if (now - session.disconnectedAt >= session.expiryInterval) {
+      if (this.#expired(session, now)) {
         this.#metrics.add("session.terminated");
         this.#end(session);
       }
     }
+  }
+
+  /** A disconnected session whose expiry interval has passed by `now`. */
+  #expired(session: Session, now: number): boolean {
+    return !session.connected && session.disconnectedAt !== 0 &&
+      now - session.disconnectedAt >= session.expiryInterval;
+  }
+
+  /**
+   * Keeps a delayed will and arms a timer for its time, so it goes out when its delay (or the
+   * session) ends [MQTT-3.1.3-9], not up to a tick later; the tick's sweep stays as the backstop.
+   */
+  #holdWill(clientId: string, pending: PendingWill): void {
+    this.#wills.set(clientId, pending);
+    this.#armWill(clientId, pending);
+  }
+
+  #armWill(clientId: string, pending: PendingWill): void {
+    const wait = Math.min(Math.max(0, pending.at - this.#clock.now()), MAX_TIMER_MS);
+    this.#clock.setTimer(wait, () => {
+      if (this.#wills.get(clientId) !== pending) return; // published, cancelled or replaced
+      // A timer may fire a little early, and a long delay waits in steps of MAX_TIMER_MS.
+      if (pending.at > this.#clock.now()) this.#armWill(clientId, pending);
+      else this.#releaseWill(clientId, pending);
+    });
+  }
+
+  /** Publishes a due delayed will; a durable session's row forgets it. */
+  #releaseWill(clientId: string, pending: PendingWill): void {
+    this.#wills.delete(clientId);
+    this.#publishWill(pending.will);
+    const session = this.#sessions.get(clientId);
+    if (session?.durable && !this.#live.has(clientId)) this.storeRow(session, false, null);
   }
 
   /** Every live channel (for keepalive checks and shutdown). */
