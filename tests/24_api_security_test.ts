@@ -30,6 +30,7 @@ authorization:
   no_match: allow
   sources:
     - type: built_in_database
+      max_rules: 3
 `;
 const USERS = "/authentication/password_based%3Abuilt_in_database/users";
 const RULES = "/authorization/sources/built_in_database/rules";
@@ -157,6 +158,18 @@ Deno.test("24 api security: built-in users and rules apply on every shard", asyn
       }]);
       assertEquals([bad.status, bad.json.code], [400, "BAD_REQUEST"], bad.text);
       assert(bad.json.message.startsWith("0.rules.0.permission:"), bad.json.message);
+      // More than max_rules (3 here) for one user: 400 as EMQX answers, and nothing is set.
+      const four = Array.from({ length: 4 }, (_, i) => ({
+        topic: `t/${i}`,
+        permission: "allow",
+        action: "publish",
+      }));
+      const tooMany = await api.post(`${RULES}/users`, [{ username: `many-${tag}`, rules: four }]);
+      assertEquals([tooMany.status, tooMany.json.code], [400, "BAD_REQUEST"], tooMany.text);
+      assert(tooMany.json.message.includes("exceeds the maximum limit"), tooMany.json.message);
+      assertEquals((await api.get(`${RULES}/users/many-${tag}`)).status, 404, "none set");
+      const put = await api.put(`${RULES}/clients/many-${tag}`, { rules: four });
+      assertEquals(put.status, 400, put.text);
       const noKey = await api.post(`${RULES}/users`, [{ clientid: "x", rules: [] }]);
       assertEquals(noKey.status, 400, noKey.text);
       assertEquals((await api.get(`${RULES}/groups`)).status, 404, "unknown rules type");

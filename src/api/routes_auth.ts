@@ -15,6 +15,7 @@ import { BUILTIN_ID, hashPassword } from "../auth/mod.ts";
 import type { BuiltinDbAuthnConfig, Config } from "../config/types.ts";
 import type { BrokerControl, Json } from "../supervisor/broker_control.ts";
 import { ApiError, badRequest, json, noContent } from "./_http.ts";
+import { checkRules } from "./_acl_rules_check.ts";
 import { paging, qBool } from "./_schemas.ts";
 import { type Route, route } from "./router.ts";
 
@@ -225,6 +226,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       responses: { 204: "set", 400: "BAD_REQUEST" },
       async handle({ body }) {
         builtinSource(config);
+        checkRules(config, "all", "", body.rules);
         await control.setAclRules("all", "", body.rules);
         return noContent();
       },
@@ -277,6 +279,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
         const kind = kindOf(params.type);
         body.forEach((e, i) => {
           if (typeof e[kind] !== "string") throw badRequest(`${i}.${kind}: required`);
+          checkRules(config, kind, e[kind] as string, e.rules as Json[]);
         });
         for (const e of body) {
           await control.setAclRules(kind, e[kind] as string, e.rules as Json[]);
@@ -307,7 +310,9 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       responses: { 204: "set", 400: "BAD_REQUEST" },
       async handle({ params, body }) {
         builtinSource(config);
-        await control.setAclRules(kindOf(params.type), params.name ?? "", body.rules);
+        const kind = kindOf(params.type);
+        checkRules(config, kind, params.name ?? "", body.rules);
+        await control.setAclRules(kind, params.name ?? "", body.rules);
         return noContent();
       },
     }),
