@@ -11,6 +11,7 @@
 import { connackCode } from "./_helpers/auth_broker.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withApiBroker } from "./_helpers/api.ts";
+import { logged } from "./_helpers/broker.ts";
 import {
   clientIdForShard,
   closeAll,
@@ -37,7 +38,10 @@ const RULES = "/authorization/sources/built_in_database/rules";
 
 Deno.test("24 api security: built-in users and rules apply on every shard", async (t) => {
   const tag = runTag();
-  await withApiBroker({ shards: 2, config: CONFIG }, async ({ broker, api }) => {
+  // A file, so that a step can change it and reload (SIGHUP).
+  const configFile = await Deno.makeTempFile({ prefix: "culex_api_security_", suffix: ".yaml" });
+  await Deno.writeTextFile(configFile, CONFIG);
+  await withApiBroker({ shards: 2, configFile }, async ({ broker, api }) => {
     await api.asAdmin();
     const v5 = (clientId: string, username: string, password: string) =>
       connackCode(broker.url, { protocolVersion: 5, clientId, username, password });
@@ -170,9 +174,19 @@ Deno.test("24 api security: built-in users and rules apply on every shard", asyn
       assertEquals((await api.get(`${RULES}/users/many-${tag}`)).status, 404, "none set");
       const put = await api.put(`${RULES}/clients/many-${tag}`, { rules: four });
       assertEquals(put.status, 400, put.text);
+      // A reload raises max_rules: the API checks against the running configuration, not the
+      // one it started with (GET /authorization/sources shows it too).
+      await Deno.writeTextFile(configFile, CONFIG.replace("max_rules: 3", "max_rules: 4"));
+      broker.signal("SIGHUP");
+      assert(await logged(broker, "Configuration reloaded"), broker.logs());
+      const sources = await api.get("/authorization/sources");
+      assertEquals(sources.json.sources[0].max_rules, 4, sources.text);
+      const fits = await api.post(`${RULES}/users`, [{ username: `many-${tag}`, rules: four }]);
+      assertEquals(fits.status, 204, fits.text);
       const noKey = await api.post(`${RULES}/users`, [{ clientid: "x", rules: [] }]);
       assertEquals(noKey.status, 400, noKey.text);
       assertEquals((await api.get(`${RULES}/groups`)).status, 404, "unknown rules type");
     });
   });
+  await Deno.remove(configFile).catch(() => {});
 });

@@ -3,7 +3,7 @@
  * Private to src/api/; owns nothing.
  */
 
-import { AclStore } from "../auth/mod.ts";
+import { AclStore, builtinMaxRules } from "../auth/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Json } from "../supervisor/broker_control.ts";
 import { badRequest } from "./_http.ts";
@@ -19,8 +19,7 @@ export function checkRules(
   who: string,
   raw: Json[],
 ) {
-  const source = config.authorization.sources.find((s) => s.type === "built_in_database");
-  const max = source && "maxRules" in source ? source.maxRules : 100;
+  const max = builtinMaxRules(config.authorization.sources);
   if (raw.length > max) {
     const whose = kind === "all"
       ? "all clients"

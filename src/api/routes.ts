@@ -78,7 +78,7 @@ export function allRoutes(deps: RouteDeps): Route[] {
     ...bannedRoutes(control),
     ...nodeRoutes(deps),
     ...apiKeyRoutes(deps.auth.keys),
-    ...authRoutes(control, config),
+    ...authRoutes(control, deps.currentConfig ?? (() => config)),
     ...configRoutes(deps.currentConfig ?? (() => config), deps.applyConfig),
   ];
 }

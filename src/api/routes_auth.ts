@@ -88,8 +88,11 @@ function masked(v: unknown, key = ""): unknown {
   );
 }
 
-/** The routes; see the file header. */
-export function authRoutes(control: BrokerControl, config: Config): Route[] {
+/**
+ * The routes; see the file header. `config` is the running configuration (a reload changes the
+ * chain, the sources and `max_rules`; what these routes show and check follows it).
+ */
+export function authRoutes(control: BrokerControl, config: () => Config): Route[] {
   const userPath = "/authentication/{id}/users";
   const rulesPath = "/authorization/sources/built_in_database/rules";
   return [
@@ -100,10 +103,12 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "The authentication chain as configured (secrets masked)",
       responses: { 200: "[authenticator]" },
       handle: () =>
-        json(config.authentication.map((a) => ({
-          id: "backend" in a ? `${a.mechanism}:${a.backend}` : a.mechanism,
-          ...(masked(a) as Json),
-        }))),
+        json(
+          config().authentication.map((a) => ({
+            id: "backend" in a ? `${a.mechanism}:${a.backend}` : a.mechanism,
+            ...(masked(a) as Json),
+          })),
+        ),
     }),
     route({
       method: "GET",
@@ -111,7 +116,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       tag: "Authorization",
       summary: "The authorization sources and settings as configured (secrets masked)",
       responses: { 200: "{sources: [...], no_match, deny_action}" },
-      handle: () => json(masked(config.authorization)),
+      handle: () => json(masked(config().authorization)),
     }),
     route<UserQuery>({
       method: "GET",
@@ -121,7 +126,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       query: userQuery,
       responses: { 200: "{data: [{user_id, is_superuser}], meta}", 404: "NOT_FOUND" },
       async handle({ params, query }) {
-        builtin(config, params.id ?? "");
+        builtin(config(), params.id ?? "");
         const { page, limit, ...filter } = query;
         const r = await control.authnUsers({
           ...(page === undefined ? {} : { page }),
@@ -139,7 +144,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       body: newUser,
       responses: { 201: "{user_id, is_superuser}", 404: "NOT_FOUND", 409: "ALREADY_EXISTS" },
       async handle({ params, body }) {
-        const a = builtin(config, params.id ?? "");
+        const a = builtin(config(), params.id ?? "");
         if (await control.authnUser(body.user_id)) {
           throw new ApiError(409, "ALREADY_EXISTS", `User ${body.user_id} already exists`);
         }
@@ -160,7 +165,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "One user of the built-in database",
       responses: { 200: "{user_id, is_superuser}", 404: "NOT_FOUND" },
       async handle({ params }) {
-        builtin(config, params.id ?? "");
+        builtin(config(), params.id ?? "");
         const u = await control.authnUser(params.user_id ?? "");
         if (!u) throw new ApiError(404, "NOT_FOUND", "User not found");
         return json(u);
@@ -174,7 +179,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       body: changeUser,
       responses: { 200: "{user_id, is_superuser}", 404: "NOT_FOUND" },
       async handle({ params, body }) {
-        const a = builtin(config, params.id ?? "");
+        const a = builtin(config(), params.id ?? "");
         const userId = params.user_id ?? "";
         const u = await control.authnUser(userId);
         if (!u) throw new ApiError(404, "NOT_FOUND", "User not found");
@@ -199,7 +204,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "Remove a user from the built-in database",
       responses: { 204: "removed", 404: "NOT_FOUND" },
       async handle({ params }) {
-        builtin(config, params.id ?? "");
+        builtin(config(), params.id ?? "");
         if (!await control.deleteAuthnUser(params.user_id ?? "")) {
           throw new ApiError(404, "NOT_FOUND", "User not found");
         }
@@ -213,7 +218,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "The built-in rules that apply to every client",
       responses: { 200: "{rules}", 404: "NOT_FOUND" },
       async handle() {
-        builtinSource(config);
+        builtinSource(config());
         return json({ rules: await control.aclRule("all", "") ?? [] });
       },
     }),
@@ -225,8 +230,8 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       body: z.object({ rules }),
       responses: { 204: "set", 400: "BAD_REQUEST" },
       async handle({ body }) {
-        builtinSource(config);
-        checkRules(config, "all", "", body.rules);
+        builtinSource(config());
+        checkRules(config(), "all", "", body.rules);
         await control.setAclRules("all", "", body.rules);
         return noContent();
       },
@@ -238,7 +243,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "Remove the built-in rules for every client",
       responses: { 204: "removed" },
       async handle() {
-        builtinSource(config);
+        builtinSource(config());
         await control.deleteAclRules("all", "");
         return noContent();
       },
@@ -251,7 +256,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       query: ruleQuery,
       responses: { 200: "{data: [{username | clientid, rules}], meta}", 404: "NOT_FOUND" },
       async handle({ params, query }) {
-        builtinSource(config);
+        builtinSource(config());
         const kind = kindOf(params.type);
         const like = kind === "username" ? query.like_username : query.like_clientid;
         return json(
@@ -275,11 +280,11 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       })).min(1).max(1000),
       responses: { 204: "set", 400: "BAD_REQUEST", 404: "NOT_FOUND" },
       async handle({ params, body }) {
-        builtinSource(config);
+        builtinSource(config());
         const kind = kindOf(params.type);
         body.forEach((e, i) => {
           if (typeof e[kind] !== "string") throw badRequest(`${i}.${kind}: required`);
-          checkRules(config, kind, e[kind] as string, e.rules as Json[]);
+          checkRules(config(), kind, e[kind] as string, e.rules as Json[]);
         });
         for (const e of body) {
           await control.setAclRules(kind, e[kind] as string, e.rules as Json[]);
@@ -294,7 +299,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "The built-in rules of one username / client id",
       responses: { 200: "{username | clientid, rules}", 404: "NOT_FOUND" },
       async handle({ params }) {
-        builtinSource(config);
+        builtinSource(config());
         const kind = kindOf(params.type);
         const r = await control.aclRule(kind, params.name ?? "");
         if (!r) throw new ApiError(404, "NOT_FOUND", `Not Found: ${params.name}`);
@@ -309,9 +314,9 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       body: z.object({ rules }).passthrough(),
       responses: { 204: "set", 400: "BAD_REQUEST" },
       async handle({ params, body }) {
-        builtinSource(config);
+        builtinSource(config());
         const kind = kindOf(params.type);
-        checkRules(config, kind, params.name ?? "", body.rules);
+        checkRules(config(), kind, params.name ?? "", body.rules);
         await control.setAclRules(kind, params.name ?? "", body.rules);
         return noContent();
       },
@@ -323,7 +328,7 @@ export function authRoutes(control: BrokerControl, config: Config): Route[] {
       summary: "Remove the built-in rules of one username / client id",
       responses: { 204: "removed", 404: "NOT_FOUND" },
       async handle({ params }) {
-        builtinSource(config);
+        builtinSource(config());
         if (!await control.deleteAclRules(kindOf(params.type), params.name ?? "")) {
           throw new ApiError(404, "NOT_FOUND", `Not Found: ${params.name}`);
         }

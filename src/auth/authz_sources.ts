@@ -13,6 +13,12 @@ import type { AuthDeps } from "./deps.ts";
 import type { AuthzSourceConfig } from "../config/types_auth.ts";
 
 /** Builds one source. Throws (SyntaxError with the line) when a file source is invalid. */
+/** The built-in source's `max_rules` among `sources` (EMQX's default, 100, without that source). */
+export function builtinMaxRules(sources: readonly AuthzSourceConfig[]): number {
+  const source = sources.find((s) => s.type === "built_in_database");
+  return source?.type === "built_in_database" ? source.maxRules : 100;
+}
+
 export function createSource(cfg: AuthzSourceConfig, deps: AuthDeps): AuthzSource {
   switch (cfg.type) {
     case "file":

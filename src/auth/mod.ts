@@ -30,6 +30,7 @@ export {
 export { AuthnChain, createAuthenticationChain } from "./authn_chain.ts";
 export { Authorizer, createAuthorizer } from "./authorizer.ts";
 export { AclStore } from "./authz/file.ts";
+export { builtinMaxRules } from "./authz_sources.ts";
 export { AUTH_METRIC_NAMES, AuthMetrics } from "./metrics.ts";
 export { MemoryUserStore } from "./user_store.ts";
 export { type HashedPassword, hashPassword } from "./_hash.ts";

@@ -21,6 +21,7 @@ import {
   type AuthzClient,
   type BanEntry,
   type Banned,
+  builtinMaxRules,
   type ClientInfo,
   createAuthenticationChain,
   createAuthorizer,
@@ -111,6 +112,7 @@ function authnStep(r: AuthnResult): FoldStep<AuthnDecision> {
 }
 
 /** A shard's security; see the file header. */
+
 export class ShardSecurity {
   readonly metrics = new AuthMetrics();
   readonly banned: Banned;
@@ -134,10 +136,7 @@ export class ShardSecurity {
       zoneConfig(config, "default").flappingDetect,
       this.banned,
     );
-    const builtinSource = config.authorization.sources.find((s) => s.type === "built_in_database");
-    this.aclStore = new AclStore(
-      builtinSource?.type === "built_in_database" ? builtinSource.maxRules : 100,
-    );
+    this.aclStore = new AclStore(builtinMaxRules(config.authorization.sources));
     // One user store and one rule store for the shard's life: a reload rebuilds the chain and
     // the sources around them, so the users and rules the API added stay.
     this.#authDeps = {
@@ -194,6 +193,8 @@ export class ShardSecurity {
 
   #installAuthz(config: Config): void {
     const { hooks, log } = this.#deps;
+    // The rule store outlives a reload; its bound follows the running configuration.
+    this.aclStore.maxRules = builtinMaxRules(config.authorization.sources);
     const authz = createAuthorizer(config.authorization, this.#authDeps);
     const old = this.#authz;
     if (this.#authzHook) hooks.remove("client.authorize", this.#authzHook);

@@ -93,7 +93,8 @@ export class FileSource implements AuthzSource {
  * `maxRules` per username or client id (EMQX `max_rules`).
  */
 export class AclStore {
-  readonly maxRules: number;
+  /** Checked when rules are set; a reload may change it (rules already set stay). */
+  maxRules: number;
   readonly #users = new Map<string, AclRule[]>();
   readonly #clients = new Map<string, AclRule[]>();
   #all: AclRule[] = [];
